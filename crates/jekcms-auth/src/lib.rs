@@ -1,0 +1,44 @@
+//! JekCMS credentials: what a caller presents, how it is checked, and what it may do.
+//!
+//! - [`credential`]: the key families (`api_`, `sk_`, `rf_`, `mcp_`, `pk_`), their random
+//!   generation with a checksum, SHA-256 hashing for storage and constant-time comparison.
+//! - [`access`]: 15-minute PASETO v4.local access tokens ([`AccessTokens`]).
+//! - [`policy`]: roles and the one place that decides whether a role may perform an action.
+//! - [`session`]: the token pair's rules ([`TokenService`]) over a [`SessionStore`].
+//!
+//! This crate holds no state and does no I/O: storing sessions and keys is the store's job,
+//! speaking HTTP is the app's. It must not depend on a web framework or a database.
+
+pub mod access;
+pub mod credential;
+pub mod policy;
+pub mod session;
+
+pub use access::{AccessClaims, AccessTokens};
+pub use credential::{CredentialFamily, SecretHash};
+pub use policy::{Action, Role};
+pub use session::{Principal, SessionFamily, SessionStore, TokenPair, TokenPolicy, TokenService};
+
+/// Why a presented credential was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// The access token was genuine but its lifetime is over.
+    #[error("the access token has expired; refresh it and retry")]
+    Expired,
+    /// Malformed, forged, unknown, revoked or otherwise unusable.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl AuthError {
+    /// An `Invalid` error with a caller-facing message.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
+    }
+}
+
+/// Now, to the microsecond (the precision both stores keep).
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    let t = chrono::Utc::now();
+    chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).expect("in range")
+}

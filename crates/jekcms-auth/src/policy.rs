@@ -1,0 +1,155 @@
+//! Roles and the single decision point for what a role may do (API.md §2.3).
+//!
+//! Handlers never compare roles themselves: they ask [`Role::may`] with the [`Action`] and,
+//! for actions on an existing resource, whether the caller owns it.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A user's role within its site, from least to most privileged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Reads everything of the site.
+    Viewer,
+    /// Creates content and manages their own.
+    Author,
+    /// Manages everyone's content; bulk import.
+    Editor,
+    /// Manages users and keys below their own role.
+    Admin,
+    /// Everything, including site settings and other owners.
+    Owner,
+}
+
+impl Role {
+    /// Every role, least privileged first.
+    pub const ALL: [Role; 5] = [
+        Self::Viewer,
+        Self::Author,
+        Self::Editor,
+        Self::Admin,
+        Self::Owner,
+    ];
+
+    /// The name stored and shown, e.g. `"editor"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Author => "author",
+            Self::Editor => "editor",
+            Self::Admin => "admin",
+            Self::Owner => "owner",
+        }
+    }
+
+    /// Whether this role gets the admin rate-limit tier.
+    pub const fn is_admin_tier(self) -> bool {
+        matches!(self, Self::Admin | Self::Owner)
+    }
+
+    /// Whether this role may perform `action`. `owns` says whether the caller owns the
+    /// resource acted on; it is ignored for actions that do not concern one resource.
+    pub fn may(self, action: Action, owns: bool) -> bool {
+        match action {
+            Action::ReadContent => true,
+            Action::CreateContent => self >= Self::Author,
+            Action::ChangeContent => self >= Self::Editor || (self >= Self::Author && owns),
+            Action::BulkImport => self >= Self::Editor,
+            Action::ManageUsers => self >= Self::Admin,
+            Action::ManageSite => self == Self::Owner,
+        }
+    }
+
+    /// Whether this role may grant, or act on a user holding, `target`: only roles below
+    /// one's own, except that an owner may manage other owners.
+    pub fn may_manage_role(self, target: Role) -> bool {
+        self.may(Action::ManageUsers, false) && (target < self || self == Self::Owner)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error of parsing an unknown role name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("role must be one of viewer, author, editor, admin, owner")]
+pub struct UnknownRole;
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or(UnknownRole)
+    }
+}
+
+/// Something a caller may try to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read posts of any status, and media.
+    ReadContent,
+    /// Create posts, upload media.
+    CreateContent,
+    /// Edit, publish or delete a post or medium (own, or anyone's for editors and up).
+    ChangeContent,
+    /// Use the bulk import endpoint.
+    BulkImport,
+    /// Manage users and keys below one's own role.
+    ManageUsers,
+    /// Site settings, pull keys, webhooks, owners.
+    ManageSite,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Action::*;
+    use Role::*;
+
+    /// The §2.3 table, row by row: (action, owns, [viewer, author, editor, admin, owner]).
+    const TABLE: &[(Action, bool, [bool; 5])] = &[
+        (ReadContent, false, [true, true, true, true, true]),
+        (CreateContent, false, [false, true, true, true, true]),
+        (ChangeContent, true, [false, true, true, true, true]),
+        (ChangeContent, false, [false, false, true, true, true]),
+        (BulkImport, false, [false, false, true, true, true]),
+        (ManageUsers, false, [false, false, false, true, true]),
+        (ManageSite, false, [false, false, false, false, true]),
+    ];
+
+    #[test]
+    fn every_cell_of_the_role_table() {
+        for &(action, owns, expected) in TABLE {
+            for (role, want) in Role::ALL.into_iter().zip(expected) {
+                assert_eq!(
+                    role.may(action, owns),
+                    want,
+                    "{role} {action:?} owns={owns}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn managing_roles_only_below_own_except_owners() {
+        assert!(Admin.may_manage_role(Editor));
+        assert!(!Admin.may_manage_role(Admin));
+        assert!(!Admin.may_manage_role(Owner));
+        assert!(Owner.may_manage_role(Owner));
+        assert!(!Editor.may_manage_role(Viewer));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(r.as_str().parse::<Role>(), Ok(r));
+        }
+        assert_eq!("root".parse::<Role>(), Err(UnknownRole));
+        assert!(Admin.is_admin_tier() && Owner.is_admin_tier() && !Editor.is_admin_tier());
+    }
+}

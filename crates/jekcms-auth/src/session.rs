@@ -1,0 +1,412 @@
+//! Sessions and the token pair: exchanging an API key for tokens, rotating refresh tokens
+//! with reuse detection (RFC 9700 §4.14), revoking, and turning a bearer token into the
+//! [`Principal`] it acts for.
+//!
+//! [`TokenService`] holds the rules; a [`SessionStore`] (implemented by `jekcms-store`)
+//! holds the state and makes each step atomic.
+
+use crate::credential::{CredentialFamily, SecretHash};
+use crate::policy::Role;
+use crate::{AccessTokens, AuthError};
+use chrono::{DateTime, Duration, Utc};
+use std::future::Future;
+
+/// How a session was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionFamily {
+    /// From an API key at `/auth/token`.
+    Api,
+    /// From an email and password at `/auth/login`.
+    Password,
+}
+
+impl SessionFamily {
+    /// Stored and shown name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Password => "password",
+        }
+    }
+}
+
+/// An API key as stored: the public id in clear, the secret only as a hash.
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    /// Row id.
+    pub id: i64,
+    /// The site of its user.
+    pub site_id: i64,
+    /// The user it acts as.
+    pub user_id: i64,
+    /// `api` or `mcp`.
+    pub family: String,
+    /// Hash of the secret half.
+    pub secret_hash: SecretHash,
+    /// After this it is refused.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Set once revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A session to open together with its first refresh token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Its site.
+    pub site_id: i64,
+    /// Its user.
+    pub user_id: i64,
+    /// The key it came from, if any.
+    pub api_key_id: Option<i64>,
+    /// How it started.
+    pub family: SessionFamily,
+    /// Start time.
+    pub created_at: DateTime<Utc>,
+    /// Absolute end: no refresh extends a session past this.
+    pub expires_at: DateTime<Utc>,
+    /// Hash of the first refresh token.
+    pub refresh_hash: SecretHash,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current; it is now used and the new one is stored.
+    Rotated {
+        /// The session.
+        session_id: i64,
+        /// Its user.
+        user_id: i64,
+        /// Its site.
+        site_id: i64,
+        /// When the session (and so the new refresh token) ends.
+        session_expires_at: DateTime<Utc>,
+    },
+    /// Already used, within the grace window: refused, session kept.
+    ReusedWithinGrace,
+    /// Already used, after the grace window: the session has been revoked.
+    ReuseDetected,
+    /// Unknown, expired, or its session is revoked or over.
+    Refused,
+}
+
+/// Who a request acts as, loaded fresh from the store on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The session.
+    pub session_id: i64,
+    /// How the session started.
+    pub family: SessionFamily,
+    /// Public id of the key it came from.
+    pub key_public_id: Option<String>,
+    /// The user.
+    pub user_id: i64,
+    /// The user's name.
+    pub user_name: String,
+    /// The user's email.
+    pub user_email: String,
+    /// The user's current role.
+    pub role: Role,
+    /// The site.
+    pub site_id: i64,
+    /// The site's slug.
+    pub site_slug: String,
+    /// The site's name.
+    pub site_name: String,
+    /// Whether the site's license includes API access.
+    pub site_api_access: bool,
+}
+
+/// A failure of the store itself (not of the credential).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreFailure {
+    /// The database cannot be reached.
+    #[error("store unavailable")]
+    Unavailable,
+    /// Anything else; the source is for logs.
+    #[error("store error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// State behind the token pair. Each method is one atomic step.
+pub trait SessionStore: Send + Sync {
+    /// The key with this public id, if any.
+    fn find_api_key(
+        &self,
+        public_id: &str,
+    ) -> impl Future<Output = Result<Option<StoredKey>, StoreFailure>> + Send;
+
+    /// Records that a key was just used.
+    fn touch_api_key(
+        &self,
+        key_id: i64,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreFailure>> + Send;
+
+    /// Opens a session and stores its first refresh token; returns the session id.
+    fn open_session(
+        &self,
+        session: NewSession,
+    ) -> impl Future<Output = Result<i64, StoreFailure>> + Send;
+
+    /// Atomically consumes `presented` and stores `replacement`, or reports why not.
+    /// Two concurrent calls with the same `presented` token: exactly one is `Rotated`.
+    /// A token used more than `grace` ago revokes its session.
+    fn rotate_refresh(
+        &self,
+        presented: &SecretHash,
+        replacement: &SecretHash,
+        now: DateTime<Utc>,
+        grace: Duration,
+    ) -> impl Future<Output = Result<Rotation, StoreFailure>> + Send;
+
+    /// Revokes the session this refresh token belongs to (used or not). No-op if unknown.
+    fn revoke_by_refresh(
+        &self,
+        presented: &SecretHash,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreFailure>> + Send;
+
+    /// The principal of a live session: `None` if the session is revoked or over, its key
+    /// revoked or expired, or its user gone.
+    fn principal(
+        &self,
+        session_id: i64,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<Principal>, StoreFailure>> + Send;
+}
+
+/// A freshly issued token pair.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    /// PASETO access token.
+    pub access_token: String,
+    /// `rf_` refresh token, shown once.
+    pub refresh_token: String,
+    /// Seconds the access token lives.
+    pub expires_in: i64,
+    /// Seconds the refresh token lives.
+    pub refresh_expires_in: i64,
+    /// The session both belong to.
+    pub session_id: i64,
+}
+
+/// Errors of the token service: a refused credential, or a store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The credential was refused.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreFailure),
+}
+
+/// Lifetimes of the token pair.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenPolicy {
+    /// Refresh-token (and session) lifetime.
+    pub refresh_ttl: Duration,
+    /// How long after a rotation the old token is refused without revoking the session.
+    pub reuse_grace: Duration,
+}
+
+/// The rules of the token pair, over any [`SessionStore`].
+#[derive(Debug)]
+pub struct TokenService<S> {
+    store: S,
+    access: AccessTokens,
+    policy: TokenPolicy,
+}
+
+const BAD_KEY: &str = "the API key or secret is invalid";
+
+impl<S: SessionStore> TokenService<S> {
+    /// A service minting access tokens with `access` and storing state in `store`.
+    pub fn new(store: S, access: AccessTokens, policy: TokenPolicy) -> Self {
+        Self {
+            store,
+            access,
+            policy,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The access-token minter.
+    pub fn access_tokens(&self) -> &AccessTokens {
+        &self.access
+    }
+
+    /// Exchanges an API key id and secret for a new session's token pair.
+    pub async fn exchange_api_key(
+        &self,
+        key_id: &str,
+        secret: &str,
+    ) -> Result<TokenPair, SessionError> {
+        for (value, family) in [
+            (key_id, CredentialFamily::ApiKey),
+            (secret, CredentialFamily::ApiSecret),
+        ] {
+            if !family.is_well_formed(value) {
+                return Err(match CredentialFamily::detect(value) {
+                    Some(other) if other != family => AuthError::invalid(other.belongs()),
+                    _ => AuthError::invalid(BAD_KEY),
+                }
+                .into());
+            }
+        }
+        let now = crate::now();
+        let key = self.store.find_api_key(key_id).await?;
+        // Hash even when the key is unknown, so both refusals take the same time.
+        let presented_ok = match &key {
+            Some(k) => k.secret_hash.matches(secret),
+            None => {
+                let _ = SecretHash::of(secret);
+                false
+            }
+        };
+        let key = match key {
+            Some(k) if presented_ok => k,
+            _ => return Err(AuthError::invalid(BAD_KEY).into()),
+        };
+        if key.family != "api" {
+            return Err(AuthError::invalid(CredentialFamily::Mcp.belongs()).into());
+        }
+        if key.revoked_at.is_some() {
+            return Err(AuthError::invalid("the API key has been revoked").into());
+        }
+        if key.expires_at.is_some_and(|t| t <= now) {
+            return Err(AuthError::invalid("the API key has expired").into());
+        }
+        self.store.touch_api_key(key.id, now).await?;
+        let refresh_token = CredentialFamily::Refresh.generate();
+        let expires_at = now + self.policy.refresh_ttl;
+        let session_id = self
+            .store
+            .open_session(NewSession {
+                site_id: key.site_id,
+                user_id: key.user_id,
+                api_key_id: Some(key.id),
+                family: SessionFamily::Api,
+                created_at: now,
+                expires_at,
+                refresh_hash: SecretHash::of(&refresh_token),
+            })
+            .await?;
+        // The session must still be live (e.g. the user may have been removed meanwhile).
+        if self.store.principal(session_id, now).await?.is_none() {
+            return Err(AuthError::invalid(BAD_KEY).into());
+        }
+        Ok(self.pair(
+            session_id,
+            key.user_id,
+            key.site_id,
+            refresh_token,
+            expires_at,
+            now,
+        ))
+    }
+
+    /// Rotates a refresh token into a new pair.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, SessionError> {
+        if !CredentialFamily::Refresh.is_well_formed(refresh_token) {
+            return Err(refused_refresh(refresh_token).into());
+        }
+        let now = crate::now();
+        let replacement = CredentialFamily::Refresh.generate();
+        let outcome = self
+            .store
+            .rotate_refresh(
+                &SecretHash::of(refresh_token),
+                &SecretHash::of(&replacement),
+                now,
+                self.policy.reuse_grace,
+            )
+            .await?;
+        match outcome {
+            Rotation::Rotated {
+                session_id,
+                user_id,
+                site_id,
+                session_expires_at,
+            } => {
+                if self.store.principal(session_id, now).await?.is_none() {
+                    return Err(AuthError::invalid("the session has been revoked").into());
+                }
+                Ok(self.pair(
+                    session_id,
+                    user_id,
+                    site_id,
+                    replacement,
+                    session_expires_at,
+                    now,
+                ))
+            }
+            Rotation::ReusedWithinGrace => Err(AuthError::invalid(
+                "the refresh token has already been used; use the newest one",
+            )
+            .into()),
+            Rotation::ReuseDetected => Err(AuthError::invalid(
+                "the refresh token was used twice; the session has been revoked, authenticate again",
+            )
+            .into()),
+            Rotation::Refused => Err(AuthError::invalid(
+                "the refresh token is invalid, expired or revoked",
+            )
+            .into()),
+        }
+    }
+
+    /// Ends the session of a refresh token (logout). Succeeds for unknown tokens too, so the
+    /// answer reveals nothing.
+    pub async fn revoke(&self, refresh_token: &str) -> Result<(), SessionError> {
+        if !CredentialFamily::Refresh.is_well_formed(refresh_token) {
+            return Ok(());
+        }
+        self.store
+            .revoke_by_refresh(&SecretHash::of(refresh_token), crate::now())
+            .await?;
+        Ok(())
+    }
+
+    /// Checks a bearer access token and its session; returns who it acts as.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal, SessionError> {
+        let claims = self.access.verify(bearer)?;
+        let principal = self
+            .store
+            .principal(claims.session_id, crate::now())
+            .await?
+            .filter(|p| p.user_id == claims.user_id && p.site_id == claims.site_id)
+            .ok_or_else(|| AuthError::invalid("the access token has been revoked"))?;
+        Ok(principal)
+    }
+
+    fn pair(
+        &self,
+        session_id: i64,
+        user_id: i64,
+        site_id: i64,
+        refresh_token: String,
+        refresh_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> TokenPair {
+        TokenPair {
+            access_token: self.access.issue(session_id, user_id, site_id),
+            refresh_token,
+            expires_in: self.access.ttl().as_secs() as i64,
+            refresh_expires_in: (refresh_expires_at - now).num_seconds().max(0),
+            session_id,
+        }
+    }
+}
+
+fn refused_refresh(presented: &str) -> AuthError {
+    match CredentialFamily::detect(presented) {
+        Some(f) if f != CredentialFamily::Refresh => AuthError::invalid(f.belongs()),
+        _ => AuthError::invalid("the refresh token is invalid, expired or revoked"),
+    }
+}

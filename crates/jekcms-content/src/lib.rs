@@ -1,0 +1,98 @@
+//! The JekCMS content model: posts and media, the rules they obey, how they are listed,
+//! and the repository traits a store implements.
+//!
+//! - [`post`]: [`Post`], the create and merge-patch inputs, and validation (API.md §3).
+//! - [`slug`]: slug rules and generation from titles.
+//! - [`list`]: sorts, filters and pages for keyset pagination (API.md §4).
+//! - [`media`]: [`Media`] records and content-type sniffing from bytes (API.md §5).
+//! - [`repo`]: [`PostRepository`] and [`MediaRepository`], implemented by `jekcms-store`.
+//! - [`service`]: operations as an [`service::Actor`] performs them, role checks included.
+//!
+//! Everything here is plain data and pure functions: no HTTP, no SQL, no file system. Every
+//! repository call takes the caller's site id; no call can reach another site's rows.
+
+pub mod list;
+pub mod media;
+pub mod post;
+pub mod repo;
+pub mod service;
+pub mod slug;
+
+pub use list::{ListQuery, Page, PostFilter, PostSort};
+pub use media::{Media, NewMedia};
+pub use post::{NewPost, Post, PostPatch, PostStatus};
+pub use repo::{MediaRepository, PostRepository};
+
+/// One invalid field: the field name and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field or parameter, e.g. `title` or `posts[3].title`.
+    pub field: String,
+    /// Human-readable reason.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A new field error.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What can go wrong with a content operation.
+#[derive(Debug, thiserror::Error)]
+pub enum ContentError {
+    /// The input broke one or more rules.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// No such resource in the caller's site.
+    #[error("not found")]
+    NotFound,
+    /// A unique value is taken.
+    #[error("{field} is already taken")]
+    Conflict {
+        /// The field whose value collides.
+        field: String,
+    },
+    /// The resource changed since the version the caller holds (`If-Match`).
+    #[error("the resource has changed")]
+    PreconditionFailed,
+    /// The caller's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The upload's type is not accepted.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The storage backend is unreachable.
+    #[error("storage unavailable")]
+    Unavailable,
+    /// Anything else: a bug or an infrastructure fault. The source is for logs only.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ContentError {
+    /// A validation error for one field.
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// Wraps an internal fault.
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(e))
+    }
+}
+
+/// Timestamps are kept to the microsecond: both stores hold exactly that, so a value
+/// written and read back compares equal and cursors built from it match the rows.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    truncate_to_micros(chrono::Utc::now())
+}
+
+/// Drops sub-microsecond precision.
+pub fn truncate_to_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).expect("in range")
+}

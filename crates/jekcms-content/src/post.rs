@@ -1,0 +1,496 @@
+//! Posts: the stored shape, the create and merge-patch inputs, and their validation.
+
+use crate::{FieldError, slug};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Longest title, in characters, after trimming.
+pub const MAX_TITLE_CHARS: usize = 300;
+/// Longest excerpt, in characters.
+pub const MAX_EXCERPT_CHARS: usize = 1_000;
+/// Largest body, in bytes.
+pub const MAX_BODY_BYTES: usize = 1_000_000;
+/// Most tags on one post.
+pub const MAX_TAGS: usize = 20;
+/// Longest tag, in characters.
+pub const MAX_TAG_CHARS: usize = 50;
+
+/// Publication state of a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    /// Not visible to readers of the site; the default.
+    #[default]
+    Draft,
+    /// Live.
+    Published,
+    /// Withdrawn but kept.
+    Archived,
+}
+
+impl PostStatus {
+    /// The stored and wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Published => "published",
+            Self::Archived => "archived",
+        }
+    }
+
+    /// Parses a stored or wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "draft" => Some(Self::Draft),
+            "published" => Some(Self::Published),
+            "archived" => Some(Self::Archived),
+            _ => None,
+        }
+    }
+}
+
+/// A post as stored and returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Post {
+    /// Unique id.
+    pub id: i64,
+    /// The site it belongs to.
+    pub site_id: i64,
+    /// The user who created it.
+    pub author_id: i64,
+    /// Trimmed title, 1–300 characters.
+    pub title: String,
+    /// Unique within the site.
+    pub slug: String,
+    /// Short summary.
+    pub excerpt: Option<String>,
+    /// Content.
+    pub body: Option<String>,
+    /// Publication state.
+    pub status: PostStatus,
+    /// Distinct tags, in the order given.
+    pub tags: Vec<String>,
+    /// When it was (first) published.
+    pub published_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Incremented on every change; the ETag is derived from it.
+    #[serde(skip)]
+    pub version: i64,
+}
+
+impl Post {
+    /// A strong ETag for this version of the post.
+    pub fn etag(&self) -> String {
+        format!("\"{}-{}\"", self.id, self.version)
+    }
+}
+
+/// The case-folded title that the `title` sort and the `q` filter use, so that both are
+/// case-insensitive in the same way on every store.
+pub fn title_key(title: &str) -> String {
+    title.to_lowercase()
+}
+
+/// A validated post to create.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewPost {
+    /// Required, 1–300 characters after trimming.
+    pub title: String,
+    /// Made from the title when absent.
+    pub slug: Option<String>,
+    /// At most 1,000 characters.
+    pub excerpt: Option<String>,
+    /// At most 1,000,000 bytes.
+    pub body: Option<String>,
+    /// Defaults to `draft`.
+    #[serde(default)]
+    pub status: PostStatus,
+    /// At most 20 distinct tags of 1–50 characters.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Defaults to now when created as `published`.
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// A JSON merge patch (RFC 7396) of a post: `None` leaves a field unchanged; for nullable
+/// fields `Some(None)` clears it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PostPatch {
+    /// New title.
+    pub title: Option<String>,
+    /// New slug.
+    pub slug: Option<String>,
+    /// New excerpt, or `null` to clear.
+    #[cfg_attr(feature = "openapi", schema(nullable))]
+    pub excerpt: Option<Option<String>>,
+    /// New body, or `null` to clear.
+    #[cfg_attr(feature = "openapi", schema(nullable))]
+    pub body: Option<Option<String>>,
+    /// New status.
+    pub status: Option<PostStatus>,
+    /// New tags (`null` clears).
+    #[cfg_attr(feature = "openapi", schema(nullable))]
+    pub tags: Option<Option<Vec<String>>>,
+    /// New publication time, or `null` to clear.
+    #[cfg_attr(feature = "openapi", schema(nullable))]
+    pub published_at: Option<Option<DateTime<Utc>>>,
+}
+
+impl PostPatch {
+    /// Whether the patch changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+const POST_FIELDS: [&str; 7] = [
+    "title",
+    "slug",
+    "excerpt",
+    "body",
+    "status",
+    "tags",
+    "published_at",
+];
+
+/// Reads and validates a create body. `prefix` is put before field names in errors (e.g.
+/// `posts[3].`) so bulk callers can reuse it. Every bad field is reported, not just the first.
+pub fn parse_new(value: Value, prefix: &str) -> Result<NewPost, Vec<FieldError>> {
+    let mut f = Fields::new(value, prefix)?;
+    let title = match f.take("title") {
+        None | Some(Value::Null) => {
+            f.err("title", "title is required");
+            String::new()
+        }
+        Some(v) => f.title(v),
+    };
+    let slug = f.take("slug").and_then(|v| f.slug(v));
+    let excerpt = f.take("excerpt").and_then(|v| f.excerpt(v));
+    let body = f.take("body").and_then(|v| f.body(v));
+    let status = f.take("status").map(|v| f.status(v)).unwrap_or_default();
+    let tags = f.take("tags").map(|v| f.tags(v)).unwrap_or_default();
+    let published_at = f
+        .take("published_at")
+        .and_then(|v| f.time("published_at", v));
+    f.finish(NewPost {
+        title,
+        slug,
+        excerpt,
+        body,
+        status,
+        tags,
+        published_at,
+    })
+}
+
+/// Reads and validates a merge-patch body.
+pub fn parse_patch(value: Value) -> Result<PostPatch, Vec<FieldError>> {
+    let mut f = Fields::new(value, "")?;
+    let mut patch = PostPatch::default();
+    if let Some(v) = f.take("title") {
+        patch.title = Some(f.title(v));
+    }
+    if let Some(v) = f.take("slug") {
+        match v {
+            Value::Null => f.err("slug", "slug cannot be cleared"),
+            v => patch.slug = f.slug(v),
+        }
+    }
+    if let Some(v) = f.take("excerpt") {
+        patch.excerpt = Some(f.excerpt(v));
+    }
+    if let Some(v) = f.take("body") {
+        patch.body = Some(f.body(v));
+    }
+    if let Some(v) = f.take("status") {
+        patch.status = Some(f.status(v));
+    }
+    if let Some(v) = f.take("tags") {
+        patch.tags = Some(if v.is_null() { None } else { Some(f.tags(v)) });
+    }
+    if let Some(v) = f.take("published_at") {
+        patch.published_at = Some(f.time("published_at", v));
+    }
+    f.finish(patch)
+}
+
+/// Field-by-field reader that collects every problem.
+struct Fields<'a> {
+    map: Map<String, Value>,
+    prefix: &'a str,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Fields<'a> {
+    fn new(value: Value, prefix: &'a str) -> Result<Self, Vec<FieldError>> {
+        let Value::Object(map) = value else {
+            let field = if prefix.is_empty() {
+                "body".to_owned()
+            } else {
+                prefix.trim_end_matches('.').to_owned()
+            };
+            return Err(vec![FieldError::new(field, "expected a JSON object")]);
+        };
+        let mut errors = Vec::new();
+        for key in map.keys() {
+            if !POST_FIELDS.contains(&key.as_str()) {
+                errors.push(FieldError::new(
+                    format!("{prefix}{key}"),
+                    format!(
+                        "unknown field; allowed fields are {}",
+                        POST_FIELDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(Self {
+            map,
+            prefix,
+            errors,
+        })
+    }
+
+    fn take(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key)
+    }
+
+    fn err(&mut self, field: &str, message: impl Into<String>) {
+        self.errors
+            .push(FieldError::new(format!("{}{field}", self.prefix), message));
+    }
+
+    fn finish<T>(self, value: T) -> Result<T, Vec<FieldError>> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.errors)
+        }
+    }
+
+    fn string(&mut self, field: &str, v: Value) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s),
+            _ => {
+                self.err(field, format!("{field} must be a string"));
+                None
+            }
+        }
+    }
+
+    fn title(&mut self, v: Value) -> String {
+        let Some(s) = self.string("title", v) else {
+            return String::new();
+        };
+        let trimmed = s.trim();
+        let n = trimmed.chars().count();
+        if n == 0 {
+            self.err("title", "title must not be empty");
+        } else if n > MAX_TITLE_CHARS {
+            self.err(
+                "title",
+                format!("title must be at most {MAX_TITLE_CHARS} characters"),
+            );
+        } else if trimmed.chars().any(char::is_control) {
+            self.err("title", "title must not contain control characters");
+        }
+        trimmed.to_owned()
+    }
+
+    fn slug(&mut self, v: Value) -> Option<String> {
+        let s = self.string("slug", v)?;
+        if !slug::is_valid(&s) {
+            self.err(
+                "slug",
+                "slug must be lowercase letters and digits separated by single hyphens, at most 200 characters",
+            );
+        }
+        Some(s)
+    }
+
+    fn excerpt(&mut self, v: Value) -> Option<String> {
+        if v.is_null() {
+            return None;
+        }
+        let s = self.string("excerpt", v)?;
+        if s.chars().count() > MAX_EXCERPT_CHARS {
+            self.err(
+                "excerpt",
+                format!("excerpt must be at most {MAX_EXCERPT_CHARS} characters"),
+            );
+        }
+        Some(s)
+    }
+
+    fn body(&mut self, v: Value) -> Option<String> {
+        if v.is_null() {
+            return None;
+        }
+        let s = self.string("body", v)?;
+        if s.len() > MAX_BODY_BYTES {
+            self.err(
+                "body",
+                format!("body must be at most {MAX_BODY_BYTES} bytes"),
+            );
+        }
+        Some(s)
+    }
+
+    fn status(&mut self, v: Value) -> PostStatus {
+        match v.as_str().and_then(PostStatus::parse) {
+            Some(s) => s,
+            None => {
+                self.err("status", "status must be one of draft, published, archived");
+                PostStatus::Draft
+            }
+        }
+    }
+
+    fn tags(&mut self, v: Value) -> Vec<String> {
+        let Value::Array(items) = v else {
+            self.err("tags", "tags must be an array of strings");
+            return Vec::new();
+        };
+        let mut tags: Vec<String> = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::String(tag) = item else {
+                self.err("tags", "tags must be an array of strings");
+                return Vec::new();
+            };
+            let n = tag.chars().count();
+            if n == 0 || n > MAX_TAG_CHARS || tag.trim() != tag || tag.chars().any(char::is_control)
+            {
+                self.err(
+                    "tags",
+                    format!(
+                        "each tag must be 1–{MAX_TAG_CHARS} characters without surrounding spaces or control characters"
+                    ),
+                );
+                return Vec::new();
+            }
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        if tags.len() > MAX_TAGS {
+            self.err("tags", format!("at most {MAX_TAGS} distinct tags"));
+        }
+        tags
+    }
+
+    fn time(&mut self, field: &str, v: Value) -> Option<DateTime<Utc>> {
+        if v.is_null() {
+            return None;
+        }
+        let s = self.string(field, v)?;
+        match DateTime::parse_from_rfc3339(&s) {
+            Ok(t) => Some(crate::truncate_to_micros(t.with_timezone(&Utc))),
+            Err(_) => {
+                self.err(
+                    field,
+                    format!("{field} must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z"),
+                );
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(errs: &[FieldError]) -> Vec<&str> {
+        errs.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn minimal_create() {
+        let p = parse_new(json!({"title": "  Hello  "}), "").unwrap();
+        assert_eq!(p.title, "Hello");
+        assert_eq!(p.status, PostStatus::Draft);
+        assert!(p.tags.is_empty() && p.slug.is_none());
+    }
+
+    #[test]
+    fn every_bad_field_is_reported() {
+        let errs = parse_new(
+            json!({"title": "", "slug": "Bad Slug", "status": "live", "tags": ["a", ""], "published_at": "yesterday", "color": "red"}),
+            "",
+        )
+        .unwrap_err();
+        let mut got = fields(&errs);
+        got.sort();
+        assert_eq!(
+            got,
+            ["color", "published_at", "slug", "status", "tags", "title"]
+        );
+    }
+
+    #[test]
+    fn prefix_names_bulk_items() {
+        let errs = parse_new(json!({"title": 5}), "posts[3].").unwrap_err();
+        assert_eq!(fields(&errs), ["posts[3].title"]);
+        let errs = parse_new(json!([1]), "posts[0].").unwrap_err();
+        assert_eq!(fields(&errs), ["posts[0]"]);
+    }
+
+    #[test]
+    fn limits() {
+        assert!(parse_new(json!({"title": "x".repeat(300)}), "").is_ok());
+        assert!(parse_new(json!({"title": "x".repeat(301)}), "").is_err());
+        assert!(
+            parse_new(
+                json!({"title": "t", "body": "x".repeat(MAX_BODY_BYTES)}),
+                ""
+            )
+            .is_ok()
+        );
+        let errs = parse_new(
+            json!({"title": "t", "body": "x".repeat(MAX_BODY_BYTES + 1)}),
+            "",
+        )
+        .unwrap_err();
+        assert_eq!(fields(&errs), ["body"]);
+        let tags: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+        assert!(parse_new(json!({"title": "t", "tags": tags}), "").is_err());
+        let p = parse_new(json!({"title": "t", "tags": ["a", "a", "b"]}), "").unwrap();
+        assert_eq!(p.tags, ["a", "b"]);
+    }
+
+    #[test]
+    fn patch_distinguishes_absent_and_null() {
+        let p = parse_patch(json!({"excerpt": null, "body": "b"})).unwrap();
+        assert_eq!(p.excerpt, Some(None));
+        assert_eq!(p.body, Some(Some("b".into())));
+        assert_eq!(p.title, None);
+        assert!(parse_patch(json!({})).unwrap().is_empty());
+        let errs = parse_patch(json!({"title": null, "slug": null, "id": 3})).unwrap_err();
+        let mut got = fields(&errs);
+        got.sort();
+        assert_eq!(got, ["id", "slug", "title"]);
+    }
+
+    #[test]
+    fn times_are_normalised_to_utc() {
+        let p = parse_new(
+            json!({"title": "t", "published_at": "2026-01-01T12:00:00+02:00"}),
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            p.published_at.unwrap().to_rfc3339(),
+            "2026-01-01T10:00:00+00:00"
+        );
+    }
+}

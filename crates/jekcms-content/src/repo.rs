@@ -1,0 +1,93 @@
+//! Repository traits: what a store must provide for content. `jekcms-store` implements them
+//! for SQLite and PostgreSQL; tests and embedders may implement them for anything else.
+//!
+//! Every method takes the caller's `site_id` and must never touch another site's rows.
+
+use crate::ContentError;
+use crate::list::{ListQuery, Page};
+use crate::media::{Media, MediaListQuery, NewMedia};
+use crate::post::{NewPost, Post, PostPatch};
+use std::future::Future;
+
+/// Storage of posts.
+pub trait PostRepository: Send + Sync {
+    /// One page of the site's posts.
+    fn list_posts(
+        &self,
+        site_id: i64,
+        query: &ListQuery,
+    ) -> impl Future<Output = Result<Page<Post>, ContentError>> + Send;
+
+    /// One post by id.
+    fn get_post(
+        &self,
+        site_id: i64,
+        id: i64,
+    ) -> impl Future<Output = Result<Post, ContentError>> + Send;
+
+    /// Creates a post. Without a slug, one is made from the title and suffixed (`-2`, `-3`,
+    /// …) until unique; a given slug that is taken is a `Conflict`.
+    fn create_post(
+        &self,
+        site_id: i64,
+        author_id: i64,
+        post: NewPost,
+    ) -> impl Future<Output = Result<Post, ContentError>> + Send;
+
+    /// Applies a merge patch. With `expected_version`, fails with `PreconditionFailed` if
+    /// the post has changed since.
+    fn update_post(
+        &self,
+        site_id: i64,
+        id: i64,
+        patch: PostPatch,
+        expected_version: Option<i64>,
+    ) -> impl Future<Output = Result<Post, ContentError>> + Send;
+
+    /// Deletes a post; `NotFound` if it does not exist (any more).
+    fn delete_post(
+        &self,
+        site_id: i64,
+        id: i64,
+    ) -> impl Future<Output = Result<(), ContentError>> + Send;
+}
+
+/// Storage of media records (the bytes live elsewhere, under `storage_key`).
+pub trait MediaRepository: Send + Sync {
+    /// Records an uploaded medium.
+    fn create_media(
+        &self,
+        site_id: i64,
+        author_id: i64,
+        media: NewMedia,
+    ) -> impl Future<Output = Result<Media, ContentError>> + Send;
+
+    /// One page of the site's media, newest first.
+    fn list_media(
+        &self,
+        site_id: i64,
+        query: &MediaListQuery,
+    ) -> impl Future<Output = Result<Page<Media>, ContentError>> + Send;
+
+    /// One medium by id.
+    fn get_media(
+        &self,
+        site_id: i64,
+        id: i64,
+    ) -> impl Future<Output = Result<Media, ContentError>> + Send;
+
+    /// Changes the alt text (`None` clears it).
+    fn update_media_alt_text(
+        &self,
+        site_id: i64,
+        id: i64,
+        alt_text: Option<String>,
+    ) -> impl Future<Output = Result<Media, ContentError>> + Send;
+
+    /// Deletes the record and returns it, so the caller can remove the bytes.
+    fn delete_media(
+        &self,
+        site_id: i64,
+        id: i64,
+    ) -> impl Future<Output = Result<Media, ContentError>> + Send;
+}

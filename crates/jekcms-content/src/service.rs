@@ -1,0 +1,211 @@
+//! Content operations as a caller performs them: the role check from
+//! [`jekcms_auth::policy`] first, then the repository call. Handlers call these, never the
+//! repository directly, so no endpoint can forget a check.
+
+use crate::ContentError;
+use crate::list::{ListQuery, Page};
+use crate::media::{Media, MediaListQuery, NewMedia};
+use crate::post::{NewPost, Post, PostPatch};
+use crate::repo::{MediaRepository, PostRepository};
+use jekcms_auth::{Action, Role};
+
+/// Who is acting: enough to scope and authorise a content operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    /// The acting user.
+    pub user_id: i64,
+    /// Their site: every operation is confined to it.
+    pub site_id: i64,
+    /// Their current role.
+    pub role: Role,
+}
+
+impl Actor {
+    fn require(&self, action: Action, owns: bool) -> Result<(), ContentError> {
+        if self.role.may(action, owns) {
+            Ok(())
+        } else {
+            Err(ContentError::Forbidden(format!(
+                "the {} role may not {}",
+                self.role,
+                describe(action, owns)
+            )))
+        }
+    }
+}
+
+fn describe(action: Action, owns: bool) -> &'static str {
+    match (action, owns) {
+        (Action::ReadContent, _) => "read content",
+        (Action::CreateContent, _) => "create content",
+        (Action::ChangeContent, true) => "change content",
+        (Action::ChangeContent, false) => "change content created by other users",
+        (Action::BulkImport, _) => "bulk import",
+        (Action::ManageUsers, _) => "manage users or keys",
+        (Action::ManageSite, _) => "manage the site",
+    }
+}
+
+/// Lists posts.
+pub async fn list_posts<R: PostRepository>(
+    repo: &R,
+    actor: &Actor,
+    query: &ListQuery,
+) -> Result<Page<Post>, ContentError> {
+    actor.require(Action::ReadContent, false)?;
+    repo.list_posts(actor.site_id, query).await
+}
+
+/// Reads one post.
+pub async fn get_post<R: PostRepository>(
+    repo: &R,
+    actor: &Actor,
+    id: i64,
+) -> Result<Post, ContentError> {
+    actor.require(Action::ReadContent, false)?;
+    repo.get_post(actor.site_id, id).await
+}
+
+/// Creates a post authored by the actor.
+pub async fn create_post<R: PostRepository>(
+    repo: &R,
+    actor: &Actor,
+    post: NewPost,
+) -> Result<Post, ContentError> {
+    actor.require(Action::CreateContent, false)?;
+    repo.create_post(actor.site_id, actor.user_id, post).await
+}
+
+/// Patches a post; `if_match` is the ETag the client holds, if it sent one.
+pub async fn update_post<R: PostRepository>(
+    repo: &R,
+    actor: &Actor,
+    id: i64,
+    patch: PostPatch,
+    if_match: Option<&str>,
+) -> Result<Post, ContentError> {
+    let current = repo.get_post(actor.site_id, id).await?;
+    actor.require(Action::ChangeContent, current.author_id == actor.user_id)?;
+    let expected = match if_match {
+        None => None,
+        Some(tag) if etag_matches(tag, &current.etag()) => Some(current.version),
+        Some(_) => return Err(ContentError::PreconditionFailed),
+    };
+    repo.update_post(actor.site_id, id, patch, expected).await
+}
+
+/// Deletes a post.
+pub async fn delete_post<R: PostRepository>(
+    repo: &R,
+    actor: &Actor,
+    id: i64,
+) -> Result<(), ContentError> {
+    let current = repo.get_post(actor.site_id, id).await?;
+    actor.require(Action::ChangeContent, current.author_id == actor.user_id)?;
+    repo.delete_post(actor.site_id, id).await
+}
+
+/// Checks that the actor may upload, before the bytes are read.
+pub fn may_upload(actor: &Actor) -> Result<(), ContentError> {
+    actor.require(Action::CreateContent, false)
+}
+
+/// Records an uploaded medium.
+pub async fn create_media<R: MediaRepository>(
+    repo: &R,
+    actor: &Actor,
+    media: NewMedia,
+) -> Result<Media, ContentError> {
+    actor.require(Action::CreateContent, false)?;
+    repo.create_media(actor.site_id, actor.user_id, media).await
+}
+
+/// Lists media.
+pub async fn list_media<R: MediaRepository>(
+    repo: &R,
+    actor: &Actor,
+    query: &MediaListQuery,
+) -> Result<Page<Media>, ContentError> {
+    actor.require(Action::ReadContent, false)?;
+    repo.list_media(actor.site_id, query).await
+}
+
+/// Reads one medium.
+pub async fn get_media<R: MediaRepository>(
+    repo: &R,
+    actor: &Actor,
+    id: i64,
+) -> Result<Media, ContentError> {
+    actor.require(Action::ReadContent, false)?;
+    repo.get_media(actor.site_id, id).await
+}
+
+/// Changes a medium's alt text.
+pub async fn update_media_alt_text<R: MediaRepository>(
+    repo: &R,
+    actor: &Actor,
+    id: i64,
+    alt_text: Option<String>,
+) -> Result<Media, ContentError> {
+    let current = repo.get_media(actor.site_id, id).await?;
+    actor.require(Action::ChangeContent, current.author_id == actor.user_id)?;
+    repo.update_media_alt_text(actor.site_id, id, alt_text)
+        .await
+}
+
+/// Deletes a medium's record and returns it, so the caller removes the bytes.
+pub async fn delete_media<R: MediaRepository>(
+    repo: &R,
+    actor: &Actor,
+    id: i64,
+) -> Result<Media, ContentError> {
+    let current = repo.get_media(actor.site_id, id).await?;
+    actor.require(Action::ChangeContent, current.author_id == actor.user_id)?;
+    repo.delete_media(actor.site_id, id).await
+}
+
+/// RFC 9110 `If-Match`: `*` or a list of entity tags, compared strongly.
+pub fn etag_matches(header: &str, current: &str) -> bool {
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == current)
+}
+
+/// RFC 9110 `If-None-Match`: `*` or a list of tags, compared weakly.
+pub fn etag_none_match_hits(header: &str, current: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    header
+        .split(',')
+        .any(|t| t.trim() == "*" || bare(t) == bare(current))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etag_comparisons() {
+        assert!(etag_matches("\"1-2\"", "\"1-2\""));
+        assert!(etag_matches("\"x\", \"1-2\"", "\"1-2\""));
+        assert!(etag_matches("*", "\"1-2\""));
+        assert!(!etag_matches("W/\"1-2\"", "\"1-2\""));
+        assert!(etag_none_match_hits("W/\"1-2\"", "\"1-2\""));
+        assert!(!etag_none_match_hits("\"1-3\"", "\"1-2\""));
+    }
+
+    #[test]
+    fn forbidden_names_role_and_action() {
+        let viewer = Actor {
+            user_id: 1,
+            site_id: 1,
+            role: Role::Viewer,
+        };
+        match viewer.require(Action::CreateContent, false) {
+            Err(ContentError::Forbidden(m)) => {
+                assert_eq!(m, "the viewer role may not create content")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

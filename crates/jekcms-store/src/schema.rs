@@ -1,0 +1,136 @@
+//! Diesel table definitions, shared by both backends (see `migrations/`).
+#![allow(missing_docs)]
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    sites (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        plan -> Text,
+        api_access -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        user_id -> BigInt,
+        public_id -> Text,
+        family -> Text,
+        secret_hash -> Binary,
+        name -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        user_id -> BigInt,
+        api_key_id -> Nullable<BigInt>,
+        family -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> BigInt,
+        session_id -> BigInt,
+        token_hash -> Binary,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    posts (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        author_id -> BigInt,
+        title -> Text,
+        title_key -> Text,
+        slug -> Text,
+        excerpt -> Nullable<Text>,
+        body -> Nullable<Text>,
+        status -> Text,
+        tags -> Text,
+        published_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    post_tags (post_id, tag) {
+        post_id -> BigInt,
+        site_id -> BigInt,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    media (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        author_id -> BigInt,
+        filename -> Text,
+        mime_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+        alt_text -> Nullable<Text>,
+        storage_key -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(users -> sites (site_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(posts -> sites (site_id));
+diesel::joinable!(media -> sites (site_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    settings,
+    sites,
+    users,
+    api_keys,
+    sessions,
+    refresh_tokens,
+    posts,
+    post_tags,
+    media,
+);

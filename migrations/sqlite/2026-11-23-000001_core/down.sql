@@ -1,0 +1,9 @@
+DROP TABLE media;
+DROP TABLE post_tags;
+DROP TABLE posts;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE api_keys;
+DROP TABLE users;
+DROP TABLE sites;
+DROP TABLE settings;
