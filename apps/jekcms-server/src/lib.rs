@@ -1,1 +1,70 @@
-//! placeholder
+//! The JekCMS HTTP API server: composes the domain crates behind actix-web.
+//!
+//! - [`config`]: `JEKCMS_*` variables. [`state`]: what handlers share.
+//! - [`context`]: request ids, panic capture, the access log. [`errors`]: every domain
+//!   error mapped to an envelope code, in one place. [`extract`]: caller, JSON and query.
+//! - [`routes`]: thin handlers. [`openapi`]: the generated spec. [`uploads`]: media bytes.
+//!
+//! This is the only crate that knows actix-web; domain rules live in `crates/`.
+
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod errors;
+pub mod extract;
+pub mod openapi;
+pub mod respond;
+pub mod routes;
+pub mod state;
+pub mod uploads;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpServer, web};
+use errors::AppError;
+use state::{AppState, StartError};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// The application with all routes and middleware, over `state`.
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(
+            web::PathConfig::default().error_handler(|_, _| AppError::not_found("resource").into()),
+        )
+        .configure(routes::configure)
+        .service(
+            SwaggerUi::new("/docs/{_:.*}").url("/api/v2/openapi.json", openapi::ApiDoc::openapi()),
+        )
+        .default_service(web::to(routes::fallback))
+        .wrap(actix_web::middleware::Compress::default())
+        .wrap(context::RequestContext)
+}
+
+/// Runs the server until it is stopped. Prints `listening on http://ADDR` once bound.
+pub async fn serve(config: config::Config) -> Result<(), StartError> {
+    let bind = config.bind;
+    let state = AppState::build(config).await?;
+    let server = HttpServer::new(move || build_app(state.clone()))
+        .bind(bind)
+        .map_err(|e| StartError(format!("JEKCMS_BIND: cannot listen on {bind}: {e}")))?;
+    for addr in server.addrs() {
+        println!("listening on http://{addr}");
+    }
+    tracing::info!(addrs = ?server.addrs(), "listening");
+    server
+        .run()
+        .await
+        .map_err(|e| StartError(format!("server error: {e}")))
+}

@@ -1,1 +1,251 @@
-//! placeholder
+//! JekCMS persistence: the diesel schema, migrations and repositories, for SQLite (bundled,
+//! the zero-setup default) and PostgreSQL (production; many server instances share one).
+//!
+//! [`Store`] implements the repository traits of `jekcms-content` and the session store of
+//! `jekcms-auth`, plus account operations. One body of diesel code serves both backends:
+//! [`with_conn!`] expands it once per backend, so each copy is type-checked against its own
+//! SQL dialect (a closure cannot do this: it would infer a single backend).
+//!
+//! This is the only crate that depends on diesel. It must not depend on a web framework.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sqlite::SqliteConnection;
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+
+pub mod accounts;
+mod media;
+mod migrate;
+mod posts;
+pub mod schema;
+mod sessions;
+
+pub use accounts::{ApiKeyInfo, SiteRecord, UserRecord};
+
+/// The two stores.
+#[derive(Clone)]
+pub(crate) enum Db {
+    Pg(Pool<AsyncPgConnection>),
+    Sqlite(Pool<SyncConnectionWrapper<SqliteConnection>>),
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend the store
+/// uses. The body is compiled once per backend.
+macro_rules! with_conn {
+    ($store:expr, $conn:ident => $body:expr) => {
+        match &$store.db {
+            $crate::Db::Pg(pool) => {
+                let mut guard = pool.get().await.map_err($crate::StoreError::pool)?;
+                let $conn = &mut *guard;
+                $body
+            }
+            $crate::Db::Sqlite(pool) => {
+                let mut guard = pool.get().await.map_err($crate::StoreError::pool)?;
+                let $conn = &mut *guard;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_conn;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// No such row.
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint was violated.
+    #[error("unique constraint violated")]
+    Unique,
+    /// A value was refused (bad URL, unusable option).
+    #[error("{0}")]
+    Config(String),
+    /// Migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Query(DieselError),
+}
+
+impl From<DieselError> for StoreError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::NotFound => Self::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::Unique,
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info)
+            | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, info) => {
+                Self::Unavailable(info.message().to_owned())
+            }
+            other => Self::Query(other),
+        }
+    }
+}
+
+impl StoreError {
+    pub(crate) fn pool(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl From<StoreError> for jekcms_content::ContentError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Unavailable(_) => Self::Unavailable,
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<StoreError> for jekcms_auth::session::StoreFailure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Self::Unavailable,
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+/// Pool settings.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// Most connections held at once (forced to 1 for `sqlite::memory:`).
+    pub max_connections: usize,
+    /// How long to wait for a connection before answering "unavailable".
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// Handle on the database; cheap to clone (pools are shared).
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: Db,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish()
+    }
+}
+
+/// Which backend a database URL names, and the connection string to give it.
+pub fn parse_url(url: &str) -> Result<(Backend, String), StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok((Backend::Postgres, url.to_owned()))
+    } else if url == "sqlite::memory:" || url == "sqlite://:memory:" {
+        Ok((Backend::Sqlite, ":memory:".to_owned()))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(StoreError::Config(
+                "JEKCMS_DATABASE_URL: sqlite:// needs a file path".into(),
+            ));
+        }
+        Ok((Backend::Sqlite, path.to_owned()))
+    } else if let Some(path) = url.strip_prefix("sqlite:") {
+        Ok((Backend::Sqlite, path.to_owned()))
+    } else {
+        Err(StoreError::Config(
+            "JEKCMS_DATABASE_URL must start with sqlite:// or postgres://".into(),
+        ))
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://PATH`, `sqlite::memory:` or `postgres://…`) and runs
+    /// pending migrations. Fails if the database cannot be reached.
+    pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+        let (backend, target) = parse_url(url)?;
+        let store = match backend {
+            Backend::Postgres => {
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(&target);
+                let pool = Pool::builder(manager)
+                    .max_size(options.max_connections)
+                    .wait_timeout(Some(options.acquire_timeout))
+                    .create_timeout(Some(options.acquire_timeout))
+                    .runtime(deadpool::Runtime::Tokio1)
+                    .build()
+                    .map_err(|e| StoreError::Config(e.to_string()))?;
+                Self { db: Db::Pg(pool) }
+            }
+            Backend::Sqlite => {
+                let max = if target == ":memory:" {
+                    1
+                } else {
+                    options.max_connections
+                };
+                let mut config = ManagerConfig::default();
+                config.custom_setup =
+                    Box::new(|url| Box::pin(migrate::open_sqlite(url.to_owned())));
+                let manager =
+                    AsyncDieselConnectionManager::<SyncConnectionWrapper<SqliteConnection>>::new_with_config(
+                        &target, config,
+                    );
+                let pool = Pool::builder(manager)
+                    .max_size(max)
+                    .wait_timeout(Some(options.acquire_timeout))
+                    .create_timeout(Some(options.acquire_timeout))
+                    .runtime(deadpool::Runtime::Tokio1)
+                    .build()
+                    .map_err(|e| StoreError::Config(e.to_string()))?;
+                Self {
+                    db: Db::Sqlite(pool),
+                }
+            }
+        };
+        store.migrate(&target).await?;
+        Ok(store)
+    }
+
+    /// Which backend this store uses.
+    pub fn backend(&self) -> Backend {
+        match self.db {
+            Db::Pg(_) => Backend::Postgres,
+            Db::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        use diesel_async::RunQueryDsl;
+        with_conn!(self, conn => {
+            diesel::sql_query("SELECT 1").execute(conn).await?;
+            Ok(())
+        })
+    }
+}
+
+/// UTC time as stored.
+pub(crate) fn naive(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
+    t.naive_utc()
+}
+
+/// Stored time as UTC.
+pub(crate) fn utc(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
+    t.and_utc()
+}

@@ -1,0 +1,144 @@
+//! The `jekcms` command line: `serve` (default), `migrate`, `openapi`, `keys create`.
+
+use crate::config::Config;
+use crate::state::StartError;
+use clap::{Parser, Subcommand, ValueEnum};
+use jekcms_auth::{CredentialFamily, Role, SecretHash};
+use serde_json::json;
+
+/// JekCMS: a headless CMS API server.
+#[derive(Debug, Parser)]
+#[command(name = "jekcms", version, about)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server (the default).
+    Serve,
+    /// Run pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI 3.1 document.
+    Openapi,
+    /// Manage API keys.
+    Keys {
+        /// What to do with keys.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// `keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key for a user, creating the site and the user when missing.
+    Create(CreateKey),
+}
+
+/// Key families the CLI can create.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Family {
+    /// `api_` id + `sk_` secret for the REST API.
+    Api,
+    /// One `mcp_` token for the MCP endpoint.
+    Mcp,
+}
+
+/// `keys create` arguments.
+#[derive(Debug, clap::Args)]
+pub struct CreateKey {
+    /// Email of the user the key acts as.
+    #[arg(long)]
+    pub user: String,
+    /// Role of the user, if it has to be created.
+    #[arg(long, default_value = "owner")]
+    pub role: String,
+    /// Slug of the site, created if missing.
+    #[arg(long, default_value = "default")]
+    pub site: String,
+    /// Key family.
+    #[arg(long, value_enum, default_value = "api")]
+    pub family: Family,
+    /// A label for the key.
+    #[arg(long, default_value = "cli")]
+    pub name: String,
+    /// Print exactly one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Creates a key as `jekcms keys create` does and returns what to print.
+pub async fn create_key(config: &Config, args: &CreateKey) -> Result<String, StartError> {
+    let role: Role = args.role.parse().map_err(|_| {
+        StartError("--role: expected viewer, author, editor, admin or owner".into())
+    })?;
+    let email = args.user.trim().to_lowercase();
+    if !email.contains('@') || email.len() > 254 {
+        return Err(StartError("--user: expected an email address".into()));
+    }
+    if !jekcms_content::slug::is_valid(&args.site) {
+        return Err(StartError(
+            "--site: expected a slug such as default or my-blog".into(),
+        ));
+    }
+    let store = jekcms_store::Store::connect(&config.database_url, Default::default())
+        .await
+        .map_err(|e| StartError(format!("JEKCMS_DATABASE_URL: {e}")))?;
+    let site = store
+        .ensure_site(&args.site, &args.site)
+        .await
+        .map_err(|e| StartError(e.to_string()))?;
+    let name = email.split('@').next().unwrap_or_default().to_owned();
+    let user = store
+        .ensure_user(site.id, &email, &name, role)
+        .await
+        .map_err(|e| StartError(format!("--user: {e}")))?;
+    let (family, public_id, secret) = match args.family {
+        Family::Api => (
+            "api",
+            CredentialFamily::ApiKey.generate(),
+            CredentialFamily::ApiSecret.generate(),
+        ),
+        Family::Mcp => {
+            let token = CredentialFamily::Mcp.generate();
+            // The id shown in listings is the token's first characters; the token itself
+            // is only ever stored as a hash.
+            ("mcp", token[..12].to_owned(), token)
+        }
+    };
+    let key = store
+        .create_api_key(
+            &user,
+            family,
+            &args.name,
+            &public_id,
+            &SecretHash::of(&secret),
+            None,
+        )
+        .await
+        .map_err(|e| StartError(e.to_string()))?;
+    let out = match (args.family, args.json) {
+        (Family::Api, true) => json!({
+            "key_id": key.id, "api_key": public_id, "api_secret": secret,
+            "user_id": user.id, "site_id": site.id, "family": "api",
+        })
+        .to_string(),
+        (Family::Mcp, true) => json!({
+            "key_id": key.id, "token": secret, "user_id": user.id, "site_id": site.id, "family": "mcp",
+        })
+        .to_string(),
+        (Family::Api, false) => format!(
+            "Created API key {} for {} ({}) on site {}.\napi_key:    {public_id}\napi_secret: {secret}\nThe secret is shown only now; store it safely.",
+            key.id, email, user.role, site.slug
+        ),
+        (Family::Mcp, false) => format!(
+            "Created MCP token {} for {} ({}) on site {}.\ntoken: {secret}\nThe token is shown only now; store it safely.",
+            key.id, email, user.role, site.slug
+        ),
+    };
+    Ok(out)
+}

@@ -1,0 +1,240 @@
+//! Configuration from `JEKCMS_*` environment variables (API.md §0). A bad value stops
+//! start-up with one line naming the variable; nothing is half-started.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A quota such as `60/min`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Requests allowed per period.
+    pub requests: u32,
+    /// The period.
+    pub period: Duration,
+}
+
+impl Quota {
+    /// Parses `N/s`, `N/min` or `N/hour` (N ≥ 1).
+    pub fn parse(s: &str) -> Option<Self> {
+        let (n, unit) = s.trim().split_once('/')?;
+        let requests: u32 = n.trim().parse().ok().filter(|n| *n > 0)?;
+        let period = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "min" | "minute" => Duration::from_secs(60),
+            "hour" | "h" => Duration::from_secs(3600),
+            _ => return None,
+        };
+        Some(Self { requests, period })
+    }
+}
+
+/// Everything the server reads at start-up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `JEKCMS_DATABASE_URL`
+    pub database_url: String,
+    /// `JEKCMS_BIND`
+    pub bind: SocketAddr,
+    /// `JEKCMS_ACCESS_TOKEN_TTL`
+    pub access_token_ttl: Duration,
+    /// `JEKCMS_REFRESH_TOKEN_TTL`
+    pub refresh_token_ttl: Duration,
+    /// `JEKCMS_REFRESH_REUSE_GRACE`
+    pub refresh_reuse_grace: Duration,
+    /// `JEKCMS_RATE_LIMIT_STANDARD`
+    pub rate_limit_standard: Quota,
+    /// `JEKCMS_RATE_LIMIT_ADMIN`
+    pub rate_limit_admin: Quota,
+    /// `JEKCMS_RATE_LIMIT_AUTH`
+    pub rate_limit_auth: Quota,
+    /// `JEKCMS_SECRET_KEY`; when absent, one is generated once and kept in the database.
+    pub secret_key: Option<[u8; 32]>,
+    /// `JEKCMS_MEDIA_DIR`
+    pub media_dir: PathBuf,
+    /// `JEKCMS_MAX_UPLOAD_BYTES`
+    pub max_upload_bytes: u64,
+    /// `JEKCMS_V1_ENABLED`
+    pub v1_enabled: bool,
+    /// `JEKCMS_OPEN_REGISTRATION`
+    pub open_registration: bool,
+    /// `JEKCMS_REDIS_URL`
+    pub redis_url: Option<String>,
+    /// `JEKCMS_LOG`
+    pub log: String,
+}
+
+/// A configuration value that could not be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    /// The variable at fault.
+    pub var: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get` (the environment, or a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let val = |var: &'static str| get(var).filter(|v| !v.is_empty());
+        let err = |var: &'static str, message: &str| ConfigError {
+            var,
+            message: message.to_owned(),
+        };
+        let secs = |var: &'static str, default: u64, min: u64| -> Result<Duration, ConfigError> {
+            match val(var) {
+                None => Ok(Duration::from_secs(default)),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n >= min => Ok(Duration::from_secs(n)),
+                    _ => Err(err(
+                        var,
+                        &format!("expected a whole number of seconds ≥ {min}"),
+                    )),
+                },
+            }
+        };
+        let quota = |var: &'static str, default: &str| -> Result<Quota, ConfigError> {
+            let raw = val(var).unwrap_or_else(|| default.to_owned());
+            Quota::parse(&raw).ok_or_else(|| err(var, "expected N/s, N/min or N/hour with N ≥ 1"))
+        };
+        let flag = |var: &'static str, default: bool| -> Result<bool, ConfigError> {
+            match val(var).as_deref().map(str::to_ascii_lowercase).as_deref() {
+                None => Ok(default),
+                Some("true" | "1" | "yes" | "on") => Ok(true),
+                Some("false" | "0" | "no" | "off") => Ok(false),
+                Some(_) => Err(err(var, "expected true or false")),
+            }
+        };
+
+        let database_url =
+            val("JEKCMS_DATABASE_URL").unwrap_or_else(|| "sqlite://jekcms.db".into());
+        jekcms_store::parse_url(&database_url).map_err(|_| {
+            err(
+                "JEKCMS_DATABASE_URL",
+                "expected sqlite://PATH, sqlite::memory: or postgres://…",
+            )
+        })?;
+        let bind = val("JEKCMS_BIND")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .map_err(|_| err("JEKCMS_BIND", "expected HOST:PORT, e.g. 127.0.0.1:8080"))?;
+        let secret_key = match val("JEKCMS_SECRET_KEY") {
+            None => None,
+            Some(hex_key) => {
+                let bytes = hex::decode(hex_key.trim())
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| {
+                        err("JEKCMS_SECRET_KEY", "expected 64 hex characters (32 bytes)")
+                    })?;
+                Some(bytes)
+            }
+        };
+        let max_upload_bytes = match val("JEKCMS_MAX_UPLOAD_BYTES") {
+            None => 26_214_400,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    err(
+                        "JEKCMS_MAX_UPLOAD_BYTES",
+                        "expected a positive number of bytes",
+                    )
+                })?,
+        };
+        let redis_url = match val("JEKCMS_REDIS_URL") {
+            None => None,
+            Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => Some(u),
+            Some(_) => return Err(err("JEKCMS_REDIS_URL", "expected redis://HOST:PORT")),
+        };
+        let access_token_ttl = secs("JEKCMS_ACCESS_TOKEN_TTL", 900, 1)?;
+        let refresh_token_ttl = secs("JEKCMS_REFRESH_TOKEN_TTL", 2_592_000, 1)?;
+        Ok(Self {
+            database_url,
+            bind,
+            access_token_ttl,
+            refresh_token_ttl,
+            refresh_reuse_grace: secs("JEKCMS_REFRESH_REUSE_GRACE", 10, 0)?,
+            rate_limit_standard: quota("JEKCMS_RATE_LIMIT_STANDARD", "60/min")?,
+            rate_limit_admin: quota("JEKCMS_RATE_LIMIT_ADMIN", "300/min")?,
+            rate_limit_auth: quota("JEKCMS_RATE_LIMIT_AUTH", "10/min")?,
+            secret_key,
+            media_dir: val("JEKCMS_MEDIA_DIR")
+                .unwrap_or_else(|| "./media".into())
+                .into(),
+            max_upload_bytes,
+            v1_enabled: flag("JEKCMS_V1_ENABLED", true)?,
+            open_registration: flag("JEKCMS_OPEN_REGISTRATION", false)?,
+            redis_url,
+            log: val("JEKCMS_LOG").unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = with(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://jekcms.db");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(c.refresh_token_ttl, Duration::from_secs(2_592_000));
+        assert_eq!(c.refresh_reuse_grace, Duration::from_secs(10));
+        assert_eq!(
+            c.rate_limit_standard,
+            Quota {
+                requests: 60,
+                period: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(c.max_upload_bytes, 26_214_400);
+        assert!(c.v1_enabled && !c.open_registration && c.secret_key.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("JEKCMS_DATABASE_URL", "mysql://x"),
+            ("JEKCMS_BIND", "nowhere"),
+            ("JEKCMS_RATE_LIMIT_STANDARD", "abc/min"),
+            ("JEKCMS_RATE_LIMIT_AUTH", "10/fortnight"),
+            ("JEKCMS_SECRET_KEY", "abcd"),
+            ("JEKCMS_ACCESS_TOKEN_TTL", "soon"),
+            ("JEKCMS_V1_ENABLED", "maybe"),
+            ("JEKCMS_MAX_UPLOAD_BYTES", "0"),
+            ("JEKCMS_REDIS_URL", "localhost"),
+        ] {
+            let e = with(&[(var, value)]).unwrap_err();
+            assert_eq!(e.var, var);
+            assert!(e.to_string().starts_with(var));
+        }
+    }
+
+    #[test]
+    fn quotas() {
+        assert_eq!(Quota::parse("5/s").unwrap().period, Duration::from_secs(1));
+        assert_eq!(Quota::parse("1000/hour").unwrap().requests, 1000);
+        assert!(Quota::parse("0/min").is_none());
+        assert!(Quota::parse("-1/min").is_none());
+    }
+}

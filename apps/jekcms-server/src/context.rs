@@ -1,0 +1,224 @@
+//! Per-request context: the request id (echoed or made), a task-local so that any error
+//! rendered while serving the request carries it, panic capture, and the access log.
+//!
+//! The access log records method, path (never the query string: it may hold `?token=`),
+//! status, time and request id — no header, no body.
+
+use crate::errors::{AppError, envelope_error};
+use actix_web::ResponseError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::error::InternalError;
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use futures_util::FutureExt;
+use futures_util::future::{LocalBoxFuture, Ready, ready};
+use jekcms_envelope::{ApiError, ErrorCode};
+use std::cell::Cell;
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+/// The request-id header.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    static CURRENT: RequestScope;
+}
+
+struct RequestScope {
+    id: String,
+    presented_token: Cell<bool>,
+}
+
+/// The current request's id (empty outside a request).
+pub fn request_id() -> String {
+    CURRENT.try_with(|s| s.id.clone()).unwrap_or_default()
+}
+
+/// Records that the request presented a token (for `WWW-Authenticate: error=…`).
+pub fn mark_token_presented() {
+    let _ = CURRENT.try_with(|s| s.presented_token.set(true));
+}
+
+/// Whether the current request presented a token.
+pub fn presented_token() -> bool {
+    CURRENT
+        .try_with(|s| s.presented_token.get())
+        .unwrap_or(false)
+}
+
+/// Accepts a client request id of 1–64 characters from `[A-Za-z0-9._:-]`.
+fn acceptable(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+fn new_request_id() -> String {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut bytes = [0u8; 12];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("system randomness is available");
+    hex::encode(bytes)
+}
+
+/// Middleware factory; wrap it outermost.
+pub struct RequestContext;
+
+impl<S, B> Transform<S, ServiceRequest> for RequestContext
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Transform = RequestContextMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequestContextMiddleware {
+            service: std::rc::Rc::new(service),
+        }))
+    }
+}
+
+/// The middleware itself.
+pub struct RequestContextMiddleware<S> {
+    service: std::rc::Rc<S>,
+}
+
+impl<S, B> Service<ServiceRequest> for RequestContextMiddleware<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let started = Instant::now();
+        let id = req
+            .headers()
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| acceptable(v))
+            .map_or_else(new_request_id, str::to_owned);
+        let method = req.method().clone();
+        let path = req.path().to_owned();
+        let service = self.service.clone();
+        let scope = RequestScope {
+            id: id.clone(),
+            presented_token: Cell::new(false),
+        };
+        Box::pin(CURRENT.scope(scope, async move {
+            let outcome = AssertUnwindSafe(service.call(req)).catch_unwind().await;
+            // A request cannot be kept aside (routing needs it unshared), so failures are
+            // answered as a ready-made response inside an error, which actix sends as is.
+            let failure = match outcome {
+                Ok(Ok(res)) => {
+                    let mut res = ensure_envelope(res.map_into_boxed_body());
+                    set_request_id(res.headers_mut(), &id);
+                    log_access(&id, &method, &path, res.status(), started);
+                    return Ok(res);
+                }
+                Ok(Err(err)) => match err.as_error::<AppError>() {
+                    Some(app) => app.error_response(),
+                    None => envelope_error(&fallback_error(err.as_response_error().status_code())),
+                },
+                Err(_panic) => {
+                    tracing::error!(request_id = %id, %method, %path, "handler panicked");
+                    envelope_error(&ApiError::internal())
+                }
+            };
+            let mut res = failure;
+            set_request_id(res.headers_mut(), &id);
+            log_access(&id, &method, &path, res.status(), started);
+            Err(InternalError::from_response("request failed", res).into())
+        }))
+    }
+}
+
+fn set_request_id(headers: &mut actix_web::http::header::HeaderMap, id: &str) {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        headers.insert(REQUEST_ID, v);
+    }
+}
+
+fn log_access(
+    id: &str,
+    method: &actix_web::http::Method,
+    path: &str,
+    status: StatusCode,
+    started: Instant,
+) {
+    tracing::info!(
+        target: "jekcms::access",
+        request_id = %id,
+        %method,
+        %path,
+        status = status.as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+    );
+}
+
+/// An error response that is not already JSON (a framework default, e.g. 413 from a payload
+/// limit) is replaced by the envelope for its status, so nothing text/plain escapes. Raw
+/// media bytes are 2xx/3xx and so untouched.
+fn ensure_envelope(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (req, _) = res.into_parts();
+    ServiceResponse::new(req, envelope_error(&fallback_error(status)))
+}
+
+/// The envelope error for a bare status.
+fn fallback_error(status: StatusCode) -> ApiError {
+    let code = match status.as_u16() {
+        400 => ErrorCode::MalformedRequest,
+        401 => ErrorCode::AuthInvalid,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        409 => ErrorCode::Conflict,
+        412 => ErrorCode::PreconditionFailed,
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::UnsupportedMediaType,
+        422 => ErrorCode::ValidationFailed,
+        429 => ErrorCode::RateLimited,
+        503 => ErrorCode::Unavailable,
+        _ => return ApiError::internal(),
+    };
+    ApiError::new(
+        code,
+        status.canonical_reason().unwrap_or("error").to_lowercase(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids() {
+        assert!(acceptable("abc-123_x.y:z"));
+        assert!(!acceptable(""));
+        assert!(!acceptable(&"a".repeat(65)));
+        assert!(!acceptable("a b"));
+        assert!(!acceptable("<script>"));
+        assert_eq!(new_request_id().len(), 24);
+    }
+}

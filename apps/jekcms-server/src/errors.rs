@@ -1,0 +1,221 @@
+//! The one place where domain errors become HTTP: every crate's error enum is mapped to an
+//! [`ApiError`] here, and [`AppError`] renders it as an envelope.
+
+use crate::context;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use jekcms_auth::AuthError;
+use jekcms_auth::session::{SessionError, StoreFailure};
+use jekcms_content::{ContentError, FieldError};
+use jekcms_envelope::{ApiError, Envelope, ErrorCode, ErrorEntry, Meta};
+use std::fmt;
+
+/// An error on its way to becoming an envelope response.
+#[derive(Debug)]
+pub struct AppError(pub ApiError);
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl AppError {
+    /// A failure with one entry.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self(ApiError::new(code, message))
+    }
+
+    /// `VALIDATION_FAILED` for one field or parameter.
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self(ApiError::validation(field, message))
+    }
+
+    /// `VALIDATION_FAILED` for several fields.
+    pub fn fields(errors: Vec<FieldError>) -> Self {
+        Self(ApiError::from_entries(
+            errors
+                .into_iter()
+                .map(|e| ErrorEntry::field(ErrorCode::ValidationFailed, e.field, e.message))
+                .collect(),
+        ))
+    }
+
+    /// `NOT_FOUND`.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    /// `INTERNAL_ERROR`, logging the cause (never sent).
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %error_chain(cause), "internal error");
+        Self(ApiError::internal())
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        envelope_error(&self.0)
+    }
+}
+
+/// Renders a failure as an envelope with the current request id.
+pub fn envelope_error(err: &ApiError) -> HttpResponse {
+    let status =
+        StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut res = HttpResponse::build(status);
+    if status == StatusCode::UNAUTHORIZED {
+        let value = if err.code() == ErrorCode::AuthExpired
+            || (err.code() == ErrorCode::AuthInvalid && context::presented_token())
+        {
+            "Bearer error=\"invalid_token\""
+        } else {
+            "Bearer"
+        };
+        res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(value)));
+    }
+    if let Some(secs) = err.retry_after() {
+        res.insert_header((header::RETRY_AFTER, secs.to_string()));
+    }
+    let body = Envelope::failure(err.errors().to_vec(), Meta::new(context::request_id()));
+    res.json(body)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(inner) = cur {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        cur = inner.source();
+    }
+    s
+}
+
+impl From<ContentError> for AppError {
+    fn from(e: ContentError) -> Self {
+        match e {
+            ContentError::Validation(fields) => Self::fields(fields),
+            ContentError::NotFound => Self::new(ErrorCode::NotFound, "resource not found"),
+            ContentError::Conflict { field } => Self(ApiError::field(
+                ErrorCode::Conflict,
+                field.clone(),
+                format!("{field} is already taken"),
+            )),
+            ContentError::PreconditionFailed => Self::new(
+                ErrorCode::PreconditionFailed,
+                "the resource has changed; fetch it again and retry with the new ETag",
+            ),
+            ContentError::Forbidden(m) => Self::new(ErrorCode::Forbidden, m),
+            ContentError::UnsupportedMediaType(m) => Self::new(ErrorCode::UnsupportedMediaType, m),
+            ContentError::Unavailable => unavailable(),
+            ContentError::Internal(cause) => Self::internal(cause.as_ref()),
+        }
+    }
+}
+
+impl From<AuthError> for AppError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Expired => Self::new(ErrorCode::AuthExpired, e.to_string()),
+            AuthError::Invalid(m) => Self::new(ErrorCode::AuthInvalid, m),
+        }
+    }
+}
+
+impl From<SessionError> for AppError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Auth(a) => a.into(),
+            SessionError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<StoreFailure> for AppError {
+    fn from(e: StoreFailure) -> Self {
+        match e {
+            StoreFailure::Unavailable => unavailable(),
+            StoreFailure::Internal(cause) => Self::internal(cause.as_ref()),
+        }
+    }
+}
+
+impl From<jekcms_store::StoreError> for AppError {
+    fn from(e: jekcms_store::StoreError) -> Self {
+        match e {
+            jekcms_store::StoreError::NotFound => {
+                Self::new(ErrorCode::NotFound, "resource not found")
+            }
+            jekcms_store::StoreError::Unavailable(_) => unavailable(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+fn unavailable() -> AppError {
+    tracing::warn!("database unavailable");
+    AppError::new(
+        ErrorCode::Unavailable,
+        "the database is unavailable; retry later",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pins the mapping of every domain error to its code.
+    #[test]
+    fn domain_errors_map_to_contract_codes() {
+        let cases: Vec<(AppError, ErrorCode)> = vec![
+            (
+                ContentError::field("title", "x").into(),
+                ErrorCode::ValidationFailed,
+            ),
+            (ContentError::NotFound.into(), ErrorCode::NotFound),
+            (
+                ContentError::Conflict {
+                    field: "slug".into(),
+                }
+                .into(),
+                ErrorCode::Conflict,
+            ),
+            (
+                ContentError::PreconditionFailed.into(),
+                ErrorCode::PreconditionFailed,
+            ),
+            (
+                ContentError::Forbidden("no".into()).into(),
+                ErrorCode::Forbidden,
+            ),
+            (
+                ContentError::UnsupportedMediaType("x".into()).into(),
+                ErrorCode::UnsupportedMediaType,
+            ),
+            (ContentError::Unavailable.into(), ErrorCode::Unavailable),
+            (
+                ContentError::internal(std::io::Error::other("SELECT secret FROM x")).into(),
+                ErrorCode::InternalError,
+            ),
+            (AuthError::Expired.into(), ErrorCode::AuthExpired),
+            (AuthError::invalid("x").into(), ErrorCode::AuthInvalid),
+            (StoreFailure::Unavailable.into(), ErrorCode::Unavailable),
+        ];
+        for (err, code) in cases {
+            assert_eq!(err.0.code(), code);
+        }
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_their_cause() {
+        let e: AppError =
+            ContentError::internal(std::io::Error::other("SELECT * FROM /etc/passwd")).into();
+        assert_eq!(e.0.errors()[0].message, "internal server error");
+    }
+}

@@ -1,0 +1,188 @@
+//! Request extractors: the authenticated [`Caller`], JSON bodies, and query pairs — each
+//! turning bad input into the envelope's error codes.
+
+use crate::context;
+use crate::errors::AppError;
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use jekcms_auth::Principal;
+use jekcms_content::service::Actor;
+use jekcms_envelope::ErrorCode;
+use serde_json::Value;
+
+/// The authenticated caller of a `/api/v2` request, checked against its session.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// The caller as a content actor.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.0.user_id,
+            site_id: self.0.site_id,
+            role: self.0.role,
+        }
+    }
+
+    /// Seals a cursor binding to this caller's site, so cursors never cross sites.
+    pub fn binding(&self, inner: &[u8]) -> Vec<u8> {
+        let mut b = self.0.site_id.to_be_bytes().to_vec();
+        b.extend_from_slice(inner);
+        b
+    }
+}
+
+/// The bearer credential of a request: the `Authorization` header, or `?token=` on GET.
+fn bearer(req: &HttpRequest) -> Result<String, AppError> {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        context::mark_token_presented();
+        let value = value.to_str().map_err(|_| {
+            AppError::new(
+                ErrorCode::AuthInvalid,
+                "the Authorization header is malformed",
+            )
+        })?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorCode::AuthInvalid,
+                    "use Authorization: Bearer ACCESS_TOKEN",
+                )
+            })?;
+        return Ok(token.to_owned());
+    }
+    if let Some(token) = query_token(req) {
+        context::mark_token_presented();
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return Err(AppError::new(
+                ErrorCode::AuthInvalid,
+                "?token= is accepted on GET requests only; send Authorization: Bearer",
+            ));
+        }
+        return Ok(token);
+    }
+    Err(AppError::new(
+        ErrorCode::AuthInvalid,
+        "authentication required: send Authorization: Bearer ACCESS_TOKEN (get one at POST /api/v2/auth/token)",
+    ))
+}
+
+fn query_token(req: &HttpRequest) -> Option<String> {
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .ok()?
+        .0
+        .into_iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v)
+}
+
+impl FromRequest for Caller {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let state = state
+                .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
+            let principal = state.tokens.authenticate(&token?).await?;
+            if !principal.site_api_access {
+                return Err(AppError::new(
+                    ErrorCode::LicenseRequired,
+                    "this site's license does not include API access",
+                ));
+            }
+            Ok(Caller(principal))
+        })
+    }
+}
+
+/// Query parameters as `(name, value)` pairs, `token` removed (it is a credential).
+pub fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, AppError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|_| AppError::new(ErrorCode::MalformedRequest, "the query string is malformed"))?
+        .0;
+    Ok(pairs.into_iter().filter(|(k, _)| k != "token").collect())
+}
+
+/// Largest JSON body accepted (a post body may be 1,000,000 bytes, plus JSON escaping).
+pub const MAX_JSON_BYTES: usize = 4 * 1024 * 1024;
+
+/// A parsed JSON request body: `415` unless the content type is JSON, `413` over
+/// [`MAX_JSON_BYTES`], `400` if it does not parse.
+#[derive(Debug)]
+pub struct JsonBody(pub Value);
+
+impl FromRequest for JsonBody {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| {
+                let v = v.trim().to_ascii_lowercase();
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(AppError::new(
+                    ErrorCode::UnsupportedMediaType,
+                    "send the body as JSON with Content-Type: application/json",
+                ));
+            }
+            let too_large = || {
+                AppError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("the request body is larger than {MAX_JSON_BYTES} bytes"),
+                )
+            };
+            if declared_len.is_some_and(|n| n > MAX_JSON_BYTES) {
+                return Err(too_large());
+            }
+            let mut buf =
+                web::BytesMut::with_capacity(declared_len.unwrap_or(1024).min(MAX_JSON_BYTES));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    AppError::new(
+                        ErrorCode::MalformedRequest,
+                        "the request body could not be read",
+                    )
+                })?;
+                if buf.len() + chunk.len() > MAX_JSON_BYTES {
+                    return Err(too_large());
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            serde_json::from_slice(&buf).map(JsonBody).map_err(|e| {
+                AppError::new(
+                    ErrorCode::MalformedRequest,
+                    format!(
+                        "the body is not valid JSON (line {}, column {})",
+                        e.line(),
+                        e.column()
+                    ),
+                )
+            })
+        })
+    }
+}

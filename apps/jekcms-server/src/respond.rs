@@ -1,0 +1,43 @@
+//! Success responses in the envelope.
+
+use crate::context;
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use jekcms_content::list::Page;
+use jekcms_cursor::CursorCodec;
+use jekcms_envelope::{Envelope, Meta, PageMeta};
+use serde::Serialize;
+
+/// `200` with `data`.
+pub fn ok<T: Serialize>(data: T) -> HttpResponse {
+    with_status(StatusCode::OK, data)
+}
+
+/// Any 2xx status with `data`.
+pub fn with_status<T: Serialize>(status: StatusCode, data: T) -> HttpResponse {
+    HttpResponse::build(status).json(Envelope::ok(data, Meta::new(context::request_id())))
+}
+
+/// `201 Created` with `Location`.
+pub fn created<T: Serialize>(location: String, data: T) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .json(Envelope::ok(data, Meta::new(context::request_id())))
+}
+
+/// `200` with a list page; `next_cursor` sealed to `binding`.
+pub fn page<T: Serialize>(
+    page: Page<T>,
+    limit: u32,
+    codec: &CursorCodec,
+    binding: &[u8],
+) -> HttpResponse {
+    let next_cursor = page.next.as_ref().map(|c| codec.seal(c, binding));
+    let meta = Meta::new(context::request_id()).with_page(PageMeta {
+        has_more: next_cursor.is_some(),
+        next_cursor,
+        limit,
+        total: page.total,
+    });
+    HttpResponse::Ok().json(Envelope::ok(page.items, meta))
+}

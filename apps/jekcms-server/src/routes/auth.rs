@@ -1,0 +1,207 @@
+//! Token pair endpoints (API.md §2.1) and `GET /api/v2/me`.
+
+use crate::errors::AppError;
+use crate::extract::{Caller, JsonBody};
+use crate::openapi::{Data, ErrorBody};
+use crate::respond;
+use crate::state::AppState;
+use actix_web::{HttpResponse, get, post, web};
+use jekcms_auth::TokenPair;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// `POST /auth/token` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// `api_…`
+    pub api_key: String,
+    /// `sk_…`
+    pub api_secret: String,
+}
+
+/// `POST /auth/refresh` and `/auth/revoke` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// `rf_…`
+    pub refresh_token: String,
+}
+
+/// A token pair.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// PASETO v4.local access token; send as `Authorization: Bearer`.
+    pub access_token: String,
+    /// `rf_…` refresh token; works once.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Access-token lifetime in seconds.
+    pub expires_in: i64,
+    /// Refresh-token lifetime in seconds.
+    pub refresh_expires_in: i64,
+}
+
+impl From<TokenPair> for TokenResponse {
+    fn from(p: TokenPair) -> Self {
+        Self {
+            access_token: p.access_token,
+            refresh_token: p.refresh_token,
+            token_type: "Bearer",
+            expires_in: p.expires_in,
+            refresh_expires_in: p.refresh_expires_in,
+        }
+    }
+}
+
+/// Reads a JSON body into `T`: unknown fields and wrong types are 422 with the field named.
+pub fn typed<T: serde::de::DeserializeOwned>(value: Value, fields: &[&str]) -> Result<T, AppError> {
+    if let Value::Object(map) = &value {
+        let mut errors = Vec::new();
+        for key in map.keys().filter(|k| !fields.contains(&k.as_str())) {
+            errors.push(jekcms_content::FieldError::new(
+                key.clone(),
+                "unknown field",
+            ));
+        }
+        for field in fields.iter().filter(|f| !map.contains_key(**f)) {
+            errors.push(jekcms_content::FieldError::new(
+                *field,
+                format!("{field} is required"),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(AppError::fields(errors));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| {
+        AppError::validation(
+            "body",
+            format!("the body does not have the expected shape: {e}"),
+        )
+    })
+}
+
+/// Exchanges an API key and secret for a token pair.
+#[utoipa::path(tag = "auth", request_body = TokenRequest, responses(
+    (status = 200, description = "A new session's token pair", body = inline(Data<TokenResponse>)),
+    (status = 401, description = "Unknown, revoked or wrong-family credential", body = ErrorBody),
+    (status = 422, description = "Missing or unknown fields", body = ErrorBody),
+))]
+#[post("/api/v2/auth/token")]
+pub async fn token(state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, AppError> {
+    let req: TokenRequest = typed(body.0, &["api_key", "api_secret"])?;
+    let pair = state
+        .tokens
+        .exchange_api_key(&req.api_key, &req.api_secret)
+        .await?;
+    Ok(respond::ok(TokenResponse::from(pair)))
+}
+
+/// Rotates a refresh token into a new pair. A token works once; reuse after the grace
+/// window revokes the whole session.
+#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
+    (status = 200, description = "The next token pair", body = inline(Data<TokenResponse>)),
+    (status = 401, description = "Invalid, expired, reused or revoked refresh token", body = ErrorBody),
+))]
+#[post("/api/v2/auth/refresh")]
+pub async fn refresh(state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, AppError> {
+    let req: RefreshRequest = typed(body.0, &["refresh_token"])?;
+    let pair = state.tokens.refresh(&req.refresh_token).await?;
+    Ok(respond::ok(TokenResponse::from(pair)))
+}
+
+/// Result of a logout.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {
+    /// Always true: the answer does not reveal whether the token was known.
+    pub revoked: bool,
+}
+
+/// Ends the session of a refresh token (logout). `200` whether or not it was known.
+#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
+    (status = 200, description = "The session is over", body = inline(Data<Revoked>)),
+))]
+#[post("/api/v2/auth/revoke")]
+pub async fn revoke(state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, AppError> {
+    let req: RefreshRequest = typed(body.0, &["refresh_token"])?;
+    state.tokens.revoke(&req.refresh_token).await?;
+    Ok(respond::ok(Revoked { revoked: true }))
+}
+
+/// The caller's user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeUser {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+    /// Role.
+    pub role: String,
+}
+
+/// The caller's site.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeSite {
+    /// Id.
+    pub id: i64,
+    /// Slug.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+}
+
+/// The credential in use.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeCredential {
+    /// `api` (session from a key) or `password` (from login).
+    pub family: &'static str,
+    /// Public id of the key, for `api` sessions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// The session.
+    pub session_id: i64,
+}
+
+/// `GET /me`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// The user.
+    pub user: MeUser,
+    /// The site.
+    pub site: MeSite,
+    /// The credential.
+    pub credential: MeCredential,
+}
+
+/// Who the token acts as.
+#[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
+    (status = 200, description = "The caller", body = inline(Data<Me>)),
+    (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+))]
+#[get("/api/v2/me")]
+pub async fn me(caller: Caller) -> HttpResponse {
+    let p = caller.0;
+    respond::ok(Me {
+        user: MeUser {
+            id: p.user_id,
+            name: p.user_name,
+            email: p.user_email,
+            role: p.role.as_str().to_owned(),
+        },
+        site: MeSite {
+            id: p.site_id,
+            slug: p.site_slug,
+            name: p.site_name,
+        },
+        credential: MeCredential {
+            family: p.family.as_str(),
+            key_id: p.key_public_id,
+            session_id: p.session_id,
+        },
+    })
+}

@@ -1,0 +1,308 @@
+//! Media (API.md §5): multipart upload, list, get, alt-text patch, delete, and the bytes.
+
+use crate::errors::AppError;
+use crate::extract::{Caller, JsonBody, query_pairs};
+use crate::openapi::{Data, ErrorBody, ListOf};
+use crate::respond;
+use crate::routes::auth::typed;
+use crate::routes::posts::Deleted;
+use crate::state::AppState;
+use crate::uploads::{self, UploadError};
+use actix_multipart::Multipart;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use futures_util::StreamExt;
+use jekcms_content::media::{Media, MediaListQuery, check_alt_text};
+use jekcms_content::{ContentError, service};
+use jekcms_envelope::ErrorCode;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+/// Multipart form of an upload (documentation).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The file; its type is sniffed from its bytes.
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    file: String,
+    /// Text alternative.
+    alt_text: Option<String>,
+}
+
+/// Query parameters of the media list (documentation).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListMediaParams {
+    /// Page size, 1–100 (default 20).
+    limit: Option<u32>,
+    /// `meta.next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Type or prefix, e.g. `image/`.
+    mime_type: Option<String>,
+    /// `total` adds `meta.total`.
+    include: Option<String>,
+}
+
+/// Body of a media patch.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MediaPatch {
+    /// New alt text, or `null` to clear.
+    pub alt_text: Option<String>,
+}
+
+const MAX_ALT_TEXT_BYTES: usize = 8 * 1024;
+
+/// Uploads a file (`multipart/form-data`, fields `file` and optional `alt_text`).
+#[utoipa::path(tag = "media", security(("bearer" = [])), request_body(content = UploadForm, content_type = "multipart/form-data"), responses(
+    (status = 201, description = "Stored", body = inline(Data<Media>)),
+    (status = 403, description = "Your role may not upload", body = ErrorBody),
+    (status = 413, description = "Over JEKCMS_MAX_UPLOAD_BYTES", body = ErrorBody),
+    (status = 415, description = "Not an image, PDF, audio or video file, or not multipart", body = ErrorBody),
+    (status = 422, description = "No file, or bad fields", body = ErrorBody),
+))]
+#[post("/api/v2/media")]
+pub async fn upload_media(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let actor = caller.actor();
+    service::may_upload(&actor)?;
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    if !is_multipart {
+        return Err(AppError::new(
+            ErrorCode::UnsupportedMediaType,
+            "upload with Content-Type: multipart/form-data and a file field",
+        ));
+    }
+    let mut form = Multipart::new(req.headers(), payload);
+    let mut stored = None;
+    let mut alt_text = None;
+    let bad_form = || {
+        AppError::new(
+            ErrorCode::MalformedRequest,
+            "the multipart body is malformed",
+        )
+    };
+    let result: Result<(), AppError> = async {
+        while let Some(field) = form.next().await {
+            let mut field = field.map_err(|_| bad_form())?;
+            let name = field.name().unwrap_or_default().to_owned();
+            match name.as_str() {
+                "file" if stored.is_none() => {
+                    let filename = field
+                        .content_disposition()
+                        .and_then(|d| d.get_filename())
+                        .map(str::to_owned);
+                    let chunks = (&mut field).map(|c| c.map_err(|_| ()));
+                    let new = uploads::store_upload(
+                        &state.config.media_dir,
+                        actor.site_id,
+                        filename.as_deref(),
+                        state.config.max_upload_bytes,
+                        Box::pin(chunks),
+                    )
+                    .await
+                    .map_err(upload_error)?;
+                    stored = Some(new);
+                }
+                "file" => return Err(AppError::validation("file", "send exactly one file")),
+                "alt_text" => {
+                    let mut buf = Vec::new();
+                    while let Some(chunk) = field.next().await {
+                        buf.extend_from_slice(&chunk.map_err(|_| bad_form())?);
+                        if buf.len() > MAX_ALT_TEXT_BYTES {
+                            return Err(AppError::validation("alt_text", "alt_text is too long"));
+                        }
+                    }
+                    let text = String::from_utf8(buf).map_err(|_| {
+                        AppError::validation("alt_text", "alt_text must be UTF-8 text")
+                    })?;
+                    check_alt_text(&text).map_err(|e| AppError::fields(vec![e]))?;
+                    alt_text = Some(text);
+                }
+                other => {
+                    return Err(AppError::validation(
+                        other.to_owned(),
+                        "unknown form field; send file and optionally alt_text",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        if let Some(new) = &stored {
+            uploads::remove(&state.config.media_dir, &new.storage_key).await;
+        }
+        return Err(e);
+    }
+    let Some(mut new) = stored else {
+        return Err(AppError::validation("file", "a file field is required"));
+    };
+    new.alt_text = alt_text;
+    let key = new.storage_key.clone();
+    match service::create_media(&state.store, &actor, new).await {
+        Ok(media) => Ok(respond::created(
+            format!("/api/v2/media/{}", media.id),
+            media,
+        )),
+        Err(e) => {
+            uploads::remove(&state.config.media_dir, &key).await;
+            Err(e.into())
+        }
+    }
+}
+
+fn upload_error(e: UploadError) -> AppError {
+    match e {
+        UploadError::TooLarge(max) => AppError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the file is larger than the limit of {max} bytes"),
+        ),
+        UploadError::Content(c) => c.into(),
+        UploadError::Interrupted => {
+            AppError::new(ErrorCode::MalformedRequest, "the upload was interrupted")
+        }
+        UploadError::Io(io) => AppError::internal(&io),
+    }
+}
+
+/// Lists media, newest first.
+#[utoipa::path(tag = "media", params(ListMediaParams), security(("bearer" = [])), responses(
+    (status = 200, description = "A page of media", body = inline(ListOf<Media>)),
+    (status = 422, description = "A bad limit, cursor or filter", body = ErrorBody),
+))]
+#[get("/api/v2/media")]
+pub async fn list_media(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let pairs = query_pairs(&req)?;
+    let query = MediaListQuery::from_pairs(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        |raw, b| state.cursors.open(raw, &caller.binding(b)).ok(),
+    )
+    .map_err(AppError::fields)?;
+    let page = service::list_media(&state.store, &caller.actor(), &query).await?;
+    Ok(respond::page(
+        page,
+        query.limit,
+        &state.cursors,
+        &caller.binding(&query.binding()),
+    ))
+}
+
+/// One medium's record.
+#[utoipa::path(tag = "media", security(("bearer" = [])), params(("id" = i64, Path, description = "Media id")), responses(
+    (status = 200, description = "The medium", body = inline(Data<Media>)),
+    (status = 404, description = "No such medium in your site", body = ErrorBody),
+))]
+#[get("/api/v2/media/{id}")]
+pub async fn get_media(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let media = service::get_media(&state.store, &caller.actor(), id.into_inner()).await?;
+    Ok(respond::ok(media))
+}
+
+/// Changes a medium's alt text.
+#[utoipa::path(tag = "media", security(("bearer" = [])), params(("id" = i64, Path, description = "Media id")), request_body = MediaPatch, responses(
+    (status = 200, description = "The changed medium", body = inline(Data<Media>)),
+    (status = 404, description = "No such medium in your site", body = ErrorBody),
+    (status = 422, description = "Invalid or unknown fields", body = ErrorBody),
+))]
+#[patch("/api/v2/media/{id}")]
+pub async fn update_media(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let patch: MediaPatch = typed(body.0, &["alt_text"])?;
+    if let Some(alt) = &patch.alt_text {
+        check_alt_text(alt).map_err(|e| AppError::fields(vec![e]))?;
+    }
+    let media = service::update_media_alt_text(
+        &state.store,
+        &caller.actor(),
+        id.into_inner(),
+        patch.alt_text,
+    )
+    .await?;
+    Ok(respond::ok(media))
+}
+
+/// Deletes a medium and its file.
+#[utoipa::path(tag = "media", security(("bearer" = [])), params(("id" = i64, Path, description = "Media id")), responses(
+    (status = 200, description = "Deleted", body = inline(Data<Deleted>)),
+    (status = 403, description = "Your role may not delete this medium", body = ErrorBody),
+    (status = 404, description = "No such medium in your site", body = ErrorBody),
+))]
+#[delete("/api/v2/media/{id}")]
+pub async fn delete_media(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let media = service::delete_media(&state.store, &caller.actor(), id.into_inner()).await?;
+    uploads::remove(&state.config.media_dir, &media.storage_key).await;
+    Ok(respond::ok(Deleted {
+        id: media.id,
+        deleted: true,
+    }))
+}
+
+/// The file itself, with its sniffed `Content-Type`. Supports `Range` and conditional GETs.
+#[utoipa::path(tag = "media", security(("bearer" = [])), params(("id" = i64, Path, description = "Media id")), responses(
+    (status = 200, description = "The bytes", content_type = "application/octet-stream", body = Vec<u8>),
+    (status = 404, description = "No such medium in your site", body = ErrorBody),
+))]
+#[get("/api/v2/media/{id}/content")]
+pub async fn media_content(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let media = service::get_media(&state.store, &caller.actor(), id.into_inner()).await?;
+    let path = uploads::path_of(&state.config.media_dir, &media.storage_key);
+    let file = actix_files::NamedFile::open_async(&path)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, media_id = media.id, "a medium's file is missing");
+            AppError::from(ContentError::NotFound)
+        })?;
+    let mime: actix_web::mime::Mime = media
+        .mime_type
+        .parse()
+        .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
+    let disposition = ContentDisposition {
+        disposition: DispositionType::Inline,
+        parameters: vec![DispositionParam::Filename(media.filename.clone())],
+    };
+    let mut res = file
+        .set_content_type(mime)
+        .set_content_disposition(disposition)
+        .into_response(&req);
+    let headers = res.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    Ok(res)
+}

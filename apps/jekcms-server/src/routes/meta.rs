@@ -1,0 +1,89 @@
+//! Health, readiness and the API description.
+
+use crate::openapi::ErrorBody;
+use crate::respond;
+use crate::state::AppState;
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Process is up. No auth, plain `200 ok`.
+#[utoipa::path(tag = "meta", responses((status = 200, description = "The process is up", body = String)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok")
+}
+
+/// Database reachable: `200 ready`, else `503`.
+#[utoipa::path(tag = "meta", responses(
+    (status = 200, description = "The database answers", body = String),
+    (status = 503, description = "The database is unreachable", body = String),
+))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.store.ping().await {
+        Ok(()) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain; charset=utf-8")
+                .body("database unavailable")
+        }
+    }
+}
+
+/// What `GET /api/v2` describes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiIndex {
+    /// Product name.
+    pub name: &'static str,
+    /// API version.
+    pub version: &'static str,
+    /// Server version.
+    pub server_version: &'static str,
+    /// Where the machine-readable spec is.
+    pub openapi_url: &'static str,
+    /// Where the human-readable docs are.
+    pub docs_url: &'static str,
+    /// Related endpoints.
+    pub links: ApiLinks,
+}
+
+/// Entry points.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiLinks {
+    /// Token exchange.
+    pub token: &'static str,
+    /// Posts collection.
+    pub posts: &'static str,
+    /// Media collection.
+    pub media: &'static str,
+    /// The caller.
+    pub me: &'static str,
+}
+
+/// Describes the API. Authenticated: the call a client makes to test its token.
+#[utoipa::path(tag = "meta", security(("bearer" = [])), responses(
+    (status = 200, description = "The API description", body = inline(crate::openapi::Data<ApiIndex>)),
+    (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
+))]
+#[get("/api/v2")]
+pub async fn api_index(_caller: crate::extract::Caller) -> HttpResponse {
+    respond::ok(ApiIndex {
+        name: "JekCMS",
+        version: "v2",
+        server_version: env!("CARGO_PKG_VERSION"),
+        openapi_url: "/api/v2/openapi.json",
+        docs_url: "/docs/",
+        links: ApiLinks {
+            token: "/api/v2/auth/token",
+            posts: "/api/v2/posts",
+            media: "/api/v2/media",
+            me: "/api/v2/me",
+        },
+    })
+}

@@ -1,0 +1,176 @@
+//! Posts (API.md §3): thin handlers over `jekcms_content::service`.
+
+use crate::errors::AppError;
+use crate::extract::{Caller, JsonBody, query_pairs};
+use crate::openapi::{Data, ErrorBody, ListOf};
+use crate::respond;
+use crate::state::AppState;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use jekcms_content::list::{ListParams, ListQuery};
+use jekcms_content::post::{self as post_rules, Post};
+use jekcms_content::service;
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+
+/// Query parameters of the post list (documentation; parsing is `ListParams`).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ListPostsParams {
+    /// Page size, 1–100 (default 20).
+    limit: Option<u32>,
+    /// `meta.next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// `-created_at` (default), `created_at`, `-updated_at`, `updated_at`, `-published_at`,
+    /// `published_at`, `title`, `-title`.
+    sort: Option<String>,
+    /// `draft`, `published` or `archived`.
+    status: Option<String>,
+    /// Only posts with this tag.
+    tag: Option<String>,
+    /// Only posts by this author.
+    author_id: Option<i64>,
+    /// Only posts changed at or after this RFC 3339 time.
+    updated_since: Option<String>,
+    /// Case-insensitive literal substring of the title.
+    q: Option<String>,
+    /// `total` adds `meta.total`.
+    include: Option<String>,
+}
+
+fn with_etag(mut res: HttpResponse, post: &Post) -> HttpResponse {
+    if let Ok(v) = HeaderValue::from_str(&post.etag()) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+/// Lists posts, newest first by default, with cursor pagination.
+#[utoipa::path(tag = "posts", params(ListPostsParams), security(("bearer" = [])), responses(
+    (status = 200, description = "A page of posts", body = inline(ListOf<Post>)),
+    (status = 401, description = "Not authenticated", body = ErrorBody),
+    (status = 422, description = "A bad limit, cursor, sort or filter", body = ErrorBody),
+))]
+#[get("/api/v2/posts")]
+pub async fn list_posts(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let pairs = query_pairs(&req)?;
+    let params = ListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(AppError::fields)?;
+    let query = ListQuery::from_params(&params, |raw, binding| {
+        state.cursors.open(raw, &caller.binding(binding)).ok()
+    })
+    .map_err(AppError::fields)?;
+    let page = service::list_posts(&state.store, &caller.actor(), &query).await?;
+    let binding = caller.binding(&query.binding());
+    Ok(respond::page(page, query.limit, &state.cursors, &binding))
+}
+
+/// One post. Sends an `ETag`; `If-None-Match` with it answers `304`.
+#[utoipa::path(tag = "posts", security(("bearer" = [])), params(("id" = i64, Path, description = "Post id")), responses(
+    (status = 200, description = "The post", body = inline(Data<Post>), headers(("ETag" = String, description = "Version tag"))),
+    (status = 304, description = "Unchanged since the ETag in If-None-Match"),
+    (status = 404, description = "No such post in your site", body = ErrorBody),
+))]
+#[get("/api/v2/posts/{id}")]
+pub async fn get_post(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let post = service::get_post(&state.store, &caller.actor(), id.into_inner()).await?;
+    let unchanged = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|tags| service::etag_none_match_hits(tags, &post.etag()));
+    if unchanged {
+        return Ok(with_etag(HttpResponse::NotModified().finish(), &post));
+    }
+    Ok(with_etag(respond::ok(&post), &post))
+}
+
+/// Creates a post; `201` with `Location`.
+#[utoipa::path(tag = "posts", security(("bearer" = [])), request_body = post_rules::NewPost, responses(
+    (status = 201, description = "Created", body = inline(Data<Post>)),
+    (status = 403, description = "Your role may not create posts", body = ErrorBody),
+    (status = 409, description = "The slug is taken", body = ErrorBody),
+    (status = 422, description = "Invalid or unknown fields", body = ErrorBody),
+))]
+#[post("/api/v2/posts")]
+pub async fn create_post(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let new = post_rules::parse_new(body.0, "").map_err(AppError::fields)?;
+    let post = service::create_post(&state.store, &caller.actor(), new).await?;
+    Ok(with_etag(
+        respond::created(format!("/api/v2/posts/{}", post.id), &post),
+        &post,
+    ))
+}
+
+/// Changes a post with a JSON merge patch. `If-Match` makes it conditional (`412`).
+#[utoipa::path(tag = "posts", security(("bearer" = [])), params(("id" = i64, Path, description = "Post id")), request_body = post_rules::PostPatch, responses(
+    (status = 200, description = "The changed post", body = inline(Data<Post>)),
+    (status = 403, description = "Your role may not change this post", body = ErrorBody),
+    (status = 404, description = "No such post in your site", body = ErrorBody),
+    (status = 409, description = "The slug is taken", body = ErrorBody),
+    (status = 412, description = "If-Match does not match the current ETag", body = ErrorBody),
+    (status = 422, description = "Invalid or unknown fields", body = ErrorBody),
+))]
+#[patch("/api/v2/posts/{id}")]
+pub async fn update_post(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    req: HttpRequest,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let patch = post_rules::parse_patch(body.0).map_err(AppError::fields)?;
+    let if_match = req
+        .headers()
+        .get(header::IF_MATCH)
+        .map(|v| v.to_str().unwrap_or("\"\""));
+    let post = service::update_post(
+        &state.store,
+        &caller.actor(),
+        id.into_inner(),
+        patch,
+        if_match,
+    )
+    .await?;
+    Ok(with_etag(respond::ok(&post), &post))
+}
+
+/// Result of a delete.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Deleted {
+    /// The deleted id.
+    pub id: i64,
+    /// Always true.
+    pub deleted: bool,
+}
+
+/// Deletes a post. A second delete is `404`.
+#[utoipa::path(tag = "posts", security(("bearer" = [])), params(("id" = i64, Path, description = "Post id")), responses(
+    (status = 200, description = "Deleted", body = inline(Data<Deleted>)),
+    (status = 403, description = "Your role may not delete this post", body = ErrorBody),
+    (status = 404, description = "No such post in your site", body = ErrorBody),
+))]
+#[delete("/api/v2/posts/{id}")]
+pub async fn delete_post(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let id = id.into_inner();
+    service::delete_post(&state.store, &caller.actor(), id).await?;
+    Ok(respond::ok(Deleted { id, deleted: true }))
+}

@@ -1,0 +1,85 @@
+//! Shared application state, built once at start-up.
+
+use crate::config::Config;
+use jekcms_auth::{AccessTokens, TokenPolicy, TokenService};
+use jekcms_cursor::CursorCodec;
+use jekcms_store::Store;
+use std::sync::Arc;
+
+/// Everything handlers share. Cloned per worker (cheap: all behind `Arc`s and pools).
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Token pair rules over the store.
+    pub tokens: Arc<TokenService<Store>>,
+    /// Cursor sealing.
+    pub cursors: Arc<CursorCodec>,
+    /// Configuration.
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    /// Connects to the database (running migrations) and derives the keys.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let store = jekcms_store::Store::connect(&config.database_url, Default::default())
+            .await
+            .map_err(|e| StartError(format!("JEKCMS_DATABASE_URL: {e}")))?;
+        Self::with_store(config, store).await
+    }
+
+    /// Builds the state over an already connected store.
+    pub async fn with_store(config: Config, store: Store) -> Result<Self, StartError> {
+        let secret = match config.secret_key {
+            Some(k) => k,
+            None => {
+                let stored = store
+                    .setting_or_insert("secret_key", || hex::encode(random_key()))
+                    .await
+                    .map_err(|e| {
+                        StartError(format!(
+                            "JEKCMS_SECRET_KEY: cannot read the stored key: {e}"
+                        ))
+                    })?;
+                hex::decode(&stored)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| {
+                        StartError("JEKCMS_SECRET_KEY: the stored key is malformed".into())
+                    })?
+            }
+        };
+        let access = AccessTokens::new(&secret, config.access_token_ttl);
+        let policy = TokenPolicy {
+            refresh_ttl: chrono::Duration::from_std(config.refresh_token_ttl)
+                .map_err(|_| StartError("JEKCMS_REFRESH_TOKEN_TTL: too large".into()))?,
+            reuse_grace: chrono::Duration::from_std(config.refresh_reuse_grace)
+                .map_err(|_| StartError("JEKCMS_REFRESH_REUSE_GRACE: too large".into()))?,
+        };
+        std::fs::create_dir_all(&config.media_dir).map_err(|e| {
+            StartError(format!(
+                "JEKCMS_MEDIA_DIR: cannot create the directory: {e}"
+            ))
+        })?;
+        Ok(Self {
+            tokens: Arc::new(TokenService::new(store.clone(), access, policy)),
+            cursors: Arc::new(CursorCodec::new(&secret)),
+            store,
+            config: Arc::new(config),
+        })
+    }
+}
+
+fn random_key() -> [u8; 32] {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut k = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut k)
+        .expect("system randomness is available");
+    k
+}
+
+/// A start-up failure, reported as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartError(pub String);

@@ -1,0 +1,183 @@
+//! [`MediaRepository`] for both backends. Only records live here; the app stores the bytes.
+
+use crate::schema::media;
+use crate::{Store, StoreError, naive, utc, with_conn};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use jekcms_content::list::Page;
+use jekcms_content::media::{Media, MediaListQuery, NewMedia};
+use jekcms_content::{ContentError, MediaRepository};
+use jekcms_cursor::SortKey;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = media)]
+struct MediaRow {
+    id: i64,
+    site_id: i64,
+    author_id: i64,
+    filename: String,
+    mime_type: String,
+    size_bytes: i64,
+    sha256: String,
+    width: Option<i32>,
+    height: Option<i32>,
+    alt_text: Option<String>,
+    storage_key: String,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+impl From<MediaRow> for Media {
+    fn from(r: MediaRow) -> Self {
+        Media {
+            id: r.id,
+            site_id: r.site_id,
+            author_id: r.author_id,
+            filename: r.filename,
+            mime_type: r.mime_type,
+            size_bytes: r.size_bytes,
+            sha256: r.sha256,
+            width: r.width,
+            height: r.height,
+            alt_text: r.alt_text,
+            url: Media::content_url(r.id),
+            created_at: utc(r.created_at),
+            updated_at: utc(r.updated_at),
+            storage_key: r.storage_key,
+        }
+    }
+}
+
+impl MediaRepository for Store {
+    async fn create_media(
+        &self,
+        site_id: i64,
+        author_id: i64,
+        m: NewMedia,
+    ) -> Result<Media, ContentError> {
+        let now = naive(jekcms_content::now());
+        let row = with_conn!(self, conn => {
+            diesel::insert_into(media::table)
+                .values((
+                    media::site_id.eq(site_id),
+                    media::author_id.eq(author_id),
+                    media::filename.eq(&m.filename),
+                    media::mime_type.eq(&m.mime_type),
+                    media::size_bytes.eq(m.size_bytes),
+                    media::sha256.eq(&m.sha256),
+                    media::width.eq(m.width),
+                    media::height.eq(m.height),
+                    media::alt_text.eq(&m.alt_text),
+                    media::storage_key.eq(&m.storage_key),
+                    media::created_at.eq(now),
+                    media::updated_at.eq(now),
+                ))
+                .returning(MediaRow::as_returning())
+                .get_result::<MediaRow>(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        Ok(row.into())
+    }
+
+    async fn list_media(
+        &self,
+        site_id: i64,
+        query: &MediaListQuery,
+    ) -> Result<Page<Media>, ContentError> {
+        let want = i64::from(query.limit) + 1;
+        let bound = match &query.after {
+            Some(c) => match c.key {
+                SortKey::Int(m) => Some((
+                    chrono::DateTime::from_timestamp_micros(m)
+                        .map(|t| t.naive_utc())
+                        .ok_or_else(|| ContentError::field("cursor", "cursor is invalid"))?,
+                    c.id,
+                )),
+                _ => return Err(ContentError::field("cursor", "cursor is invalid")),
+            },
+            None => None,
+        };
+        let prefix = query.mime_prefix.as_ref().map(|p| format!("{p}%"));
+        let (rows, total) = with_conn!(self, conn => {
+            let mut q = media::table.filter(media::site_id.eq(site_id)).into_boxed();
+            if let Some(p) = &prefix {
+                q = q.filter(media::mime_type.like(p.clone()));
+            }
+            if let Some((k, id)) = bound {
+                q = q
+                    .filter(media::created_at.le(k))
+                    .filter(media::created_at.lt(k).or(media::created_at.eq(k).and(media::id.lt(id))));
+            }
+            let rows: Vec<MediaRow> = q
+                .order((media::created_at.desc(), media::id.desc()))
+                .select(MediaRow::as_select())
+                .limit(want)
+                .load(conn)
+                .await
+                .map_err(StoreError::from)?;
+            let total = if query.include_total {
+                let mut c = media::table.filter(media::site_id.eq(site_id)).into_boxed();
+                if let Some(p) = &prefix {
+                    c = c.filter(media::mime_type.like(p.clone()));
+                }
+                let n: i64 = c.count().get_result(conn).await.map_err(StoreError::from)?;
+                Some(n as u64)
+            } else {
+                None
+            };
+            (rows, total)
+        });
+        let mut items: Vec<Media> = rows.into_iter().map(Media::from).collect();
+        let next = if items.len() as i64 == want {
+            items.pop();
+            items.last().map(MediaListQuery::cursor_after)
+        } else {
+            None
+        };
+        Ok(Page { items, next, total })
+    }
+
+    async fn get_media(&self, site_id: i64, id: i64) -> Result<Media, ContentError> {
+        let row = with_conn!(self, conn => {
+            media::table
+                .filter(media::site_id.eq(site_id))
+                .filter(media::id.eq(id))
+                .select(MediaRow::as_select())
+                .first::<MediaRow>(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        Ok(row.into())
+    }
+
+    async fn update_media_alt_text(
+        &self,
+        site_id: i64,
+        id: i64,
+        alt_text: Option<String>,
+    ) -> Result<Media, ContentError> {
+        let now = naive(jekcms_content::now());
+        let row = with_conn!(self, conn => {
+            diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
+                .set((media::alt_text.eq(&alt_text), media::updated_at.eq(now)))
+                .returning(MediaRow::as_returning())
+                .get_result::<MediaRow>(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        Ok(row.into())
+    }
+
+    async fn delete_media(&self, site_id: i64, id: i64) -> Result<Media, ContentError> {
+        let row = with_conn!(self, conn => {
+            diesel::delete(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
+                .returning(MediaRow::as_returning())
+                .get_result::<MediaRow>(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        Ok(row.into())
+    }
+}

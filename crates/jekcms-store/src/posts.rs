@@ -1,0 +1,493 @@
+//! [`PostRepository`] for both backends.
+//!
+//! Lists are keyset-paginated: every page is one range scan of an index
+//! `(site_id, sort key, id)` (see the migrations), bounded by the cursor on one side and
+//! `LIMIT` on the other, so its cost does not depend on how deep it is. The keyset condition
+//! `key < k OR (key = k AND id < i)` is accompanied by the redundant `key <= k` because
+//! neither planner turns an `OR` into an index bound by itself.
+
+use crate::schema::{post_tags, posts};
+use crate::{Store, StoreError, naive, utc, with_conn};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use jekcms_content::list::{ListQuery, Page, PostFilter, SortField};
+use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
+use jekcms_content::{ContentError, PostRepository, slug};
+use jekcms_cursor::SortKey;
+
+/// Columns of a post, in `posts` order.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = posts)]
+struct PostRow {
+    id: i64,
+    site_id: i64,
+    author_id: i64,
+    title: String,
+    slug: String,
+    excerpt: Option<String>,
+    body: Option<String>,
+    status: String,
+    tags: String,
+    published_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    version: i64,
+}
+
+impl PostRow {
+    fn into_post(self) -> Result<Post, StoreError> {
+        let status = PostStatus::parse(&self.status).ok_or_else(|| {
+            StoreError::Config(format!("post {} has status {:?}", self.id, self.status))
+        })?;
+        let tags: Vec<String> = serde_json::from_str(&self.tags)
+            .map_err(|_| StoreError::Config(format!("post {} has malformed tags", self.id)))?;
+        Ok(Post {
+            id: self.id,
+            site_id: self.site_id,
+            author_id: self.author_id,
+            title: self.title,
+            slug: self.slug,
+            excerpt: self.excerpt,
+            body: self.body,
+            status,
+            tags,
+            published_at: self.published_at.map(utc),
+            created_at: utc(self.created_at),
+            updated_at: utc(self.updated_at),
+            version: self.version,
+        })
+    }
+}
+
+/// The earliest time a post can carry: a lower bound that lets "has a publication time" be
+/// an index range (`published_at >= MIN`) rather than an `IS NOT NULL` filter.
+fn min_time() -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(0, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .expect("valid date")
+}
+
+fn micros_to_naive(micros: i64) -> Result<NaiveDateTime, ContentError> {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map(|t| t.naive_utc())
+        .ok_or_else(|| ContentError::field("cursor", "cursor is invalid"))
+}
+
+/// Escapes `%`, `_` and `\` so the text matches literally under `LIKE … ESCAPE '\'`.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The site's posts under the list filters, as a boxed query (backend inferred at use).
+macro_rules! filtered {
+    ($site_id:expr, $f:expr) => {{
+        let f: &PostFilter = $f;
+        let mut q = posts::table
+            .filter(posts::site_id.eq($site_id))
+            .into_boxed();
+        if let Some(status) = f.status {
+            q = q.filter(posts::status.eq(status.as_str()));
+        }
+        if let Some(author) = f.author_id {
+            q = q.filter(posts::author_id.eq(author));
+        }
+        if let Some(since) = f.updated_since {
+            q = q.filter(posts::updated_at.ge(naive(since)));
+        }
+        if let Some(text) = &f.q {
+            q = q.filter(
+                posts::title_key
+                    .like(format!("%{}%", escape_like(text)))
+                    .escape('\\'),
+            );
+        }
+        if let Some(tag) = &f.tag {
+            q = q.filter(
+                posts::id.eq_any(
+                    post_tags::table
+                        .filter(post_tags::site_id.eq($site_id))
+                        .filter(post_tags::tag.eq(tag.clone()))
+                        .select(post_tags::post_id),
+                ),
+            );
+        }
+        q
+    }};
+}
+
+/// Applies the keyset bound after `($k, $id)` and the order for column `$col`.
+macro_rules! keyset {
+    ($q:expr, $col:expr, $after:expr, $desc:expr) => {{
+        let mut q = $q;
+        if let Some((k, id)) = $after {
+            q = if $desc {
+                q.filter($col.le(k.clone()))
+                    .filter($col.lt(k.clone()).or($col.eq(k).and(posts::id.lt(id))))
+            } else {
+                q.filter($col.ge(k.clone()))
+                    .filter($col.gt(k.clone()).or($col.eq(k).and(posts::id.gt(id))))
+            };
+        }
+        if $desc {
+            q.order(($col.desc(), posts::id.desc()))
+        } else {
+            q.order(($col.asc(), posts::id.asc()))
+        }
+    }};
+}
+
+/// Ids-only bound for the rows without a publication time (ordered by id alone).
+macro_rules! unpublished {
+    ($q:expr, $after_id:expr, $desc:expr) => {{
+        let mut q = $q.filter(posts::published_at.is_null());
+        if let Some(id) = $after_id {
+            q = if $desc {
+                q.filter(posts::id.lt(id))
+            } else {
+                q.filter(posts::id.gt(id))
+            };
+        }
+        if $desc {
+            q.order(posts::id.desc())
+        } else {
+            q.order(posts::id.asc())
+        }
+    }};
+}
+
+impl PostRepository for Store {
+    async fn list_posts(
+        &self,
+        site_id: i64,
+        query: &ListQuery,
+    ) -> Result<Page<Post>, ContentError> {
+        let want = i64::from(query.limit) + 1;
+        let desc = query.sort.descending;
+        let f = &query.filter;
+        let after = query.after.as_ref();
+        let (rows, total) = with_conn!(self, conn => {
+            let rows: Vec<PostRow> = match query.sort.field {
+                SortField::CreatedAt | SortField::UpdatedAt => {
+                    let bound = match after {
+                        Some(c) => match c.key {
+                            SortKey::Int(m) => Some((micros_to_naive(m)?, c.id)),
+                            _ => return Err(ContentError::field("cursor", "cursor is invalid")),
+                        },
+                        None => None,
+                    };
+                    let q = filtered!(site_id, f);
+                    let q = if query.sort.field == SortField::CreatedAt {
+                        keyset!(q, posts::created_at, bound, desc)
+                    } else {
+                        keyset!(q, posts::updated_at, bound, desc)
+                    };
+                    q.select(PostRow::as_select()).limit(want).load(conn).await.map_err(StoreError::from)?
+                }
+                SortField::Title => {
+                    let bound = match after {
+                        Some(c) => match &c.key {
+                            SortKey::Text(t) => Some((t.clone(), c.id)),
+                            _ => return Err(ContentError::field("cursor", "cursor is invalid")),
+                        },
+                        None => None,
+                    };
+                    let q = keyset!(filtered!(site_id, f), posts::title_key, bound, desc);
+                    q.select(PostRow::as_select()).limit(want).load(conn).await.map_err(StoreError::from)?
+                }
+                SortField::PublishedAt => {
+                    // Rows with a publication time first (in either direction), then the
+                    // rest by id: two range scans, the second only when the first runs out.
+                    let (bound, in_unpublished) = match after.map(|c| (&c.key, c.id)) {
+                        None => (None, false),
+                        Some((SortKey::Int(m), id)) => (Some((micros_to_naive(*m)?, id)), false),
+                        Some((SortKey::Null, _)) => (None, true),
+                        Some(_) => return Err(ContentError::field("cursor", "cursor is invalid")),
+                    };
+                    let mut rows: Vec<PostRow> = Vec::new();
+                    if !in_unpublished {
+                        let q = filtered!(site_id, f).filter(posts::published_at.ge(min_time()));
+                        let q = keyset!(q, posts::published_at, bound, desc);
+                        rows = q.select(PostRow::as_select()).limit(want).load(conn).await.map_err(StoreError::from)?;
+                    }
+                    let missing = want - rows.len() as i64;
+                    if missing > 0 {
+                        let after_id = if in_unpublished { after.map(|c| c.id) } else { None };
+                        let q = unpublished!(filtered!(site_id, f), after_id, desc);
+                        let more: Vec<PostRow> = q.select(PostRow::as_select()).limit(missing).load(conn).await.map_err(StoreError::from)?;
+                        rows.extend(more);
+                    }
+                    rows
+                }
+            };
+            let total = if query.include_total {
+                let n: i64 = filtered!(site_id, f).count().get_result(conn).await.map_err(StoreError::from)?;
+                Some(n as u64)
+            } else {
+                None
+            };
+            (rows, total)
+        });
+        let mut items = rows
+            .into_iter()
+            .map(PostRow::into_post)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if items.len() as i64 == want {
+            items.pop();
+            items.last().map(|p| query.sort.cursor_after(p))
+        } else {
+            None
+        };
+        Ok(Page { items, next, total })
+    }
+
+    async fn get_post(&self, site_id: i64, id: i64) -> Result<Post, ContentError> {
+        let row = with_conn!(self, conn => {
+            posts::table
+                .filter(posts::site_id.eq(site_id))
+                .filter(posts::id.eq(id))
+                .select(PostRow::as_select())
+                .first::<PostRow>(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        Ok(row.into_post()?)
+    }
+
+    async fn create_post(
+        &self,
+        site_id: i64,
+        author_id: i64,
+        post: NewPost,
+    ) -> Result<Post, ContentError> {
+        let now = jekcms_content::now();
+        let published_at = match (post.status, post.published_at) {
+            (_, Some(t)) => Some(t),
+            (PostStatus::Published, None) => Some(now),
+            _ => None,
+        };
+        let tags_json = serde_json::to_string(&post.tags).map_err(ContentError::internal)?;
+        let base_slug = post.slug.clone();
+        let generated_base = slug::from_title(&post.title);
+        let title_k = title_key(&post.title);
+        // A generated slug can lose a race to a concurrent insert; try again a few times.
+        for _attempt in 0..5 {
+            let result = with_conn!(self, conn => {
+                conn.transaction::<PostRow, StoreError, _>(async |conn| {
+                    let slug = match &base_slug {
+                        Some(s) => s.clone(),
+                        None => {
+                            let taken: Vec<String> = posts::table
+                                .filter(posts::site_id.eq(site_id))
+                                .filter(posts::slug.eq(&generated_base).or(posts::slug.like(format!("{generated_base}-%"))))
+                                .select(posts::slug)
+                                .load(conn)
+                                .await?;
+                            free_slug(&generated_base, &taken)
+                        }
+                    };
+                    let row = diesel::insert_into(posts::table)
+                        .values((
+                            posts::site_id.eq(site_id),
+                            posts::author_id.eq(author_id),
+                            posts::title.eq(&post.title),
+                            posts::title_key.eq(&title_k),
+                            posts::slug.eq(&slug),
+                            posts::excerpt.eq(&post.excerpt),
+                            posts::body.eq(&post.body),
+                            posts::status.eq(post.status.as_str()),
+                            posts::tags.eq(&tags_json),
+                            posts::published_at.eq(published_at.map(naive)),
+                            posts::created_at.eq(naive(now)),
+                            posts::updated_at.eq(naive(now)),
+                            posts::version.eq(1i64),
+                        ))
+                        .returning(PostRow::as_returning())
+                        .get_result::<PostRow>(conn)
+                        .await?;
+                    for tag in &post.tags {
+                        diesel::insert_into(post_tags::table)
+                            .values((post_tags::post_id.eq(row.id), post_tags::site_id.eq(site_id), post_tags::tag.eq(tag)))
+                            .execute(conn)
+                            .await?;
+                    }
+                    Ok(row)
+                })
+                .await
+            });
+            match result {
+                Ok(row) => return Ok(row.into_post()?),
+                Err(StoreError::Unique) if base_slug.is_none() => continue,
+                Err(StoreError::Unique) => {
+                    return Err(ContentError::Conflict {
+                        field: "slug".into(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ContentError::Conflict {
+            field: "slug".into(),
+        })
+    }
+
+    async fn update_post(
+        &self,
+        site_id: i64,
+        id: i64,
+        patch: PostPatch,
+        expected_version: Option<i64>,
+    ) -> Result<Post, ContentError> {
+        // Optimistic concurrency: read, compute, write only if the version is unchanged.
+        // A concurrent change without If-Match simply causes a re-read.
+        for _attempt in 0..5 {
+            let current = self.get_post(site_id, id).await?;
+            if expected_version.is_some_and(|v| v != current.version) {
+                return Err(ContentError::PreconditionFailed);
+            }
+            if patch.is_empty() {
+                return Ok(current);
+            }
+            let next = apply_patch(&current, &patch);
+            let tags_changed = next.tags != current.tags;
+            let tags_json = serde_json::to_string(&next.tags).map_err(ContentError::internal)?;
+            let title_k = title_key(&next.title);
+            let result = with_conn!(self, conn => {
+                conn.transaction::<Option<PostRow>, StoreError, _>(async |conn| {
+                    let row = diesel::update(
+                        posts::table
+                            .filter(posts::site_id.eq(site_id))
+                            .filter(posts::id.eq(id))
+                            .filter(posts::version.eq(current.version)),
+                    )
+                    .set((
+                        posts::title.eq(&next.title),
+                        posts::title_key.eq(&title_k),
+                        posts::slug.eq(&next.slug),
+                        posts::excerpt.eq(&next.excerpt),
+                        posts::body.eq(&next.body),
+                        posts::status.eq(next.status.as_str()),
+                        posts::tags.eq(&tags_json),
+                        posts::published_at.eq(next.published_at.map(naive)),
+                        posts::updated_at.eq(naive(next.updated_at)),
+                        posts::version.eq(current.version + 1),
+                    ))
+                    .returning(PostRow::as_returning())
+                    .get_result::<PostRow>(conn)
+                    .await
+                    .optional()?;
+                    if row.is_some() && tags_changed {
+                        diesel::delete(post_tags::table.filter(post_tags::post_id.eq(id)))
+                            .execute(conn)
+                            .await?;
+                        for tag in &next.tags {
+                            diesel::insert_into(post_tags::table)
+                                .values((post_tags::post_id.eq(id), post_tags::site_id.eq(site_id), post_tags::tag.eq(tag)))
+                                .execute(conn)
+                                .await?;
+                        }
+                    }
+                    Ok(row)
+                })
+                .await
+            });
+            match result {
+                Ok(Some(row)) => return Ok(row.into_post()?),
+                Ok(None) if expected_version.is_some() => {
+                    return Err(ContentError::PreconditionFailed);
+                }
+                Ok(None) => continue,
+                Err(StoreError::Unique) => {
+                    return Err(ContentError::Conflict {
+                        field: "slug".into(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ContentError::internal(StoreError::Config(
+            "post kept changing during the update".into(),
+        )))
+    }
+
+    async fn delete_post(&self, site_id: i64, id: i64) -> Result<(), ContentError> {
+        let n = with_conn!(self, conn => {
+            diesel::delete(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::id.eq(id)))
+                .execute(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        if n == 0 {
+            return Err(ContentError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+/// The first of `base`, `base-2`, `base-3`, … not in `taken`.
+fn free_slug(base: &str, taken: &[String]) -> String {
+    if !taken.iter().any(|t| t == base) {
+        return base.to_owned();
+    }
+    (2..)
+        .map(|n| slug::with_suffix(base, n))
+        .find(|candidate| !taken.contains(candidate))
+        .expect("an unbounded range has a free suffix")
+}
+
+/// The post after applying `patch` (not yet stored).
+fn apply_patch(current: &Post, patch: &PostPatch) -> Post {
+    let mut next = current.clone();
+    if let Some(t) = &patch.title {
+        next.title = t.clone();
+    }
+    if let Some(s) = &patch.slug {
+        next.slug = s.clone();
+    }
+    if let Some(e) = &patch.excerpt {
+        next.excerpt = e.clone();
+    }
+    if let Some(b) = &patch.body {
+        next.body = b.clone();
+    }
+    if let Some(t) = &patch.tags {
+        next.tags = t.clone().unwrap_or_default();
+    }
+    if let Some(s) = patch.status {
+        next.status = s;
+    }
+    let now = jekcms_content::now();
+    match patch.published_at {
+        Some(t) => next.published_at = t,
+        None if next.status == PostStatus::Published && next.published_at.is_none() => {
+            next.published_at = Some(now);
+        }
+        None => {}
+    }
+    next.updated_at = now;
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_are_literal() {
+        assert_eq!(escape_like("100%_a\\b"), "100\\%\\_a\\\\b");
+    }
+
+    #[test]
+    fn free_slugs() {
+        assert_eq!(free_slug("a", &[]), "a");
+        assert_eq!(free_slug("a", &["a".into(), "a-2".into()]), "a-3");
+        assert_eq!(free_slug("a", &["a-2".into()]), "a");
+    }
+}
