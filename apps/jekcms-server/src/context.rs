@@ -1,6 +1,8 @@
 //! Per-request context: the request id (echoed or made), a task-local so that any error
 //! rendered while serving the request carries it, panic capture, and the access log.
 //!
+//! Each request runs in a task of its own (see `call`).
+//!
 //! The access log records method, path (never the query string: it may hold `?token=`),
 //! status, time and request id — no header, no body.
 
@@ -117,7 +119,7 @@ where
             id: id.clone(),
             presented_token: Cell::new(false),
         };
-        Box::pin(CURRENT.scope(scope, async move {
+        let task = CURRENT.scope(scope, async move {
             let outcome = AssertUnwindSafe(service.call(req)).catch_unwind().await;
             // A request cannot be kept aside (routing needs it unshared), so failures are
             // answered as a ready-made response inside an error, which actix sends as is.
@@ -141,7 +143,20 @@ where
             set_request_id(res.headers_mut(), &id);
             log_access(&id, &method, &path, res.status(), started);
             Err(InternalError::from_response("request failed", res).into())
-        }))
+        });
+        // The request runs as its own task: if the client goes away, the connection's
+        // future is dropped but the request still finishes, so no database call is ever
+        // cancelled half-way (diesel-async's SQLite wrapper cannot be cancelled on a
+        // single-threaded worker) and no write is left half-observed.
+        Box::pin(async move {
+            actix_web::rt::spawn(task).await.unwrap_or_else(|_| {
+                Err(InternalError::from_response(
+                    "request task failed",
+                    envelope_error(&ApiError::internal()),
+                )
+                .into())
+            })
+        })
     }
 }
 

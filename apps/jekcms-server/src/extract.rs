@@ -91,7 +91,7 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
-        Box::pin(async move {
+        let lookup = async move {
             let state = state
                 .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
             let principal = state.tokens.authenticate(&token?).await?;
@@ -102,6 +102,17 @@ impl FromRequest for Caller {
                 ));
             }
             Ok(Caller(principal))
+        };
+        // actix polls a handler's extractors together and drops the rest when one fails
+        // (e.g. a malformed body); the session lookup runs as its own task so that drop
+        // never cancels a database call mid-flight.
+        Box::pin(async move {
+            actix_web::rt::spawn(lookup).await.unwrap_or_else(|_| {
+                Err(AppError::new(
+                    ErrorCode::InternalError,
+                    "internal server error",
+                ))
+            })
         })
     }
 }

@@ -21,6 +21,8 @@ mod migrate;
 mod posts;
 pub mod schema;
 mod sessions;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use accounts::{ApiKeyInfo, SiteRecord, UserRecord};
 
@@ -59,6 +61,32 @@ macro_rules! with_conn {
     };
 }
 pub(crate) use with_conn;
+
+/// Runs `$body` in a write transaction returning `Result<$t, StoreError>`. On SQLite the
+/// transaction starts with `BEGIN IMMEDIATE`: taking the write lock up front means
+/// concurrent writers queue on `busy_timeout` instead of failing when a read lock cannot be
+/// upgraded.
+macro_rules! with_write_txn {
+    ($store:expr, $t:ty, $conn:ident => $body:expr) => {
+        match &$store.db {
+            $crate::Db::Pg(pool) => {
+                let mut guard = pool.get().await.map_err($crate::StoreError::pool)?;
+                diesel_async::AsyncConnection::transaction::<$t, $crate::StoreError, _>(
+                    &mut *guard,
+                    async |$conn| $body,
+                )
+                .await
+            }
+            $crate::Db::Sqlite(pool) => {
+                let mut guard = pool.get().await.map_err($crate::StoreError::pool)?;
+                guard
+                    .immediate_transaction::<$t, $crate::StoreError, _>(async |$conn| $body)
+                    .await
+            }
+        }
+    };
+}
+pub(crate) use with_write_txn;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -7,10 +7,10 @@
 //! neither planner turns an `OR` into an index bound by itself.
 
 use crate::schema::{post_tags, posts};
-use crate::{Store, StoreError, naive, utc, with_conn};
+use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use jekcms_content::list::{ListQuery, Page, PostFilter, SortField};
 use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
 use jekcms_content::{ContentError, PostRepository, slug};
@@ -279,8 +279,7 @@ impl PostRepository for Store {
         let title_k = title_key(&post.title);
         // A generated slug can lose a race to a concurrent insert; try again a few times.
         for _attempt in 0..5 {
-            let result = with_conn!(self, conn => {
-                conn.transaction::<PostRow, StoreError, _>(async |conn| {
+            let result = with_write_txn!(self, PostRow, conn => {
                     let slug = match &base_slug {
                         Some(s) => s.clone(),
                         None => {
@@ -319,8 +318,6 @@ impl PostRepository for Store {
                             .await?;
                     }
                     Ok(row)
-                })
-                .await
             });
             match result {
                 Ok(row) => return Ok(row.into_post()?),
@@ -359,8 +356,7 @@ impl PostRepository for Store {
             let tags_changed = next.tags != current.tags;
             let tags_json = serde_json::to_string(&next.tags).map_err(ContentError::internal)?;
             let title_k = title_key(&next.title);
-            let result = with_conn!(self, conn => {
-                conn.transaction::<Option<PostRow>, StoreError, _>(async |conn| {
+            let result = with_write_txn!(self, Option<PostRow>, conn => {
                     let row = diesel::update(
                         posts::table
                             .filter(posts::site_id.eq(site_id))
@@ -395,8 +391,6 @@ impl PostRepository for Store {
                         }
                     }
                     Ok(row)
-                })
-                .await
             });
             match result {
                 Ok(Some(row)) => return Ok(row.into_post()?),

@@ -2,10 +2,10 @@
 //! lookup done on every authenticated request.
 
 use crate::schema::{api_keys, refresh_tokens, sessions, sites, users};
-use crate::{Store, StoreError, naive, utc, with_conn};
+use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
 use jekcms_auth::SecretHash;
 use jekcms_auth::session::{
     NewSession, Principal, Rotation, SessionFamily, SessionStore, StoreFailure, StoredKey,
@@ -77,33 +77,30 @@ impl SessionStore for Store {
 
     async fn open_session(&self, s: NewSession) -> Result<i64, StoreFailure> {
         let hash = s.refresh_hash.as_bytes().to_vec();
-        let id = with_conn!(self, conn => {
-            conn.transaction::<i64, StoreError, _>(async |conn| {
-                let id = diesel::insert_into(sessions::table)
-                    .values((
-                        sessions::site_id.eq(s.site_id),
-                        sessions::user_id.eq(s.user_id),
-                        sessions::api_key_id.eq(s.api_key_id),
-                        sessions::family.eq(s.family.as_str()),
-                        sessions::created_at.eq(naive(s.created_at)),
-                        sessions::expires_at.eq(naive(s.expires_at)),
-                    ))
-                    .returning(sessions::id)
-                    .get_result::<i64>(conn)
-                    .await?;
-                diesel::insert_into(refresh_tokens::table)
-                    .values((
-                        refresh_tokens::session_id.eq(id),
-                        refresh_tokens::token_hash.eq(&hash),
-                        refresh_tokens::created_at.eq(naive(s.created_at)),
-                        refresh_tokens::expires_at.eq(naive(s.expires_at)),
-                    ))
-                    .execute(conn)
-                    .await?;
-                Ok(id)
-            })
-            .await?
-        });
+        let id = with_write_txn!(self, i64, conn => {
+            let id = diesel::insert_into(sessions::table)
+                .values((
+                    sessions::site_id.eq(s.site_id),
+                    sessions::user_id.eq(s.user_id),
+                    sessions::api_key_id.eq(s.api_key_id),
+                    sessions::family.eq(s.family.as_str()),
+                    sessions::created_at.eq(naive(s.created_at)),
+                    sessions::expires_at.eq(naive(s.expires_at)),
+                ))
+                .returning(sessions::id)
+                .get_result::<i64>(conn)
+                .await?;
+            diesel::insert_into(refresh_tokens::table)
+                .values((
+                    refresh_tokens::session_id.eq(id),
+                    refresh_tokens::token_hash.eq(&hash),
+                    refresh_tokens::created_at.eq(naive(s.created_at)),
+                    refresh_tokens::expires_at.eq(naive(s.expires_at)),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(id)
+        })?;
         Ok(id)
     }
 
@@ -117,74 +114,71 @@ impl SessionStore for Store {
         let presented = presented.as_bytes().to_vec();
         let replacement = replacement.as_bytes().to_vec();
         let now_n = naive(now);
-        let outcome = with_conn!(self, conn => {
-            conn.transaction::<Rotation, StoreError, _>(async |conn| {
-                // Claim the token first: the write takes the lock, so of two concurrent
-                // refreshes exactly one sees `used_at IS NULL` and wins.
-                let claimed = diesel::update(
-                    refresh_tokens::table
-                        .filter(refresh_tokens::token_hash.eq(&presented))
-                        .filter(refresh_tokens::used_at.is_null())
-                        .filter(refresh_tokens::expires_at.gt(now_n)),
-                )
-                .set(refresh_tokens::used_at.eq(now_n))
-                .returning(refresh_tokens::session_id)
-                .get_result::<i64>(conn)
+        let outcome = with_write_txn!(self, Rotation, conn => {
+            // Claim the token first: the write takes the lock, so of two concurrent
+            // refreshes exactly one sees `used_at IS NULL` and wins.
+            let claimed = diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::token_hash.eq(&presented))
+                    .filter(refresh_tokens::used_at.is_null())
+                    .filter(refresh_tokens::expires_at.gt(now_n)),
+            )
+            .set(refresh_tokens::used_at.eq(now_n))
+            .returning(refresh_tokens::session_id)
+            .get_result::<i64>(conn)
+            .await
+            .optional()?;
+            if let Some(session_id) = claimed {
+                let session = sessions::table
+                    .filter(sessions::id.eq(session_id))
+                    .select((sessions::user_id, sessions::site_id, sessions::expires_at, sessions::revoked_at))
+                    .first::<(i64, i64, NaiveDateTime, Option<NaiveDateTime>)>(conn)
+                    .await?;
+                let (user_id, site_id, expires_at, revoked_at) = session;
+                if revoked_at.is_some() || expires_at <= now_n {
+                    return Ok(Rotation::Refused);
+                }
+                diesel::insert_into(refresh_tokens::table)
+                    .values((
+                        refresh_tokens::session_id.eq(session_id),
+                        refresh_tokens::token_hash.eq(&replacement),
+                        refresh_tokens::created_at.eq(now_n),
+                        refresh_tokens::expires_at.eq(expires_at),
+                    ))
+                    .execute(conn)
+                    .await?;
+                return Ok(Rotation::Rotated {
+                    session_id,
+                    user_id,
+                    site_id,
+                    session_expires_at: utc(expires_at),
+                });
+            }
+            let known = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(&presented))
+                .select((refresh_tokens::session_id, refresh_tokens::used_at))
+                .first::<(i64, Option<NaiveDateTime>)>(conn)
                 .await
                 .optional()?;
-                if let Some(session_id) = claimed {
-                    let session = sessions::table
-                        .filter(sessions::id.eq(session_id))
-                        .select((sessions::user_id, sessions::site_id, sessions::expires_at, sessions::revoked_at))
-                        .first::<(i64, i64, NaiveDateTime, Option<NaiveDateTime>)>(conn)
-                        .await?;
-                    let (user_id, site_id, expires_at, revoked_at) = session;
-                    if revoked_at.is_some() || expires_at <= now_n {
-                        return Ok(Rotation::Refused);
-                    }
-                    diesel::insert_into(refresh_tokens::table)
-                        .values((
-                            refresh_tokens::session_id.eq(session_id),
-                            refresh_tokens::token_hash.eq(&replacement),
-                            refresh_tokens::created_at.eq(now_n),
-                            refresh_tokens::expires_at.eq(expires_at),
-                        ))
+            match known {
+                Some((session_id, Some(used_at))) => {
+                    if now_n - used_at <= grace {
+                        Ok(Rotation::ReusedWithinGrace)
+                    } else {
+                        diesel::update(
+                            sessions::table
+                                .filter(sessions::id.eq(session_id))
+                                .filter(sessions::revoked_at.is_null()),
+                        )
+                        .set(sessions::revoked_at.eq(now_n))
                         .execute(conn)
                         .await?;
-                    return Ok(Rotation::Rotated {
-                        session_id,
-                        user_id,
-                        site_id,
-                        session_expires_at: utc(expires_at),
-                    });
-                }
-                let known = refresh_tokens::table
-                    .filter(refresh_tokens::token_hash.eq(&presented))
-                    .select((refresh_tokens::session_id, refresh_tokens::used_at))
-                    .first::<(i64, Option<NaiveDateTime>)>(conn)
-                    .await
-                    .optional()?;
-                match known {
-                    Some((session_id, Some(used_at))) => {
-                        if now_n - used_at <= grace {
-                            Ok(Rotation::ReusedWithinGrace)
-                        } else {
-                            diesel::update(
-                                sessions::table
-                                    .filter(sessions::id.eq(session_id))
-                                    .filter(sessions::revoked_at.is_null()),
-                            )
-                            .set(sessions::revoked_at.eq(now_n))
-                            .execute(conn)
-                            .await?;
-                            Ok(Rotation::ReuseDetected)
-                        }
+                        Ok(Rotation::ReuseDetected)
                     }
-                    _ => Ok(Rotation::Refused),
                 }
-            })
-            .await?
-        });
+                _ => Ok(Rotation::Refused),
+            }
+        })?;
         Ok(outcome)
     }
 

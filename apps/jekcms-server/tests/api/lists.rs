@@ -1,0 +1,228 @@
+//! Cursor pagination: order, filters, sealing, and stability under concurrent writes.
+
+use crate::helpers::{TestApp, both_stores};
+use jekcms_auth::Role;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+
+/// Walks a list to its end; returns the ids in order and the number of pages.
+async fn walk(app: &TestApp, token: &str, query: &str, limit: u32) -> (Vec<i64>, usize) {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let sep = if query.is_empty() { "" } else { "&" };
+        let mut path = format!("/api/v2/posts?{query}{sep}limit={limit}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let v = app.get(&path, token).await.expect(200);
+        pages += 1;
+        assert_eq!(v["meta"]["limit"], limit);
+        for p in v["data"].as_array().unwrap() {
+            ids.push(p["id"].as_i64().unwrap());
+        }
+        assert_eq!(v["meta"]["has_more"], v["meta"]["next_cursor"].is_string());
+        match v["meta"]["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+        assert!(pages < 1000, "runaway walk");
+    }
+    (ids, pages)
+}
+
+/// Seeds posts with varied titles, times, statuses and tags; returns them as created.
+async fn seed(app: &TestApp, token: &str, n: usize) -> Vec<Value> {
+    let mut posts = Vec::new();
+    for i in 0..n {
+        let status = ["draft", "published", "archived"][i % 3];
+        let mut body = json!({
+            "title": format!("{} post {i:03}", ["alpha", "Beta", "gamma", "Delta"][i % 4]),
+            "status": status,
+            "tags": if i % 2 == 0 { json!(["even"]) } else { json!(["odd", "x"]) },
+        });
+        if i % 5 == 0 {
+            // Same publication time on several posts: ties must break by id.
+            body["published_at"] = json!("2026-01-01T00:00:00Z");
+        }
+        posts.push(app.create_post(token, body).await);
+    }
+    posts
+}
+
+fn sorted_ids(
+    posts: &[Value],
+    key: impl Fn(&Value) -> (Option<String>, i64),
+    desc: bool,
+) -> Vec<i64> {
+    let mut with_key: Vec<(Option<String>, i64)> = posts.iter().map(&key).collect();
+    with_key.sort_by(|a, b| {
+        // Rows without a key come last in both directions.
+        match (&a.0, &b.0) {
+            (None, None) => {
+                if desc {
+                    b.1.cmp(&a.1)
+                } else {
+                    a.1.cmp(&b.1)
+                }
+            }
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (Some(x), Some(y)) => {
+                let o = x.cmp(y).then(a.1.cmp(&b.1));
+                if desc { o.reverse() } else { o }
+            }
+        }
+    });
+    with_key.into_iter().map(|(_, id)| id).collect()
+}
+
+both_stores! {
+    async fn every_sort_walks_in_order_with_every_row_once(app) {
+        let t = app.owner().await;
+        let posts = seed(&app, &t.access, 23).await;
+        let id = |p: &Value| p["id"].as_i64().unwrap();
+        let time = |field: &'static str| move |p: &Value| {
+            (p[field].as_str().map(|s| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros()).map(|m| format!("{m:020}")), p["id"].as_i64().unwrap())
+        };
+        let title = |p: &Value| (Some(p["title"].as_str().unwrap().to_lowercase()), id(p));
+        let cases: Vec<(&str, Vec<i64>)> = vec![
+            ("sort=-created_at", sorted_ids(&posts, time("created_at"), true)),
+            ("sort=created_at", sorted_ids(&posts, time("created_at"), false)),
+            ("sort=-updated_at", sorted_ids(&posts, time("updated_at"), true)),
+            ("sort=updated_at", sorted_ids(&posts, time("updated_at"), false)),
+            ("sort=-published_at", sorted_ids(&posts, time("published_at"), true)),
+            ("sort=published_at", sorted_ids(&posts, time("published_at"), false)),
+            ("sort=title", sorted_ids(&posts, title, false)),
+            ("sort=-title", sorted_ids(&posts, title, true)),
+            ("", sorted_ids(&posts, time("created_at"), true)),
+        ];
+        for (query, expected) in cases {
+            for limit in [1, 4, 100] {
+                let (ids, pages) = walk(&app, &t.access, query, limit).await;
+                assert_eq!(ids, expected, "{query} limit={limit}");
+                assert_eq!(pages, (23usize).div_ceil(limit as usize).max(1), "{query} limit={limit}");
+            }
+        }
+    }
+
+    async fn filters_select_and_total_counts(app) {
+        let t = app.owner().await;
+        let author = app.login("default", "writer@example.com", Role::Author).await;
+        let posts = seed(&app, &t.access, 12).await;
+        app.create_post(&author.access, json!({"title": "100% _literal_ Match", "tags": ["even"]})).await;
+        let count = |pred: &dyn Fn(&Value) -> bool| posts.iter().filter(|p| pred(p)).count();
+        let check = |query: String, expected: usize| {
+            let app = &app;
+            let token = t.access.clone();
+            async move {
+                let v = app.get(&format!("/api/v2/posts?{query}&include=total&limit=100"), &token).await.expect(200);
+                assert_eq!(v["data"].as_array().unwrap().len(), expected, "{query}");
+                assert_eq!(v["meta"]["total"], expected, "{query}");
+                v
+            }
+        };
+        check("status=published".to_owned(), count(&|p| p["status"] == "published")).await;
+        check("tag=odd".to_owned(), count(&|p| p["tags"].as_array().unwrap().contains(&json!("odd")))).await;
+        check("tag=even".to_owned(), count(&|p| p["tags"].as_array().unwrap().contains(&json!("even"))) + 1).await;
+        check("tag=nope".to_owned(), 0).await;
+        let v = check(format!("author_id={}", author.user_id), 1).await;
+        assert_eq!(v["data"][0]["author_id"], author.user_id);
+        check("q=BETA".to_owned(), count(&|p| p["title"].as_str().unwrap().to_lowercase().contains("beta"))).await;
+        check("q=100%25%20_lit".to_owned(), 1).await;
+        check("q=%25".to_owned(), 1).await;
+        check("q=_".to_owned(), 1).await;
+        check("status=draft&tag=even".to_owned(), count(&|p| p["status"] == "draft" && p["tags"].as_array().unwrap().contains(&json!("even"))) + 1).await;
+        check("updated_since=2000-01-01T00:00:00Z".to_owned(), 13).await;
+        check("updated_since=2999-01-01T00:00:00Z".to_owned(), 0).await;
+        // A filtered walk in small pages sees exactly the filtered rows.
+        let (ids, _) = walk(&app, &t.access, "tag=odd&sort=title", 2).await;
+        assert_eq!(ids.len(), count(&|p| p["tags"].as_array().unwrap().contains(&json!("odd"))));
+    }
+
+    async fn bad_list_parameters_are_422_naming_them(app) {
+        let t = app.owner().await;
+        for (query, field) in [
+            ("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"),
+            ("sort=id", "sort"), ("status=gone", "status"), ("author_id=x", "author_id"),
+            ("updated_since=yesterday", "updated_since"), ("include=all", "include"),
+            ("colour=red", "colour"), ("cursor=not-a-cursor", "cursor"), ("cursor=", "cursor"),
+        ] {
+            let r = app.get(&format!("/api/v2/posts?{query}"), &t.access).await;
+            r.expect_error(422, "VALIDATION_FAILED");
+            assert_eq!(r.field(), field, "{query}");
+        }
+    }
+
+    async fn cursors_are_sealed_to_query_and_site(app) {
+        let t = app.owner().await;
+        seed(&app, &t.access, 5).await;
+        let first = app.get("/api/v2/posts?limit=2", &t.access).await.expect(200);
+        let cursor = first["meta"]["next_cursor"].as_str().unwrap().to_owned();
+        // Same query, other limit: accepted.
+        app.get(&format!("/api/v2/posts?limit=3&cursor={cursor}"), &t.access).await.expect(200);
+        // Other sort or filter: refused.
+        for other in ["sort=created_at", "status=draft", "tag=even", "q=a"] {
+            let r = app.get(&format!("/api/v2/posts?{other}&cursor={cursor}"), &t.access).await;
+            r.expect_error(422, "VALIDATION_FAILED");
+            assert_eq!(r.field(), "cursor");
+        }
+        // Changed or cut: refused.
+        let mut flipped = cursor.clone().into_bytes();
+        flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        for bad in [flipped, cursor[..cursor.len() - 3].to_owned()] {
+            app.get(&format!("/api/v2/posts?cursor={bad}"), &t.access).await.expect_error(422, "VALIDATION_FAILED");
+        }
+        // Another site's caller cannot use it.
+        let other = app.login("elsewhere", "e@example.com", Role::Owner).await;
+        let r = app.get(&format!("/api/v2/posts?limit=2&cursor={cursor}"), &other.access).await;
+        r.expect_error(422, "VALIDATION_FAILED");
+    }
+
+    async fn walks_are_stable_while_others_insert_and_delete(app) {
+        let t = app.owner().await;
+        let initial = seed(&app, &t.access, 30).await;
+        let initial_ids: Vec<i64> = initial.iter().map(|p| p["id"].as_i64().unwrap()).collect();
+        // Rows deleted during the walk: every third one.
+        let doomed: HashSet<i64> = initial_ids.iter().copied().filter(|id| id % 3 == 0).collect();
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut step = 0;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v2/posts?limit=4&cursor={c}"),
+                None => "/api/v2/posts?limit=4".to_owned(),
+            };
+            // Concurrently with fetching the page: an insert and (for a while) a delete.
+            let page = app.get(&path, &t.access);
+            let insert = app.post("/api/v2/posts", &t.access, json!({"title": format!("inserted {step}")}));
+            let victim = doomed.iter().copied().nth(step);
+            let delete = async {
+                if let Some(id) = victim {
+                    app.delete(&format!("/api/v2/posts/{id}"), &t.access).await.expect(200);
+                }
+            };
+            let (page, inserted, ()) = tokio::join!(page, insert, delete);
+            inserted.expect(201);
+            let v = page.expect(200);
+            for p in v["data"].as_array().unwrap() {
+                seen.push(p["id"].as_i64().unwrap());
+            }
+            step += 1;
+            match v["meta"]["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        // No duplicates, strictly in order (newest first: ids grow with creation time).
+        let unique: HashSet<i64> = seen.iter().copied().collect();
+        assert_eq!(unique.len(), seen.len(), "duplicates in {seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] > w[1]), "out of order: {seen:?}");
+        // Every row that existed for the whole walk was seen.
+        for id in initial_ids.iter().filter(|id| !doomed.contains(id)) {
+            assert!(unique.contains(id), "missed {id}");
+        }
+    }
+}

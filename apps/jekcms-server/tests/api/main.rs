@@ -1,0 +1,11 @@
+#![allow(unreachable_pub, missing_docs)]
+//! Integration tests through the real HTTP app. Every test runs on SQLite and, when
+//! `JEKCMS_TEST_POSTGRES_URL` is set, on PostgreSQL, with the same test body.
+
+mod helpers;
+
+mod auth;
+mod errors;
+mod lists;
+mod media;
+mod posts;

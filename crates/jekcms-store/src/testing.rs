@@ -1,0 +1,157 @@
+//! Throwaway databases for tests (feature `test-support`): a fresh SQLite file, or a fresh
+//! PostgreSQL database created on the server named by `JEKCMS_TEST_POSTGRES_URL` and dropped
+//! when the guard is dropped. Tests never depend on what another test left behind.
+
+use crate::{Backend, StoreError};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use std::path::PathBuf;
+
+/// The variable naming the PostgreSQL server for tests, e.g.
+/// `postgres://postgres@127.0.0.1:5432/postgres`.
+pub const POSTGRES_URL_VAR: &str = "JEKCMS_TEST_POSTGRES_URL";
+
+/// A database that exists for as long as this guard does.
+#[derive(Debug)]
+pub struct TestDatabase {
+    url: String,
+    cleanup: Cleanup,
+}
+
+#[derive(Debug)]
+enum Cleanup {
+    SqliteDir(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
+}
+
+impl TestDatabase {
+    /// A new empty SQLite database file in a private temporary directory.
+    pub fn sqlite() -> Self {
+        let dir = std::env::temp_dir().join(format!("jekcms_test_{}", unique_suffix()));
+        std::fs::create_dir_all(&dir).expect("create a temporary directory");
+        let url = format!("sqlite://{}", dir.join("test.db").display());
+        Self {
+            url,
+            cleanup: Cleanup::SqliteDir(dir),
+        }
+    }
+
+    /// A new empty PostgreSQL database, or `None` when `JEKCMS_TEST_POSTGRES_URL` is unset.
+    ///
+    /// # Panics
+    /// When the variable is set but the server cannot be reached: a PostgreSQL leg that was
+    /// asked for must fail, not skip.
+    pub async fn postgres() -> Option<Self> {
+        let admin_url = std::env::var(POSTGRES_URL_VAR)
+            .ok()
+            .filter(|v| !v.is_empty())?;
+        let name = format!("jekcms_test_{}", unique_suffix());
+        let mut conn = AsyncPgConnection::establish(&admin_url)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("{POSTGRES_URL_VAR} is set but PostgreSQL is unreachable: {e}")
+            });
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create a test database");
+        let url = replace_database(&admin_url, &name);
+        Some(Self {
+            url,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        })
+    }
+
+    /// A database of the given backend (`None`: PostgreSQL not configured).
+    pub async fn new(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite()),
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    /// Its URL, as `JEKCMS_DATABASE_URL` takes it.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// `postgres://u@h:p/old?x` → `postgres://u@h:p/new?x`.
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::SqliteDir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside whatever runtime the test uses; do the async work on a
+                // thread with its own runtime and wait for it.
+                let _ = std::thread::spawn(move || -> Result<(), StoreError> {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| StoreError::Config(e.to_string()))?;
+                    rt.block_on(async {
+                        let mut conn = AsyncPgConnection::establish(&admin_url)
+                            .await
+                            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut conn)
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .join();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_are_replaced() {
+        assert_eq!(
+            replace_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            replace_database("postgres://u@h:1?sslmode=disable", "x"),
+            "postgres://u@h:1/x?sslmode=disable"
+        );
+    }
+}
