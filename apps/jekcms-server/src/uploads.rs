@@ -86,10 +86,10 @@ pub fn path_of(media_dir: &Path, storage_key: &str) -> PathBuf {
 
 /// Removes a stored file; a file already gone is fine.
 pub async fn remove(media_dir: &Path, storage_key: &str) {
-    if let Err(e) = tokio::fs::remove_file(path_of(media_dir, storage_key)).await {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(error = %e, storage_key, "could not remove a deleted medium's file");
-        }
+    if let Err(e) = tokio::fs::remove_file(path_of(media_dir, storage_key)).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(error = %e, storage_key, "could not remove a deleted medium's file");
     }
 }
 

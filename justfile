@@ -1,0 +1,44 @@
+# JekCMS tasks. `just` with no arguments lists them.
+
+pg_url := env_var_or_default("JEKCMS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+# List the recipes
+default:
+    @just --list
+
+# Run the server (SQLite ./jekcms.db unless JEKCMS_DATABASE_URL says otherwise)
+run:
+    cargo run --release
+
+# Run all tests on SQLite
+test:
+    cargo test --workspace
+
+# Run all tests on SQLite and PostgreSQL
+test-pg:
+    JEKCMS_TEST_POSTGRES_URL={{pg_url}} cargo test --workspace
+
+# Everything CI runs
+ci:
+    bash .ci/run
+
+# Regenerate the committed OpenAPI document
+openapi:
+    cargo run -q -p jekcms-server -- openapi > openapi/openapi.json
+
+# Prove that no domain crate depends on actix and only the store on diesel
+check-layers:
+    scripts/check-layers.sh
+
+# Format and lint
+lint:
+    cargo fmt --all
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Benchmarks: criterion micro-benchmarks, then HTTP load on both stores (see docs/performance.md)
+bench:
+    scripts/bench.sh
+
+# Fill a database with the benchmark dataset (N posts)
+seed posts="100000":
+    cargo run --release -- seed --posts {{posts}}
