@@ -14,14 +14,18 @@ fn committed_openapi_document_is_current() {
 
 #[test]
 fn every_operation_documents_its_errors_and_ids() {
-    let doc: serde_json::Value = serde_json::from_str(&jekcms_server::openapi::document_json()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&jekcms_server::openapi::document_json()).unwrap();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let id = op["operationId"].as_str().unwrap_or_default();
             assert!(!id.is_empty(), "{method} {path} has an operationId");
             if path.starts_with("/api/v2/") && path != "/api/v2/auth/revoke" {
                 let codes: Vec<&String> = op["responses"].as_object().unwrap().keys().collect();
-                assert!(codes.iter().any(|c| c.starts_with('4')), "{method} {path} documents a 4xx: {codes:?}");
+                assert!(
+                    codes.iter().any(|c| c.starts_with('4')),
+                    "{method} {path} documents a 4xx: {codes:?}"
+                );
             }
         }
     }
