@@ -24,6 +24,15 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI 3.1 document.
     Openapi,
+    /// Fill a site with the deterministic benchmark dataset.
+    Seed {
+        /// How many posts.
+        #[arg(long, default_value_t = 100_000)]
+        posts: usize,
+        /// Slug of the site, created if missing; it must have no posts yet.
+        #[arg(long, default_value = "default")]
+        site: String,
+    },
     /// Manage API keys.
     Keys {
         /// What to do with keys.

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod openapi;
 pub mod respond;
 pub mod routes;
+pub mod seed;
 pub mod state;
 pub mod uploads;
 

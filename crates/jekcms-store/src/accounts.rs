@@ -1,6 +1,6 @@
 //! Sites, users, API keys and deployment settings.
 
-use crate::schema::{api_keys, settings, sites, users};
+use crate::schema::{api_keys, posts, settings, sites, users};
 use crate::{Store, StoreError, naive, with_conn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -187,6 +187,18 @@ impl Store {
                 family: family.to_owned(),
             })
         })
+    }
+
+    /// Number of posts in a site.
+    pub async fn count_posts(&self, site_id: i64) -> Result<u64, StoreError> {
+        let n: i64 = with_conn!(self, conn => {
+            posts::table
+                .filter(posts::site_id.eq(site_id))
+                .count()
+                .get_result(conn)
+                .await?
+        });
+        Ok(n as u64)
     }
 
     /// Revokes a key: sessions started from it stop working on their next request.

@@ -25,6 +25,7 @@ mod sessions;
 pub mod testing;
 
 pub use accounts::{ApiKeyInfo, SiteRecord, UserRecord};
+pub use posts::ImportPost;
 
 /// The two stores.
 #[derive(Clone)]

@@ -226,3 +226,24 @@ both_stores! {
         }
     }
 }
+
+both_stores! {
+    async fn a_seeded_site_walks_completely_in_every_direction(app) {
+        let n = jekcms_server::seed::seed(&app.state.store, "default", 1_234).await.unwrap();
+        assert_eq!(n, 1_234);
+        // Seeding twice is refused: figures are always taken on the same dataset.
+        assert!(jekcms_server::seed::seed(&app.state.store, "default", 1).await.is_err());
+        let t = app.owner().await;
+        for sort in ["-created_at", "published_at", "-title"] {
+            let (ids, pages) = walk(&app, &t.access, &format!("sort={sort}"), 100).await;
+            assert_eq!(ids.len(), 1_234, "{sort}");
+            assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 1_234, "{sort}");
+            assert_eq!(pages, 13);
+        }
+        let v = app.get("/api/v2/posts?tag=tag-07&include=total&limit=100", &t.access).await.expect(200);
+        let total = v["meta"]["total"].as_u64().unwrap();
+        assert!(total > 0 && total < 1_234);
+        let (tagged, _) = walk(&app, &t.access, "tag=tag-07", 7).await;
+        assert_eq!(tagged.len() as u64, total);
+    }
+}

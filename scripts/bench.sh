@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# `just bench`: criterion micro-benchmarks, then HTTP scenarios against the release server
+# on SQLite and PostgreSQL with the seeded dataset (100,000 posts). Writes bench-out/results.md.
+#
+# Knobs: BENCH_POSTS (100000), BENCH_SECONDS (10 per scenario), BENCH_SKIP_CRITERION=1,
+# BENCH_STORES ("sqlite postgres"), JEKCMS_TEST_POSTGRES_URL (admin URL for a scratch db).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+out="$root/bench-out"
+mkdir -p "$out"
+posts=${BENCH_POSTS:-100000}
+secs=${BENCH_SECONDS:-10}
+stores=${BENCH_STORES:-sqlite postgres}
+pg_admin=${JEKCMS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+results="$out/results.md"
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)"; apt-get install -y -qq wrk >/dev/null 2>&1 || {
+    echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+fi
+cargo build -q --release -p jekcms-server
+bin="$root/target/release/jekcms"
+
+{
+  echo "# JekCMS benchmark results"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
+  echo "- machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -m); $(rustc --version)"
+  echo "- dataset: \`jekcms seed --posts $posts\` (deterministic); wrk for ${secs} s per scenario"
+  echo
+} > "$results"
+
+if [ -z "${BENCH_SKIP_CRITERION:-}" ]; then
+  echo "== criterion micro-benchmarks"
+  cargo bench -q -p jekcms-cursor -p jekcms-auth -p jekcms-envelope -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
+    | tee "$out/criterion.txt" | grep -E "time:" || true
+  {
+    echo "## In-process (criterion, median of the estimate)"
+    echo
+    echo "| benchmark | time |"
+    echo "| --- | --- |"
+    awk '/^[a-z_\/0-9]+ *$/ {name=$1} /time:/ { if (name=="") name=$1; gsub(/.*time: *\[/, ""); split($0, a, " "); printf "| %s | %s %s |\n", name, a[3], a[4]; name="" }' "$out/criterion.txt"
+    echo
+  } >> "$results"
+fi
+
+# wrk → "p50 p99 req/s" (latencies in ms)
+wrk_run() { # connections url token
+  local c=$1 url=$2 token=$3 threads=1
+  [ "$c" -gt 1 ] && threads=2
+  wrk -t"$threads" -c"$c" -d"${secs}s" --latency -H "Authorization: Bearer $token" "$url" > "$out/wrk.txt"
+  awk '
+    function ms(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v/1000 } if (v ~ /ms$/) { sub(/ms$/, "", v); return v+0 } sub(/s$/, "", v); return v*1000 }
+    $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)} /Requests\/sec/ {rps=$2}
+    /Non-2xx/ {bad=$NF}
+    END { if (bad) { print "ERROR non-2xx " bad; exit 1 } printf "%.3f %.3f %.0f\n", p50, p99, rps }' "$out/wrk.txt"
+}
+
+# Server-side p50 of the requests logged since the log was last emptied (µs).
+server_p50() {
+  sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -o 'micros=[0-9]*' | cut -d= -f2 | sort -n \
+    | awk '{a[NR]=$1} END { if (NR==0) {print "n/a"; exit} printf "%.3f\n", a[int((NR+1)/2)]/1000 }'
+}
+
+for store in $stores; do
+  echo "== $store"
+  work="$out/$store"
+  rm -rf "$work"; mkdir -p "$work"
+  case $store in
+    sqlite) url="sqlite://$work/bench.db" ;;
+    postgres)
+      psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS jekcms_bench WITH (FORCE)" -c "CREATE DATABASE jekcms_bench"
+      url="${pg_admin%/*}/jekcms_bench" ;;
+  esac
+  export JEKCMS_DATABASE_URL="$url" JEKCMS_MEDIA_DIR="$work/media"
+  seed_start=$(date +%s.%N)
+  "$bin" seed --posts "$posts" 2>&1 | tail -1
+  seed_secs=$(awk -v a="$(date +%s.%N)" -v b="$seed_start" 'BEGIN{printf "%.1f", a-b}')
+  creds=$("$bin" keys create --user bench@example.com --json)
+  port=$((30000 + RANDOM % 20000))
+  log="$work/server.log"
+  : > "$log"
+  start_ns=$(date +%s%N)
+  JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info "$bin" serve > "$work/stdout" 2>> "$log" &
+  pid=$!
+  until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
+  cold_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+  base="http://127.0.0.1:$port"
+  token=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
+    -d "$(echo "$creds" | jq -c '{api_key, api_secret}')" | jq -r .data.access_token)
+
+  # Cursors at the scenario depths, found by walking (100 rows a page, then 20).
+  declare -A cursor_at=()
+  cursor=""; depth=0
+  for target in 10000 50000 99980; do
+    while [ $((depth + 100)) -le "$target" ]; do
+      cursor=$(curl -sf "$base/api/v2/posts?limit=100${cursor:+&cursor=$cursor}" -H "Authorization: Bearer $token" | jq -r .meta.next_cursor)
+      depth=$((depth + 100))
+    done
+    while [ "$depth" -lt "$target" ]; do
+      cursor=$(curl -sf "$base/api/v2/posts?limit=20${cursor:+&cursor=$cursor}" -H "Authorization: Bearer $token" | jq -r .meta.next_cursor)
+      depth=$((depth + 20))
+    done
+    cursor_at[$target]=$cursor
+  done
+  some_id=$(curl -sf "$base/api/v2/posts?limit=1" -H "Authorization: Bearer $token" | jq -r '.data[0].id')
+
+  {
+    echo "## HTTP on $store ($posts posts; seeded in ${seed_secs%.*} s; cold start to listening ${cold_ms} ms)"
+    echo
+    echo "| scenario | connections | p50 ms | p99 ms | req/s | server-side p50 ms |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+  } >> "$results"
+  scenario() { # name connections path
+    : > "$log"
+    read -r p50 p99 rps < <(wrk_run "$2" "$base$3" "$token")
+    sp50=$(server_p50 "$log")
+    echo "| $1 | $2 | $p50 | $p99 | $rps | $sp50 |" | tee -a "$results"
+  }
+  scenario "list, first page (limit 20)" 1 "/api/v2/posts"
+  scenario "list, depth 10,000" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[10000]}"
+  scenario "list, depth 50,000" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[50000]}"
+  scenario "list, depth 99,980" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
+  scenario "get by id" 1 "/api/v2/posts/$some_id"
+  scenario "list, first page (limit 20)" 32 "/api/v2/posts"
+  scenario "list, depth 99,980" 32 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
+  rss_kb=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "" >> "$results"
+  echo "Peak RSS of the server on $store: $((rss_kb / 1024)) MB" | tee -a "$results"
+  echo "" >> "$results"
+  if [ "$store" = postgres ]; then
+    psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS jekcms_bench WITH (FORCE)"
+  fi
+done
+
+echo
+echo "results: $results"
+cat "$results"
