@@ -126,6 +126,10 @@ for store in $stores; do
   scenario "list, first page (limit 20)" 32 "/api/v2/posts"
   scenario "list, depth 99,980" 32 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
   rss_kb=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
+  case $store in
+    sqlite) "$root/scripts/explain.sh" sqlite "$work/bench.db" > "$out/explain-$store.txt" ;;
+    postgres) "$root/scripts/explain.sh" postgres "$url" > "$out/explain-$store.txt" ;;
+  esac
   kill "$pid"; wait "$pid" 2>/dev/null || true
   echo "" >> "$results"
   echo "Peak RSS of the server on $store: $((rss_kb / 1024)) MB" | tee -a "$results"

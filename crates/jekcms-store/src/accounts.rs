@@ -1,7 +1,7 @@
 //! Sites, users, API keys and deployment settings.
 
 use crate::schema::{api_keys, posts, settings, sites, users};
-use crate::{Store, StoreError, naive, with_conn};
+use crate::{Store, StoreError, naive, with_conn, with_write_conn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -78,7 +78,7 @@ impl Store {
         make: impl FnOnce() -> String,
     ) -> Result<String, StoreError> {
         let candidate = make();
-        with_conn!(self, conn => {
+        with_write_conn!(self, conn => {
             diesel::insert_into(settings::table)
                 .values((settings::name.eq(name), settings::value.eq(&candidate)))
                 .on_conflict_do_nothing()
@@ -95,7 +95,7 @@ impl Store {
     /// The site with this slug, created (named `name`) if missing.
     pub async fn ensure_site(&self, slug: &str, name: &str) -> Result<SiteRecord, StoreError> {
         let now = naive(jekcms_auth::now());
-        with_conn!(self, conn => {
+        with_write_conn!(self, conn => {
             diesel::insert_into(sites::table)
                 .values((
                     sites::slug.eq(slug),
@@ -126,7 +126,7 @@ impl Store {
         role: Role,
     ) -> Result<UserRecord, StoreError> {
         let now = naive(jekcms_auth::now());
-        let user = with_conn!(self, conn => {
+        let user = with_write_conn!(self, conn => {
             diesel::insert_into(users::table)
                 .values((
                     users::site_id.eq(site_id),
@@ -166,7 +166,7 @@ impl Store {
     ) -> Result<ApiKeyInfo, StoreError> {
         let now = naive(jekcms_auth::now());
         let expires_at: Option<NaiveDateTime> = expires_at.map(naive);
-        with_conn!(self, conn => {
+        with_write_conn!(self, conn => {
             let id = diesel::insert_into(api_keys::table)
                 .values((
                     api_keys::site_id.eq(user.site_id),
@@ -204,7 +204,7 @@ impl Store {
     /// Revokes a key: sessions started from it stop working on their next request.
     pub async fn revoke_api_key(&self, site_id: i64, key_id: i64) -> Result<(), StoreError> {
         let now = naive(jekcms_auth::now());
-        let n = with_conn!(self, conn => {
+        let n = with_write_conn!(self, conn => {
             diesel::update(
                 api_keys::table
                     .filter(api_keys::site_id.eq(site_id))
@@ -229,7 +229,7 @@ impl Store {
         role: Role,
     ) -> Result<(), StoreError> {
         let now = naive(jekcms_auth::now());
-        let n = with_conn!(self, conn => {
+        let n = with_write_conn!(self, conn => {
             diesel::update(users::table.filter(users::site_id.eq(site_id)).filter(users::id.eq(user_id)))
                 .set((users::role.eq(role.as_str()), users::updated_at.eq(now)))
                 .execute(conn)

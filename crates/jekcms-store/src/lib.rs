@@ -12,8 +12,10 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+// `Fast` recycling: the default (`Verified`) runs a test query on every checkout, a whole
+// extra round trip per query; a broken connection is detected on use instead.
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 
 pub mod accounts;
 mod media;
@@ -27,11 +29,42 @@ pub mod testing;
 pub use accounts::{ApiKeyInfo, SiteRecord, UserRecord};
 pub use posts::ImportPost;
 
-/// The two stores.
+/// A SQLite connection whose queries run on the calling thread. Used for reads only: in WAL
+/// mode a read never waits for a lock, and a query on a warm database takes microseconds,
+/// less than handing it to another thread and back.
+pub(crate) type SqliteRead = SyncConnectionWrapper<SqliteConnection, Inline>;
+/// A SQLite connection whose queries run on tokio's blocking pool: writes may wait for the
+/// write lock (`busy_timeout`), which must not stall an async worker.
+pub(crate) type SqliteWrite = SyncConnectionWrapper<SqliteConnection>;
+
+/// Runs "blocking" work inline; see [`SqliteRead`].
+pub(crate) struct Inline;
+
+impl SpawnBlocking for Inline {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> futures_util::future::BoxFuture<'a, Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>>
+    where
+        R: Send + 'static,
+    {
+        Box::pin(std::future::ready(Ok(task())))
+    }
+
+    fn get_runtime() -> Self {
+        Inline
+    }
+}
+
+/// The two stores. SQLite has a pool of readers and a single writer connection, so our own
+/// writers queue in-process instead of contending for the file lock.
 #[derive(Clone)]
 pub(crate) enum Db {
     Pg(Pool<AsyncPgConnection>),
-    Sqlite(Pool<SyncConnectionWrapper<SqliteConnection>>),
+    Sqlite {
+        read: Pool<SqliteRead>,
+        write: Pool<SqliteWrite>,
+    },
 }
 
 /// Which database a URL names.
@@ -43,8 +76,8 @@ pub enum Backend {
     Sqlite,
 }
 
-/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend the store
-/// uses. The body is compiled once per backend.
+/// Runs `$body` (reads only) with `$conn` bound to a pooled connection of whichever backend
+/// the store uses. The body is compiled once per backend.
 macro_rules! with_conn {
     ($store:expr, $conn:ident => $body:expr) => {
         match &$store.db {
@@ -53,8 +86,8 @@ macro_rules! with_conn {
                 let $conn = &mut *guard;
                 $body
             }
-            $crate::Db::Sqlite(pool) => {
-                let mut guard = pool.get().await.map_err($crate::StoreError::pool)?;
+            $crate::Db::Sqlite { read, .. } => {
+                let mut guard = read.get().await.map_err($crate::StoreError::pool)?;
                 let $conn = &mut *guard;
                 $body
             }
@@ -62,6 +95,26 @@ macro_rules! with_conn {
     };
 }
 pub(crate) use with_conn;
+
+/// Like [`with_conn!`] for a body that writes (one statement; see [`with_write_txn!`] for
+/// several): on SQLite it runs on the writer connection.
+macro_rules! with_write_conn {
+    ($store:expr, $conn:ident => $body:expr) => {
+        match &$store.db {
+            $crate::Db::Pg(pool) => {
+                let mut guard = pool.get().await.map_err($crate::StoreError::pool)?;
+                let $conn = &mut *guard;
+                $body
+            }
+            $crate::Db::Sqlite { write, .. } => {
+                let mut guard = write.get().await.map_err($crate::StoreError::pool)?;
+                let $conn = &mut *guard;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_write_conn;
 
 /// Runs `$body` in a write transaction returning `Result<$t, StoreError>`. On SQLite the
 /// transaction starts with `BEGIN IMMEDIATE`: taking the write lock up front means
@@ -78,8 +131,8 @@ macro_rules! with_write_txn {
                 )
                 .await
             }
-            $crate::Db::Sqlite(pool) => {
-                let mut guard = pool.get().await.map_err($crate::StoreError::pool)?;
+            $crate::Db::Sqlite { write, .. } => {
+                let mut guard = write.get().await.map_err($crate::StoreError::pool)?;
                 guard
                     .immediate_transaction::<$t, $crate::StoreError, _>(async |$conn| $body)
                     .await
@@ -88,6 +141,29 @@ macro_rules! with_write_txn {
     };
 }
 pub(crate) use with_write_txn;
+
+/// A pool of SQLite connections of type `$conn`, each set up by `migrate::open_sqlite`.
+macro_rules! sqlite_pool {
+    ($conn:ty, $target:expr, $max:expr, $options:expr) => {{
+        let mut config = ManagerConfig::<$conn>::default();
+        config.recycling_method = RecyclingMethod::Fast;
+        config.custom_setup = Box::new(|url| {
+            Box::pin(async move {
+                let mut conn = <$conn as diesel_async::AsyncConnection>::establish(url).await?;
+                migrate::configure_sqlite(&mut conn).await?;
+                Ok(conn)
+            })
+        });
+        let manager = AsyncDieselConnectionManager::<$conn>::new_with_config($target, config);
+        Pool::builder(manager)
+            .max_size($max)
+            .wait_timeout(Some($options.acquire_timeout))
+            .create_timeout(Some($options.acquire_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Config(e.to_string()))
+    }};
+}
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -212,7 +288,11 @@ impl Store {
         let (backend, target) = parse_url(url)?;
         let store = match backend {
             Backend::Postgres => {
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(&target);
+                let mut config = ManagerConfig::default();
+                config.recycling_method = RecyclingMethod::Fast;
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+                    &target, config,
+                );
                 let pool = Pool::builder(manager)
                     .max_size(options.max_connections)
                     .wait_timeout(Some(options.acquire_timeout))
@@ -223,27 +303,17 @@ impl Store {
                 Self { db: Db::Pg(pool) }
             }
             Backend::Sqlite => {
-                let max = if target == ":memory:" {
-                    1
+                // An in-memory database exists per connection; a named shared-cache one is
+                // visible to all connections of this process, as readers and writer need.
+                let target = if target == ":memory:" {
+                    format!("file:jekcms-memory-{}?mode=memory&cache=shared", memory_db_id())
                 } else {
-                    options.max_connections
+                    target.clone()
                 };
-                let mut config = ManagerConfig::default();
-                config.custom_setup =
-                    Box::new(|url| Box::pin(migrate::open_sqlite(url.to_owned())));
-                let manager =
-                    AsyncDieselConnectionManager::<SyncConnectionWrapper<SqliteConnection>>::new_with_config(
-                        &target, config,
-                    );
-                let pool = Pool::builder(manager)
-                    .max_size(max)
-                    .wait_timeout(Some(options.acquire_timeout))
-                    .create_timeout(Some(options.acquire_timeout))
-                    .runtime(deadpool::Runtime::Tokio1)
-                    .build()
-                    .map_err(|e| StoreError::Config(e.to_string()))?;
+                let read = sqlite_pool!(SqliteRead, &target, options.max_connections, options)?;
+                let write = sqlite_pool!(SqliteWrite, &target, 1, options)?;
                 Self {
-                    db: Db::Sqlite(pool),
+                    db: Db::Sqlite { read, write },
                 }
             }
         };
@@ -255,7 +325,7 @@ impl Store {
     pub fn backend(&self) -> Backend {
         match self.db {
             Db::Pg(_) => Backend::Postgres,
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite { .. } => Backend::Sqlite,
         }
     }
 
@@ -267,6 +337,12 @@ impl Store {
             Ok(())
         })
     }
+}
+
+fn memory_db_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    u64::from(std::process::id()) << 32 | NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// UTC time as stored.

@@ -1,7 +1,7 @@
 //! [`MediaRepository`] for both backends. Only records live here; the app stores the bytes.
 
 use crate::schema::media;
-use crate::{Store, StoreError, naive, utc, with_conn};
+use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -57,7 +57,7 @@ impl MediaRepository for Store {
         m: NewMedia,
     ) -> Result<Media, ContentError> {
         let now = naive(jekcms_content::now());
-        let row = with_conn!(self, conn => {
+        let row = with_write_conn!(self, conn => {
             diesel::insert_into(media::table)
                 .values((
                     media::site_id.eq(site_id),
@@ -159,7 +159,7 @@ impl MediaRepository for Store {
         alt_text: Option<String>,
     ) -> Result<Media, ContentError> {
         let now = naive(jekcms_content::now());
-        let row = with_conn!(self, conn => {
+        let row = with_write_conn!(self, conn => {
             diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
                 .set((media::alt_text.eq(&alt_text), media::updated_at.eq(now)))
                 .returning(MediaRow::as_returning())
@@ -171,7 +171,7 @@ impl MediaRepository for Store {
     }
 
     async fn delete_media(&self, site_id: i64, id: i64) -> Result<Media, ContentError> {
-        let row = with_conn!(self, conn => {
+        let row = with_write_conn!(self, conn => {
             diesel::delete(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
                 .returning(MediaRow::as_returning())
                 .get_result::<MediaRow>(conn)

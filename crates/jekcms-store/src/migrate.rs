@@ -1,20 +1,18 @@
 //! Connection setup and embedded migrations (one folder per backend in `migrations/`).
 
 use crate::{Db, Store, StoreError};
-use diesel::sqlite::SqliteConnection;
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
-/// Opens a SQLite connection with the settings every connection needs: wait instead of
-/// failing on a busy database, enforce foreign keys, WAL so readers never block the writer.
-pub(crate) async fn open_sqlite(
-    path: String,
-) -> diesel::ConnectionResult<SyncConnectionWrapper<SqliteConnection>> {
-    let mut conn = SyncConnectionWrapper::<SqliteConnection>::establish(&path).await?;
+/// Applies the settings every SQLite connection needs: wait instead of failing on a busy
+/// database, enforce foreign keys, WAL so readers never block the writer.
+pub(crate) async fn configure_sqlite<C>(conn: &mut C) -> diesel::ConnectionResult<()>
+where
+    C: AsyncConnection<Backend = diesel::sqlite::Sqlite>,
+{
     for pragma in [
         "PRAGMA busy_timeout = 5000",
         "PRAGMA foreign_keys = ON",
@@ -22,19 +20,18 @@ pub(crate) async fn open_sqlite(
         "PRAGMA synchronous = NORMAL",
     ] {
         diesel::sql_query(pragma)
-            .execute(&mut conn)
+            .execute(conn)
             .await
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
     }
-    Ok(conn)
+    Ok(())
 }
 
 impl Store {
     pub(crate) async fn migrate(&self, target: &str) -> Result<(), StoreError> {
         match &self.db {
-            Db::Sqlite(pool) => {
-                // Through the pool: an in-memory database exists only in that connection.
-                let mut conn = pool.get().await.map_err(StoreError::pool)?;
+            Db::Sqlite { write, .. } => {
+                let mut conn = write.get().await.map_err(StoreError::pool)?;
                 conn.spawn_blocking(|c| {
                     c.run_pending_migrations(SQLITE_MIGRATIONS)
                         .map(|_| ())

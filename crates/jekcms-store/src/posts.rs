@@ -7,7 +7,7 @@
 //! neither planner turns an `OR` into an index bound by itself.
 
 use crate::schema::{post_tags, posts};
-use crate::{Db, Store, StoreError, naive, utc, with_conn, with_write_txn};
+use crate::{Db, Store, StoreError, naive, utc, with_conn, with_write_txn, with_write_conn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -207,8 +207,8 @@ impl Store {
                 )
                 .await
             }
-            Db::Sqlite(pool) => {
-                let mut conn = pool.get().await.map_err(StoreError::pool)?;
+            Db::Sqlite { write, .. } => {
+                let mut conn = write.get().await.map_err(StoreError::pool)?;
                 conn.spawn_blocking(move |c| {
                     use diesel::RunQueryDsl as Sync;
                     c.immediate_transaction(|c| {
@@ -578,7 +578,7 @@ impl PostRepository for Store {
     }
 
     async fn delete_post(&self, site_id: i64, id: i64) -> Result<(), ContentError> {
-        let n = with_conn!(self, conn => {
+        let n = with_write_conn!(self, conn => {
             diesel::delete(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::id.eq(id)))
                 .execute(conn)
                 .await

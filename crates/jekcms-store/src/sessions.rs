@@ -2,7 +2,7 @@
 //! lookup done on every authenticated request.
 
 use crate::schema::{api_keys, refresh_tokens, sessions, sites, users};
-use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
+use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn, with_write_conn};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -65,7 +65,7 @@ impl SessionStore for Store {
     }
 
     async fn touch_api_key(&self, key_id: i64, at: DateTime<Utc>) -> Result<(), StoreFailure> {
-        with_conn!(self, conn => {
+        with_write_conn!(self, conn => {
             diesel::update(api_keys::table.filter(api_keys::id.eq(key_id)))
                 .set(api_keys::last_used_at.eq(naive(at)))
                 .execute(conn)
@@ -188,7 +188,7 @@ impl SessionStore for Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreFailure> {
         let presented = presented.as_bytes().to_vec();
-        with_conn!(self, conn => {
+        with_write_conn!(self, conn => {
             let session = refresh_tokens::table
                 .filter(refresh_tokens::token_hash.eq(&presented))
                 .select(refresh_tokens::session_id);

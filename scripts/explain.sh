@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Prints the query plans of the list queries (first page and a keyset page) on a seeded
+# database: proof that a page is an index range scan of `limit` rows, with no sort of the
+# table and no OFFSET. Usage: scripts/explain.sh sqlite PATH | scripts/explain.sh postgres URL
+# The SQL has the shape diesel generates in crates/jekcms-store/src/posts.rs.
+set -euo pipefail
+store=$1 target=$2
+cols="id, site_id, author_id, title, slug, excerpt, body, status, tags, published_at, created_at, updated_at, version"
+case $store in
+  sqlite)
+    python3 - "$target" "$cols" <<'PY'
+import sqlite3, sys
+db, cols = sys.argv[1], sys.argv[2]
+c = sqlite3.connect(db)
+k, i = c.execute("SELECT created_at, id FROM posts WHERE site_id = 1 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 99979").fetchone()
+t, ti = c.execute("SELECT title_key, id FROM posts WHERE site_id = 1 ORDER BY title_key, id LIMIT 1 OFFSET 50000").fetchone()
+queries = [
+  ("first page, -created_at", f"SELECT {cols} FROM posts WHERE posts.site_id = ? ORDER BY posts.created_at DESC, posts.id DESC LIMIT ?", (1, 21)),
+  ("depth 99,980, -created_at", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.created_at <= ? AND (posts.created_at < ? OR posts.created_at = ? AND posts.id < ?) ORDER BY posts.created_at DESC, posts.id DESC LIMIT ?", (1, k, k, k, i, 21)),
+  ("depth 50,000, title", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.title_key >= ? AND (posts.title_key > ? OR posts.title_key = ? AND posts.id > ?) ORDER BY posts.title_key ASC, posts.id ASC LIMIT ?", (1, t, t, t, ti, 21)),
+  ("status=published, first page", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.status = ? ORDER BY posts.created_at DESC, posts.id DESC LIMIT ?", (1, "published", 21)),
+]
+for name, sql, args in queries:
+    print(f"-- {name}")
+    for row in c.execute("EXPLAIN QUERY PLAN " + sql, args):
+        print("   ", row[3])
+PY
+    ;;
+  postgres)
+    k=$(psql -Atq "$target" -c "SELECT created_at FROM posts WHERE site_id = 1 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 99979")
+    i=$(psql -Atq "$target" -c "SELECT id FROM posts WHERE site_id = 1 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 99979")
+    psql -q "$target" -c "ANALYZE posts" >/dev/null
+    for q in \
+      "first page, -created_at|SELECT $cols FROM posts WHERE posts.site_id = 1 ORDER BY posts.created_at DESC, posts.id DESC LIMIT 21" \
+      "depth 99,980, -created_at|SELECT $cols FROM posts WHERE posts.site_id = 1 AND posts.created_at <= '$k' AND (posts.created_at < '$k' OR posts.created_at = '$k' AND posts.id < $i) ORDER BY posts.created_at DESC, posts.id DESC LIMIT 21"; do
+      echo "-- ${q%%|*}"
+      psql -Atq "$target" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) ${q#*|}" | sed 's/^/    /'
+    done
+    ;;
+esac
