@@ -33,7 +33,7 @@ bin="$root/target/release/jekcms"
 
 if [ -z "${BENCH_SKIP_CRITERION:-}" ]; then
   echo "== criterion micro-benchmarks"
-  cargo bench -q -p jekcms-cursor -p jekcms-auth -p jekcms-envelope -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
+  cargo bench -q -p jekcms-cursor -p jekcms-auth -p jekcms-envelope --benches -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
     | tee "$out/criterion.txt" | grep -E "time:" || true
   {
     echo "## In-process (criterion, median of the estimate)"
