@@ -189,6 +189,25 @@ impl Store {
         })
     }
 
+    /// Grants or withdraws the site's API access (its license); without it every
+    /// authenticated `/api/v2` request is refused with `LICENSE_REQUIRED`.
+    pub async fn set_site_api_access(
+        &self,
+        site_id: i64,
+        api_access: bool,
+    ) -> Result<(), StoreError> {
+        let n = with_write_conn!(self, conn => {
+            diesel::update(sites::table.filter(sites::id.eq(site_id)))
+                .set(sites::api_access.eq(api_access))
+                .execute(conn)
+                .await?
+        });
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     /// Number of posts in a site.
     pub async fn count_posts(&self, site_id: i64) -> Result<u64, StoreError> {
         let n: i64 = with_conn!(self, conn => {

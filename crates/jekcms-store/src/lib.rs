@@ -14,7 +14,9 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::Pool;
 // `Fast` recycling: the default (`Verified`) runs a test query on every checkout, a whole
 // extra round trip per query; a broken connection is detected on use instead.
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 
 pub mod accounts;
@@ -44,7 +46,10 @@ impl SpawnBlocking for Inline {
     fn spawn_blocking<'a, R>(
         &mut self,
         task: impl FnOnce() -> R + Send + 'static,
-    ) -> futures_util::future::BoxFuture<'a, Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>>
+    ) -> futures_util::future::BoxFuture<
+        'a,
+        Result<R, Box<dyn std::error::Error + Send + Sync + 'static>>,
+    >
     where
         R: Send + 'static,
     {
@@ -306,7 +311,10 @@ impl Store {
                 // An in-memory database exists per connection; a named shared-cache one is
                 // visible to all connections of this process, as readers and writer need.
                 let target = if target == ":memory:" {
-                    format!("file:jekcms-memory-{}?mode=memory&cache=shared", memory_db_id())
+                    format!(
+                        "file:jekcms-memory-{}?mode=memory&cache=shared",
+                        memory_db_id()
+                    )
                 } else {
                     target.clone()
                 };

@@ -7,7 +7,7 @@
 //! neither planner turns an `OR` into an index bound by itself.
 
 use crate::schema::{post_tags, posts};
-use crate::{Db, Store, StoreError, naive, utc, with_conn, with_write_txn, with_write_conn};
+use crate::{Db, Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;

@@ -2,7 +2,7 @@
 //! lookup done on every authenticated request.
 
 use crate::schema::{api_keys, refresh_tokens, sessions, sites, users};
-use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn, with_write_conn};
+use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;

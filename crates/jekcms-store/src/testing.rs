@@ -84,6 +84,23 @@ impl TestDatabase {
         }
     }
 
+    /// Makes the database unreachable while the app still points at it (PostgreSQL: drops
+    /// it, closing every connection). Returns `false` for SQLite, which cannot be taken
+    /// away from under open connections.
+    pub async fn make_unreachable(&self) -> bool {
+        let Cleanup::Postgres { admin_url, name } = &self.cleanup else {
+            return false;
+        };
+        let mut conn = AsyncPgConnection::establish(admin_url)
+            .await
+            .expect("connect to the admin database");
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .expect("drop the test database");
+        true
+    }
+
     /// Its URL, as `JEKCMS_DATABASE_URL` takes it.
     pub fn url(&self) -> &str {
         &self.url

@@ -50,7 +50,7 @@ pub struct TestApp {
     pub state: AppState,
     service: BoxService<actix_http::Request, ServiceResponse<BoxBody>, actix_web::Error>,
     pub media_dir: PathBuf,
-    _db: TestDatabase,
+    pub db: TestDatabase,
 }
 
 /// A response, fully read.
@@ -152,7 +152,7 @@ impl TestApp {
             state,
             service: boxed::service(service),
             media_dir,
-            _db: db,
+            db,
         })
     }
 
