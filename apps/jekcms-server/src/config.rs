@@ -1,33 +1,11 @@
 //! Configuration from `JEKCMS_*` environment variables (API.md §0). A bad value stops
 //! start-up with one line naming the variable; nothing is half-started.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// A quota such as `60/min`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    /// Requests allowed per period.
-    pub requests: u32,
-    /// The period.
-    pub period: Duration,
-}
-
-impl Quota {
-    /// Parses `N/s`, `N/min` or `N/hour` (N ≥ 1).
-    pub fn parse(s: &str) -> Option<Self> {
-        let (n, unit) = s.trim().split_once('/')?;
-        let requests: u32 = n.trim().parse().ok().filter(|n| *n > 0)?;
-        let period = match unit.trim() {
-            "s" | "sec" | "second" => Duration::from_secs(1),
-            "min" | "minute" => Duration::from_secs(60),
-            "hour" | "h" => Duration::from_secs(3600),
-            _ => return None,
-        };
-        Some(Self { requests, period })
-    }
-}
+pub use jekcms_ratelimit::Quota;
 
 /// Everything the server reads at start-up.
 #[derive(Debug, Clone)]
@@ -60,6 +38,8 @@ pub struct Config {
     pub open_registration: bool,
     /// `JEKCMS_REDIS_URL`
     pub redis_url: Option<String>,
+    /// `JEKCMS_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
     /// `JEKCMS_LOG`
     pub log: String,
 }
@@ -101,7 +81,7 @@ impl Config {
         };
         let quota = |var: &'static str, default: &str| -> Result<Quota, ConfigError> {
             let raw = val(var).unwrap_or_else(|| default.to_owned());
-            Quota::parse(&raw).ok_or_else(|| err(var, "expected N/s, N/min or N/hour with N ≥ 1"))
+            Quota::parse(&raw).map_err(|e| err(var, &e.to_string()))
         };
         let flag = |var: &'static str, default: bool| -> Result<bool, ConfigError> {
             match val(var).as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -155,6 +135,19 @@ impl Config {
             Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => Some(u),
             Some(_) => return Err(err("JEKCMS_REDIS_URL", "expected redis://HOST:PORT")),
         };
+        let trusted_proxies = match val("JEKCMS_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|p| p.trim().parse::<IpAddr>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| {
+                    err(
+                        "JEKCMS_TRUSTED_PROXIES",
+                        "expected a comma-separated list of IP addresses",
+                    )
+                })?,
+        };
         let access_token_ttl = secs("JEKCMS_ACCESS_TOKEN_TTL", 900, 1)?;
         let refresh_token_ttl = secs("JEKCMS_REFRESH_TOKEN_TTL", 2_592_000, 1)?;
         Ok(Self {
@@ -174,6 +167,7 @@ impl Config {
             v1_enabled: flag("JEKCMS_V1_ENABLED", true)?,
             open_registration: flag("JEKCMS_OPEN_REGISTRATION", false)?,
             redis_url,
+            trusted_proxies,
             log: val("JEKCMS_LOG").unwrap_or_else(|| "info".into()),
         })
     }
@@ -202,11 +196,17 @@ mod tests {
         assert_eq!(c.refresh_reuse_grace, Duration::from_secs(10));
         assert_eq!(
             c.rate_limit_standard,
-            Quota {
-                requests: 60,
-                period: Duration::from_secs(60)
-            }
+            Quota::new(60, Duration::from_secs(60)).unwrap()
         );
+        assert_eq!(
+            c.rate_limit_admin,
+            Quota::new(300, Duration::from_secs(60)).unwrap()
+        );
+        assert_eq!(
+            c.rate_limit_auth,
+            Quota::new(10, Duration::from_secs(60)).unwrap()
+        );
+        assert!(c.trusted_proxies.is_empty());
         assert_eq!(c.max_upload_bytes, 26_214_400);
         assert!(c.v1_enabled && !c.open_registration && c.secret_key.is_none());
     }
@@ -223,18 +223,11 @@ mod tests {
             ("JEKCMS_V1_ENABLED", "maybe"),
             ("JEKCMS_MAX_UPLOAD_BYTES", "0"),
             ("JEKCMS_REDIS_URL", "localhost"),
+            ("JEKCMS_TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
         ] {
             let e = with(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);
             assert!(e.to_string().starts_with(var));
         }
-    }
-
-    #[test]
-    fn quotas() {
-        assert_eq!(Quota::parse("5/s").unwrap().period, Duration::from_secs(1));
-        assert_eq!(Quota::parse("1000/hour").unwrap().requests, 1000);
-        assert!(Quota::parse("0/min").is_none());
-        assert!(Quota::parse("-1/min").is_none());
     }
 }

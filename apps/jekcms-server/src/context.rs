@@ -17,6 +17,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use futures_util::FutureExt;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 use jekcms_envelope::{ApiError, ErrorCode};
+use jekcms_ratelimit::Decision;
 use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -31,6 +32,7 @@ tokio::task_local! {
 struct RequestScope {
     id: String,
     presented_token: Cell<bool>,
+    rate_limit: Cell<Option<Decision>>,
 }
 
 /// The current request's id (empty outside a request).
@@ -48,6 +50,31 @@ pub fn presented_token() -> bool {
     CURRENT
         .try_with(|s| s.presented_token.get())
         .unwrap_or(false)
+}
+
+/// Records the quota decision of this request; its headers go on the response, whatever
+/// the response is.
+pub fn set_rate_limit(decision: Decision) {
+    let _ = CURRENT.try_with(|s| s.rate_limit.set(Some(decision)));
+}
+
+/// The quota decision of this request, if one was made.
+pub fn rate_limit() -> Option<Decision> {
+    CURRENT.try_with(|s| s.rate_limit.get()).ok().flatten()
+}
+
+fn set_rate_limit_headers(headers: &mut actix_web::http::header::HeaderMap) {
+    let Some(decision) = rate_limit() else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    for (name, value) in decision.headers(now) {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), v);
+        }
+    }
 }
 
 /// Accepts a client request id of 1–64 characters from `[A-Za-z0-9._:-]`.
@@ -118,6 +145,7 @@ where
         let scope = RequestScope {
             id: id.clone(),
             presented_token: Cell::new(false),
+            rate_limit: Cell::new(None),
         };
         let task = CURRENT.scope(scope, async move {
             let outcome = AssertUnwindSafe(service.call(req)).catch_unwind().await;
@@ -127,6 +155,7 @@ where
                 Ok(Ok(res)) => {
                     let mut res = ensure_envelope(res.map_into_boxed_body());
                     set_request_id(res.headers_mut(), &id);
+                    set_rate_limit_headers(res.headers_mut());
                     log_access(&id, &method, &path, res.status(), started);
                     return Ok(res);
                 }
@@ -141,6 +170,7 @@ where
             };
             let mut res = failure;
             set_request_id(res.headers_mut(), &id);
+            set_rate_limit_headers(res.headers_mut());
             log_access(&id, &method, &path, res.status(), started);
             Err(InternalError::from_response("request failed", res).into())
         });

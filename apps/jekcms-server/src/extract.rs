@@ -13,6 +13,7 @@ use jekcms_auth::Principal;
 use jekcms_content::service::Actor;
 use jekcms_envelope::ErrorCode;
 use serde_json::Value;
+use std::net::IpAddr;
 
 /// The authenticated caller of a `/api/v2` request, checked against its session.
 #[derive(Debug, Clone)]
@@ -91,10 +92,32 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
+        let limiter = state.as_ref().map(|s| s.limiter.clone());
         let lookup = async move {
             let state = state
                 .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
-            let principal = state.tokens.authenticate(&token?).await?;
+            Ok::<_, AppError>(state.tokens.authenticate(&token?).await?)
+        };
+        // actix polls a handler's extractors together and drops the rest when one fails
+        // (e.g. a malformed body); the session lookup runs as its own task so that drop
+        // never cancels a database call mid-flight.
+        Box::pin(async move {
+            let principal = actix_web::rt::spawn(lookup).await.unwrap_or_else(|_| {
+                Err(AppError::new(
+                    ErrorCode::InternalError,
+                    "internal server error",
+                ))
+            })?;
+            // Counted once the credential is known good, whatever happens next; the quota
+            // belongs to the session, so a refreshed token keeps the count.
+            if let Some(limiter) = limiter {
+                let decision =
+                    limiter.check_session(principal.session_id, principal.role.is_admin_tier());
+                context::set_rate_limit(decision);
+                if !decision.allowed {
+                    return Err(rate_limited(&decision));
+                }
+            }
             if !principal.site_api_access {
                 return Err(AppError::new(
                     ErrorCode::LicenseRequired,
@@ -102,19 +125,67 @@ impl FromRequest for Caller {
                 ));
             }
             Ok(Caller(principal))
-        };
-        // actix polls a handler's extractors together and drops the rest when one fails
-        // (e.g. a malformed body); the session lookup runs as its own task so that drop
-        // never cancels a database call mid-flight.
-        Box::pin(async move {
-            actix_web::rt::spawn(lookup).await.unwrap_or_else(|_| {
-                Err(AppError::new(
-                    ErrorCode::InternalError,
-                    "internal server error",
-                ))
-            })
         })
     }
+}
+
+fn rate_limited(decision: &jekcms_ratelimit::Decision) -> AppError {
+    let secs = decision.retry_after_secs().unwrap_or(1);
+    AppError(
+        jekcms_envelope::ApiError::new(
+            ErrorCode::RateLimited,
+            format!("rate limit exceeded; retry in {secs} s"),
+        )
+        .with_retry_after(secs),
+    )
+}
+
+/// The per-IP quota of the unauthenticated auth endpoints (`/auth/token`, `/auth/refresh`,
+/// `/auth/revoke`): checked before the body is read.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthThrottle;
+
+impl FromRequest for AuthThrottle {
+    type Error = AppError;
+    type Future = futures_util::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(state) = req.app_data::<web::Data<AppState>>() else {
+            return futures_util::future::ready(Ok(AuthThrottle));
+        };
+        let decision = state
+            .limiter
+            .check_ip(client_ip(req, &state.config.trusted_proxies));
+        context::set_rate_limit(decision);
+        futures_util::future::ready(if decision.allowed {
+            Ok(AuthThrottle)
+        } else {
+            Err(rate_limited(&decision))
+        })
+    }
+}
+
+/// The client's IP: the socket peer, unless the peer is a trusted proxy, in which case the
+/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<IpAddr> = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|p| p.trim().parse::<IpAddr>().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
 }
 
 /// Query parameters as `(name, value)` pairs, `token` removed (it is a credential).

@@ -57,6 +57,15 @@ pub fn build_app(
 pub async fn serve(config: config::Config) -> Result<(), StartError> {
     let bind = config.bind;
     let state = AppState::build(config).await?;
+    // Forget quotas that are full again, so idle sessions and IPs cost no memory.
+    let limiter = state.limiter.clone();
+    tokio::spawn(async move {
+        let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every_minute.tick().await;
+            limiter.retain_recent();
+        }
+    });
     let server = HttpServer::new(move || build_app(state.clone()))
         .bind(bind)
         .map_err(|e| StartError(format!("JEKCMS_BIND: cannot listen on {bind}: {e}")))?;

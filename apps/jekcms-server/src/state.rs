@@ -3,6 +3,7 @@
 use crate::config::Config;
 use jekcms_auth::{AccessTokens, TokenPolicy, TokenService};
 use jekcms_cursor::CursorCodec;
+use jekcms_ratelimit::Limiter;
 use jekcms_store::Store;
 use std::sync::Arc;
 
@@ -15,6 +16,8 @@ pub struct AppState {
     pub tokens: Arc<TokenService<Store>>,
     /// Cursor sealing.
     pub cursors: Arc<CursorCodec>,
+    /// Request quotas.
+    pub limiter: Arc<Limiter>,
     /// Configuration.
     pub config: Arc<Config>,
 }
@@ -64,6 +67,11 @@ impl AppState {
         Ok(Self {
             tokens: Arc::new(TokenService::new(store.clone(), access, policy)),
             cursors: Arc::new(CursorCodec::new(&secret)),
+            limiter: Arc::new(Limiter::new(
+                config.rate_limit_standard,
+                config.rate_limit_admin,
+                config.rate_limit_auth,
+            )),
             store,
             config: Arc::new(config),
         })

@@ -1,7 +1,7 @@
 //! Token pair endpoints (API.md §2.1) and `GET /api/v2/me`.
 
 use crate::errors::AppError;
-use crate::extract::{Caller, JsonBody};
+use crate::extract::{AuthThrottle, Caller, JsonBody};
 use crate::openapi::{Data, ErrorBody};
 use crate::respond;
 use crate::state::AppState;
@@ -89,9 +89,14 @@ pub fn typed<T: serde::de::DeserializeOwned>(value: Value, fields: &[&str]) -> R
     (status = 200, description = "A new session's token pair", body = inline(Data<TokenResponse>)),
     (status = 401, description = "Unknown, revoked or wrong-family credential", body = ErrorBody),
     (status = 422, description = "Missing or unknown fields", body = ErrorBody),
+    (status = 429, description = "Too many attempts from this IP; see Retry-After", body = ErrorBody),
 ))]
 #[post("/api/v2/auth/token")]
-pub async fn token(state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, AppError> {
+pub async fn token(
+    _throttle: AuthThrottle,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
     let req: TokenRequest = typed(body.0, &["api_key", "api_secret"])?;
     let pair = state
         .tokens
@@ -105,9 +110,14 @@ pub async fn token(state: web::Data<AppState>, body: JsonBody) -> Result<HttpRes
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
     (status = 200, description = "The next token pair", body = inline(Data<TokenResponse>)),
     (status = 401, description = "Invalid, expired, reused or revoked refresh token", body = ErrorBody),
+    (status = 429, description = "Too many attempts from this IP; see Retry-After", body = ErrorBody),
 ))]
 #[post("/api/v2/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, AppError> {
+pub async fn refresh(
+    _throttle: AuthThrottle,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
     let req: RefreshRequest = typed(body.0, &["refresh_token"])?;
     let pair = state.tokens.refresh(&req.refresh_token).await?;
     Ok(respond::ok(TokenResponse::from(pair)))
@@ -123,9 +133,14 @@ pub struct Revoked {
 /// Ends the session of a refresh token (logout). `200` whether or not it was known.
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
     (status = 200, description = "The session is over", body = inline(Data<Revoked>)),
+    (status = 429, description = "Too many attempts from this IP; see Retry-After", body = ErrorBody),
 ))]
 #[post("/api/v2/auth/revoke")]
-pub async fn revoke(state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, AppError> {
+pub async fn revoke(
+    _throttle: AuthThrottle,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
     let req: RefreshRequest = typed(body.0, &["refresh_token"])?;
     state.tokens.revoke(&req.refresh_token).await?;
     Ok(respond::ok(Revoked { revoked: true }))
@@ -167,6 +182,17 @@ pub struct MeCredential {
     pub session_id: i64,
 }
 
+/// The caller's quota after this request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeRateLimit {
+    /// Requests per window.
+    pub limit: u32,
+    /// Requests left now.
+    pub remaining: u32,
+    /// Unix time (seconds) when the quota is full again.
+    pub reset: u64,
+}
+
 /// `GET /me`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
@@ -176,6 +202,8 @@ pub struct Me {
     pub site: MeSite,
     /// The credential.
     pub credential: MeCredential,
+    /// The session's quota.
+    pub rate_limit: Option<MeRateLimit>,
 }
 
 /// Who the token acts as.
@@ -186,6 +214,14 @@ pub struct Me {
 #[get("/api/v2/me")]
 pub async fn me(caller: Caller) -> HttpResponse {
     let p = caller.0;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let rate_limit = crate::context::rate_limit().map(|d| MeRateLimit {
+        limit: d.quota.requests.get(),
+        remaining: d.remaining,
+        reset: now + d.reset_secs(),
+    });
     respond::ok(Me {
         user: MeUser {
             id: p.user_id,
@@ -203,5 +239,6 @@ pub async fn me(caller: Caller) -> HttpResponse {
             key_id: p.key_public_id,
             session_id: p.session_id,
         },
+        rate_limit,
     })
 }

@@ -135,6 +135,11 @@ impl TestApp {
         let mut config = Config::from_lookup(|_| None).unwrap();
         config.database_url = db.url().to_owned();
         config.media_dir = media_dir.clone();
+        // Quotas out of the way, except in the tests that are about them.
+        let plenty = jekcms_ratelimit::Quota::parse("1000000/s").unwrap();
+        config.rate_limit_standard = plenty;
+        config.rate_limit_admin = plenty;
+        config.rate_limit_auth = plenty;
         tweak(&mut config);
         let store = Store::connect(db.url(), Default::default()).await.unwrap();
         let state = AppState::with_store(config, store).await.unwrap();

@@ -9,3 +9,4 @@ mod errors;
 mod lists;
 mod media;
 mod posts;
+mod ratelimit;

@@ -1,0 +1,204 @@
+//! Quotas per session and per IP, and the headers that describe them (API.md §6).
+
+use crate::helpers::{Resp, TestApp};
+use actix_web::http::Method;
+use actix_web::test::TestRequest;
+use jekcms_auth::Role;
+use jekcms_ratelimit::Quota;
+use jekcms_store::Backend;
+use serde_json::json;
+
+async fn app(backend: Backend) -> Option<TestApp> {
+    TestApp::new(backend, |c| {
+        c.rate_limit_standard = Quota::parse("5/min").unwrap();
+        c.rate_limit_admin = Quota::parse("8/min").unwrap();
+        c.rate_limit_auth = Quota::parse("4/min").unwrap();
+    })
+    .await
+}
+
+fn num(r: &Resp, name: &str) -> u64 {
+    r.header(name)
+        .unwrap_or_else(|| panic!("missing {name}"))
+        .parse()
+        .unwrap()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+async fn quota_sequence(backend: Backend) {
+    let Some(app) = app(backend).await else {
+        return;
+    };
+    let t = app
+        .login("default", "editor@example.com", Role::Editor)
+        .await;
+    let mut last_reset = 0;
+    for i in 0..5u64 {
+        // Errors count and carry the headers too.
+        let path = if i == 2 {
+            "/api/v2/posts/999999"
+        } else {
+            "/api/v2/posts"
+        };
+        let r = app.get(path, &t.access).await;
+        assert_eq!(num(&r, "x-ratelimit-limit"), 5);
+        assert_eq!(num(&r, "x-ratelimit-remaining"), 4 - i);
+        let reset = num(&r, "x-ratelimit-reset");
+        assert!(
+            reset >= now() && reset >= last_reset,
+            "reset never in the past or going back"
+        );
+        last_reset = reset;
+        assert_eq!(r.header("ratelimit-policy"), Some("\"session\";q=5;w=60"));
+        assert!(
+            r.header("ratelimit")
+                .unwrap()
+                .starts_with(&format!("\"session\";r={}", 4 - i))
+        );
+        assert!(r.header("retry-after").is_none());
+    }
+    // Request quota + 1 is refused, with the envelope and consistent headers.
+    let r = app.get("/api/v2/posts", &t.access).await;
+    r.expect_error(429, "RATE_LIMITED");
+    assert_eq!(num(&r, "x-ratelimit-remaining"), 0);
+    let retry = num(&r, "retry-after");
+    let reset = num(&r, "x-ratelimit-reset");
+    assert!(
+        retry >= 1 && retry <= reset - now() + 1,
+        "retry {retry}, reset {reset}"
+    );
+    // A refresh does not reset the count: the quota belongs to the session.
+    let v = app
+        .send(
+            Method::POST,
+            "/api/v2/auth/refresh",
+            None,
+            Some(json!({"refresh_token": t.refresh})),
+        )
+        .await
+        .expect(200);
+    let fresh = v["data"]["access_token"].as_str().unwrap();
+    app.get("/api/v2/posts", fresh)
+        .await
+        .expect_error(429, "RATE_LIMITED");
+    // Another session of another user is not affected.
+    let other = app
+        .login("default", "viewer@example.com", Role::Viewer)
+        .await;
+    let r = app.get("/api/v2/me", &other.access).await;
+    let me = r.expect(200);
+    assert_eq!(me["data"]["rate_limit"]["limit"], 5);
+    assert_eq!(me["data"]["rate_limit"]["remaining"], 4);
+    assert!(me["data"]["rate_limit"]["reset"].as_u64().unwrap() >= now());
+}
+
+async fn admin_tier(backend: Backend) {
+    let Some(app) = app(backend).await else {
+        return;
+    };
+    for role in [Role::Admin, Role::Owner] {
+        let t = app
+            .login("default", &format!("{role}@example.com"), role)
+            .await;
+        for _ in 0..8 {
+            let r = app.get("/api/v2/posts", &t.access).await;
+            r.expect(200);
+            assert_eq!(num(&r, "x-ratelimit-limit"), 8);
+        }
+        app.get("/api/v2/posts", &t.access)
+            .await
+            .expect_error(429, "RATE_LIMITED");
+    }
+}
+
+async fn auth_endpoints_per_ip(backend: Backend) {
+    let Some(app) = app(backend).await else {
+        return;
+    };
+    let ip = |addr: &str| {
+        TestRequest::post()
+            .uri("/api/v2/auth/token")
+            .peer_addr(addr.parse().unwrap())
+            .insert_header(("content-type", "application/json"))
+            .set_payload(r#"{"api_key":"api_x","api_secret":"sk_x"}"#)
+    };
+    for i in 0..4u64 {
+        let r = app.call(ip("192.0.2.1:4000")).await;
+        r.expect_error(401, "AUTH_INVALID");
+        assert_eq!(num(&r, "x-ratelimit-remaining"), 3 - i);
+        assert_eq!(r.header("ratelimit-policy"), Some("\"ip\";q=4;w=60"));
+    }
+    let r = app.call(ip("192.0.2.1:4001")).await;
+    r.expect_error(429, "RATE_LIMITED");
+    assert!(num(&r, "retry-after") >= 1);
+    // Another client is unaffected; refresh and revoke share the same IP quota.
+    app.call(ip("192.0.2.2:4000"))
+        .await
+        .expect_error(401, "AUTH_INVALID");
+    let refresh = TestRequest::post()
+        .uri("/api/v2/auth/revoke")
+        .peer_addr("192.0.2.1:5000".parse().unwrap())
+        .insert_header(("content-type", "application/json"))
+        .set_payload(r#"{"refresh_token":"rf_x"}"#);
+    app.call(refresh).await.expect_error(429, "RATE_LIMITED");
+}
+
+async fn forwarded_for_only_from_trusted_proxies(backend: Backend) {
+    let Some(app) = TestApp::new(backend, |c| {
+        c.rate_limit_auth = Quota::parse("1/min").unwrap();
+        c.trusted_proxies = vec!["10.0.0.9".parse().unwrap()];
+    })
+    .await
+    else {
+        return;
+    };
+    let req = |peer: &str, xff: &str| {
+        TestRequest::post()
+            .uri("/api/v2/auth/revoke")
+            .peer_addr(peer.parse().unwrap())
+            .insert_header(("x-forwarded-for", xff.to_owned()))
+            .insert_header(("content-type", "application/json"))
+            .set_payload(r#"{"refresh_token":"rf_x"}"#)
+    };
+    // Through the trusted proxy, each forwarded client has its own quota.
+    app.call(req("10.0.0.9:1", "198.51.100.1"))
+        .await
+        .expect(200);
+    app.call(req("10.0.0.9:1", "198.51.100.2"))
+        .await
+        .expect(200);
+    app.call(req("10.0.0.9:1", "198.51.100.1"))
+        .await
+        .expect_error(429, "RATE_LIMITED");
+    // An untrusted peer cannot pick its identity with the header.
+    app.call(req("203.0.113.5:1", "198.51.100.3"))
+        .await
+        .expect(200);
+    app.call(req("203.0.113.5:1", "198.51.100.4"))
+        .await
+        .expect_error(429, "RATE_LIMITED");
+}
+
+macro_rules! on_both {
+    ($($name:ident),*) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() { super::$name(jekcms_store::Backend::Sqlite).await }
+            #[actix_web::test]
+            async fn postgres() { super::$name(jekcms_store::Backend::Postgres).await }
+        }
+    )*};
+}
+
+on_both!(
+    quota_sequence,
+    admin_tier,
+    auth_endpoints_per_ip,
+    forwarded_for_only_from_trusted_proxies
+);

@@ -1,0 +1,24 @@
+//! Cost of one quota check: paid on every authenticated request.
+#![allow(missing_docs)]
+
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use jekcms_ratelimit::{Limiter, Quota};
+
+fn bench(c: &mut Criterion) {
+    let big = Quota::parse("1000000000/s").unwrap();
+    let limiter = Limiter::new(big, big, big);
+    let mut session = 0i64;
+    c.bench_function("ratelimit/check_session (10k sessions)", |b| {
+        b.iter(|| {
+            session = (session + 1) % 10_000;
+            black_box(limiter.check_session(black_box(session), false))
+        })
+    });
+    let d = limiter.check_session(1, false);
+    c.bench_function("ratelimit/headers", |b| {
+        b.iter(|| black_box(d.headers(1_800_000_000)))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

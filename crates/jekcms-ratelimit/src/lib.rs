@@ -1,0 +1,359 @@
+//! Request quotas: one per credential session (two tiers) and one per client IP for the
+//! unauthenticated auth endpoints (API.md §6), and the header values that describe them.
+//!
+//! [`Limiter`] keeps GCRA state in process with `governor`: a quota of N per period lets N
+//! requests through at once and refills one every period/N, so "reset" is the time until the
+//! bucket is full again. [`Decision::headers`] turns an outcome into `X-RateLimit-*`,
+//! `RateLimit-Policy`/`RateLimit` (draft-ietf-httpapi-ratelimit-headers) and `Retry-After`.
+//!
+//! No HTTP framework here: the app asks for a [`Decision`] and writes the headers itself.
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// A quota such as `60/min`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Requests allowed per period (also the burst).
+    pub requests: NonZeroU32,
+    /// The period.
+    pub period: Duration,
+}
+
+/// A quota string that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected N/s, N/min or N/hour with N ≥ 1")]
+pub struct BadQuota;
+
+impl Quota {
+    /// `requests` per `period`.
+    pub fn new(requests: u32, period: Duration) -> Option<Self> {
+        Some(Self {
+            requests: NonZeroU32::new(requests)?,
+            period: (period > Duration::ZERO).then_some(period)?,
+        })
+    }
+
+    /// Parses `N/s`, `N/min` or `N/hour` (N ≥ 1).
+    pub fn parse(s: &str) -> Result<Self, BadQuota> {
+        let (n, unit) = s.trim().split_once('/').ok_or(BadQuota)?;
+        let requests: u32 = n.trim().parse().map_err(|_| BadQuota)?;
+        let period = match unit.trim() {
+            "s" | "sec" | "second" => Duration::from_secs(1),
+            "min" | "minute" => Duration::from_secs(60),
+            "h" | "hour" => Duration::from_secs(3600),
+            _ => return Err(BadQuota),
+        };
+        Self::new(requests, period).ok_or(BadQuota)
+    }
+
+    fn governor(self) -> governor::Quota {
+        governor::Quota::with_period(self.period / self.requests.get())
+            .expect("a positive period divided by a positive count is positive")
+            .allow_burst(self.requests)
+    }
+
+    /// Time for one request's worth of quota to come back.
+    pub fn interval(self) -> Duration {
+        self.period / self.requests.get()
+    }
+}
+
+/// The outcome of one check, with everything the response headers need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the request may proceed.
+    pub allowed: bool,
+    /// The quota applied.
+    pub quota: Quota,
+    /// Requests left right now (0 when refused).
+    pub remaining: u32,
+    /// Time until the full quota is available again.
+    pub reset_after: Duration,
+    /// When refused: how long until one request would be let through.
+    pub retry_after: Option<Duration>,
+    /// Name of the policy in the IETF headers (`session` or `ip`).
+    pub policy: &'static str,
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+impl Decision {
+    /// Whole seconds to wait before retrying (≥ 1), when refused.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after.map(|d| ceil_secs(d).max(1))
+    }
+
+    /// Seconds until the quota is full again, rounded up.
+    pub fn reset_secs(&self) -> u64 {
+        ceil_secs(self.reset_after)
+    }
+
+    /// Header names and values for this decision; `now_unix` is the current Unix time in
+    /// seconds (for `X-RateLimit-Reset`, an absolute time).
+    pub fn headers(&self, now_unix: u64) -> Vec<(&'static str, String)> {
+        let limit = self.quota.requests.get();
+        let window = ceil_secs(self.quota.period);
+        let reset = self.reset_secs();
+        let mut h = vec![
+            ("x-ratelimit-limit", limit.to_string()),
+            ("x-ratelimit-remaining", self.remaining.to_string()),
+            ("x-ratelimit-reset", (now_unix + reset).to_string()),
+            (
+                "ratelimit-policy",
+                format!("\"{}\";q={limit};w={window}", self.policy),
+            ),
+            (
+                "ratelimit",
+                format!("\"{}\";r={};t={reset}", self.policy, self.remaining),
+            ),
+        ];
+        if let Some(secs) = self.retry_after_secs() {
+            h.push(("retry-after", secs.to_string()));
+        }
+        h
+    }
+}
+
+type Keyed<K, C> =
+    governor::RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
+
+/// In-process quotas for sessions (standard and admin tiers) and client IPs.
+pub struct Limiter<C: Clock = DefaultClock> {
+    standard: Keyed<i64, C>,
+    admin: Keyed<i64, C>,
+    ip: Keyed<IpAddr, C>,
+    quotas: [Quota; 3],
+    clock: C,
+}
+
+impl<C: Clock> std::fmt::Debug for Limiter<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limiter")
+            .field("quotas", &self.quotas)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Limiter<DefaultClock> {
+    /// Quotas for standard sessions, admin sessions and client IPs.
+    pub fn new(standard: Quota, admin: Quota, ip: Quota) -> Self {
+        Self::with_clock(standard, admin, ip, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> Limiter<C> {
+    /// Like [`Limiter::new`] with a given clock (tests use a fake one).
+    pub fn with_clock(standard: Quota, admin: Quota, ip: Quota, clock: C) -> Self {
+        Self {
+            standard: keyed(standard, &clock),
+            admin: keyed(admin, &clock),
+            ip: keyed(ip, &clock),
+            quotas: [standard, admin, ip],
+            clock,
+        }
+    }
+}
+
+impl<C: Clock> Limiter<C> {
+    /// Counts one request of a session against its tier's quota. The key is the session,
+    /// so refreshing the token pair does not reset the count.
+    pub fn check_session(&self, session_id: i64, admin_tier: bool) -> Decision {
+        if admin_tier {
+            decide(
+                &self.admin,
+                &session_id,
+                self.quotas[1],
+                &self.clock,
+                "session",
+            )
+        } else {
+            decide(
+                &self.standard,
+                &session_id,
+                self.quotas[0],
+                &self.clock,
+                "session",
+            )
+        }
+    }
+
+    /// Counts one request of an unauthenticated auth endpoint against the client IP.
+    pub fn check_ip(&self, ip: IpAddr) -> Decision {
+        decide(&self.ip, &ip, self.quotas[2], &self.clock, "ip")
+    }
+
+    /// Forgets keys whose quota is full again; call periodically to bound memory.
+    pub fn retain_recent(&self) {
+        self.standard.retain_recent();
+        self.admin.retain_recent();
+        self.ip.retain_recent();
+    }
+
+    /// Number of keys tracked.
+    pub fn len(&self) -> usize {
+        self.standard.len() + self.admin.len() + self.ip.len()
+    }
+
+    /// Whether no key is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn keyed<K: std::hash::Hash + Eq + Clone, C: Clock + Clone>(q: Quota, clock: &C) -> Keyed<K, C> {
+    governor::RateLimiter::<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>::new(
+        q.governor(),
+        DefaultKeyedStateStore::default(),
+        clock.clone(),
+    )
+}
+
+fn decide<K, C>(
+    limiter: &Keyed<K, C>,
+    key: &K,
+    quota: Quota,
+    clock: &C,
+    policy: &'static str,
+) -> Decision
+where
+    K: std::hash::Hash + Eq + Clone,
+    C: Clock,
+{
+    match limiter.check_key(key) {
+        Ok(snapshot) => {
+            let remaining = snapshot.remaining_burst_capacity();
+            let used = quota.requests.get().saturating_sub(remaining);
+            Decision {
+                allowed: true,
+                quota,
+                remaining,
+                reset_after: quota.interval() * used,
+                retry_after: None,
+                policy,
+            }
+        }
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(clock.now());
+            Decision {
+                allowed: false,
+                quota,
+                remaining: 0,
+                reset_after: quota.period.max(wait),
+                retry_after: Some(wait),
+                policy,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use governor::clock::FakeRelativeClock;
+
+    fn limiter(clock: &FakeRelativeClock) -> Limiter<FakeRelativeClock> {
+        Limiter::with_clock(
+            Quota::parse("3/min").unwrap(),
+            Quota::parse("5/min").unwrap(),
+            Quota::parse("2/s").unwrap(),
+            clock.clone(),
+        )
+    }
+
+    #[test]
+    fn parse_quotas() {
+        assert_eq!(
+            Quota::parse("60/min").unwrap().period,
+            Duration::from_secs(60)
+        );
+        assert_eq!(Quota::parse(" 10 / hour ").unwrap().requests.get(), 10);
+        for bad in ["abc/min", "0/min", "-1/min", "5/fortnight", "5", ""] {
+            assert_eq!(Quota::parse(bad), Err(BadQuota), "{bad}");
+        }
+    }
+
+    #[test]
+    fn counts_down_then_refuses_at_quota_plus_one() {
+        let clock = FakeRelativeClock::default();
+        let l = limiter(&clock);
+        let remaining: Vec<u32> = (0..3)
+            .map(|_| l.check_session(7, false).remaining)
+            .collect();
+        assert_eq!(remaining, [2, 1, 0]);
+        let refused = l.check_session(7, false);
+        assert!(!refused.allowed);
+        assert_eq!(refused.remaining, 0);
+        assert_eq!(refused.retry_after_secs(), Some(20));
+        // Another session has its own quota.
+        assert!(l.check_session(8, false).allowed);
+    }
+
+    #[test]
+    fn quota_comes_back_over_time() {
+        let clock = FakeRelativeClock::default();
+        let l = limiter(&clock);
+        for _ in 0..3 {
+            l.check_session(1, false);
+        }
+        assert!(!l.check_session(1, false).allowed);
+        clock.advance(Duration::from_secs(20));
+        let d = l.check_session(1, false);
+        assert!(d.allowed);
+        assert_eq!(d.remaining, 0);
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(l.check_session(1, false).remaining, 2);
+    }
+
+    #[test]
+    fn tiers_and_ips_are_separate() {
+        let clock = FakeRelativeClock::default();
+        let l = limiter(&clock);
+        let admin: Vec<bool> = (0..6).map(|_| l.check_session(1, true).allowed).collect();
+        assert_eq!(admin, [true, true, true, true, true, false]);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        assert!(l.check_ip(ip).allowed && l.check_ip(ip).allowed);
+        assert!(!l.check_ip(ip).allowed);
+        assert!(l.check_ip("10.0.0.2".parse().unwrap()).allowed);
+    }
+
+    #[test]
+    fn headers_are_consistent() {
+        let clock = FakeRelativeClock::default();
+        let l = limiter(&clock);
+        let now = 1_800_000_000;
+        let first = l.check_session(3, false);
+        let h: std::collections::HashMap<_, _> = first.headers(now).into_iter().collect();
+        assert_eq!(h["x-ratelimit-limit"], "3");
+        assert_eq!(h["x-ratelimit-remaining"], "2");
+        assert_eq!(h["x-ratelimit-reset"], (now + 20).to_string());
+        assert_eq!(h["ratelimit-policy"], "\"session\";q=3;w=60");
+        assert_eq!(h["ratelimit"], "\"session\";r=2;t=20");
+        assert!(!h.contains_key("retry-after"));
+        l.check_session(3, false);
+        l.check_session(3, false);
+        let refused = l.check_session(3, false);
+        let h: std::collections::HashMap<_, _> = refused.headers(now).into_iter().collect();
+        let retry: u64 = h["retry-after"].parse().unwrap();
+        let reset: u64 = h["x-ratelimit-reset"].parse().unwrap();
+        assert!(retry >= 1 && retry <= reset - now + 1, "{retry} {reset}");
+    }
+
+    #[test]
+    fn idle_keys_can_be_forgotten() {
+        let clock = FakeRelativeClock::default();
+        let l = limiter(&clock);
+        l.check_session(1, false);
+        l.check_ip("10.0.0.1".parse().unwrap());
+        assert_eq!(l.len(), 2);
+        clock.advance(Duration::from_secs(3600));
+        l.retain_recent();
+        assert!(l.is_empty());
+    }
+}
