@@ -1,6 +1,7 @@
 # JekCMS tasks. `just` with no arguments lists them.
 
 pg_url := env_var_or_default("JEKCMS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+redis_url := env_var_or_default("JEKCMS_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
 # List the recipes
 default:
@@ -14,9 +15,9 @@ run:
 test:
     cargo test --workspace
 
-# Run all tests on SQLite and PostgreSQL
+# Run all tests on SQLite and PostgreSQL, with the Redis tests
 test-pg:
-    JEKCMS_TEST_POSTGRES_URL={{pg_url}} cargo test --workspace
+    JEKCMS_TEST_POSTGRES_URL={{pg_url}} JEKCMS_TEST_REDIS_URL={{redis_url}} cargo test --workspace
 
 # Everything CI runs
 ci:

@@ -38,6 +38,8 @@ pub struct Config {
     pub open_registration: bool,
     /// `JEKCMS_REDIS_URL`
     pub redis_url: Option<String>,
+    /// `JEKCMS_REDIS_PREFIX`: prefix of every key written to Redis.
+    pub redis_prefix: String,
     /// `JEKCMS_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpAddr>,
     /// `JEKCMS_LOG`
@@ -167,6 +169,7 @@ impl Config {
             v1_enabled: flag("JEKCMS_V1_ENABLED", true)?,
             open_registration: flag("JEKCMS_OPEN_REGISTRATION", false)?,
             redis_url,
+            redis_prefix: val("JEKCMS_REDIS_PREFIX").unwrap_or_else(|| "jekcms:".into()),
             trusted_proxies,
             log: val("JEKCMS_LOG").unwrap_or_else(|| "info".into()),
         })

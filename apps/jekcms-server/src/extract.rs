@@ -111,8 +111,9 @@ impl FromRequest for Caller {
             // Counted once the credential is known good, whatever happens next; the quota
             // belongs to the session, so a refreshed token keeps the count.
             if let Some(limiter) = limiter {
-                let decision =
-                    limiter.check_session(principal.session_id, principal.role.is_admin_tier());
+                let decision = limiter
+                    .check_session(principal.session_id, principal.role.is_admin_tier())
+                    .await;
                 context::set_rate_limit(decision);
                 if !decision.allowed {
                     return Err(rate_limited(&decision));
@@ -147,20 +148,21 @@ pub struct AuthThrottle;
 
 impl FromRequest for AuthThrottle {
     type Error = AppError;
-    type Future = futures_util::future::Ready<Result<Self, Self::Error>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return futures_util::future::ready(Ok(AuthThrottle));
+        let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+            return Box::pin(async { Ok(AuthThrottle) });
         };
-        let decision = state
-            .limiter
-            .check_ip(client_ip(req, &state.config.trusted_proxies));
-        context::set_rate_limit(decision);
-        futures_util::future::ready(if decision.allowed {
-            Ok(AuthThrottle)
-        } else {
-            Err(rate_limited(&decision))
+        let ip = client_ip(req, &state.config.trusted_proxies);
+        Box::pin(async move {
+            let decision = state.limiter.check_ip(ip).await;
+            context::set_rate_limit(decision);
+            if decision.allowed {
+                Ok(AuthThrottle)
+            } else {
+                Err(rate_limited(&decision))
+            }
         })
     }
 }

@@ -3,7 +3,7 @@
 use crate::config::Config;
 use jekcms_auth::{AccessTokens, TokenPolicy, TokenService};
 use jekcms_cursor::CursorCodec;
-use jekcms_ratelimit::Limiter;
+use jekcms_ratelimit::RateLimiter;
 use jekcms_store::Store;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ pub struct AppState {
     /// Cursor sealing.
     pub cursors: Arc<CursorCodec>,
     /// Request quotas.
-    pub limiter: Arc<Limiter>,
+    pub limiter: Arc<RateLimiter>,
     /// Configuration.
     pub config: Arc<Config>,
 }
@@ -59,6 +59,16 @@ impl AppState {
             reuse_grace: chrono::Duration::from_std(config.refresh_reuse_grace)
                 .map_err(|_| StartError("JEKCMS_REFRESH_REUSE_GRACE: too large".into()))?,
         };
+        let (standard, admin, ip) = (
+            config.rate_limit_standard,
+            config.rate_limit_admin,
+            config.rate_limit_auth,
+        );
+        let limiter = match &config.redis_url {
+            None => RateLimiter::in_process(standard, admin, ip),
+            Some(url) => RateLimiter::shared(standard, admin, ip, url, &config.redis_prefix)
+                .map_err(|e| StartError(format!("JEKCMS_REDIS_URL: {e}")))?,
+        };
         std::fs::create_dir_all(&config.media_dir).map_err(|e| {
             StartError(format!(
                 "JEKCMS_MEDIA_DIR: cannot create the directory: {e}"
@@ -67,11 +77,7 @@ impl AppState {
         Ok(Self {
             tokens: Arc::new(TokenService::new(store.clone(), access, policy)),
             cursors: Arc::new(CursorCodec::new(&secret)),
-            limiter: Arc::new(Limiter::new(
-                config.rate_limit_standard,
-                config.rate_limit_admin,
-                config.rate_limit_auth,
-            )),
+            limiter: Arc::new(limiter),
             store,
             config: Arc::new(config),
         })

@@ -6,6 +6,10 @@
 //! bucket is full again. [`Decision::headers`] turns an outcome into `X-RateLimit-*`,
 //! `RateLimit-Policy`/`RateLimit` (draft-ietf-httpapi-ratelimit-headers) and `Retry-After`.
 //!
+//! [`RateLimiter`] is what the app holds: the in-process [`Limiter`], or with the `redis`
+//! feature and a URL, quotas shared by every instance through Redis (falling back to the
+//! in-process limiter whenever Redis cannot answer).
+//!
 //! No HTTP framework here: the app asks for a [`Decision`] and writes the headers itself.
 
 use governor::clock::{Clock, DefaultClock};
@@ -118,6 +122,96 @@ impl Decision {
             h.push(("retry-after", secs.to_string()));
         }
         h
+    }
+}
+
+#[cfg(feature = "redis")]
+mod redis_store;
+
+/// The limiter the app uses: in process, or shared through Redis.
+pub struct RateLimiter {
+    local: Limiter,
+    #[cfg(feature = "redis")]
+    shared: Option<redis_store::RedisStore>,
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Redis URL that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid Redis URL: {0}")]
+pub struct BadRedisUrl(String);
+
+impl RateLimiter {
+    /// Quotas counted in this process only.
+    pub fn in_process(standard: Quota, admin: Quota, ip: Quota) -> Self {
+        Self {
+            local: Limiter::new(standard, admin, ip),
+            #[cfg(feature = "redis")]
+            shared: None,
+        }
+    }
+
+    /// Quotas shared through the Redis at `url`, keys starting with `prefix`. Connects
+    /// lazily: an unreachable Redis at start-up is tolerated like one that goes away later.
+    #[cfg(feature = "redis")]
+    pub fn shared(
+        standard: Quota,
+        admin: Quota,
+        ip: Quota,
+        url: &str,
+        prefix: &str,
+    ) -> Result<Self, BadRedisUrl> {
+        Ok(Self {
+            local: Limiter::new(standard, admin, ip),
+            shared: Some(
+                redis_store::RedisStore::new(url, prefix)
+                    .map_err(|e| BadRedisUrl(e.to_string()))?,
+            ),
+        })
+    }
+
+    /// See [`Limiter::check_session`].
+    pub async fn check_session(&self, session_id: i64, admin_tier: bool) -> Decision {
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared {
+            let (tier, quota) = if admin_tier {
+                ("admin", self.local.quotas[1])
+            } else {
+                ("standard", self.local.quotas[0])
+            };
+            if let Some(d) = shared
+                .check(&format!("rl:session:{tier}:{session_id}"), quota, "session")
+                .await
+            {
+                return d;
+            }
+        }
+        self.local.check_session(session_id, admin_tier)
+    }
+
+    /// See [`Limiter::check_ip`].
+    pub async fn check_ip(&self, ip: IpAddr) -> Decision {
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared
+            && let Some(d) = shared
+                .check(&format!("rl:ip:{ip}"), self.local.quotas[2], "ip")
+                .await
+        {
+            return d;
+        }
+        self.local.check_ip(ip)
+    }
+
+    /// See [`Limiter::retain_recent`].
+    pub fn retain_recent(&self) {
+        self.local.retain_recent();
     }
 }
 

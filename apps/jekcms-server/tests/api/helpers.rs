@@ -50,7 +50,8 @@ pub struct TestApp {
     pub state: AppState,
     service: BoxService<actix_http::Request, ServiceResponse<BoxBody>, actix_web::Error>,
     pub media_dir: PathBuf,
-    pub db: TestDatabase,
+    pub db: std::sync::Arc<TestDatabase>,
+    config: Config,
 }
 
 /// A response, fully read.
@@ -141,8 +142,18 @@ impl TestApp {
         config.rate_limit_admin = plenty;
         config.rate_limit_auth = plenty;
         tweak(&mut config);
+        Some(Self::start(std::sync::Arc::new(db), config, media_dir).await)
+    }
+
+    /// A second server instance over the same database and media directory, with the same
+    /// configuration: as a deployment runs several instances behind a load balancer.
+    pub async fn another_instance(&self) -> Self {
+        Self::start(self.db.clone(), self.config.clone(), self.media_dir.clone()).await
+    }
+
+    async fn start(db: std::sync::Arc<TestDatabase>, config: Config, media_dir: PathBuf) -> Self {
         let store = Store::connect(db.url(), Default::default()).await.unwrap();
-        let state = AppState::with_store(config, store).await.unwrap();
+        let state = AppState::with_store(config.clone(), store).await.unwrap();
         let app = jekcms_server::build_app(state.clone()).route(
             "/api/v2/__test/panic",
             actix_web::web::get().to(|| async {
@@ -153,12 +164,13 @@ impl TestApp {
             }),
         );
         let service = actix_web::test::init_service(app).await;
-        Some(Self {
+        Self {
             state,
             service: boxed::service(service),
             media_dir,
             db,
-        })
+            config,
+        }
     }
 
     /// Sends a request through the whole app.

@@ -202,3 +202,168 @@ on_both!(
     auth_endpoints_per_ip,
     forwarded_for_only_from_trusted_proxies
 );
+
+/// The Redis server for shared-quota tests, when `JEKCMS_TEST_REDIS_URL` is set (CI sets it).
+fn redis_url() -> Option<String> {
+    std::env::var("JEKCMS_TEST_REDIS_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+fn unique_prefix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "jekcms-test:{}:{}:{}:",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        now()
+    )
+}
+
+async fn shared_app(backend: Backend, url: String) -> Option<TestApp> {
+    let prefix = unique_prefix();
+    TestApp::new(backend, move |c| {
+        c.rate_limit_standard = Quota::parse("5/min").unwrap();
+        c.redis_url = Some(url);
+        c.redis_prefix = prefix;
+    })
+    .await
+}
+
+async fn instances_share_one_quota_through_redis(backend: Backend) {
+    let Some(url) = redis_url() else {
+        eprintln!("skipped: JEKCMS_TEST_REDIS_URL is not set");
+        return;
+    };
+    let Some(a) = shared_app(backend, url).await else {
+        return;
+    };
+    let b = a.another_instance().await;
+    let t = a.login("default", "editor@example.com", Role::Editor).await;
+    for i in 0..5u64 {
+        let instance = if i % 2 == 0 { &a } else { &b };
+        let r = instance.get("/api/v2/posts", &t.access).await;
+        r.expect(200);
+        assert_eq!(num(&r, "x-ratelimit-remaining"), 4 - i, "request {i}");
+    }
+    b.get("/api/v2/posts", &t.access)
+        .await
+        .expect_error(429, "RATE_LIMITED");
+    let r = a.get("/api/v2/posts", &t.access).await;
+    r.expect_error(429, "RATE_LIMITED");
+    assert!(num(&r, "retry-after") >= 1);
+}
+
+on_both!(instances_share_one_quota_through_redis);
+
+/// A Redis of the test's own, so it can be stopped and started again.
+struct OwnRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect(
+                "redis-server is installed (JEKCMS_TEST_REDIS_URL is set, so Redis tests must run)",
+            );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self {
+            port,
+            child: Some(child),
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Redis going away does not take the API down (quotas fall back to each instance), and
+/// sharing resumes by itself when Redis returns.
+#[actix_web::test]
+async fn redis_outage_fails_open_and_recovers() {
+    if redis_url().is_none() {
+        eprintln!("skipped: JEKCMS_TEST_REDIS_URL is not set");
+        return;
+    }
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let mut redis = OwnRedis::start(port);
+    let a = shared_app(Backend::Sqlite, format!("redis://127.0.0.1:{}", redis.port))
+        .await
+        .unwrap();
+    let b = a.another_instance().await;
+    let t = a.login("default", "editor@example.com", Role::Editor).await;
+    assert_eq!(
+        num(
+            &a.get("/api/v2/posts", &t.access).await,
+            "x-ratelimit-remaining"
+        ),
+        4
+    );
+    assert_eq!(
+        num(
+            &b.get("/api/v2/posts", &t.access).await,
+            "x-ratelimit-remaining"
+        ),
+        3
+    );
+    redis.stop();
+    // Still serving: each instance counts on its own meanwhile.
+    for _ in 0..3 {
+        let r = a.get("/api/v2/posts", &t.access).await;
+        r.expect(200);
+        assert!(r.header("x-ratelimit-limit").is_some());
+    }
+    let _redis = OwnRedis::start(port);
+    // Each instance notices on its next request (counted locally at most once) and
+    // reconnects by itself after the back-off.
+    for instance in [&a, &b] {
+        instance.get("/api/v2/posts", &t.access).await.expect(200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+    // Shared again: A and B count down one quota together.
+    let first = num(
+        &a.get("/api/v2/posts", &t.access).await,
+        "x-ratelimit-remaining",
+    );
+    let second = num(
+        &b.get("/api/v2/posts", &t.access).await,
+        "x-ratelimit-remaining",
+    );
+    let third = num(
+        &a.get("/api/v2/posts", &t.access).await,
+        "x-ratelimit-remaining",
+    );
+    assert_eq!((second, third), (first - 1, first - 2), "first = {first}");
+}
