@@ -20,7 +20,7 @@ if ! command -v wrk >/dev/null; then
     echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 fi
 cargo build -q --release -p jekcms-server
-bin="$root/target/release/jekcms"
+bin="${CARGO_TARGET_DIR:-$root/target}/release/jekcms"
 
 {
   echo "# JekCMS benchmark results"
@@ -33,7 +33,7 @@ bin="$root/target/release/jekcms"
 
 if [ -z "${BENCH_SKIP_CRITERION:-}" ]; then
   echo "== criterion micro-benchmarks"
-  cargo bench -q -p jekcms-cursor -p jekcms-auth -p jekcms-envelope --benches -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
+  cargo bench -q -p jekcms-cursor -p jekcms-auth -p jekcms-envelope -p jekcms-ratelimit --benches -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
     | tee "$out/criterion.txt" | grep -E "time:" || true
   {
     echo "## In-process (criterion, median of the estimate)"
