@@ -8,11 +8,39 @@ use jekcms_ratelimit::Quota;
 use jekcms_store::Backend;
 use serde_json::json;
 
-async fn app(backend: Backend) -> Option<TestApp> {
-    TestApp::new(backend, |c| {
+/// Where quotas are kept in a test run.
+#[derive(Clone, Copy, Debug)]
+enum Counting {
+    InProcess,
+    Redis,
+}
+
+/// An app with small quotas, counting in process or in Redis (`None`: that leg is not
+/// configured here).
+async fn app(backend: Backend, counting: Counting) -> Option<TestApp> {
+    app_with(backend, counting, |_| {}).await
+}
+
+async fn app_with(
+    backend: Backend,
+    counting: Counting,
+    tweak: impl FnOnce(&mut jekcms_server::config::Config) + 'static,
+) -> Option<TestApp> {
+    let redis = match counting {
+        Counting::InProcess => None,
+        Counting::Redis => Some(redis_url().or_else(|| {
+            eprintln!("skipped: JEKCMS_TEST_REDIS_URL is not set");
+            None
+        })?),
+    };
+    let prefix = unique_prefix();
+    TestApp::new(backend, move |c| {
         c.rate_limit_standard = Quota::parse("5/min").unwrap();
         c.rate_limit_admin = Quota::parse("8/min").unwrap();
         c.rate_limit_auth = Quota::parse("4/min").unwrap();
+        c.redis_url = redis;
+        c.redis_prefix = prefix;
+        tweak(c);
     })
     .await
 }
@@ -31,8 +59,8 @@ fn now() -> u64 {
         .as_secs()
 }
 
-async fn quota_sequence(backend: Backend) {
-    let Some(app) = app(backend).await else {
+async fn quota_sequence(backend: Backend, counting: Counting) {
+    let Some(app) = app(backend, counting).await else {
         return;
     };
     let t = app
@@ -98,8 +126,8 @@ async fn quota_sequence(backend: Backend) {
     assert!(me["data"]["rate_limit"]["reset"].as_u64().unwrap() >= now());
 }
 
-async fn admin_tier(backend: Backend) {
-    let Some(app) = app(backend).await else {
+async fn admin_tier(backend: Backend, counting: Counting) {
+    let Some(app) = app(backend, counting).await else {
         return;
     };
     for role in [Role::Admin, Role::Owner] {
@@ -117,8 +145,8 @@ async fn admin_tier(backend: Backend) {
     }
 }
 
-async fn auth_endpoints_per_ip(backend: Backend) {
-    let Some(app) = app(backend).await else {
+async fn auth_endpoints_per_ip(backend: Backend, counting: Counting) {
+    let Some(app) = app(backend, counting).await else {
         return;
     };
     let ip = |addr: &str| {
@@ -149,8 +177,8 @@ async fn auth_endpoints_per_ip(backend: Backend) {
     app.call(refresh).await.expect_error(429, "RATE_LIMITED");
 }
 
-async fn forwarded_for_only_from_trusted_proxies(backend: Backend) {
-    let Some(app) = TestApp::new(backend, |c| {
+async fn forwarded_for_only_from_trusted_proxies(backend: Backend, counting: Counting) {
+    let Some(app) = app_with(backend, counting, |c| {
         c.rate_limit_auth = Quota::parse("1/min").unwrap();
         c.trusted_proxies = vec!["10.0.0.9".parse().unwrap()];
     })
@@ -185,13 +213,20 @@ async fn forwarded_for_only_from_trusted_proxies(backend: Backend) {
         .expect_error(429, "RATE_LIMITED");
 }
 
+/// Each scenario on both stores, counting in process and in Redis.
 macro_rules! on_both {
     ($($name:ident),*) => {$(
         mod $name {
+            use super::Counting::{InProcess, Redis};
+            use jekcms_store::Backend::{Postgres, Sqlite};
             #[actix_web::test]
-            async fn sqlite() { super::$name(jekcms_store::Backend::Sqlite).await }
+            async fn sqlite() { super::$name(Sqlite, InProcess).await }
             #[actix_web::test]
-            async fn postgres() { super::$name(jekcms_store::Backend::Postgres).await }
+            async fn postgres() { super::$name(Postgres, InProcess).await }
+            #[actix_web::test]
+            async fn sqlite_redis() { super::$name(Sqlite, Redis).await }
+            #[actix_web::test]
+            async fn postgres_redis() { super::$name(Postgres, Redis).await }
         }
     )*};
 }
@@ -222,21 +257,14 @@ fn unique_prefix() -> String {
 }
 
 async fn shared_app(backend: Backend, url: String) -> Option<TestApp> {
-    let prefix = unique_prefix();
-    TestApp::new(backend, move |c| {
-        c.rate_limit_standard = Quota::parse("5/min").unwrap();
-        c.redis_url = Some(url);
-        c.redis_prefix = prefix;
+    app_with(backend, Counting::InProcess, move |c| {
+        c.redis_url = Some(url)
     })
     .await
 }
 
 async fn instances_share_one_quota_through_redis(backend: Backend) {
-    let Some(url) = redis_url() else {
-        eprintln!("skipped: JEKCMS_TEST_REDIS_URL is not set");
-        return;
-    };
-    let Some(a) = shared_app(backend, url).await else {
+    let Some(a) = app(backend, Counting::Redis).await else {
         return;
     };
     let b = a.another_instance().await;
@@ -255,7 +283,16 @@ async fn instances_share_one_quota_through_redis(backend: Backend) {
     assert!(num(&r, "retry-after") >= 1);
 }
 
-on_both!(instances_share_one_quota_through_redis);
+mod instances_share_one_quota_through_redis {
+    #[actix_web::test]
+    async fn sqlite_redis() {
+        super::instances_share_one_quota_through_redis(jekcms_store::Backend::Sqlite).await
+    }
+    #[actix_web::test]
+    async fn postgres_redis() {
+        super::instances_share_one_quota_through_redis(jekcms_store::Backend::Postgres).await
+    }
+}
 
 /// A Redis of the test's own, so it can be stopped and started again.
 struct OwnRedis {
