@@ -20,12 +20,12 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     /// `JEKCMS_REFRESH_REUSE_GRACE`
     pub refresh_reuse_grace: Duration,
-    /// `JEKCMS_RATE_LIMIT_STANDARD`
-    pub rate_limit_standard: Quota,
-    /// `JEKCMS_RATE_LIMIT_ADMIN`
-    pub rate_limit_admin: Quota,
-    /// `JEKCMS_RATE_LIMIT_AUTH`
-    pub rate_limit_auth: Quota,
+    /// `JEKCMS_RATE_LIMIT_STANDARD` (`None`: `off`)
+    pub rate_limit_standard: Option<Quota>,
+    /// `JEKCMS_RATE_LIMIT_ADMIN` (`None`: `off`)
+    pub rate_limit_admin: Option<Quota>,
+    /// `JEKCMS_RATE_LIMIT_AUTH` (`None`: `off`)
+    pub rate_limit_auth: Option<Quota>,
     /// `JEKCMS_SECRET_KEY`; when absent, one is generated once and kept in the database.
     pub secret_key: Option<[u8; 32]>,
     /// `JEKCMS_MEDIA_DIR`
@@ -81,9 +81,9 @@ impl Config {
                 },
             }
         };
-        let quota = |var: &'static str, default: &str| -> Result<Quota, ConfigError> {
+        let quota = |var: &'static str, default: &str| -> Result<Option<Quota>, ConfigError> {
             let raw = val(var).unwrap_or_else(|| default.to_owned());
-            Quota::parse(&raw).map_err(|e| err(var, &e.to_string()))
+            Quota::parse_setting(&raw).map_err(|e| err(var, &format!("{e}, or off")))
         };
         let flag = |var: &'static str, default: bool| -> Result<bool, ConfigError> {
             match val(var).as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -199,17 +199,13 @@ mod tests {
         assert_eq!(c.refresh_reuse_grace, Duration::from_secs(10));
         assert_eq!(
             c.rate_limit_standard,
-            Quota::new(60, Duration::from_secs(60)).unwrap()
+            Quota::new(60, Duration::from_secs(60))
         );
-        assert_eq!(
-            c.rate_limit_admin,
-            Quota::new(300, Duration::from_secs(60)).unwrap()
-        );
-        assert_eq!(
-            c.rate_limit_auth,
-            Quota::new(10, Duration::from_secs(60)).unwrap()
-        );
+        assert_eq!(c.rate_limit_admin, Quota::new(300, Duration::from_secs(60)));
+        assert_eq!(c.rate_limit_auth, Quota::new(10, Duration::from_secs(60)));
         assert!(c.trusted_proxies.is_empty());
+        let off = with(&[("JEKCMS_RATE_LIMIT_AUTH", "off")]).unwrap();
+        assert_eq!(off.rate_limit_auth, None);
         assert_eq!(c.max_upload_bytes, 26_214_400);
         assert!(c.v1_enabled && !c.open_registration && c.secret_key.is_none());
     }

@@ -110,10 +110,11 @@ impl FromRequest for Caller {
             })?;
             // Counted once the credential is known good, whatever happens next; the quota
             // belongs to the session, so a refreshed token keeps the count.
-            if let Some(limiter) = limiter {
-                let decision = limiter
+            if let Some(limiter) = limiter
+                && let Some(decision) = limiter
                     .check_session(principal.session_id, principal.role.is_admin_tier())
-                    .await;
+                    .await
+            {
                 context::set_rate_limit(decision);
                 if !decision.allowed {
                     return Err(rate_limited(&decision));
@@ -156,12 +157,16 @@ impl FromRequest for AuthThrottle {
         };
         let ip = client_ip(req, &state.config.trusted_proxies);
         Box::pin(async move {
-            let decision = state.limiter.check_ip(ip).await;
-            context::set_rate_limit(decision);
-            if decision.allowed {
-                Ok(AuthThrottle)
-            } else {
-                Err(rate_limited(&decision))
+            match state.limiter.check_ip(ip).await {
+                Some(decision) => {
+                    context::set_rate_limit(decision);
+                    if decision.allowed {
+                        Ok(AuthThrottle)
+                    } else {
+                        Err(rate_limited(&decision))
+                    }
+                }
+                None => Ok(AuthThrottle),
             }
         })
     }

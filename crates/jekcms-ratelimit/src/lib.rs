@@ -55,6 +55,15 @@ impl Quota {
         Self::new(requests, period).ok_or(BadQuota)
     }
 
+    /// Parses a setting: a quota, or `off` for none (e.g. behind a gateway that limits).
+    pub fn parse_setting(s: &str) -> Result<Option<Self>, BadQuota> {
+        if s.trim().eq_ignore_ascii_case("off") {
+            Ok(None)
+        } else {
+            Self::parse(s).map(Some)
+        }
+    }
+
     fn governor(self) -> governor::Quota {
         governor::Quota::with_period(self.period / self.requests.get())
             .expect("a positive period divided by a positive count is positive")
@@ -128,9 +137,11 @@ impl Decision {
 #[cfg(feature = "redis")]
 mod redis_store;
 
-/// The limiter the app uses: in process, or shared through Redis.
+/// The limiter the app uses: in process, or shared through Redis. A tier configured `off`
+/// is never counted and gets no headers.
 pub struct RateLimiter {
     local: Limiter,
+    enabled: [bool; 3],
     #[cfg(feature = "redis")]
     shared: Option<redis_store::RedisStore>,
 }
@@ -149,10 +160,11 @@ impl std::fmt::Debug for RateLimiter {
 pub struct BadRedisUrl(String);
 
 impl RateLimiter {
-    /// Quotas counted in this process only.
-    pub fn in_process(standard: Quota, admin: Quota, ip: Quota) -> Self {
+    /// Quotas counted in this process only; `None` turns a tier off.
+    pub fn in_process(standard: Option<Quota>, admin: Option<Quota>, ip: Option<Quota>) -> Self {
         Self {
-            local: Limiter::new(standard, admin, ip),
+            local: local_limiter(standard, admin, ip),
+            enabled: [standard.is_some(), admin.is_some(), ip.is_some()],
             #[cfg(feature = "redis")]
             shared: None,
         }
@@ -162,23 +174,26 @@ impl RateLimiter {
     /// lazily: an unreachable Redis at start-up is tolerated like one that goes away later.
     #[cfg(feature = "redis")]
     pub fn shared(
-        standard: Quota,
-        admin: Quota,
-        ip: Quota,
+        standard: Option<Quota>,
+        admin: Option<Quota>,
+        ip: Option<Quota>,
         url: &str,
         prefix: &str,
     ) -> Result<Self, BadRedisUrl> {
         Ok(Self {
-            local: Limiter::new(standard, admin, ip),
             shared: Some(
                 redis_store::RedisStore::new(url, prefix)
                     .map_err(|e| BadRedisUrl(e.to_string()))?,
             ),
+            ..Self::in_process(standard, admin, ip)
         })
     }
 
-    /// See [`Limiter::check_session`].
-    pub async fn check_session(&self, session_id: i64, admin_tier: bool) -> Decision {
+    /// See [`Limiter::check_session`]; `None` when the tier is off.
+    pub async fn check_session(&self, session_id: i64, admin_tier: bool) -> Option<Decision> {
+        if !self.enabled[usize::from(admin_tier)] {
+            return None;
+        }
         #[cfg(feature = "redis")]
         if let Some(shared) = &self.shared {
             let (tier, quota) = if admin_tier {
@@ -190,29 +205,42 @@ impl RateLimiter {
                 .check(&format!("rl:session:{tier}:{session_id}"), quota, "session")
                 .await
             {
-                return d;
+                return Some(d);
             }
         }
-        self.local.check_session(session_id, admin_tier)
+        Some(self.local.check_session(session_id, admin_tier))
     }
 
-    /// See [`Limiter::check_ip`].
-    pub async fn check_ip(&self, ip: IpAddr) -> Decision {
+    /// See [`Limiter::check_ip`]; `None` when the IP quota is off.
+    pub async fn check_ip(&self, ip: IpAddr) -> Option<Decision> {
+        if !self.enabled[2] {
+            return None;
+        }
         #[cfg(feature = "redis")]
         if let Some(shared) = &self.shared
             && let Some(d) = shared
                 .check(&format!("rl:ip:{ip}"), self.local.quotas[2], "ip")
                 .await
         {
-            return d;
+            return Some(d);
         }
-        self.local.check_ip(ip)
+        Some(self.local.check_ip(ip))
     }
 
     /// See [`Limiter::retain_recent`].
     pub fn retain_recent(&self) {
         self.local.retain_recent();
     }
+}
+
+/// The in-process limiter, with a stand-in quota for tiers that are off (never checked).
+fn local_limiter(standard: Option<Quota>, admin: Option<Quota>, ip: Option<Quota>) -> Limiter {
+    let unused = Quota::new(1, Duration::from_secs(1)).expect("valid quota");
+    Limiter::new(
+        standard.unwrap_or(unused),
+        admin.unwrap_or(unused),
+        ip.unwrap_or(unused),
+    )
 }
 
 type Keyed<K, C> =
@@ -359,6 +387,17 @@ mod tests {
             Quota::parse("2/s").unwrap(),
             clock.clone(),
         )
+    }
+
+    #[test]
+    fn settings_can_turn_a_quota_off() {
+        assert_eq!(Quota::parse_setting("off"), Ok(None));
+        assert_eq!(Quota::parse_setting("OFF"), Ok(None));
+        assert_eq!(
+            Quota::parse_setting("2/s"),
+            Ok(Quota::new(2, Duration::from_secs(1)))
+        );
+        assert_eq!(Quota::parse_setting("of"), Err(BadQuota));
     }
 
     #[test]

@@ -35,9 +35,9 @@ async fn app_with(
     };
     let prefix = unique_prefix();
     TestApp::new(backend, move |c| {
-        c.rate_limit_standard = Quota::parse("5/min").unwrap();
-        c.rate_limit_admin = Quota::parse("8/min").unwrap();
-        c.rate_limit_auth = Quota::parse("4/min").unwrap();
+        c.rate_limit_standard = Some(Quota::parse("5/min").unwrap());
+        c.rate_limit_admin = Some(Quota::parse("8/min").unwrap());
+        c.rate_limit_auth = Some(Quota::parse("4/min").unwrap());
         c.redis_url = redis;
         c.redis_prefix = prefix;
         tweak(c);
@@ -179,7 +179,7 @@ async fn auth_endpoints_per_ip(backend: Backend, counting: Counting) {
 
 async fn forwarded_for_only_from_trusted_proxies(backend: Backend, counting: Counting) {
     let Some(app) = app_with(backend, counting, |c| {
-        c.rate_limit_auth = Quota::parse("1/min").unwrap();
+        c.rate_limit_auth = Some(Quota::parse("1/min").unwrap());
         c.trusted_proxies = vec!["10.0.0.9".parse().unwrap()];
     })
     .await
@@ -213,6 +213,36 @@ async fn forwarded_for_only_from_trusted_proxies(backend: Backend, counting: Cou
         .expect_error(429, "RATE_LIMITED");
 }
 
+async fn quotas_can_be_turned_off(backend: Backend, counting: Counting) {
+    let Some(app) = app_with(backend, counting, |c| {
+        c.rate_limit_admin = None;
+        c.rate_limit_auth = None;
+    })
+    .await
+    else {
+        return;
+    };
+    let owner = app.owner().await;
+    for _ in 0..10 {
+        let r = app.get("/api/v2/posts", &owner.access).await;
+        r.expect(200);
+        assert!(r.header("x-ratelimit-limit").is_none() && r.header("ratelimit").is_none());
+    }
+    let me = app.get("/api/v2/me", &owner.access).await.expect(200);
+    assert!(me["data"]["rate_limit"].is_null());
+    // The standard tier is still on.
+    let viewer = app
+        .login("default", "viewer@example.com", Role::Viewer)
+        .await;
+    assert_eq!(
+        num(
+            &app.get("/api/v2/posts", &viewer.access).await,
+            "x-ratelimit-limit"
+        ),
+        5
+    );
+}
+
 /// Each scenario on both stores, counting in process and in Redis.
 macro_rules! on_both {
     ($($name:ident),*) => {$(
@@ -235,7 +265,8 @@ on_both!(
     quota_sequence,
     admin_tier,
     auth_endpoints_per_ip,
-    forwarded_for_only_from_trusted_proxies
+    forwarded_for_only_from_trusted_proxies,
+    quotas_can_be_turned_off
 );
 
 /// The Redis server for shared-quota tests, when `JEKCMS_TEST_REDIS_URL` is set (CI sets it).
