@@ -128,6 +128,31 @@ for store in $stores; do
   scenario "list, first page (limit 20)" 32 "/api/v2/posts"
   scenario "list, depth 99,980" 32 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
   rss_kb=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
+  # The same list scenario with the limiter off, to show what it costs.
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  : > "$work/stdout"
+  JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info JEKCMS_RATE_LIMIT_STANDARD=off JEKCMS_RATE_LIMIT_ADMIN=off \
+    JEKCMS_RATE_LIMIT_AUTH=off "$bin" serve > "$work/stdout" 2>> "$log" &
+  pid=$!
+  until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
+  scenario "list, first page, rate limits OFF" 32 "/api/v2/posts"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  : > "$work/stdout"
+  JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info "$bin" serve > "$work/stdout" 2>> "$log" &
+  pid=$!
+  until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
+  scenario "list, first page, rate limits on (after restart)" 32 "/api/v2/posts"
+  scenario "list, first page, rate limits on (after restart)" 1 "/api/v2/posts"
+  if redis-cli ping >/dev/null 2>&1; then
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    : > "$work/stdout"
+    JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info JEKCMS_REDIS_URL=redis://127.0.0.1:6379 \
+      JEKCMS_REDIS_PREFIX="jekcms-bench:$$:" "$bin" serve > "$work/stdout" 2>> "$log" &
+    pid=$!
+    until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
+    scenario "list, first page, quotas in Redis" 1 "/api/v2/posts"
+    scenario "list, first page, quotas in Redis" 32 "/api/v2/posts"
+  fi
   case $store in
     sqlite) "$root/scripts/explain.sh" sqlite "$work/bench.db" > "$out/explain-$store.txt" ;;
     postgres) "$root/scripts/explain.sh" postgres "$url" > "$out/explain-$store.txt" ;;
