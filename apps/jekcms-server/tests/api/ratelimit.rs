@@ -379,17 +379,16 @@ impl Drop for OwnRedis {
 
 /// Redis going away does not take the API down (quotas fall back to each instance), and
 /// sharing resumes by itself when Redis returns.
-#[actix_web::test]
-async fn redis_outage_fails_open_and_recovers() {
+async fn redis_outage_fails_open_and_recovers(backend: Backend, port_offset: u16) {
     if redis_url().is_none() {
         eprintln!("skipped: JEKCMS_TEST_REDIS_URL is not set");
         return;
     }
-    let port = 20000 + (std::process::id() % 20000) as u16;
+    let port = 20000 + (std::process::id() % 10000) as u16 * 2 + port_offset;
     let mut redis = OwnRedis::start(port);
-    let a = shared_app(Backend::Sqlite, format!("redis://127.0.0.1:{}", redis.port))
-        .await
-        .unwrap();
+    let Some(a) = shared_app(backend, format!("redis://127.0.0.1:{}", redis.port)).await else {
+        return;
+    };
     let b = a.another_instance().await;
     let t = a.login("default", "editor@example.com", Role::Editor).await;
     assert_eq!(
@@ -434,4 +433,15 @@ async fn redis_outage_fails_open_and_recovers() {
         "x-ratelimit-remaining",
     );
     assert_eq!((second, third), (first - 1, first - 2), "first = {first}");
+}
+
+mod redis_outage_fails_open_and_recovers {
+    #[actix_web::test]
+    async fn sqlite() {
+        super::redis_outage_fails_open_and_recovers(jekcms_store::Backend::Sqlite, 0).await
+    }
+    #[actix_web::test]
+    async fn postgres() {
+        super::redis_outage_fails_open_and_recovers(jekcms_store::Backend::Postgres, 1).await
+    }
 }
