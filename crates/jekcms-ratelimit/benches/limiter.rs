@@ -8,7 +8,7 @@ fn bench(c: &mut Criterion) {
     let big = Quota::parse("1000000000/s").unwrap();
     let limiter = Limiter::new(big, big, big);
     let mut session = 0i64;
-    c.bench_function("ratelimit/check_session (10k sessions)", |b| {
+    c.bench_function("ratelimit/check_session_10k_keys", |b| {
         b.iter(|| {
             session = (session + 1) % 10_000;
             black_box(limiter.check_session(black_box(session), false))
