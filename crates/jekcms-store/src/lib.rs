@@ -81,42 +81,42 @@ pub enum Backend {
     Sqlite,
 }
 
-/// Runs `$body` (reads only) with `$conn` bound to a pooled connection of whichever backend
-/// the store uses. The body is compiled once per backend.
-macro_rules! with_conn {
-    ($store:expr, $conn:ident => $body:expr) => {
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend the store
+/// uses; on SQLite, from the `$sqlite_pool` (`read` or `write`). The body is compiled once
+/// per backend.
+macro_rules! on_pool {
+    ($store:expr, $sqlite_pool:ident, $conn:ident => $body:expr) => {
         match &$store.db {
             $crate::Db::Pg(pool) => {
                 let mut guard = pool.get().await.map_err($crate::StoreError::pool)?;
                 let $conn = &mut *guard;
                 $body
             }
-            $crate::Db::Sqlite { read, .. } => {
-                let mut guard = read.get().await.map_err($crate::StoreError::pool)?;
+            $crate::Db::Sqlite {
+                $sqlite_pool: pool, ..
+            } => {
+                let mut guard = pool.get().await.map_err($crate::StoreError::pool)?;
                 let $conn = &mut *guard;
                 $body
             }
         }
     };
 }
+pub(crate) use on_pool;
+
+/// [`on_pool!`] for a body that only reads (SQLite: a reader connection, run inline).
+macro_rules! with_conn {
+    ($store:expr, $conn:ident => $body:expr) => {
+        $crate::on_pool!($store, read, $conn => $body)
+    };
+}
 pub(crate) use with_conn;
 
-/// Like [`with_conn!`] for a body that writes (one statement; see [`with_write_txn!`] for
-/// several): on SQLite it runs on the writer connection.
+/// [`on_pool!`] for a body that writes one statement (SQLite: the writer connection); see
+/// [`with_write_txn!`] for several.
 macro_rules! with_write_conn {
     ($store:expr, $conn:ident => $body:expr) => {
-        match &$store.db {
-            $crate::Db::Pg(pool) => {
-                let mut guard = pool.get().await.map_err($crate::StoreError::pool)?;
-                let $conn = &mut *guard;
-                $body
-            }
-            $crate::Db::Sqlite { write, .. } => {
-                let mut guard = write.get().await.map_err($crate::StoreError::pool)?;
-                let $conn = &mut *guard;
-                $body
-            }
-        }
+        $crate::on_pool!($store, write, $conn => $body)
     };
 }
 pub(crate) use with_write_conn;
