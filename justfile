@@ -40,6 +40,10 @@ lint:
 bench:
     scripts/bench.sh
 
+# Instructions per list request with rate limits on and off (needs a seeded database)
+limiter-cost:
+    JEKCMS_DATABASE_URL=sqlite://bench-out/sqlite/bench.db scripts/limiter-cost.sh
+
 # Fill a database with the benchmark dataset (N posts)
 seed posts="100000":
     cargo run --release -- seed --posts {{posts}}
