@@ -1,5 +1,6 @@
-//! Configuration from `JEKCMS_*` environment variables (API.md §0). A bad value stops
-//! start-up with one line naming the variable; nothing is half-started.
+//! Configuration from `JEKCMS_*` environment variables (API.md §0), optionally supplied by a
+//! `jekcms.toml` in the working directory with the same keys; the environment wins. A bad
+//! value stops start-up with one line naming the variable; nothing is half-started.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -56,10 +57,44 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Every variable the server reads; the keys a `jekcms.toml` may set.
+pub const VARIABLES: [&str; 17] = [
+    "JEKCMS_DATABASE_URL",
+    "JEKCMS_BIND",
+    "JEKCMS_ACCESS_TOKEN_TTL",
+    "JEKCMS_REFRESH_TOKEN_TTL",
+    "JEKCMS_REFRESH_REUSE_GRACE",
+    "JEKCMS_RATE_LIMIT_STANDARD",
+    "JEKCMS_RATE_LIMIT_ADMIN",
+    "JEKCMS_RATE_LIMIT_AUTH",
+    "JEKCMS_SECRET_KEY",
+    "JEKCMS_MEDIA_DIR",
+    "JEKCMS_MAX_UPLOAD_BYTES",
+    "JEKCMS_V1_ENABLED",
+    "JEKCMS_OPEN_REGISTRATION",
+    "JEKCMS_REDIS_URL",
+    "JEKCMS_REDIS_PREFIX",
+    "JEKCMS_TRUSTED_PROXIES",
+    "JEKCMS_LOG",
+];
+
+/// The optional configuration file, read from the working directory.
+pub const CONFIG_FILE: &str = "jekcms.toml";
+
 impl Config {
-    /// Reads the process environment.
+    /// Reads `jekcms.toml` (if present) and the process environment, which wins.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        let file = match std::fs::read_to_string(CONFIG_FILE) {
+            Ok(text) => parse_file(&text)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(e) => {
+                return Err(ConfigError {
+                    var: CONFIG_FILE,
+                    message: format!("cannot read it: {e}"),
+                });
+            }
+        };
+        Self::from_lookup(|k| std::env::var(k).ok().or_else(|| file.get(k).cloned()))
     }
 
     /// Reads configuration through `get` (the environment, or a map in tests).
@@ -176,6 +211,42 @@ impl Config {
     }
 }
 
+/// Reads a `jekcms.toml`: a flat table whose keys are the variable names (`JEKCMS_BIND`) or
+/// the same in lower case without the prefix (`bind`); values are strings, integers or
+/// booleans. An unknown key is an error, so a typo is not silently ignored.
+pub fn parse_file(text: &str) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+    let bad = |message: String| ConfigError {
+        var: CONFIG_FILE,
+        message,
+    };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| bad(format!("not valid TOML: {}", e.message())))?;
+    let mut values = std::collections::HashMap::new();
+    for (key, value) in table {
+        let var = if key.starts_with("JEKCMS_") {
+            key.clone()
+        } else {
+            format!("JEKCMS_{}", key.to_ascii_uppercase())
+        };
+        if !VARIABLES.contains(&var.as_str()) {
+            return Err(bad(format!("unknown key {key}")));
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => {
+                return Err(bad(format!(
+                    "{key} must be a string, an integer or a boolean"
+                )));
+            }
+        };
+        values.insert(var, text);
+    }
+    Ok(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +279,22 @@ mod tests {
         assert_eq!(off.rate_limit_auth, None);
         assert_eq!(c.max_upload_bytes, 26_214_400);
         assert!(c.v1_enabled && !c.open_registration && c.secret_key.is_none());
+    }
+
+    #[test]
+    fn the_file_supplies_the_same_keys() {
+        let values = parse_file(
+            "JEKCMS_BIND = \"127.0.0.1:9090\"\nmax_upload_bytes = 1024\nv1_enabled = false\n",
+        )
+        .unwrap();
+        let c = Config::from_lookup(|k| values.get(k).cloned()).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:9090");
+        assert_eq!(c.max_upload_bytes, 1024);
+        assert!(!c.v1_enabled);
+        for bad in ["bnid = \"x\"", "bind = [1]", "not toml ="] {
+            let e = parse_file(bad).unwrap_err();
+            assert_eq!(e.var, CONFIG_FILE, "{bad}");
+        }
     }
 
     #[test]
