@@ -3,7 +3,7 @@
 //!
 //! [`Store`] implements the repository traits of `jekcms-content` and the session store of
 //! `jekcms-auth`, plus account operations. One body of diesel code serves both backends:
-//! [`with_conn!`] expands it once per backend, so each copy is type-checked against its own
+//! `with_conn!` expands it once per backend, so each copy is type-checked against its own
 //! SQL dialect (a closure cannot do this: it would infer a single backend).
 //!
 //! This is the only crate that depends on diesel. It must not depend on a web framework.
