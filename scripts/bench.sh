@@ -49,7 +49,9 @@ fi
 wrk_run() { # connections url token
   local c=$1 url=$2 token=$3 threads=1
   [ "$c" -gt 1 ] && threads=2
-  wrk -t"$threads" -c"$c" -d"${secs}s" --latency -H "Authorization: Bearer $token" "$url" > "$out/wrk.txt"
+  local script=()
+  [ -n "${WRK_SCRIPT:-}" ] && script=(-s "$WRK_SCRIPT")
+  wrk -t"$threads" -c"$c" -d"${secs}s" --latency "${script[@]}" -H "Authorization: Bearer $token" "$url" > "$out/wrk.txt"
   awk '
     function ms(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v/1000 } if (v ~ /ms$/) { sub(/ms$/, "", v); return v+0 } sub(/s$/, "", v); return v*1000 }
     $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)} /Requests\/sec/ {rps=$2}
@@ -78,6 +80,8 @@ for store in $stores; do
     JEKCMS_RATE_LIMIT_STANDARD=1000000000/s JEKCMS_RATE_LIMIT_ADMIN=1000000000/s JEKCMS_RATE_LIMIT_AUTH=1000000000/s
   seed_start=$(date +%s.%N)
   "$bin" seed --posts "$posts" 2>&1 | tail -1
+  # A second site, so every query also has to skip another tenant's rows.
+  "$bin" seed --site second --posts "$((posts / 10))" 2>&1 | tail -1
   seed_secs=$(awk -v a="$(date +%s.%N)" -v b="$seed_start" 'BEGIN{printf "%.1f", a-b}')
   creds=$("$bin" keys create --user bench@example.com --json)
   port=$((30000 + RANDOM % 20000))
@@ -114,9 +118,9 @@ for store in $stores; do
     echo "| scenario | connections | p50 ms | p99 ms | req/s | server-side p50 ms |"
     echo "| --- | --- | --- | --- | --- | --- |"
   } >> "$results"
-  scenario() { # name connections path
+  scenario() { # name connections path   (WRK_SCRIPT, BENCH_* pass through the environment)
     : > "$log"
-    read -r p50 p99 rps < <(wrk_run "$2" "$base$3" "$token")
+    read -r p50 p99 rps < <(BENCH_TOKEN=${BENCH_TOKEN:-} wrk_run "$2" "$base$3" "$token")
     sp50=$(server_p50 "$log")
     echo "| $1 | $2 | $p50 | $p99 | $rps | $sp50 |" | tee -a "$results"
   }
@@ -125,6 +129,12 @@ for store in $stores; do
   scenario "list, depth 50,000" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[50000]}"
   scenario "list, depth 99,980" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
   scenario "get by id" 1 "/api/v2/posts/$some_id"
+  BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body)" 1 "/api/v2/posts"
+  BENCH_KEY_BODY=$(echo "$creds" | jq -c '{api_key, api_secret}') WRK_SCRIPT="$root/scripts/wrk/token.lua" \
+    scenario "token exchange" 1 "/api/v2/auth/token"
+  BENCH_REFRESH=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
+    -d "$(echo "$creds" | jq -c '{api_key, api_secret}')" | jq -r .data.refresh_token) \
+    WRK_SCRIPT="$root/scripts/wrk/refresh.lua" scenario "refresh (chained)" 1 "/api/v2/auth/refresh"
   scenario "list, first page (limit 20)" 32 "/api/v2/posts"
   scenario "list, depth 99,980" 32 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
   rss_kb=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
