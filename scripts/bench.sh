@@ -163,6 +163,11 @@ for store in $stores; do
     scenario "list, first page, quotas in Redis" 1 "/api/v2/posts"
     scenario "list, first page, quotas in Redis" 32 "/api/v2/posts"
   fi
+  # The bound: the same pages straight through the store, no HTTP.
+  JEKCMS_BENCH_DATABASE_URL="$url" cargo bench -q -p jekcms-store --bench list -- \
+    --warm-up-time 1 --measurement-time 3 2>/dev/null > "$out/bound-$store.txt" || true
+  awk '/^store\// {name=$1} /time:/ { gsub(/.*time: *\[/, ""); split($0, a, " ");
+    printf "In-process bound (%s, no HTTP): %s %s\n\n", name, a[3], a[4] }' "$out/bound-$store.txt" | tee -a "$results"
   case $store in
     sqlite) "$root/scripts/explain.sh" sqlite "$work/bench.db" > "$out/explain-$store.txt" ;;
     postgres) "$root/scripts/explain.sh" postgres "$url" > "$out/explain-$store.txt" ;;
