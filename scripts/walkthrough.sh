@@ -16,8 +16,9 @@ run_leg() { # name database-url
   work=$(mktemp -d)
   port=$((20000 + RANDOM % 20000))
   log="$work/server.log"
+  # `exec`, so that $! is the server itself and `kill` stops it.
   (cd "$work" && JEKCMS_DATABASE_URL="$url" JEKCMS_BIND="127.0.0.1:$port" \
-    "${CARGO_TARGET_DIR:-$root/target}/debug/jekcms" serve >"$work/out" 2>"$log") &
+    exec "${CARGO_TARGET_DIR:-$root/target}/debug/jekcms" serve >"$work/out" 2>"$log") &
   local pid=$!
   for _ in $(seq 1 100); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
   out=$(cd "$root" && JEKCMS_DATABASE_URL="$url" JEKCMS_MEDIA_DIR="$work/media" BASE="http://127.0.0.1:$port" \
