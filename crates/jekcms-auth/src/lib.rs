@@ -3,6 +3,7 @@
 //! - [`credential`]: the key families (`api_`, `sk_`, `rf_`, `mcp_`, `pk_`), their random
 //!   generation with a checksum, SHA-256 hashing for storage and constant-time comparison.
 //! - [`access`]: 15-minute PASETO v4.local access tokens ([`AccessTokens`]).
+//! - [`password`]: Argon2id password hashing for user accounts.
 //! - [`policy`]: roles and the one place that decides whether a role may perform an action.
 //! - [`session`]: the token pair's rules ([`TokenService`]) over a [`SessionStore`].
 //!
@@ -11,6 +12,7 @@
 
 pub mod access;
 pub mod credential;
+pub mod password;
 pub mod policy;
 pub mod session;
 
