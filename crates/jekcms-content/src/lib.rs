@@ -86,11 +86,9 @@ impl ContentError {
     }
 }
 
-/// Timestamps are kept to the microsecond: both stores hold exactly that, so a value
-/// written and read back compares equal and cursors built from it match the rows.
-pub fn now() -> chrono::DateTime<chrono::Utc> {
-    truncate_to_micros(chrono::Utc::now())
-}
+/// Now, to the microsecond: both stores keep exactly that, so a value written and read back
+/// compares equal and cursors built from it match the rows.
+pub use jekcms_auth::now;
 
 /// Drops sub-microsecond precision.
 pub fn truncate_to_micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {

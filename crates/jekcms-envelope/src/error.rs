@@ -205,11 +205,6 @@ impl ApiError {
         &self.errors
     }
 
-    /// Consumes the failure into its entries.
-    pub fn into_errors(self) -> Vec<ErrorEntry> {
-        self.errors
-    }
-
     /// `Retry-After` seconds, if any.
     pub fn retry_after(&self) -> Option<u64> {
         self.retry_after
