@@ -297,10 +297,8 @@ impl<S: SessionStore> TokenService<S> {
                 refresh_hash: SecretHash::of(&refresh_token),
             })
             .await?;
-        // The session must still be live (e.g. the user may have been removed meanwhile).
-        if self.store.principal(session_id, now).await?.is_none() {
-            return Err(AuthError::invalid(BAD_KEY).into());
-        }
+        // No second lookup of the session here: a user deleted meanwhile cannot own one
+        // (foreign key), and a key revoked meanwhile fails the first request that uses it.
         Ok(self.pair(
             session_id,
             key.user_id,
