@@ -63,14 +63,18 @@ pub fn rate_limit() -> Option<Decision> {
     CURRENT.try_with(|s| s.rate_limit.get()).ok().flatten()
 }
 
+/// Seconds since the Unix epoch, for absolute times in headers and bodies.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn set_rate_limit_headers(headers: &mut actix_web::http::header::HeaderMap) {
     let Some(decision) = rate_limit() else {
         return;
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    for (name, value) in decision.headers(now) {
+    for (name, value) in decision.headers(unix_now()) {
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(HeaderName::from_static(name), v);
         }

@@ -275,3 +275,31 @@ impl FromRequest for JsonBody {
         })
     }
 }
+
+/// Reads a JSON body into `T`: unknown fields and wrong types are 422 with the field named.
+pub fn typed<T: serde::de::DeserializeOwned>(value: Value, fields: &[&str]) -> Result<T, AppError> {
+    if let Value::Object(map) = &value {
+        let mut errors = Vec::new();
+        for key in map.keys().filter(|k| !fields.contains(&k.as_str())) {
+            errors.push(jekcms_content::FieldError::new(
+                key.clone(),
+                "unknown field",
+            ));
+        }
+        for field in fields.iter().filter(|f| !map.contains_key(**f)) {
+            errors.push(jekcms_content::FieldError::new(
+                *field,
+                format!("{field} is required"),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(AppError::fields(errors));
+        }
+    }
+    serde_json::from_value(value).map_err(|e| {
+        AppError::validation(
+            "body",
+            format!("the body does not have the expected shape: {e}"),
+        )
+    })
+}

@@ -1,14 +1,13 @@
 //! Token pair endpoints (API.md §2.1) and `GET /api/v2/me`.
 
 use crate::errors::AppError;
-use crate::extract::{AuthThrottle, Caller, JsonBody};
+use crate::extract::{AuthThrottle, Caller, JsonBody, typed};
 use crate::openapi::{Data, ErrorBody};
 use crate::respond;
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
 use jekcms_auth::TokenPair;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
 /// `POST /auth/token` body.
@@ -54,34 +53,6 @@ impl From<TokenPair> for TokenResponse {
             refresh_expires_in: p.refresh_expires_in,
         }
     }
-}
-
-/// Reads a JSON body into `T`: unknown fields and wrong types are 422 with the field named.
-pub fn typed<T: serde::de::DeserializeOwned>(value: Value, fields: &[&str]) -> Result<T, AppError> {
-    if let Value::Object(map) = &value {
-        let mut errors = Vec::new();
-        for key in map.keys().filter(|k| !fields.contains(&k.as_str())) {
-            errors.push(jekcms_content::FieldError::new(
-                key.clone(),
-                "unknown field",
-            ));
-        }
-        for field in fields.iter().filter(|f| !map.contains_key(**f)) {
-            errors.push(jekcms_content::FieldError::new(
-                *field,
-                format!("{field} is required"),
-            ));
-        }
-        if !errors.is_empty() {
-            return Err(AppError::fields(errors));
-        }
-    }
-    serde_json::from_value(value).map_err(|e| {
-        AppError::validation(
-            "body",
-            format!("the body does not have the expected shape: {e}"),
-        )
-    })
 }
 
 /// Exchanges an API key and secret for a token pair.
@@ -214,9 +185,7 @@ pub struct Me {
 #[get("/api/v2/me")]
 pub async fn me(caller: Caller) -> HttpResponse {
     let p = caller.0;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = crate::context::unix_now();
     let rate_limit = crate::context::rate_limit().map(|d| MeRateLimit {
         limit: d.quota.requests.get(),
         remaining: d.remaining,

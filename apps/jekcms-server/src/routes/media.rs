@@ -1,10 +1,9 @@
 //! Media (API.md §5): multipart upload, list, get, alt-text patch, delete, and the bytes.
 
 use crate::errors::AppError;
-use crate::extract::{Caller, JsonBody, query_pairs};
+use crate::extract::{Caller, JsonBody, query_pairs, typed};
 use crate::openapi::{Data, ErrorBody, ListOf};
 use crate::respond;
-use crate::routes::auth::typed;
 use crate::routes::posts::Deleted;
 use crate::state::AppState;
 use crate::uploads::{self, UploadError};
