@@ -63,7 +63,7 @@ both_stores! {
             assert!(v["errors"][0]["message"].as_str().unwrap().contains(hint), "{v}");
         }
         // An access token is no refresh token.
-        let r = app.send(Method::POST, "/api/v2/auth/refresh", None, Some(json!({"refresh_token": t.access}))).await;
+        let r = app.refresh(&t.access).await;
         r.expect_error(401, "AUTH_INVALID");
         // An mcp_ key cannot be exchanged at /auth/token as an api_ key.
         let r = app.send(Method::POST, "/api/v2/auth/token", None,
@@ -81,7 +81,7 @@ both_stores! {
 
     async fn refresh_rotates_and_the_old_token_is_refused(app) {
         let t = app.owner().await;
-        let r = app.send(Method::POST, "/api/v2/auth/refresh", None, Some(json!({"refresh_token": t.refresh}))).await;
+        let r = app.refresh(&t.refresh).await;
         let v = r.expect(200);
         let new_access = v["data"]["access_token"].as_str().unwrap().to_owned();
         let new_refresh = v["data"]["refresh_token"].as_str().unwrap().to_owned();
@@ -90,12 +90,12 @@ both_stores! {
         assert_eq!(v["data"]["expires_in"], 900);
         assert!(v["data"]["refresh_expires_in"].as_i64().unwrap() <= 2_592_000);
         // Within the grace window the old token is refused but the session lives on.
-        let again = app.send(Method::POST, "/api/v2/auth/refresh", None, Some(json!({"refresh_token": t.refresh}))).await;
+        let again = app.refresh(&t.refresh).await;
         again.expect_error(401, "AUTH_INVALID");
         app.get("/api/v2/me", &new_access).await.expect(200);
         app.get("/api/v2/me", &t.access).await.expect(200);
         // The new refresh token still works.
-        app.send(Method::POST, "/api/v2/auth/refresh", None, Some(json!({"refresh_token": new_refresh}))).await.expect(200);
+        app.refresh(&new_refresh).await.expect(200);
     }
 
     async fn concurrent_refreshes_of_one_token_have_one_winner(app) {
@@ -113,12 +113,12 @@ both_stores! {
     async fn logout_revokes_the_session_at_once(app) {
         let t = app.owner().await;
         app.get("/api/v2/me", &t.access).await.expect(200);
-        app.send(Method::POST, "/api/v2/auth/revoke", None, Some(json!({"refresh_token": t.refresh}))).await.expect(200);
+        app.revoke(&t.refresh).await.expect(200);
         app.get("/api/v2/me", &t.access).await.expect_error(401, "AUTH_INVALID");
-        app.send(Method::POST, "/api/v2/auth/refresh", None, Some(json!({"refresh_token": t.refresh}))).await
+        app.refresh(&t.refresh).await
             .expect_error(401, "AUTH_INVALID");
         // Unknown tokens get the same answer: logout reveals nothing.
-        app.send(Method::POST, "/api/v2/auth/revoke", None, Some(json!({"refresh_token": CredentialFamily::Refresh.generate()}))).await.expect(200);
+        app.revoke(&CredentialFamily::Refresh.generate()).await.expect(200);
     }
 
     async fn revoking_the_key_ends_its_sessions(app) {
@@ -191,26 +191,11 @@ async fn reuse_after_grace(backend: Backend) {
         return;
     };
     let t = app.owner().await;
-    let v = app
-        .send(
-            Method::POST,
-            "/api/v2/auth/refresh",
-            None,
-            Some(json!({"refresh_token": t.refresh})),
-        )
-        .await
-        .expect(200);
+    let v = app.refresh(&t.refresh).await.expect(200);
     let new_access = v["data"]["access_token"].as_str().unwrap().to_owned();
     let new_refresh = v["data"]["refresh_token"].as_str().unwrap().to_owned();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let r = app
-        .send(
-            Method::POST,
-            "/api/v2/auth/refresh",
-            None,
-            Some(json!({"refresh_token": t.refresh})),
-        )
-        .await;
+    let r = app.refresh(&t.refresh).await;
     let body = r.expect_error(401, "AUTH_INVALID");
     assert!(
         body["errors"][0]["message"]
@@ -226,14 +211,9 @@ async fn reuse_after_grace(backend: Backend) {
     app.get("/api/v2/me", &t.access)
         .await
         .expect_error(401, "AUTH_INVALID");
-    app.send(
-        Method::POST,
-        "/api/v2/auth/refresh",
-        None,
-        Some(json!({"refresh_token": new_refresh})),
-    )
-    .await
-    .expect_error(401, "AUTH_INVALID");
+    app.refresh(&new_refresh)
+        .await
+        .expect_error(401, "AUTH_INVALID");
 }
 
 /// An expired access token is AUTH_EXPIRED, not AUTH_INVALID.

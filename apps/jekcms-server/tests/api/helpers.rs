@@ -209,6 +209,20 @@ impl TestApp {
         self.call(req).await
     }
 
+    /// `POST /auth/refresh` with a refresh token (or anything presented as one).
+    pub async fn refresh(&self, refresh_token: &str) -> Resp {
+        let body = serde_json::json!({ "refresh_token": refresh_token });
+        self.send(Method::POST, "/api/v2/auth/refresh", None, Some(body))
+            .await
+    }
+
+    /// `POST /auth/revoke` (logout).
+    pub async fn revoke(&self, refresh_token: &str) -> Resp {
+        let body = serde_json::json!({ "refresh_token": refresh_token });
+        self.send(Method::POST, "/api/v2/auth/revoke", None, Some(body))
+            .await
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Resp {
         self.send(Method::GET, path, Some(token), None).await
     }

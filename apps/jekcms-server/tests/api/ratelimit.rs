@@ -1,12 +1,10 @@
 //! Quotas per session and per IP, and the headers that describe them (API.md §6).
 
 use crate::helpers::{Resp, TestApp};
-use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use jekcms_auth::Role;
 use jekcms_ratelimit::Quota;
 use jekcms_store::Backend;
-use serde_json::json;
 
 /// Where quotas are kept in a test run.
 #[derive(Clone, Copy, Debug)]
@@ -102,15 +100,7 @@ async fn quota_sequence(backend: Backend, counting: Counting) {
         "retry {retry}, reset {reset}"
     );
     // A refresh does not reset the count: the quota belongs to the session.
-    let v = app
-        .send(
-            Method::POST,
-            "/api/v2/auth/refresh",
-            None,
-            Some(json!({"refresh_token": t.refresh})),
-        )
-        .await
-        .expect(200);
+    let v = app.refresh(&t.refresh).await.expect(200);
     let fresh = v["data"]["access_token"].as_str().unwrap();
     app.get("/api/v2/posts", fresh)
         .await
