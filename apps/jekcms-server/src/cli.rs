@@ -3,7 +3,8 @@
 use crate::config::Config;
 use crate::state::StartError;
 use clap::{Parser, Subcommand, ValueEnum};
-use jekcms_auth::{CredentialFamily, Role, SecretHash};
+use jekcms_accounts::KeyFamily;
+use jekcms_auth::{Role, SecretHash};
 use serde_json::json;
 
 /// JekCMS: a headless CMS API server.
@@ -106,19 +107,12 @@ pub async fn create_key(config: &Config, args: &CreateKey) -> Result<String, Sta
         .ensure_user(site.id, &email, &name, role)
         .await
         .map_err(|e| StartError(format!("--user: {e}")))?;
-    let (family, public_id, secret) = match args.family {
-        Family::Api => (
-            "api",
-            CredentialFamily::ApiKey.generate(),
-            CredentialFamily::ApiSecret.generate(),
-        ),
-        Family::Mcp => {
-            let token = CredentialFamily::Mcp.generate();
-            // The id shown in listings is the token's first characters; the token itself
-            // is only ever stored as a hash.
-            ("mcp", token[..12].to_owned(), token)
-        }
+    let family = match args.family {
+        Family::Api => KeyFamily::Api,
+        Family::Mcp => KeyFamily::Mcp,
     };
+    let (public_id, secret) = jekcms_accounts::service::generate_key(family);
+    let family = family.as_str();
     let key = store
         .create_api_key(
             &user,

@@ -119,6 +119,34 @@ impl From<ContentError> for AppError {
     }
 }
 
+impl From<jekcms_accounts::AccountError> for AppError {
+    fn from(e: jekcms_accounts::AccountError) -> Self {
+        use jekcms_accounts::AccountError as E;
+        match e {
+            E::Validation(fields) => Self(ApiError::from_entries(
+                fields
+                    .into_iter()
+                    .map(|f| ErrorEntry::field(ErrorCode::ValidationFailed, f.field, f.message))
+                    .collect(),
+            )),
+            E::BadCredentials => Self::new(ErrorCode::AuthInvalid, e.to_string()),
+            E::Forbidden(m) => Self::new(ErrorCode::Forbidden, m),
+            E::NotFound => Self::new(ErrorCode::NotFound, "resource not found"),
+            E::Conflict { field } => Self(ApiError::field(
+                ErrorCode::Conflict,
+                field.clone(),
+                format!("{field} is already taken"),
+            )),
+            E::LastOwner => Self::new(
+                ErrorCode::Conflict,
+                "a site must keep at least one owner: make another user owner first",
+            ),
+            E::Unavailable => unavailable(),
+            E::Internal(cause) => Self::internal(cause.as_ref()),
+        }
+    }
+}
+
 impl From<AuthError> for AppError {
     fn from(e: AuthError) -> Self {
         match e {

@@ -143,7 +143,7 @@ fn rate_limited(decision: &jekcms_ratelimit::Decision) -> AppError {
 }
 
 /// The per-IP quota of the unauthenticated auth endpoints (`/auth/token`, `/auth/refresh`,
-/// `/auth/revoke`): checked before the body is read.
+/// `/auth/revoke`, `/auth/login`, `/auth/register`): checked before the body is read.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthThrottle;
 
@@ -168,6 +168,30 @@ impl FromRequest for AuthThrottle {
                 }
                 None => Ok(AuthThrottle),
             }
+        })
+    }
+}
+
+/// Passes only when `JEKCMS_OPEN_REGISTRATION` is on; otherwise the route answers 404, as
+/// if it did not exist.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistrationOpen;
+
+impl FromRequest for RegistrationOpen {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let open = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|s| s.config.open_registration);
+        std::future::ready(if open {
+            Ok(RegistrationOpen)
+        } else {
+            Err(AppError::new(
+                ErrorCode::NotFound,
+                "registration is closed on this server",
+            ))
         })
     }
 }

@@ -3,7 +3,7 @@
 //! - [`config`]: `JEKCMS_*` variables. [`state`]: what handlers share.
 //! - [`context`]: request ids, panic capture, the access log. [`errors`]: every domain
 //!   error mapped to an envelope code, in one place. [`extract`]: caller, JSON and query.
-//! - [`routes`]: thin handlers. [`openapi`]: the generated spec. [`uploads`]: media bytes.
+//! - [`routes`]: thin handlers. [`paging`]: id-ordered cursor pages (users, keys). [`openapi`]: the generated spec. [`uploads`]: media bytes.
 //!
 //! This is the only crate that knows actix-web; domain rules live in `crates/`.
 
@@ -13,6 +13,7 @@ pub mod context;
 pub mod errors;
 pub mod extract;
 pub mod openapi;
+pub mod paging;
 pub mod respond;
 pub mod routes;
 pub mod seed;

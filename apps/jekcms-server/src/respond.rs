@@ -41,3 +41,12 @@ pub fn page<T: Serialize>(
     });
     HttpResponse::Ok().json(Envelope::ok(page.items, meta))
 }
+
+/// Marks a response that carries credentials as never to be cached (RFC 6749 §5.1).
+pub fn no_store(mut res: HttpResponse) -> HttpResponse {
+    res.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    res
+}

@@ -18,7 +18,7 @@ pub mod session;
 
 pub use access::{AccessClaims, AccessTokens};
 pub use credential::{CredentialFamily, SecretHash};
-pub use policy::{Action, Role};
+pub use policy::{Action, Actor, Role};
 pub use session::{Principal, SessionFamily, SessionStore, TokenPair, TokenPolicy, TokenService};
 
 /// Why a presented credential was refused.

@@ -105,6 +105,75 @@ pub enum Action {
     ManageSite,
 }
 
+/// Who is acting: enough to scope and authorise any operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    /// The acting user.
+    pub user_id: i64,
+    /// Their site: every operation is confined to it.
+    pub site_id: i64,
+    /// Their current role.
+    pub role: Role,
+}
+
+/// A refused action; the message names the role and what it may not do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub String);
+
+impl Actor {
+    /// `Ok` if the actor's role may perform `action` (`owns`: on their own resource).
+    pub fn require(&self, action: Action, owns: bool) -> Result<(), Denied> {
+        if self.role.may(action, owns) {
+            Ok(())
+        } else {
+            Err(Denied(format!(
+                "the {} role may not {}",
+                self.role,
+                describe(action, owns)
+            )))
+        }
+    }
+
+    /// `Ok` if the actor may create, change or remove a user (or their keys) holding `target`.
+    pub fn require_manage(&self, target: Role) -> Result<(), Denied> {
+        self.require(Action::ManageUsers, false)?;
+        if self.role.may_manage_role(target) {
+            Ok(())
+        } else {
+            Err(Denied(format!(
+                "the {} role may not manage users with the {target} role",
+                self.role
+            )))
+        }
+    }
+}
+
+fn describe(action: Action, owns: bool) -> &'static str {
+    match (action, owns) {
+        (Action::ReadContent, _) => "read content",
+        (Action::CreateContent, _) => "create content",
+        (Action::ChangeContent, true) => "change content",
+        (Action::ChangeContent, false) => "change content created by other users",
+        (Action::BulkImport, _) => "bulk import",
+        (Action::ManageUsers, _) => "manage users or keys",
+        (Action::ManageSite, _) => "manage the site",
+    }
+}
+
+impl serde::Serialize for Role {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Role {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +211,28 @@ mod tests {
         assert!(!Admin.may_manage_role(Owner));
         assert!(Owner.may_manage_role(Owner));
         assert!(!Editor.may_manage_role(Viewer));
+    }
+
+    #[test]
+    fn refusals_name_role_and_action() {
+        let viewer = Actor {
+            user_id: 1,
+            site_id: 1,
+            role: Viewer,
+        };
+        assert_eq!(
+            viewer.require(CreateContent, false).unwrap_err().0,
+            "the viewer role may not create content"
+        );
+        let admin = Actor {
+            role: Admin,
+            ..viewer
+        };
+        assert!(admin.require_manage(Editor).is_ok());
+        assert_eq!(
+            admin.require_manage(Admin).unwrap_err().0,
+            "the admin role may not manage users with the admin role"
+        );
     }
 
     #[test]

@@ -309,6 +309,31 @@ impl<S: SessionStore> TokenService<S> {
         ))
     }
 
+    /// Opens a session for a user who has just proved who they are with their password
+    /// (login, registration) and returns its first token pair.
+    pub async fn open_password_session(
+        &self,
+        user_id: i64,
+        site_id: i64,
+    ) -> Result<TokenPair, SessionError> {
+        let now = crate::now();
+        let refresh_token = CredentialFamily::Refresh.generate();
+        let expires_at = now + self.policy.refresh_ttl;
+        let session_id = self
+            .store
+            .open_session(NewSession {
+                site_id,
+                user_id,
+                api_key_id: None,
+                family: SessionFamily::Password,
+                created_at: now,
+                expires_at,
+                refresh_hash: SecretHash::of(&refresh_token),
+            })
+            .await?;
+        Ok(self.pair(session_id, user_id, site_id, refresh_token, expires_at, now))
+    }
+
     /// Rotates a refresh token into a new pair.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, SessionError> {
         if !CredentialFamily::Refresh.is_well_formed(refresh_token) {

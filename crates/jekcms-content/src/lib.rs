@@ -86,6 +86,12 @@ impl ContentError {
     }
 }
 
+impl From<jekcms_auth::policy::Denied> for ContentError {
+    fn from(d: jekcms_auth::policy::Denied) -> Self {
+        Self::Forbidden(d.0)
+    }
+}
+
 /// Now, to the microsecond: both stores keep exactly that, so a value written and read back
 /// compares equal and cursors built from it match the rows.
 pub use jekcms_auth::now;

@@ -1,10 +1,13 @@
 //! Sites, users, API keys and deployment settings.
 
-use crate::schema::{api_keys, posts, settings, sites, users};
-use crate::{Store, StoreError, naive, with_conn, with_write_conn};
+use crate::schema::{api_keys, media, posts, sessions, settings, sites, users};
+use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use jekcms_accounts::model::{NewApiKey, NewUser, UserChange};
+use jekcms_accounts::repo::{AccountStore, KeyScope, LoginRecord};
+use jekcms_accounts::{AccountError, ApiKey, Site, User};
 use jekcms_auth::{Role, SecretHash};
 
 /// A site.
@@ -220,6 +223,19 @@ impl Store {
         Ok(n as u64)
     }
 
+    /// Number of owners of a site.
+    pub async fn count_owners(&self, site_id: i64) -> Result<u64, StoreError> {
+        let n: i64 = with_conn!(self, conn => {
+            users::table
+                .filter(users::site_id.eq(site_id))
+                .filter(users::role.eq(Role::Owner.as_str()))
+                .count()
+                .get_result(conn)
+                .await?
+        });
+        Ok(n as u64)
+    }
+
     /// Revokes a key: sessions started from it stop working on their next request.
     pub async fn revoke_api_key(&self, site_id: i64, key_id: i64) -> Result<(), StoreError> {
         let now = naive(jekcms_auth::now());
@@ -256,6 +272,450 @@ impl Store {
         });
         if n == 0 {
             return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+type UserTuple = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    NaiveDateTime,
+    NaiveDateTime,
+);
+
+/// The columns of [`UserTuple`].
+macro_rules! user_columns {
+    () => {
+        (
+            users::id,
+            users::site_id,
+            users::email,
+            users::name,
+            users::role,
+            users::password_hash,
+            users::created_at,
+            users::updated_at,
+        )
+    };
+}
+
+fn user_from(row: UserTuple) -> Result<(User, Option<String>), StoreError> {
+    let (id, site_id, email, name, role, password_hash, created_at, updated_at) = row;
+    let role = role
+        .parse()
+        .map_err(|_| StoreError::Config(format!("user {id} has an unknown role")))?;
+    Ok((
+        User {
+            id,
+            site_id,
+            name,
+            email,
+            role,
+            has_password: password_hash.is_some(),
+            created_at: utc(created_at),
+            updated_at: utc(updated_at),
+        },
+        password_hash,
+    ))
+}
+
+type KeyTuple = (
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+);
+
+macro_rules! key_columns {
+    () => {
+        (
+            api_keys::id,
+            api_keys::public_id,
+            api_keys::name,
+            api_keys::family,
+            api_keys::user_id,
+            api_keys::created_at,
+            api_keys::last_used_at,
+            api_keys::expires_at,
+            api_keys::revoked_at,
+        )
+    };
+}
+
+fn key_from(row: KeyTuple) -> ApiKey {
+    let (id, key_id, name, family, user_id, created_at, last_used_at, expires_at, revoked_at) = row;
+    ApiKey {
+        id,
+        key_id,
+        name,
+        family,
+        user_id,
+        created_at: utc(created_at),
+        last_used_at: last_used_at.map(utc),
+        expires_at: expires_at.map(utc),
+        revoked_at: revoked_at.map(utc),
+    }
+}
+
+/// Inside a write transaction: serialises changes to one site's users (PostgreSQL takes
+/// the site row's lock; SQLite's writer is exclusive already), then refuses with
+/// `LastOwner` if `user_id` is the site's only owner.
+macro_rules! keep_an_owner {
+    ($conn:expr, $site_id:expr, $user_id:expr) => {{
+        diesel::update(sites::table.filter(sites::id.eq($site_id)))
+            .set(sites::id.eq(sites::id))
+            .execute($conn)
+            .await?;
+        let owners: Vec<i64> = users::table
+            .filter(users::site_id.eq($site_id))
+            .filter(users::role.eq(Role::Owner.as_str()))
+            .select(users::id)
+            .limit(2)
+            .load($conn)
+            .await?;
+        if owners == [$user_id] {
+            return Err(StoreError::LastOwner);
+        }
+    }};
+}
+
+impl AccountStore for Store {
+    async fn register(
+        &self,
+        site_name: &str,
+        owner: NewUser,
+    ) -> Result<(Site, User), AccountError> {
+        let now = naive(jekcms_auth::now());
+        let base = match jekcms_content::slug::from_title(site_name) {
+            s if s.is_empty() => "site".to_owned(),
+            s => s,
+        };
+        let (site, row) = with_write_txn!(self, (Site, UserTuple), conn => {
+            let mut n = 1;
+            let slug = loop {
+                let candidate = if n == 1 { base.clone() } else { jekcms_content::slug::with_suffix(&base, n) };
+                let taken: Vec<i64> = sites::table
+                    .filter(sites::slug.eq(&candidate))
+                    .select(sites::id)
+                    .load(conn)
+                    .await?;
+                if taken.is_empty() {
+                    break candidate;
+                }
+                n += 1;
+            };
+            let site_id = diesel::insert_into(sites::table)
+                .values((
+                    sites::slug.eq(&slug),
+                    sites::name.eq(site_name),
+                    sites::plan.eq("free"),
+                    sites::api_access.eq(true),
+                    sites::created_at.eq(now),
+                ))
+                .returning(sites::id)
+                .get_result::<i64>(conn)
+                .await?;
+            let row = diesel::insert_into(users::table)
+                .values((
+                    users::site_id.eq(site_id),
+                    users::email.eq(&owner.email),
+                    users::name.eq(&owner.name),
+                    users::role.eq(owner.role.as_str()),
+                    users::password_hash.eq(&owner.password_hash),
+                    users::created_at.eq(now),
+                    users::updated_at.eq(now),
+                ))
+                .returning(user_columns!())
+                .get_result::<UserTuple>(conn)
+                .await?;
+            Ok((Site { id: site_id, slug, name: site_name.to_owned() }, row))
+        })?;
+        Ok((site, user_from(row)?.0))
+    }
+
+    async fn site(&self, site_id: i64) -> Result<Site, AccountError> {
+        let (id, slug, name) = with_conn!(self, conn => {
+            sites::table
+                .filter(sites::id.eq(site_id))
+                .select((sites::id, sites::slug, sites::name))
+                .first::<(i64, String, String)>(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        Ok(Site { id, slug, name })
+    }
+
+    async fn login_record(&self, email: &str) -> Result<Option<LoginRecord>, AccountError> {
+        let row: Option<UserTuple> = with_conn!(self, conn => {
+            users::table
+                .filter(users::email.eq(email))
+                .select(user_columns!())
+                .first::<UserTuple>(conn)
+                .await
+                .optional()
+                .map_err(StoreError::from)?
+        });
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let (user, password_hash) = user_from(row)?;
+                Ok(Some(LoginRecord {
+                    user,
+                    password_hash,
+                }))
+            }
+        }
+    }
+
+    async fn list_users(
+        &self,
+        site_id: i64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<User>, AccountError> {
+        let after = after.unwrap_or(0);
+        let rows: Vec<UserTuple> = with_conn!(self, conn => {
+            users::table
+                .filter(users::site_id.eq(site_id))
+                .filter(users::id.gt(after))
+                .order(users::id.asc())
+                .limit(i64::from(limit))
+                .select(user_columns!())
+                .load::<UserTuple>(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        rows.into_iter().map(|r| Ok(user_from(r)?.0)).collect()
+    }
+
+    async fn get_user(&self, site_id: i64, user_id: i64) -> Result<User, AccountError> {
+        let row: UserTuple = with_conn!(self, conn => {
+            users::table
+                .filter(users::site_id.eq(site_id))
+                .filter(users::id.eq(user_id))
+                .select(user_columns!())
+                .first::<UserTuple>(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        Ok(user_from(row)?.0)
+    }
+
+    async fn create_user(&self, site_id: i64, user: NewUser) -> Result<User, AccountError> {
+        let now = naive(jekcms_auth::now());
+        let row: UserTuple = with_write_conn!(self, conn => {
+            diesel::insert_into(users::table)
+                .values((
+                    users::site_id.eq(site_id),
+                    users::email.eq(&user.email),
+                    users::name.eq(&user.name),
+                    users::role.eq(user.role.as_str()),
+                    users::password_hash.eq(&user.password_hash),
+                    users::created_at.eq(now),
+                    users::updated_at.eq(now),
+                ))
+                .returning(user_columns!())
+                .get_result::<UserTuple>(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        Ok(user_from(row)?.0)
+    }
+
+    async fn update_user(
+        &self,
+        site_id: i64,
+        user_id: i64,
+        change: UserChange,
+    ) -> Result<User, AccountError> {
+        let now = naive(jekcms_auth::now());
+        let row = with_write_txn!(self, UserTuple, conn => {
+            if change.role.is_some_and(|r| r != Role::Owner) {
+                keep_an_owner!(conn, site_id, user_id);
+            }
+            let target = users::table
+                .filter(users::site_id.eq(site_id))
+                .filter(users::id.eq(user_id));
+            if let Some(name) = &change.name {
+                diesel::update(target).set(users::name.eq(name)).execute(conn).await?;
+            }
+            if let Some(email) = &change.email {
+                diesel::update(target).set(users::email.eq(email)).execute(conn).await?;
+            }
+            if let Some(role) = change.role {
+                diesel::update(target).set(users::role.eq(role.as_str())).execute(conn).await?;
+            }
+            if let Some(hash) = &change.password_hash {
+                diesel::update(target).set(users::password_hash.eq(hash)).execute(conn).await?;
+            }
+            if change.end_sessions {
+                diesel::update(
+                    sessions::table
+                        .filter(sessions::user_id.eq(user_id))
+                        .filter(sessions::revoked_at.is_null()),
+                )
+                .set(sessions::revoked_at.eq(now))
+                .execute(conn)
+                .await?;
+            }
+            Ok(diesel::update(target)
+                .set(users::updated_at.eq(now))
+                .returning(user_columns!())
+                .get_result::<UserTuple>(conn)
+                .await?)
+        })?;
+        Ok(user_from(row)?.0)
+    }
+
+    async fn delete_user(
+        &self,
+        site_id: i64,
+        user_id: i64,
+        heir_id: i64,
+    ) -> Result<(), AccountError> {
+        let now = naive(jekcms_auth::now());
+        with_write_txn!(self, (), conn => {
+            keep_an_owner!(conn, site_id, user_id);
+            let heir: Vec<i64> = users::table
+                .filter(users::site_id.eq(site_id))
+                .filter(users::id.eq(heir_id))
+                .select(users::id)
+                .load(conn)
+                .await?;
+            if heir.is_empty() {
+                return Err(StoreError::NotFound);
+            }
+            // The content changes hands: a new version, so ETags and `updated_since` syncs
+            // see it.
+            diesel::update(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::author_id.eq(user_id)))
+                .set((
+                    posts::author_id.eq(heir_id),
+                    posts::updated_at.eq(now),
+                    posts::version.eq(posts::version + 1),
+                ))
+                .execute(conn)
+                .await?;
+            diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::author_id.eq(user_id)))
+                .set((media::author_id.eq(heir_id), media::updated_at.eq(now)))
+                .execute(conn)
+                .await?;
+            // Keys, sessions and refresh tokens go with the user (ON DELETE CASCADE).
+            let n = diesel::delete(users::table.filter(users::site_id.eq(site_id)).filter(users::id.eq(user_id)))
+                .execute(conn)
+                .await?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    async fn owner_count(&self, site_id: i64) -> Result<u64, AccountError> {
+        Ok(self.count_owners(site_id).await?)
+    }
+
+    async fn create_key(&self, site_id: i64, key: NewApiKey) -> Result<ApiKey, AccountError> {
+        let now = naive(jekcms_auth::now());
+        let expires_at = key.expires_at.map(naive);
+        let row: KeyTuple = with_write_conn!(self, conn => {
+            diesel::insert_into(api_keys::table)
+                .values((
+                    api_keys::site_id.eq(site_id),
+                    api_keys::user_id.eq(key.user_id),
+                    api_keys::public_id.eq(&key.public_id),
+                    api_keys::family.eq(key.family.as_str()),
+                    api_keys::secret_hash.eq(key.secret_hash.as_bytes()),
+                    api_keys::name.eq(&key.name),
+                    api_keys::created_at.eq(now),
+                    api_keys::expires_at.eq(expires_at),
+                ))
+                .returning(key_columns!())
+                .get_result::<KeyTuple>(conn)
+                .await
+                .map_err(|e| match StoreError::from(e) {
+                    // A unique violation here would be a colliding random id: not the
+                    // caller's fault.
+                    StoreError::Unique => StoreError::Config("generated key id collided".into()),
+                    other => other,
+                })?
+        });
+        Ok(key_from(row))
+    }
+
+    async fn list_keys(
+        &self,
+        site_id: i64,
+        scope: KeyScope<'_>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ApiKey>, AccountError> {
+        let after = after.unwrap_or(0);
+        let roles: Vec<&str> = scope.roles.iter().map(|r| r.as_str()).collect();
+        let rows: Vec<KeyTuple> = with_conn!(self, conn => {
+            api_keys::table
+                .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
+                .filter(api_keys::site_id.eq(site_id))
+                .filter(api_keys::id.gt(after))
+                .filter(api_keys::user_id.eq(scope.own_user_id).or(users::role.eq_any(&roles)))
+                .order(api_keys::id.asc())
+                .limit(i64::from(limit))
+                .select(key_columns!())
+                .load::<KeyTuple>(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        Ok(rows.into_iter().map(key_from).collect())
+    }
+
+    async fn get_key(&self, site_id: i64, key_id: i64) -> Result<(ApiKey, Role), AccountError> {
+        let (row, role): (KeyTuple, String) = with_conn!(self, conn => {
+            api_keys::table
+                .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
+                .filter(api_keys::site_id.eq(site_id))
+                .filter(api_keys::id.eq(key_id))
+                .select((key_columns!(), users::role))
+                .first::<(KeyTuple, String)>(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        let role = role.parse().map_err(|_| {
+            StoreError::Config(format!("the user of key {key_id} has an unknown role"))
+        })?;
+        Ok((key_from(row), role))
+    }
+
+    async fn revoke_key(
+        &self,
+        site_id: i64,
+        key_id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), AccountError> {
+        let at = naive(at);
+        let n = with_write_conn!(self, conn => {
+            diesel::update(
+                api_keys::table
+                    .filter(api_keys::site_id.eq(site_id))
+                    .filter(api_keys::id.eq(key_id))
+                    .filter(api_keys::revoked_at.is_null()),
+            )
+            .set(api_keys::revoked_at.eq(at))
+            .execute(conn)
+            .await
+            .map_err(StoreError::from)?
+        });
+        if n == 0 {
+            return Err(AccountError::NotFound);
         }
         Ok(())
     }

@@ -188,6 +188,9 @@ pub enum StoreError {
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
+    /// The change would leave a site without an owner.
+    #[error("a site must keep at least one owner")]
+    LastOwner,
     /// Any other database error.
     #[error("database error: {0}")]
     Query(DieselError),
@@ -218,6 +221,20 @@ impl From<StoreError> for jekcms_content::ContentError {
         match e {
             StoreError::NotFound => Self::NotFound,
             StoreError::Unavailable(_) => Self::Unavailable,
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<StoreError> for jekcms_accounts::AccountError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Unavailable(_) => Self::Unavailable,
+            StoreError::LastOwner => Self::LastOwner,
+            StoreError::Unique => Self::Conflict {
+                field: "email".into(),
+            },
             other => Self::internal(other),
         }
     }

@@ -1,11 +1,13 @@
 //! Token pair endpoints (API.md §2.1) and `GET /api/v2/me`.
 
 use crate::errors::AppError;
-use crate::extract::{AuthThrottle, Caller, JsonBody, typed};
+use crate::extract::{AuthThrottle, Caller, JsonBody, RegistrationOpen, typed};
 use crate::openapi::{Data, ErrorBody};
 use crate::respond;
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
+use jekcms_accounts::model::{Registration, parse_login};
+use jekcms_accounts::{Site, User, service as accounts};
 use jekcms_auth::TokenPair;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -73,7 +75,7 @@ pub async fn token(
         .tokens
         .exchange_api_key(&req.api_key, &req.api_secret)
         .await?;
-    Ok(respond::ok(TokenResponse::from(pair)))
+    Ok(respond::no_store(respond::ok(TokenResponse::from(pair))))
 }
 
 /// Rotates a refresh token into a new pair. A token works once; reuse after the grace
@@ -91,7 +93,104 @@ pub async fn refresh(
 ) -> Result<HttpResponse, AppError> {
     let req: RefreshRequest = typed(body.0, &["refresh_token"])?;
     let pair = state.tokens.refresh(&req.refresh_token).await?;
-    Ok(respond::ok(TokenResponse::from(pair)))
+    Ok(respond::no_store(respond::ok(TokenResponse::from(pair))))
+}
+
+/// `POST /auth/login` body.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct LoginRequest {
+    /// The account's email.
+    email: String,
+    /// The account's password.
+    password: String,
+}
+
+/// A token pair and the user it acts as.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// The tokens.
+    #[serde(flatten)]
+    pub tokens: TokenResponse,
+    /// The signed-in user.
+    pub user: User,
+}
+
+/// Signs in with email and password; a session of family `password`. A wrong email and a
+/// wrong password get the same answer after the same work.
+#[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, description = "A new session's token pair and the user", body = inline(Data<LoginResponse>)),
+    (status = 401, description = "The email or password is incorrect", body = ErrorBody),
+    (status = 422, description = "Missing or unknown fields", body = ErrorBody),
+    (status = 429, description = "Too many attempts from this IP; see Retry-After", body = ErrorBody),
+))]
+#[post("/api/v2/auth/login")]
+pub async fn login(
+    _throttle: AuthThrottle,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let (email, password) = parse_login(&body.0)?;
+    let (user, pair) = accounts::login(&state.store, &state.tokens, &email, password).await?;
+    Ok(respond::no_store(respond::ok(LoginResponse {
+        tokens: pair.into(),
+        user,
+    })))
+}
+
+/// `POST /auth/register` body.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct RegisterRequest {
+    /// Your name.
+    name: String,
+    /// Your email; unique (409 `CONFLICT`, field `email`).
+    email: String,
+    /// 12–256 characters.
+    password: String,
+    /// The new site's name; its slug is made from it.
+    site_name: String,
+}
+
+/// A new site, its owner, and their first token pair.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Registered {
+    /// The owner.
+    pub user: User,
+    /// The site.
+    pub site: Site,
+    /// The tokens.
+    #[serde(flatten)]
+    pub tokens: TokenResponse,
+}
+
+/// Creates a site with you as its owner, and signs you in. Off (404) unless
+/// `JEKCMS_OPEN_REGISTRATION=true`.
+#[utoipa::path(tag = "auth", request_body = RegisterRequest, responses(
+    (status = 201, description = "The new owner, site and token pair", body = inline(Data<Registered>)),
+    (status = 404, description = "Registration is closed on this server", body = ErrorBody),
+    (status = 409, description = "The email is taken", body = ErrorBody),
+    (status = 422, description = "Invalid fields", body = ErrorBody),
+    (status = 429, description = "Too many attempts from this IP; see Retry-After", body = ErrorBody),
+))]
+#[post("/api/v2/auth/register")]
+pub async fn register(
+    _open: RegistrationOpen,
+    _throttle: AuthThrottle,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let registration = Registration::parse(&body.0)?;
+    let (user, site, pair) = accounts::register(&state.store, &state.tokens, registration).await?;
+    let location = format!("/api/v2/users/{}", user.id);
+    Ok(respond::no_store(respond::created(
+        location,
+        Registered {
+            user,
+            site,
+            tokens: pair.into(),
+        },
+    )))
 }
 
 /// Result of a logout.

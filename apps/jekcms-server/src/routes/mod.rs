@@ -7,11 +7,15 @@
 #[allow(unreachable_pub)]
 pub mod auth;
 #[allow(unreachable_pub)]
+pub mod keys;
+#[allow(unreachable_pub)]
 pub mod media;
 #[allow(unreachable_pub)]
 pub mod meta;
 #[allow(unreachable_pub)]
 pub mod posts;
+#[allow(unreachable_pub)]
+pub mod users;
 
 use crate::errors::AppError;
 use actix_web::dev::ResourceDef;
@@ -28,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(auth::token)
         .service(auth::refresh)
         .service(auth::revoke)
+        .service(auth::login)
+        .service(auth::register)
         .service(auth::me)
         .service(posts::list_posts)
         .service(posts::create_post)
@@ -39,7 +45,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(media::get_media)
         .service(media::update_media)
         .service(media::delete_media)
-        .service(media::media_content);
+        .service(media::media_content)
+        .service(users::list_users)
+        .service(users::create_user)
+        .service(users::get_user)
+        .service(users::update_user)
+        .service(users::delete_user)
+        .service(keys::create_key)
+        .service(keys::list_keys)
+        .service(keys::revoke_key);
 }
 
 /// Known paths and their methods, taken from the OpenAPI document (plus the two routes the

@@ -141,6 +141,7 @@ impl TestApp {
         config.rate_limit_standard = plenty;
         config.rate_limit_admin = plenty;
         config.rate_limit_auth = plenty;
+        config.open_registration = true;
         tweak(&mut config);
         Some(Self::start(std::sync::Arc::new(db), config, media_dir).await)
     }
@@ -281,6 +282,36 @@ impl TestApp {
     pub async fn owner(&self) -> Tokens {
         self.login("default", "owner@example.com", Role::Owner)
             .await
+    }
+
+    /// Creates a user through `POST /api/v2/users` as `by`; returns the new user's id.
+    pub async fn add_user(&self, by: &str, email: &str, role: &str, password: Option<&str>) -> i64 {
+        let mut body = json!({"name": email, "email": email, "role": role});
+        if let Some(p) = password {
+            body["password"] = json!(p);
+        }
+        self.post("/api/v2/users", by, body).await.expect(201)["data"]["id"]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// Signs in with a password through `POST /api/v2/auth/login`.
+    pub async fn password_login(&self, email: &str, password: &str) -> Tokens {
+        let v = self
+            .send(
+                Method::POST,
+                "/api/v2/auth/login",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await
+            .expect(200);
+        Tokens {
+            access: v["data"]["access_token"].as_str().unwrap().to_owned(),
+            refresh: v["data"]["refresh_token"].as_str().unwrap().to_owned(),
+            user_id: v["data"]["user"]["id"].as_i64().unwrap(),
+            site_id: v["data"]["user"]["site_id"].as_i64().unwrap(),
+        }
     }
 
     /// Creates a post and returns its JSON.

@@ -12,7 +12,7 @@ pub const PNG: &[u8] = &[
     3, 0, 0, 0, 2, 8, 6, 0, 0, 0, 0x72, 0xB6, 0x0D, 0x24,
 ];
 
-fn multipart(token: &str, parts: &[(&str, Option<&str>, &[u8])]) -> TestRequest {
+pub fn multipart(token: &str, parts: &[(&str, Option<&str>, &[u8])]) -> TestRequest {
     let boundary = "XjekcmsBoundary42";
     let mut body = Vec::new();
     for (name, filename, data) in parts {

@@ -1,0 +1,95 @@
+//! API-key management (API.md §2.3): thin handlers over `jekcms_accounts::service`.
+
+use crate::errors::AppError;
+use crate::extract::{Caller, JsonBody};
+use crate::openapi::{Data, ErrorBody, ListOf};
+use crate::paging::IdPage;
+use crate::respond;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use jekcms_accounts::model::KeyRequest;
+use jekcms_accounts::{ApiKey, CreatedKey, service};
+use utoipa::ToSchema;
+
+const BINDING: &[u8] = b"api-keys";
+
+/// `POST /api-keys` body.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct CreateKeyBody {
+    /// A label, 1–100 characters.
+    name: String,
+    /// The user the key acts as (default: you); must hold a role you manage.
+    user_id: Option<i64>,
+    /// `api` (default: an `api_` id and `sk_` secret for `/auth/token`) or `mcp` (one
+    /// `mcp_` token for `/mcp`).
+    family: Option<String>,
+    /// RFC 3339 time in the future after which the key is refused.
+    expires_at: Option<String>,
+}
+
+/// Creates an API key (admins and owners; for yourself or a user whose role you manage).
+/// The secret is in this response only and is stored as a hash.
+#[utoipa::path(tag = "api-keys", security(("bearer" = [])), request_body = CreateKeyBody, responses(
+    (status = 201, description = "The key with its secret, shown once", body = inline(Data<CreatedKey>)),
+    (status = 401, description = "Not authenticated", body = ErrorBody),
+    (status = 403, description = "Your role may not manage keys for this user", body = ErrorBody),
+    (status = 422, description = "Invalid fields", body = ErrorBody),
+))]
+#[post("/api/v2/api-keys")]
+pub async fn create_key(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let request = KeyRequest::parse(&body.0, jekcms_auth::now())?;
+    let key = service::create_key(&state.store, &caller.actor(), request).await?;
+    Ok(respond::no_store(respond::with_status(
+        StatusCode::CREATED,
+        key,
+    )))
+}
+
+/// Lists the keys you may see: your own, and those of users whose role you manage. Never
+/// secrets.
+#[utoipa::path(tag = "api-keys", security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, description = "1–100, default 20"),
+        ("cursor" = Option<String>, Query, description = "`meta.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of keys", body = inline(ListOf<ApiKey>)),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 422, description = "A bad limit or cursor", body = ErrorBody),
+    ))]
+#[get("/api/v2/api-keys")]
+pub async fn list_keys(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let binding = caller.binding(BINDING);
+    let page = IdPage::from_request(&req, &state.cursors, &binding)?;
+    let rows = service::list_keys(&state.store, &caller.actor(), page.after, page.fetch()).await?;
+    let page_of = page.page(rows, |k| k.id);
+    Ok(respond::page(page_of, page.limit, &state.cursors, &binding))
+}
+
+/// Revokes a key: sessions and access tokens made from it are refused from the next
+/// request on, on every instance. A second revoke is 404.
+#[utoipa::path(tag = "api-keys", security(("bearer" = [])), params(("id" = i64, Path, description = "Key id")), responses(
+    (status = 200, description = "The revoked key", body = inline(Data<ApiKey>)),
+    (status = 401, description = "Not authenticated", body = ErrorBody),
+    (status = 403, description = "Your role may not manage this key", body = ErrorBody),
+    (status = 404, description = "No such live key in your site", body = ErrorBody),
+))]
+#[delete("/api/v2/api-keys/{id}")]
+pub async fn revoke_key(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let key = service::revoke_key(&state.store, &caller.actor(), id.into_inner()).await?;
+    Ok(respond::ok(key))
+}

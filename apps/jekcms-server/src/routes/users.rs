@@ -1,0 +1,187 @@
+//! Users of a site (API.md §2.3): thin handlers over `jekcms_accounts::service`.
+
+use crate::errors::AppError;
+use crate::extract::{Caller, JsonBody, query_pairs};
+use crate::openapi::{Data, ErrorBody, ListOf};
+use crate::paging::IdPage;
+use crate::respond;
+use crate::state::AppState;
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use jekcms_accounts::model::{UserPatch, UserRequest};
+use jekcms_accounts::{User, service};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+const BINDING: &[u8] = b"users";
+
+/// `POST /users` body (documentation; parsing reports every bad field).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct CreateUserBody {
+    /// Display name, 1–100 characters.
+    name: String,
+    /// Email; unique across the deployment (409 `CONFLICT`, field `email`).
+    email: String,
+    /// `viewer`, `author`, `editor`, `admin` or `owner`: below your own role (owners may
+    /// create owners).
+    role: String,
+    /// 12–256 characters; without one the user cannot log in (API keys only).
+    password: Option<String>,
+}
+
+/// `PATCH /users/{id}` body: absent fields are unchanged.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct UpdateUserBody {
+    /// Display name.
+    name: Option<String>,
+    /// Email.
+    email: Option<String>,
+    /// New role; a demotion ends the user's sessions at once.
+    role: Option<String>,
+    /// New password; ends the user's sessions at once.
+    password: Option<String>,
+}
+
+/// Lists the users of your site, in id order (admins and owners).
+#[utoipa::path(tag = "users", security(("bearer" = [])),
+    params(
+        ("limit" = Option<u32>, Query, description = "1–100, default 20"),
+        ("cursor" = Option<String>, Query, description = "`meta.next_cursor` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of users", body = inline(ListOf<User>)),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Your role may not manage users", body = ErrorBody),
+        (status = 422, description = "A bad limit or cursor", body = ErrorBody),
+    ))]
+#[get("/api/v2/users")]
+pub async fn list_users(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let binding = caller.binding(BINDING);
+    let page = IdPage::from_request(&req, &state.cursors, &binding)?;
+    let rows = service::list_users(&state.store, &caller.actor(), page.after, page.fetch()).await?;
+    let page_of = page.page(rows, |u| u.id);
+    Ok(respond::page(page_of, page.limit, &state.cursors, &binding))
+}
+
+/// Creates a user in your site with a role below your own.
+#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = CreateUserBody, responses(
+    (status = 201, description = "The user", body = inline(Data<User>), headers(("Location" = String, description = "/api/v2/users/{id}"))),
+    (status = 401, description = "Not authenticated", body = ErrorBody),
+    (status = 403, description = "Your role may not grant this role", body = ErrorBody),
+    (status = 409, description = "The email is taken", body = ErrorBody),
+    (status = 422, description = "Invalid fields", body = ErrorBody),
+))]
+#[post("/api/v2/users")]
+pub async fn create_user(
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let request = UserRequest::parse(&body.0)?;
+    let user = service::create_user(&state.store, &caller.actor(), request).await?;
+    Ok(respond::created(format!("/api/v2/users/{}", user.id), user))
+}
+
+/// One user: yourself, or anyone of your site for admins and owners.
+#[utoipa::path(tag = "users", security(("bearer" = [])), params(("id" = i64, Path, description = "User id")), responses(
+    (status = 200, description = "The user", body = inline(Data<User>)),
+    (status = 401, description = "Not authenticated", body = ErrorBody),
+    (status = 403, description = "Your role may not read other users", body = ErrorBody),
+    (status = 404, description = "No such user in your site", body = ErrorBody),
+))]
+#[get("/api/v2/users/{id}")]
+pub async fn get_user(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, AppError> {
+    let user = service::get_user(&state.store, &caller.actor(), id.into_inner()).await?;
+    Ok(respond::ok(user))
+}
+
+/// Changes a user. Anyone may change their own name, email and password; roles change only
+/// between roles you manage, and the last owner stays an owner. A demotion or a password
+/// change ends the user's sessions on their next request.
+#[utoipa::path(tag = "users", security(("bearer" = [])), request_body = UpdateUserBody, params(("id" = i64, Path, description = "User id")), responses(
+    (status = 200, description = "The user", body = inline(Data<User>)),
+    (status = 401, description = "Not authenticated", body = ErrorBody),
+    (status = 403, description = "Your role may not make this change", body = ErrorBody),
+    (status = 404, description = "No such user in your site", body = ErrorBody),
+    (status = 409, description = "The email is taken, or this is the site's last owner", body = ErrorBody),
+    (status = 422, description = "Invalid fields", body = ErrorBody),
+))]
+#[patch("/api/v2/users/{id}")]
+pub async fn update_user(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    let patch = UserPatch::parse(&body.0)?;
+    let user = service::update_user(&state.store, &caller.actor(), id.into_inner(), patch).await?;
+    Ok(respond::ok(user))
+}
+
+/// Result of a user deletion.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDeleted {
+    /// The deleted user.
+    pub id: i64,
+    /// Always true.
+    pub deleted: bool,
+    /// Who now authors the user's posts and media.
+    pub reassigned_to: i64,
+}
+
+/// Deletes a user, their keys and sessions (effective on the next request). Their posts and
+/// media pass to `reassign_to`, or to you. The last owner cannot be deleted.
+#[utoipa::path(tag = "users", security(("bearer" = [])),
+    params(
+        ("id" = i64, Path, description = "User id"),
+        ("reassign_to" = Option<i64>, Query, description = "Who receives the user's posts and media (default: you)"),
+    ),
+    responses(
+        (status = 200, description = "Deleted", body = inline(Data<UserDeleted>)),
+        (status = 401, description = "Not authenticated", body = ErrorBody),
+        (status = 403, description = "Your role may not delete this user", body = ErrorBody),
+        (status = 404, description = "No such user in your site", body = ErrorBody),
+        (status = 409, description = "The site's last owner", body = ErrorBody),
+        (status = 422, description = "A bad reassign_to", body = ErrorBody),
+    ))]
+#[delete("/api/v2/users/{id}")]
+pub async fn delete_user(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let mut reassign_to = None;
+    for (name, value) in query_pairs(&req)? {
+        match name.as_str() {
+            "reassign_to" => {
+                reassign_to = Some(value.parse::<i64>().map_err(|_| {
+                    AppError::validation("reassign_to", "reassign_to must be a user id")
+                })?);
+            }
+            _ => {
+                return Err(AppError::validation(
+                    name.clone(),
+                    format!("unknown parameter {name}"),
+                ));
+            }
+        }
+    }
+    let actor = caller.actor();
+    let id = id.into_inner();
+    service::delete_user(&state.store, &actor, id, reassign_to).await?;
+    Ok(respond::ok(UserDeleted {
+        id,
+        deleted: true,
+        reassigned_to: reassign_to.unwrap_or(actor.user_id),
+    }))
+}

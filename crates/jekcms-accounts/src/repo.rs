@@ -1,0 +1,120 @@
+//! [`AccountStore`]: what a store must provide for accounts. Every method taking a
+//! `site_id` must never read or change another site's rows.
+
+use crate::AccountError;
+use crate::model::{ApiKey, NewApiKey, NewUser, Site, User, UserChange};
+use chrono::{DateTime, Utc};
+use jekcms_auth::Role;
+use std::future::Future;
+
+/// A user with their stored password hash, for login only.
+#[derive(Debug, Clone)]
+pub struct LoginRecord {
+    /// The user.
+    pub user: User,
+    /// Argon2id PHC string, if the user has a password.
+    pub password_hash: Option<String>,
+}
+
+/// Which keys a listing shows.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyScope<'a> {
+    /// Keys of this user, always.
+    pub own_user_id: i64,
+    /// And keys of users holding one of these roles.
+    pub roles: &'a [Role],
+}
+
+/// Storage of sites, users and keys. Each method is one atomic step.
+pub trait AccountStore: Send + Sync {
+    /// Creates a site named `site_name` (slug made from the name, suffixed until unique)
+    /// with `owner` as its first user. A taken email is `Conflict { field: "email" }`.
+    fn register(
+        &self,
+        site_name: &str,
+        owner: NewUser,
+    ) -> impl Future<Output = Result<(Site, User), AccountError>> + Send;
+
+    /// The site with this id.
+    fn site(&self, site_id: i64) -> impl Future<Output = Result<Site, AccountError>> + Send;
+
+    /// The user with this (normalised) email, of any site, with their password hash.
+    fn login_record(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<LoginRecord>, AccountError>> + Send;
+
+    /// Users of a site in id order, after `after`, at most `limit`.
+    fn list_users(
+        &self,
+        site_id: i64,
+        after: Option<i64>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<User>, AccountError>> + Send;
+
+    /// One user of the site, or `NotFound`.
+    fn get_user(
+        &self,
+        site_id: i64,
+        user_id: i64,
+    ) -> impl Future<Output = Result<User, AccountError>> + Send;
+
+    /// Creates a user. A taken email is `Conflict { field: "email" }`.
+    fn create_user(
+        &self,
+        site_id: i64,
+        user: NewUser,
+    ) -> impl Future<Output = Result<User, AccountError>> + Send;
+
+    /// Applies a change. Demoting the site's last owner is `LastOwner`, checked atomically
+    /// with the change (two admins demoting the last two owners at once cannot both win).
+    fn update_user(
+        &self,
+        site_id: i64,
+        user_id: i64,
+        change: UserChange,
+    ) -> impl Future<Output = Result<User, AccountError>> + Send;
+
+    /// Deletes a user, their keys and sessions; their posts and media pass to `heir_id`
+    /// (a user of the same site). Deleting the last owner is `LastOwner`.
+    fn delete_user(
+        &self,
+        site_id: i64,
+        user_id: i64,
+        heir_id: i64,
+    ) -> impl Future<Output = Result<(), AccountError>> + Send;
+
+    /// How many owners the site has.
+    fn owner_count(&self, site_id: i64) -> impl Future<Output = Result<u64, AccountError>> + Send;
+
+    /// Stores a key; only the secret's hash is kept.
+    fn create_key(
+        &self,
+        site_id: i64,
+        key: NewApiKey,
+    ) -> impl Future<Output = Result<ApiKey, AccountError>> + Send;
+
+    /// Keys of the site in id order within `scope`, after `after`, at most `limit`.
+    fn list_keys(
+        &self,
+        site_id: i64,
+        scope: KeyScope<'_>,
+        after: Option<i64>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ApiKey>, AccountError>> + Send;
+
+    /// One key of the site with its user's role, or `NotFound`.
+    fn get_key(
+        &self,
+        site_id: i64,
+        key_id: i64,
+    ) -> impl Future<Output = Result<(ApiKey, Role), AccountError>> + Send;
+
+    /// Revokes a key (its sessions end on their next request). Already revoked: `NotFound`.
+    fn revoke_key(
+        &self,
+        site_id: i64,
+        key_id: i64,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), AccountError>> + Send;
+}

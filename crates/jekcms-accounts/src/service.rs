@@ -1,0 +1,298 @@
+//! Account operations as a caller performs them. Every role decision is asked of
+//! [`Actor`] (`require`, `require_manage`), so the rules of API.md §2.3 live in one place:
+//!
+//! - anyone reads and edits their own name, email and password;
+//! - admins and owners read every user of their site, and create, change, delete and make
+//!   keys for users whose role is below their own (owners also for other owners);
+//! - nobody grants a role they could not manage, and the last owner stays an owner;
+//! - anyone may list and revoke their own keys (that only takes access away).
+//!
+//! A demotion or a password change ends the user's sessions at once.
+
+use crate::AccountError;
+use crate::model::{
+    ApiKey, CreatedKey, KeyFamily, KeyRequest, NewApiKey, NewUser, Registration, Site, User,
+    UserChange, UserPatch, UserRequest,
+};
+use crate::repo::{AccountStore, KeyScope};
+use jekcms_auth::session::SessionStore;
+use jekcms_auth::{Action, Actor, CredentialFamily, Role, SecretHash, TokenPair, TokenService};
+
+/// Runs Argon2 on the blocking pool: it takes tens of milliseconds of CPU.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AccountError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(AccountError::internal)
+}
+
+async fn hash_password(password: String) -> Result<String, AccountError> {
+    blocking(move || jekcms_auth::password::hash(&password)).await
+}
+
+/// Creates a site with the registrant as its owner and signs them in.
+pub async fn register<A: AccountStore, S: SessionStore>(
+    accounts: &A,
+    tokens: &TokenService<S>,
+    registration: Registration,
+) -> Result<(User, Site, TokenPair), AccountError> {
+    let Registration {
+        name,
+        email,
+        password,
+        site_name,
+    } = registration;
+    let password_hash = hash_password(password).await?;
+    let owner = NewUser {
+        name,
+        email,
+        role: Role::Owner,
+        password_hash: Some(password_hash),
+    };
+    let (site, user) = accounts.register(&site_name, owner).await?;
+    let pair = tokens.open_password_session(user.id, site.id).await?;
+    Ok((user, site, pair))
+}
+
+/// Signs a user in with email and password. A wrong email and a wrong password fail alike,
+/// after the same Argon2 work.
+pub async fn login<A: AccountStore, S: SessionStore>(
+    accounts: &A,
+    tokens: &TokenService<S>,
+    email: &str,
+    password: String,
+) -> Result<(User, TokenPair), AccountError> {
+    let record = accounts.login_record(email).await?;
+    let hash = record.as_ref().and_then(|r| r.password_hash.clone());
+    let matches = blocking(move || match hash {
+        Some(hash) => jekcms_auth::password::verify(&password, &hash),
+        None => {
+            jekcms_auth::password::verify_nothing(&password);
+            false
+        }
+    })
+    .await?;
+    let user = match record {
+        Some(r) if matches => r.user,
+        _ => return Err(AccountError::BadCredentials),
+    };
+    let pair = tokens.open_password_session(user.id, user.site_id).await?;
+    Ok((user, pair))
+}
+
+/// Users of the actor's site (admins and owners).
+pub async fn list_users<A: AccountStore>(
+    accounts: &A,
+    actor: &Actor,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<User>, AccountError> {
+    actor.require(Action::ManageUsers, false)?;
+    accounts.list_users(actor.site_id, after, limit).await
+}
+
+/// One user: oneself, or anyone of the site for admins and owners.
+pub async fn get_user<A: AccountStore>(
+    accounts: &A,
+    actor: &Actor,
+    user_id: i64,
+) -> Result<User, AccountError> {
+    let user = accounts.get_user(actor.site_id, user_id).await?;
+    if user.id != actor.user_id {
+        actor.require(Action::ManageUsers, false)?;
+    }
+    Ok(user)
+}
+
+/// Creates a user with a role the actor may grant.
+pub async fn create_user<A: AccountStore>(
+    accounts: &A,
+    actor: &Actor,
+    request: UserRequest,
+) -> Result<User, AccountError> {
+    actor.require_manage(request.role)?;
+    let password_hash = match request.password {
+        Some(p) => Some(hash_password(p).await?),
+        None => None,
+    };
+    let user = NewUser {
+        name: request.name,
+        email: request.email,
+        role: request.role,
+        password_hash,
+    };
+    accounts.create_user(actor.site_id, user).await
+}
+
+/// Changes a user. Others need a role the actor manages; a role change needs both the old
+/// and the new role to be manageable.
+pub async fn update_user<A: AccountStore>(
+    accounts: &A,
+    actor: &Actor,
+    user_id: i64,
+    patch: UserPatch,
+) -> Result<User, AccountError> {
+    let target = accounts.get_user(actor.site_id, user_id).await?;
+    if target.id != actor.user_id {
+        actor.require_manage(target.role)?;
+    }
+    let role = patch.role.filter(|r| *r != target.role);
+    if let Some(new_role) = role {
+        actor.require_manage(target.role)?;
+        actor.require_manage(new_role)?;
+    }
+    let end_sessions = role.is_some_and(|r| r < target.role) || patch.password.is_some();
+    let password_hash = match patch.password {
+        Some(p) => Some(hash_password(p).await?),
+        None => None,
+    };
+    let change = UserChange {
+        name: patch.name,
+        email: patch.email,
+        role,
+        password_hash,
+        end_sessions,
+    };
+    accounts.update_user(actor.site_id, user_id, change).await
+}
+
+/// Deletes a user. Their posts and media pass to `reassign_to`, or to the actor.
+pub async fn delete_user<A: AccountStore>(
+    accounts: &A,
+    actor: &Actor,
+    user_id: i64,
+    reassign_to: Option<i64>,
+) -> Result<(), AccountError> {
+    let target = accounts.get_user(actor.site_id, user_id).await?;
+    actor.require_manage(target.role)?;
+    let heir = reassign_to.unwrap_or(actor.user_id);
+    // Checked again, atomically, by the store; asked first so that the answer names the
+    // real obstacle.
+    if target.role == Role::Owner && accounts.owner_count(actor.site_id).await? <= 1 {
+        return Err(AccountError::LastOwner);
+    }
+    if heir == target.id {
+        return Err(AccountError::field(
+            "reassign_to",
+            "the user's posts and media need another owner: pass reassign_to with another user's id",
+        ));
+    }
+    match accounts.get_user(actor.site_id, heir).await {
+        Ok(_) => {}
+        Err(AccountError::NotFound) => {
+            return Err(AccountError::field(
+                "reassign_to",
+                "reassign_to must be the id of another user of this site",
+            ));
+        }
+        Err(e) => return Err(e),
+    }
+    accounts.delete_user(actor.site_id, user_id, heir).await
+}
+
+/// A fresh credential of `family`: (public id stored in clear, the secret to show once,
+/// and for `api` keys the `sk_` secret; for `mcp` the token is both).
+pub fn generate_key(family: KeyFamily) -> (String, String) {
+    match family {
+        KeyFamily::Api => (
+            CredentialFamily::ApiKey.generate(),
+            CredentialFamily::ApiSecret.generate(),
+        ),
+        KeyFamily::Mcp => {
+            let token = CredentialFamily::Mcp.generate();
+            // The id shown in listings is the token's first characters; the token itself is
+            // only ever stored as a hash.
+            (token[..16].to_owned(), token)
+        }
+    }
+}
+
+/// Creates a key for the actor or for a user whose role the actor manages.
+pub async fn create_key<A: AccountStore>(
+    accounts: &A,
+    actor: &Actor,
+    request: KeyRequest,
+) -> Result<CreatedKey, AccountError> {
+    actor.require(Action::ManageUsers, false)?;
+    let user_id = request.user_id.unwrap_or(actor.user_id);
+    if user_id != actor.user_id {
+        let user = match accounts.get_user(actor.site_id, user_id).await {
+            Err(AccountError::NotFound) => {
+                return Err(AccountError::field(
+                    "user_id",
+                    "user_id must be the id of a user of this site",
+                ));
+            }
+            other => other?,
+        };
+        actor.require_manage(user.role)?;
+    }
+    let (public_id, secret) = generate_key(request.family);
+    let key = accounts
+        .create_key(
+            actor.site_id,
+            NewApiKey {
+                user_id,
+                family: request.family,
+                name: request.name,
+                public_id: public_id.clone(),
+                secret_hash: SecretHash::of(&secret),
+                expires_at: request.expires_at,
+            },
+        )
+        .await?;
+    Ok(match request.family {
+        KeyFamily::Api => CreatedKey {
+            key,
+            api_key: Some(public_id),
+            api_secret: Some(secret),
+            token: None,
+        },
+        KeyFamily::Mcp => CreatedKey {
+            key,
+            api_key: None,
+            api_secret: None,
+            token: Some(secret),
+        },
+    })
+}
+
+/// Keys the actor may see: their own, and those of users whose role they manage.
+pub async fn list_keys<A: AccountStore>(
+    accounts: &A,
+    actor: &Actor,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<ApiKey>, AccountError> {
+    let roles: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|r| actor.require_manage(*r).is_ok())
+        .collect();
+    let scope = KeyScope {
+        own_user_id: actor.user_id,
+        roles: &roles,
+    };
+    accounts.list_keys(actor.site_id, scope, after, limit).await
+}
+
+/// Revokes one of the actor's keys, or a key of a user whose role the actor manages.
+pub async fn revoke_key<A: AccountStore>(
+    accounts: &A,
+    actor: &Actor,
+    key_id: i64,
+) -> Result<ApiKey, AccountError> {
+    let (key, role) = accounts.get_key(actor.site_id, key_id).await?;
+    if key.user_id != actor.user_id {
+        actor.require_manage(role)?;
+    }
+    if key.revoked_at.is_some() {
+        return Err(AccountError::NotFound);
+    }
+    let now = jekcms_auth::now();
+    accounts.revoke_key(actor.site_id, key_id, now).await?;
+    Ok(ApiKey {
+        revoked_at: Some(now),
+        ..key
+    })
+}
