@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod errors;
 mod lists;
+mod matrix;
 mod media;
 mod posts;
 mod ratelimit;
