@@ -1,4 +1,5 @@
-//! Access-token issue/verify and secret hashing: paid on every authenticated request.
+//! Access-token issue/verify and secret hashing: paid on every authenticated request; and
+//! the Argon2id password check that dominates a login.
 #![allow(missing_docs)]
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
@@ -20,6 +21,16 @@ fn bench(c: &mut Criterion) {
     c.bench_function("secret/generate", |b| {
         b.iter(|| CredentialFamily::Refresh.generate())
     });
+    let phc = jekcms_auth::password::hash("a password for the benchmark");
+    let mut slow = c.benchmark_group("password");
+    slow.sample_size(10);
+    slow.bench_function("verify_argon2id", |b| {
+        b.iter(|| jekcms_auth::password::verify(black_box("a password for the benchmark"), &phc))
+    });
+    slow.bench_function("verify_nothing_argon2id", |b| {
+        b.iter(|| jekcms_auth::password::verify_nothing(black_box("an unknown user's guess")))
+    });
+    slow.finish();
 }
 
 criterion_group!(benches, bench);
