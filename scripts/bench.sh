@@ -15,6 +15,8 @@ secs=${BENCH_SECONDS:-10}
 stores=${BENCH_STORES:-sqlite postgres}
 pg_admin=${JEKCMS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 results="$out/results.md"
+# Its own scratch database: two checkouts benchmarking at once must not drop each other's.
+pg_db="jekcms_bench_$$"
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk (Debian package)"; apt-get install -y -qq wrk >/dev/null 2>&1 || {
@@ -31,6 +33,8 @@ bin="${CARGO_TARGET_DIR:-$root/target}/release/jekcms"
   echo "- dataset: \`jekcms seed --posts $posts\` (deterministic); wrk for ${secs} s per scenario"
   echo
 } > "$results"
+
+: > "$out/statuses.txt"
 
 if [ -z "${BENCH_SKIP_CRITERION:-}" ]; then
   echo "== criterion micro-benchmarks"
@@ -73,8 +77,8 @@ for store in $stores; do
   case $store in
     sqlite) url="sqlite://$work/bench.db" ;;
     postgres)
-      psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS jekcms_bench WITH (FORCE)" -c "CREATE DATABASE jekcms_bench"
-      url="${pg_admin%/*}/jekcms_bench" ;;
+      psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" -c "CREATE DATABASE $pg_db"
+      url="${pg_admin%/*}/$pg_db" ;;
   esac
   # Quotas stay on (the limiter runs on every request) but far above what wrk can send.
   export JEKCMS_DATABASE_URL="$url" JEKCMS_MEDIA_DIR="$work/media" \
@@ -124,6 +128,8 @@ for store in $stores; do
     read -r p50 p99 rps < <(BENCH_TOKEN=${BENCH_TOKEN:-} wrk_run "$2" "$base$3" "$token")
     sp50=$(server_p50 "$log")
     echo "| $1 | $2 | $p50 | $p99 | $rps | $sp50 |" | tee -a "$results"
+    # Which statuses the server answered (a scenario that silently turned into errors shows).
+    echo "$store / $1 / $2 connections:$(grep -o 'status=[0-9]*' "$log" | sort | uniq -c | awk '{printf " %s×%s", $2, $1}')" >> "$out/statuses.txt"
   }
   scenario "list, first page (limit 20)" 1 "/api/v2/posts"
   scenario "list, depth 10,000" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[10000]}"
@@ -189,7 +195,7 @@ for store in $stores; do
   echo "Peak RSS of the server on $store: $((rss_kb / 1024)) MB" | tee -a "$results"
   echo "" >> "$results"
   if [ "$store" = postgres ]; then
-    psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS jekcms_bench WITH (FORCE)"
+    psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)"
   fi
 done
 

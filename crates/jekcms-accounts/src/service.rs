@@ -18,13 +18,55 @@ use crate::repo::{AccountStore, KeyScope};
 use jekcms_auth::session::SessionStore;
 use jekcms_auth::{Action, Actor, CredentialFamily, Role, SecretHash, TokenPair, TokenService};
 
-/// Runs Argon2 on the blocking pool: it takes tens of milliseconds of CPU.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The password workers: half the cores, at least one, started on first use. Argon2id costs
+/// ~20 ms of CPU and 19 MiB of memory per call; running it on a few dedicated threads instead
+/// of tokio's blocking pool bounds both, so a flood of logins can neither take every core
+/// from the API nor leave 19 MiB of heap behind in each of dozens of blocking threads.
+fn password_workers() -> &'static std::sync::mpsc::Sender<Job> {
+    static WORKERS: std::sync::OnceLock<std::sync::mpsc::Sender<Job>> = std::sync::OnceLock::new();
+    WORKERS.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let n = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+        for i in 0..n {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("jekcms-password-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            // A panicking job must not take the worker with it.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("a password worker thread starts");
+        }
+        tx
+    })
+}
+
+/// Runs `f` on a password worker and waits for it without blocking the async runtime.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AccountError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(AccountError::internal)
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    password_workers()
+        .send(Box::new(move || {
+            let _ = tx.send(f());
+        }))
+        .map_err(|_| AccountError::internal("the password workers have stopped"))?;
+    rx.await
+        .map_err(|_| AccountError::internal("a password worker failed"))
 }
 
 async fn hash_password(password: String) -> Result<String, AccountError> {

@@ -58,12 +58,18 @@ pub struct ApiIndex {
 pub struct ApiLinks {
     /// Token exchange.
     pub token: &'static str,
+    /// Sign-in with email and password.
+    pub login: &'static str,
     /// Posts collection.
     pub posts: &'static str,
     /// Media collection.
     pub media: &'static str,
     /// The caller.
     pub me: &'static str,
+    /// Users of the site.
+    pub users: &'static str,
+    /// API keys.
+    pub api_keys: &'static str,
 }
 
 /// Describes the API. Authenticated: the call a client makes to test its token.
@@ -81,9 +87,12 @@ pub async fn api_index(_caller: crate::extract::Caller) -> HttpResponse {
         docs_url: "/docs/",
         links: ApiLinks {
             token: "/api/v2/auth/token",
+            login: "/api/v2/auth/login",
             posts: "/api/v2/posts",
             media: "/api/v2/media",
             me: "/api/v2/me",
+            users: "/api/v2/users",
+            api_keys: "/api/v2/api-keys",
         },
     })
 }
