@@ -1,7 +1,7 @@
 //! User passwords: Argon2id at OWASP's recommended parameters (19 MiB, 2 passes, 1 lane),
 //! PHC strings for storage, and a check that costs the same whether or not the user exists.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 /// Shortest accepted password, in characters.
@@ -28,26 +28,73 @@ pub fn check_rules(password: &str) -> Result<(), String> {
 
 /// Hashes a password into a PHC string (salt and parameters included).
 pub fn hash(password: &str) -> String {
+    use argon2::password_hash::{Output, ParamsString};
     use ring::rand::{SecureRandom, SystemRandom};
     let mut bytes = [0u8; 16];
     SystemRandom::new()
         .fill(&mut bytes)
         .expect("system randomness is available");
     let salt = SaltString::encode_b64(&bytes).expect("16 bytes is a valid salt");
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .expect("hashing with valid parameters succeeds")
-        .to_string()
+    let argon = argon2();
+    let params = argon.params().clone();
+    let mut out = [0u8; 32];
+    with_memory(params.block_count(), |memory| {
+        argon.hash_password_into_with_memory(password.as_bytes(), &bytes, &mut out, memory)
+    })
+    .expect("hashing with valid parameters succeeds");
+    PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).expect("parameters encode"),
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).expect("32 bytes is a valid output")),
+    }
+    .to_string()
+}
+
+std::thread_local! {
+    /// Argon2's working memory (19 MiB at our parameters), kept by each thread that checks
+    /// passwords: allocated once instead of on every login, so the heap does not grow with
+    /// freed 19 MiB blocks that the allocator keeps for later.
+    static MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn with_memory<T>(blocks: usize, f: impl FnOnce(&mut [argon2::Block]) -> T) -> T {
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::default());
+        }
+        f(&mut memory[..blocks])
+    })
 }
 
 /// Whether `password` matches the stored PHC string. A malformed hash never matches.
 pub fn verify(password: &str, phc: &str) -> bool {
-    match PasswordHash::new(phc) {
-        Ok(parsed) => argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+    use subtle::ConstantTimeEq;
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(expected), Some(salt)) = (parsed.hash, parsed.salt) else {
+        return false;
+    };
+    if parsed.algorithm != argon2::ARGON2ID_IDENT {
+        return false;
     }
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut out = vec![0u8; expected.len()];
+    let computed = with_memory(blocks, |memory| {
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory)
+    });
+    computed.is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
 /// A real Argon2id hash at the same parameters as [`hash`] (of a password nobody has), so
