@@ -7,6 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use jekcms_auth::AuthError;
 use jekcms_auth::session::{SessionError, StoreFailure};
+use jekcms_content::bulk::ItemFault;
 use jekcms_content::{ContentError, FieldError};
 use jekcms_envelope::{ApiError, Envelope, ErrorCode, ErrorEntry, Meta};
 use std::fmt;
@@ -107,6 +108,13 @@ impl From<ContentError> for AppError {
                 field.clone(),
                 format!("{field} is already taken"),
             )),
+            ContentError::Conflicts(fields) => Self(ApiError::from_entries(
+                fields
+                    .into_iter()
+                    .map(|e| ErrorEntry::field(ErrorCode::Conflict, e.field, e.message))
+                    .collect(),
+            )),
+            ContentError::InProgress(m) => Self::new(ErrorCode::Conflict, m),
             ContentError::PreconditionFailed => Self::new(
                 ErrorCode::PreconditionFailed,
                 "the resource has changed; fetch it again and retry with the new ETag",
@@ -144,6 +152,63 @@ impl From<jekcms_accounts::AccountError> for AppError {
             E::Unavailable => unavailable(),
             E::Internal(cause) => Self::internal(cause.as_ref()),
         }
+    }
+}
+
+/// The `errors` entry of one failed bulk item.
+pub fn item_fault_entry(fault: &ItemFault) -> ErrorEntry {
+    match fault {
+        ItemFault::Invalid(e) => {
+            ErrorEntry::field(ErrorCode::ValidationFailed, &e.field, &e.message)
+        }
+        ItemFault::Conflict(e) => ErrorEntry::field(ErrorCode::Conflict, &e.field, &e.message),
+    }
+}
+
+/// An error of the legacy v1 API: the same mapping as v2 (every domain error goes through
+/// [`AppError`]), rendered as v1 did, `{"error": "message"}` with the status.
+#[derive(Debug)]
+pub struct V1Error(pub ApiError);
+
+impl fmt::Display for V1Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: Into<AppError>> From<E> for V1Error {
+    fn from(e: E) -> Self {
+        Self(e.into().0)
+    }
+}
+
+impl V1Error {
+    /// The single message v1 reports: the entries' messages, each prefixed by its field
+    /// when it names one, joined by `; `.
+    pub fn message(&self) -> String {
+        self.0
+            .errors()
+            .iter()
+            .map(|e| match &e.field {
+                Some(f) if !e.message.starts_with(f.as_str()) => format!("{f}: {}", e.message),
+                _ => e.message.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+impl ResponseError for V1Error {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        if let Some(secs) = self.0.retry_after() {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        res.json(serde_json::json!({ "error": self.message() }))
     }
 }
 
@@ -228,6 +293,14 @@ mod tests {
             ),
             (ContentError::Unavailable.into(), ErrorCode::Unavailable),
             (
+                ContentError::Conflicts(vec![FieldError::new("posts[0].slug", "x")]).into(),
+                ErrorCode::Conflict,
+            ),
+            (
+                ContentError::InProgress("busy".into()).into(),
+                ErrorCode::Conflict,
+            ),
+            (
                 ContentError::internal(std::io::Error::other("SELECT secret FROM x")).into(),
                 ErrorCode::InternalError,
             ),
@@ -238,6 +311,19 @@ mod tests {
         for (err, code) in cases {
             assert_eq!(err.0.code(), code);
         }
+    }
+
+    #[test]
+    fn v1_errors_are_one_message() {
+        let e: V1Error = ContentError::Validation(vec![
+            FieldError::new("title", "title is required"),
+            FieldError::new("slug", "must be lowercase"),
+        ])
+        .into();
+        assert_eq!(e.message(), "title is required; slug: must be lowercase");
+        assert_eq!(e.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
+        let e: V1Error = ContentError::NotFound.into();
+        assert_eq!(e.status_code(), StatusCode::NOT_FOUND);
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod config;
 pub mod context;
 pub mod errors;
 pub mod extract;
+pub mod idempotent;
 pub mod openapi;
 pub mod paging;
 pub mod respond;

@@ -99,6 +99,7 @@ impl Modify for Security {
         routes::posts::create_post,
         routes::posts::update_post,
         routes::posts::delete_post,
+        routes::bulk::bulk_create_posts,
         routes::media::upload_media,
         routes::media::list_media,
         routes::media::get_media,

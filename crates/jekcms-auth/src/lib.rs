@@ -19,7 +19,9 @@ pub mod session;
 pub use access::{AccessClaims, AccessTokens};
 pub use credential::{CredentialFamily, SecretHash};
 pub use policy::{Action, Actor, Role};
-pub use session::{Principal, SessionFamily, SessionStore, TokenPair, TokenPolicy, TokenService};
+pub use session::{
+    KeyPrincipal, Principal, SessionFamily, SessionStore, TokenPair, TokenPolicy, TokenService,
+};
 
 /// Why a presented credential was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

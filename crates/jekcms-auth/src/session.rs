@@ -117,6 +117,31 @@ pub struct Principal {
     pub site_api_access: bool,
 }
 
+/// The user an API key acts as, read fresh on every use of the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyHolder {
+    /// The user's current role.
+    pub role: Role,
+    /// Whether the user's site's license includes API access.
+    pub site_api_access: bool,
+}
+
+/// Who a request authenticated with an API key pair (v1's `X-API-Key` + `X-API-Secret`)
+/// acts as. There is no session: the pair is checked on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPrincipal {
+    /// Row id of the key (rate limits are counted per key).
+    pub key_id: i64,
+    /// The user.
+    pub user_id: i64,
+    /// The site.
+    pub site_id: i64,
+    /// The user's current role.
+    pub role: Role,
+    /// Whether the site's license includes API access.
+    pub site_api_access: bool,
+}
+
 /// A failure of the store itself (not of the credential).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreFailure {
@@ -166,6 +191,13 @@ pub trait SessionStore: Send + Sync {
         presented: &SecretHash,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreFailure>> + Send;
+
+    /// The current role of the user with this id and their site's API access; `None` if
+    /// the user no longer exists.
+    fn key_holder(
+        &self,
+        user_id: i64,
+    ) -> impl Future<Output = Result<Option<KeyHolder>, StoreFailure>> + Send;
 
     /// The principal of a live session: `None` if the session is revoked or over, its key
     /// revoked or expired, or its user gone.
@@ -241,12 +273,16 @@ impl<S: SessionStore> TokenService<S> {
         &self.access
     }
 
-    /// Exchanges an API key id and secret for a new session's token pair.
-    pub async fn exchange_api_key(
+    /// Checks an API key id and secret: well-formed, known, the secret matches (in constant
+    /// time; a miss hashes too, so both refusals take the same time), the `api` family
+    /// (an `mcp_` key is refused with the message saying where it belongs), not revoked,
+    /// not expired.
+    async fn check_key_pair(
         &self,
         key_id: &str,
         secret: &str,
-    ) -> Result<TokenPair, SessionError> {
+        now: DateTime<Utc>,
+    ) -> Result<StoredKey, SessionError> {
         for (value, family) in [
             (key_id, CredentialFamily::ApiKey),
             (secret, CredentialFamily::ApiSecret),
@@ -259,9 +295,7 @@ impl<S: SessionStore> TokenService<S> {
                 .into());
             }
         }
-        let now = crate::now();
         let key = self.store.find_api_key(key_id).await?;
-        // Hash even when the key is unknown, so both refusals take the same time.
         let presented_ok = match &key {
             Some(k) => k.secret_hash.matches(secret),
             None => {
@@ -282,6 +316,41 @@ impl<S: SessionStore> TokenService<S> {
         if key.expires_at.is_some_and(|t| t <= now) {
             return Err(AuthError::invalid("the API key has expired").into());
         }
+        Ok(key)
+    }
+
+    /// Authenticates a request by its API key pair alone (the legacy v1 API), without
+    /// opening a session: the same checks as [`TokenService::exchange_api_key`], plus the
+    /// user's current role, read fresh, so revoking the key or demoting or deleting the user
+    /// takes effect on the next request.
+    pub async fn authenticate_key_pair(
+        &self,
+        key_id: &str,
+        secret: &str,
+    ) -> Result<KeyPrincipal, SessionError> {
+        let key = self.check_key_pair(key_id, secret, crate::now()).await?;
+        let holder = self
+            .store
+            .key_holder(key.user_id)
+            .await?
+            .ok_or_else(|| AuthError::invalid("the API key's user no longer exists"))?;
+        Ok(KeyPrincipal {
+            key_id: key.id,
+            user_id: key.user_id,
+            site_id: key.site_id,
+            role: holder.role,
+            site_api_access: holder.site_api_access,
+        })
+    }
+
+    /// Exchanges an API key id and secret for a new session's token pair.
+    pub async fn exchange_api_key(
+        &self,
+        key_id: &str,
+        secret: &str,
+    ) -> Result<TokenPair, SessionError> {
+        let now = crate::now();
+        let key = self.check_key_pair(key_id, secret, now).await?;
         self.store.touch_api_key(key.id, now).await?;
         let refresh_token = CredentialFamily::Refresh.generate();
         let expires_at = now + self.policy.refresh_ttl;

@@ -7,10 +7,15 @@
 //! - [`media`]: [`Media`] records and content-type sniffing from bytes (API.md §5).
 //! - [`repo`]: [`PostRepository`] and [`MediaRepository`], implemented by `jekcms-store`.
 //! - [`service`]: operations as an [`service::Actor`] performs them, role checks included.
+//! - [`bulk`]: the bulk-import body and per-item outcomes (API.md §3).
+//! - [`idempotency`]: `Idempotency-Key` rules and the claim-then-replay protocol over an
+//!   [`idempotency::IdempotencyStore`].
 //!
 //! Everything here is plain data and pure functions: no HTTP, no SQL, no file system. Every
 //! repository call takes the caller's site id; no call can reach another site's rows.
 
+pub mod bulk;
+pub mod idempotency;
 pub mod list;
 pub mod media;
 pub mod post;
@@ -57,6 +62,12 @@ pub enum ContentError {
         /// The field whose value collides.
         field: String,
     },
+    /// Several unique values are taken (an atomic bulk import), one entry per field.
+    #[error("values are already taken")]
+    Conflicts(Vec<FieldError>),
+    /// Another request with the same `Idempotency-Key` is still running.
+    #[error("{0}")]
+    InProgress(String),
     /// The resource changed since the version the caller holds (`If-Match`).
     #[error("the resource has changed")]
     PreconditionFailed,

@@ -338,6 +338,70 @@ impl ListQuery {
     }
 }
 
+/// A legacy (v1) offset page: 1-based `page`, `per_page` rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetPage {
+    /// 1-based page number.
+    pub page: u32,
+    /// Rows per page, 1–100.
+    pub per_page: u32,
+}
+
+impl OffsetPage {
+    /// Rows before this page.
+    pub fn offset(self) -> u64 {
+        u64::from(self.page - 1) * u64::from(self.per_page)
+    }
+
+    /// Reads `?page=` (default 1, at least 1) and `?per_page=` (default 20, at least 1;
+    /// above 100 is clamped to 100, as v1 always did).
+    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let page = match page {
+            None => 1,
+            Some(s) => match s.parse::<u32>() {
+                Ok(n) if n >= 1 => n,
+                _ => {
+                    errors.push(FieldError::new("page", "page must be a positive integer"));
+                    1
+                }
+            },
+        };
+        let per_page = match per_page {
+            None => DEFAULT_LIMIT,
+            Some(s) => match s.parse::<u64>() {
+                Ok(n) if n >= 1 => n.min(u64::from(MAX_LIMIT)) as u32,
+                _ => {
+                    errors.push(FieldError::new(
+                        "per_page",
+                        "per_page must be a positive integer",
+                    ));
+                    DEFAULT_LIMIT
+                }
+            },
+        };
+        if errors.is_empty() {
+            Ok(Self { page, per_page })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Pages needed for `total` rows.
+    pub fn total_pages(self, total: u64) -> u64 {
+        total.div_ceil(u64::from(self.per_page))
+    }
+}
+
+/// One legacy offset page and the count of all rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetList<T> {
+    /// The rows, in order.
+    pub items: Vec<T>,
+    /// All rows of the list.
+    pub total: u64,
+}
+
 /// One page of a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -352,6 +416,25 @@ pub struct Page<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offset_pages() {
+        let p = OffsetPage::parse(None, None).unwrap();
+        assert_eq!((p.page, p.per_page, p.offset()), (1, 20, 0));
+        let p = OffsetPage::parse(Some("500"), Some("20")).unwrap();
+        assert_eq!(p.offset(), 9_980);
+        assert_eq!(OffsetPage::parse(None, Some("1000")).unwrap().per_page, 100);
+        assert_eq!(p.total_pages(41), 3);
+        assert_eq!(p.total_pages(0), 0);
+        for (page, per) in [
+            (Some("0"), None),
+            (Some("x"), None),
+            (None, Some("0")),
+            (None, Some("-1")),
+        ] {
+            assert!(OffsetPage::parse(page, per).is_err());
+        }
+    }
 
     fn params(pairs: &[(&str, &str)]) -> ListParams {
         ListParams::from_pairs(pairs.iter().copied()).unwrap()

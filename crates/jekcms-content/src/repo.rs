@@ -4,7 +4,7 @@
 //! Every method takes the caller's `site_id` and must never touch another site's rows.
 
 use crate::ContentError;
-use crate::list::{ListQuery, Page};
+use crate::list::{ListQuery, OffsetList, OffsetPage, Page};
 use crate::media::{Media, MediaListQuery, NewMedia};
 use crate::post::{NewPost, Post, PostPatch};
 use std::future::Future;
@@ -17,6 +17,14 @@ pub trait PostRepository: Send + Sync {
         site_id: i64,
         query: &ListQuery,
     ) -> impl Future<Output = Result<Page<Post>, ContentError>> + Send;
+
+    /// One legacy (v1) offset page of the site's posts, newest first, with the count of all
+    /// of them: `OFFSET`/`LIMIT` plus `COUNT(*)`, whose cost grows with the depth.
+    fn list_posts_offset(
+        &self,
+        site_id: i64,
+        page: OffsetPage,
+    ) -> impl Future<Output = Result<OffsetList<Post>, ContentError>> + Send;
 
     /// One post by id.
     fn get_post(
@@ -33,6 +41,20 @@ pub trait PostRepository: Send + Sync {
         author_id: i64,
         post: NewPost,
     ) -> impl Future<Output = Result<Post, ContentError>> + Send;
+
+    /// Creates many posts in one transaction with multi-row inserts, all authored by
+    /// `author_id`. A given slug that is taken in the site, or by an earlier post of the
+    /// batch, is refused for that post (`None` in its place); generated slugs are made
+    /// unique across the site and the batch. Returns one entry per input, in input order:
+    /// the new id, or `None`. With `atomic`, one refused slug means nothing is created.
+    /// Any other failure rolls the whole batch back.
+    fn create_posts(
+        &self,
+        site_id: i64,
+        author_id: i64,
+        posts: Vec<NewPost>,
+        atomic: bool,
+    ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send;
 
     /// Applies a merge patch. With `expected_version`, fails with `PreconditionFailed` if
     /// the post has changed since.
@@ -68,6 +90,13 @@ pub trait MediaRepository: Send + Sync {
         site_id: i64,
         query: &MediaListQuery,
     ) -> impl Future<Output = Result<Page<Media>, ContentError>> + Send;
+
+    /// One legacy (v1) offset page of the site's media, newest first.
+    fn list_media_offset(
+        &self,
+        site_id: i64,
+        page: OffsetPage,
+    ) -> impl Future<Output = Result<OffsetList<Media>, ContentError>> + Send;
 
     /// One medium by id.
     fn get_media(

@@ -3,7 +3,8 @@
 //! repository directly, so no endpoint can forget a check.
 
 use crate::ContentError;
-use crate::list::{ListQuery, Page};
+use crate::bulk::{BulkItem, BulkOutcome, ItemFault, ItemOutcome, slug_conflict};
+use crate::list::{ListQuery, OffsetList, OffsetPage, Page};
 use crate::media::{Media, MediaListQuery, NewMedia};
 use crate::post::{NewPost, Post, PostPatch};
 use crate::repo::{MediaRepository, PostRepository};
@@ -19,6 +20,86 @@ pub async fn list_posts<R: PostRepository>(
 ) -> Result<Page<Post>, ContentError> {
     actor.require(Action::ReadContent, false)?;
     repo.list_posts(actor.site_id, query).await
+}
+
+/// Lists posts the legacy way (v1): an offset page and the total.
+pub async fn list_posts_offset<R: PostRepository>(
+    repo: &R,
+    actor: &Actor,
+    page: OffsetPage,
+) -> Result<OffsetList<Post>, ContentError> {
+    actor.require(Action::ReadContent, false)?;
+    repo.list_posts_offset(actor.site_id, page).await
+}
+
+/// Lists media the legacy way (v1).
+pub async fn list_media_offset<R: MediaRepository>(
+    repo: &R,
+    actor: &Actor,
+    page: OffsetPage,
+) -> Result<OffsetList<Media>, ContentError> {
+    actor.require(Action::ReadContent, false)?;
+    repo.list_media_offset(actor.site_id, page).await
+}
+
+/// Imports a batch of posts authored by the actor (editor and above). Valid items are
+/// created in one transaction; invalid ones, and ones whose slug is taken, are reported in
+/// their place. With `atomic`, any invalid item fails the call with every item's errors
+/// (`Validation`) and any taken slug with `Conflicts`; nothing is created.
+pub async fn bulk_create_posts<R: PostRepository>(
+    repo: &R,
+    actor: &Actor,
+    items: Vec<BulkItem>,
+    atomic: bool,
+) -> Result<BulkOutcome, ContentError> {
+    actor.require(Action::BulkImport, false)?;
+    if atomic && items.iter().any(Result::is_err) {
+        let errors = items
+            .into_iter()
+            .filter_map(Result::err)
+            .flatten()
+            .collect();
+        return Err(ContentError::Validation(errors));
+    }
+    let mut results: Vec<ItemOutcome> = Vec::with_capacity(items.len());
+    let mut valid = Vec::new();
+    let mut valid_at = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        match item {
+            Ok(post) => {
+                valid_at.push(i);
+                valid.push(post);
+                results.push(ItemOutcome::Created(0));
+            }
+            Err(errors) => results.push(ItemOutcome::Failed(
+                errors.into_iter().map(ItemFault::Invalid).collect(),
+            )),
+        }
+    }
+    let slugs: Vec<Option<String>> = valid.iter().map(|p| p.slug.clone()).collect();
+    let ids = if valid.is_empty() {
+        Vec::new()
+    } else {
+        repo.create_posts(actor.site_id, actor.user_id, valid, atomic)
+            .await?
+    };
+    let mut conflicts = Vec::new();
+    for ((i, id), slug) in valid_at.into_iter().zip(ids).zip(slugs) {
+        results[i] = match id {
+            Some(id) => ItemOutcome::Created(id),
+            None => {
+                let fault = slug_conflict(i, slug.as_deref().unwrap_or_default());
+                if let ItemFault::Conflict(e) = &fault {
+                    conflicts.push(e.clone());
+                }
+                ItemOutcome::Failed(vec![fault])
+            }
+        };
+    }
+    if atomic && !conflicts.is_empty() {
+        return Err(ContentError::Conflicts(conflicts));
+    }
+    Ok(BulkOutcome { results })
 }
 
 /// Reads one post.

@@ -191,9 +191,23 @@ impl RateLimiter {
 
     /// See [`Limiter::check_session`]; `None` when the tier is off.
     pub async fn check_session(&self, session_id: i64, admin_tier: bool) -> Option<Decision> {
+        self.check_holder(Holder::Session(session_id), admin_tier)
+            .await
+    }
+
+    /// See [`Limiter::check_api_key`]; `None` when the tier is off.
+    pub async fn check_api_key(&self, key_id: i64, admin_tier: bool) -> Option<Decision> {
+        self.check_holder(Holder::ApiKey(key_id), admin_tier).await
+    }
+
+    async fn check_holder(&self, holder: Holder, admin_tier: bool) -> Option<Decision> {
         if !self.enabled[usize::from(admin_tier)] {
             return None;
         }
+        let (kind, id, policy) = match holder {
+            Holder::Session(id) => ("session", id, "session"),
+            Holder::ApiKey(id) => ("key", id, "key"),
+        };
         #[cfg(feature = "redis")]
         if let Some(shared) = &self.shared {
             let (tier, quota) = if admin_tier {
@@ -202,13 +216,15 @@ impl RateLimiter {
                 ("standard", self.local.quotas[0])
             };
             if let Some(d) = shared
-                .check(&format!("rl:session:{tier}:{session_id}"), quota, "session")
+                .check(&format!("rl:{kind}:{tier}:{id}"), quota, policy)
                 .await
             {
                 return Some(d);
             }
         }
-        Some(self.local.check_session(session_id, admin_tier))
+        #[cfg(not(feature = "redis"))]
+        let _ = (kind, id);
+        Some(self.local.check_holder(holder, admin_tier, policy))
     }
 
     /// See [`Limiter::check_ip`]; `None` when the IP quota is off.
@@ -243,13 +259,22 @@ fn local_limiter(standard: Option<Quota>, admin: Option<Quota>, ip: Option<Quota
     )
 }
 
+/// Who a per-credential quota belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Holder {
+    /// A session (v2: a token pair).
+    Session(i64),
+    /// An API key used directly (v1).
+    ApiKey(i64),
+}
+
 type Keyed<K, C> =
     governor::RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
 
 /// In-process quotas for sessions (standard and admin tiers) and client IPs.
 pub struct Limiter<C: Clock = DefaultClock> {
-    standard: Keyed<i64, C>,
-    admin: Keyed<i64, C>,
+    standard: Keyed<Holder, C>,
+    admin: Keyed<Holder, C>,
     ip: Keyed<IpAddr, C>,
     quotas: [Quota; 3],
     clock: C,
@@ -287,22 +312,20 @@ impl<C: Clock> Limiter<C> {
     /// Counts one request of a session against its tier's quota. The key is the session,
     /// so refreshing the token pair does not reset the count.
     pub fn check_session(&self, session_id: i64, admin_tier: bool) -> Decision {
+        self.check_holder(Holder::Session(session_id), admin_tier, "session")
+    }
+
+    /// Counts one request authenticated by an API key pair (the legacy v1 API, which has
+    /// no session) against its tier's quota, keyed by the key.
+    pub fn check_api_key(&self, key_id: i64, admin_tier: bool) -> Decision {
+        self.check_holder(Holder::ApiKey(key_id), admin_tier, "key")
+    }
+
+    fn check_holder(&self, holder: Holder, admin_tier: bool, policy: &'static str) -> Decision {
         if admin_tier {
-            decide(
-                &self.admin,
-                &session_id,
-                self.quotas[1],
-                &self.clock,
-                "session",
-            )
+            decide(&self.admin, &holder, self.quotas[1], &self.clock, policy)
         } else {
-            decide(
-                &self.standard,
-                &session_id,
-                self.quotas[0],
-                &self.clock,
-                "session",
-            )
+            decide(&self.standard, &holder, self.quotas[0], &self.clock, policy)
         }
     }
 

@@ -20,6 +20,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 
 pub mod accounts;
+mod idempotency;
 mod media;
 mod migrate;
 mod posts;

@@ -5,7 +5,7 @@ use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use jekcms_content::list::Page;
+use jekcms_content::list::{OffsetList, OffsetPage, Page};
 use jekcms_content::media::{Media, MediaListQuery, NewMedia};
 use jekcms_content::{ContentError, MediaRepository};
 use jekcms_cursor::SortKey;
@@ -79,6 +79,36 @@ impl MediaRepository for Store {
                 .map_err(StoreError::from)?
         });
         Ok(row.into())
+    }
+
+    async fn list_media_offset(
+        &self,
+        site_id: i64,
+        page: OffsetPage,
+    ) -> Result<OffsetList<Media>, ContentError> {
+        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let (rows, total) = with_conn!(self, conn => {
+            let rows: Vec<MediaRow> = media::table
+                .filter(media::site_id.eq(site_id))
+                .order((media::created_at.desc(), media::id.desc()))
+                .select(MediaRow::as_select())
+                .limit(i64::from(page.per_page))
+                .offset(offset)
+                .load(conn)
+                .await
+                .map_err(StoreError::from)?;
+            let total: i64 = media::table
+                .filter(media::site_id.eq(site_id))
+                .count()
+                .get_result(conn)
+                .await
+                .map_err(StoreError::from)?;
+            (rows, total)
+        });
+        Ok(OffsetList {
+            items: rows.into_iter().map(Media::from).collect(),
+            total: total as u64,
+        })
     }
 
     async fn list_media(

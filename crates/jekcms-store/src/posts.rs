@@ -11,11 +11,11 @@ use crate::{Db, Store, StoreError, naive, utc, with_conn, with_write_conn, with_
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use jekcms_content::list::{ListQuery, Page, PostFilter, SortField};
+use jekcms_content::list::{ListQuery, OffsetList, OffsetPage, Page, PostFilter, SortField};
 use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
 use jekcms_content::{ContentError, PostRepository, slug};
 use jekcms_cursor::SortKey;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Columns of a post, in `posts` order.
 #[derive(Queryable, Selectable)]
@@ -156,6 +156,94 @@ macro_rules! insert_tags {
                 .await?;
         }
     }};
+}
+
+/// Inserts rows of posts and their tags on a connection inside a transaction, the fastest
+/// way each backend allows; returns the new ids in row order.
+trait InsertBatch {
+    fn insert_batch(
+        &mut self,
+        site_id: i64,
+        rows: Vec<NewPostRow>,
+        tags: Vec<Vec<String>>,
+    ) -> impl std::future::Future<Output = Result<Vec<i64>, StoreError>> + Send;
+}
+
+impl InsertBatch for diesel_async::AsyncPgConnection {
+    /// Multi-row `INSERT … RETURNING` for the posts, then one multi-row insert of the tags.
+    async fn insert_batch(
+        &mut self,
+        site_id: i64,
+        rows: Vec<NewPostRow>,
+        tags: Vec<Vec<String>>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::with_capacity(rows.len());
+        for (chunk, chunk_tags) in rows.chunks(IMPORT_CHUNK).zip(tags.chunks(IMPORT_CHUNK)) {
+            let inserted: Vec<(i64, String)> = diesel::insert_into(posts::table)
+                .values(chunk)
+                .returning((posts::id, posts::slug))
+                .get_results(self)
+                .await?;
+            // RETURNING order is not promised; match rows back by their unique slug.
+            let by_slug: HashMap<&str, i64> = inserted
+                .iter()
+                .map(|(id, slug)| (slug.as_str(), *id))
+                .collect();
+            let mut tag_rows = Vec::new();
+            for (row, post_tags) in chunk.iter().zip(chunk_tags) {
+                let id = by_slug[row.slug.as_str()];
+                ids.push(id);
+                for tag in post_tags {
+                    tag_rows.push((
+                        post_tags::post_id.eq(id),
+                        post_tags::site_id.eq(site_id),
+                        post_tags::tag.eq(tag.clone()),
+                    ));
+                }
+            }
+            for part in tag_rows.chunks(IMPORT_CHUNK * 2) {
+                diesel::insert_into(post_tags::table)
+                    .values(part)
+                    .execute(self)
+                    .await?;
+            }
+        }
+        Ok(ids)
+    }
+}
+
+impl InsertBatch for crate::SqliteWrite {
+    /// One prepared insert per row, all in one hop to the blocking thread (SQLite has no
+    /// network round trip to save, and diesel cannot send SQLite batches asynchronously).
+    async fn insert_batch(
+        &mut self,
+        site_id: i64,
+        rows: Vec<NewPostRow>,
+        tags: Vec<Vec<String>>,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.spawn_blocking(move |c| {
+            use diesel::RunQueryDsl as Sync;
+            let mut ids = Vec::with_capacity(rows.len());
+            for (row, post_tags) in rows.iter().zip(&tags) {
+                let insert = diesel::insert_into(posts::table)
+                    .values(row)
+                    .returning(posts::id);
+                let id: i64 = Sync::get_result(insert, c)?;
+                for tag in post_tags {
+                    let tag_row = (
+                        post_tags::post_id.eq(id),
+                        post_tags::site_id.eq(site_id),
+                        post_tags::tag.eq(tag),
+                    );
+                    Sync::execute(diesel::insert_into(post_tags::table).values(tag_row), c)?;
+                }
+                ids.push(id);
+            }
+            Ok(ids)
+        })
+        .await
+        .map_err(StoreError::from)
+    }
 }
 
 impl Store {
@@ -440,6 +528,166 @@ impl PostRepository for Store {
             None
         };
         Ok(Page { items, next, total })
+    }
+
+    async fn list_posts_offset(
+        &self,
+        site_id: i64,
+        page: OffsetPage,
+    ) -> Result<OffsetList<Post>, ContentError> {
+        // The legacy way on purpose: the database walks and discards `offset` rows of the
+        // index, then counts every row of the site. This is what v1 costs.
+        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let (rows, total) = with_conn!(self, conn => {
+            let rows: Vec<PostRow> = posts::table
+                .filter(posts::site_id.eq(site_id))
+                .order((posts::created_at.desc(), posts::id.desc()))
+                .select(PostRow::as_select())
+                .limit(i64::from(page.per_page))
+                .offset(offset)
+                .load(conn)
+                .await
+                .map_err(StoreError::from)?;
+            let total: i64 = posts::table
+                .filter(posts::site_id.eq(site_id))
+                .count()
+                .get_result(conn)
+                .await
+                .map_err(StoreError::from)?;
+            (rows, total)
+        });
+        Ok(OffsetList {
+            items: rows
+                .into_iter()
+                .map(PostRow::into_post)
+                .collect::<Result<Vec<_>, _>>()?,
+            total: total as u64,
+        })
+    }
+
+    async fn create_posts(
+        &self,
+        site_id: i64,
+        author_id: i64,
+        batch: Vec<NewPost>,
+        atomic: bool,
+    ) -> Result<Vec<Option<i64>>, ContentError> {
+        let now = jekcms_content::now();
+        let bases: Vec<Option<String>> = batch
+            .iter()
+            .map(|p| p.slug.is_none().then(|| slug::from_title(&p.title)))
+            .collect();
+        // Every slug the batch would like, looked up in the site with one query.
+        let mut wanted: Vec<String> = batch
+            .iter()
+            .filter_map(|p| p.slug.clone())
+            .chain(bases.iter().flatten().cloned())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let imports: Vec<ImportPost> = batch
+            .iter()
+            .map(|p| ImportPost {
+                slug: String::new(),
+                title: p.title.clone(),
+                excerpt: p.excerpt.clone(),
+                body: p.body.clone(),
+                status: p.status,
+                tags: p.tags.clone(),
+                published_at: match (p.status, p.published_at) {
+                    (_, Some(t)) => Some(t),
+                    (PostStatus::Published, None) => Some(now),
+                    _ => None,
+                },
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let outcome = with_write_txn!(self, Result<Vec<Option<i64>>, Vec<jekcms_content::FieldError>>, conn => {
+            let taken: HashSet<String> = posts::table
+                .filter(posts::site_id.eq(site_id))
+                .filter(posts::slug.eq_any(&wanted))
+                .select(posts::slug)
+                .load::<String>(conn)
+                .await?
+                .into_iter()
+                .collect();
+            let mut used: HashSet<String> = HashSet::new();
+            let mut slugs: Vec<Option<String>> = vec![None; batch.len()];
+            // Given slugs first (the first post asking for one gets it), so that generated
+            // slugs step around them rather than the other way round.
+            let mut refused = Vec::new();
+            for (i, p) in batch.iter().enumerate() {
+                if let Some(s) = &p.slug {
+                    if !taken.contains(s) && used.insert(s.clone()) {
+                        slugs[i] = Some(s.clone());
+                    } else {
+                        refused.push(i);
+                    }
+                }
+            }
+            if atomic && !refused.is_empty() {
+                let conflicts = refused
+                    .into_iter()
+                    .map(|i| match jekcms_content::bulk::slug_conflict(i, batch[i].slug.as_deref().unwrap_or_default()) {
+                        jekcms_content::bulk::ItemFault::Conflict(e) | jekcms_content::bulk::ItemFault::Invalid(e) => e,
+                    })
+                    .collect();
+                return Ok(Err(conflicts));
+            }
+            // Generated slugs: the base if free in the site and the batch, else the next
+            // free suffix (remembered per base, so many posts with one title stay cheap).
+            let mut next_suffix: HashMap<String, u32> = HashMap::new();
+            for (i, base) in bases.iter().enumerate() {
+                let Some(base) = base else { continue };
+                let chosen = if !taken.contains(base) && !used.contains(base) {
+                    base.clone()
+                } else {
+                    let mut n = match next_suffix.get(base) {
+                        Some(n) => *n,
+                        None => {
+                            let suffixed: i64 = posts::table
+                                .filter(posts::site_id.eq(site_id))
+                                .filter(posts::slug.like(format!("{base}-%")))
+                                .count()
+                                .get_result(conn)
+                                .await?;
+                            u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2
+                        }
+                    };
+                    let found = loop {
+                        let candidate = slug::with_suffix(base, n);
+                        n += 1;
+                        if !used.contains(&candidate) && slug_is_free!(conn, site_id, candidate.clone()) {
+                            break candidate;
+                        }
+                    };
+                    next_suffix.insert(base.clone(), n);
+                    found
+                };
+                used.insert(chosen.clone());
+                slugs[i] = Some(chosen);
+            }
+            let mut rows = Vec::with_capacity(batch.len());
+            let mut row_tags = Vec::with_capacity(batch.len());
+            for ((slug, post), tags) in slugs.iter().zip(&imports).zip(batch.iter().map(|p| &p.tags)) {
+                if let Some(slug) = slug {
+                    rows.push(NewPostRow::new(site_id, author_id, slug, post)?);
+                    row_tags.push(tags.clone());
+                }
+            }
+            let ids = InsertBatch::insert_batch(conn, site_id, rows, row_tags).await?;
+            let mut ids = ids.into_iter();
+            Ok(Ok(slugs
+                .iter()
+                .map(|s| s.as_ref().and_then(|_| ids.next()))
+                .collect()))
+        });
+        match outcome {
+            Ok(Ok(ids)) => Ok(ids),
+            Ok(Err(conflicts)) => Err(ContentError::Conflicts(conflicts)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn get_post(&self, site_id: i64, id: i64) -> Result<Post, ContentError> {

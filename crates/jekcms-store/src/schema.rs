@@ -117,6 +117,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        user_id -> BigInt,
+        idem_key -> Text,
+        fingerprint -> Binary,
+        status -> Nullable<Integer>,
+        response -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> sites (site_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
@@ -133,4 +146,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     posts,
     post_tags,
     media,
+    idempotency_keys,
 );

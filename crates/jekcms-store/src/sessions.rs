@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jekcms_auth::SecretHash;
 use jekcms_auth::session::{
-    NewSession, Principal, Rotation, SessionFamily, SessionStore, StoreFailure, StoredKey,
+    KeyHolder, NewSession, Principal, Rotation, SessionFamily, SessionStore, StoreFailure,
+    StoredKey,
 };
 
 type KeyRow = (
@@ -203,6 +204,25 @@ impl SessionStore for Store {
             .map_err(StoreError::from)?;
         });
         Ok(())
+    }
+
+    async fn key_holder(&self, user_id: i64) -> Result<Option<KeyHolder>, StoreFailure> {
+        let row: Option<(String, bool)> = with_conn!(self, conn => {
+            users::table
+                .inner_join(sites::table.on(sites::id.eq(users::site_id)))
+                .filter(users::id.eq(user_id))
+                .select((users::role, sites::api_access))
+                .first::<(String, bool)>(conn)
+                .await
+                .optional()
+                .map_err(StoreError::from)?
+        });
+        Ok(row.and_then(|(role, site_api_access)| {
+            Some(KeyHolder {
+                role: role.parse().ok()?,
+                site_api_access,
+            })
+        }))
     }
 
     async fn principal(

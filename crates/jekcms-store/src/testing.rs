@@ -172,3 +172,15 @@ mod tests {
         );
     }
 }
+
+impl crate::Store {
+    /// Runs one raw SQL statement (tests install failure triggers with it). Test support
+    /// only: nothing in the server calls it.
+    pub async fn execute_for_tests(&self, sql: &str) -> Result<(), StoreError> {
+        use diesel_async::RunQueryDsl;
+        crate::with_write_conn!(self, conn => {
+            diesel::sql_query(sql).execute(conn).await?;
+        });
+        Ok(())
+    }
+}

@@ -7,6 +7,8 @@
 #[allow(unreachable_pub)]
 pub mod auth;
 #[allow(unreachable_pub)]
+pub mod bulk;
+#[allow(unreachable_pub)]
 pub mod keys;
 #[allow(unreachable_pub)]
 pub mod media;
@@ -40,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(posts::get_post)
         .service(posts::update_post)
         .service(posts::delete_post)
+        .service(bulk::bulk_create_posts)
         .service(media::upload_media)
         .service(media::list_media)
         .service(media::get_media)

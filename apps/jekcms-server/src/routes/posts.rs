@@ -2,15 +2,18 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonBody, query_pairs};
+use crate::idempotent::{self, Done};
 use crate::openapi::{Data, ErrorBody, ListOf};
 use crate::respond;
 use crate::state::AppState;
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use jekcms_content::list::{ListParams, ListQuery};
 use jekcms_content::post::{self as post_rules, Post};
 use jekcms_content::service;
 use serde::Serialize;
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 /// Query parameters of the post list (documentation; parsing is `ListParams`).
@@ -95,25 +98,43 @@ pub async fn get_post(
     Ok(with_etag(respond::ok(&post), &post))
 }
 
-/// Creates a post; `201` with `Location`.
-#[utoipa::path(tag = "posts", security(("bearer" = [])), request_body = post_rules::NewPost, responses(
+/// Creates a post; `201` with `Location`. With `Idempotency-Key`, a retry with the same
+/// key and body replays the first response (`Idempotent-Replayed: true`) and creates nothing.
+#[utoipa::path(tag = "posts", security(("bearer" = [])), request_body = post_rules::NewPost,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 characters; a retry with the same key and body within 24 hours replays the first response")),
+    responses(
     (status = 201, description = "Created", body = inline(Data<Post>)),
     (status = 403, description = "Your role may not create posts", body = ErrorBody),
-    (status = 409, description = "The slug is taken", body = ErrorBody),
-    (status = 422, description = "Invalid or unknown fields", body = ErrorBody),
+    (status = 409, description = "The slug is taken, or a request with this Idempotency-Key is in progress", body = ErrorBody),
+    (status = 422, description = "Invalid or unknown fields, a bad Idempotency-Key, or the key reused with another body", body = ErrorBody),
 ))]
 #[post("/api/v2/posts")]
 pub async fn create_post(
     caller: Caller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    let new = post_rules::parse_new(body.0, "").map_err(AppError::fields)?;
-    let post = service::create_post(&state.store, &caller.actor(), new).await?;
-    Ok(with_etag(
-        respond::created(format!("/api/v2/posts/{}", post.id), &post),
-        &post,
-    ))
+    idempotent::check_key(&req)?;
+    let raw = body.0;
+    let new = post_rules::parse_new(raw.clone(), "").map_err(AppError::fields)?;
+    idempotent::respond(&req, &caller, &state, &raw, post_location, || async {
+        let post = service::create_post(&state.store, &caller.actor(), new).await?;
+        Ok(Done {
+            status: StatusCode::CREATED,
+            location: Some(format!("/api/v2/posts/{}", post.id)),
+            etag: Some(post.etag()),
+            data: serde_json::to_value(&post).map_err(|e| AppError::internal(&e))?,
+        })
+    })
+    .await
+}
+
+/// `Location` of a created post, from its JSON.
+fn post_location(data: &Value) -> Option<String> {
+    data.get("id")
+        .and_then(Value::as_i64)
+        .map(|id| format!("/api/v2/posts/{id}"))
 }
 
 /// Changes a post with a JSON merge patch. `If-Match` makes it conditional (`412`).

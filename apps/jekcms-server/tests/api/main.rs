@@ -6,8 +6,10 @@ mod helpers;
 
 mod accounts;
 mod auth;
+mod bulk;
 mod cli;
 mod errors;
+mod idempotency;
 mod lists;
 mod matrix;
 mod media;

@@ -1,0 +1,131 @@
+//! Bulk import (API.md §3): `POST /api/v2/bulk/posts`, a thin handler over
+//! `jekcms_content::service::bulk_create_posts`.
+
+use crate::errors::{AppError, item_fault_entry};
+use crate::extract::{Caller, JsonBody, query_pairs};
+use crate::idempotent::{self, Done};
+use crate::openapi::{Data, ErrorBody};
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use jekcms_content::bulk::{self, BulkOutcome, ItemOutcome};
+use jekcms_content::service;
+use jekcms_envelope::ErrorEntry;
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+
+/// The body of a bulk import.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct BulkPosts {
+    /// 1–100 post bodies, each with the rules of `POST /api/v2/posts`.
+    posts: Vec<jekcms_content::post::NewPost>,
+}
+
+/// Query parameters of the bulk import (documentation; parsing is `bulk::parse_atomic`).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct BulkParams {
+    /// `true`: any invalid item (or taken slug) fails the call and nothing is created.
+    atomic: Option<bool>,
+}
+
+/// The outcome of one item.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkItemResult {
+    /// Position in the input.
+    pub index: usize,
+    /// The created post's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// Why the item was not created (fields such as `posts[3].title`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ErrorEntry>>,
+}
+
+/// `data` of a bulk import.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResult {
+    /// Items created.
+    pub created: usize,
+    /// Items not created.
+    pub failed: usize,
+    /// One entry per item, in input order.
+    pub results: Vec<BulkItemResult>,
+}
+
+impl From<BulkOutcome> for BulkResult {
+    fn from(o: BulkOutcome) -> Self {
+        let (created, failed) = (o.created(), o.failed());
+        let results = o
+            .results
+            .into_iter()
+            .enumerate()
+            .map(|(index, r)| match r {
+                ItemOutcome::Created(id) => BulkItemResult {
+                    index,
+                    id: Some(id),
+                    errors: None,
+                },
+                ItemOutcome::Failed(faults) => BulkItemResult {
+                    index,
+                    id: None,
+                    errors: Some(faults.iter().map(item_fault_entry).collect()),
+                },
+            })
+            .collect();
+        Self {
+            created,
+            failed,
+            results,
+        }
+    }
+}
+
+/// Creates up to 100 posts in one transaction; editor role and above. Every item is
+/// validated like a single create; valid items are created, the others reported in place
+/// (`200` either way). `?atomic=true`: all or nothing (`422` with every item's errors, or
+/// `409` for taken slugs). Counts as one request against the rate limit. Takes
+/// `Idempotency-Key` like `POST /api/v2/posts`.
+#[utoipa::path(tag = "posts", security(("bearer" = [])), request_body = BulkPosts,
+    params(BulkParams, ("Idempotency-Key" = Option<String>, Header, description = "1–255 characters; a retry with the same key and body within 24 hours replays the first response")),
+    responses(
+    (status = 200, description = "Per-item results in input order", body = inline(Data<BulkResult>)),
+    (status = 403, description = "Your role may not bulk import (editor and above)", body = ErrorBody),
+    (status = 409, description = "Atomic: a slug is taken; or a request with this Idempotency-Key is in progress", body = ErrorBody),
+    (status = 422, description = "More than 100 posts, a malformed body, atomic with invalid items, or a bad Idempotency-Key", body = ErrorBody),
+))]
+#[post("/api/v2/bulk/posts")]
+pub async fn bulk_create_posts(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    idempotent::check_key(&req)?;
+    let pairs = query_pairs(&req)?;
+    let atomic = bulk::parse_atomic(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map_err(AppError::fields)?;
+    let raw = body.0;
+    let items = bulk::parse_bulk(raw.clone()).map_err(AppError::fields)?;
+    idempotent::respond(
+        &req,
+        &caller,
+        &state,
+        &raw,
+        |_| None,
+        || async {
+            let outcome =
+                service::bulk_create_posts(&state.store, &caller.actor(), items, atomic).await?;
+            let data = BulkResult::from(outcome);
+            Ok(Done {
+                status: StatusCode::OK,
+                data: serde_json::to_value(&data).map_err(|e| AppError::internal(&e))?,
+                location: None,
+                etag: None,
+            })
+        },
+    )
+    .await
+}

@@ -1,0 +1,220 @@
+//! Bulk import of posts (API.md §3, `POST /api/v2/bulk/posts`): reading the body, and the
+//! per-item outcome in input order.
+//!
+//! Every item is validated by [`crate::post::parse_new`], the rules of a single create, with
+//! the field prefix `posts[i].`. Slug uniqueness across the batch and the site is decided by
+//! the store inside the import's transaction ([`crate::PostRepository::create_posts`]).
+
+use crate::FieldError;
+use crate::post::{NewPost, parse_new};
+use serde_json::Value;
+
+/// Most posts in one bulk call.
+pub const MAX_BULK_POSTS: usize = 100;
+
+/// One item of a bulk body after validation: the post, or every problem with it.
+pub type BulkItem = Result<NewPost, Vec<FieldError>>;
+
+/// Reads a bulk body `{"posts": [...]}`. The body's own faults (not an object, an unknown
+/// key, `posts` missing, not an array, empty, or over [`MAX_BULK_POSTS`]) fail the whole
+/// call; otherwise each item is validated on its own.
+pub fn parse_bulk(value: Value) -> Result<Vec<BulkItem>, Vec<FieldError>> {
+    let Value::Object(mut map) = value else {
+        return Err(vec![FieldError::new("body", "expected a JSON object")]);
+    };
+    let posts = map.remove("posts");
+    let mut errors: Vec<FieldError> = map
+        .keys()
+        .map(|k| FieldError::new(k.clone(), "unknown field; the only field is posts"))
+        .collect();
+    let items = match posts {
+        None => {
+            errors.push(FieldError::new("posts", "posts is required"));
+            Vec::new()
+        }
+        Some(Value::Array(items)) => {
+            if items.is_empty() {
+                errors.push(FieldError::new(
+                    "posts",
+                    "posts must hold at least one post",
+                ));
+            } else if items.len() > MAX_BULK_POSTS {
+                errors.push(FieldError::new(
+                    "posts",
+                    format!(
+                        "at most {MAX_BULK_POSTS} posts per call (got {}); split the import",
+                        items.len()
+                    ),
+                ));
+            }
+            items
+        }
+        Some(_) => {
+            errors.push(FieldError::new("posts", "posts must be an array of posts"));
+            Vec::new()
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| parse_new(item, &format!("posts[{i}].")))
+        .collect())
+}
+
+/// Reads the bulk endpoint's query parameters: only `atomic` (`true` or `false`).
+pub fn parse_atomic<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<bool, Vec<FieldError>> {
+    let mut atomic = None;
+    let mut errors = Vec::new();
+    for (name, value) in pairs {
+        if name != "atomic" {
+            errors.push(FieldError::new(name, "unknown query parameter"));
+            continue;
+        }
+        let parsed = match value {
+            "true" => true,
+            "false" => false,
+            _ => {
+                errors.push(FieldError::new("atomic", "atomic must be true or false"));
+                continue;
+            }
+        };
+        if atomic.replace(parsed).is_some() {
+            errors.push(FieldError::new("atomic", "parameter given more than once"));
+        }
+    }
+    if errors.is_empty() {
+        Ok(atomic.unwrap_or(false))
+    } else {
+        Err(errors)
+    }
+}
+
+/// Why one item of a bulk call was not created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemFault {
+    /// It broke a validation rule (`VALIDATION_FAILED`).
+    Invalid(FieldError),
+    /// Its slug is taken in the site or by an earlier item of the batch (`CONFLICT`).
+    Conflict(FieldError),
+}
+
+/// The outcome of one item, in input order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+    /// Created with this id.
+    Created(i64),
+    /// Not created, for these reasons.
+    Failed(Vec<ItemFault>),
+}
+
+/// The outcome of a bulk call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkOutcome {
+    /// One entry per input item, in input order.
+    pub results: Vec<ItemOutcome>,
+}
+
+impl BulkOutcome {
+    /// How many items were created.
+    pub fn created(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| matches!(r, ItemOutcome::Created(_)))
+            .count()
+    }
+
+    /// How many items failed.
+    pub fn failed(&self) -> usize {
+        self.results.len() - self.created()
+    }
+}
+
+/// The conflict of item `index` whose slug is taken.
+pub fn slug_conflict(index: usize, slug: &str) -> ItemFault {
+    ItemFault::Conflict(FieldError::new(
+        format!("posts[{index}].slug"),
+        format!("slug {slug:?} is already taken in the site or by an earlier post of this batch"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn items_are_validated_with_their_index() {
+        let items = parse_bulk(json!({"posts": [
+            {"title": "ok"},
+            {"title": "", "colour": "red"},
+            "not an object",
+        ]}))
+        .unwrap();
+        assert!(items[0].is_ok());
+        let mut fields: Vec<String> = items[1]
+            .as_ref()
+            .unwrap_err()
+            .iter()
+            .map(|e| e.field.clone())
+            .collect();
+        fields.sort();
+        assert_eq!(fields, ["posts[1].colour", "posts[1].title"]);
+        assert_eq!(items[2].as_ref().unwrap_err()[0].field, "posts[2]");
+    }
+
+    #[test]
+    fn the_body_itself_must_be_well_formed() {
+        let field = |v: Value| parse_bulk(v).unwrap_err()[0].field.clone();
+        assert_eq!(field(json!([])), "body");
+        assert_eq!(field(json!({})), "posts");
+        assert_eq!(field(json!({"posts": {}})), "posts");
+        assert_eq!(field(json!({"posts": []})), "posts");
+        assert_eq!(
+            field(json!({"posts": [{"title": "t"}], "atomic": true})),
+            "atomic"
+        );
+        let hundred: Vec<Value> = (0..100)
+            .map(|i| json!({"title": format!("t{i}")}))
+            .collect();
+        assert_eq!(parse_bulk(json!({ "posts": hundred })).unwrap().len(), 100);
+        let over: Vec<Value> = (0..101)
+            .map(|i| json!({"title": format!("t{i}")}))
+            .collect();
+        let errs = parse_bulk(json!({ "posts": over })).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].field, "posts");
+        assert!(errs[0].message.contains("100"), "{}", errs[0].message);
+    }
+
+    #[test]
+    fn atomic_parameter() {
+        assert_eq!(parse_atomic([]), Ok(false));
+        assert_eq!(parse_atomic([("atomic", "true")]), Ok(true));
+        assert_eq!(parse_atomic([("atomic", "false")]), Ok(false));
+        assert_eq!(
+            parse_atomic([("atomic", "yes")]).unwrap_err()[0].field,
+            "atomic"
+        );
+        assert_eq!(
+            parse_atomic([("atomc", "true")]).unwrap_err()[0].field,
+            "atomc"
+        );
+    }
+
+    #[test]
+    fn counts() {
+        let o = BulkOutcome {
+            results: vec![
+                ItemOutcome::Created(1),
+                ItemOutcome::Failed(vec![slug_conflict(1, "a")]),
+                ItemOutcome::Created(2),
+            ],
+        };
+        assert_eq!((o.created(), o.failed()), (2, 1));
+    }
+}
