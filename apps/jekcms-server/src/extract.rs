@@ -2,14 +2,14 @@
 //! turning bad input into the envelope's error codes.
 
 use crate::context;
-use crate::errors::AppError;
+use crate::errors::{AppError, V1Error};
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
-use jekcms_auth::Principal;
+use jekcms_auth::{KeyPrincipal, Principal};
 use jekcms_content::service::Actor;
 use jekcms_envelope::ErrorCode;
 use serde_json::Value;
@@ -128,6 +128,100 @@ impl FromRequest for Caller {
             }
             Ok(Caller(principal))
         })
+    }
+}
+
+/// The caller of a legacy `/api/v1` request: the `X-API-Key` + `X-API-Secret` pair, checked
+/// against the store on every request (no session is opened), counted against the key's
+/// quota, errors in v1's shape.
+#[derive(Debug, Clone)]
+pub struct V1Caller(pub KeyPrincipal);
+
+impl V1Caller {
+    /// The caller as a content actor.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.0.user_id,
+            site_id: self.0.site_id,
+            role: self.0.role,
+        }
+    }
+}
+
+/// The v1 key pair of a request.
+fn v1_key_pair(req: &HttpRequest) -> Result<(String, String), AppError> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .map(|v| v.to_str().map(|s| s.trim().to_owned()))
+    };
+    match (header("x-api-key"), header("x-api-secret")) {
+        (Some(Ok(key)), Some(Ok(secret))) if !key.is_empty() && !secret.is_empty() => {
+            Ok((key, secret))
+        }
+        (None, None) if req.headers().contains_key(header::AUTHORIZATION) => Err(AppError::new(
+            ErrorCode::AuthInvalid,
+            "the v1 API authenticates with X-API-Key and X-API-Secret; bearer tokens are for /api/v2",
+        )),
+        _ => Err(AppError::new(
+            ErrorCode::AuthInvalid,
+            "authentication required: send X-API-Key and X-API-Secret",
+        )),
+    }
+}
+
+impl FromRequest for V1Caller {
+    type Error = V1Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let pair = v1_key_pair(req);
+        Box::pin(async move {
+            let state = state
+                .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
+            let (key, secret) = pair?;
+            let tokens = state.tokens.clone();
+            // Its own task, so that a failing sibling extractor never cancels the lookup.
+            let principal =
+                actix_web::rt::spawn(
+                    async move { tokens.authenticate_key_pair(&key, &secret).await },
+                )
+                .await
+                .map_err(|_| AppError::new(ErrorCode::InternalError, "internal server error"))??;
+            if let Some(decision) = state
+                .limiter
+                .check_api_key(principal.key_id, principal.role.is_admin_tier())
+                .await
+            {
+                context::set_rate_limit(decision);
+                if !decision.allowed {
+                    return Err(V1Error(rate_limited(&decision).0));
+                }
+            }
+            if !principal.site_api_access {
+                return Err(AppError::new(
+                    ErrorCode::LicenseRequired,
+                    "this site's license does not include API access",
+                )
+                .into());
+            }
+            Ok(V1Caller(principal))
+        })
+    }
+}
+
+/// A JSON body of a v1 request: [`JsonBody`] with its errors in v1's shape.
+#[derive(Debug)]
+pub struct V1Json(pub Value);
+
+impl FromRequest for V1Json {
+    type Error = V1Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let inner = JsonBody::from_request(req, payload);
+        Box::pin(async move { inner.await.map(|b| V1Json(b.0)).map_err(V1Error::from) })
     }
 }
 

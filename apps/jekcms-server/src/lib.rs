@@ -41,12 +41,13 @@ pub fn build_app(
         InitError = (),
     >,
 > {
+    let v1_enabled = state.config.v1_enabled;
     App::new()
         .app_data(web::Data::new(state))
         .app_data(
             web::PathConfig::default().error_handler(|_, _| AppError::not_found("resource").into()),
         )
-        .configure(routes::configure)
+        .configure(|cfg| routes::configure(cfg, v1_enabled))
         .service(
             SwaggerUi::new("/docs/{_:.*}").url("/api/v2/openapi.json", openapi::ApiDoc::openapi()),
         )

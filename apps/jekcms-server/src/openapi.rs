@@ -76,6 +76,48 @@ impl Modify for Security {
     }
 }
 
+/// Marks every `/api/v1` operation `deprecated: true` and describes v1's key-pair headers.
+struct V1Deprecated;
+
+impl Modify for V1Deprecated {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::Deprecated;
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue};
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") {
+                continue;
+            }
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.deprecated = Some(Deprecated::True);
+            }
+        }
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "v1_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "v1 only: the api_ key id",
+            ))),
+        );
+        components.add_security_scheme(
+            "v1_secret",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Secret",
+                "v1 only: the sk_ secret (never logged)",
+            ))),
+        );
+    }
+}
+
 /// The API document.
 #[derive(OpenApi)]
 #[openapi(
@@ -114,9 +156,14 @@ impl Modify for Security {
         routes::keys::create_key,
         routes::keys::list_keys,
         routes::keys::revoke_key,
+        routes::v1::list_posts,
+        routes::v1::create_post,
+        routes::v1::update_post,
+        routes::v1::delete_post,
+        routes::v1::list_media,
     ),
     components(schemas(ErrorCode, ErrorEntry, ErrorBody)),
-    modifiers(&Security),
+    modifiers(&Security, &V1Deprecated),
     tags(
         (name = "auth", description = "Token pair and the caller"),
         (name = "posts", description = "Posts"),
@@ -124,6 +171,7 @@ impl Modify for Security {
         (name = "users", description = "Users of your site and their roles"),
         (name = "api-keys", description = "API keys: created once with their secret, listed without"),
         (name = "meta", description = "Health and description"),
+        (name = "v1", description = "Legacy v1 API: deprecated, removed after the Sunset date; see docs/migrating-v1-to-v2.md"),
     )
 )]
 pub struct ApiDoc;

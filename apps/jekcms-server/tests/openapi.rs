@@ -30,3 +30,24 @@ fn every_operation_documents_its_errors_and_ids() {
         }
     }
 }
+
+#[test]
+fn operation_ids_are_unique_and_v1_is_deprecated() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&jekcms_server::openapi::document_json()).unwrap();
+    let mut ids = Vec::new();
+    let mut v1 = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for op in item.as_object().unwrap().values() {
+            ids.push(op["operationId"].as_str().unwrap().to_owned());
+            let deprecated = op["deprecated"].as_bool().unwrap_or(false);
+            assert_eq!(deprecated, path.starts_with("/api/v1/"), "{path}");
+            v1 += usize::from(deprecated);
+        }
+    }
+    assert_eq!(v1, 5, "the five v1 endpoints are documented");
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "operationIds are unique");
+}

@@ -156,6 +156,18 @@ impl Drop for TestDatabase {
     }
 }
 
+impl crate::Store {
+    /// Runs one raw SQL statement (tests install failure triggers with it). Test support
+    /// only: nothing in the server calls it.
+    pub async fn execute_for_tests(&self, sql: &str) -> Result<(), StoreError> {
+        use diesel_async::RunQueryDsl;
+        crate::with_write_conn!(self, conn => {
+            diesel::sql_query(sql).execute(conn).await?;
+        });
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,17 +182,5 @@ mod tests {
             replace_database("postgres://u@h:1?sslmode=disable", "x"),
             "postgres://u@h:1/x?sslmode=disable"
         );
-    }
-}
-
-impl crate::Store {
-    /// Runs one raw SQL statement (tests install failure triggers with it). Test support
-    /// only: nothing in the server calls it.
-    pub async fn execute_for_tests(&self, sql: &str) -> Result<(), StoreError> {
-        use diesel_async::RunQueryDsl;
-        crate::with_write_conn!(self, conn => {
-            diesel::sql_query(sql).execute(conn).await?;
-        });
-        Ok(())
     }
 }

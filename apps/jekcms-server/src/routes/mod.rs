@@ -18,6 +18,7 @@ pub mod meta;
 pub mod posts;
 #[allow(unreachable_pub)]
 pub mod users;
+pub mod v1;
 
 use crate::errors::AppError;
 use actix_web::dev::ResourceDef;
@@ -26,8 +27,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use jekcms_envelope::ErrorCode;
 use std::sync::OnceLock;
 
-/// Registers every handler.
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Registers every handler; the legacy `/api/v1` scope only when `v1_enabled`.
+pub fn configure(cfg: &mut web::ServiceConfig, v1_enabled: bool) {
+    if v1_enabled {
+        cfg.service(v1::scope());
+    }
     cfg.service(meta::healthz)
         .service(meta::readyz)
         .service(meta::api_index)
@@ -88,27 +92,35 @@ fn known_routes() -> &'static [(ResourceDef, Vec<String>)] {
     })
 }
 
-/// Answers unmatched requests: `405` with `Allow` for a known path, else `404`.
-pub async fn fallback(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    let path = req.path();
-    let allowed: Vec<&str> = known_routes()
+/// The methods allowed on a known path, as an `Allow` value; `None` for an unknown path.
+pub fn allowed_methods(path: &str) -> Option<String> {
+    let mut allow: Vec<&str> = known_routes()
         .iter()
         .filter(|(def, _)| def.is_match(path))
         .flat_map(|(_, methods)| methods.iter().map(String::as_str))
         .collect();
-    if allowed.is_empty() {
-        return Err(AppError::new(
-            ErrorCode::NotFound,
-            format!("no route for {path}"),
-        ));
+    if allow.is_empty() {
+        return None;
     }
-    let mut allow = allowed.to_vec();
     if allow.contains(&"GET") {
         allow.push("HEAD");
     }
     allow.sort_unstable();
     allow.dedup();
-    let allow = allow.join(", ");
+    Some(allow.join(", "))
+}
+
+/// Answers unmatched requests: `405` with `Allow` for a known path, else `404`. With v1
+/// turned off, everything under `/api/v1` is `404`.
+pub async fn fallback(req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let path = req.path();
+    let v1_off = path == "/api/v1" || path.starts_with("/api/v1/");
+    let Some(allow) = allowed_methods(path).filter(|_| !v1_off) else {
+        return Err(AppError::new(
+            ErrorCode::NotFound,
+            format!("no route for {path}"),
+        ));
+    };
     let mut res = actix_web::ResponseError::error_response(&AppError::new(
         ErrorCode::MethodNotAllowed,
         format!("{} is not allowed here; allowed: {allow}", req.method()),

@@ -15,3 +15,4 @@ mod matrix;
 mod media;
 mod posts;
 mod ratelimit;
+mod v1;
