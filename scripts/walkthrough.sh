@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the README's walk-through against a fresh server, on SQLite and (when
-# JEKCMS_TEST_POSTGRES_URL is set) on PostgreSQL, and checks what it printed.
-# The only change to the README's text: `--release` is dropped so the debug build that the
+# Runs the README's walk-through, then the examples of docs/migrating-v1-to-v2.md (every
+# block between <!-- example:start --> and <!-- example:end -->, in order, as one script),
+# each against a fresh server, on SQLite and (when JEKCMS_TEST_POSTGRES_URL is set) on
+# PostgreSQL, and checks what they did.
+# The only change to the documents' text: `--release` is dropped so the debug build that the
 # tests made is reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,10 +11,28 @@ root=$(pwd)
 
 block=$(sed -n '/<!-- walkthrough:start -->/,/<!-- walkthrough:end -->/p' README.md \
   | sed '1,2d;$d' | sed '$d' | sed 's/ --release//g')
+migration=$(sed -n '/<!-- example:start -->/,/<!-- example:end -->/p' docs/migrating-v1-to-v2.md \
+  | grep -v -e '^<!--' -e '^```' | sed 's/ --release//g')
 cargo build -q -p jekcms-server
 
-run_leg() { # name database-url
-  local name=$1 url=$2 work port log
+readme_checks='
+      test "$(echo "$PAGE" | jq ".data | length")" = 2
+      test "$(echo "$LAST" | jq ".data | length")" = 1
+      test "$(echo "$LAST" | jq ".meta.has_more")" = false
+      case "$ACCESS" in v4.local.*) ;; *) exit 1;; esac
+      code=$(curl -s -o /dev/null -w "%{http_code}" -X POST "$BASE/api/v2/auth/refresh" -H "Content-Type: application/json" -d "{\"refresh_token\": \"$REFRESH\"}")
+      test "$code" = 401'
+# The export saw the one post that existed then; at the end: that post, "Created once" (once,
+# despite the retry), two bulk-imported posts; the v1 draft was deleted through v2.
+migration_checks='
+      test "$(wc -l < "$EXPORT")" = 1
+      test "$(curl -sf "$BASE/api/v2/posts?limit=1&include=total" -H "Authorization: Bearer $ACCESS" | jq .meta.total)" = 4
+      test "$(curl -sf "$BASE/api/v2/posts?limit=1&include=total&q=created+once" -H "Authorization: Bearer $ACCESS" | jq .meta.total)" = 1
+      test "$(curl -s -o /dev/null -w "%{http_code}" "$BASE/api/v2/posts/$ID" -H "Authorization: Bearer $ACCESS")" = 404
+      rm -f "$EXPORT"'
+
+run_leg() { # name database-url script checks
+  local name=$1 url=$2 script=$3 checks=$4 work port log
   work=$(mktemp -d)
   port=$((20000 + RANDOM % 20000))
   log="$work/server.log"
@@ -22,13 +42,8 @@ run_leg() { # name database-url
   local pid=$!
   for _ in $(seq 1 100); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
   out=$(cd "$root" && JEKCMS_DATABASE_URL="$url" JEKCMS_MEDIA_DIR="$work/media" BASE="http://127.0.0.1:$port" \
-    bash -euo pipefail -c "$block
-      test \"\$(echo \"\$PAGE\" | jq '.data | length')\" = 2
-      test \"\$(echo \"\$LAST\" | jq '.data | length')\" = 1
-      test \"\$(echo \"\$LAST\" | jq '.meta.has_more')\" = false
-      case \"\$ACCESS\" in v4.local.*) ;; *) exit 1;; esac
-      code=\$(curl -s -o /dev/null -w '%{http_code}' -X POST \"\$BASE/api/v2/auth/refresh\" -H 'Content-Type: application/json' -d \"{\\\"refresh_token\\\": \\\"\$REFRESH\\\"}\")
-      test \"\$code\" = 401") || { echo "walk-through failed on $name"; cat "$log"; kill "$pid"; exit 1; }
+    bash -euo pipefail -c "$script
+      $checks") || { echo "walk-through failed on $name"; cat "$log"; kill "$pid"; exit 1; }
   kill "$pid"; wait "$pid" 2>/dev/null || true
   if grep -qE 'v4\.local\.|rf_[0-9A-Za-z]{10}|sk_[0-9A-Za-z]{10}' "$log"; then
     echo "a token or secret reached the server log on $name"; exit 1
@@ -38,11 +53,14 @@ run_leg() { # name database-url
   rm -rf "$work"
 }
 
-run_leg sqlite "sqlite://$(mktemp -d)/jekcms.db"
+run_leg sqlite "sqlite://$(mktemp -d)/jekcms.db" "$block" "$readme_checks"
+run_leg "sqlite (migration guide)" "sqlite://$(mktemp -d)/jekcms.db" "$migration" "$migration_checks"
 if [ -n "${JEKCMS_TEST_POSTGRES_URL:-}" ]; then
   db="jekcms_walkthrough_$$"
   admin="$JEKCMS_TEST_POSTGRES_URL"
   psql -q "$admin" -c "CREATE DATABASE $db"
   trap 'psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"' EXIT
-  run_leg postgres "${admin%/*}/$db"
+  run_leg postgres "${admin%/*}/$db" "$block" "$readme_checks"
+  psql -q "$admin" -c "DROP DATABASE $db WITH (FORCE)" -c "CREATE DATABASE $db"
+  run_leg "postgres (migration guide)" "${admin%/*}/$db" "$migration" "$migration_checks"
 fi
