@@ -502,3 +502,185 @@ fn refused_refresh(presented: &str) -> AuthError {
         _ => AuthError::invalid("the refresh token is invalid, expired or revoked"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    /// Keys and users in memory; the session methods are not needed by key-pair checks.
+    #[derive(Default)]
+    struct Keys {
+        keys: HashMap<String, StoredKey>,
+        holders: Mutex<HashMap<i64, KeyHolder>>,
+    }
+
+    impl SessionStore for Keys {
+        async fn find_api_key(&self, public_id: &str) -> Result<Option<StoredKey>, StoreFailure> {
+            Ok(self.keys.get(public_id).cloned())
+        }
+        async fn touch_api_key(&self, _: i64, _: DateTime<Utc>) -> Result<(), StoreFailure> {
+            Ok(())
+        }
+        async fn open_session(&self, _: NewSession) -> Result<i64, StoreFailure> {
+            Err(StoreFailure::Unavailable)
+        }
+        async fn rotate_refresh(
+            &self,
+            _: &SecretHash,
+            _: &SecretHash,
+            _: DateTime<Utc>,
+            _: Duration,
+        ) -> Result<Rotation, StoreFailure> {
+            Err(StoreFailure::Unavailable)
+        }
+        async fn revoke_by_refresh(
+            &self,
+            _: &SecretHash,
+            _: DateTime<Utc>,
+        ) -> Result<(), StoreFailure> {
+            Err(StoreFailure::Unavailable)
+        }
+        async fn key_holder(&self, user_id: i64) -> Result<Option<KeyHolder>, StoreFailure> {
+            Ok(self.holders.lock().unwrap().get(&user_id).cloned())
+        }
+        async fn principal(
+            &self,
+            _: i64,
+            _: DateTime<Utc>,
+        ) -> Result<Option<Principal>, StoreFailure> {
+            Ok(None)
+        }
+    }
+
+    struct Fixture {
+        service: TokenService<Keys>,
+        key: String,
+        secret: String,
+    }
+
+    /// A service with one key of each kind: `api` (good), `mcp`, revoked, expired, and one
+    /// whose user is gone.
+    fn fixture() -> (Fixture, HashMap<&'static str, String>) {
+        let mut store = Keys::default();
+        let secret = CredentialFamily::ApiSecret.generate();
+        let mut names = HashMap::new();
+        let now = crate::now();
+        for (id, name, family, revoked, expired, user) in [
+            (1, "good", "api", false, false, 10),
+            (2, "mcp", "mcp", false, false, 10),
+            (3, "revoked", "api", true, false, 10),
+            (4, "expired", "api", false, true, 10),
+            (5, "orphan", "api", false, false, 99),
+        ] {
+            let public = CredentialFamily::ApiKey.generate();
+            names.insert(name, public.clone());
+            store.keys.insert(
+                public,
+                StoredKey {
+                    id,
+                    site_id: 1,
+                    user_id: user,
+                    family: family.into(),
+                    secret_hash: SecretHash::of(&secret),
+                    expires_at: expired.then(|| now - Duration::seconds(1)),
+                    revoked_at: revoked.then_some(now),
+                },
+            );
+        }
+        store.holders.lock().unwrap().insert(
+            10,
+            KeyHolder {
+                role: Role::Editor,
+                site_api_access: true,
+            },
+        );
+        let policy = TokenPolicy {
+            refresh_ttl: Duration::days(30),
+            reuse_grace: Duration::seconds(10),
+        };
+        let access = AccessTokens::new(&[7; 32], std::time::Duration::from_secs(900));
+        let key = names["good"].clone();
+        (
+            Fixture {
+                service: TokenService::new(store, access, policy),
+                key,
+                secret,
+            },
+            names,
+        )
+    }
+
+    fn refusal(r: Result<KeyPrincipal, SessionError>) -> String {
+        match r {
+            Err(SessionError::Auth(AuthError::Invalid(m))) => m,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_pair_authenticates_as_its_user_with_the_current_role() {
+        let (f, _) = fixture();
+        let p = f
+            .service
+            .authenticate_key_pair(&f.key, &f.secret)
+            .await
+            .unwrap();
+        assert_eq!(
+            p,
+            KeyPrincipal {
+                key_id: 1,
+                user_id: 10,
+                site_id: 1,
+                role: Role::Editor,
+                site_api_access: true
+            }
+        );
+        f.service
+            .store()
+            .holders
+            .lock()
+            .unwrap()
+            .get_mut(&10)
+            .unwrap()
+            .role = Role::Viewer;
+        let p = f
+            .service
+            .authenticate_key_pair(&f.key, &f.secret)
+            .await
+            .unwrap();
+        assert_eq!(p.role, Role::Viewer, "the role is read on every request");
+    }
+
+    #[tokio::test]
+    async fn bad_pairs_are_refused_with_the_right_message() {
+        let (f, names) = fixture();
+        let s = &f.service;
+        let wrong = CredentialFamily::ApiSecret.generate();
+        assert_eq!(
+            refusal(s.authenticate_key_pair(&f.key, &wrong).await),
+            BAD_KEY
+        );
+        let unknown = CredentialFamily::ApiKey.generate();
+        assert_eq!(
+            refusal(s.authenticate_key_pair(&unknown, &f.secret).await),
+            BAD_KEY
+        );
+        assert_eq!(
+            refusal(s.authenticate_key_pair("api_short", &f.secret).await),
+            BAD_KEY
+        );
+        let m = refusal(s.authenticate_key_pair(&names["mcp"], &f.secret).await);
+        assert!(m.contains("/mcp"), "{m}");
+        let mcp_token = CredentialFamily::Mcp.generate();
+        let m = refusal(s.authenticate_key_pair(&mcp_token, &f.secret).await);
+        assert!(m.contains("/mcp"), "{m}");
+        let m = refusal(s.authenticate_key_pair(&names["revoked"], &f.secret).await);
+        assert!(m.contains("revoked"), "{m}");
+        let m = refusal(s.authenticate_key_pair(&names["expired"], &f.secret).await);
+        assert!(m.contains("expired"), "{m}");
+        let m = refusal(s.authenticate_key_pair(&names["orphan"], &f.secret).await);
+        assert!(m.contains("no longer exists"), "{m}");
+    }
+}

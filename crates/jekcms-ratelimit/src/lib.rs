@@ -89,7 +89,7 @@ pub struct Decision {
     pub reset_after: Duration,
     /// When refused: how long until one request would be let through.
     pub retry_after: Option<Duration>,
-    /// Name of the policy in the IETF headers (`session` or `ip`).
+    /// Name of the policy in the IETF headers (`session`, `key` for v1 API keys, or `ip`).
     pub policy: &'static str,
 }
 
@@ -449,6 +449,20 @@ mod tests {
         assert_eq!(refused.retry_after_secs(), Some(20));
         // Another session has its own quota.
         assert!(l.check_session(8, false).allowed);
+    }
+
+    #[test]
+    fn api_keys_and_sessions_with_one_id_count_apart() {
+        let clock = FakeRelativeClock::default();
+        let l = limiter(&clock);
+        for _ in 0..3 {
+            assert!(l.check_session(7, false).allowed);
+        }
+        assert!(!l.check_session(7, false).allowed);
+        let key = l.check_api_key(7, false);
+        assert!(key.allowed);
+        assert_eq!(key.remaining, 2);
+        assert_eq!(key.policy, "key");
     }
 
     #[test]
