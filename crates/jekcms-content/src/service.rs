@@ -239,4 +239,108 @@ mod tests {
         assert!(etag_none_match_hits("W/\"1-2\"", "\"1-2\""));
         assert!(!etag_none_match_hits("\"1-3\"", "\"1-2\""));
     }
+
+    use jekcms_auth::Role;
+
+    /// A repository that only imports: ids from 100 on, and refuses the slug `taken`.
+    #[derive(Default)]
+    struct Importer(std::sync::Mutex<Vec<(usize, bool)>>);
+
+    impl PostRepository for Importer {
+        async fn list_posts(&self, _: i64, _: &ListQuery) -> Result<Page<Post>, ContentError> {
+            Err(ContentError::NotFound)
+        }
+        async fn list_posts_offset(
+            &self,
+            _: i64,
+            _: OffsetPage,
+        ) -> Result<OffsetList<Post>, ContentError> {
+            Err(ContentError::NotFound)
+        }
+        async fn get_post(&self, _: i64, _: i64) -> Result<Post, ContentError> {
+            Err(ContentError::NotFound)
+        }
+        async fn create_post(&self, _: i64, _: i64, _: NewPost) -> Result<Post, ContentError> {
+            Err(ContentError::NotFound)
+        }
+        async fn create_posts(
+            &self,
+            _: i64,
+            _: i64,
+            posts: Vec<NewPost>,
+            atomic: bool,
+        ) -> Result<Vec<Option<i64>>, ContentError> {
+            self.0.lock().unwrap().push((posts.len(), atomic));
+            let ids = posts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.slug.as_deref() != Some("taken")).then_some(100 + i as i64))
+                .collect();
+            Ok(ids)
+        }
+        async fn update_post(
+            &self,
+            _: i64,
+            _: i64,
+            _: PostPatch,
+            _: Option<i64>,
+        ) -> Result<Post, ContentError> {
+            Err(ContentError::NotFound)
+        }
+        async fn delete_post(&self, _: i64, _: i64) -> Result<(), ContentError> {
+            Err(ContentError::NotFound)
+        }
+    }
+
+    fn actor(role: Role) -> Actor {
+        Actor {
+            user_id: 1,
+            site_id: 1,
+            role,
+        }
+    }
+
+    fn items() -> Vec<BulkItem> {
+        crate::bulk::parse_bulk(serde_json::json!({"posts": [
+            {"title": "a"}, {"title": ""}, {"title": "c", "slug": "taken"}, {"title": "d"},
+        ]}))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn bulk_results_keep_input_positions() {
+        let repo = Importer::default();
+        let out = bulk_create_posts(&repo, &actor(Role::Editor), items(), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            *repo.0.lock().unwrap(),
+            [(3, false)],
+            "only valid items reach the store"
+        );
+        assert_eq!(out.results[0], ItemOutcome::Created(100));
+        assert!(
+            matches!(&out.results[1], ItemOutcome::Failed(f) if matches!(&f[0], ItemFault::Invalid(e) if e.field == "posts[1].title"))
+        );
+        assert!(
+            matches!(&out.results[2], ItemOutcome::Failed(f) if matches!(&f[0], ItemFault::Conflict(e) if e.field == "posts[2].slug"))
+        );
+        assert_eq!(out.results[3], ItemOutcome::Created(102));
+        assert_eq!((out.created(), out.failed()), (2, 2));
+    }
+
+    #[tokio::test]
+    async fn atomic_bulk_refuses_before_the_store_and_authors_may_not_import() {
+        let repo = Importer::default();
+        match bulk_create_posts(&repo, &actor(Role::Owner), items(), true).await {
+            Err(ContentError::Validation(e)) => assert_eq!(e[0].field, "posts[1].title"),
+            other => panic!("{other:?}"),
+        }
+        assert!(repo.0.lock().unwrap().is_empty());
+        match bulk_create_posts(&repo, &actor(Role::Author), items(), false).await {
+            Err(ContentError::Forbidden(m)) => assert_eq!(m, "the author role may not bulk import"),
+            other => panic!("{other:?}"),
+        }
+        assert!(repo.0.lock().unwrap().is_empty());
+    }
 }
