@@ -4,7 +4,8 @@
 #
 # Knobs: BENCH_POSTS (100000), BENCH_SECONDS (10 per scenario), BENCH_SKIP_CRITERION=1,
 # BENCH_SKIP_BOUND=1, BENCH_STORES ("sqlite postgres"), JEKCMS_TEST_POSTGRES_URL (admin URL
-# for a scratch db).
+# for a scratch db), BENCH_ONLY=issue5 (only the v1-versus-v2 pages and the bulk import of
+# issue #5).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -54,9 +55,11 @@ fi
 wrk_run() { # connections url token
   local c=$1 url=$2 token=$3 threads=1
   [ "$c" -gt 1 ] && threads=2
-  local script=()
+  local script=() auth=(-H "Authorization: Bearer $token")
   [ -n "${WRK_SCRIPT:-}" ] && script=(-s "$WRK_SCRIPT")
-  wrk -t"$threads" -c"$c" -d"${secs}s" --latency "${script[@]}" -H "Authorization: Bearer $token" "$url" > "$out/wrk.txt"
+  # v1 authenticates with the key pair itself (V1_KEY / V1_SECRET), not a bearer token.
+  [ -n "${V1_KEY:-}" ] && auth=(-H "X-API-Key: $V1_KEY" -H "X-API-Secret: $V1_SECRET")
+  wrk -t"$threads" -c"$c" -d"${secs}s" --latency "${script[@]}" "${auth[@]}" "$url" > "$out/wrk.txt"
   awk -v allow="${WRK_ALLOW_ERRORS:-}" '
     function ms(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v/1000 } if (v ~ /ms$/) { sub(/ms$/, "", v); return v+0 } sub(/s$/, "", v); return v*1000 }
     $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)} /Requests\/sec/ {rps=$2}
@@ -103,8 +106,9 @@ for store in $stores; do
 
   # Cursors at the scenario depths, found by walking (100 rows a page, then 20).
   declare -A cursor_at=()
+  rss_kb=""
   cursor=""; depth=0
-  for target in 10000 50000 99980; do
+  for target in 9980 10000 50000 99980; do
     while [ $((depth + 100)) -le "$target" ]; do
       cursor=$(curl -sf "$base/api/v2/posts?limit=100${cursor:+&cursor=$cursor}" -H "Authorization: Bearer $token" | jq -r .meta.next_cursor)
       depth=$((depth + 100))
@@ -131,56 +135,100 @@ for store in $stores; do
     # Which statuses the server answered (a scenario that silently turned into errors shows).
     echo "$store / $1 / $2 connections:$(grep -o 'status=[0-9]*' "$log" | sort | uniq -c | awk '{printf " %s×%s", $2, $1}')" >> "$out/statuses.txt"
   }
-  scenario "list, first page (limit 20)" 1 "/api/v2/posts"
-  scenario "list, depth 10,000" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[10000]}"
-  scenario "list, depth 50,000" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[50000]}"
-  scenario "list, depth 99,980" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
-  scenario "get by id" 1 "/api/v2/posts/$some_id"
-  BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body)" 1 "/api/v2/posts"
-  BENCH_KEY_BODY=$(echo "$creds" | jq -c '{api_key, api_secret}') WRK_SCRIPT="$root/scripts/wrk/token.lua" \
-    scenario "token exchange" 1 "/api/v2/auth/token"
-  BENCH_REFRESH=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
-    -d "$(echo "$creds" | jq -c '{api_key, api_secret}')" | jq -r .data.refresh_token) \
-    WRK_SCRIPT="$root/scripts/wrk/refresh.lua" scenario "refresh (chained)" 1 "/api/v2/auth/refresh"
-  # Login is Argon2id by design; a wrong password and an unknown email must cost the same.
-  curl -sf -X POST "$base/api/v2/users" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -d '{"name": "Bench", "email": "login@example.com", "role": "editor", "password": "bench password 123"}' >/dev/null
-  BENCH_LOGIN_BODY='{"email": "login@example.com", "password": "bench password 123"}' \
-    WRK_SCRIPT="$root/scripts/wrk/login.lua" scenario "login (Argon2id)" 1 "/api/v2/auth/login"
-  BENCH_LOGIN_BODY='{"email": "login@example.com", "password": "not the password"}' WRK_ALLOW_ERRORS=1 \
-    WRK_SCRIPT="$root/scripts/wrk/login.lua" scenario "login, wrong password (401)" 1 "/api/v2/auth/login"
-  BENCH_LOGIN_BODY='{"email": "nobody@example.com", "password": "bench password 123"}' WRK_ALLOW_ERRORS=1 \
-    WRK_SCRIPT="$root/scripts/wrk/login.lua" scenario "login, unknown email (401)" 1 "/api/v2/auth/login"
-  scenario "list, first page (limit 20)" 32 "/api/v2/posts"
-  scenario "list, depth 99,980" 32 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
-  rss_kb=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
-  # The same list scenario with the limiter off, to show what it costs.
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  : > "$work/stdout"
-  JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info JEKCMS_RATE_LIMIT_STANDARD=off JEKCMS_RATE_LIMIT_ADMIN=off \
-    JEKCMS_RATE_LIMIT_AUTH=off "$bin" serve > "$work/stdout" 2>> "$log" &
-  pid=$!
-  until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
-  scenario "list, first page, rate limits OFF" 32 "/api/v2/posts"
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  : > "$work/stdout"
-  JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info "$bin" serve > "$work/stdout" 2>> "$log" &
-  pid=$!
-  until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
-  scenario "list, first page, rate limits on (after restart)" 32 "/api/v2/posts"
-  scenario "list, first page, rate limits on (after restart)" 1 "/api/v2/posts"
-  if redis-cli ping >/dev/null 2>&1; then
+  # Issue #5: v1 offset pages against v2 cursor pages at the same depth (per_page 20:
+  # page 500 starts at row 9,980, page 5000 at row 99,980), then a bulk import.
+  v1_key=$(echo "$creds" | jq -r .api_key); v1_secret=$(echo "$creds" | jq -r .api_secret)
+  V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=1 (per_page 20)" 1 "/api/v1/posts?page=1&per_page=20"
+  V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=500 (depth 9,980)" 1 "/api/v1/posts?page=500&per_page=20"
+  V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=5000 (depth 99,980)" 1 "/api/v1/posts?page=5000&per_page=20"
+  scenario "v2 first page (limit 20)" 1 "/api/v2/posts?limit=20"
+  scenario "v2 cursor, depth 9,980" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[9980]}"
+  scenario "v2 cursor, depth 99,980" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
+  if [ "${BENCH_ONLY:-}" != issue5 ]; then
+    scenario "list, first page (limit 20)" 1 "/api/v2/posts"
+    scenario "list, depth 10,000" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[10000]}"
+    scenario "list, depth 50,000" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[50000]}"
+    scenario "list, depth 99,980" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
+    scenario "get by id" 1 "/api/v2/posts/$some_id"
+    BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body)" 1 "/api/v2/posts"
+    BENCH_KEY_BODY=$(echo "$creds" | jq -c '{api_key, api_secret}') WRK_SCRIPT="$root/scripts/wrk/token.lua" \
+      scenario "token exchange" 1 "/api/v2/auth/token"
+    BENCH_REFRESH=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
+      -d "$(echo "$creds" | jq -c '{api_key, api_secret}')" | jq -r .data.refresh_token) \
+      WRK_SCRIPT="$root/scripts/wrk/refresh.lua" scenario "refresh (chained)" 1 "/api/v2/auth/refresh"
+    # Login is Argon2id by design; a wrong password and an unknown email must cost the same.
+    curl -sf -X POST "$base/api/v2/users" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+      -d '{"name": "Bench", "email": "login@example.com", "role": "editor", "password": "bench password 123"}' >/dev/null
+    BENCH_LOGIN_BODY='{"email": "login@example.com", "password": "bench password 123"}' \
+      WRK_SCRIPT="$root/scripts/wrk/login.lua" scenario "login (Argon2id)" 1 "/api/v2/auth/login"
+    BENCH_LOGIN_BODY='{"email": "login@example.com", "password": "not the password"}' WRK_ALLOW_ERRORS=1 \
+      WRK_SCRIPT="$root/scripts/wrk/login.lua" scenario "login, wrong password (401)" 1 "/api/v2/auth/login"
+    BENCH_LOGIN_BODY='{"email": "nobody@example.com", "password": "bench password 123"}' WRK_ALLOW_ERRORS=1 \
+      WRK_SCRIPT="$root/scripts/wrk/login.lua" scenario "login, unknown email (401)" 1 "/api/v2/auth/login"
+    scenario "list, first page (limit 20)" 32 "/api/v2/posts"
+    scenario "list, depth 99,980" 32 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
+    rss_kb=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
+    # The same list scenario with the limiter off, to show what it costs.
     kill "$pid"; wait "$pid" 2>/dev/null || true
     : > "$work/stdout"
-    JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info JEKCMS_REDIS_URL=redis://127.0.0.1:6379 \
-      JEKCMS_REDIS_PREFIX="jekcms-bench:$$:" "$bin" serve > "$work/stdout" 2>> "$log" &
+    JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info JEKCMS_RATE_LIMIT_STANDARD=off JEKCMS_RATE_LIMIT_ADMIN=off \
+      JEKCMS_RATE_LIMIT_AUTH=off "$bin" serve > "$work/stdout" 2>> "$log" &
     pid=$!
     until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
-    scenario "list, first page, quotas in Redis" 1 "/api/v2/posts"
-    scenario "list, first page, quotas in Redis" 32 "/api/v2/posts"
+    scenario "list, first page, rate limits OFF" 32 "/api/v2/posts"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    : > "$work/stdout"
+    JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info "$bin" serve > "$work/stdout" 2>> "$log" &
+    pid=$!
+    until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
+    scenario "list, first page, rate limits on (after restart)" 32 "/api/v2/posts"
+    scenario "list, first page, rate limits on (after restart)" 1 "/api/v2/posts"
+    if redis-cli ping >/dev/null 2>&1; then
+      kill "$pid"; wait "$pid" 2>/dev/null || true
+      : > "$work/stdout"
+      JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info JEKCMS_REDIS_URL=redis://127.0.0.1:6379 \
+        JEKCMS_REDIS_PREFIX="jekcms-bench:$$:" "$bin" serve > "$work/stdout" 2>> "$log" &
+      pid=$!
+      until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
+      scenario "list, first page, quotas in Redis" 1 "/api/v2/posts"
+      scenario "list, first page, quotas in Redis" 32 "/api/v2/posts"
+    fi
   fi
+  rss_kb=${rss_kb:-$(awk '/VmHWM/{print $2}' "/proc/$pid/status")}
+  # 10,000 posts through 100 bulk calls of 100 (1 KB bodies, 2 tags each) into a fresh
+  # site of the same database, one after another on one keep-alive connection.
+  import_creds=$("$bin" keys create --user importer@example.com --site import --json)
+  import_token=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
+    -d "$(echo "$import_creds" | jq -c '{api_key, api_secret}')" | jq -r .data.access_token)
+  rm -rf "$work/bulk"; mkdir -p "$work/bulk"
+  lorem=$(printf 'lorem ipsum dolor sit amet %.0s' $(seq 1 38))
+  for b in $(seq 0 99); do
+    jq -nc --argjson b "$b" --arg body "$lorem" '{posts: [range(0; 100) | {title: "Imported post \($b)-\(.)",
+      body: $body, tags: ["import", "batch-\($b % 10)"], status: "published"}]}' > "$work/bulk/$b.json"
+    [ "$b" = 0 ] || echo next
+    printf 'url = "%s/api/v2/bulk/posts"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\ndata-binary = "@%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+      "$base" "$import_token" "$work/bulk/$b.json"
+  done > "$work/bulk/curl.cfg"
+  # Twice: into the empty site, then the same 10,000 titles again, so that every generated
+  # slug is taken and has to be suffixed (-2).
+  for round in 1 2; do
+    : > "$log"
+    bulk_start=$(date +%s%N)
+    codes=$(curl -s -K "$work/bulk/curl.cfg" | sort | uniq -c | tr -s ' ')
+    bulk_ms=$(( ($(date +%s%N) - bulk_start) / 1000000 ))
+    bulk_p50=$(server_p50 "$log")
+    imported=$(curl -sf "$base/api/v2/posts?limit=1&include=total" -H "Authorization: Bearer $import_token" | jq .meta.total)
+    what="into an empty site"; [ "$round" = 2 ] && what="again, every title (and so every generated slug) already taken"
+    {
+      echo
+      echo "Bulk import on $store, $what: 10,000 posts through 100 calls of 100 in ${bulk_ms} ms"
+      echo "(HTTP status counts:$codes; posts in the site afterwards: $imported; server-side p50 per call: ${bulk_p50} ms)"
+      echo
+    } | tee -a "$results"
+    [ "$imported" = $((round * 10000)) ] || { echo "bulk import left $imported posts, not $((round * 10000))" >&2; exit 1; }
+  done
   # The bound: the same pages straight through the store, no HTTP.
-  if [ -z "${BENCH_SKIP_BOUND:-}" ]; then
+  if [ -z "${BENCH_SKIP_BOUND:-}" ] && [ "${BENCH_ONLY:-}" != issue5 ]; then
     JEKCMS_BENCH_DATABASE_URL="$url" cargo bench -q -p jekcms-store --bench list -- \
       --warm-up-time 1 --measurement-time 3 2>/dev/null > "$out/bound-$store.txt" || true
     awk '/^store\// {name=$1} /time:/ { gsub(/.*time: *\[/, ""); split($0, a, " ");

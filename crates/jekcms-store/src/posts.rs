@@ -648,7 +648,8 @@ impl PostRepository for Store {
                         None => {
                             let suffixed: i64 = posts::table
                                 .filter(posts::site_id.eq(site_id))
-                                .filter(posts::slug.like(format!("{base}-%")))
+                                .filter(posts::slug.ge(format!("{base}-")))
+                                .filter(posts::slug.lt(format!("{base}.")))
                                 .count()
                                 .get_result(conn)
                                 .await?;
@@ -736,16 +737,19 @@ impl PostRepository for Store {
                         None => {
                             // Point lookups on the (site_id, slug) unique index, so the
                             // cost does not grow with the number of posts sharing a title.
-                            // Point lookups on the (site_id, slug) unique index, so the
-                            // cost does not grow with the number of posts sharing a title.
                             if slug_is_free!(conn, site_id, generated_base.clone()) {
                                 generated_base.clone()
                             } else {
                                 // Start after the suffixed slugs already there (a count over an
-                                // index range), then step until one is free.
+                                // index range: `base-` ≤ slug < `base.`, as '.' follows '-'; a
+                                // LIKE could not use the index), then step until one is free.
+                                // The count is only a starting point: under a collation that
+                                // orders differently it may be off, and the point lookups
+                                // still decide.
                                 let suffixed: i64 = posts::table
                                     .filter(posts::site_id.eq(site_id))
-                                    .filter(posts::slug.like(format!("{generated_base}-%")))
+                                    .filter(posts::slug.ge(format!("{generated_base}-")))
+                                    .filter(posts::slug.lt(format!("{generated_base}.")))
                                     .count()
                                     .get_result(conn)
                                     .await?;
