@@ -2,7 +2,8 @@
 //! No token, secret or password reaches the logs at any level: the real `jekcms` binary runs
 //! with `JEKCMS_LOG=trace` over real HTTP, a client walks every credential path (register,
 //! login, keys, token pair, refresh and reuse, `?token=`, wrong families, malformed bodies,
-//! a password change, logout), and the captured log is searched for every secret handled.
+//! the v1 key-pair headers, a bulk import with an `Idempotency-Key`, a password change,
+//! logout), and the captured log is searched for every secret handled.
 
 use jekcms_store::Backend;
 use jekcms_store::testing::TestDatabase;
@@ -227,6 +228,46 @@ fn exercise(http: &Http) -> Vec<String> {
         201
     );
 
+    // v1: the key pair itself on every request; right, wrong secret, wrong family.
+    let v1 = [
+        ("X-API-Key", api_key.as_str()),
+        ("X-API-Secret", api_secret.as_str()),
+    ];
+    assert_eq!(http.send("GET", "/api/v1/posts?page=1", &v1, None).0, 200);
+    let (st, _) = http.send(
+        "POST",
+        "/api/v1/posts/create",
+        &v1,
+        Some("{\"title\":\"v1 logged?\"}"),
+    );
+    assert_eq!(st, 201);
+    let wrong_secret = format!("{api_secret}x");
+    let wrong = [
+        ("X-API-Key", api_key.as_str()),
+        ("X-API-Secret", wrong_secret.as_str()),
+    ];
+    assert_eq!(http.send("GET", "/api/v1/posts", &wrong, None).0, 401);
+    let family = [
+        ("X-API-Key", mcp_token.as_str()),
+        ("X-API-Secret", api_secret.as_str()),
+    ];
+    assert_eq!(http.send("GET", "/api/v1/posts", &family, None).0, 401);
+    // A bulk import with an Idempotency-Key, and its replay.
+    let bearer = format!("Bearer {key_access}");
+    let bulk = [
+        ("Authorization", bearer.as_str()),
+        ("Idempotency-Key", "log-test"),
+    ];
+    for _ in 0..2 {
+        let (st, _) = http.send(
+            "POST",
+            "/api/v2/bulk/posts",
+            &bulk,
+            Some("{\"posts\":[{\"title\":\"bulk logged?\"}]}"),
+        );
+        assert_eq!(st, 200);
+    }
+
     let (st, me) = http.get("/api/v2/me", &owner_access);
     assert_eq!(st, 200);
     let owner_id = me["data"]["user"]["id"].as_i64().unwrap();
@@ -296,6 +337,8 @@ async fn no_secret_in_trace_logs(backend: Backend) {
         "/api/v2/auth/token",
         "/api/v2/me",
         "/api/v2/nowhere",
+        "/api/v1/posts",
+        "/api/v2/bulk/posts",
     ] {
         assert!(log.contains(path), "no log line for {path}:\n{log}");
     }

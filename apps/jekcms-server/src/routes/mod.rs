@@ -18,6 +18,7 @@ pub mod meta;
 pub mod posts;
 #[allow(unreachable_pub)]
 pub mod users;
+#[allow(unreachable_pub)]
 pub mod v1;
 
 use crate::errors::AppError;
