@@ -62,6 +62,8 @@ pub struct ApiLinks {
     pub login: &'static str,
     /// Posts collection.
     pub posts: &'static str,
+    /// Bulk import of posts.
+    pub bulk_posts: &'static str,
     /// Media collection.
     pub media: &'static str,
     /// The caller.
@@ -89,6 +91,7 @@ pub async fn api_index(_caller: crate::extract::Caller) -> HttpResponse {
             token: "/api/v2/auth/token",
             login: "/api/v2/auth/login",
             posts: "/api/v2/posts",
+            bulk_posts: "/api/v2/bulk/posts",
             media: "/api/v2/media",
             me: "/api/v2/me",
             users: "/api/v2/users",
