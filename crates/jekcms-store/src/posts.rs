@@ -142,6 +142,28 @@ macro_rules! slug_is_free {
     };
 }
 
+/// How many slugs of the site start with `base-`: where numbering a taken slug's suffix
+/// starts (a hint; point lookups decide). With `range`, as the index range
+/// `base-` ≤ slug < `base.` ('.' follows '-'), which SQLite's binary collation makes exact
+/// and which uses the `(site_id, slug)` index, where SQLite's case-insensitive `LIKE`
+/// cannot; otherwise `LIKE 'base-%'`, exact under any PostgreSQL collation (a range under a
+/// linguistic collation that ignores punctuation would miss the suffixed slugs).
+macro_rules! suffixed_count {
+    ($conn:expr, $site_id:expr, $base:expr, $range:expr) => {{
+        let base: &str = $base;
+        let q = posts::table
+            .filter(posts::site_id.eq($site_id))
+            .into_boxed();
+        let q = if $range {
+            q.filter(posts::slug.ge(format!("{base}-")))
+                .filter(posts::slug.lt(format!("{base}.")))
+        } else {
+            q.filter(posts::slug.like(format!("{base}-%")))
+        };
+        q.count().get_result::<i64>($conn).await?
+    }};
+}
+
 /// Inserts a post's tag rows (at most 20, so one statement each).
 macro_rules! insert_tags {
     ($conn:expr, $post_id:expr, $site_id:expr, $tags:expr) => {{
@@ -603,6 +625,7 @@ impl PostRepository for Store {
                 updated_at: now,
             })
             .collect();
+        let range_count = self.backend() == crate::Backend::Sqlite;
         let outcome = with_write_txn!(self, Result<Vec<Option<i64>>, Vec<jekcms_content::FieldError>>, conn => {
             let taken: HashSet<String> = posts::table
                 .filter(posts::site_id.eq(site_id))
@@ -635,39 +658,65 @@ impl PostRepository for Store {
                     .collect();
                 return Ok(Err(conflicts));
             }
-            // Generated slugs: the base if free in the site and the batch, else the next
-            // free suffix (remembered per base, so many posts with one title stay cheap).
+            // Generated slugs, in two passes so that a batch costs a fixed number of queries
+            // however many of its titles collide. First, without asking the database: the
+            // base if free in the site and the batch, else the next suffix not used by the
+            // batch (from -2, remembered per base). Then one `IN` lookup of those suffixed
+            // candidates; only the few found taken (a title imported before with suffixes)
+            // take the slow path: a count of the suffixed slugs, then point lookups.
             let mut next_suffix: HashMap<String, u32> = HashMap::new();
+            let mut tentative: Vec<usize> = Vec::new();
             for (i, base) in bases.iter().enumerate() {
                 let Some(base) = base else { continue };
                 let chosen = if !taken.contains(base) && !used.contains(base) {
                     base.clone()
                 } else {
-                    let mut n = match next_suffix.get(base) {
-                        Some(n) => *n,
-                        None => {
-                            let suffixed: i64 = posts::table
-                                .filter(posts::site_id.eq(site_id))
-                                .filter(posts::slug.ge(format!("{base}-")))
-                                .filter(posts::slug.lt(format!("{base}.")))
-                                .count()
-                                .get_result(conn)
-                                .await?;
-                            u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2
-                        }
-                    };
+                    let mut n = next_suffix.get(base).copied().unwrap_or(2);
                     let found = loop {
                         let candidate = slug::with_suffix(base, n);
                         n += 1;
-                        if !used.contains(&candidate) && slug_is_free!(conn, site_id, candidate.clone()) {
+                        if !used.contains(&candidate) {
                             break candidate;
                         }
                     };
                     next_suffix.insert(base.clone(), n);
+                    tentative.push(i);
                     found
                 };
                 used.insert(chosen.clone());
                 slugs[i] = Some(chosen);
+            }
+            let candidates: Vec<String> = tentative.iter().filter_map(|&i| slugs[i].clone()).collect();
+            let clashes: HashSet<String> = if candidates.is_empty() {
+                HashSet::new()
+            } else {
+                posts::table
+                    .filter(posts::site_id.eq(site_id))
+                    .filter(posts::slug.eq_any(&candidates))
+                    .select(posts::slug)
+                    .load::<String>(conn)
+                    .await?
+                    .into_iter()
+                    .collect()
+            };
+            for i in tentative {
+                let Some(current) = slugs[i].clone() else { continue };
+                if !clashes.contains(&current) {
+                    continue;
+                }
+                used.remove(&current);
+                let base = bases[i].clone().unwrap_or_default();
+                let suffixed: i64 = suffixed_count!(conn, site_id, &base, range_count);
+                let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
+                let found = loop {
+                    let candidate = slug::with_suffix(&base, n);
+                    n += 1;
+                    if !used.contains(&candidate) && slug_is_free!(conn, site_id, candidate.clone()) {
+                        break candidate;
+                    }
+                };
+                used.insert(found.clone());
+                slugs[i] = Some(found);
             }
             let mut rows = Vec::with_capacity(batch.len());
             let mut row_tags = Vec::with_capacity(batch.len());
@@ -729,6 +778,7 @@ impl PostRepository for Store {
             created_at: now,
             updated_at: now,
         };
+        let range_count = self.backend() == crate::Backend::Sqlite;
         // A generated slug can lose a race to a concurrent insert; try again a few times.
         for _attempt in 0..5 {
             let result = with_write_txn!(self, PostRow, conn => {
@@ -740,19 +790,10 @@ impl PostRepository for Store {
                             if slug_is_free!(conn, site_id, generated_base.clone()) {
                                 generated_base.clone()
                             } else {
-                                // Start after the suffixed slugs already there (a count over an
-                                // index range: `base-` ≤ slug < `base.`, as '.' follows '-'; a
-                                // LIKE could not use the index), then step until one is free.
-                                // The count is only a starting point: under a collation that
-                                // orders differently it may be off, and the point lookups
-                                // still decide.
-                                let suffixed: i64 = posts::table
-                                    .filter(posts::site_id.eq(site_id))
-                                    .filter(posts::slug.ge(format!("{generated_base}-")))
-                                    .filter(posts::slug.lt(format!("{generated_base}.")))
-                                    .count()
-                                    .get_result(conn)
-                                    .await?;
+                                // Start after the suffixed slugs already there (see
+                                // `suffixed_count!`), then step until one is free.
+                                let suffixed: i64 =
+                                    suffixed_count!(conn, site_id, &generated_base, range_count);
                                 let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
                                 loop {
                                     let candidate = slug::with_suffix(&generated_base, n);

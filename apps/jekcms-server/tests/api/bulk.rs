@@ -81,6 +81,31 @@ both_stores! {
         assert_eq!(count(&app, &t.access, "bulk").await, 4);
     }
 
+    async fn suffixes_continue_after_slugs_imported_before(app) {
+        let t = app.owner().await;
+        app.create_post(&t.access, json!({"title": "Dup"})).await;
+        app.create_post(&t.access, json!({"title": "Dup"})).await;
+        let v = app.post("/api/v2/bulk/posts", &t.access, json!({"posts": [
+            {"title": "Dup"}, {"title": "Dup"}, {"title": "Fresh"},
+        ]})).await.expect(200);
+        let results = v["data"]["results"].as_array().unwrap().clone();
+        let mut slugs = Vec::new();
+        for r in &results {
+            slugs.push(slug_of(&app, &t.access, r["id"].as_i64().unwrap()).await);
+        }
+        assert_eq!(slugs[2], "fresh");
+        let mut dups = slugs[..2].to_vec();
+        dups.sort();
+        assert_eq!(dups, ["dup-3", "dup-4"]);
+        // And once more: every candidate of this batch is taken.
+        let v = app.post("/api/v2/bulk/posts", &t.access, json!({"posts": [
+            {"title": "Dup"}, {"title": "Fresh"},
+        ]})).await.expect(200);
+        let ids: Vec<i64> = v["data"]["results"].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
+        assert_eq!(slug_of(&app, &t.access, ids[0]).await, "dup-5");
+        assert_eq!(slug_of(&app, &t.access, ids[1]).await, "fresh-2");
+    }
+
     async fn limits_and_malformed_bodies(app) {
         let t = app.owner().await;
         let posts: Vec<Value> = (0..101).map(|i| json!({"title": format!("p{i}")})).collect();
