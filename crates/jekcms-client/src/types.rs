@@ -1,0 +1,401 @@
+//! The shapes the API sends and takes (API.md §2.2, §3, §4).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Publication state of a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    /// Not visible to readers; the default.
+    #[default]
+    Draft,
+    /// Live.
+    Published,
+    /// Withdrawn but kept.
+    Archived,
+}
+
+impl PostStatus {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Published => "published",
+            Self::Archived => "archived",
+        }
+    }
+}
+
+/// A post as the server returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Post {
+    /// Unique id.
+    pub id: i64,
+    /// The site it belongs to.
+    pub site_id: i64,
+    /// The user who created it.
+    pub author_id: i64,
+    /// Trimmed title, 1–300 characters.
+    pub title: String,
+    /// Unique within the site.
+    pub slug: String,
+    /// Short summary.
+    pub excerpt: Option<String>,
+    /// Content.
+    pub body: Option<String>,
+    /// Publication state.
+    pub status: PostStatus,
+    /// Distinct tags, in the order given.
+    pub tags: Vec<String>,
+    /// When it was (first) published.
+    pub published_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A post to create. Only `title` is required; absent fields are not sent.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct NewPost {
+    /// Required, 1–300 characters after trimming.
+    pub title: String,
+    /// Made by the server from the title when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    /// At most 1,000 characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excerpt: Option<String>,
+    /// At most 1,000,000 bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// `draft` when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<PostStatus>,
+    /// At most 20 distinct tags of 1–50 characters.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Defaults to now when created as `published`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+impl NewPost {
+    /// A draft with this title and nothing else.
+    pub fn new(title: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the slug.
+    pub fn slug(mut self, slug: impl Into<String>) -> Self {
+        self.slug = Some(slug.into());
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Sets the status.
+    pub fn status(mut self, status: PostStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Sets the tags.
+    pub fn tags<I, S>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// A JSON merge patch of a post (RFC 7396): `None` leaves a field unchanged; for the
+/// nullable fields, `Some(None)` clears it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct PostPatch {
+    /// New title (the slug does not follow it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// New slug.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    /// New excerpt, or `Some(None)` to clear it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excerpt: Option<Option<String>>,
+    /// New body, or `Some(None)` to clear it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Option<String>>,
+    /// New status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<PostStatus>,
+    /// New tags, or `Some(None)` to clear them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Option<Vec<String>>>,
+    /// New publication time, or `Some(None)` to clear it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// The order of a post list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PostSort {
+    /// Newest first (the server's default).
+    #[default]
+    CreatedDesc,
+    /// Oldest first.
+    CreatedAsc,
+    /// Most recently changed first.
+    UpdatedDesc,
+    /// Least recently changed first.
+    UpdatedAsc,
+    /// Most recently published first; unpublished last.
+    PublishedDesc,
+    /// Earliest published first; unpublished last.
+    PublishedAsc,
+    /// By title, A to Z, case-insensitively.
+    TitleAsc,
+    /// By title, Z to A.
+    TitleDesc,
+}
+
+impl PostSort {
+    /// The `sort` parameter value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::CreatedDesc => "-created_at",
+            Self::CreatedAsc => "created_at",
+            Self::UpdatedDesc => "-updated_at",
+            Self::UpdatedAsc => "updated_at",
+            Self::PublishedDesc => "-published_at",
+            Self::PublishedAsc => "published_at",
+            Self::TitleAsc => "title",
+            Self::TitleDesc => "-title",
+        }
+    }
+}
+
+/// Filters, order and page size of a post list. Every field is optional.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PostFilter {
+    /// Only posts in this state.
+    pub status: Option<PostStatus>,
+    /// Only posts with this tag.
+    pub tag: Option<String>,
+    /// Only posts by this user.
+    pub author_id: Option<i64>,
+    /// Only posts changed at or after this time.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// Only posts whose title contains this text, case-insensitively.
+    pub q: Option<String>,
+    /// The order; the server's default is newest first.
+    pub sort: Option<PostSort>,
+    /// Page size, 1–100 (server default 20; a stream asks for 100).
+    pub limit: Option<u32>,
+    /// Ask for `total`, the count of all matching posts.
+    pub include_total: bool,
+}
+
+impl PostFilter {
+    /// Only posts in this state.
+    pub fn status(mut self, status: PostStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only posts with this tag.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
+    }
+
+    /// Only posts whose title contains this text.
+    pub fn search(mut self, q: impl Into<String>) -> Self {
+        self.q = Some(q.into());
+        self
+    }
+
+    /// The order.
+    pub fn sort(mut self, sort: PostSort) -> Self {
+        self.sort = Some(sort);
+        self
+    }
+
+    /// The page size, 1–100.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Ask for the total count.
+    pub fn include_total(mut self) -> Self {
+        self.include_total = true;
+        self
+    }
+
+    /// The query parameters, `cursor` included when given.
+    pub(crate) fn to_query(&self, cursor: Option<&str>) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if let Some(s) = self.status {
+            q.push(("status", s.as_str().to_owned()));
+        }
+        if let Some(t) = &self.tag {
+            q.push(("tag", t.clone()));
+        }
+        if let Some(a) = self.author_id {
+            q.push(("author_id", a.to_string()));
+        }
+        if let Some(t) = self.updated_since {
+            q.push((
+                "updated_since",
+                t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            ));
+        }
+        if let Some(text) = &self.q {
+            q.push(("q", text.clone()));
+        }
+        if let Some(s) = self.sort {
+            q.push(("sort", s.as_str().to_owned()));
+        }
+        if let Some(l) = self.limit {
+            q.push(("limit", l.to_string()));
+        }
+        if self.include_total {
+            q.push(("include", "total".to_owned()));
+        }
+        if let Some(c) = cursor {
+            q.push(("cursor", c.to_owned()));
+        }
+        q
+    }
+}
+
+/// One page of a cursor list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The rows of this page, in list order.
+    pub items: Vec<T>,
+    /// Pass to `after` to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+    /// Whether another page follows.
+    pub has_more: bool,
+    /// The count of all rows under the same filters, when asked for.
+    pub total: Option<u64>,
+    /// `meta.request_id` of the response.
+    pub request_id: String,
+}
+
+/// `GET /api/v2/me`: who the client is signed in as.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct Me {
+    /// The key's user.
+    pub user: User,
+    /// The user's site.
+    pub site: Site,
+    /// How this session was made.
+    pub credential: Credential,
+    /// The session's quota, when one applies.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A user, as `me` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct User {
+    /// Id.
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+    /// `viewer`, `author`, `editor`, `admin` or `owner`.
+    pub role: String,
+}
+
+/// A site, as `me` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct Site {
+    /// Id.
+    pub id: i64,
+    /// URL-safe name.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// The credential behind the session.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct Credential {
+    /// `api` (from a key) or `password` (from a login).
+    pub family: String,
+    /// The public key id, for `api`.
+    pub key_id: Option<String>,
+    /// The session.
+    pub session_id: i64,
+}
+
+/// A quota's state.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// Requests per window.
+    pub limit: u32,
+    /// Requests left now.
+    pub remaining: u32,
+    /// Unix seconds when the quota is back in full.
+    pub reset: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn absent_fields_are_not_sent_and_null_clears() {
+        assert_eq!(
+            serde_json::to_value(NewPost::new("Hi")).unwrap(),
+            json!({"title": "Hi"})
+        );
+        let patch = PostPatch {
+            title: Some("New".into()),
+            excerpt: Some(None),
+            ..PostPatch::default()
+        };
+        assert_eq!(
+            serde_json::to_value(patch).unwrap(),
+            json!({"title": "New", "excerpt": null})
+        );
+    }
+
+    #[test]
+    fn filters_become_query_parameters() {
+        let f = PostFilter::default()
+            .status(PostStatus::Published)
+            .sort(PostSort::TitleAsc)
+            .limit(5)
+            .include_total();
+        assert_eq!(
+            f.to_query(Some("abc")),
+            vec![
+                ("status", "published".to_owned()),
+                ("sort", "title".to_owned()),
+                ("limit", "5".to_owned()),
+                ("include", "total".to_owned()),
+                ("cursor", "abc".to_owned()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,6 @@
+//! The client against the real server, started in-process on SQLite.
+
+mod auth;
+mod errors;
+mod posts;
+mod support;
