@@ -2,5 +2,7 @@
 
 mod auth;
 mod errors;
+mod fake;
 mod posts;
+mod retries;
 mod support;
