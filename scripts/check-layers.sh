@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Proves the layering of docs/ARCHITECTURE.md from the real dependency graph:
-# no crate in crates/ depends on actix (the web framework), and only jekcms-store on diesel.
+# no crate in crates/ depends on actix (the web framework), only jekcms-store on diesel,
+# jekcms-client on no server-side crate, and nothing on OpenSSL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,21 @@ for dir in crates/*/; do
     echo "layering violation: $crate depends on diesel (only jekcms-store may)"; fail=1
   fi
 done
+# The API client is for other programs: it reaches no server-side crate of ours.
+for forbidden in jekcms-server jekcms-store jekcms-content jekcms-auth jekcms-cursor jekcms-ratelimit; do
+  if [ -n "$(depends_on jekcms-client "$forbidden")" ]; then
+    echo "layering violation: jekcms-client depends on $forbidden"; fail=1
+  fi
+done
+# TLS is rustls with ring: nothing links OpenSSL.
+for dir in crates/*/ apps/*/; do
+  crate=$(basename "$dir")
+  if [ -n "$(depends_on "$crate" openssl-sys)" ]; then
+    echo "layering violation: $crate depends on openssl-sys"; fail=1
+  fi
+done
 if [ "$fail" -eq 0 ]; then
-  echo "layers ok: no domain crate depends on actix; only jekcms-store depends on diesel"
+  echo "layers ok: no domain crate depends on actix; only jekcms-store depends on diesel;"
+  echo "  jekcms-client reaches no server-side crate; nothing links OpenSSL"
 fi
 exit "$fail"

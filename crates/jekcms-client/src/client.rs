@@ -607,6 +607,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_client_can_be_shared_between_tasks() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<Client>();
+        shareable::<crate::Posts>();
+        shareable::<crate::ListPosts>();
+    }
+
+    #[test]
     fn base_urls_are_checked_and_trimmed() {
         assert_eq!(
             normalise_base("http://127.0.0.1:8080/").unwrap(),

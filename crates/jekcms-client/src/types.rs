@@ -218,6 +218,18 @@ impl PostFilter {
         self
     }
 
+    /// Only posts by this user.
+    pub fn author(mut self, author_id: i64) -> Self {
+        self.author_id = Some(author_id);
+        self
+    }
+
+    /// Only posts changed at or after this time.
+    pub fn updated_since(mut self, since: DateTime<Utc>) -> Self {
+        self.updated_since = Some(since);
+        self
+    }
+
     /// Only posts whose title contains this text.
     pub fn search(mut self, q: impl Into<String>) -> Self {
         self.q = Some(q.into());
@@ -377,6 +389,24 @@ mod tests {
         assert_eq!(
             serde_json::to_value(patch).unwrap(),
             json!({"title": "New", "excerpt": null})
+        );
+    }
+
+    #[test]
+    fn times_are_sent_as_utc_rfc3339() {
+        let since = DateTime::parse_from_rfc3339("2026-11-23T10:00:00+02:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        let q = PostFilter::default()
+            .author(3)
+            .updated_since(since)
+            .to_query(None);
+        assert_eq!(
+            q,
+            vec![
+                ("author_id", "3".to_owned()),
+                ("updated_since", "2026-11-23T08:00:00Z".to_owned()),
+            ]
         );
     }
 

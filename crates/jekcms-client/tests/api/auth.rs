@@ -40,13 +40,13 @@ async fn a_wrong_secret_fails_at_connect() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_is_refreshed_before_expiry_once_for_concurrent_calls() {
-    // A 62-second token with the default 60-second margin is due two seconds in.
-    let server = TestServer::start(|c| c.access_token_ttl = Duration::from_secs(62)).await;
+    // A 64-second token with the default 60-second margin is due four seconds in.
+    let server = TestServer::start(|c| c.access_token_ttl = Duration::from_secs(64)).await;
     let client = server.client().await;
     let session = client.me().await.unwrap().credential.session_id;
     assert_eq!(client.token_renewals(), 0);
 
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    tokio::time::sleep(Duration::from_millis(4100)).await;
     let calls: Vec<_> = (0..32)
         .map(|_| {
             let c = client.clone();
