@@ -1,9 +1,15 @@
-//! The token pair: kept behind one lock so that a renewal is single-flight.
+//! The token pair: kept behind one lock so that a renewal is single-flight, and renewed
+//! in a task of its own so that a caller giving up half-way cannot lose a rotated pair.
 
-use serde::Deserialize;
+use crate::error::Error;
+use crate::transport::{Call, Transport};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 /// A credential or token. Its `Debug` never shows the value, so that no log line or panic
@@ -75,6 +81,133 @@ impl Tokens {
 
     pub(crate) fn is_due(&self, now: Instant) -> bool {
         now >= self.renew_at
+    }
+}
+
+/// The API key and the token pair made from it.
+#[derive(Debug)]
+pub(crate) struct Auth {
+    pub(crate) transport: Transport,
+    pub(crate) api_key: String,
+    pub(crate) api_secret: Secret,
+    /// `None` only before the first exchange. Held across a renewal: that is what makes
+    /// a renewal single-flight.
+    pub(crate) tokens: Mutex<Option<Tokens>>,
+    pub(crate) renewals: AtomicU64,
+}
+
+/// When a renewal is wanted.
+#[derive(Clone, Copy)]
+enum Want {
+    /// The token is due (or there is none yet).
+    IfDue,
+    /// The server said the token of this generation has expired.
+    After(u64),
+}
+
+/// The current access token and its generation, renewed first when due.
+pub(crate) async fn access_token(auth: &Arc<Auth>) -> Result<(Secret, u64), Error> {
+    {
+        let tokens = auth.tokens.lock().await;
+        if let Some(t) = tokens.as_ref()
+            && !t.is_due(Instant::now())
+        {
+            return Ok((t.access.clone(), t.generation));
+        }
+    }
+    renew_detached(auth.clone(), Want::IfDue).await
+}
+
+/// Renews unless someone renewed since the caller saw generation `seen`.
+pub(crate) async fn renew_after(auth: &Arc<Auth>, seen: u64) -> Result<(), Error> {
+    renew_detached(auth.clone(), Want::After(seen))
+        .await
+        .map(|_| ())
+}
+
+/// Runs the renewal in its own task: when the caller is cancelled (a timeout, a `select!`)
+/// after the server rotated the refresh token, the new pair is still stored. Presenting the
+/// old refresh token again would be taken for theft and revoke the session.
+async fn renew_detached(auth: Arc<Auth>, want: Want) -> Result<(Secret, u64), Error> {
+    let task = tokio::spawn(async move {
+        let mut tokens = auth.tokens.lock().await;
+        if let Some(t) = tokens.as_ref() {
+            let renewed_meanwhile = match want {
+                Want::IfDue => !t.is_due(Instant::now()),
+                Want::After(seen) => t.generation != seen,
+            };
+            if renewed_meanwhile {
+                return Ok((t.access.clone(), t.generation));
+            }
+        }
+        let fresh = auth.renew(tokens.as_ref()).await?;
+        let out = (fresh.access.clone(), fresh.generation);
+        *tokens = Some(fresh);
+        Ok(out)
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(Error::Shutdown),
+    }
+}
+
+impl Auth {
+    /// A new pair: by refresh when there is a refresh token, else (or when the refresh is
+    /// refused or fails) by exchanging the API key again.
+    async fn renew(&self, current: Option<&Tokens>) -> Result<Tokens, Error> {
+        let generation = current.map_or(0, |t| t.generation) + 1;
+        let margin = self.transport.policy.refresh_margin;
+        if let Some(current) = current {
+            #[derive(Serialize)]
+            struct Refresh<'a> {
+                refresh_token: &'a str,
+            }
+            // Never resent after a transport error: the server may have rotated the token,
+            // and presenting a used refresh token revokes the whole session.
+            let call = Call::new(Method::POST, "/api/v2/auth/refresh")
+                .json(&Refresh {
+                    refresh_token: current.refresh.expose(),
+                })
+                .repeatable(false);
+            let sent_at = Instant::now();
+            match self.token_call(&call).await {
+                Ok(pair) => {
+                    self.renewals.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Tokens::from_response(pair, sent_at, margin, generation));
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "refresh failed; exchanging the API key again");
+                }
+            }
+        }
+        #[derive(Serialize)]
+        struct Exchange<'a> {
+            api_key: &'a str,
+            api_secret: &'a str,
+        }
+        // Safe to resend: a lost exchange only leaves an unused session behind.
+        let call = Call::new(Method::POST, "/api/v2/auth/token")
+            .json(&Exchange {
+                api_key: &self.api_key,
+                api_secret: self.api_secret.expose(),
+            })
+            .repeatable(true);
+        let sent_at = Instant::now();
+        let pair = self.token_call(&call).await?;
+        if current.is_some() {
+            self.renewals.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(Tokens::from_response(pair, sent_at, margin, generation))
+    }
+
+    async fn token_call(&self, call: &Call) -> Result<TokenResponse, Error> {
+        Ok(self
+            .transport
+            .send_unauthenticated(call)
+            .await?
+            .decode()?
+            .data)
     }
 }
 

@@ -1,9 +1,9 @@
 //! `posts().bulk_create(..)`: an import in chunks of 100, each with an `Idempotency-Key`
 //! derived from its content, so that running the same import again creates nothing new.
 
-use crate::client::Call;
 use crate::error::Error;
 use crate::posts::{MAX_LIMIT, Posts};
+use crate::transport::Call;
 use crate::types::NewPost;
 use jekcms_envelope::ErrorEntry;
 use reqwest::Method;

@@ -1,18 +1,15 @@
-//! [`Client`], its builder, and the request loop: bearer, renewal, retries.
+//! [`Client`] and its builder, and the authenticated request loop.
 
-use crate::auth::{Secret, TokenResponse, Tokens};
-use crate::error::{ApiFailure, Error};
-use jekcms_envelope::{Envelope, ErrorCode, Meta};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
-use reqwest::{Method, StatusCode};
-use serde::Serialize;
-use serde::de::{DeserializeOwned, IgnoredAny};
+use crate::auth::{self, Auth, Secret};
+use crate::error::Error;
+use crate::transport::{Call, Policy, Raw, Step, Transport};
+use jekcms_envelope::ErrorCode;
+use reqwest::StatusCode;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
-use tokio::time::Instant;
 
 /// An async client of the JekCMS API v2, signed in with one API key.
 ///
@@ -63,9 +60,9 @@ pub struct Client {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("base_url", &self.inner.base)
-            .field("api_key", &self.inner.api_key)
-            .field("api_secret", &self.inner.api_secret)
+            .field("base_url", &self.inner.transport.base)
+            .field("api_key", &self.inner.auth.api_key)
+            .field("api_secret", &self.inner.auth.api_secret)
             .field("tokens", &"[redacted]")
             .finish_non_exhaustive()
     }
@@ -80,30 +77,6 @@ pub struct ClientBuilder {
     policy: Policy,
     timeout: Duration,
     user_agent: String,
-}
-
-/// Retry and renewal settings.
-#[derive(Debug, Clone)]
-pub(crate) struct Policy {
-    refresh_margin: Duration,
-    max_retries: u32,
-    max_rate_limit_retries: u32,
-    max_retry_after: Duration,
-    backoff_base: Duration,
-    backoff_max: Duration,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            refresh_margin: Duration::from_secs(60),
-            max_retries: 3,
-            max_rate_limit_retries: 5,
-            max_retry_after: Duration::from_secs(60),
-            backoff_base: Duration::from_millis(250),
-            backoff_max: Duration::from_secs(10),
-        }
-    }
 }
 
 impl ClientBuilder {
@@ -163,18 +136,22 @@ impl ClientBuilder {
             .user_agent(self.user_agent)
             .build()
             .map_err(Error::Transport)?;
-        let client = Client {
-            inner: Arc::new(Inner {
-                http,
-                base,
-                api_key: self.api_key,
-                api_secret: self.api_secret,
-                policy: self.policy,
-                tokens: Mutex::new(None),
-                renewals: AtomicU64::new(0),
-            }),
+        let transport = Transport {
+            http,
+            base: base.into(),
+            policy: Arc::new(self.policy),
         };
-        client.inner.access_token().await?;
+        let auth = Arc::new(Auth {
+            transport: transport.clone(),
+            api_key: self.api_key,
+            api_secret: self.api_secret,
+            tokens: Mutex::new(None),
+            renewals: AtomicU64::new(0),
+        });
+        auth::access_token(&auth).await?;
+        let client = Client {
+            inner: Arc::new(Inner { transport, auth }),
+        };
         Ok(client)
     }
 }
@@ -226,175 +203,30 @@ impl Client {
     /// refresh, or by exchanging the key again when the refresh token was refused). For
     /// metrics and tests.
     pub fn token_renewals(&self) -> u64 {
-        self.inner.renewals.load(Ordering::Relaxed)
+        self.inner.auth.renewals.load(Ordering::Relaxed)
     }
 
     /// The base URL, without a trailing slash.
     pub fn base_url(&self) -> &str {
-        &self.inner.base
+        &self.inner.transport.base
     }
 }
 
 /// The shared state behind every clone of a [`Client`].
+#[derive(Debug)]
 pub(crate) struct Inner {
-    http: reqwest::Client,
-    base: String,
-    api_key: String,
-    api_secret: Secret,
-    policy: Policy,
-    /// `None` only before the first exchange. Held across a renewal: that is what makes
-    /// a renewal single-flight.
-    tokens: Mutex<Option<Tokens>>,
-    renewals: AtomicU64,
-}
-
-/// One request, kept so that it can be sent again.
-pub(crate) struct Call {
-    method: Method,
-    path: String,
-    query: Vec<(&'static str, String)>,
-    body: Option<Vec<u8>>,
-    idempotency_key: Option<String>,
-    /// Whether sending it twice has the effect of sending it once.
-    repeatable: bool,
-}
-
-impl Call {
-    pub(crate) fn new(method: Method, path: impl Into<String>) -> Self {
-        let repeatable = method == Method::GET;
-        Self {
-            method,
-            path: path.into(),
-            query: Vec::new(),
-            body: None,
-            idempotency_key: None,
-            repeatable,
-        }
-    }
-
-    pub(crate) fn query(mut self, query: Vec<(&'static str, String)>) -> Self {
-        self.query = query;
-        self
-    }
-
-    pub(crate) fn json(self, body: &impl Serialize) -> Self {
-        let bytes = serde_json::to_vec(body).expect("request bodies are plain data");
-        self.raw_json(bytes)
-    }
-
-    pub(crate) fn raw_json(mut self, body: Vec<u8>) -> Self {
-        self.body = Some(body);
-        self
-    }
-
-    /// Sends `Idempotency-Key: key`, which makes the call safe to repeat.
-    pub(crate) fn idempotency_key(mut self, key: String) -> Self {
-        self.idempotency_key = Some(key);
-        self.repeatable = true;
-        self
-    }
-
-    fn repeatable(mut self, repeatable: bool) -> Self {
-        self.repeatable = repeatable;
-        self
-    }
-}
-
-/// A response as received.
-pub(crate) struct Raw {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn request_id(&self) -> Option<String> {
-        self.header("x-request-id").map(str::to_owned)
-    }
-
-    fn retry_after(&self) -> Option<u64> {
-        self.headers
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok())
-    }
-
-    fn unexpected(&self, detail: String) -> Error {
-        Error::UnexpectedResponse {
-            status: self.status.as_u16(),
-            request_id: self.request_id(),
-            detail,
-        }
-    }
-
-    /// The error a non-2xx response stands for.
-    fn failure(&self) -> Error {
-        let env: Envelope<IgnoredAny> = match serde_json::from_slice(&self.body) {
-            Ok(env) => env,
-            Err(e) => return self.unexpected(format!("not an error envelope: {e}")),
-        };
-        let Some(first) = env.errors.first().cloned() else {
-            return self.unexpected("an error status with no entry in errors".into());
-        };
-        Error::Api(Box::new(ApiFailure {
-            status: self.status.as_u16(),
-            code: first.code,
-            message: first.message,
-            field: first.field,
-            request_id: env.meta.request_id,
-            errors: env.errors,
-            retry_after: self.retry_after(),
-        }))
-    }
-
-    /// `data` and `meta` of a 2xx response.
-    pub(crate) fn decode<T: DeserializeOwned>(self) -> Result<Decoded<T>, Error> {
-        let env: Envelope<T> = serde_json::from_slice(&self.body)
-            .map_err(|e| self.unexpected(format!("cannot read the response: {e}")))?;
-        let replayed = self.header("idempotent-replayed") == Some("true");
-        let data = env
-            .data
-            .ok_or_else(|| self.unexpected("a success with null data".into()))?;
-        Ok(Decoded {
-            data,
-            meta: env.meta,
-            replayed,
-        })
-    }
-}
-
-/// A decoded success.
-pub(crate) struct Decoded<T> {
-    pub(crate) data: T,
-    pub(crate) meta: Meta,
-    /// The server replayed an earlier response to the same `Idempotency-Key`.
-    pub(crate) replayed: bool,
-}
-
-/// What is left of a call's retry allowance.
-struct Budget {
-    retries: u32,
-    rate_limit_retries: u32,
-    attempts: u32,
-}
-
-enum Step {
-    Return(Result<Raw, Error>),
-    Wait(Duration),
+    transport: Transport,
+    auth: Arc<Auth>,
 }
 
 impl Inner {
-    /// Sends `call` with the bearer token, renewing and retrying as the type docs say.
+    /// Sends `call` with the bearer token, renewing and retrying as [`Client`] says.
     pub(crate) async fn send(&self, call: &Call) -> Result<Raw, Error> {
-        let mut budget = self.budget();
+        let mut budget = self.transport.budget();
         let mut renewed = false;
         loop {
-            let (token, generation) = self.access_token().await?;
-            let outcome = self.send_once(call, Some(&token)).await;
+            let (token, generation) = auth::access_token(&self.auth).await?;
+            let outcome = self.transport.send_once(call, Some(&token)).await;
             if let Ok(raw) = &outcome
                 && raw.status == StatusCode::UNAUTHORIZED
             {
@@ -402,203 +234,16 @@ impl Inner {
                 if err.code() == Some(ErrorCode::AuthExpired) && !renewed {
                     renewed = true;
                     tracing::debug!(path = %call.path, "access token expired; renewing and retrying");
-                    self.renew_after(generation).await?;
+                    auth::renew_after(&self.auth, generation).await?;
                     continue;
                 }
                 return Err(err);
             }
-            match self.next_step(call, outcome, &mut budget) {
+            match self.transport.next_step(call, outcome, &mut budget) {
                 Step::Return(result) => return result,
                 Step::Wait(wait) => tokio::time::sleep(wait).await,
             }
         }
-    }
-
-    /// Sends `call` without a bearer token (the auth endpoints).
-    async fn send_unauthenticated(&self, call: &Call) -> Result<Raw, Error> {
-        let mut budget = self.budget();
-        loop {
-            let outcome = self.send_once(call, None).await;
-            match self.next_step(call, outcome, &mut budget) {
-                Step::Return(result) => return result,
-                Step::Wait(wait) => tokio::time::sleep(wait).await,
-            }
-        }
-    }
-
-    fn budget(&self) -> Budget {
-        Budget {
-            retries: self.policy.max_retries,
-            rate_limit_retries: self.policy.max_rate_limit_retries,
-            attempts: 0,
-        }
-    }
-
-    async fn send_once(&self, call: &Call, bearer: Option<&Secret>) -> Result<Raw, reqwest::Error> {
-        let url = format!("{}{}", self.base, call.path);
-        let mut req = self.http.request(call.method.clone(), url);
-        if !call.query.is_empty() {
-            req = req.query(&call.query);
-        }
-        if let Some(token) = bearer {
-            req = req.bearer_auth(token.expose());
-        }
-        if let Some(key) = &call.idempotency_key {
-            req = req.header("Idempotency-Key", key);
-        }
-        if let Some(body) = &call.body {
-            req = req
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
-        }
-        let res = req.send().await?;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.bytes().await?.to_vec();
-        Ok(Raw {
-            status,
-            headers,
-            body,
-        })
-    }
-
-    /// Decides, after one attempt, whether to return or to wait and try again.
-    fn next_step(
-        &self,
-        call: &Call,
-        outcome: Result<Raw, reqwest::Error>,
-        budget: &mut Budget,
-    ) -> Step {
-        budget.attempts += 1;
-        let raw = match outcome {
-            Ok(raw) if raw.status.is_success() => return Step::Return(Ok(raw)),
-            Ok(raw) => raw,
-            Err(e) => {
-                if call.repeatable && budget.retries > 0 {
-                    budget.retries -= 1;
-                    let wait = self.backoff(budget.attempts);
-                    tracing::debug!(path = %call.path, error = %e, ?wait, "transport error; retrying");
-                    return Step::Wait(wait);
-                }
-                return Step::Return(Err(Error::Transport(e)));
-            }
-        };
-        let status = raw.status.as_u16();
-        if status == 429 && budget.rate_limit_retries > 0 {
-            let wait = Duration::from_secs(raw.retry_after().unwrap_or(1).max(1));
-            if wait <= self.policy.max_retry_after {
-                budget.rate_limit_retries -= 1;
-                tracing::debug!(path = %call.path, ?wait, "rate limited; waiting Retry-After");
-                return Step::Wait(wait);
-            }
-        }
-        let err = raw.failure();
-        // A repeat of a keyed request may find the first one still running: the server
-        // answers 409 without a field then, and the answer will be ready shortly.
-        let still_running = status == 409
-            && call.idempotency_key.is_some()
-            && budget.attempts > 1
-            && err.field().is_none();
-        let transient = matches!(status, 500 | 502 | 503 | 504) || still_running;
-        if transient && call.repeatable && budget.retries > 0 {
-            budget.retries -= 1;
-            let hinted = Duration::from_secs(raw.retry_after().unwrap_or(0));
-            let wait = self
-                .backoff(budget.attempts)
-                .max(hinted.min(self.policy.max_retry_after));
-            tracing::debug!(path = %call.path, status, ?wait, "transient failure; retrying");
-            return Step::Wait(wait);
-        }
-        Step::Return(Err(err))
-    }
-
-    /// Exponential backoff for the `attempt`-th retry, drawn from the upper half.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .policy
-            .backoff_base
-            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-            .min(self.policy.backoff_max);
-        let half = exp / 2;
-        let jitter_ms = fastrand::u64(0..=u64::try_from(half.as_millis()).unwrap_or(u64::MAX));
-        half + Duration::from_millis(jitter_ms)
-    }
-
-    /// The current access token and its generation, renewed first when due.
-    async fn access_token(&self) -> Result<(Secret, u64), Error> {
-        let mut tokens = self.tokens.lock().await;
-        if let Some(t) = tokens.as_ref()
-            && !t.is_due(Instant::now())
-        {
-            return Ok((t.access.clone(), t.generation));
-        }
-        let fresh = self.renew(tokens.as_ref()).await?;
-        let out = (fresh.access.clone(), fresh.generation);
-        *tokens = Some(fresh);
-        Ok(out)
-    }
-
-    /// Renews unless someone renewed since the caller saw generation `seen`.
-    async fn renew_after(&self, seen: u64) -> Result<(), Error> {
-        let mut tokens = self.tokens.lock().await;
-        if tokens.as_ref().is_some_and(|t| t.generation != seen) {
-            return Ok(());
-        }
-        let fresh = self.renew(tokens.as_ref()).await?;
-        *tokens = Some(fresh);
-        Ok(())
-    }
-
-    /// A new pair: by refresh when there is a refresh token, else (or when the refresh is
-    /// refused or fails) by exchanging the API key again.
-    async fn renew(&self, current: Option<&Tokens>) -> Result<Tokens, Error> {
-        let generation = current.map_or(0, |t| t.generation) + 1;
-        let margin = self.policy.refresh_margin;
-        if let Some(current) = current {
-            #[derive(Serialize)]
-            struct Refresh<'a> {
-                refresh_token: &'a str,
-            }
-            // Never resent after a transport error: the server may have rotated the token,
-            // and presenting a used refresh token revokes the whole session.
-            let call = Call::new(Method::POST, "/api/v2/auth/refresh")
-                .json(&Refresh {
-                    refresh_token: current.refresh.expose(),
-                })
-                .repeatable(false);
-            let sent_at = Instant::now();
-            match self.token_call(&call).await {
-                Ok(pair) => {
-                    self.renewals.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Tokens::from_response(pair, sent_at, margin, generation));
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "refresh failed; exchanging the API key again")
-                }
-            }
-        }
-        #[derive(Serialize)]
-        struct Exchange<'a> {
-            api_key: &'a str,
-            api_secret: &'a str,
-        }
-        // Safe to resend: a lost exchange only leaves an unused session behind.
-        let call = Call::new(Method::POST, "/api/v2/auth/token")
-            .json(&Exchange {
-                api_key: &self.api_key,
-                api_secret: self.api_secret.expose(),
-            })
-            .repeatable(true);
-        let sent_at = Instant::now();
-        let pair = self.token_call(&call).await?;
-        if current.is_some() {
-            self.renewals.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(Tokens::from_response(pair, sent_at, margin, generation))
-    }
-
-    async fn token_call(&self, call: &Call) -> Result<TokenResponse, Error> {
-        Ok(self.send_unauthenticated(call).await?.decode()?.data)
     }
 }
 
@@ -635,28 +280,5 @@ mod tests {
         let shown = format!("{b:?}");
         assert!(!shown.contains("sk_very_secret"), "{shown}");
         assert!(shown.contains("api_public"));
-    }
-
-    #[test]
-    fn failures_are_read_from_the_envelope() {
-        let raw = Raw {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            headers: HeaderMap::new(),
-            body: br#"{"success":false,"data":null,"meta":{"request_id":"r1"},"errors":[{"code":"VALIDATION_FAILED","message":"bad","field":"slug"}]}"#.to_vec(),
-        };
-        let e = raw.failure();
-        assert_eq!(e.code(), Some(ErrorCode::ValidationFailed));
-        assert_eq!(e.field(), Some("slug"));
-        assert_eq!(e.request_id(), Some("r1"));
-
-        let html = Raw {
-            status: StatusCode::BAD_GATEWAY,
-            headers: HeaderMap::new(),
-            body: b"<html>bad gateway</html>".to_vec(),
-        };
-        assert!(matches!(
-            html.failure(),
-            Error::UnexpectedResponse { status: 502, .. }
-        ));
     }
 }

@@ -28,6 +28,9 @@ pub enum Error {
         /// What did not match.
         detail: String,
     },
+    /// The tokio runtime shut down while the client was renewing its token.
+    #[error("the tokio runtime shut down during a token renewal")]
+    Shutdown,
     /// The base URL given to the builder is not an absolute `http` or `https` URL.
     #[error("invalid base URL {url:?}: {reason}")]
     InvalidBaseUrl {
@@ -73,7 +76,7 @@ impl Error {
             Self::Api(f) => Some(f.status),
             Self::UnexpectedResponse { status, .. } => Some(*status),
             Self::Transport(e) => e.status().map(|s| s.as_u16()),
-            Self::InvalidBaseUrl { .. } => None,
+            Self::InvalidBaseUrl { .. } | Self::Shutdown => None,
         }
     }
 }

@@ -16,6 +16,7 @@ mod bulk;
 mod client;
 mod error;
 mod posts;
+mod transport;
 mod types;
 
 pub use bulk::{BULK_CHUNK, BulkItem, BulkReport};

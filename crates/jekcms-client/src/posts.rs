@@ -1,7 +1,8 @@
 //! `client.posts()`: one method per posts endpoint, and lists as pages or as a stream.
 
-use crate::client::{Call, Client};
+use crate::client::Client;
 use crate::error::Error;
+use crate::transport::Call;
 use crate::types::{Me, NewPost, Page, Post, PostFilter, PostPatch};
 use futures_core::Stream;
 use reqwest::Method;

@@ -28,6 +28,9 @@ impl Req {
 /// What to answer: `None` closes the connection without a response.
 pub(crate) type Answer = Option<(u16, Vec<(&'static str, String)>, String)>;
 
+/// An answer header that is not sent: the server waits this many milliseconds first.
+pub(crate) const DELAY: &str = "x-fake-delay-ms";
+
 /// The answer to the `nth` (from 0) request with the same request line.
 type Script = dyn Fn(&Req, usize) -> Answer + Send + Sync;
 
@@ -62,9 +65,13 @@ impl Fake {
                         log.push(req.clone());
                         nth
                     };
-                    let Some((status, headers, body)) = script(&req, nth) else {
+                    let Some((status, mut headers, body)) = script(&req, nth) else {
                         return;
                     };
+                    if let Some(i) = headers.iter().position(|(n, _)| *n == DELAY) {
+                        let ms = headers.remove(i).1.parse().unwrap();
+                        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                    }
                     let mut out = format!(
                         "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n",
                         body.len()

@@ -1,6 +1,6 @@
 //! Renewal on `AUTH_EXPIRED` and retries, against a scripted server.
 
-use crate::fake::{Fake, fail, me, ok, pair, post};
+use crate::fake::{DELAY, Fake, fail, me, ok, pair, post};
 use jekcms_client::{Client, Error, ErrorCode, NewPost, PostPatch};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,6 +54,39 @@ async fn auth_expired_renews_the_token_and_retries_once() {
     );
     assert_eq!(fake.requests("POST /api/v2/auth/token").len(), 1);
     assert_eq!(client.token_renewals(), 2);
+}
+
+#[tokio::test]
+async fn a_caller_that_gives_up_during_a_refresh_does_not_lose_the_new_pair() {
+    let fake = Fake::start(|req, _| match req.line.as_str() {
+        "POST /api/v2/auth/token" => pair("A1", "R1"),
+        "POST /api/v2/auth/refresh" => {
+            let (status, mut headers, body) = pair("A2", "R2").unwrap();
+            headers.push((DELAY, "300".into()));
+            Some((status, headers, body))
+        }
+        "GET /api/v2/me" if bearer(req) == "Bearer A2" => ok(200, me()),
+        "GET /api/v2/me" => fail(401, "AUTH_EXPIRED"),
+        _ => fail(404, "NOT_FOUND"),
+    })
+    .await;
+    let client = connect(&fake).await;
+    let gave_up = tokio::time::timeout(Duration::from_millis(100), client.me()).await;
+    assert!(
+        gave_up.is_err(),
+        "the call was cancelled mid-refresh: {gave_up:?} {:?}",
+        fake.lines()
+    );
+
+    // The renewal went on without its caller: the next call uses A2 straight away, and
+    // the used refresh token R1 is never presented again.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    client.me().await.unwrap();
+    assert_eq!(fake.requests("POST /api/v2/auth/refresh").len(), 1);
+    assert_eq!(fake.requests("POST /api/v2/auth/token").len(), 1);
+    let mes = fake.requests("GET /api/v2/me");
+    assert_eq!(bearer(mes.last().unwrap()), "Bearer A2");
+    assert_eq!(mes.len(), 2);
 }
 
 #[tokio::test]
