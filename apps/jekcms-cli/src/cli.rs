@@ -1,0 +1,201 @@
+//! The command line, as clap parses it.
+
+use crate::source::Format;
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use jekcms_client::{PostFilter, PostSort, PostStatus};
+use std::path::PathBuf;
+
+/// Export and import JekCMS posts through the API v2.
+#[derive(Debug, Parser)]
+#[command(name = "jekcms-cli", version, about)]
+pub struct Cli {
+    /// Where the server is and how to sign in.
+    #[command(flatten)]
+    pub credentials: Credentials,
+    /// No progress bar.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The server and the API key. The secret is never printed: clap is told not to show
+/// environment values, and no message of this program contains it.
+#[derive(Debug, Args)]
+pub struct Credentials {
+    /// Base URL of the server.
+    #[arg(
+        long,
+        env = "JEKCMS_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// API key id (`api_…`).
+    #[arg(long, env = "JEKCMS_API_KEY", hide_env_values = true, global = true)]
+    pub api_key: Option<String>,
+    /// API secret (`sk_…`); prefer the environment variable to the flag, which other users
+    /// of the machine can see in the process list.
+    #[arg(long, env = "JEKCMS_API_SECRET", hide_env_values = true, global = true)]
+    pub api_secret: Option<String>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write posts to JSON Lines, one post per line as the API returns it.
+    Export(ExportArgs),
+    /// Create posts from JSON Lines or a WordPress WXR file; safe to run again.
+    Import(ImportArgs),
+}
+
+/// `export` arguments.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The file to write (stdout when absent).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Continue the unfinished export of --output from its `.cursor` file.
+    #[arg(long, requires = "output", conflicts_with = "resume_from")]
+    pub resume: bool,
+    /// Continue from this cursor (printed by an interrupted export), appending.
+    #[arg(long, value_name = "CURSOR")]
+    pub resume_from: Option<String>,
+    /// Only posts in this state.
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+    /// Only posts with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Only posts by this user.
+    #[arg(long)]
+    pub author_id: Option<i64>,
+    /// Only posts changed at or after this time (RFC 3339).
+    #[arg(long)]
+    pub updated_since: Option<DateTime<Utc>>,
+    /// The order.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "created_at",
+        allow_hyphen_values = true
+    )]
+    pub sort: SortArg,
+}
+
+/// `import` arguments.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file to read.
+    pub input: PathBuf,
+    /// Its format (by extension when absent: `.xml`/`.wxr` are WXR, others JSON Lines).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write each failed item (position, title, errors) as a JSON line to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Chunks of 100 posts in flight at once.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub concurrency: u16,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--status`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    /// Drafts.
+    Draft,
+    /// Published posts.
+    Published,
+    /// Archived posts.
+    Archived,
+}
+
+/// `--sort`: the API's sort values.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SortArg {
+    /// Oldest first (the default here, so that an export reads like a history).
+    #[value(name = "created_at")]
+    CreatedAsc,
+    /// Newest first.
+    #[value(name = "-created_at")]
+    CreatedDesc,
+    /// Least recently changed first.
+    #[value(name = "updated_at")]
+    UpdatedAsc,
+    /// Most recently changed first.
+    #[value(name = "-updated_at")]
+    UpdatedDesc,
+    /// Earliest published first.
+    #[value(name = "published_at")]
+    PublishedAsc,
+    /// Latest published first.
+    #[value(name = "-published_at")]
+    PublishedDesc,
+    /// By title.
+    #[value(name = "title")]
+    TitleAsc,
+    /// By title, reversed.
+    #[value(name = "-title")]
+    TitleDesc,
+}
+
+impl ExportArgs {
+    /// The list filter these arguments describe.
+    pub fn filter(&self) -> PostFilter {
+        PostFilter {
+            status: self.status.map(|s| match s {
+                StatusArg::Draft => PostStatus::Draft,
+                StatusArg::Published => PostStatus::Published,
+                StatusArg::Archived => PostStatus::Archived,
+            }),
+            tag: self.tag.clone(),
+            author_id: self.author_id,
+            updated_since: self.updated_since,
+            sort: Some(match self.sort {
+                SortArg::CreatedAsc => PostSort::CreatedAsc,
+                SortArg::CreatedDesc => PostSort::CreatedDesc,
+                SortArg::UpdatedAsc => PostSort::UpdatedAsc,
+                SortArg::UpdatedDesc => PostSort::UpdatedDesc,
+                SortArg::PublishedAsc => PostSort::PublishedAsc,
+                SortArg::PublishedDesc => PostSort::PublishedDesc,
+                SortArg::TitleAsc => PostSort::TitleAsc,
+                SortArg::TitleDesc => PostSort::TitleDesc,
+            }),
+            ..PostFilter::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_never_shows_the_secret() {
+        let mut cmd = Cli::command();
+        let help = cmd.render_long_help().to_string();
+        assert!(help.contains("JEKCMS_API_SECRET"), "{help}");
+        let err = Cli::try_parse_from([
+            "jekcms-cli",
+            "--api-secret",
+            "sk_supersecret",
+            "export",
+            "--sort",
+            "sideways",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(!err.contains("sk_supersecret"), "{err}");
+    }
+}

@@ -1,0 +1,358 @@
+//! `jekcms-cli import`: JSON Lines or WXR in, posts created through the bulk endpoint in
+//! chunks of 100, a summary of created / skipped / failed and a report of the failures.
+//!
+//! Re-running an import is safe twice over: each chunk carries an `Idempotency-Key` made
+//! from its content (an identical chunk within the server's 24 hours is replayed, creating
+//! nothing), and every post is sent with a slug, so that a post already there answers
+//! `409 CONFLICT` on `slug` and is counted as skipped rather than created again.
+
+use crate::error::CliError;
+use crate::progress;
+use crate::source::{self, Action, Format, SourceItem};
+use futures_util::StreamExt;
+use jekcms_client::{BULK_CHUNK, Client, ErrorCode, ErrorEntry, NewPost};
+use serde::Serialize;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What to import and how.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The file to read.
+    pub input: PathBuf,
+    /// Its format; by extension when `None` (`.xml`/`.wxr` → WXR, else JSON Lines).
+    pub format: Option<Format>,
+    /// Where to write one JSON line per failed item.
+    pub report: Option<PathBuf>,
+    /// Chunks in flight at once (at least 1).
+    pub concurrency: usize,
+    /// Draw a progress bar on stderr (when it is a terminal).
+    pub progress: bool,
+    /// Set to stop after the chunks in flight (Ctrl-C).
+    pub interrupt: Arc<AtomicBool>,
+    /// Stop, as if interrupted, after sending this many chunks (for tests and trial runs).
+    pub stop_after_chunks: Option<usize>,
+}
+
+impl ImportOptions {
+    /// Defaults for importing `input`: format by extension, no report, 2 chunks in flight,
+    /// no progress bar.
+    pub fn new(input: impl Into<PathBuf>) -> Self {
+        Self {
+            input: input.into(),
+            format: None,
+            report: None,
+            concurrency: 2,
+            progress: false,
+            interrupt: Arc::default(),
+            stop_after_chunks: None,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportSummary {
+    /// Posts in the input (for WXR: items of type `post`).
+    pub read: usize,
+    /// Posts created by this run.
+    pub created: usize,
+    /// Posts already there (created by an earlier run, or with the same slug).
+    pub skipped_existing: usize,
+    /// Posts not imported by design (WordPress trash, auto-drafts, …).
+    pub skipped_excluded: usize,
+    /// Posts that could not be imported (see the report).
+    pub failed: usize,
+    /// Posts not sent because the import stopped early (interrupted or a fatal error).
+    pub not_sent: usize,
+    /// WXR items that are not posts (pages, attachments, …), not read.
+    pub other_items: usize,
+    /// Whether it stopped before the end.
+    pub interrupted: bool,
+    /// Wall time, milliseconds.
+    pub elapsed_ms: u128,
+}
+
+impl ImportSummary {
+    /// Posts skipped for either reason.
+    pub fn skipped(&self) -> usize {
+        self.skipped_existing + self.skipped_excluded
+    }
+}
+
+/// One line of the failure report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// 1-based position among the posts of the input.
+    pub item: usize,
+    /// 1-based line of a JSON Lines input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// `wp:post_id` of a WXR input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
+    /// The post's title.
+    pub title: String,
+    /// The slug it was sent with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    /// Why it failed, as the server said it (fields renamed to the post's own, e.g.
+    /// `title` rather than `posts[3].title`).
+    pub errors: Vec<ErrorEntry>,
+}
+
+/// The outcome of an import: the summary and every failure.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOutcome {
+    /// The counts.
+    pub summary: ImportSummary,
+    /// One entry per failed item, in input order.
+    pub failures: Vec<Failure>,
+}
+
+/// Reads the input and turns it into items with slugs.
+pub fn read_input(opts: &ImportOptions) -> Result<(Vec<SourceItem>, usize), CliError> {
+    let file = File::open(&opts.input).map_err(|e| CliError::io(&opts.input, e))?;
+    let reader = BufReader::with_capacity(1 << 20, file);
+    let format = opts
+        .format
+        .unwrap_or_else(|| Format::from_path(&opts.input));
+    let (mut items, other) = match format {
+        Format::Jsonl => (
+            source::read_jsonl(reader).map_err(|e| CliError::io(&opts.input, e))?,
+            0,
+        ),
+        Format::Wxr => source::read_wxr(reader)
+            .map_err(|e| CliError::Input(format!("{}: {e}", opts.input.display())))?,
+    };
+    source::assign_slugs(&mut items);
+    Ok((items, other))
+}
+
+/// A slug conflict: the post is there already.
+fn is_existing(errors: &[ErrorEntry]) -> bool {
+    !errors.is_empty()
+        && errors.iter().all(|e| {
+            e.code == ErrorCode::Conflict && e.field.as_deref().is_some_and(|f| f.ends_with("slug"))
+        })
+}
+
+/// `posts[3].title` → `title`.
+fn own_field(mut e: ErrorEntry) -> ErrorEntry {
+    if let Some(field) = &e.field
+        && let Some(rest) = field.strip_prefix("posts[")
+        && let Some((_, tail)) = rest.split_once(']')
+    {
+        e.field = Some(tail.trim_start_matches('.').to_owned()).filter(|f| !f.is_empty());
+    }
+    e
+}
+
+/// An error after which no further chunk can succeed.
+fn is_fatal(e: &jekcms_client::Error) -> bool {
+    match e.code() {
+        Some(
+            ErrorCode::AuthInvalid
+            | ErrorCode::AuthExpired
+            | ErrorCode::Forbidden
+            | ErrorCode::LicenseRequired
+            | ErrorCode::RateLimited
+            | ErrorCode::Unavailable,
+        ) => true,
+        Some(_) => false,
+        None => true,
+    }
+}
+
+/// Imports the input through `client`, chunk by chunk, and returns what happened. Only a
+/// failure to read the input is an `Err`: failures of items and of chunks are in the
+/// outcome (a chunk-level error that no later chunk could escape — authentication, role,
+/// quota, an unreachable server — stops the import; the rest counts as `not_sent`).
+pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome, CliError> {
+    let started = Instant::now();
+    let (items, other_items) = read_input(opts)?;
+    let mut out = ImportOutcome::default();
+    out.summary.read = items.len();
+    out.summary.other_items = other_items;
+
+    // Items that are not sent are settled now; the rest go in chunks of 100.
+    let mut to_send: Vec<(SourceItem, NewPost)> = Vec::new();
+    for it in items {
+        match &it.action {
+            Action::Send(post) => {
+                let post = post.clone();
+                to_send.push((it, post));
+            }
+            Action::Exclude(_) => out.summary.skipped_excluded += 1,
+            Action::Invalid(reason) => {
+                out.summary.failed += 1;
+                out.failures.push(failure(
+                    &it,
+                    None,
+                    vec![ErrorEntry::field(
+                        ErrorCode::ValidationFailed,
+                        "line",
+                        reason.clone(),
+                    )],
+                ));
+            }
+        }
+    }
+    let bar = progress::bar(Some(to_send.len() as u64), opts.progress, "posts");
+    let chunks: Vec<Vec<(SourceItem, NewPost)>> = {
+        let mut chunks = Vec::new();
+        let mut rest = to_send.into_iter().peekable();
+        while rest.peek().is_some() {
+            chunks.push(rest.by_ref().take(BULK_CHUNK).collect());
+        }
+        chunks
+    };
+    let total_chunks = chunks.len();
+    let stop = Arc::new(AtomicBool::new(false));
+    let limit = opts.stop_after_chunks.unwrap_or(usize::MAX);
+    let mut sent_chunks = 0usize;
+
+    let mut results = futures_util::stream::iter(chunks.into_iter().enumerate())
+        .map(|(n, chunk)| {
+            let client = client.clone();
+            let stop = stop.clone();
+            let interrupt = opts.interrupt.clone();
+            async move {
+                if n >= limit || stop.load(Ordering::SeqCst) || interrupt.load(Ordering::SeqCst) {
+                    return (chunk, None);
+                }
+                let posts: Vec<NewPost> = chunk.iter().map(|(_, p)| p.clone()).collect();
+                let result = client.posts().bulk_create(posts).await;
+                if let Err(e) = &result
+                    && is_fatal(e)
+                {
+                    stop.store(true, Ordering::SeqCst);
+                }
+                (chunk, Some(result))
+            }
+        })
+        .buffered(opts.concurrency.max(1));
+
+    while let Some((chunk, result)) = results.next().await {
+        let Some(result) = result else {
+            out.summary.not_sent += chunk.len();
+            out.summary.interrupted = true;
+            continue;
+        };
+        sent_chunks += 1;
+        match result {
+            Ok(report) => {
+                let replayed = report.replayed_chunks > 0;
+                for (r, (it, post)) in report.results.into_iter().zip(&chunk) {
+                    if r.id.is_some() {
+                        if replayed {
+                            out.summary.skipped_existing += 1;
+                        } else {
+                            out.summary.created += 1;
+                        }
+                    } else if is_existing(&r.errors) {
+                        out.summary.skipped_existing += 1;
+                    } else {
+                        out.summary.failed += 1;
+                        let errors = r.errors.into_iter().map(own_field).collect();
+                        out.failures.push(failure(it, post.slug.clone(), errors));
+                    }
+                }
+            }
+            Err(e) => {
+                let errors = match e.api() {
+                    Some(api) => api.errors.clone(),
+                    None => vec![ErrorEntry::new(ErrorCode::InternalError, e.to_string())],
+                };
+                for (it, post) in &chunk {
+                    out.summary.failed += 1;
+                    out.failures
+                        .push(failure(it, post.slug.clone(), errors.clone()));
+                }
+                if is_fatal(&e) {
+                    out.summary.interrupted = true;
+                    bar.println(format!("error: {e}; stopping the import"));
+                }
+            }
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    debug_assert!(sent_chunks <= total_chunks);
+    out.failures.sort_by_key(|f| f.item);
+    out.summary.elapsed_ms = started.elapsed().as_millis();
+    if let Some(path) = &opts.report {
+        write_report(path, &out.failures)?;
+    }
+    Ok(out)
+}
+
+fn failure(it: &SourceItem, slug: Option<String>, errors: Vec<ErrorEntry>) -> Failure {
+    Failure {
+        item: it.item,
+        line: it.line,
+        source_id: it.source_id.clone(),
+        title: it.title.clone(),
+        slug,
+        errors,
+    }
+}
+
+/// Writes one JSON line per failure (an empty file when there is none, so that an old
+/// report never outlives a clean re-run).
+pub fn write_report(path: &std::path::Path, failures: &[Failure]) -> Result<(), CliError> {
+    let file = File::create(path).map_err(|e| CliError::io(path, e))?;
+    let mut w = BufWriter::new(file);
+    for f in failures {
+        serde_json::to_writer(&mut w, f).expect("failures serialize");
+        w.write_all(b"\n").map_err(|e| CliError::io(path, e))?;
+    }
+    w.flush().map_err(|e| CliError::io(path, e))
+}
+
+impl std::fmt::Display for ImportSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = Duration::from_millis(self.elapsed_ms as u64).as_secs_f64();
+        write!(
+            f,
+            "{} read: {} created, {} skipped ({} already there, {} excluded), {} failed",
+            self.read,
+            self.created,
+            self.skipped(),
+            self.skipped_existing,
+            self.skipped_excluded,
+            self.failed
+        )?;
+        if self.not_sent > 0 {
+            write!(f, ", {} not sent", self.not_sent)?;
+        }
+        write!(f, " in {secs:.2} s")?;
+        if self.other_items > 0 {
+            write!(
+                f,
+                " ({} WXR items that are not posts ignored)",
+                self.other_items
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_slug_conflicts_count_as_existing() {
+        let conflict = ErrorEntry::field(ErrorCode::Conflict, "posts[3].slug", "taken");
+        let invalid = ErrorEntry::field(ErrorCode::ValidationFailed, "posts[3].title", "empty");
+        assert!(is_existing(std::slice::from_ref(&conflict)));
+        assert!(!is_existing(&[conflict, invalid.clone()]));
+        assert!(!is_existing(&[]));
+        assert_eq!(own_field(invalid).field.as_deref(), Some("title"));
+    }
+}

@@ -1,0 +1,25 @@
+//! `jekcms-cli`: export JekCMS posts to JSON Lines and import them from JSON Lines or a
+//! WordPress WXR file, through the API v2 with [`jekcms_client`].
+//!
+//! The work is done here, so that tests call it directly; `main.rs` only parses arguments
+//! ([`cli`]), connects, and prints. [`export`] streams pages of 100 posts to a file or stdout,
+//! resumable from a cursor; [`import`] reads [`source`]s ([`wxr`] for WordPress), gives each
+//! post a deterministic [`slug`], and sends them in idempotent chunks of 100, so that a
+//! re-run creates nothing twice.
+//!
+//! This crate depends on `jekcms-client` and on no server-side crate of the workspace
+//! (those are dev-dependencies for its tests only); `scripts/check-layers.sh` checks it.
+
+pub mod cli;
+pub mod error;
+pub mod export;
+pub mod import;
+mod progress;
+pub mod slug;
+pub mod source;
+pub mod wxr;
+
+pub use error::CliError;
+pub use export::{ExportOptions, ExportSummary};
+pub use import::{Failure, ImportOptions, ImportOutcome, ImportSummary};
+pub use source::Format;
