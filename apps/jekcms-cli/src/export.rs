@@ -9,7 +9,7 @@
 
 use crate::error::CliError;
 use crate::progress;
-use jekcms_client::{Client, Page, PostFilter};
+use jekcms_client::{Client, Page, PostFilter, PostSort};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::fs::{File, OpenOptions};
@@ -22,7 +22,8 @@ use std::time::Instant;
 /// What to export and where.
 #[derive(Debug, Clone, Default)]
 pub struct ExportOptions {
-    /// Which posts, in which order (the page size is always 100).
+    /// Which posts, in which order (oldest first when no sort is set; the page size is
+    /// always 100).
     pub filter: PostFilter,
     /// The file to write; stdout when `None`.
     pub output: Option<PathBuf>,
@@ -97,6 +98,9 @@ pub async fn run(client: &Client, opts: &ExportOptions) -> Result<ExportSummary,
     let started = Instant::now();
     let mut filter = opts.filter.clone();
     filter.limit = Some(100);
+    // Oldest first unless told otherwise: the file reads as the site's history, and an
+    // import of it creates the posts in the same order.
+    filter.sort.get_or_insert(PostSort::CreatedAsc);
     filter.include_total = false;
 
     let mut summary = ExportSummary::default();

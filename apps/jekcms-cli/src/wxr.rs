@@ -212,7 +212,12 @@ fn store(f: Field, text: String, post: &mut WxrPost, kind: &mut String) {
         Field::Id => post.post_id = Some(text.trim().to_owned()),
         Field::DateGmt => post.date_gmt = parse_date(&text),
         Field::Date => post.date_local = parse_date(&text),
-        Field::Tag => post.tags.push(text),
+        // WordPress stores term names HTML-escaped (`CMS &amp; more`) and exports them as
+        // such inside CDATA; a tag is plain text, so its references are resolved.
+        Field::Tag => post.tags.push(match quick_xml::escape::unescape(&text) {
+            Ok(plain) => plain.into_owned(),
+            Err(_) => text,
+        }),
         Field::Other => {}
     }
 }

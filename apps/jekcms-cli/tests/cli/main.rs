@@ -1,0 +1,6 @@
+//! jekcms-cli's export and import against the real server, started in-process on SQLite.
+
+mod export;
+mod import;
+mod support;
+mod wxr;
