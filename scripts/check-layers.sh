@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Proves the layering of docs/ARCHITECTURE.md from the real dependency graph:
 # no crate in crates/ depends on actix (the web framework), only jekcms-store on diesel,
-# jekcms-client on no server-side crate, and nothing on OpenSSL.
+# jekcms-client and jekcms-cli on no server-side crate, and nothing on OpenSSL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,12 @@ for forbidden in jekcms-server jekcms-store jekcms-content jekcms-auth jekcms-cu
     echo "layering violation: jekcms-client depends on $forbidden"; fail=1
   fi
 done
+# The CLI is built on the client alone (server crates are dev-dependencies of its tests).
+for forbidden in jekcms-server jekcms-store jekcms-content jekcms-auth jekcms-cursor jekcms-ratelimit actix-web diesel; do
+  if [ -n "$(depends_on jekcms-cli "$forbidden")" ]; then
+    echo "layering violation: jekcms-cli depends on $forbidden"; fail=1
+  fi
+done
 # TLS is rustls with ring: nothing links OpenSSL.
 for dir in crates/*/ apps/*/; do
   crate=$(basename "$dir")
@@ -35,6 +41,6 @@ for dir in crates/*/ apps/*/; do
 done
 if [ "$fail" -eq 0 ]; then
   echo "layers ok: no domain crate depends on actix; only jekcms-store depends on diesel;"
-  echo "  jekcms-client reaches no server-side crate; nothing links OpenSSL"
+  echo "  jekcms-client and jekcms-cli reach no server-side crate; nothing links OpenSSL"
 fi
 exit "$fail"
