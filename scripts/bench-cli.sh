@@ -3,7 +3,8 @@
 #   export: every post of a site seeded with `jekcms seed --posts 100000`, to JSON Lines;
 #   import: the first 10,000 lines of that export into a fresh SQLite server.
 # Both end to end (process start, sign-in, all pages or chunks, file written / summary).
-# Knobs: BENCH_POSTS (100000), BENCH_IMPORT (10000), BENCH_RUNS (3), BENCH_OUT (bench-out/cli).
+# Knobs: BENCH_POSTS (100000), BENCH_IMPORT (10000), BENCH_RUNS (3), BENCH_OUT (bench-out/cli),
+# BENCH_CONCURRENCY (chunks in flight during the import; the CLI's default, 2).
 # Writes $BENCH_OUT/results.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,7 +78,7 @@ for run in $(seq 1 "$runs"); do
   rm -rf "$out/import"; mkdir -p "$out/import"
   start_server "$out/import"
   t=$(now)
-  summary=$("$cli" --quiet import "$out/import.jsonl" --json 2> "$out/import.log")
+  summary=$("$cli" --quiet import "$out/import.jsonl" --concurrency "${BENCH_CONCURRENCY:-2}" --json 2> "$out/import.log")
   ms=$(ms_since "$t")
   created=$(echo "$summary" | jq .created)
   [ "$created" = "$import_n" ] || { echo "created $created, not $import_n" >&2; cat "$out/import.log" >&2; exit 1; }

@@ -28,7 +28,8 @@ pub struct ImportOptions {
     pub format: Option<Format>,
     /// Where to write one JSON line per failed item.
     pub report: Option<PathBuf>,
-    /// Chunks in flight at once (at least 1).
+    /// Chunks in flight at once (at least 1). With more than one, the posts of different
+    /// chunks may be created in either order; 1 keeps the input's order.
     pub concurrency: usize,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
