@@ -1,5 +1,6 @@
 //! jekcms-cli's export and import against the real server, started in-process on SQLite.
 
+mod binary;
 mod export;
 mod import;
 mod support;
