@@ -119,7 +119,17 @@ pub async fn run(client: &Client, opts: &ExportOptions) -> Result<ExportSummary,
         Some(path) => {
             let cp_path = checkpoint.as_deref().expect("set with the output");
             let mut file = if opts.resume {
-                let text = std::fs::read(cp_path).map_err(|e| CliError::io(cp_path, e))?;
+                let text = match std::fs::read(cp_path) {
+                    Ok(text) => text,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Err(CliError::Input(format!(
+                            "nothing to resume: no {} (the export of {} finished, or never started)",
+                            cp_path.display(),
+                            path.display()
+                        )));
+                    }
+                    Err(e) => return Err(CliError::io(cp_path, e)),
+                };
                 let cp: Checkpoint = serde_json::from_slice(&text).map_err(|e| {
                     CliError::Input(format!("{}: not a checkpoint: {e}", cp_path.display()))
                 })?;

@@ -143,3 +143,39 @@ async fn bulk_create_run_twice_creates_once() {
     assert_eq!(total(rerun).await, Some(250));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_raw_page_is_the_typed_page_as_sent() {
+    let server = TestServer::start(|_| {}).await;
+    let posts = server.client().await.posts();
+    posts
+        .bulk_create((0..5).map(|i| NewPost::new(format!("Raw “{i}” & <b>")).tags(["t"])))
+        .await
+        .unwrap();
+    let filter = PostFilter::default().limit(3);
+    let typed = posts.list(filter.clone()).await.unwrap();
+    let raw = posts.list(filter.clone()).raw_page().await.unwrap();
+    // Cursors are sealed with a fresh nonce each time: equal in meaning, not in text.
+    assert_eq!(raw.next_cursor.is_some(), typed.next_cursor.is_some());
+    assert_eq!(raw.has_more, typed.has_more);
+    let reread: Vec<jekcms_client::Post> = raw
+        .items
+        .iter()
+        .map(|r| serde_json::from_str(r.get()).unwrap())
+        .collect();
+    assert_eq!(reread, typed.items);
+    // The text is the server's own: field order as the API documents it, not re-encoded.
+    assert!(
+        raw.items[0].get().starts_with(r#"{"id":"#),
+        "{}",
+        raw.items[0].get()
+    );
+    let next = posts
+        .list(filter)
+        .after(raw.next_cursor.unwrap())
+        .raw_page()
+        .await
+        .unwrap();
+    assert_eq!(next.items.len(), 2);
+    server.stop().await;
+}
