@@ -183,6 +183,32 @@ mod tests {
     }
 
     #[test]
+    fn export_arguments_become_a_filter() {
+        let cli = Cli::try_parse_from([
+            "jekcms-cli",
+            "export",
+            "--sort",
+            "-updated_at",
+            "--status",
+            "published",
+            "--tag",
+            "rust",
+            "--updated-since",
+            "2026-01-01T00:00:00Z",
+        ])
+        .unwrap();
+        let Command::Export(args) = cli.command else {
+            panic!("export expected")
+        };
+        let f = args.filter();
+        assert_eq!(f.sort, Some(PostSort::UpdatedDesc));
+        assert_eq!(f.status, Some(PostStatus::Published));
+        assert_eq!(f.tag.as_deref(), Some("rust"));
+        assert!(f.updated_since.is_some());
+        assert!(Cli::try_parse_from(["jekcms-cli", "export", "--resume"]).is_err());
+    }
+
+    #[test]
     fn help_never_shows_the_secret() {
         let mut cmd = Cli::command();
         let help = cmd.render_long_help().to_string();

@@ -175,6 +175,8 @@ pub async fn run(client: &Client, opts: &ExportOptions) -> Result<ExportSummary,
             bar.set_length(total);
         }
         bar.set_position(summary.in_output);
+        // The posts of a resumed run were not written now: keep them out of the rate.
+        bar.reset_eta();
     }
 
     let mut pages = 0usize;
