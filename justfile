@@ -44,6 +44,10 @@ bench:
 limiter-cost:
     JEKCMS_DATABASE_URL=sqlite://bench-out/sqlite/bench.db scripts/limiter-cost.sh
 
+# Time jekcms-cli: export of 100,000 seeded posts, import of 10,000 into a fresh server (SQLite)
+bench-cli:
+    scripts/bench-cli.sh
+
 # Fill a database with the benchmark dataset (N posts)
 seed posts="100000":
     cargo run --release -- seed --posts {{posts}}

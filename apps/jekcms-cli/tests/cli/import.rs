@@ -140,3 +140,33 @@ async fn failures_are_counted_and_reported() {
     assert!(field.starts_with("tags"), "{field}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_that_may_not_bulk_import_stops_the_import() {
+    let scratch = Scratch::new("forbidden");
+    let input = scratch.path("in.jsonl");
+    std::fs::write(&input, jsonl(0..250)).unwrap();
+    let server = TestServer::start(|_| {}).await;
+    let (key, secret) = server.key_for("author").await;
+    let author = jekcms_client::Client::connect(&server.base_url, key, secret)
+        .await
+        .unwrap();
+
+    let opts = ImportOptions {
+        concurrency: 1,
+        ..ImportOptions::new(&input)
+    };
+    let outcome = import::run(&author, &opts).await.unwrap();
+    let s = &outcome.summary;
+    assert_eq!(
+        (s.created, s.failed, s.not_sent, s.interrupted),
+        (0, 100, 150, true),
+        "{s:?}"
+    );
+    assert_eq!(
+        outcome.failures[0].errors[0].code,
+        jekcms_client::ErrorCode::Forbidden
+    );
+    assert!(all_posts(&server.client().await).await.is_empty());
+    server.stop().await;
+}

@@ -13,6 +13,7 @@ pub(crate) struct TestServer {
     pub(crate) base_url: String,
     pub(crate) api_key: String,
     pub(crate) api_secret: String,
+    config: Config,
     handle: ServerHandle,
     _db: TestDatabase,
 }
@@ -63,6 +64,7 @@ impl TestServer {
             base_url: format!("http://{addr}"),
             api_key: key["api_key"].as_str().unwrap().to_owned(),
             api_secret: key["api_secret"].as_str().unwrap().to_owned(),
+            config,
             handle,
             _db: db,
         }
@@ -74,6 +76,28 @@ impl TestServer {
 
     pub(crate) async fn client(&self) -> jekcms_client::Client {
         self.builder().connect().await.unwrap()
+    }
+
+    /// A key of another user of the site, with `role`: `(api_key, api_secret)`.
+    pub(crate) async fn key_for(&self, role: &str) -> (String, String) {
+        let printed = create_key(
+            &self.config,
+            &CreateKey {
+                user: format!("{role}@example.com"),
+                role: role.into(),
+                site: "default".into(),
+                family: Family::Api,
+                name: format!("{role} key"),
+                json: true,
+            },
+        )
+        .await
+        .unwrap();
+        let key: serde_json::Value = serde_json::from_str(&printed).unwrap();
+        (
+            key["api_key"].as_str().unwrap().to_owned(),
+            key["api_secret"].as_str().unwrap().to_owned(),
+        )
     }
 
     pub(crate) async fn stop(self) {
