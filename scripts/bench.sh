@@ -2,7 +2,7 @@
 # `just bench`: criterion micro-benchmarks, then HTTP scenarios against the release server
 # on SQLite and PostgreSQL with the seeded dataset (100,000 posts). Writes bench-out/results.md.
 #
-# Knobs: BENCH_POSTS (100000), BENCH_SECONDS (10 per scenario), BENCH_SKIP_CRITERION=1,
+# Knobs: BENCH_POSTS (100000), BENCH_SECONDS (5 per scenario), BENCH_SKIP_CRITERION=1,
 # BENCH_SKIP_BOUND=1, BENCH_STORES ("sqlite postgres"), JEKCMS_TEST_POSTGRES_URL (admin URL
 # for a scratch db), BENCH_ONLY=issue5 (only the v1-versus-v2 pages and the bulk import of
 # issue #5).
@@ -12,7 +12,7 @@ root=$(pwd)
 out="$root/bench-out"
 mkdir -p "$out"
 posts=${BENCH_POSTS:-100000}
-secs=${BENCH_SECONDS:-10}
+secs=${BENCH_SECONDS:-5}
 stores=${BENCH_STORES:-sqlite postgres}
 pg_admin=${JEKCMS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 results="$out/results.md"
@@ -55,6 +55,7 @@ fi
 wrk_run() { # connections url token
   local c=$1 url=$2 token=$3 threads=1
   [ "$c" -gt 1 ] && threads=2
+  [ -n "${WRK_THREADS:-}" ] && threads=$WRK_THREADS
   local script=() auth=(-H "Authorization: Bearer $token")
   [ -n "${WRK_SCRIPT:-}" ] && script=(-s "$WRK_SCRIPT")
   # v1 authenticates with the key pair itself (V1_KEY / V1_SECRET), not a bearer token.
@@ -145,17 +146,24 @@ for store in $stores; do
   scenario "v2 cursor, depth 9,980" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[9980]}"
   scenario "v2 cursor, depth 99,980" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
   if [ "${BENCH_ONLY:-}" != issue5 ]; then
-    scenario "list, first page (limit 20)" 1 "/api/v2/posts"
-    scenario "list, depth 10,000" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[10000]}"
-    scenario "list, depth 50,000" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[50000]}"
-    scenario "list, depth 99,980" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
-    scenario "get by id" 1 "/api/v2/posts/$some_id"
-    BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body)" 1 "/api/v2/posts"
-    BENCH_KEY_BODY=$(echo "$creds" | jq -c '{api_key, api_secret}') WRK_SCRIPT="$root/scripts/wrk/token.lua" \
-      scenario "token exchange" 1 "/api/v2/auth/token"
-    BENCH_REFRESH=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
-      -d "$(echo "$creds" | jq -c '{api_key, api_secret}')" | jq -r .data.refresh_token) \
-      WRK_SCRIPT="$root/scripts/wrk/refresh.lua" scenario "refresh (chained)" 1 "/api/v2/auth/refresh"
+    # Every #6 scenario at 1 and at 32 connections.
+    key_body=$(echo "$creds" | jq -c '{api_key, api_secret}')
+    for c in 1 32; do
+      scenario "list, first page (limit 20)" "$c" "/api/v2/posts"
+      scenario "list, depth 10,000" "$c" "/api/v2/posts?limit=20&cursor=${cursor_at[10000]}"
+      scenario "list, depth 50,000" "$c" "/api/v2/posts?limit=20&cursor=${cursor_at[50000]}"
+      scenario "list, depth 99,980" "$c" "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
+      scenario "get by id" "$c" "/api/v2/posts/$some_id"
+      BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body)" "$c" "/api/v2/posts"
+      BENCH_KEY_BODY=$key_body WRK_SCRIPT="$root/scripts/wrk/token.lua" \
+        scenario "token exchange" "$c" "/api/v2/auth/token"
+      # One refresh chain per connection (a refresh token works once): one wrk thread each.
+      BENCH_REFRESH=$(for _ in $(seq "$c"); do
+          curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' -d "$key_body" \
+            | jq -r .data.refresh_token
+        done | paste -sd,) \
+        WRK_THREADS=$c WRK_SCRIPT="$root/scripts/wrk/refresh.lua" scenario "refresh (chained)" "$c" "/api/v2/auth/refresh"
+    done
     # Login is Argon2id by design; a wrong password and an unknown email must cost the same.
     curl -sf -X POST "$base/api/v2/users" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
       -d '{"name": "Bench", "email": "login@example.com", "role": "editor", "password": "bench password 123"}' >/dev/null
@@ -165,8 +173,6 @@ for store in $stores; do
       WRK_SCRIPT="$root/scripts/wrk/login.lua" scenario "login, wrong password (401)" 1 "/api/v2/auth/login"
     BENCH_LOGIN_BODY='{"email": "nobody@example.com", "password": "bench password 123"}' WRK_ALLOW_ERRORS=1 \
       WRK_SCRIPT="$root/scripts/wrk/login.lua" scenario "login, unknown email (401)" 1 "/api/v2/auth/login"
-    scenario "list, first page (limit 20)" 32 "/api/v2/posts"
-    scenario "list, depth 99,980" 32 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
     rss_kb=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
     # The same list scenario with the limiter off, to show what it costs.
     kill "$pid"; wait "$pid" 2>/dev/null || true

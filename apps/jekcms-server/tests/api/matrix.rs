@@ -143,7 +143,7 @@ async fn role_row(app: &TestApp, index: usize, other_author: &Tokens, owner: &To
             role,
         );
     }
-    // edit, publish, delete anyone's (bulk import: see the bulk tests)
+    // edit, publish, delete anyone's; bulk import
     check(
         &app.patch(&their_post, t, json!({"status": "published"}))
             .await,
@@ -171,6 +171,18 @@ async fn role_row(app: &TestApp, index: usize, other_author: &Tokens, owner: &To
         CHANGE_ANYONES[index],
         200,
         "delete another's media",
+        role,
+    );
+    check(
+        &app.post(
+            "/api/v2/bulk/posts",
+            t,
+            json!({"posts": [{"title": "bulk"}]}),
+        )
+        .await,
+        CHANGE_ANYONES[index],
+        200,
+        "bulk import",
         role,
     );
 
@@ -386,6 +398,31 @@ both_stores! {
             let text = String::from_utf8_lossy(&r.body).to_string();
             assert!(!text.contains("B secret") && !text.contains("b2@example.com"), "{method} {path}: {text}");
             r.expect_error(404, "NOT_FOUND");
+        }
+        // The legacy v1 API is the same domain code: the same isolation.
+        let (a_key, a_secret, _, _) = app.api_key("site-a", "a-v1@example.com", Role::Owner).await;
+        let v1 = |method: Method, path: String, body: Option<Value>| {
+            let mut req = actix_web::test::TestRequest::default()
+                .method(method)
+                .uri(&path)
+                .insert_header(("x-api-key", a_key.clone()))
+                .insert_header(("x-api-secret", a_secret.clone()));
+            if let Some(b) = body {
+                req = req.insert_header(("content-type", "application/json")).set_payload(b.to_string());
+            }
+            app.call(req)
+        };
+        for path in [format!("/api/v1/posts/update/{}", b_post["id"]), format!("/api/v1/posts/delete/{}", b_post["id"])] {
+            let r = v1(Method::POST, path.clone(), Some(json!({"title": "pwned"}))).await;
+            let text = String::from_utf8_lossy(&r.body).to_string();
+            assert_eq!(r.status.as_u16(), 404, "{path}: {text}");
+            assert!(!text.contains("B secret"), "{path}: {text}");
+        }
+        for path in ["/api/v1/posts?per_page=100", "/api/v1/media/list"] {
+            let r = v1(Method::GET, path.to_owned(), None).await;
+            let text = String::from_utf8_lossy(&r.body).to_string();
+            assert_eq!(r.status.as_u16(), 200, "{path}: {text}");
+            assert!(!text.contains("B secret") && !text.contains(&format!("\"id\":{b_media},")), "{path}: {text}");
         }
         // Lists and filters show only site A.
         for path in ["/api/v2/posts", "/api/v2/media", "/api/v2/users", "/api/v2/api-keys", &format!("/api/v2/posts?author_id={b_user}")] {
