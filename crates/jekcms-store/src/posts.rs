@@ -143,24 +143,21 @@ macro_rules! slug_is_free {
 }
 
 /// How many slugs of the site start with `base-`: where numbering a taken slug's suffix
-/// starts (a hint; point lookups decide). With `range`, as the index range
-/// `base-` ≤ slug < `base.` ('.' follows '-'), which SQLite's binary collation makes exact
-/// and which uses the `(site_id, slug)` index, where SQLite's case-insensitive `LIKE`
-/// cannot; otherwise `LIKE 'base-%'`, exact under any PostgreSQL collation (a range under a
-/// linguistic collation that ignores punctuation would miss the suffixed slugs).
+/// starts (a hint; point lookups decide). Counted as the index range `base-` ≤ slug <
+/// `base.` ('.' follows '-'): slugs are compared bytewise on both stores (SQLite's binary
+/// collation; `COLLATE "C"` on PostgreSQL, migration `2026-11-30-000006`), which makes the
+/// range exact and lets it use the `(site_id, slug)` index. (`LIKE 'base-%'` could not use
+/// the index on either store: a scan of the whole site per taken slug.)
 macro_rules! suffixed_count {
-    ($conn:expr, $site_id:expr, $base:expr, $range:expr) => {{
+    ($conn:expr, $site_id:expr, $base:expr) => {{
         let base: &str = $base;
-        let q = posts::table
+        posts::table
             .filter(posts::site_id.eq($site_id))
-            .into_boxed();
-        let q = if $range {
-            q.filter(posts::slug.ge(format!("{base}-")))
-                .filter(posts::slug.lt(format!("{base}.")))
-        } else {
-            q.filter(posts::slug.like(format!("{base}-%")))
-        };
-        q.count().get_result::<i64>($conn).await?
+            .filter(posts::slug.ge(format!("{base}-")))
+            .filter(posts::slug.lt(format!("{base}.")))
+            .count()
+            .get_result::<i64>($conn)
+            .await?
     }};
 }
 
@@ -625,7 +622,6 @@ impl PostRepository for Store {
                 updated_at: now,
             })
             .collect();
-        let range_count = self.backend() == crate::Backend::Sqlite;
         let outcome = with_write_txn!(self, Result<Vec<Option<i64>>, Vec<jekcms_content::FieldError>>, conn => {
             let taken: HashSet<String> = posts::table
                 .filter(posts::site_id.eq(site_id))
@@ -706,7 +702,7 @@ impl PostRepository for Store {
                 }
                 used.remove(&current);
                 let base = bases[i].clone().unwrap_or_default();
-                let suffixed: i64 = suffixed_count!(conn, site_id, &base, range_count);
+                let suffixed: i64 = suffixed_count!(conn, site_id, &base);
                 let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
                 let found = loop {
                     let candidate = slug::with_suffix(&base, n);
@@ -778,7 +774,6 @@ impl PostRepository for Store {
             created_at: now,
             updated_at: now,
         };
-        let range_count = self.backend() == crate::Backend::Sqlite;
         // A generated slug can lose a race to a concurrent insert; try again a few times.
         for _attempt in 0..5 {
             let result = with_write_txn!(self, PostRow, conn => {
@@ -793,7 +788,7 @@ impl PostRepository for Store {
                                 // Start after the suffixed slugs already there (see
                                 // `suffixed_count!`), then step until one is free.
                                 let suffixed: i64 =
-                                    suffixed_count!(conn, site_id, &generated_base, range_count);
+                                    suffixed_count!(conn, site_id, &generated_base);
                                 let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
                                 loop {
                                     let candidate = slug::with_suffix(&generated_base, n);

@@ -1,0 +1,1 @@
+ALTER TABLE posts ALTER COLUMN slug TYPE TEXT COLLATE "default";

@@ -1,0 +1,2 @@
+-- Nothing to do on SQLite: slugs already compare bytewise (see the PostgreSQL migration).
+SELECT 1;
