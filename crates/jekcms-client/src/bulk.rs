@@ -2,7 +2,8 @@
 //! derived from its content, so that running the same import again creates nothing new.
 
 use crate::error::Error;
-use crate::posts::{MAX_LIMIT, Posts};
+use crate::list::MAX_LIMIT;
+use crate::posts::Posts;
 use crate::transport::Call;
 use crate::types::NewPost;
 use jekcms_envelope::ErrorEntry;

@@ -19,10 +19,10 @@ use tokio::sync::Mutex;
 /// the server still answers `401 AUTH_EXPIRED` it renews and retries that call once.
 ///
 /// Calls that the server refused for being over quota (`429 RATE_LIMITED`) are retried
-/// after `Retry-After` seconds. Calls that are safe to repeat — `GET`s and `POST`s that
-/// carry an `Idempotency-Key` — are also retried, with jittered exponential backoff, after
-/// a connection error or a `500`/`502`/`503`/`504`. Both bounds are set on
-/// [`ClientBuilder`].
+/// after `Retry-After` seconds. Calls that are safe to repeat — `GET`s, `POST`s that
+/// carry an `Idempotency-Key` and alt-text changes — are also retried, with jittered
+/// exponential backoff, after a connection error or a `500`/`502`/`503`/`504`; media
+/// uploads never are. Both bounds are set on [`ClientBuilder`].
 ///
 /// ```no_run
 /// use futures_util::TryStreamExt;
@@ -257,6 +257,8 @@ mod tests {
         shareable::<Client>();
         shareable::<crate::Posts>();
         shareable::<crate::ListPosts>();
+        shareable::<crate::MediaLibrary>();
+        shareable::<crate::ListMedia>();
     }
 
     #[test]

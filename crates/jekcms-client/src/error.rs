@@ -2,6 +2,7 @@
 
 use jekcms_envelope::{ErrorCode, ErrorEntry};
 use std::fmt;
+use std::path::PathBuf;
 
 /// Everything a call can fail with.
 ///
@@ -38,6 +39,15 @@ pub enum Error {
         url: String,
         /// Why it was refused.
         reason: String,
+    },
+    /// A local file given to upload could not be read (nothing was sent).
+    #[error("cannot read {}: {source}", path.display())]
+    File {
+        /// The path as given.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -76,7 +86,7 @@ impl Error {
             Self::Api(f) => Some(f.status),
             Self::UnexpectedResponse { status, .. } => Some(*status),
             Self::Transport(e) => e.status().map(|s| s.as_u16()),
-            Self::InvalidBaseUrl { .. } | Self::Shutdown => None,
+            Self::InvalidBaseUrl { .. } | Self::Shutdown | Self::File { .. } => None,
         }
     }
 }

@@ -4,7 +4,9 @@
 //! and keeping the access token fresh (single-flight refresh, retry once on
 //! `AUTH_EXPIRED`), waiting out `429 RATE_LIMITED`, retrying calls that are safe to repeat,
 //! the typed posts endpoints with cursor lists as pages or as a [`Stream`](futures_core::Stream),
-//! and bulk imports that are safe to run twice. Start with [`Client`].
+//! bulk imports that are safe to run twice, and media: multipart uploads (never resent once
+//! they may have reached the server), lists, alt text and the stored bytes. Start with
+//! [`Client`].
 //!
 //! It speaks HTTP through reqwest with rustls (no OpenSSL) and reuses the envelope types of
 //! `jekcms-envelope`; it must not depend on the server, the store or any web framework, so
@@ -15,6 +17,8 @@ mod auth;
 mod bulk;
 mod client;
 mod error;
+mod list;
+mod media;
 mod posts;
 mod transport;
 mod types;
@@ -23,8 +27,9 @@ pub use bulk::{BULK_CHUNK, BulkItem, BulkReport};
 pub use client::{Client, ClientBuilder};
 pub use error::{ApiFailure, Error};
 pub use jekcms_envelope::{ErrorCode, ErrorEntry};
+pub use media::{ListMedia, MediaLibrary};
 pub use posts::{ListPosts, Posts};
 pub use types::{
-    Credential, Me, NewPost, Page, Post, PostFilter, PostPatch, PostSort, PostStatus, RateLimit,
-    Site, User,
+    Credential, Me, Media, MediaContent, MediaFilter, NewPost, Page, Post, PostFilter, PostPatch,
+    PostSort, PostStatus, RateLimit, Site, User,
 };

@@ -2,18 +2,17 @@
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::list::{MAX_LIMIT, fetch_page, walk};
 use crate::transport::Call;
 use crate::types::{Me, NewPost, Page, Post, PostFilter, PostPatch};
 use futures_core::Stream;
 use reqwest::Method;
-use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 
-/// The largest page the server gives.
-pub(crate) const MAX_LIMIT: u32 = 100;
+/// The list endpoint.
+const PATH: &str = "/api/v2/posts";
 
 impl Client {
     /// The posts of the client's site.
@@ -108,14 +107,16 @@ impl ListPosts {
 
     /// Fetches the page.
     pub async fn page(self) -> Result<Page<Post>, Error> {
-        fetch_page(&self.client, &self.filter, self.cursor.as_deref()).await
+        let query = self.filter.to_query(self.cursor.as_deref());
+        fetch_page(&self.client, PATH, query).await
     }
 
     /// Fetches the page with each post left as the JSON text the server sent, byte for
     /// byte: for programs that pass posts on without reading them (an exporter), which
     /// then neither pay for nor risk a decode and re-encode.
     pub async fn raw_page(self) -> Result<Page<Box<RawValue>>, Error> {
-        fetch_page(&self.client, &self.filter, self.cursor.as_deref()).await
+        let query = self.filter.to_query(self.cursor.as_deref());
+        fetch_page(&self.client, PATH, query).await
     }
 
     /// Every post of the list from here on, following `next_cursor` page by page (100 a
@@ -123,34 +124,12 @@ impl ListPosts {
     pub fn stream(self) -> impl Stream<Item = Result<Post, Error>> + Send + 'static {
         let mut filter = self.filter;
         filter.limit.get_or_insert(MAX_LIMIT);
-        let state = Walk {
-            client: self.client,
-            filter,
-            cursor: self.cursor,
-            buffer: VecDeque::new(),
-            done: false,
-        };
-        futures_util::stream::unfold(state, |mut walk| async move {
-            loop {
-                if let Some(post) = walk.buffer.pop_front() {
-                    return Some((Ok(post), walk));
-                }
-                if walk.done {
-                    return None;
-                }
-                match fetch_page(&walk.client, &walk.filter, walk.cursor.as_deref()).await {
-                    Ok(page) => {
-                        walk.done = page.next_cursor.is_none();
-                        walk.cursor = page.next_cursor;
-                        walk.buffer.extend(page.items);
-                    }
-                    Err(e) => {
-                        walk.done = true;
-                        return Some((Err(e), walk));
-                    }
-                }
-            }
-        })
+        walk(
+            self.client,
+            PATH,
+            move |cursor| filter.to_query(cursor),
+            self.cursor,
+        )
     }
 }
 
@@ -161,34 +140,4 @@ impl IntoFuture for ListPosts {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.page())
     }
-}
-
-struct Walk {
-    client: Client,
-    filter: PostFilter,
-    cursor: Option<String>,
-    buffer: VecDeque<Post>,
-    done: bool,
-}
-
-async fn fetch_page<T: DeserializeOwned>(
-    client: &Client,
-    filter: &PostFilter,
-    cursor: Option<&str>,
-) -> Result<Page<T>, Error> {
-    let call = Call::new(Method::GET, "/api/v2/posts").query(filter.to_query(cursor));
-    let decoded = client.inner.send(&call).await?.decode::<Vec<T>>()?;
-    let page = decoded.meta.page.unwrap_or(jekcms_envelope::PageMeta {
-        next_cursor: None,
-        has_more: false,
-        limit: 0,
-        total: None,
-    });
-    Ok(Page {
-        items: decoded.data,
-        next_cursor: page.next_cursor,
-        has_more: page.has_more,
-        total: page.total,
-        request_id: decoded.meta.request_id,
-    })
 }

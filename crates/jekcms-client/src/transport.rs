@@ -39,7 +39,7 @@ pub(crate) struct Call {
     method: Method,
     pub(crate) path: String,
     query: Vec<(&'static str, String)>,
-    body: Option<Vec<u8>>,
+    body: Option<Body>,
     idempotency_key: Option<String>,
     /// Whether sending it twice has the effect of sending it once.
     repeatable: bool,
@@ -69,7 +69,16 @@ impl Call {
     }
 
     pub(crate) fn raw_json(mut self, body: Vec<u8>) -> Self {
-        self.body = Some(body);
+        self.body = Some(Body::Json(body));
+        self
+    }
+
+    /// A `multipart/form-data` upload. Never repeated after it was sent: the server may
+    /// have stored the file although the answer was lost. (A `429` and a `401
+    /// AUTH_EXPIRED` are still retried: the server refuses those before reading the body.)
+    pub(crate) fn multipart(mut self, upload: Upload) -> Self {
+        self.body = Some(Body::Multipart(upload));
+        self.repeatable = false;
         self
     }
 
@@ -83,6 +92,34 @@ impl Call {
     pub(crate) fn repeatable(mut self, repeatable: bool) -> Self {
         self.repeatable = repeatable;
         self
+    }
+}
+
+/// What a call sends; kept whole so that every attempt sends the same bytes.
+enum Body {
+    Json(Vec<u8>),
+    Multipart(Upload),
+}
+
+/// The parts of a media upload (API.md §5).
+pub(crate) struct Upload {
+    pub(crate) filename: String,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) alt_text: Option<String>,
+}
+
+impl Upload {
+    /// A fresh form for one attempt (a form is consumed by sending it).
+    fn form(&self) -> reqwest::multipart::Form {
+        let file = reqwest::multipart::Part::bytes(self.bytes.clone())
+            .file_name(self.filename.clone())
+            .mime_str("application/octet-stream")
+            .expect("a valid MIME type");
+        let form = reqwest::multipart::Form::new().part("file", file);
+        match &self.alt_text {
+            Some(alt) => form.text("alt_text", alt.clone()),
+            None => form,
+        }
     }
 }
 
@@ -115,6 +152,13 @@ impl Raw {
             request_id: self.request_id(),
             detail,
         }
+    }
+
+    /// The body as received and its `Content-Type`, for a response that is not an
+    /// envelope (a medium's bytes).
+    pub(crate) fn into_content(self) -> (Vec<u8>, Option<String>) {
+        let content_type = self.header(CONTENT_TYPE.as_str()).map(str::to_owned);
+        (self.body, content_type)
     }
 
     /// The error a non-2xx response stands for.
@@ -218,10 +262,14 @@ impl Transport {
         if let Some(key) = &call.idempotency_key {
             req = req.header("Idempotency-Key", key);
         }
-        if let Some(body) = &call.body {
-            req = req
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
+        match &call.body {
+            Some(Body::Json(body)) => {
+                req = req
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            Some(Body::Multipart(upload)) => req = req.multipart(upload.form()),
+            None => {}
         }
         let res = req.send().await?;
         let status = res.status();

@@ -1,4 +1,4 @@
-//! The shapes the API sends and takes (API.md §2.2, §3, §4).
+//! The shapes the API sends and takes (API.md §2.2, §3, §4, §5).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -291,6 +291,100 @@ impl PostFilter {
     }
 }
 
+/// A stored medium (an uploaded file) as the server returns it (API.md §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Media {
+    /// Unique id.
+    pub id: i64,
+    /// The user who uploaded it.
+    pub author_id: i64,
+    /// The uploader's file name, cleaned by the server of directories, control characters
+    /// and quotes (`upload.<ext>` when nothing was left).
+    pub filename: String,
+    /// The type the server sniffed from the bytes (the uploader's claim is not trusted),
+    /// e.g. `image/png`.
+    pub mime_type: String,
+    /// Size of the file in bytes.
+    pub size_bytes: u64,
+    /// Lowercase hex SHA-256 of the bytes.
+    pub sha256: String,
+    /// Pixel width, for images whose header gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// Pixel height, for images whose header gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Text alternative.
+    pub alt_text: Option<String>,
+    /// Where the bytes are served, relative to the base URL:
+    /// `/api/v2/media/{id}/content` (fetch them with [`MediaLibrary::content`](crate::MediaLibrary::content)).
+    pub url: String,
+    /// Upload time.
+    pub created_at: DateTime<Utc>,
+    /// Last change of the record (its alt text).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A medium's bytes, from [`MediaLibrary::content`](crate::MediaLibrary::content).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MediaContent {
+    /// The file, exactly as stored.
+    pub bytes: Vec<u8>,
+    /// The response's `Content-Type`: the sniffed type, as in [`Media::mime_type`].
+    pub content_type: Option<String>,
+}
+
+/// Filter and page size of a media list, newest first. Every field is optional.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MediaFilter {
+    /// Only media whose type starts with this: a whole type (`image/png`) or a prefix
+    /// (`image/`).
+    pub mime_type: Option<String>,
+    /// Page size, 1–100 (server default 20; a stream asks for 100).
+    pub limit: Option<u32>,
+    /// Ask for `total`, the count of all matching media.
+    pub include_total: bool,
+}
+
+impl MediaFilter {
+    /// Only media whose type is or starts with `prefix`, e.g. `image/`.
+    pub fn mime_type(mut self, prefix: impl Into<String>) -> Self {
+        self.mime_type = Some(prefix.into());
+        self
+    }
+
+    /// The page size, 1–100.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Ask for the total count.
+    pub fn include_total(mut self) -> Self {
+        self.include_total = true;
+        self
+    }
+
+    /// The query parameters, `cursor` included when given.
+    pub(crate) fn to_query(&self, cursor: Option<&str>) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        if let Some(m) = &self.mime_type {
+            q.push(("mime_type", m.clone()));
+        }
+        if let Some(l) = self.limit {
+            q.push(("limit", l.to_string()));
+        }
+        if self.include_total {
+            q.push(("include", "total".to_owned()));
+        }
+        if let Some(c) = cursor {
+            q.push(("cursor", c.to_owned()));
+        }
+        q
+    }
+}
+
 /// One page of a cursor list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
@@ -408,6 +502,36 @@ mod tests {
                 ("updated_since", "2026-11-23T08:00:00Z".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn media_filters_become_query_parameters() {
+        assert_eq!(MediaFilter::default().to_query(None), vec![]);
+        let f = MediaFilter::default()
+            .mime_type("image/")
+            .limit(10)
+            .include_total();
+        assert_eq!(
+            f.to_query(Some("c")),
+            vec![
+                ("mime_type", "image/".to_owned()),
+                ("limit", "10".to_owned()),
+                ("include", "total".to_owned()),
+                ("cursor", "c".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn media_reads_the_server_shape() {
+        let pdf: Media = serde_json::from_value(json!({
+            "id": 7, "author_id": 1, "filename": "a.pdf", "mime_type": "application/pdf",
+            "size_bytes": 12, "sha256": "ab", "alt_text": null,
+            "url": "/api/v2/media/7/content",
+            "created_at": "2026-11-23T10:00:00Z", "updated_at": "2026-11-23T10:00:00Z"
+        }))
+        .unwrap();
+        assert_eq!((pdf.width, pdf.height, pdf.alt_text), (None, None, None));
     }
 
     #[test]

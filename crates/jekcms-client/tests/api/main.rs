@@ -3,6 +3,7 @@
 mod auth;
 mod errors;
 mod fake;
+mod media;
 mod posts;
 mod retries;
 mod support;

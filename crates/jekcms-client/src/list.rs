@@ -1,0 +1,91 @@
+//! Cursor lists (API.md §4), shared by every list endpoint: one page, or every row along
+//! `next_cursor`.
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::transport::Call;
+use crate::types::Page;
+use futures_core::Stream;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use std::collections::VecDeque;
+
+/// The largest page the server gives.
+pub(crate) const MAX_LIMIT: u32 = 100;
+
+/// The query parameters of one page, given the cursor of the page before it.
+pub(crate) type Query = Vec<(&'static str, String)>;
+
+/// `GET path?query`, one page of a cursor list.
+pub(crate) async fn fetch_page<T: DeserializeOwned>(
+    client: &Client,
+    path: &str,
+    query: Query,
+) -> Result<Page<T>, Error> {
+    let call = Call::new(Method::GET, path).query(query);
+    let decoded = client.inner.send(&call).await?.decode::<Vec<T>>()?;
+    let page = decoded.meta.page.unwrap_or(jekcms_envelope::PageMeta {
+        next_cursor: None,
+        has_more: false,
+        limit: 0,
+        total: None,
+    });
+    Ok(Page {
+        items: decoded.data,
+        next_cursor: page.next_cursor,
+        has_more: page.has_more,
+        total: page.total,
+        request_id: decoded.meta.request_id,
+    })
+}
+
+/// Every row of the list at `path` from `cursor` on, page after page; ends after the first
+/// error. `query` makes a page's parameters from the cursor to pass.
+pub(crate) fn walk<T, Q>(
+    client: Client,
+    path: &'static str,
+    query: Q,
+    cursor: Option<String>,
+) -> impl Stream<Item = Result<T, Error>> + Send + 'static
+where
+    T: DeserializeOwned + Send + 'static,
+    Q: Fn(Option<&str>) -> Query + Send + 'static,
+{
+    let state = Walk {
+        client,
+        query,
+        cursor,
+        buffer: VecDeque::new(),
+        done: false,
+    };
+    futures_util::stream::unfold(state, move |mut walk| async move {
+        loop {
+            if let Some(row) = walk.buffer.pop_front() {
+                return Some((Ok(row), walk));
+            }
+            if walk.done {
+                return None;
+            }
+            let query = (walk.query)(walk.cursor.as_deref());
+            match fetch_page(&walk.client, path, query).await {
+                Ok(page) => {
+                    walk.done = page.next_cursor.is_none();
+                    walk.cursor = page.next_cursor;
+                    walk.buffer.extend(page.items);
+                }
+                Err(e) => {
+                    walk.done = true;
+                    return Some((Err(e), walk));
+                }
+            }
+        }
+    })
+}
+
+struct Walk<T, Q> {
+    client: Client,
+    query: Q,
+    cursor: Option<String>,
+    buffer: VecDeque<T>,
+    done: bool,
+}
