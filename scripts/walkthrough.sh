@@ -32,16 +32,18 @@ migration_checks='
       rm -f "$EXPORT"'
 
 run_leg() { # name database-url script checks
-  local name=$1 url=$2 script=$3 checks=$4 work port log
+  local name=$1 url=$2 script=$3 checks=$4 work addr log
   work=$(mktemp -d)
-  port=$((20000 + RANDOM % 20000))
   log="$work/server.log"
   # `exec`, so that $! is the server itself and `kill` stops it.
-  (cd "$work" && JEKCMS_DATABASE_URL="$url" JEKCMS_BIND="127.0.0.1:$port" \
+  # Port 0: the server picks a free port and prints it (a random fixed port could be taken).
+  (cd "$work" && JEKCMS_DATABASE_URL="$url" JEKCMS_BIND="127.0.0.1:0" \
     exec "${CARGO_TARGET_DIR:-$root/target}/debug/jekcms" serve >"$work/out" 2>"$log") &
   local pid=$!
   for _ in $(seq 1 100); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
-  out=$(cd "$root" && JEKCMS_DATABASE_URL="$url" JEKCMS_MEDIA_DIR="$work/media" BASE="http://127.0.0.1:$port" \
+  addr=$(sed -n 's|^listening on http://||p' "$work/out" | head -1)
+  [ -n "$addr" ] || { echo "the server did not start on $name"; cat "$log"; exit 1; }
+  out=$(cd "$root" && JEKCMS_DATABASE_URL="$url" JEKCMS_MEDIA_DIR="$work/media" BASE="http://$addr" \
     bash -euo pipefail -c "$script
       $checks") || { echo "walk-through failed on $name"; cat "$log"; kill "$pid"; exit 1; }
   kill "$pid"; wait "$pid" 2>/dev/null || true
