@@ -19,6 +19,8 @@ pub mod respond;
 pub mod routes;
 pub mod seed;
 pub mod state;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod uploads;
 
 use actix_web::body::BoxBody;
