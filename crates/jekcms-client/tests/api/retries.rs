@@ -204,6 +204,10 @@ async fn no_token_or_secret_is_logged_even_at_trace() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Other tests of this binary, running on other threads without a subscriber, may have
+    // registered hyper's and reqwest's callsites first and cached "never interested" for
+    // them; recompute that now that this thread has a subscriber.
+    tracing::callsite::rebuild_interest_cache();
 
     let fake = Fake::start(|req, nth| match (req.line.as_str(), nth) {
         ("POST /api/v2/auth/token", _) => pair("v4.local.ACCESS-ONE", "rf_REFRESH-ONE"),
