@@ -74,6 +74,16 @@ server_p50() {
     | awk '{a[NR]=$1} END { if (NR==0) {print "n/a"; exit} printf "%.3f\n", a[int((NR+1)/2)]/1000 }'
 }
 
+# Starts the release server with extra environment (`VAR=value …`) on a free port (port 0:
+# the server picks one and prints it), sets $pid and $base.
+start_server() {
+  : > "$work/stdout"
+  env JEKCMS_BIND=127.0.0.1:0 JEKCMS_LOG=info "$@" "$bin" serve > "$work/stdout" 2>> "$log" &
+  pid=$!
+  until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
+  base="http://$(sed -n 's|^listening on http://||p' "$work/stdout" | head -1)"
+}
+
 for store in $stores; do
   echo "== $store"
   work="$out/$store"
@@ -93,15 +103,11 @@ for store in $stores; do
   "$bin" seed --site second --posts "$((posts / 10))" 2>&1 | tail -1
   seed_secs=$(awk -v a="$(date +%s.%N)" -v b="$seed_start" 'BEGIN{printf "%.1f", a-b}')
   creds=$("$bin" keys create --user bench@example.com --json)
-  port=$((30000 + RANDOM % 20000))
   log="$work/server.log"
   : > "$log"
   start_ns=$(date +%s%N)
-  JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info "$bin" serve > "$work/stdout" 2>> "$log" &
-  pid=$!
-  until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
+  start_server
   cold_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
-  base="http://127.0.0.1:$port"
   token=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
     -d "$(echo "$creds" | jq -c '{api_key, api_secret}')" | jq -r .data.access_token)
 
@@ -177,25 +183,17 @@ for store in $stores; do
     # The same list scenario with the limiter off, to show what it costs.
     kill "$pid"; wait "$pid" 2>/dev/null || true
     : > "$work/stdout"
-    JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info JEKCMS_RATE_LIMIT_STANDARD=off JEKCMS_RATE_LIMIT_ADMIN=off \
-      JEKCMS_RATE_LIMIT_AUTH=off "$bin" serve > "$work/stdout" 2>> "$log" &
-    pid=$!
-    until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
+    start_server JEKCMS_RATE_LIMIT_STANDARD=off JEKCMS_RATE_LIMIT_ADMIN=off JEKCMS_RATE_LIMIT_AUTH=off
     scenario "list, first page, rate limits OFF" 32 "/api/v2/posts"
     kill "$pid"; wait "$pid" 2>/dev/null || true
     : > "$work/stdout"
-    JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info "$bin" serve > "$work/stdout" 2>> "$log" &
-    pid=$!
-    until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
+    start_server
     scenario "list, first page, rate limits on (after restart)" 32 "/api/v2/posts"
     scenario "list, first page, rate limits on (after restart)" 1 "/api/v2/posts"
     if redis-cli ping >/dev/null 2>&1; then
       kill "$pid"; wait "$pid" 2>/dev/null || true
       : > "$work/stdout"
-      JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=info JEKCMS_REDIS_URL=redis://127.0.0.1:6379 \
-        JEKCMS_REDIS_PREFIX="jekcms-bench:$$:" "$bin" serve > "$work/stdout" 2>> "$log" &
-      pid=$!
-      until grep -q listening "$work/stdout" 2>/dev/null; do sleep 0.005; done
+      start_server JEKCMS_REDIS_URL=redis://127.0.0.1:6379 JEKCMS_REDIS_PREFIX="jekcms-bench:$$:"
       scenario "list, first page, quotas in Redis" 1 "/api/v2/posts"
       scenario "list, first page, quotas in Redis" 32 "/api/v2/posts"
     fi
