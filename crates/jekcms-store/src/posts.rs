@@ -7,7 +7,7 @@
 //! neither planner turns an `OR` into an index bound by itself.
 
 use crate::schema::{post_tags, posts};
-use crate::{Db, Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
+use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -283,81 +283,9 @@ impl Store {
             .map(|p| NewPostRow::new(site_id, author_id, &p.slug, p))
             .collect::<Result<Vec<_>, _>>()?;
         let tags: Vec<Vec<String>> = batch.iter().map(|p| p.tags.clone()).collect();
-        match &self.db {
-            Db::Pg(pool) => {
-                let mut conn = pool.get().await.map_err(StoreError::pool)?;
-                diesel_async::AsyncConnection::transaction::<_, StoreError, _>(
-                    &mut *conn,
-                    async |conn| {
-                        let mut ids = Vec::with_capacity(rows.len());
-                        for (chunk, chunk_tags) in
-                            rows.chunks(IMPORT_CHUNK).zip(tags.chunks(IMPORT_CHUNK))
-                        {
-                            let inserted: Vec<(i64, String)> = diesel::insert_into(posts::table)
-                                .values(chunk)
-                                .returning((posts::id, posts::slug))
-                                .get_results(conn)
-                                .await?;
-                            // RETURNING order is not promised; match rows back by their unique slug.
-                            let by_slug: HashMap<&str, i64> = inserted
-                                .iter()
-                                .map(|(id, slug)| (slug.as_str(), *id))
-                                .collect();
-                            let mut tag_rows = Vec::new();
-                            for (row, post_tags) in chunk.iter().zip(chunk_tags) {
-                                let id = by_slug[row.slug.as_str()];
-                                ids.push(id);
-                                for tag in post_tags {
-                                    tag_rows.push((
-                                        post_tags::post_id.eq(id),
-                                        post_tags::site_id.eq(site_id),
-                                        post_tags::tag.eq(tag.clone()),
-                                    ));
-                                }
-                            }
-                            for part in tag_rows.chunks(IMPORT_CHUNK * 2) {
-                                diesel::insert_into(post_tags::table)
-                                    .values(part)
-                                    .execute(conn)
-                                    .await?;
-                            }
-                        }
-                        Ok(ids)
-                    },
-                )
-                .await
-            }
-            Db::Sqlite { write, .. } => {
-                let mut conn = write.get().await.map_err(StoreError::pool)?;
-                conn.spawn_blocking(move |c| {
-                    use diesel::RunQueryDsl as Sync;
-                    c.immediate_transaction(|c| {
-                        let mut ids = Vec::with_capacity(rows.len());
-                        for (row, post_tags) in rows.iter().zip(&tags) {
-                            let insert = diesel::insert_into(posts::table)
-                                .values(row)
-                                .returning(posts::id);
-                            let id: i64 = Sync::get_result(insert, c)?;
-                            for tag in post_tags {
-                                let tag_row = (
-                                    post_tags::post_id.eq(id),
-                                    post_tags::site_id.eq(site_id),
-                                    post_tags::tag.eq(tag),
-                                );
-                                Sync::execute(
-                                    diesel::insert_into(post_tags::table).values(tag_row),
-                                    c,
-                                )?;
-                            }
-                            ids.push(id);
-                        }
-                        Ok(ids)
-                    })
-                })
-                .await
-                .map_err(StoreError::from)
-            }
-        }
+        with_write_txn!(self, Vec<i64>, conn => {
+            InsertBatch::insert_batch(conn, site_id, rows, tags).await
+        })
     }
 }
 
