@@ -304,6 +304,26 @@ macro_rules! user_columns {
     };
 }
 
+/// Inserts a [`NewUser`] into a site; evaluates to the new row as a [`UserTuple`].
+macro_rules! insert_user {
+    ($conn:expr, $site_id:expr, $user:expr, $now:expr) => {{
+        let user: &NewUser = $user;
+        diesel::insert_into(users::table)
+            .values((
+                users::site_id.eq($site_id),
+                users::email.eq(&user.email),
+                users::name.eq(&user.name),
+                users::role.eq(user.role.as_str()),
+                users::password_hash.eq(&user.password_hash),
+                users::created_at.eq($now),
+                users::updated_at.eq($now),
+            ))
+            .returning(user_columns!())
+            .get_result::<UserTuple>($conn)
+            .await
+    }};
+}
+
 fn user_from(row: UserTuple) -> Result<(User, Option<String>), StoreError> {
     let (id, site_id, email, name, role, password_hash, created_at, updated_at) = row;
     let role = role
@@ -425,19 +445,7 @@ impl AccountStore for Store {
                 .returning(sites::id)
                 .get_result::<i64>(conn)
                 .await?;
-            let row = diesel::insert_into(users::table)
-                .values((
-                    users::site_id.eq(site_id),
-                    users::email.eq(&owner.email),
-                    users::name.eq(&owner.name),
-                    users::role.eq(owner.role.as_str()),
-                    users::password_hash.eq(&owner.password_hash),
-                    users::created_at.eq(now),
-                    users::updated_at.eq(now),
-                ))
-                .returning(user_columns!())
-                .get_result::<UserTuple>(conn)
-                .await?;
+            let row = insert_user!(conn, site_id, &owner, now)?;
             Ok((Site { id: site_id, slug, name: site_name.to_owned() }, row))
         })?;
         Ok((site, user_from(row)?.0))
@@ -514,19 +522,7 @@ impl AccountStore for Store {
     async fn create_user(&self, site_id: i64, user: NewUser) -> Result<User, AccountError> {
         let now = naive(jekcms_auth::now());
         let row: UserTuple = with_write_conn!(self, conn => {
-            diesel::insert_into(users::table)
-                .values((
-                    users::site_id.eq(site_id),
-                    users::email.eq(&user.email),
-                    users::name.eq(&user.name),
-                    users::role.eq(user.role.as_str()),
-                    users::password_hash.eq(&user.password_hash),
-                    users::created_at.eq(now),
-                    users::updated_at.eq(now),
-                ))
-                .returning(user_columns!())
-                .get_result::<UserTuple>(conn)
-                .await
+            insert_user!(conn, site_id, &user, now)
                 .map_err(StoreError::from)?
         });
         Ok(user_from(row)?.0)
