@@ -542,18 +542,6 @@ impl AccountStore for Store {
             let target = users::table
                 .filter(users::site_id.eq(site_id))
                 .filter(users::id.eq(user_id));
-            if let Some(name) = &change.name {
-                diesel::update(target).set(users::name.eq(name)).execute(conn).await?;
-            }
-            if let Some(email) = &change.email {
-                diesel::update(target).set(users::email.eq(email)).execute(conn).await?;
-            }
-            if let Some(role) = change.role {
-                diesel::update(target).set(users::role.eq(role.as_str())).execute(conn).await?;
-            }
-            if let Some(hash) = &change.password_hash {
-                diesel::update(target).set(users::password_hash.eq(hash)).execute(conn).await?;
-            }
             if change.end_sessions {
                 diesel::update(
                     sessions::table
@@ -564,8 +552,15 @@ impl AccountStore for Store {
                 .execute(conn)
                 .await?;
             }
+            // One statement: absent fields (`None`) are left out of the SET list.
             Ok(diesel::update(target)
-                .set(users::updated_at.eq(now))
+                .set((
+                    change.name.as_ref().map(|v| users::name.eq(v)),
+                    change.email.as_ref().map(|v| users::email.eq(v)),
+                    change.role.map(|r| users::role.eq(r.as_str())),
+                    change.password_hash.as_ref().map(|v| users::password_hash.eq(v)),
+                    users::updated_at.eq(now),
+                ))
                 .returning(user_columns!())
                 .get_result::<UserTuple>(conn)
                 .await?)
