@@ -112,18 +112,20 @@ pub async fn create_key(config: &Config, args: &CreateKey) -> Result<String, Sta
         Family::Mcp => KeyFamily::Mcp,
     };
     let (public_id, secret) = jekcms_accounts::service::generate_key(family);
-    let family = family.as_str();
-    let key = store
-        .create_api_key(
-            &user,
+    let key = jekcms_accounts::AccountStore::create_key(
+        &store,
+        user.site_id,
+        jekcms_accounts::model::NewApiKey {
+            user_id: user.id,
             family,
-            &args.name,
-            &public_id,
-            &SecretHash::of(&secret),
-            None,
-        )
-        .await
-        .map_err(|e| StartError(e.to_string()))?;
+            name: args.name.to_owned(),
+            public_id: public_id.to_owned(),
+            secret_hash: SecretHash::of(&secret),
+            expires_at: None,
+        },
+    )
+    .await
+    .map_err(|e| StartError(e.to_string()))?;
     let out = match (args.family, args.json) {
         (Family::Api, true) => json!({
             "key_id": key.id, "api_key": public_id, "api_secret": secret,

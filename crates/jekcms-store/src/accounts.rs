@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use jekcms_accounts::model::{NewApiKey, NewUser, UserChange};
 use jekcms_accounts::repo::{AccountStore, KeyScope, LoginRecord};
 use jekcms_accounts::{AccountError, ApiKey, Site, User};
-use jekcms_auth::{Role, SecretHash};
+use jekcms_auth::Role;
 
 /// A site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,17 +34,6 @@ pub struct UserRecord {
     pub name: String,
     /// Role within the site.
     pub role: Role,
-}
-
-/// A newly created API key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiKeyInfo {
-    /// Row id.
-    pub id: i64,
-    /// Public id (`api_…` or `mcp_…`).
-    pub public_id: String,
-    /// `api` or `mcp`.
-    pub family: String,
 }
 
 #[derive(Queryable)]
@@ -155,41 +144,6 @@ impl Store {
             )));
         }
         Ok(user)
-    }
-
-    /// Stores a new key for a user; only the secret's hash is kept.
-    pub async fn create_api_key(
-        &self,
-        user: &UserRecord,
-        family: &str,
-        name: &str,
-        public_id: &str,
-        secret_hash: &SecretHash,
-        expires_at: Option<DateTime<Utc>>,
-    ) -> Result<ApiKeyInfo, StoreError> {
-        let now = naive(jekcms_auth::now());
-        let expires_at: Option<NaiveDateTime> = expires_at.map(naive);
-        with_write_conn!(self, conn => {
-            let id = diesel::insert_into(api_keys::table)
-                .values((
-                    api_keys::site_id.eq(user.site_id),
-                    api_keys::user_id.eq(user.id),
-                    api_keys::public_id.eq(public_id),
-                    api_keys::family.eq(family),
-                    api_keys::secret_hash.eq(secret_hash.as_bytes()),
-                    api_keys::name.eq(name),
-                    api_keys::created_at.eq(now),
-                    api_keys::expires_at.eq(expires_at),
-                ))
-                .returning(api_keys::id)
-                .get_result::<i64>(conn)
-                .await?;
-            Ok(ApiKeyInfo {
-                id,
-                public_id: public_id.to_owned(),
-                family: family.to_owned(),
-            })
-        })
     }
 
     /// Grants or withdraws the site's API access (its license); without it every

@@ -29,7 +29,7 @@ mod sessions;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-pub use accounts::{ApiKeyInfo, SiteRecord, UserRecord};
+pub use accounts::{SiteRecord, UserRecord};
 pub use posts::ImportPost;
 
 /// A SQLite connection whose queries run on the calling thread. Used for reads only: in WAL

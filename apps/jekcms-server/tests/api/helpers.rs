@@ -251,10 +251,20 @@ impl TestApp {
             .unwrap();
         let key = CredentialFamily::ApiKey.generate();
         let secret = CredentialFamily::ApiSecret.generate();
-        store
-            .create_api_key(&user, "api", "test", &key, &SecretHash::of(&secret), None)
-            .await
-            .unwrap();
+        jekcms_accounts::AccountStore::create_key(
+            store,
+            user.site_id,
+            jekcms_accounts::model::NewApiKey {
+                user_id: user.id,
+                family: jekcms_accounts::KeyFamily::Api,
+                name: "test".to_owned(),
+                public_id: key.to_owned(),
+                secret_hash: SecretHash::of(&secret),
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
         (key, secret, user.id, site.id)
     }
 

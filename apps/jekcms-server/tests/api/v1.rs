@@ -27,10 +27,20 @@ async fn pair(app: &TestApp, email: &str, role: Role) -> Pair {
         .unwrap();
     let key = CredentialFamily::ApiKey.generate();
     let secret = CredentialFamily::ApiSecret.generate();
-    let info = store
-        .create_api_key(&user, "api", "v1", &key, &SecretHash::of(&secret), None)
-        .await
-        .unwrap();
+    let info = jekcms_accounts::AccountStore::create_key(
+        store,
+        user.site_id,
+        jekcms_accounts::model::NewApiKey {
+            user_id: user.id,
+            family: jekcms_accounts::KeyFamily::Api,
+            name: "v1".to_owned(),
+            public_id: key.to_owned(),
+            secret_hash: SecretHash::of(&secret),
+            expires_at: None,
+        },
+    )
+    .await
+    .unwrap();
     Pair {
         key,
         secret,
@@ -190,7 +200,18 @@ both_stores! {
         let store = &app.state.store;
         let user = store.ensure_user(p.site_id, "owner@example.com", "owner@example.com", Role::Owner).await.unwrap();
         let mcp = CredentialFamily::Mcp.generate();
-        store.create_api_key(&user, "mcp", "agent", &mcp, &SecretHash::of("unused"), None).await.unwrap();
+        jekcms_accounts::AccountStore::create_key(
+            store,
+            user.site_id,
+            jekcms_accounts::model::NewApiKey {
+                user_id: user.id,
+                family: jekcms_accounts::KeyFamily::Mcp,
+                name: "agent".to_owned(),
+                public_id: mcp.to_owned(),
+                secret_hash: SecretHash::of("unused"),
+                expires_at: None,
+            },
+        ).await.unwrap();
         let as_mcp = Pair { key: mcp, ..pair(&app, "owner@example.com", Role::Owner).await };
         let e = expect_v1_error(&v1(&app, Method::GET, "/api/v1/posts", Some(&as_mcp), None).await, 401, "/api/v2/posts");
         assert!(e.contains("/mcp"), "{e}");
