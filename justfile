@@ -51,3 +51,7 @@ bench-cli:
 # Fill a database with the benchmark dataset (N posts)
 seed posts="100000":
     cargo run --release -- seed --posts {{posts}}
+
+# Instructions per list request against the store's list query (needs a seeded database)
+request-cost:
+    JEKCMS_DATABASE_URL=sqlite://bench-out/sqlite/bench.db scripts/request-cost.sh

@@ -14,19 +14,19 @@ cargo build -q --release -p jekcms-server
 bin="${CARGO_TARGET_DIR:-$(pwd)/target}/release/jekcms"
 work=$(mktemp -d)
 creds=$("$bin" keys create --user "limiter-cost-$$@example.com" --json)
-port=$((30000 + RANDOM % 20000))
 
 measure() { # requests env...
   local requests=$1; shift
-  env "$@" JEKCMS_BIND="127.0.0.1:$port" JEKCMS_LOG=warn \
+  env "$@" JEKCMS_BIND=127.0.0.1:0 JEKCMS_LOG=warn \
     valgrind -q --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" serve > "$work/out" 2>/dev/null &
   local pid=$!
   until grep -q listening "$work/out" 2>/dev/null; do sleep 0.1; done
-  local token
-  token=$(curl -sf -X POST "127.0.0.1:$port/api/v2/auth/token" -H 'Content-Type: application/json' \
+  local base token
+  base=$(sed -n 's|^listening on ||p' "$work/out" | head -1)
+  token=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
     -d "$(echo "$creds" | jq -c '{api_key, api_secret}')" | jq -r .data.access_token)
   if [ "$requests" -gt 0 ]; then
-    ab -q -n "$requests" -c 4 -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/v2/posts" > "$work/ab.txt"
+    ab -q -n "$requests" -c 4 -H "Authorization: Bearer $token" "$base/api/v2/posts" > "$work/ab.txt"
     if grep -q "Non-2xx" "$work/ab.txt"; then echo "non-2xx answers" >&2; exit 1; fi
   fi
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true

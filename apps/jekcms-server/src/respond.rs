@@ -1,12 +1,31 @@
 //! Success responses in the envelope.
 
 use crate::context;
-use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
 use jekcms_content::list::Page;
 use jekcms_cursor::CursorCodec;
 use jekcms_envelope::{Envelope, Meta, PageMeta};
 use serde::Serialize;
+
+/// `builder` with `value` as its JSON body, serialized into a buffer of `capacity` bytes:
+/// growing one from empty to a page of posts (~40 KB) copies it ten times over.
+fn json_body<T: Serialize>(
+    mut builder: actix_web::HttpResponseBuilder,
+    value: &T,
+    capacity: usize,
+) -> HttpResponse {
+    let mut body = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => builder
+            .content_type(actix_web::http::header::ContentType::json())
+            .body(body),
+        Err(e) => crate::errors::AppError::internal(&e).error_response(),
+    }
+}
+
+/// Room for one item's JSON, e.g. a post with a 2 KB body.
+const ITEM_BYTES: usize = 2048;
 
 /// `200` with `data`.
 pub fn ok<T: Serialize>(data: T) -> HttpResponse {
@@ -15,7 +34,11 @@ pub fn ok<T: Serialize>(data: T) -> HttpResponse {
 
 /// Any 2xx status with `data`.
 pub fn with_status<T: Serialize>(status: StatusCode, data: T) -> HttpResponse {
-    HttpResponse::build(status).json(Envelope::ok(data, Meta::new(context::request_id())))
+    json_body(
+        HttpResponse::build(status),
+        &Envelope::ok(data, Meta::new(context::request_id())),
+        ITEM_BYTES,
+    )
 }
 
 /// `201 Created` with `Location`.
@@ -39,7 +62,12 @@ pub fn page<T: Serialize>(
         limit,
         total: page.total,
     });
-    HttpResponse::Ok().json(Envelope::ok(page.items, meta))
+    let capacity = (page.items.len() + 1) * ITEM_BYTES;
+    json_body(
+        HttpResponse::Ok(),
+        &Envelope::ok(page.items, meta),
+        capacity,
+    )
 }
 
 /// Marks a response that carries credentials as never to be cached (RFC 6749 §5.1).

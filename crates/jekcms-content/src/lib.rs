@@ -22,6 +22,7 @@ pub mod post;
 pub mod repo;
 pub mod service;
 pub mod slug;
+pub mod timestamp;
 
 pub use list::{ListQuery, Page, PostFilter, PostSort};
 pub use media::{Media, NewMedia};

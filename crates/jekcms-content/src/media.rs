@@ -45,8 +45,10 @@ pub struct Media {
     /// Where the bytes are served.
     pub url: String,
     /// Upload time.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// Last change of the record.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
     /// Key of the stored file, relative to the media directory.
     #[serde(skip)]

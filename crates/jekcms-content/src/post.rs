@@ -74,10 +74,13 @@ pub struct Post {
     /// Distinct tags, in the order given.
     pub tags: Vec<String>,
     /// When it was (first) published.
+    #[serde(serialize_with = "crate::timestamp::serialize_option")]
     pub published_at: Option<DateTime<Utc>>,
     /// Creation time.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// Last change.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     pub updated_at: DateTime<Utc>,
     /// Incremented on every change; the ETag is derived from it.
     #[serde(skip)]

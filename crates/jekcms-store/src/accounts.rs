@@ -1,6 +1,7 @@
 //! Sites, users, API keys and deployment settings.
 
 use crate::schema::{api_keys, media, posts, sessions, settings, sites, users};
+use crate::sql::LimitLiteral;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -79,7 +80,7 @@ impl Store {
             Ok(settings::table
                 .filter(settings::name.eq(name))
                 .select(settings::value)
-                .first::<String>(conn)
+                .limit_literal(1).get_result::<String>(conn)
                 .await?)
         })
     }
@@ -102,7 +103,7 @@ impl Store {
             let (id, slug, name) = sites::table
                 .filter(sites::slug.eq(slug))
                 .select((sites::id, sites::slug, sites::name))
-                .first::<(i64, String, String)>(conn)
+                .limit_literal(1).get_result::<(i64, String, String)>(conn)
                 .await?;
             Ok(SiteRecord { id, slug, name })
         })
@@ -134,7 +135,7 @@ impl Store {
             users::table
                 .filter(users::email.eq(email))
                 .select((users::id, users::site_id, users::email, users::name, users::role))
-                .first::<UserRow>(conn)
+                .limit_literal(1).get_result::<UserRow>(conn)
                 .await?
         })
         .into_record()?;
@@ -354,7 +355,7 @@ macro_rules! keep_an_owner {
             .filter(users::site_id.eq($site_id))
             .filter(users::role.eq(Role::Owner.as_str()))
             .select(users::id)
-            .limit(2)
+            .limit_literal(2)
             .load($conn)
             .await?;
         if owners == [$user_id] {
@@ -410,7 +411,7 @@ impl AccountStore for Store {
             sites::table
                 .filter(sites::id.eq(site_id))
                 .select((sites::id, sites::slug, sites::name))
-                .first::<(i64, String, String)>(conn)
+                .limit_literal(1).get_result::<(i64, String, String)>(conn)
                 .await
                 .map_err(StoreError::from)?
         });
@@ -422,7 +423,7 @@ impl AccountStore for Store {
             users::table
                 .filter(users::email.eq(email))
                 .select(user_columns!())
-                .first::<UserTuple>(conn)
+                .limit_literal(1).get_result::<UserTuple>(conn)
                 .await
                 .optional()
                 .map_err(StoreError::from)?
@@ -451,8 +452,8 @@ impl AccountStore for Store {
                 .filter(users::site_id.eq(site_id))
                 .filter(users::id.gt(after))
                 .order(users::id.asc())
-                .limit(i64::from(limit))
                 .select(user_columns!())
+                .limit_literal(limit)
                 .load::<UserTuple>(conn)
                 .await
                 .map_err(StoreError::from)?
@@ -466,7 +467,7 @@ impl AccountStore for Store {
                 .filter(users::site_id.eq(site_id))
                 .filter(users::id.eq(user_id))
                 .select(user_columns!())
-                .first::<UserTuple>(conn)
+                .limit_literal(1).get_result::<UserTuple>(conn)
                 .await
                 .map_err(StoreError::from)?
         });
@@ -614,8 +615,8 @@ impl AccountStore for Store {
                 .filter(api_keys::id.gt(after))
                 .filter(api_keys::user_id.eq(scope.own_user_id).or(users::role.eq_any(&roles)))
                 .order(api_keys::id.asc())
-                .limit(i64::from(limit))
                 .select(key_columns!())
+                .limit_literal(limit)
                 .load::<KeyTuple>(conn)
                 .await
                 .map_err(StoreError::from)?
@@ -630,7 +631,7 @@ impl AccountStore for Store {
                 .filter(api_keys::site_id.eq(site_id))
                 .filter(api_keys::id.eq(key_id))
                 .select((key_columns!(), users::role))
-                .first::<(KeyTuple, String)>(conn)
+                .limit_literal(1).get_result::<(KeyTuple, String)>(conn)
                 .await
                 .map_err(StoreError::from)?
         });

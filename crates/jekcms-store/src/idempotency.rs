@@ -2,6 +2,7 @@
 //! index on (site, user, key) is the claim that only one request can win.
 
 use crate::schema::idempotency_keys as ik;
+use crate::sql::LimitLiteral;
 use crate::{Store, StoreError, naive, with_write_conn, with_write_txn};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -45,7 +46,7 @@ impl IdempotencyStore for Store {
                 .filter(ik::user_id.eq(scope.user_id))
                 .filter(ik::idem_key.eq(key))
                 .select((ik::fingerprint, ik::status, ik::response))
-                .first::<Row>(conn)
+                .limit_literal(1).get_result::<Row>(conn)
                 .await?;
             Ok(Some(row))
         })?;

@@ -26,6 +26,7 @@ mod migrate;
 mod posts;
 pub mod schema;
 mod sessions;
+mod sql;
 #[cfg(feature = "test-support")]
 pub mod testing;
 

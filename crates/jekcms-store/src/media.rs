@@ -1,6 +1,7 @@
 //! [`MediaRepository`] for both backends. Only records live here; the app stores the bytes.
 
 use crate::schema::media;
+use crate::sql::LimitLiteral;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -86,14 +87,14 @@ impl MediaRepository for Store {
         site_id: i64,
         page: OffsetPage,
     ) -> Result<OffsetList<Media>, ContentError> {
-        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let offset = page.offset().min(i64::MAX as u64);
         let (rows, total) = with_conn!(self, conn => {
             let rows: Vec<MediaRow> = media::table
                 .filter(media::site_id.eq(site_id))
                 .order((media::created_at.desc(), media::id.desc()))
                 .select(MediaRow::as_select())
-                .limit(i64::from(page.per_page))
-                .offset(offset)
+                .limit_literal(page.per_page)
+                .offset_literal(offset)
                 .load(conn)
                 .await
                 .map_err(StoreError::from)?;
@@ -116,7 +117,7 @@ impl MediaRepository for Store {
         site_id: i64,
         query: &MediaListQuery,
     ) -> Result<Page<Media>, ContentError> {
-        let want = i64::from(query.limit) + 1;
+        let want = query.limit + 1;
         let bound = match &query.after {
             Some(c) => match c.key {
                 SortKey::Int(m) => Some((
@@ -143,7 +144,7 @@ impl MediaRepository for Store {
             let rows: Vec<MediaRow> = q
                 .order((media::created_at.desc(), media::id.desc()))
                 .select(MediaRow::as_select())
-                .limit(want)
+                .limit_literal(want)
                 .load(conn)
                 .await
                 .map_err(StoreError::from)?;
@@ -160,7 +161,7 @@ impl MediaRepository for Store {
             (rows, total)
         });
         let mut items: Vec<Media> = rows.into_iter().map(Media::from).collect();
-        let next = if items.len() as i64 == want {
+        let next = if items.len() == want as usize {
             items.pop();
             items.last().map(MediaListQuery::cursor_after)
         } else {
@@ -175,7 +176,7 @@ impl MediaRepository for Store {
                 .filter(media::site_id.eq(site_id))
                 .filter(media::id.eq(id))
                 .select(MediaRow::as_select())
-                .first::<MediaRow>(conn)
+                .limit_literal(1).get_result::<MediaRow>(conn)
                 .await
                 .map_err(StoreError::from)?
         });

@@ -7,6 +7,7 @@
 //! neither planner turns an `OR` into an index bound by itself.
 
 use crate::schema::{post_tags, posts};
+use crate::sql::LimitLiteral;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -398,7 +399,7 @@ impl PostRepository for Store {
         site_id: i64,
         query: &ListQuery,
     ) -> Result<Page<Post>, ContentError> {
-        let want = i64::from(query.limit) + 1;
+        let want = query.limit + 1;
         let desc = query.sort.descending;
         let f = &query.filter;
         let after = query.after.as_ref();
@@ -418,7 +419,7 @@ impl PostRepository for Store {
                     } else {
                         keyset!(q, posts::updated_at, bound, desc)
                     };
-                    q.select(PostRow::as_select()).limit(want).load(conn).await.map_err(StoreError::from)?
+                    q.select(PostRow::as_select()).limit_literal(want).load(conn).await.map_err(StoreError::from)?
                 }
                 SortField::Title => {
                     let bound = match after {
@@ -429,7 +430,7 @@ impl PostRepository for Store {
                         None => None,
                     };
                     let q = keyset!(filtered!(site_id, f), posts::title_key, bound, desc);
-                    q.select(PostRow::as_select()).limit(want).load(conn).await.map_err(StoreError::from)?
+                    q.select(PostRow::as_select()).limit_literal(want).load(conn).await.map_err(StoreError::from)?
                 }
                 SortField::PublishedAt => {
                     // Rows with a publication time first (in either direction), then the
@@ -444,13 +445,13 @@ impl PostRepository for Store {
                     if !in_unpublished {
                         let q = filtered!(site_id, f).filter(posts::published_at.ge(min_time()));
                         let q = keyset!(q, posts::published_at, bound, desc);
-                        rows = q.select(PostRow::as_select()).limit(want).load(conn).await.map_err(StoreError::from)?;
+                        rows = q.select(PostRow::as_select()).limit_literal(want).load(conn).await.map_err(StoreError::from)?;
                     }
-                    let missing = want - rows.len() as i64;
+                    let missing = want.saturating_sub(rows.len() as u32);
                     if missing > 0 {
                         let after_id = if in_unpublished { after.map(|c| c.id) } else { None };
                         let q = unpublished!(filtered!(site_id, f), after_id, desc);
-                        let more: Vec<PostRow> = q.select(PostRow::as_select()).limit(missing).load(conn).await.map_err(StoreError::from)?;
+                        let more: Vec<PostRow> = q.select(PostRow::as_select()).limit_literal(missing).load(conn).await.map_err(StoreError::from)?;
                         rows.extend(more);
                     }
                     rows
@@ -468,7 +469,7 @@ impl PostRepository for Store {
             .into_iter()
             .map(PostRow::into_post)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = if items.len() as i64 == want {
+        let next = if items.len() == want as usize {
             items.pop();
             items.last().map(|p| query.sort.cursor_after(p))
         } else {
@@ -484,14 +485,14 @@ impl PostRepository for Store {
     ) -> Result<OffsetList<Post>, ContentError> {
         // The legacy way on purpose: the database walks and discards `offset` rows of the
         // index, then counts every row of the site. This is what v1 costs.
-        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let offset = page.offset().min(i64::MAX as u64);
         let (rows, total) = with_conn!(self, conn => {
             let rows: Vec<PostRow> = posts::table
                 .filter(posts::site_id.eq(site_id))
                 .order((posts::created_at.desc(), posts::id.desc()))
                 .select(PostRow::as_select())
-                .limit(i64::from(page.per_page))
-                .offset(offset)
+                .limit_literal(page.per_page)
+                .offset_literal(offset)
                 .load(conn)
                 .await
                 .map_err(StoreError::from)?;
@@ -670,7 +671,7 @@ impl PostRepository for Store {
                 .filter(posts::site_id.eq(site_id))
                 .filter(posts::id.eq(id))
                 .select(PostRow::as_select())
-                .first::<PostRow>(conn)
+                .limit_literal(1).get_result::<PostRow>(conn)
                 .await
                 .map_err(StoreError::from)?
         });

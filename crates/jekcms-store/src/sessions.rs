@@ -2,6 +2,7 @@
 //! lookup done on every authenticated request.
 
 use crate::schema::{api_keys, refresh_tokens, sessions, sites, users};
+use crate::sql::LimitLiteral;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -43,7 +44,7 @@ impl SessionStore for Store {
                     api_keys::expires_at,
                     api_keys::revoked_at,
                 ))
-                .first::<KeyRow>(conn)
+                .limit_literal(1).get_result::<KeyRow>(conn)
                 .await
                 .optional()
                 .map_err(StoreError::from)?
@@ -133,7 +134,7 @@ impl SessionStore for Store {
                 let session = sessions::table
                     .filter(sessions::id.eq(session_id))
                     .select((sessions::user_id, sessions::site_id, sessions::expires_at, sessions::revoked_at))
-                    .first::<(i64, i64, NaiveDateTime, Option<NaiveDateTime>)>(conn)
+                    .limit_literal(1).get_result::<(i64, i64, NaiveDateTime, Option<NaiveDateTime>)>(conn)
                     .await?;
                 let (user_id, site_id, expires_at, revoked_at) = session;
                 if revoked_at.is_some() || expires_at <= now_n {
@@ -158,7 +159,7 @@ impl SessionStore for Store {
             let known = refresh_tokens::table
                 .filter(refresh_tokens::token_hash.eq(&presented))
                 .select((refresh_tokens::session_id, refresh_tokens::used_at))
-                .first::<(i64, Option<NaiveDateTime>)>(conn)
+                .limit_literal(1).get_result::<(i64, Option<NaiveDateTime>)>(conn)
                 .await
                 .optional()?;
             match known {
@@ -212,7 +213,7 @@ impl SessionStore for Store {
                 .inner_join(sites::table.on(sites::id.eq(users::site_id)))
                 .filter(users::id.eq(user_id))
                 .select((users::role, sites::api_access))
-                .first::<(String, bool)>(conn)
+                .limit_literal(1).get_result::<(String, bool)>(conn)
                 .await
                 .optional()
                 .map_err(StoreError::from)?
@@ -242,7 +243,7 @@ impl SessionStore for Store {
                     (sites::id, sites::slug, sites::name, sites::api_access),
                     (api_keys::public_id, api_keys::expires_at, api_keys::revoked_at).nullable(),
                 ))
-                .first::<PrincipalRow>(conn)
+                .limit_literal(1).get_result::<PrincipalRow>(conn)
                 .await
                 .optional()
                 .map_err(StoreError::from)?
