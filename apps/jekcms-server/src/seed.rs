@@ -95,6 +95,7 @@ pub async fn seed(store: &Store, site_slug: &str, count: usize) -> Result<usize,
         store.import_posts(site.id, author.id, &batch).await?;
         written += n;
     }
+    store.after_bulk_load().await?;
     Ok(written)
 }
 
