@@ -2,7 +2,7 @@
 # `just bench`: criterion micro-benchmarks, then HTTP scenarios against the release server
 # on SQLite and PostgreSQL with the seeded dataset (100,000 posts). Writes bench-out/results.md.
 #
-# Knobs: BENCH_POSTS (100000), BENCH_SECONDS (5 per scenario), BENCH_SKIP_CRITERION=1,
+# Knobs: BENCH_POSTS (100000), BENCH_SECONDS (3 per scenario), BENCH_SKIP_CRITERION=1,
 # BENCH_SKIP_BOUND=1, BENCH_STORES ("sqlite postgres"), JEKCMS_TEST_POSTGRES_URL (admin URL
 # for a scratch db), BENCH_ONLY=issue5 (only the v1-versus-v2 pages and the bulk import of
 # issue #5).
@@ -12,7 +12,7 @@ root=$(pwd)
 out="$root/bench-out"
 mkdir -p "$out"
 posts=${BENCH_POSTS:-100000}
-secs=${BENCH_SECONDS:-5}
+secs=${BENCH_SECONDS:-3}
 stores=${BENCH_STORES:-sqlite postgres}
 pg_admin=${JEKCMS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 results="$out/results.md"
@@ -27,8 +27,12 @@ if ! command -v wrk >/dev/null; then
   echo "installing wrk (Debian package)"; apt-get install -y -qq wrk >/dev/null 2>&1 || {
     echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 fi
-cargo build -q --release -p jekcms-server
-phase "release build done"
+# Everything in cargo's `bench` profile (release settings, output in target/release): the
+# server, the criterion benches and the bound then share one build of every dependency,
+# where a `--release` server and `cargo bench` would each compile their own.
+cargo build -q --profile bench -p jekcms-server
+cargo bench -q --no-run -p jekcms-cursor -p jekcms-auth -p jekcms-envelope -p jekcms-ratelimit -p jekcms-store 2>/dev/null
+phase "build done (server, criterion benches, the bound)"
 bin="${CARGO_TARGET_DIR:-$root/target}/release/jekcms"
 
 {
@@ -44,7 +48,7 @@ bin="${CARGO_TARGET_DIR:-$root/target}/release/jekcms"
 
 if [ -z "${BENCH_SKIP_CRITERION:-}" ]; then
   echo "== criterion micro-benchmarks"
-  cargo bench -q -p jekcms-cursor -p jekcms-auth -p jekcms-envelope -p jekcms-ratelimit --benches -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
+  cargo bench -q -p jekcms-cursor -p jekcms-auth -p jekcms-envelope -p jekcms-ratelimit --benches -- --warm-up-time 0.5 --measurement-time 2 2>/dev/null \
     | tee "$out/criterion.txt" | grep -E "time:" || true
   {
     echo "## In-process (criterion, median of the estimate)"
@@ -118,21 +122,33 @@ for store in $stores; do
   token=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
     -d "$(echo "$creds" | jq -c '{api_key, api_secret}')" | jq -r .data.access_token)
 
-  # Cursors at the scenario depths, found by walking (100 rows a page, then 20).
+  # Cursors at the scenario depths, found by walking the list (100 rows a page, then 20) over
+  # one keep-alive connection: a curl and a jq per page cost more than the page.
   declare -A cursor_at=()
   rss_kb=""
-  cursor=""; depth=0
-  for target in 9980 10000 50000 99980; do
-    while [ $((depth + 100)) -le "$target" ]; do
-      cursor=$(curl -sf "$base/api/v2/posts?limit=100${cursor:+&cursor=$cursor}" -H "Authorization: Bearer $token" | jq -r .meta.next_cursor)
-      depth=$((depth + 100))
-    done
-    while [ "$depth" -lt "$target" ]; do
-      cursor=$(curl -sf "$base/api/v2/posts?limit=20${cursor:+&cursor=$cursor}" -H "Authorization: Bearer $token" | jq -r .meta.next_cursor)
-      depth=$((depth + 20))
-    done
-    cursor_at[$target]=$cursor
-  done
+  walk=$(python3 - "$base" "$token" <<'PY'
+import http.client, json, sys, urllib.parse
+base, token = sys.argv[1], sys.argv[2]
+u = urllib.parse.urlsplit(base)
+conn = http.client.HTTPConnection(u.hostname, u.port)
+def page(limit, cursor):
+    path = f"/api/v2/posts?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+    conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+    res = conn.getresponse()
+    body = res.read()
+    if res.status != 200:
+        sys.exit(f"cursor walk: HTTP {res.status} at {path}")
+    return json.loads(body)["meta"]["next_cursor"]
+cursor, depth = None, 0
+for target in (10000, 50000, 99980):
+    while depth + 100 <= target:
+        cursor, depth = page(100, cursor), depth + 100
+    while depth < target:
+        cursor, depth = page(20, cursor), depth + 20
+    print(f"cursor_at[{target}]='{cursor}'")
+PY
+)
+  eval "$walk"
   phase "$store: cursors found"
   some_id=$(curl -sf "$base/api/v2/posts?limit=1" -H "Authorization: Bearer $token" | jq -r '.data[0].id')
 

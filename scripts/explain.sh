@@ -15,10 +15,10 @@ c = sqlite3.connect(db)
 k, i = c.execute("SELECT created_at, id FROM posts WHERE site_id = 1 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 99979").fetchone()
 t, ti = c.execute("SELECT title_key, id FROM posts WHERE site_id = 1 ORDER BY title_key, id LIMIT 1 OFFSET 50000").fetchone()
 queries = [
-  ("first page, -created_at", f"SELECT {cols} FROM posts WHERE posts.site_id = ? ORDER BY posts.created_at DESC, posts.id DESC LIMIT ?", (1, 21)),
-  ("depth 99,980, -created_at", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.created_at <= ? AND (posts.created_at < ? OR posts.created_at = ? AND posts.id < ?) ORDER BY posts.created_at DESC, posts.id DESC LIMIT ?", (1, k, k, k, i, 21)),
-  ("depth 50,000, title", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.title_key >= ? AND (posts.title_key > ? OR posts.title_key = ? AND posts.id > ?) ORDER BY posts.title_key ASC, posts.id ASC LIMIT ?", (1, t, t, t, ti, 21)),
-  ("status=published, first page", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.status = ? ORDER BY posts.created_at DESC, posts.id DESC LIMIT ?", (1, "published", 21)),
+  ("first page, -created_at", f"SELECT {cols} FROM posts WHERE posts.site_id = ? ORDER BY posts.created_at DESC, posts.id DESC LIMIT 21", (1,)),
+  ("depth 99,980, -created_at", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.created_at <= ? AND (posts.created_at < ? OR posts.created_at = ? AND posts.id < ?) ORDER BY posts.created_at DESC, posts.id DESC LIMIT 21", (1, k, k, k, i)),
+  ("depth 50,000, title", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.title_key >= ? AND (posts.title_key > ? OR posts.title_key = ? AND posts.id > ?) ORDER BY posts.title_key ASC, posts.id ASC LIMIT 21", (1, t, t, t, ti)),
+  ("status=published, first page", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.status = ? ORDER BY posts.created_at DESC, posts.id DESC LIMIT 21", (1, "published")),
 ]
 for name, sql, args in queries:
     print(f"-- {name}")
