@@ -12,12 +12,15 @@ case $store in
 import sqlite3, sys
 db, cols = sys.argv[1], sys.argv[2]
 c = sqlite3.connect(db)
-k, i = c.execute("SELECT created_at, id FROM posts WHERE site_id = 1 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 99979").fetchone()
-t, ti = c.execute("SELECT title_key, id FROM posts WHERE site_id = 1 ORDER BY title_key, id LIMIT 1 OFFSET 50000").fetchone()
+# The last page and the middle of the site, whatever its size.
+n = c.execute("SELECT count(*) FROM posts WHERE site_id = 1").fetchone()[0]
+deep, mid = max(n - 21, 0), n // 2
+k, i = c.execute(f"SELECT created_at, id FROM posts WHERE site_id = 1 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET {deep}").fetchone()
+t, ti = c.execute(f"SELECT title_key, id FROM posts WHERE site_id = 1 ORDER BY title_key, id LIMIT 1 OFFSET {mid}").fetchone()
 queries = [
   ("first page, -created_at", f"SELECT {cols} FROM posts WHERE posts.site_id = ? ORDER BY posts.created_at DESC, posts.id DESC LIMIT 21", (1,)),
-  ("depth 99,980, -created_at", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.created_at <= ? AND (posts.created_at < ? OR posts.created_at = ? AND posts.id < ?) ORDER BY posts.created_at DESC, posts.id DESC LIMIT 21", (1, k, k, k, i)),
-  ("depth 50,000, title", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.title_key >= ? AND (posts.title_key > ? OR posts.title_key = ? AND posts.id > ?) ORDER BY posts.title_key ASC, posts.id ASC LIMIT 21", (1, t, t, t, ti)),
+  (f"last page (depth {deep + 1:,}), -created_at", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.created_at <= ? AND (posts.created_at < ? OR posts.created_at = ? AND posts.id < ?) ORDER BY posts.created_at DESC, posts.id DESC LIMIT 21", (1, k, k, k, i)),
+  (f"depth {mid + 1:,}, title", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.title_key >= ? AND (posts.title_key > ? OR posts.title_key = ? AND posts.id > ?) ORDER BY posts.title_key ASC, posts.id ASC LIMIT 21", (1, t, t, t, ti)),
   ("status=published, first page", f"SELECT {cols} FROM posts WHERE posts.site_id = ? AND posts.status = ? ORDER BY posts.created_at DESC, posts.id DESC LIMIT 21", (1, "published")),
 ]
 for name, sql, args in queries:
@@ -27,12 +30,14 @@ for name, sql, args in queries:
 PY
     ;;
   postgres)
-    k=$(psql -Atq "$target" -c "SELECT created_at FROM posts WHERE site_id = 1 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 99979")
-    i=$(psql -Atq "$target" -c "SELECT id FROM posts WHERE site_id = 1 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET 99979")
+    n=$(psql -Atq "$target" -c "SELECT count(*) FROM posts WHERE site_id = 1")
+    deep=$(( n > 21 ? n - 21 : 0 ))
+    k=$(psql -Atq "$target" -c "SELECT created_at FROM posts WHERE site_id = 1 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET $deep")
+    i=$(psql -Atq "$target" -c "SELECT id FROM posts WHERE site_id = 1 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET $deep")
     psql -q "$target" -c "ANALYZE posts" >/dev/null
     for q in \
       "first page, -created_at|SELECT $cols FROM posts WHERE posts.site_id = 1 ORDER BY posts.created_at DESC, posts.id DESC LIMIT 21" \
-      "depth 99,980, -created_at|SELECT $cols FROM posts WHERE posts.site_id = 1 AND posts.created_at <= '$k' AND (posts.created_at < '$k' OR posts.created_at = '$k' AND posts.id < $i) ORDER BY posts.created_at DESC, posts.id DESC LIMIT 21"; do
+      "last page (depth $((deep + 1))), -created_at|SELECT $cols FROM posts WHERE posts.site_id = 1 AND posts.created_at <= '$k' AND (posts.created_at < '$k' OR posts.created_at = '$k' AND posts.id < $i) ORDER BY posts.created_at DESC, posts.id DESC LIMIT 21"; do
       echo "-- ${q%%|*}"
       psql -Atq "$target" -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) ${q#*|}" | sed 's/^/    /'
     done
