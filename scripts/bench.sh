@@ -27,14 +27,14 @@ if ! command -v wrk >/dev/null; then
   echo "installing wrk (Debian package)"; apt-get install -y -qq wrk >/dev/null 2>&1 || {
     echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 fi
-# Everything is built before anything is measured, each with the very cargo command that
-# runs it later: a different set of packages unifies dependency features differently, and
-# cargo would then compile the whole tree a second time in the middle of the run.
-micro=(-p jekcms-cursor -p jekcms-auth -p jekcms-envelope -p jekcms-ratelimit --benches)
-bound=(-p jekcms-store --bench list)
+# Everything is built before anything is measured, the criterion benches (micro and the
+# bound) by one cargo command that every later run repeats: a different set of packages
+# unifies dependency features differently, and cargo would compile the tree again.
+benches=(-p jekcms-cursor -p jekcms-auth -p jekcms-envelope -p jekcms-ratelimit -p jekcms-store --benches)
 cargo build -q --release -p jekcms-server
-[ -n "${BENCH_SKIP_CRITERION:-}" ] || cargo bench -q --no-run "${micro[@]}" 2>/dev/null
-[ -n "${BENCH_SKIP_BOUND:-}" ] || cargo bench -q --no-run "${bound[@]}" 2>/dev/null
+if [ -z "${BENCH_SKIP_CRITERION:-}" ] || [ -z "${BENCH_SKIP_BOUND:-}" ]; then
+  cargo bench -q --no-run "${benches[@]}" 2>/dev/null
+fi
 phase "build done (server, criterion benches, the bound)"
 bin="${CARGO_TARGET_DIR:-$root/target}/release/jekcms"
 
@@ -51,7 +51,8 @@ bin="${CARGO_TARGET_DIR:-$root/target}/release/jekcms"
 
 if [ -z "${BENCH_SKIP_CRITERION:-}" ]; then
   echo "== criterion micro-benchmarks"
-  cargo bench -q "${micro[@]}" -- --warm-up-time 0.5 --measurement-time 2 2>/dev/null \
+  cargo bench -q "${benches[@]}" -- --warm-up-time 0.5 --measurement-time 2 \
+    '^(token|secret|password|cursor|envelope|ratelimit)/' 2>/dev/null \
     | tee "$out/criterion.txt" | grep -E "time:" || true
   {
     echo "## In-process (criterion, median of the estimate)"
@@ -273,8 +274,8 @@ PY
   phase "$store: bulk import done"
   # The bound: the same pages straight through the store, no HTTP.
   if [ -z "${BENCH_SKIP_BOUND:-}" ] && [ "${BENCH_ONLY:-}" != issue5 ]; then
-    JEKCMS_BENCH_DATABASE_URL="$url" cargo bench -q "${bound[@]}" -- \
-      --warm-up-time 1 --measurement-time 3 2>/dev/null > "$out/bound-$store.txt" || true
+    JEKCMS_BENCH_DATABASE_URL="$url" cargo bench -q "${benches[@]}" -- \
+      --warm-up-time 1 --measurement-time 3 '^store/' 2>/dev/null > "$out/bound-$store.txt" || true
     awk '/^store\// {name=$1} /time:/ { gsub(/.*time: *\[/, ""); split($0, a, " ");
       printf "In-process bound (%s, no HTTP): %s %s\n\n", name, a[3], a[4] }' "$out/bound-$store.txt" | tee -a "$results"
   fi
