@@ -1,0 +1,37 @@
+# Sourced by scripts/limiter-cost.sh and scripts/request-cost.sh: runs the release server
+# under callgrind and counts its instructions. Needs JEKCMS_DATABASE_URL (a seeded database).
+#
+#   callgrind_requests N CONCURRENCY [VAR=value …] [-- valgrind options …]
+# starts the server with the extra environment, sends N list requests (first page) with ab
+# at the given concurrency, stops it and prints the total instruction count.
+set -euo pipefail
+command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
+command -v ab >/dev/null || apt-get install -y -qq apache2-utils >/dev/null
+cargo build -q --release -p jekcms-server
+bin="${CARGO_TARGET_DIR:-$(pwd)/target}/release/jekcms"
+cg_work=$(mktemp -d)
+trap 'rm -rf "$cg_work"' EXIT
+cg_creds=$("$bin" keys create --user "callgrind-$$@example.com" --json)
+
+callgrind_requests() {
+  local requests=$1 concurrency=$2; shift 2
+  local env_vars=() valgrind_opts=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do env_vars+=("$1"); shift; done
+  [ "${1:-}" = -- ] && shift
+  valgrind_opts=("$@")
+  env "${env_vars[@]}" JEKCMS_BIND=127.0.0.1:0 JEKCMS_LOG=warn \
+    valgrind -q --tool=callgrind --callgrind-out-file="$cg_work/cg.out" "${valgrind_opts[@]}" "$bin" serve \
+    > "$cg_work/out" 2>/dev/null &
+  local pid=$!
+  until grep -q listening "$cg_work/out" 2>/dev/null; do sleep 0.1; done
+  local base token
+  base=$(sed -n 's|^listening on ||p' "$cg_work/out" | head -1)
+  token=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
+    -d "$(echo "$cg_creds" | jq -c '{api_key, api_secret}')" | jq -r .data.access_token)
+  if [ "$requests" -gt 0 ]; then
+    ab -q -n "$requests" -c "$concurrency" -H "Authorization: Bearer $token" "$base/api/v2/posts" > "$cg_work/ab.txt"
+    if grep -q "Non-2xx" "$cg_work/ab.txt"; then echo "non-2xx answers" >&2; exit 1; fi
+  fi
+  kill -INT "$pid"; wait "$pid" 2>/dev/null || true
+  grep -E '^(summary|totals):' "$cg_work/cg.out" | head -1 | awk '{print $2}'
+}
