@@ -66,3 +66,25 @@ where
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::posts;
+    use diesel::prelude::*;
+
+    #[test]
+    fn the_limit_and_offset_are_in_the_sql_text_not_bound() {
+        let q = posts::table.select(posts::id).limit_literal(21);
+        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&q).to_string();
+        assert!(sql.contains("LIMIT 21"), "{sql}");
+        assert!(!sql.contains("OFFSET"), "{sql}");
+        let q = posts::table
+            .select(posts::id)
+            .limit_literal(20)
+            .offset_literal(40);
+        let sql = diesel::debug_query::<diesel::pg::Pg, _>(&q).to_string();
+        assert!(sql.contains("LIMIT 20 OFFSET 40"), "{sql}");
+        assert!(sql.contains("binds: []"), "{sql}");
+    }
+}
