@@ -63,7 +63,10 @@ const WORDS: &[&str] = &[
     "last",
 ];
 
-const POSTS_PER_BATCH: usize = 1_000;
+/// Posts per import transaction. Each transaction writes every index page it touched to the
+/// WAL once, and random slug/title keys touch most of them: 10 transactions of 10,000 (about
+/// 20 MB in memory) instead of 100 of 1,000 took a 100,000-post SQLite seed from 24 s to 14 s.
+const POSTS_PER_BATCH: usize = 10_000;
 
 /// Seeds `count` posts into site `site_slug` (created if missing, with author
 /// `seed@<slug>.example`). Refuses a site that already has posts, so figures are always
@@ -88,6 +91,7 @@ pub async fn seed(store: &Store, site_slug: &str, count: usize) -> Result<usize,
         h.wrapping_mul(31).wrapping_add(u64::from(b))
     });
     let mut rng = fastrand::Rng::with_seed(seed);
+    store.before_bulk_load().await?;
     let mut written = 0;
     while written < count {
         let n = POSTS_PER_BATCH.min(count - written);

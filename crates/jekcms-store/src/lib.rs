@@ -21,12 +21,14 @@ use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper
 
 pub mod accounts;
 mod idempotency;
+mod load;
 mod media;
 mod migrate;
 mod posts;
 pub mod schema;
 mod sessions;
 mod sql;
+mod stored_time;
 #[cfg(feature = "test-support")]
 pub mod testing;
 

@@ -6,8 +6,10 @@
 //! `key < k OR (key = k AND id < i)` is accompanied by the redundant `key <= k` because
 //! neither planner turns an `OR` into an index bound by itself.
 
+use crate::load::LoadAll;
 use crate::schema::{post_tags, posts};
 use crate::sql::LimitLiteral;
+use crate::stored_time::StoredTime;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -31,9 +33,9 @@ struct PostRow {
     body: Option<String>,
     status: String,
     tags: String,
-    published_at: Option<NaiveDateTime>,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+    published_at: Option<StoredTime>,
+    created_at: StoredTime,
+    updated_at: StoredTime,
     version: i64,
 }
 
@@ -54,9 +56,9 @@ impl PostRow {
             body: self.body,
             status,
             tags,
-            published_at: self.published_at.map(utc),
-            created_at: utc(self.created_at),
-            updated_at: utc(self.updated_at),
+            published_at: self.published_at.map(|t| utc(t.0)),
+            created_at: utc(self.created_at.0),
+            updated_at: utc(self.updated_at.0),
             version: self.version,
         })
     }
@@ -419,7 +421,7 @@ impl PostRepository for Store {
                     } else {
                         keyset!(q, posts::updated_at, bound, desc)
                     };
-                    q.select(PostRow::as_select()).limit_literal(want).load(conn).await.map_err(StoreError::from)?
+                    conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
                 }
                 SortField::Title => {
                     let bound = match after {
@@ -430,7 +432,7 @@ impl PostRepository for Store {
                         None => None,
                     };
                     let q = keyset!(filtered!(site_id, f), posts::title_key, bound, desc);
-                    q.select(PostRow::as_select()).limit_literal(want).load(conn).await.map_err(StoreError::from)?
+                    conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
                 }
                 SortField::PublishedAt => {
                     // Rows with a publication time first (in either direction), then the
@@ -445,13 +447,13 @@ impl PostRepository for Store {
                     if !in_unpublished {
                         let q = filtered!(site_id, f).filter(posts::published_at.ge(min_time()));
                         let q = keyset!(q, posts::published_at, bound, desc);
-                        rows = q.select(PostRow::as_select()).limit_literal(want).load(conn).await.map_err(StoreError::from)?;
+                        rows = conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?;
                     }
                     let missing = want.saturating_sub(rows.len() as u32);
                     if missing > 0 {
                         let after_id = if in_unpublished { after.map(|c| c.id) } else { None };
                         let q = unpublished!(filtered!(site_id, f), after_id, desc);
-                        let more: Vec<PostRow> = q.select(PostRow::as_select()).limit_literal(missing).load(conn).await.map_err(StoreError::from)?;
+                        let more: Vec<PostRow> = conn.load_all(q.select(PostRow::as_select()).limit_literal(missing)).await.map_err(StoreError::from)?;
                         rows.extend(more);
                     }
                     rows
@@ -487,13 +489,15 @@ impl PostRepository for Store {
         // index, then counts every row of the site. This is what v1 costs.
         let offset = page.offset().min(i64::MAX as u64);
         let (rows, total) = with_conn!(self, conn => {
-            let rows: Vec<PostRow> = posts::table
-                .filter(posts::site_id.eq(site_id))
-                .order((posts::created_at.desc(), posts::id.desc()))
-                .select(PostRow::as_select())
-                .limit_literal(page.per_page)
-                .offset_literal(offset)
-                .load(conn)
+            let rows: Vec<PostRow> = conn
+                .load_all(
+                    posts::table
+                        .filter(posts::site_id.eq(site_id))
+                        .order((posts::created_at.desc(), posts::id.desc()))
+                        .select(PostRow::as_select())
+                        .limit_literal(page.per_page)
+                        .offset_literal(offset),
+                )
                 .await
                 .map_err(StoreError::from)?;
             let total: i64 = posts::table
@@ -667,13 +671,17 @@ impl PostRepository for Store {
 
     async fn get_post(&self, site_id: i64, id: i64) -> Result<Post, ContentError> {
         let row = with_conn!(self, conn => {
-            posts::table
-                .filter(posts::site_id.eq(site_id))
-                .filter(posts::id.eq(id))
-                .select(PostRow::as_select())
-                .limit_literal(1).get_result::<PostRow>(conn)
+            let rows: Vec<PostRow> = conn
+                .load_all(
+                    posts::table
+                        .filter(posts::site_id.eq(site_id))
+                        .filter(posts::id.eq(id))
+                        .select(PostRow::as_select())
+                        .limit_literal(1),
+                )
                 .await
-                .map_err(StoreError::from)?
+                .map_err(StoreError::from)?;
+            rows.into_iter().next().ok_or(StoreError::NotFound)?
         });
         Ok(row.into_post()?)
     }

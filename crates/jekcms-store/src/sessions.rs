@@ -1,8 +1,10 @@
 //! [`SessionStore`] for both backends: sessions, refresh-token rotation, and the principal
 //! lookup done on every authenticated request.
 
+use crate::load::LoadAll;
 use crate::schema::{api_keys, refresh_tokens, sessions, sites, users};
 use crate::sql::LimitLiteral;
+use crate::stored_time::StoredTime;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -24,10 +26,10 @@ type KeyRow = (
 );
 
 type PrincipalRow = (
-    (i64, String, NaiveDateTime, Option<NaiveDateTime>),
+    (i64, String, StoredTime, Option<StoredTime>),
     (i64, String, String, String),
     (i64, String, String, bool),
-    Option<(String, Option<NaiveDateTime>, Option<NaiveDateTime>)>,
+    Option<(String, Option<StoredTime>, Option<StoredTime>)>,
 );
 
 impl SessionStore for Store {
@@ -232,7 +234,7 @@ impl SessionStore for Store {
         now: DateTime<Utc>,
     ) -> Result<Option<Principal>, StoreFailure> {
         let row: Option<PrincipalRow> = with_conn!(self, conn => {
-            sessions::table
+            let query = sessions::table
                 .inner_join(users::table.on(users::id.eq(sessions::user_id)))
                 .inner_join(sites::table.on(sites::id.eq(sessions::site_id)))
                 .left_join(api_keys::table.on(api_keys::id.nullable().eq(sessions::api_key_id)))
@@ -243,22 +245,21 @@ impl SessionStore for Store {
                     (sites::id, sites::slug, sites::name, sites::api_access),
                     (api_keys::public_id, api_keys::expires_at, api_keys::revoked_at).nullable(),
                 ))
-                .limit_literal(1).get_result::<PrincipalRow>(conn)
-                .await
-                .optional()
-                .map_err(StoreError::from)?
+                .limit_literal(1);
+            let rows: Vec<PrincipalRow> = conn.load_all(query).await.map_err(StoreError::from)?;
+            rows.into_iter().next()
         });
         let Some((session, user, site, key)) = row else {
             return Ok(None);
         };
         let now = naive(now);
         let (session_id, family, expires_at, revoked_at) = session;
-        if revoked_at.is_some() || expires_at <= now {
+        if revoked_at.is_some() || expires_at.0 <= now {
             return Ok(None);
         }
         let key_public_id = match key {
             Some((_, _, Some(_))) => return Ok(None),
-            Some((_, Some(exp), _)) if exp <= now => return Ok(None),
+            Some((_, Some(exp), _)) if exp.0 <= now => return Ok(None),
             Some((public_id, _, _)) => Some(public_id),
             None => None,
         };

@@ -44,6 +44,9 @@ impl<Q: Query> Query for LiteralLimit<Q> {
     type SqlType = Q::SqlType;
 }
 
+// diesel's synchronous API runs only the queries that opt in (see `crate::load`).
+impl<Q, Conn> diesel::RunQueryDsl<Conn> for LiteralLimit<Q> {}
+
 // No static id: diesel then caches the statement under its SQL text, which includes `n`.
 impl<Q> QueryId for LiteralLimit<Q> {
     type QueryId = ();
