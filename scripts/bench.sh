@@ -2,7 +2,7 @@
 # `just bench`: criterion micro-benchmarks, then HTTP scenarios against the release server
 # on SQLite and PostgreSQL with the seeded dataset (100,000 posts). Writes bench-out/results.md.
 #
-# Knobs: BENCH_POSTS (100000), BENCH_SECONDS (3 per scenario), BENCH_SKIP_CRITERION=1,
+# Knobs: BENCH_POSTS (100000), BENCH_SECONDS (2 per scenario), BENCH_SKIP_CRITERION=1,
 # BENCH_SKIP_BOUND=1, BENCH_STORES ("sqlite postgres"), JEKCMS_TEST_POSTGRES_URL (admin URL
 # for a scratch db), BENCH_ONLY=issue5 (only the v1-versus-v2 pages and the bulk import of
 # issue #5).
@@ -12,7 +12,7 @@ root=$(pwd)
 out="$root/bench-out"
 mkdir -p "$out"
 posts=${BENCH_POSTS:-100000}
-secs=${BENCH_SECONDS:-3}
+secs=${BENCH_SECONDS:-2}
 stores=${BENCH_STORES:-sqlite postgres}
 pg_admin=${JEKCMS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 results="$out/results.md"
@@ -27,14 +27,25 @@ if ! command -v wrk >/dev/null; then
   echo "installing wrk (Debian package)"; apt-get install -y -qq wrk >/dev/null 2>&1 || {
     echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 fi
-# Everything is built before anything is measured, the criterion benches (micro and the
-# bound) by one cargo command that every later run repeats: a different set of packages
-# unifies dependency features differently, and cargo would compile the tree again.
-benches=(-p jekcms-cursor -p jekcms-auth -p jekcms-envelope -p jekcms-ratelimit -p jekcms-store --benches)
-cargo build -q --release -p jekcms-server
-if [ -z "${BENCH_SKIP_CRITERION:-}" ] || [ -z "${BENCH_SKIP_BOUND:-}" ]; then
-  cargo bench -q --no-run "${benches[@]}" 2>/dev/null
-fi
+# Everything is built before anything is measured, by one cargo command: the server and the
+# criterion benches (micro and the bound) together, so dependency features unify once and
+# every shared crate compiles once (built by two commands, the benches' dev-dependencies
+# unified differently and ~70 crates compiled a second time: ~2 min of a fresh run). The
+# bench executables are then run directly, as `cargo bench` would run them.
+command -v jq >/dev/null || apt-get install -y -qq jq >/dev/null
+cargo build --release --message-format=json-render-diagnostics \
+  -p jekcms-server --bins \
+  -p jekcms-cursor -p jekcms-auth -p jekcms-envelope -p jekcms-ratelimit -p jekcms-store --benches \
+  > "$out/build.json"
+mapfile -t bench_exes < <(jq -r 'select(.reason == "compiler-artifact" and .target.kind == ["bench"])
+  | .executable // empty' "$out/build.json")
+[ "${#bench_exes[@]}" -gt 0 ] || { echo "no bench executables were built" >&2; exit 1; }
+export CRITERION_HOME="${CARGO_TARGET_DIR:-$root/target}/criterion"
+# Runs every criterion executable with the given arguments (a name filter selects the benches).
+run_benches() {
+  local exe
+  for exe in "${bench_exes[@]}"; do "$exe" --bench "$@"; done
+}
 phase "build done (server, criterion benches, the bound)"
 bin="${CARGO_TARGET_DIR:-$root/target}/release/jekcms"
 
@@ -51,7 +62,7 @@ bin="${CARGO_TARGET_DIR:-$root/target}/release/jekcms"
 
 if [ -z "${BENCH_SKIP_CRITERION:-}" ]; then
   echo "== criterion micro-benchmarks"
-  cargo bench -q "${benches[@]}" -- --warm-up-time 0.5 --measurement-time 2 \
+  run_benches --warm-up-time 0.3 --measurement-time 1 \
     '^(token|secret|password|cursor|envelope|ratelimit)/' 2>/dev/null \
     | tee "$out/criterion.txt" | grep -E "time:" || true
   {
@@ -274,8 +285,8 @@ PY
   phase "$store: bulk import done"
   # The bound: the same pages straight through the store, no HTTP.
   if [ -z "${BENCH_SKIP_BOUND:-}" ] && [ "${BENCH_ONLY:-}" != issue5 ]; then
-    JEKCMS_BENCH_DATABASE_URL="$url" cargo bench -q "${benches[@]}" -- \
-      --warm-up-time 1 --measurement-time 3 '^store/' 2>/dev/null > "$out/bound-$store.txt" || true
+    JEKCMS_BENCH_DATABASE_URL="$url" run_benches --warm-up-time 0.5 --measurement-time 2 '^store/' \
+      2>/dev/null > "$out/bound-$store.txt" || true
     awk '/^store\// {name=$1} /time:/ { gsub(/.*time: *\[/, ""); split($0, a, " ");
       printf "In-process bound (%s, no HTTP): %s %s\n\n", name, a[3], a[4] }' "$out/bound-$store.txt" | tee -a "$results"
   fi

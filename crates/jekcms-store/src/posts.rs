@@ -8,7 +8,7 @@
 
 use crate::load::LoadAll;
 use crate::schema::{post_tags, posts};
-use crate::sql::LimitLiteral;
+use crate::sql::{LimitLiteral, row_after};
 use crate::stored_time::StoredTime;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -360,13 +360,7 @@ macro_rules! keyset {
     ($q:expr, $col:expr, $after:expr, $desc:expr) => {{
         let mut q = $q;
         if let Some((k, id)) = $after {
-            q = if $desc {
-                q.filter($col.le(k.clone()))
-                    .filter($col.lt(k.clone()).or($col.eq(k).and(posts::id.lt(id))))
-            } else {
-                q.filter($col.ge(k.clone()))
-                    .filter($col.gt(k.clone()).or($col.eq(k).and(posts::id.gt(id))))
-            };
+            q = q.filter(row_after($col, k, id, $desc));
         }
         if $desc {
             q.order(($col.desc(), posts::id.desc()))
