@@ -78,8 +78,10 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // One thread, like each of the server's workers: on a multi-threaded runtime every
+    // PostgreSQL round trip woke the benchmark's thread from the I/O driver's thread, which
+    // added 80–120 µs a page (measured here) that the server never pays.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
