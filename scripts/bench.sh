@@ -33,7 +33,8 @@ fi
 # unified differently and ~70 crates compiled a second time: ~2 min of a fresh run). The
 # bench executables are then run directly, as `cargo bench` would run them.
 command -v jq >/dev/null || apt-get install -y -qq jq >/dev/null
-cargo build --release --message-format=json-render-diagnostics \
+# --timings: where a cold build's time went, in target/cargo-timings/cargo-timing.html.
+cargo build --release --timings --message-format=json-render-diagnostics \
   -p jekcms-server --bins \
   -p jekcms-cursor -p jekcms-auth -p jekcms-envelope -p jekcms-ratelimit -p jekcms-store --benches \
   > "$out/build.json"
