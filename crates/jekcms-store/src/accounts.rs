@@ -10,6 +10,7 @@ use jekcms_accounts::model::{NewApiKey, NewUser, UserChange};
 use jekcms_accounts::repo::{AccountStore, KeyScope, LoginRecord};
 use jekcms_accounts::{AccountError, ApiKey, Site, User};
 use jekcms_auth::Role;
+use std::future::Future;
 
 /// SQLite's default page cache (`PRAGMA cache_size = -2000`), in KiB.
 const DEFAULT_CACHE_KIB: u32 = 2_000;
@@ -70,117 +71,144 @@ impl UserRow {
 impl Store {
     /// Returns the value of a deployment setting, storing `make()` first if it has none.
     /// Safe when several instances start at once: the first writer wins, all read its value.
-    pub async fn setting_or_insert(
+    pub fn setting_or_insert(
         &self,
         name: &str,
         make: impl FnOnce() -> String,
-    ) -> Result<String, StoreError> {
+    ) -> impl Future<Output = Result<String, StoreError>> + Send {
+        let name = name.to_owned();
         let candidate = make();
-        with_write_conn!(self, conn => {
-            diesel::insert_into(settings::table)
-                .values((settings::name.eq(name), settings::value.eq(&candidate)))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            Ok(settings::table
-                .filter(settings::name.eq(name))
-                .select(settings::value)
-                .limit_literal(1).get_result::<String>(conn)
-                .await?)
+        crate::boxed::<Result<String, StoreError>>(async move {
+            let name: &str = &name;
+            with_write_conn!(self, conn => {
+                diesel::insert_into(settings::table)
+                    .values((settings::name.eq(name), settings::value.eq(&candidate)))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                Ok(settings::table
+                    .filter(settings::name.eq(name))
+                    .select(settings::value)
+                    .limit_literal(1).get_result::<String>(conn)
+                    .await?)
+            })
         })
     }
 
     /// The site with this slug, created (named `name`) if missing.
-    pub async fn ensure_site(&self, slug: &str, name: &str) -> Result<SiteRecord, StoreError> {
-        let now = naive(jekcms_auth::now());
-        with_write_conn!(self, conn => {
-            diesel::insert_into(sites::table)
-                .values((
-                    sites::slug.eq(slug),
-                    sites::name.eq(name),
-                    sites::plan.eq("free"),
-                    sites::api_access.eq(true),
-                    sites::created_at.eq(now),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            let (id, slug, name) = sites::table
-                .filter(sites::slug.eq(slug))
-                .select((sites::id, sites::slug, sites::name))
-                .limit_literal(1).get_result::<(i64, String, String)>(conn)
-                .await?;
-            Ok(SiteRecord { id, slug, name })
+    pub fn ensure_site(
+        &self,
+        slug: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<SiteRecord, StoreError>> + Send {
+        let slug = slug.to_owned();
+        let name = name.to_owned();
+        crate::boxed::<Result<SiteRecord, StoreError>>(async move {
+            let slug: &str = &slug;
+            let name: &str = &name;
+            let now = naive(jekcms_auth::now());
+            with_write_conn!(self, conn => {
+                diesel::insert_into(sites::table)
+                    .values((
+                        sites::slug.eq(slug),
+                        sites::name.eq(name),
+                        sites::plan.eq("free"),
+                        sites::api_access.eq(true),
+                        sites::created_at.eq(now),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                let (id, slug, name) = sites::table
+                    .filter(sites::slug.eq(slug))
+                    .select((sites::id, sites::slug, sites::name))
+                    .limit_literal(1).get_result::<(i64, String, String)>(conn)
+                    .await?;
+                Ok(SiteRecord { id, slug, name })
+            })
         })
     }
 
     /// The user with this email, created in `site_id` with `role` if missing. A user of
     /// another site is a `Config` error: one email belongs to one site.
-    pub async fn ensure_user(
+    pub fn ensure_user(
         &self,
         site_id: i64,
         email: &str,
         name: &str,
         role: Role,
-    ) -> Result<UserRecord, StoreError> {
-        let now = naive(jekcms_auth::now());
-        let user = with_write_conn!(self, conn => {
-            diesel::insert_into(users::table)
-                .values((
-                    users::site_id.eq(site_id),
-                    users::email.eq(email),
-                    users::name.eq(name),
-                    users::role.eq(role.as_str()),
-                    users::created_at.eq(now),
-                    users::updated_at.eq(now),
-                ))
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            users::table
-                .filter(users::email.eq(email))
-                .select((users::id, users::site_id, users::email, users::name, users::role))
-                .limit_literal(1).get_result::<UserRow>(conn)
-                .await?
+    ) -> impl Future<Output = Result<UserRecord, StoreError>> + Send {
+        let email = email.to_owned();
+        let name = name.to_owned();
+        crate::boxed::<Result<UserRecord, StoreError>>(async move {
+            let email: &str = &email;
+            let name: &str = &name;
+            let now = naive(jekcms_auth::now());
+            let user = with_write_conn!(self, conn => {
+                diesel::insert_into(users::table)
+                    .values((
+                        users::site_id.eq(site_id),
+                        users::email.eq(email),
+                        users::name.eq(name),
+                        users::role.eq(role.as_str()),
+                        users::created_at.eq(now),
+                        users::updated_at.eq(now),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await?;
+                users::table
+                    .filter(users::email.eq(email))
+                    .select((users::id, users::site_id, users::email, users::name, users::role))
+                    .limit_literal(1).get_result::<UserRow>(conn)
+                    .await?
+            })
+            .into_record()?;
+            if user.site_id != site_id {
+                return Err(StoreError::Config(format!(
+                    "{email} already belongs to another site"
+                )));
+            }
+            Ok(user)
         })
-        .into_record()?;
-        if user.site_id != site_id {
-            return Err(StoreError::Config(format!(
-                "{email} already belongs to another site"
-            )));
-        }
-        Ok(user)
     }
 
     /// Grants or withdraws the site's API access (its license); without it every
     /// authenticated `/api/v2` request is refused with `LICENSE_REQUIRED`.
-    pub async fn set_site_api_access(
+    pub fn set_site_api_access(
         &self,
         site_id: i64,
         api_access: bool,
-    ) -> Result<(), StoreError> {
-        let n = with_write_conn!(self, conn => {
-            diesel::update(sites::table.filter(sites::id.eq(site_id)))
-                .set(sites::api_access.eq(api_access))
-                .execute(conn)
-                .await?
-        });
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        crate::boxed::<Result<(), StoreError>>(async move {
+            let n = with_write_conn!(self, conn => {
+                diesel::update(sites::table.filter(sites::id.eq(site_id)))
+                    .set(sites::api_access.eq(api_access))
+                    .execute(conn)
+                    .await?
+            });
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
     }
 
     /// Number of posts in a site.
-    pub async fn count_posts(&self, site_id: i64) -> Result<u64, StoreError> {
-        let n: i64 = with_conn!(self, conn => {
-            posts::table
-                .filter(posts::site_id.eq(site_id))
-                .count()
-                .get_result(conn)
-                .await?
-        });
-        Ok(n as u64)
+    pub fn count_posts(
+        &self,
+        site_id: i64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        crate::boxed::<Result<u64, StoreError>>(async move {
+            let n: i64 = with_conn!(self, conn => {
+                posts::table
+                    .filter(posts::site_id.eq(site_id))
+                    .count()
+                    .get_result(conn)
+                    .await?
+            });
+            Ok(n as u64)
+        })
     }
 
     /// Before a bulk load (`jekcms seed`): on SQLite, a page cache for the writer large
@@ -188,8 +216,10 @@ impl Store {
     /// touched). With SQLite's default 2 MiB, every batch of random inserts into the slug
     /// and title indexes spilled and re-read the same pages: 100,000 posts took 30 s, most
     /// of it in `pwrite`/`pread` system calls. [`Store::after_bulk_load`] restores it.
-    pub async fn before_bulk_load(&self) -> Result<(), StoreError> {
-        self.set_sqlite_writer_cache(BULK_LOAD_CACHE_KIB).await
+    pub fn before_bulk_load(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        crate::boxed::<Result<(), StoreError>>(async move {
+            self.set_sqlite_writer_cache(BULK_LOAD_CACHE_KIB).await
+        })
     }
 
     /// After a bulk load (`jekcms seed`): on PostgreSQL, `VACUUM (ANALYZE)` of the content
@@ -197,16 +227,18 @@ impl Store {
     /// index-only scans — what autovacuum would arrange a minute later, done before anyone
     /// measures. On SQLite, the writer's page cache goes back to the default (see
     /// [`Store::before_bulk_load`]).
-    pub async fn after_bulk_load(&self) -> Result<(), StoreError> {
-        if let crate::Db::Pg(pool) = &self.db {
-            let mut conn = pool.get().await.map_err(StoreError::pool)?;
-            diesel_async::RunQueryDsl::execute(
-                diesel::sql_query("VACUUM (ANALYZE) posts, post_tags"),
-                &mut *conn,
-            )
-            .await?;
-        }
-        self.set_sqlite_writer_cache(DEFAULT_CACHE_KIB).await
+    pub fn after_bulk_load(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        crate::boxed::<Result<(), StoreError>>(async move {
+            if let crate::Db::Pg(pool) = &self.db {
+                let mut conn = pool.get().await.map_err(StoreError::pool)?;
+                diesel_async::RunQueryDsl::execute(
+                    diesel::sql_query("VACUUM (ANALYZE) posts, post_tags"),
+                    &mut *conn,
+                )
+                .await?;
+            }
+            self.set_sqlite_writer_cache(DEFAULT_CACHE_KIB).await
+        })
     }
 
     /// `PRAGMA cache_size` of the SQLite writer (the pool's only connection); no-op on
@@ -225,56 +257,69 @@ impl Store {
     }
 
     /// Number of owners of a site.
-    pub async fn count_owners(&self, site_id: i64) -> Result<u64, StoreError> {
-        let n: i64 = with_conn!(self, conn => {
-            users::table
-                .filter(users::site_id.eq(site_id))
-                .filter(users::role.eq(Role::Owner.as_str()))
-                .count()
-                .get_result(conn)
-                .await?
-        });
-        Ok(n as u64)
+    pub fn count_owners(
+        &self,
+        site_id: i64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        crate::boxed::<Result<u64, StoreError>>(async move {
+            let n: i64 = with_conn!(self, conn => {
+                users::table
+                    .filter(users::site_id.eq(site_id))
+                    .filter(users::role.eq(Role::Owner.as_str()))
+                    .count()
+                    .get_result(conn)
+                    .await?
+            });
+            Ok(n as u64)
+        })
     }
 
     /// Revokes a key: sessions started from it stop working on their next request.
-    pub async fn revoke_api_key(&self, site_id: i64, key_id: i64) -> Result<(), StoreError> {
-        let now = naive(jekcms_auth::now());
-        let n = with_write_conn!(self, conn => {
-            diesel::update(
-                api_keys::table
-                    .filter(api_keys::site_id.eq(site_id))
-                    .filter(api_keys::id.eq(key_id))
-                    .filter(api_keys::revoked_at.is_null()),
-            )
-            .set(api_keys::revoked_at.eq(now))
-            .execute(conn)
-            .await?
-        });
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+    pub fn revoke_api_key(
+        &self,
+        site_id: i64,
+        key_id: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        crate::boxed::<Result<(), StoreError>>(async move {
+            let now = naive(jekcms_auth::now());
+            let n = with_write_conn!(self, conn => {
+                diesel::update(
+                    api_keys::table
+                        .filter(api_keys::site_id.eq(site_id))
+                        .filter(api_keys::id.eq(key_id))
+                        .filter(api_keys::revoked_at.is_null()),
+                )
+                .set(api_keys::revoked_at.eq(now))
+                .execute(conn)
+                .await?
+            });
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
     }
 
     /// Changes a user's role (takes effect on the user's next request).
-    pub async fn set_user_role(
+    pub fn set_user_role(
         &self,
         site_id: i64,
         user_id: i64,
         role: Role,
-    ) -> Result<(), StoreError> {
-        let now = naive(jekcms_auth::now());
-        let n = with_write_conn!(self, conn => {
-            diesel::update(users::table.filter(users::site_id.eq(site_id)).filter(users::id.eq(user_id)))
-                .set((users::role.eq(role.as_str()), users::updated_at.eq(now)))
-                .execute(conn)
-                .await?
-        });
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        crate::boxed::<Result<(), StoreError>>(async move {
+            let now = naive(jekcms_auth::now());
+            let n = with_write_conn!(self, conn => {
+                diesel::update(users::table.filter(users::site_id.eq(site_id)).filter(users::id.eq(user_id)))
+                    .set((users::role.eq(role.as_str()), users::updated_at.eq(now)))
+                    .execute(conn)
+                    .await?
+            });
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
     }
 }
 
@@ -411,238 +456,277 @@ macro_rules! keep_an_owner {
 }
 
 impl AccountStore for Store {
-    async fn register(
+    fn register(
         &self,
         site_name: &str,
         owner: NewUser,
-    ) -> Result<(Site, User), AccountError> {
-        let now = naive(jekcms_auth::now());
-        let base = match jekcms_content::slug::from_title(site_name) {
-            s if s.is_empty() => "site".to_owned(),
-            s => s,
-        };
-        let (site, row) = with_write_txn!(self, (Site, UserTuple), conn => {
-            let mut n = 1;
-            let slug = loop {
-                let candidate = if n == 1 { base.clone() } else { jekcms_content::slug::with_suffix(&base, n) };
-                let taken: Vec<i64> = sites::table
-                    .filter(sites::slug.eq(&candidate))
-                    .select(sites::id)
-                    .load(conn)
-                    .await?;
-                if taken.is_empty() {
-                    break candidate;
-                }
-                n += 1;
+    ) -> impl Future<Output = Result<(Site, User), AccountError>> + Send {
+        let site_name = site_name.to_owned();
+        crate::boxed::<Result<(Site, User), AccountError>>(async move {
+            let site_name: &str = &site_name;
+            let now = naive(jekcms_auth::now());
+            let base = match jekcms_content::slug::from_title(site_name) {
+                s if s.is_empty() => "site".to_owned(),
+                s => s,
             };
-            let site_id = diesel::insert_into(sites::table)
-                .values((
-                    sites::slug.eq(&slug),
-                    sites::name.eq(site_name),
-                    sites::plan.eq("free"),
-                    sites::api_access.eq(true),
-                    sites::created_at.eq(now),
-                ))
-                .returning(sites::id)
-                .get_result::<i64>(conn)
-                .await?;
-            let row = insert_user!(conn, site_id, &owner, now)?;
-            Ok((Site { id: site_id, slug, name: site_name.to_owned() }, row))
-        })?;
-        Ok((site, user_from(row)?.0))
+            let (site, row) = with_write_txn!(self, (Site, UserTuple), conn => {
+                let mut n = 1;
+                let slug = loop {
+                    let candidate = if n == 1 { base.clone() } else { jekcms_content::slug::with_suffix(&base, n) };
+                    let taken: Vec<i64> = sites::table
+                        .filter(sites::slug.eq(&candidate))
+                        .select(sites::id)
+                        .load(conn)
+                        .await?;
+                    if taken.is_empty() {
+                        break candidate;
+                    }
+                    n += 1;
+                };
+                let site_id = diesel::insert_into(sites::table)
+                    .values((
+                        sites::slug.eq(&slug),
+                        sites::name.eq(site_name),
+                        sites::plan.eq("free"),
+                        sites::api_access.eq(true),
+                        sites::created_at.eq(now),
+                    ))
+                    .returning(sites::id)
+                    .get_result::<i64>(conn)
+                    .await?;
+                let row = insert_user!(conn, site_id, &owner, now)?;
+                Ok((Site { id: site_id, slug, name: site_name.to_owned() }, row))
+            })?;
+            Ok((site, user_from(row)?.0))
+        })
     }
 
-    async fn site(&self, site_id: i64) -> Result<Site, AccountError> {
-        let (id, slug, name) = with_conn!(self, conn => {
-            sites::table
-                .filter(sites::id.eq(site_id))
-                .select((sites::id, sites::slug, sites::name))
-                .limit_literal(1).get_result::<(i64, String, String)>(conn)
-                .await
-                .map_err(StoreError::from)?
-        });
-        Ok(Site { id, slug, name })
+    fn site(&self, site_id: i64) -> impl Future<Output = Result<Site, AccountError>> + Send {
+        crate::boxed::<Result<Site, AccountError>>(async move {
+            let (id, slug, name) = with_conn!(self, conn => {
+                sites::table
+                    .filter(sites::id.eq(site_id))
+                    .select((sites::id, sites::slug, sites::name))
+                    .limit_literal(1).get_result::<(i64, String, String)>(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            });
+            Ok(Site { id, slug, name })
+        })
     }
 
-    async fn login_record(&self, email: &str) -> Result<Option<LoginRecord>, AccountError> {
-        let row: Option<UserTuple> = with_conn!(self, conn => {
-            users::table
-                .filter(users::email.eq(email))
-                .select(user_columns!())
-                .limit_literal(1).get_result::<UserTuple>(conn)
-                .await
-                .optional()
-                .map_err(StoreError::from)?
-        });
-        match row {
-            None => Ok(None),
-            Some(row) => {
-                let (user, password_hash) = user_from(row)?;
-                Ok(Some(LoginRecord {
-                    user,
-                    password_hash,
-                }))
+    fn login_record(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<LoginRecord>, AccountError>> + Send {
+        let email = email.to_owned();
+        crate::boxed::<Result<Option<LoginRecord>, AccountError>>(async move {
+            let email: &str = &email;
+            let row: Option<UserTuple> = with_conn!(self, conn => {
+                users::table
+                    .filter(users::email.eq(email))
+                    .select(user_columns!())
+                    .limit_literal(1).get_result::<UserTuple>(conn)
+                    .await
+                    .optional()
+                    .map_err(StoreError::from)?
+            });
+            match row {
+                None => Ok(None),
+                Some(row) => {
+                    let (user, password_hash) = user_from(row)?;
+                    Ok(Some(LoginRecord {
+                        user,
+                        password_hash,
+                    }))
+                }
             }
-        }
+        })
     }
 
-    async fn list_users(
+    fn list_users(
         &self,
         site_id: i64,
         after: Option<i64>,
         limit: u32,
-    ) -> Result<Vec<User>, AccountError> {
-        let after = after.unwrap_or(0);
-        let rows: Vec<UserTuple> = with_conn!(self, conn => {
-            users::table
-                .filter(users::site_id.eq(site_id))
-                .filter(users::id.gt(after))
-                .order(users::id.asc())
-                .select(user_columns!())
-                .limit_literal(limit)
-                .load::<UserTuple>(conn)
-                .await
-                .map_err(StoreError::from)?
-        });
-        rows.into_iter().map(|r| Ok(user_from(r)?.0)).collect()
+    ) -> impl Future<Output = Result<Vec<User>, AccountError>> + Send {
+        crate::boxed::<Result<Vec<User>, AccountError>>(async move {
+            let after = after.unwrap_or(0);
+            let rows: Vec<UserTuple> = with_conn!(self, conn => {
+                users::table
+                    .filter(users::site_id.eq(site_id))
+                    .filter(users::id.gt(after))
+                    .order(users::id.asc())
+                    .select(user_columns!())
+                    .limit_literal(limit)
+                    .load::<UserTuple>(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            });
+            rows.into_iter().map(|r| Ok(user_from(r)?.0)).collect()
+        })
     }
 
-    async fn get_user(&self, site_id: i64, user_id: i64) -> Result<User, AccountError> {
-        let row: UserTuple = with_conn!(self, conn => {
-            users::table
-                .filter(users::site_id.eq(site_id))
-                .filter(users::id.eq(user_id))
-                .select(user_columns!())
-                .limit_literal(1).get_result::<UserTuple>(conn)
-                .await
-                .map_err(StoreError::from)?
-        });
-        Ok(user_from(row)?.0)
+    fn get_user(
+        &self,
+        site_id: i64,
+        user_id: i64,
+    ) -> impl Future<Output = Result<User, AccountError>> + Send {
+        crate::boxed::<Result<User, AccountError>>(async move {
+            let row: UserTuple = with_conn!(self, conn => {
+                users::table
+                    .filter(users::site_id.eq(site_id))
+                    .filter(users::id.eq(user_id))
+                    .select(user_columns!())
+                    .limit_literal(1).get_result::<UserTuple>(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            });
+            Ok(user_from(row)?.0)
+        })
     }
 
-    async fn create_user(&self, site_id: i64, user: NewUser) -> Result<User, AccountError> {
-        let now = naive(jekcms_auth::now());
-        let row: UserTuple = with_write_conn!(self, conn => {
-            insert_user!(conn, site_id, &user, now)
-                .map_err(StoreError::from)?
-        });
-        Ok(user_from(row)?.0)
+    fn create_user(
+        &self,
+        site_id: i64,
+        user: NewUser,
+    ) -> impl Future<Output = Result<User, AccountError>> + Send {
+        crate::boxed::<Result<User, AccountError>>(async move {
+            let now = naive(jekcms_auth::now());
+            let row: UserTuple = with_write_conn!(self, conn => {
+                insert_user!(conn, site_id, &user, now)
+                    .map_err(StoreError::from)?
+            });
+            Ok(user_from(row)?.0)
+        })
     }
 
-    async fn update_user(
+    fn update_user(
         &self,
         site_id: i64,
         user_id: i64,
         change: UserChange,
-    ) -> Result<User, AccountError> {
-        let now = naive(jekcms_auth::now());
-        let row = with_write_txn!(self, UserTuple, conn => {
-            if change.role.is_some_and(|r| r != Role::Owner) {
-                keep_an_owner!(conn, site_id, user_id);
-            }
-            let target = users::table
-                .filter(users::site_id.eq(site_id))
-                .filter(users::id.eq(user_id));
-            if change.end_sessions {
-                diesel::update(
-                    sessions::table
-                        .filter(sessions::user_id.eq(user_id))
-                        .filter(sessions::revoked_at.is_null()),
-                )
-                .set(sessions::revoked_at.eq(now))
-                .execute(conn)
-                .await?;
-            }
-            // One statement: absent fields (`None`) are left out of the SET list.
-            Ok(diesel::update(target)
-                .set((
-                    change.name.as_ref().map(|v| users::name.eq(v)),
-                    change.email.as_ref().map(|v| users::email.eq(v)),
-                    change.role.map(|r| users::role.eq(r.as_str())),
-                    change.password_hash.as_ref().map(|v| users::password_hash.eq(v)),
-                    users::updated_at.eq(now),
-                ))
-                .returning(user_columns!())
-                .get_result::<UserTuple>(conn)
-                .await?)
-        })?;
-        Ok(user_from(row)?.0)
+    ) -> impl Future<Output = Result<User, AccountError>> + Send {
+        crate::boxed::<Result<User, AccountError>>(async move {
+            let now = naive(jekcms_auth::now());
+            let row = with_write_txn!(self, UserTuple, conn => {
+                if change.role.is_some_and(|r| r != Role::Owner) {
+                    keep_an_owner!(conn, site_id, user_id);
+                }
+                let target = users::table
+                    .filter(users::site_id.eq(site_id))
+                    .filter(users::id.eq(user_id));
+                if change.end_sessions {
+                    diesel::update(
+                        sessions::table
+                            .filter(sessions::user_id.eq(user_id))
+                            .filter(sessions::revoked_at.is_null()),
+                    )
+                    .set(sessions::revoked_at.eq(now))
+                    .execute(conn)
+                    .await?;
+                }
+                // One statement: absent fields (`None`) are left out of the SET list.
+                Ok(diesel::update(target)
+                    .set((
+                        change.name.as_ref().map(|v| users::name.eq(v)),
+                        change.email.as_ref().map(|v| users::email.eq(v)),
+                        change.role.map(|r| users::role.eq(r.as_str())),
+                        change.password_hash.as_ref().map(|v| users::password_hash.eq(v)),
+                        users::updated_at.eq(now),
+                    ))
+                    .returning(user_columns!())
+                    .get_result::<UserTuple>(conn)
+                    .await?)
+            })?;
+            Ok(user_from(row)?.0)
+        })
     }
 
-    async fn delete_user(
+    fn delete_user(
         &self,
         site_id: i64,
         user_id: i64,
         heir_id: i64,
-    ) -> Result<(), AccountError> {
-        let now = naive(jekcms_auth::now());
-        with_write_txn!(self, (), conn => {
-            keep_an_owner!(conn, site_id, user_id);
-            let heir: Vec<i64> = users::table
-                .filter(users::site_id.eq(site_id))
-                .filter(users::id.eq(heir_id))
-                .select(users::id)
-                .load(conn)
-                .await?;
-            if heir.is_empty() {
-                return Err(StoreError::NotFound);
-            }
-            // The content changes hands: a new version, so ETags and `updated_since` syncs
-            // see it.
-            diesel::update(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::author_id.eq(user_id)))
-                .set((
-                    posts::author_id.eq(heir_id),
-                    posts::updated_at.eq(now),
-                    posts::version.eq(posts::version + 1),
-                ))
-                .execute(conn)
-                .await?;
-            diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::author_id.eq(user_id)))
-                .set((media::author_id.eq(heir_id), media::updated_at.eq(now)))
-                .execute(conn)
-                .await?;
-            // Keys, sessions and refresh tokens go with the user (ON DELETE CASCADE).
-            let n = diesel::delete(users::table.filter(users::site_id.eq(site_id)).filter(users::id.eq(user_id)))
-                .execute(conn)
-                .await?;
-            if n == 0 {
-                return Err(StoreError::NotFound);
-            }
+    ) -> impl Future<Output = Result<(), AccountError>> + Send {
+        crate::boxed::<Result<(), AccountError>>(async move {
+            let now = naive(jekcms_auth::now());
+            with_write_txn!(self, (), conn => {
+                keep_an_owner!(conn, site_id, user_id);
+                let heir: Vec<i64> = users::table
+                    .filter(users::site_id.eq(site_id))
+                    .filter(users::id.eq(heir_id))
+                    .select(users::id)
+                    .load(conn)
+                    .await?;
+                if heir.is_empty() {
+                    return Err(StoreError::NotFound);
+                }
+                // The content changes hands: a new version, so ETags and `updated_since` syncs
+                // see it.
+                diesel::update(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::author_id.eq(user_id)))
+                    .set((
+                        posts::author_id.eq(heir_id),
+                        posts::updated_at.eq(now),
+                        posts::version.eq(posts::version + 1),
+                    ))
+                    .execute(conn)
+                    .await?;
+                diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::author_id.eq(user_id)))
+                    .set((media::author_id.eq(heir_id), media::updated_at.eq(now)))
+                    .execute(conn)
+                    .await?;
+                // Keys, sessions and refresh tokens go with the user (ON DELETE CASCADE).
+                let n = diesel::delete(users::table.filter(users::site_id.eq(site_id)).filter(users::id.eq(user_id)))
+                    .execute(conn)
+                    .await?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            })?;
             Ok(())
-        })?;
-        Ok(())
+        })
     }
 
-    async fn owner_count(&self, site_id: i64) -> Result<u64, AccountError> {
-        Ok(self.count_owners(site_id).await?)
+    fn owner_count(&self, site_id: i64) -> impl Future<Output = Result<u64, AccountError>> + Send {
+        crate::boxed::<Result<u64, AccountError>>(
+            async move { Ok(self.count_owners(site_id).await?) },
+        )
     }
 
-    async fn create_key(&self, site_id: i64, key: NewApiKey) -> Result<ApiKey, AccountError> {
-        let now = naive(jekcms_auth::now());
-        let expires_at = key.expires_at.map(naive);
-        let row: KeyTuple = with_write_conn!(self, conn => {
-            diesel::insert_into(api_keys::table)
-                .values((
-                    api_keys::site_id.eq(site_id),
-                    api_keys::user_id.eq(key.user_id),
-                    api_keys::public_id.eq(&key.public_id),
-                    api_keys::family.eq(key.family.as_str()),
-                    api_keys::secret_hash.eq(key.secret_hash.as_bytes()),
-                    api_keys::name.eq(&key.name),
-                    api_keys::created_at.eq(now),
-                    api_keys::expires_at.eq(expires_at),
-                ))
-                .returning(key_columns!())
-                .get_result::<KeyTuple>(conn)
-                .await
-                .map_err(|e| match StoreError::from(e) {
-                    // A unique violation here would be a colliding random id: not the
-                    // caller's fault.
-                    StoreError::Unique => StoreError::Config("generated key id collided".into()),
-                    other => other,
-                })?
-        });
-        Ok(key_from(row))
+    fn create_key(
+        &self,
+        site_id: i64,
+        key: NewApiKey,
+    ) -> impl Future<Output = Result<ApiKey, AccountError>> + Send {
+        crate::boxed::<Result<ApiKey, AccountError>>(async move {
+            let now = naive(jekcms_auth::now());
+            let expires_at = key.expires_at.map(naive);
+            let row: KeyTuple = with_write_conn!(self, conn => {
+                diesel::insert_into(api_keys::table)
+                    .values((
+                        api_keys::site_id.eq(site_id),
+                        api_keys::user_id.eq(key.user_id),
+                        api_keys::public_id.eq(&key.public_id),
+                        api_keys::family.eq(key.family.as_str()),
+                        api_keys::secret_hash.eq(key.secret_hash.as_bytes()),
+                        api_keys::name.eq(&key.name),
+                        api_keys::created_at.eq(now),
+                        api_keys::expires_at.eq(expires_at),
+                    ))
+                    .returning(key_columns!())
+                    .get_result::<KeyTuple>(conn)
+                    .await
+                    .map_err(|e| match StoreError::from(e) {
+                        // A unique violation here would be a colliding random id: not the
+                        // caller's fault.
+                        StoreError::Unique => StoreError::Config("generated key id collided".into()),
+                        other => other,
+                    })?
+            });
+            Ok(key_from(row))
+        })
     }
 
     async fn list_keys(
@@ -670,45 +754,53 @@ impl AccountStore for Store {
         Ok(rows.into_iter().map(key_from).collect())
     }
 
-    async fn get_key(&self, site_id: i64, key_id: i64) -> Result<(ApiKey, Role), AccountError> {
-        let (row, role): (KeyTuple, String) = with_conn!(self, conn => {
-            api_keys::table
-                .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
-                .filter(api_keys::site_id.eq(site_id))
-                .filter(api_keys::id.eq(key_id))
-                .select((key_columns!(), users::role))
-                .limit_literal(1).get_result::<(KeyTuple, String)>(conn)
-                .await
-                .map_err(StoreError::from)?
-        });
-        let role = role.parse().map_err(|_| {
-            StoreError::Config(format!("the user of key {key_id} has an unknown role"))
-        })?;
-        Ok((key_from(row), role))
+    fn get_key(
+        &self,
+        site_id: i64,
+        key_id: i64,
+    ) -> impl Future<Output = Result<(ApiKey, Role), AccountError>> + Send {
+        crate::boxed::<Result<(ApiKey, Role), AccountError>>(async move {
+            let (row, role): (KeyTuple, String) = with_conn!(self, conn => {
+                api_keys::table
+                    .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
+                    .filter(api_keys::site_id.eq(site_id))
+                    .filter(api_keys::id.eq(key_id))
+                    .select((key_columns!(), users::role))
+                    .limit_literal(1).get_result::<(KeyTuple, String)>(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            });
+            let role = role.parse().map_err(|_| {
+                StoreError::Config(format!("the user of key {key_id} has an unknown role"))
+            })?;
+            Ok((key_from(row), role))
+        })
     }
 
-    async fn revoke_key(
+    fn revoke_key(
         &self,
         site_id: i64,
         key_id: i64,
         at: DateTime<Utc>,
-    ) -> Result<(), AccountError> {
-        let at = naive(at);
-        let n = with_write_conn!(self, conn => {
-            diesel::update(
-                api_keys::table
-                    .filter(api_keys::site_id.eq(site_id))
-                    .filter(api_keys::id.eq(key_id))
-                    .filter(api_keys::revoked_at.is_null()),
-            )
-            .set(api_keys::revoked_at.eq(at))
-            .execute(conn)
-            .await
-            .map_err(StoreError::from)?
-        });
-        if n == 0 {
-            return Err(AccountError::NotFound);
-        }
-        Ok(())
+    ) -> impl Future<Output = Result<(), AccountError>> + Send {
+        crate::boxed::<Result<(), AccountError>>(async move {
+            let at = naive(at);
+            let n = with_write_conn!(self, conn => {
+                diesel::update(
+                    api_keys::table
+                        .filter(api_keys::site_id.eq(site_id))
+                        .filter(api_keys::id.eq(key_id))
+                        .filter(api_keys::revoked_at.is_null()),
+                )
+                .set(api_keys::revoked_at.eq(at))
+                .execute(conn)
+                .await
+                .map_err(StoreError::from)?
+            });
+            if n == 0 {
+                return Err(AccountError::NotFound);
+            }
+            Ok(())
+        })
     }
 }

@@ -66,6 +66,14 @@ impl SpawnBlocking for Inline {
     }
 }
 
+/// A store future as `dyn Future`. The vtable is built here, so the future's code is compiled
+/// once, in this crate; the body of an `async fn` is compiled in every crate that awaits it.
+pub(crate) fn boxed<'a, T>(
+    f: impl std::future::Future<Output = T> + Send + 'a,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>> {
+    Box::pin(f)
+}
+
 /// The two stores. SQLite has a pool of readers and a single writer connection, so our own
 /// writers queue in-process instead of contending for the file lock.
 #[derive(Clone)]

@@ -10,6 +10,7 @@ use jekcms_content::list::{OffsetList, OffsetPage, Page};
 use jekcms_content::media::{Media, MediaListQuery, NewMedia};
 use jekcms_content::{ContentError, MediaRepository};
 use jekcms_cursor::SortKey;
+use std::future::Future;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = media)]
@@ -51,164 +52,186 @@ impl From<MediaRow> for Media {
 }
 
 impl MediaRepository for Store {
-    async fn create_media(
+    fn create_media(
         &self,
         site_id: i64,
         author_id: i64,
         m: NewMedia,
-    ) -> Result<Media, ContentError> {
-        let now = naive(jekcms_content::now());
-        let row = with_write_conn!(self, conn => {
-            diesel::insert_into(media::table)
-                .values((
-                    media::site_id.eq(site_id),
-                    media::author_id.eq(author_id),
-                    media::filename.eq(&m.filename),
-                    media::mime_type.eq(&m.mime_type),
-                    media::size_bytes.eq(m.size_bytes),
-                    media::sha256.eq(&m.sha256),
-                    media::width.eq(m.width),
-                    media::height.eq(m.height),
-                    media::alt_text.eq(&m.alt_text),
-                    media::storage_key.eq(&m.storage_key),
-                    media::created_at.eq(now),
-                    media::updated_at.eq(now),
-                ))
-                .returning(MediaRow::as_returning())
-                .get_result::<MediaRow>(conn)
-                .await
-                .map_err(StoreError::from)?
-        });
-        Ok(row.into())
-    }
-
-    async fn list_media_offset(
-        &self,
-        site_id: i64,
-        page: OffsetPage,
-    ) -> Result<OffsetList<Media>, ContentError> {
-        let offset = page.offset().min(i64::MAX as u64);
-        let (rows, total) = with_conn!(self, conn => {
-            let rows: Vec<MediaRow> = media::table
-                .filter(media::site_id.eq(site_id))
-                .order((media::created_at.desc(), media::id.desc()))
-                .select(MediaRow::as_select())
-                .limit_literal(page.per_page)
-                .offset_literal(offset)
-                .load(conn)
-                .await
-                .map_err(StoreError::from)?;
-            let total: i64 = media::table
-                .filter(media::site_id.eq(site_id))
-                .count()
-                .get_result(conn)
-                .await
-                .map_err(StoreError::from)?;
-            (rows, total)
-        });
-        Ok(OffsetList {
-            items: rows.into_iter().map(Media::from).collect(),
-            total: total as u64,
+    ) -> impl Future<Output = Result<Media, ContentError>> + Send {
+        crate::boxed::<Result<Media, ContentError>>(async move {
+            let now = naive(jekcms_content::now());
+            let row = with_write_conn!(self, conn => {
+                diesel::insert_into(media::table)
+                    .values((
+                        media::site_id.eq(site_id),
+                        media::author_id.eq(author_id),
+                        media::filename.eq(&m.filename),
+                        media::mime_type.eq(&m.mime_type),
+                        media::size_bytes.eq(m.size_bytes),
+                        media::sha256.eq(&m.sha256),
+                        media::width.eq(m.width),
+                        media::height.eq(m.height),
+                        media::alt_text.eq(&m.alt_text),
+                        media::storage_key.eq(&m.storage_key),
+                        media::created_at.eq(now),
+                        media::updated_at.eq(now),
+                    ))
+                    .returning(MediaRow::as_returning())
+                    .get_result::<MediaRow>(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            });
+            Ok(row.into())
         })
     }
 
-    async fn list_media(
+    fn list_media_offset(
+        &self,
+        site_id: i64,
+        page: OffsetPage,
+    ) -> impl Future<Output = Result<OffsetList<Media>, ContentError>> + Send {
+        crate::boxed::<Result<OffsetList<Media>, ContentError>>(async move {
+            let offset = page.offset().min(i64::MAX as u64);
+            let (rows, total) = with_conn!(self, conn => {
+                let rows: Vec<MediaRow> = media::table
+                    .filter(media::site_id.eq(site_id))
+                    .order((media::created_at.desc(), media::id.desc()))
+                    .select(MediaRow::as_select())
+                    .limit_literal(page.per_page)
+                    .offset_literal(offset)
+                    .load(conn)
+                    .await
+                    .map_err(StoreError::from)?;
+                let total: i64 = media::table
+                    .filter(media::site_id.eq(site_id))
+                    .count()
+                    .get_result(conn)
+                    .await
+                    .map_err(StoreError::from)?;
+                (rows, total)
+            });
+            Ok(OffsetList {
+                items: rows.into_iter().map(Media::from).collect(),
+                total: total as u64,
+            })
+        })
+    }
+
+    fn list_media(
         &self,
         site_id: i64,
         query: &MediaListQuery,
-    ) -> Result<Page<Media>, ContentError> {
-        let want = query.limit + 1;
-        let bound = match &query.after {
-            Some(c) => match c.key {
-                SortKey::Int(m) => Some((
-                    chrono::DateTime::from_timestamp_micros(m)
-                        .map(|t| t.naive_utc())
-                        .ok_or_else(|| ContentError::field("cursor", "cursor is invalid"))?,
-                    c.id,
-                )),
-                _ => return Err(ContentError::field("cursor", "cursor is invalid")),
-            },
-            None => None,
-        };
-        let prefix = query.mime_prefix.as_ref().map(|p| format!("{p}%"));
-        let (rows, total) = with_conn!(self, conn => {
-            let mut q = media::table.filter(media::site_id.eq(site_id)).into_boxed();
-            if let Some(p) = &prefix {
-                q = q.filter(media::mime_type.like(p.clone()));
-            }
-            if let Some((k, id)) = bound {
-                q = q
-                    .filter(media::created_at.le(k))
-                    .filter(media::created_at.lt(k).or(media::created_at.eq(k).and(media::id.lt(id))));
-            }
-            let rows: Vec<MediaRow> = q
-                .order((media::created_at.desc(), media::id.desc()))
-                .select(MediaRow::as_select())
-                .limit_literal(want)
-                .load(conn)
-                .await
-                .map_err(StoreError::from)?;
-            let total = if query.include_total {
-                let mut c = media::table.filter(media::site_id.eq(site_id)).into_boxed();
+    ) -> impl Future<Output = Result<Page<Media>, ContentError>> + Send {
+        let query = query.clone();
+        crate::boxed::<Result<Page<Media>, ContentError>>(async move {
+            let query = &query;
+            let want = query.limit + 1;
+            let bound = match &query.after {
+                Some(c) => match c.key {
+                    SortKey::Int(m) => Some((
+                        chrono::DateTime::from_timestamp_micros(m)
+                            .map(|t| t.naive_utc())
+                            .ok_or_else(|| ContentError::field("cursor", "cursor is invalid"))?,
+                        c.id,
+                    )),
+                    _ => return Err(ContentError::field("cursor", "cursor is invalid")),
+                },
+                None => None,
+            };
+            let prefix = query.mime_prefix.as_ref().map(|p| format!("{p}%"));
+            let (rows, total) = with_conn!(self, conn => {
+                let mut q = media::table.filter(media::site_id.eq(site_id)).into_boxed();
                 if let Some(p) = &prefix {
-                    c = c.filter(media::mime_type.like(p.clone()));
+                    q = q.filter(media::mime_type.like(p.clone()));
                 }
-                let n: i64 = c.count().get_result(conn).await.map_err(StoreError::from)?;
-                Some(n as u64)
+                if let Some((k, id)) = bound {
+                    q = q
+                        .filter(media::created_at.le(k))
+                        .filter(media::created_at.lt(k).or(media::created_at.eq(k).and(media::id.lt(id))));
+                }
+                let rows: Vec<MediaRow> = q
+                    .order((media::created_at.desc(), media::id.desc()))
+                    .select(MediaRow::as_select())
+                    .limit_literal(want)
+                    .load(conn)
+                    .await
+                    .map_err(StoreError::from)?;
+                let total = if query.include_total {
+                    let mut c = media::table.filter(media::site_id.eq(site_id)).into_boxed();
+                    if let Some(p) = &prefix {
+                        c = c.filter(media::mime_type.like(p.clone()));
+                    }
+                    let n: i64 = c.count().get_result(conn).await.map_err(StoreError::from)?;
+                    Some(n as u64)
+                } else {
+                    None
+                };
+                (rows, total)
+            });
+            let mut items: Vec<Media> = rows.into_iter().map(Media::from).collect();
+            let next = if items.len() == want as usize {
+                items.pop();
+                items.last().map(MediaListQuery::cursor_after)
             } else {
                 None
             };
-            (rows, total)
-        });
-        let mut items: Vec<Media> = rows.into_iter().map(Media::from).collect();
-        let next = if items.len() == want as usize {
-            items.pop();
-            items.last().map(MediaListQuery::cursor_after)
-        } else {
-            None
-        };
-        Ok(Page { items, next, total })
+            Ok(Page { items, next, total })
+        })
     }
 
-    async fn get_media(&self, site_id: i64, id: i64) -> Result<Media, ContentError> {
-        let row = with_conn!(self, conn => {
-            media::table
-                .filter(media::site_id.eq(site_id))
-                .filter(media::id.eq(id))
-                .select(MediaRow::as_select())
-                .limit_literal(1).get_result::<MediaRow>(conn)
-                .await
-                .map_err(StoreError::from)?
-        });
-        Ok(row.into())
+    fn get_media(
+        &self,
+        site_id: i64,
+        id: i64,
+    ) -> impl Future<Output = Result<Media, ContentError>> + Send {
+        crate::boxed::<Result<Media, ContentError>>(async move {
+            let row = with_conn!(self, conn => {
+                media::table
+                    .filter(media::site_id.eq(site_id))
+                    .filter(media::id.eq(id))
+                    .select(MediaRow::as_select())
+                    .limit_literal(1).get_result::<MediaRow>(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            });
+            Ok(row.into())
+        })
     }
 
-    async fn update_media_alt_text(
+    fn update_media_alt_text(
         &self,
         site_id: i64,
         id: i64,
         alt_text: Option<String>,
-    ) -> Result<Media, ContentError> {
-        let now = naive(jekcms_content::now());
-        let row = with_write_conn!(self, conn => {
-            diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
-                .set((media::alt_text.eq(&alt_text), media::updated_at.eq(now)))
-                .returning(MediaRow::as_returning())
-                .get_result::<MediaRow>(conn)
-                .await
-                .map_err(StoreError::from)?
-        });
-        Ok(row.into())
+    ) -> impl Future<Output = Result<Media, ContentError>> + Send {
+        crate::boxed::<Result<Media, ContentError>>(async move {
+            let now = naive(jekcms_content::now());
+            let row = with_write_conn!(self, conn => {
+                diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
+                    .set((media::alt_text.eq(&alt_text), media::updated_at.eq(now)))
+                    .returning(MediaRow::as_returning())
+                    .get_result::<MediaRow>(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            });
+            Ok(row.into())
+        })
     }
 
-    async fn delete_media(&self, site_id: i64, id: i64) -> Result<Media, ContentError> {
-        let row = with_write_conn!(self, conn => {
-            diesel::delete(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
-                .returning(MediaRow::as_returning())
-                .get_result::<MediaRow>(conn)
-                .await
-                .map_err(StoreError::from)?
-        });
-        Ok(row.into())
+    fn delete_media(
+        &self,
+        site_id: i64,
+        id: i64,
+    ) -> impl Future<Output = Result<Media, ContentError>> + Send {
+        crate::boxed::<Result<Media, ContentError>>(async move {
+            let row = with_write_conn!(self, conn => {
+                diesel::delete(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
+                    .returning(MediaRow::as_returning())
+                    .get_result::<MediaRow>(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            });
+            Ok(row.into())
+        })
     }
 }

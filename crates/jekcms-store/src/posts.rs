@@ -19,6 +19,7 @@ use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
 use jekcms_content::{ContentError, PostRepository, slug};
 use jekcms_cursor::SortKey;
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 
 /// Columns of a post, in `posts` order.
 #[derive(Queryable, Selectable)]
@@ -275,19 +276,23 @@ impl Store {
     /// PostgreSQL gets multi-row `INSERT … RETURNING`; SQLite, which diesel cannot batch
     /// asynchronously, gets one prepared insert per row, all on one blocking thread inside
     /// one `BEGIN IMMEDIATE` transaction (each costs microseconds: no network hop).
-    pub async fn import_posts(
+    pub fn import_posts(
         &self,
         site_id: i64,
         author_id: i64,
         batch: &[ImportPost],
-    ) -> Result<Vec<i64>, StoreError> {
-        let rows = batch
-            .iter()
-            .map(|p| NewPostRow::new(site_id, author_id, &p.slug, p))
-            .collect::<Result<Vec<_>, _>>()?;
-        let tags: Vec<Vec<String>> = batch.iter().map(|p| p.tags.clone()).collect();
-        with_write_txn!(self, Vec<i64>, conn => {
-            InsertBatch::insert_batch(conn, site_id, rows, tags).await
+    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send {
+        let batch = batch.to_vec();
+        crate::boxed::<Result<Vec<i64>, StoreError>>(async move {
+            let batch = &batch[..];
+            let rows = batch
+                .iter()
+                .map(|p| NewPostRow::new(site_id, author_id, &p.slug, p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let tags: Vec<Vec<String>> = batch.iter().map(|p| p.tags.clone()).collect();
+            with_write_txn!(self, Vec<i64>, conn => {
+                InsertBatch::insert_batch(conn, site_id, rows, tags).await
+            })
         })
     }
 }
@@ -390,453 +395,478 @@ macro_rules! unpublished {
 }
 
 impl PostRepository for Store {
-    async fn list_posts(
+    fn list_posts(
         &self,
         site_id: i64,
         query: &ListQuery,
-    ) -> Result<Page<Post>, ContentError> {
-        let want = query.limit + 1;
-        let desc = query.sort.descending;
-        let f = &query.filter;
-        let after = query.after.as_ref();
-        let (rows, total) = with_conn!(self, conn => {
-            let rows: Vec<PostRow> = match query.sort.field {
-                SortField::CreatedAt | SortField::UpdatedAt => {
-                    let bound = match after {
-                        Some(c) => match c.key {
-                            SortKey::Int(m) => Some((micros_to_naive(m)?, c.id)),
-                            _ => return Err(ContentError::field("cursor", "cursor is invalid")),
-                        },
-                        None => None,
-                    };
-                    let q = filtered!(site_id, f);
-                    let q = if query.sort.field == SortField::CreatedAt {
-                        keyset!(q, posts::created_at, bound, desc)
-                    } else {
-                        keyset!(q, posts::updated_at, bound, desc)
-                    };
-                    conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
-                }
-                SortField::Title => {
-                    let bound = match after {
-                        Some(c) => match &c.key {
-                            SortKey::Text(t) => Some((t.clone(), c.id)),
-                            _ => return Err(ContentError::field("cursor", "cursor is invalid")),
-                        },
-                        None => None,
-                    };
-                    let q = keyset!(filtered!(site_id, f), posts::title_key, bound, desc);
-                    conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
-                }
-                SortField::PublishedAt => {
-                    // Rows with a publication time first (in either direction), then the
-                    // rest by id: two range scans, the second only when the first runs out.
-                    let (bound, in_unpublished) = match after.map(|c| (&c.key, c.id)) {
-                        None => (None, false),
-                        Some((SortKey::Int(m), id)) => (Some((micros_to_naive(*m)?, id)), false),
-                        Some((SortKey::Null, _)) => (None, true),
-                        Some(_) => return Err(ContentError::field("cursor", "cursor is invalid")),
-                    };
-                    let mut rows: Vec<PostRow> = Vec::new();
-                    if !in_unpublished {
-                        let q = filtered!(site_id, f).filter(posts::published_at.ge(min_time()));
-                        let q = keyset!(q, posts::published_at, bound, desc);
-                        rows = conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?;
+    ) -> impl Future<Output = Result<Page<Post>, ContentError>> + Send {
+        let query = query.clone();
+        crate::boxed(async move {
+            let query = &query;
+            let want = query.limit + 1;
+            let desc = query.sort.descending;
+            let f = &query.filter;
+            let after = query.after.as_ref();
+            let (rows, total) = with_conn!(self, conn => {
+                let rows: Vec<PostRow> = match query.sort.field {
+                    SortField::CreatedAt | SortField::UpdatedAt => {
+                        let bound = match after {
+                            Some(c) => match c.key {
+                                SortKey::Int(m) => Some((micros_to_naive(m)?, c.id)),
+                                _ => return Err(ContentError::field("cursor", "cursor is invalid")),
+                            },
+                            None => None,
+                        };
+                        let q = filtered!(site_id, f);
+                        let q = if query.sort.field == SortField::CreatedAt {
+                            keyset!(q, posts::created_at, bound, desc)
+                        } else {
+                            keyset!(q, posts::updated_at, bound, desc)
+                        };
+                        conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
                     }
-                    let missing = want.saturating_sub(rows.len() as u32);
-                    if missing > 0 {
-                        let after_id = if in_unpublished { after.map(|c| c.id) } else { None };
-                        let q = unpublished!(filtered!(site_id, f), after_id, desc);
-                        let more: Vec<PostRow> = conn.load_all(q.select(PostRow::as_select()).limit_literal(missing)).await.map_err(StoreError::from)?;
-                        rows.extend(more);
+                    SortField::Title => {
+                        let bound = match after {
+                            Some(c) => match &c.key {
+                                SortKey::Text(t) => Some((t.clone(), c.id)),
+                                _ => return Err(ContentError::field("cursor", "cursor is invalid")),
+                            },
+                            None => None,
+                        };
+                        let q = keyset!(filtered!(site_id, f), posts::title_key, bound, desc);
+                        conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
                     }
-                    rows
-                }
-            };
-            let total = if query.include_total {
-                let n: i64 = filtered!(site_id, f).count().get_result(conn).await.map_err(StoreError::from)?;
-                Some(n as u64)
+                    SortField::PublishedAt => {
+                        // Rows with a publication time first (in either direction), then the
+                        // rest by id: two range scans, the second only when the first runs out.
+                        let (bound, in_unpublished) = match after.map(|c| (&c.key, c.id)) {
+                            None => (None, false),
+                            Some((SortKey::Int(m), id)) => (Some((micros_to_naive(*m)?, id)), false),
+                            Some((SortKey::Null, _)) => (None, true),
+                            Some(_) => return Err(ContentError::field("cursor", "cursor is invalid")),
+                        };
+                        let mut rows: Vec<PostRow> = Vec::new();
+                        if !in_unpublished {
+                            let q = filtered!(site_id, f).filter(posts::published_at.ge(min_time()));
+                            let q = keyset!(q, posts::published_at, bound, desc);
+                            rows = conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?;
+                        }
+                        let missing = want.saturating_sub(rows.len() as u32);
+                        if missing > 0 {
+                            let after_id = if in_unpublished { after.map(|c| c.id) } else { None };
+                            let q = unpublished!(filtered!(site_id, f), after_id, desc);
+                            let more: Vec<PostRow> = conn.load_all(q.select(PostRow::as_select()).limit_literal(missing)).await.map_err(StoreError::from)?;
+                            rows.extend(more);
+                        }
+                        rows
+                    }
+                };
+                let total = if query.include_total {
+                    let n: i64 = filtered!(site_id, f).count().get_result(conn).await.map_err(StoreError::from)?;
+                    Some(n as u64)
+                } else {
+                    None
+                };
+                (rows, total)
+            });
+            let mut items = rows
+                .into_iter()
+                .map(PostRow::into_post)
+                .collect::<Result<Vec<_>, _>>()?;
+            let next = if items.len() == want as usize {
+                items.pop();
+                items.last().map(|p| query.sort.cursor_after(p))
             } else {
                 None
             };
-            (rows, total)
-        });
-        let mut items = rows
-            .into_iter()
-            .map(PostRow::into_post)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = if items.len() == want as usize {
-            items.pop();
-            items.last().map(|p| query.sort.cursor_after(p))
-        } else {
-            None
-        };
-        Ok(Page { items, next, total })
-    }
-
-    async fn list_posts_offset(
-        &self,
-        site_id: i64,
-        page: OffsetPage,
-    ) -> Result<OffsetList<Post>, ContentError> {
-        // The legacy way on purpose: the database walks and discards `offset` rows of the
-        // index, then counts every row of the site. This is what v1 costs.
-        let offset = page.offset().min(i64::MAX as u64);
-        let (rows, total) = with_conn!(self, conn => {
-            let rows: Vec<PostRow> = conn
-                .load_all(
-                    posts::table
-                        .filter(posts::site_id.eq(site_id))
-                        .order((posts::created_at.desc(), posts::id.desc()))
-                        .select(PostRow::as_select())
-                        .limit_literal(page.per_page)
-                        .offset_literal(offset),
-                )
-                .await
-                .map_err(StoreError::from)?;
-            let total: i64 = posts::table
-                .filter(posts::site_id.eq(site_id))
-                .count()
-                .get_result(conn)
-                .await
-                .map_err(StoreError::from)?;
-            (rows, total)
-        });
-        Ok(OffsetList {
-            items: rows
-                .into_iter()
-                .map(PostRow::into_post)
-                .collect::<Result<Vec<_>, _>>()?,
-            total: total as u64,
+            Ok(Page { items, next, total })
         })
     }
 
-    async fn create_posts(
+    fn list_posts_offset(
+        &self,
+        site_id: i64,
+        page: OffsetPage,
+    ) -> impl Future<Output = Result<OffsetList<Post>, ContentError>> + Send {
+        crate::boxed::<Result<OffsetList<Post>, ContentError>>(async move {
+            // The legacy way on purpose: the database walks and discards `offset` rows of the
+            // index, then counts every row of the site. This is what v1 costs.
+            let offset = page.offset().min(i64::MAX as u64);
+            let (rows, total) = with_conn!(self, conn => {
+                let rows: Vec<PostRow> = conn
+                    .load_all(
+                        posts::table
+                            .filter(posts::site_id.eq(site_id))
+                            .order((posts::created_at.desc(), posts::id.desc()))
+                            .select(PostRow::as_select())
+                            .limit_literal(page.per_page)
+                            .offset_literal(offset),
+                    )
+                    .await
+                    .map_err(StoreError::from)?;
+                let total: i64 = posts::table
+                    .filter(posts::site_id.eq(site_id))
+                    .count()
+                    .get_result(conn)
+                    .await
+                    .map_err(StoreError::from)?;
+                (rows, total)
+            });
+            Ok(OffsetList {
+                items: rows
+                    .into_iter()
+                    .map(PostRow::into_post)
+                    .collect::<Result<Vec<_>, _>>()?,
+                total: total as u64,
+            })
+        })
+    }
+
+    fn create_posts(
         &self,
         site_id: i64,
         author_id: i64,
         batch: Vec<NewPost>,
         atomic: bool,
-    ) -> Result<Vec<Option<i64>>, ContentError> {
-        let now = jekcms_content::now();
-        let bases: Vec<Option<String>> = batch
-            .iter()
-            .map(|p| p.slug.is_none().then(|| slug::from_title(&p.title)))
-            .collect();
-        // Every slug the batch would like, looked up in the site with one query.
-        let mut wanted: Vec<String> = batch
-            .iter()
-            .filter_map(|p| p.slug.clone())
-            .chain(bases.iter().flatten().cloned())
-            .collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let imports: Vec<ImportPost> = batch
-            .iter()
-            .map(|p| ImportPost {
-                slug: String::new(),
-                title: p.title.clone(),
-                excerpt: p.excerpt.clone(),
-                body: p.body.clone(),
-                status: p.status,
-                tags: p.tags.clone(),
-                published_at: match (p.status, p.published_at) {
-                    (_, Some(t)) => Some(t),
-                    (PostStatus::Published, None) => Some(now),
-                    _ => None,
-                },
-                created_at: now,
-                updated_at: now,
-            })
-            .collect();
-        let outcome = with_write_txn!(self, Result<Vec<Option<i64>>, Vec<jekcms_content::FieldError>>, conn => {
-            let taken: HashSet<String> = posts::table
-                .filter(posts::site_id.eq(site_id))
-                .filter(posts::slug.eq_any(&wanted))
-                .select(posts::slug)
-                .load::<String>(conn)
-                .await?
-                .into_iter()
+    ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send {
+        crate::boxed::<Result<Vec<Option<i64>>, ContentError>>(async move {
+            let now = jekcms_content::now();
+            let bases: Vec<Option<String>> = batch
+                .iter()
+                .map(|p| p.slug.is_none().then(|| slug::from_title(&p.title)))
                 .collect();
-            let mut used: HashSet<String> = HashSet::new();
-            let mut slugs: Vec<Option<String>> = vec![None; batch.len()];
-            // Given slugs first (the first post asking for one gets it), so that generated
-            // slugs step around them rather than the other way round.
-            let mut refused = Vec::new();
-            for (i, p) in batch.iter().enumerate() {
-                if let Some(s) = &p.slug {
-                    if !taken.contains(s) && used.insert(s.clone()) {
-                        slugs[i] = Some(s.clone());
-                    } else {
-                        refused.push(i);
-                    }
-                }
-            }
-            if atomic && !refused.is_empty() {
-                let conflicts = refused
-                    .into_iter()
-                    .map(|i| match jekcms_content::bulk::slug_conflict(i, batch[i].slug.as_deref().unwrap_or_default()) {
-                        jekcms_content::bulk::ItemFault::Conflict(e) | jekcms_content::bulk::ItemFault::Invalid(e) => e,
-                    })
-                    .collect();
-                return Ok(Err(conflicts));
-            }
-            // Generated slugs, in two passes so that a batch costs a fixed number of queries
-            // however many of its titles collide. First, without asking the database: the
-            // base if free in the site and the batch, else the next suffix not used by the
-            // batch (from -2, remembered per base). Then one `IN` lookup of those suffixed
-            // candidates; only the few found taken (a title imported before with suffixes)
-            // take the slow path: a count of the suffixed slugs, then point lookups.
-            let mut next_suffix: HashMap<String, u32> = HashMap::new();
-            let mut tentative: Vec<usize> = Vec::new();
-            for (i, base) in bases.iter().enumerate() {
-                let Some(base) = base else { continue };
-                let chosen = if !taken.contains(base) && !used.contains(base) {
-                    base.clone()
-                } else {
-                    let mut n = next_suffix.get(base).copied().unwrap_or(2);
-                    let found = loop {
-                        let candidate = slug::with_suffix(base, n);
-                        n += 1;
-                        if !used.contains(&candidate) {
-                            break candidate;
-                        }
-                    };
-                    next_suffix.insert(base.clone(), n);
-                    tentative.push(i);
-                    found
-                };
-                used.insert(chosen.clone());
-                slugs[i] = Some(chosen);
-            }
-            let candidates: Vec<String> = tentative.iter().filter_map(|&i| slugs[i].clone()).collect();
-            let clashes: HashSet<String> = if candidates.is_empty() {
-                HashSet::new()
-            } else {
-                posts::table
+            // Every slug the batch would like, looked up in the site with one query.
+            let mut wanted: Vec<String> = batch
+                .iter()
+                .filter_map(|p| p.slug.clone())
+                .chain(bases.iter().flatten().cloned())
+                .collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let imports: Vec<ImportPost> = batch
+                .iter()
+                .map(|p| ImportPost {
+                    slug: String::new(),
+                    title: p.title.clone(),
+                    excerpt: p.excerpt.clone(),
+                    body: p.body.clone(),
+                    status: p.status,
+                    tags: p.tags.clone(),
+                    published_at: match (p.status, p.published_at) {
+                        (_, Some(t)) => Some(t),
+                        (PostStatus::Published, None) => Some(now),
+                        _ => None,
+                    },
+                    created_at: now,
+                    updated_at: now,
+                })
+                .collect();
+            let outcome = with_write_txn!(self, Result<Vec<Option<i64>>, Vec<jekcms_content::FieldError>>, conn => {
+                let taken: HashSet<String> = posts::table
                     .filter(posts::site_id.eq(site_id))
-                    .filter(posts::slug.eq_any(&candidates))
+                    .filter(posts::slug.eq_any(&wanted))
                     .select(posts::slug)
                     .load::<String>(conn)
                     .await?
                     .into_iter()
-                    .collect()
-            };
-            for i in tentative {
-                let Some(current) = slugs[i].clone() else { continue };
-                if !clashes.contains(&current) {
-                    continue;
-                }
-                used.remove(&current);
-                let base = bases[i].clone().unwrap_or_default();
-                let suffixed: i64 = suffixed_count!(conn, site_id, &base);
-                let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
-                let found = loop {
-                    let candidate = slug::with_suffix(&base, n);
-                    n += 1;
-                    if !used.contains(&candidate) && slug_is_free!(conn, site_id, candidate.clone()) {
-                        break candidate;
+                    .collect();
+                let mut used: HashSet<String> = HashSet::new();
+                let mut slugs: Vec<Option<String>> = vec![None; batch.len()];
+                // Given slugs first (the first post asking for one gets it), so that generated
+                // slugs step around them rather than the other way round.
+                let mut refused = Vec::new();
+                for (i, p) in batch.iter().enumerate() {
+                    if let Some(s) = &p.slug {
+                        if !taken.contains(s) && used.insert(s.clone()) {
+                            slugs[i] = Some(s.clone());
+                        } else {
+                            refused.push(i);
+                        }
                     }
-                };
-                used.insert(found.clone());
-                slugs[i] = Some(found);
-            }
-            let mut rows = Vec::with_capacity(batch.len());
-            let mut row_tags = Vec::with_capacity(batch.len());
-            for ((slug, post), tags) in slugs.iter().zip(&imports).zip(batch.iter().map(|p| &p.tags)) {
-                if let Some(slug) = slug {
-                    rows.push(NewPostRow::new(site_id, author_id, slug, post)?);
-                    row_tags.push(tags.clone());
                 }
-            }
-            let ids = InsertBatch::insert_batch(conn, site_id, rows, row_tags).await?;
-            let mut ids = ids.into_iter();
-            Ok(Ok(slugs
-                .iter()
-                .map(|s| s.as_ref().and_then(|_| ids.next()))
-                .collect()))
-        });
-        match outcome {
-            Ok(Ok(ids)) => Ok(ids),
-            Ok(Err(conflicts)) => Err(ContentError::Conflicts(conflicts)),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn get_post(&self, site_id: i64, id: i64) -> Result<Post, ContentError> {
-        let row = with_conn!(self, conn => {
-            let rows: Vec<PostRow> = conn
-                .load_all(
+                if atomic && !refused.is_empty() {
+                    let conflicts = refused
+                        .into_iter()
+                        .map(|i| match jekcms_content::bulk::slug_conflict(i, batch[i].slug.as_deref().unwrap_or_default()) {
+                            jekcms_content::bulk::ItemFault::Conflict(e) | jekcms_content::bulk::ItemFault::Invalid(e) => e,
+                        })
+                        .collect();
+                    return Ok(Err(conflicts));
+                }
+                // Generated slugs, in two passes so that a batch costs a fixed number of queries
+                // however many of its titles collide. First, without asking the database: the
+                // base if free in the site and the batch, else the next suffix not used by the
+                // batch (from -2, remembered per base). Then one `IN` lookup of those suffixed
+                // candidates; only the few found taken (a title imported before with suffixes)
+                // take the slow path: a count of the suffixed slugs, then point lookups.
+                let mut next_suffix: HashMap<String, u32> = HashMap::new();
+                let mut tentative: Vec<usize> = Vec::new();
+                for (i, base) in bases.iter().enumerate() {
+                    let Some(base) = base else { continue };
+                    let chosen = if !taken.contains(base) && !used.contains(base) {
+                        base.clone()
+                    } else {
+                        let mut n = next_suffix.get(base).copied().unwrap_or(2);
+                        let found = loop {
+                            let candidate = slug::with_suffix(base, n);
+                            n += 1;
+                            if !used.contains(&candidate) {
+                                break candidate;
+                            }
+                        };
+                        next_suffix.insert(base.clone(), n);
+                        tentative.push(i);
+                        found
+                    };
+                    used.insert(chosen.clone());
+                    slugs[i] = Some(chosen);
+                }
+                let candidates: Vec<String> = tentative.iter().filter_map(|&i| slugs[i].clone()).collect();
+                let clashes: HashSet<String> = if candidates.is_empty() {
+                    HashSet::new()
+                } else {
                     posts::table
                         .filter(posts::site_id.eq(site_id))
-                        .filter(posts::id.eq(id))
-                        .select(PostRow::as_select())
-                        .limit_literal(1),
-                )
-                .await
-                .map_err(StoreError::from)?;
-            rows.into_iter().next().ok_or(StoreError::NotFound)?
-        });
-        Ok(row.into_post()?)
+                        .filter(posts::slug.eq_any(&candidates))
+                        .select(posts::slug)
+                        .load::<String>(conn)
+                        .await?
+                        .into_iter()
+                        .collect()
+                };
+                for i in tentative {
+                    let Some(current) = slugs[i].clone() else { continue };
+                    if !clashes.contains(&current) {
+                        continue;
+                    }
+                    used.remove(&current);
+                    let base = bases[i].clone().unwrap_or_default();
+                    let suffixed: i64 = suffixed_count!(conn, site_id, &base);
+                    let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
+                    let found = loop {
+                        let candidate = slug::with_suffix(&base, n);
+                        n += 1;
+                        if !used.contains(&candidate) && slug_is_free!(conn, site_id, candidate.clone()) {
+                            break candidate;
+                        }
+                    };
+                    used.insert(found.clone());
+                    slugs[i] = Some(found);
+                }
+                let mut rows = Vec::with_capacity(batch.len());
+                let mut row_tags = Vec::with_capacity(batch.len());
+                for ((slug, post), tags) in slugs.iter().zip(&imports).zip(batch.iter().map(|p| &p.tags)) {
+                    if let Some(slug) = slug {
+                        rows.push(NewPostRow::new(site_id, author_id, slug, post)?);
+                        row_tags.push(tags.clone());
+                    }
+                }
+                let ids = InsertBatch::insert_batch(conn, site_id, rows, row_tags).await?;
+                let mut ids = ids.into_iter();
+                Ok(Ok(slugs
+                    .iter()
+                    .map(|s| s.as_ref().and_then(|_| ids.next()))
+                    .collect()))
+            });
+            match outcome {
+                Ok(Ok(ids)) => Ok(ids),
+                Ok(Err(conflicts)) => Err(ContentError::Conflicts(conflicts)),
+                Err(e) => Err(e.into()),
+            }
+        })
     }
 
-    async fn create_post(
+    fn get_post(
+        &self,
+        site_id: i64,
+        id: i64,
+    ) -> impl Future<Output = Result<Post, ContentError>> + Send {
+        crate::boxed::<Result<Post, ContentError>>(async move {
+            let row = with_conn!(self, conn => {
+                let rows: Vec<PostRow> = conn
+                    .load_all(
+                        posts::table
+                            .filter(posts::site_id.eq(site_id))
+                            .filter(posts::id.eq(id))
+                            .select(PostRow::as_select())
+                            .limit_literal(1),
+                    )
+                    .await
+                    .map_err(StoreError::from)?;
+                rows.into_iter().next().ok_or(StoreError::NotFound)?
+            });
+            Ok(row.into_post()?)
+        })
+    }
+
+    fn create_post(
         &self,
         site_id: i64,
         author_id: i64,
         new: NewPost,
-    ) -> Result<Post, ContentError> {
-        let now = jekcms_content::now();
-        let published_at = match (new.status, new.published_at) {
-            (_, Some(t)) => Some(t),
-            (PostStatus::Published, None) => Some(now),
-            _ => None,
-        };
-        let base_slug = new.slug.clone();
-        let generated_base = slug::from_title(&new.title);
-        let post = ImportPost {
-            slug: String::new(),
-            title: new.title,
-            excerpt: new.excerpt,
-            body: new.body,
-            status: new.status,
-            tags: new.tags,
-            published_at,
-            created_at: now,
-            updated_at: now,
-        };
-        // A generated slug can lose a race to a concurrent insert; try again a few times.
-        for _attempt in 0..5 {
-            let result = with_write_txn!(self, PostRow, conn => {
-                    let slug = match &base_slug {
-                        Some(s) => s.clone(),
-                        None => {
-                            // Point lookups on the (site_id, slug) unique index, so the
-                            // cost does not grow with the number of posts sharing a title.
-                            if slug_is_free!(conn, site_id, generated_base.clone()) {
-                                generated_base.clone()
-                            } else {
-                                // Start after the suffixed slugs already there (see
-                                // `suffixed_count!`), then step until one is free.
-                                let suffixed: i64 =
-                                    suffixed_count!(conn, site_id, &generated_base);
-                                let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
-                                loop {
-                                    let candidate = slug::with_suffix(&generated_base, n);
-                                    if slug_is_free!(conn, site_id, candidate.clone()) {
-                                        break candidate;
+    ) -> impl Future<Output = Result<Post, ContentError>> + Send {
+        crate::boxed::<Result<Post, ContentError>>(async move {
+            let now = jekcms_content::now();
+            let published_at = match (new.status, new.published_at) {
+                (_, Some(t)) => Some(t),
+                (PostStatus::Published, None) => Some(now),
+                _ => None,
+            };
+            let base_slug = new.slug.clone();
+            let generated_base = slug::from_title(&new.title);
+            let post = ImportPost {
+                slug: String::new(),
+                title: new.title,
+                excerpt: new.excerpt,
+                body: new.body,
+                status: new.status,
+                tags: new.tags,
+                published_at,
+                created_at: now,
+                updated_at: now,
+            };
+            // A generated slug can lose a race to a concurrent insert; try again a few times.
+            for _attempt in 0..5 {
+                let result = with_write_txn!(self, PostRow, conn => {
+                        let slug = match &base_slug {
+                            Some(s) => s.clone(),
+                            None => {
+                                // Point lookups on the (site_id, slug) unique index, so the
+                                // cost does not grow with the number of posts sharing a title.
+                                if slug_is_free!(conn, site_id, generated_base.clone()) {
+                                    generated_base.clone()
+                                } else {
+                                    // Start after the suffixed slugs already there (see
+                                    // `suffixed_count!`), then step until one is free.
+                                    let suffixed: i64 =
+                                        suffixed_count!(conn, site_id, &generated_base);
+                                    let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
+                                    loop {
+                                        let candidate = slug::with_suffix(&generated_base, n);
+                                        if slug_is_free!(conn, site_id, candidate.clone()) {
+                                            break candidate;
+                                        }
+                                        n += 1;
                                     }
-                                    n += 1;
                                 }
                             }
-                        }
-                    };
-                    let row = diesel::insert_into(posts::table)
-                        .values(NewPostRow::new(site_id, author_id, &slug, &post)?)
-                        .returning(PostRow::as_returning())
-                        .get_result::<PostRow>(conn)
-                        .await?;
-                    insert_tags!(conn, row.id, site_id, post.tags);
-                    Ok(row)
-            });
-            match result {
-                Ok(row) => return Ok(row.into_post()?),
-                Err(StoreError::Unique) if base_slug.is_none() => continue,
-                Err(StoreError::Unique) => {
-                    return Err(ContentError::Conflict {
-                        field: "slug".into(),
-                    });
+                        };
+                        let row = diesel::insert_into(posts::table)
+                            .values(NewPostRow::new(site_id, author_id, &slug, &post)?)
+                            .returning(PostRow::as_returning())
+                            .get_result::<PostRow>(conn)
+                            .await?;
+                        insert_tags!(conn, row.id, site_id, post.tags);
+                        Ok(row)
+                });
+                match result {
+                    Ok(row) => return Ok(row.into_post()?),
+                    Err(StoreError::Unique) if base_slug.is_none() => continue,
+                    Err(StoreError::Unique) => {
+                        return Err(ContentError::Conflict {
+                            field: "slug".into(),
+                        });
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             }
-        }
-        Err(ContentError::Conflict {
-            field: "slug".into(),
+            Err(ContentError::Conflict {
+                field: "slug".into(),
+            })
         })
     }
 
-    async fn update_post(
+    fn update_post(
         &self,
         site_id: i64,
         id: i64,
         patch: PostPatch,
         expected_version: Option<i64>,
-    ) -> Result<Post, ContentError> {
-        // Optimistic concurrency: read, compute, write only if the version is unchanged.
-        // A concurrent change without If-Match simply causes a re-read.
-        for _attempt in 0..5 {
-            let current = self.get_post(site_id, id).await?;
-            if expected_version.is_some_and(|v| v != current.version) {
-                return Err(ContentError::PreconditionFailed);
-            }
-            if patch.is_empty() {
-                return Ok(current);
-            }
-            let next = apply_patch(&current, &patch);
-            let tags_changed = next.tags != current.tags;
-            let tags_json = serde_json::to_string(&next.tags).map_err(ContentError::internal)?;
-            let title_k = title_key(&next.title);
-            let result = with_write_txn!(self, Option<PostRow>, conn => {
-                    let row = diesel::update(
-                        posts::table
-                            .filter(posts::site_id.eq(site_id))
-                            .filter(posts::id.eq(id))
-                            .filter(posts::version.eq(current.version)),
-                    )
-                    .set((
-                        posts::title.eq(&next.title),
-                        posts::title_key.eq(&title_k),
-                        posts::slug.eq(&next.slug),
-                        posts::excerpt.eq(&next.excerpt),
-                        posts::body.eq(&next.body),
-                        posts::status.eq(next.status.as_str()),
-                        posts::tags.eq(&tags_json),
-                        posts::published_at.eq(next.published_at.map(naive)),
-                        posts::updated_at.eq(naive(next.updated_at)),
-                        posts::version.eq(current.version + 1),
-                    ))
-                    .returning(PostRow::as_returning())
-                    .get_result::<PostRow>(conn)
-                    .await
-                    .optional()?;
-                    if row.is_some() && tags_changed {
-                        diesel::delete(post_tags::table.filter(post_tags::post_id.eq(id)))
-                            .execute(conn)
-                            .await?;
-                        insert_tags!(conn, id, site_id, next.tags);
-                    }
-                    Ok(row)
-            });
-            match result {
-                Ok(Some(row)) => return Ok(row.into_post()?),
-                Ok(None) if expected_version.is_some() => {
+    ) -> impl Future<Output = Result<Post, ContentError>> + Send {
+        crate::boxed::<Result<Post, ContentError>>(async move {
+            // Optimistic concurrency: read, compute, write only if the version is unchanged.
+            // A concurrent change without If-Match simply causes a re-read.
+            for _attempt in 0..5 {
+                let current = self.get_post(site_id, id).await?;
+                if expected_version.is_some_and(|v| v != current.version) {
                     return Err(ContentError::PreconditionFailed);
                 }
-                Ok(None) => continue,
-                Err(StoreError::Unique) => {
-                    return Err(ContentError::Conflict {
-                        field: "slug".into(),
-                    });
+                if patch.is_empty() {
+                    return Ok(current);
                 }
-                Err(e) => return Err(e.into()),
+                let next = apply_patch(&current, &patch);
+                let tags_changed = next.tags != current.tags;
+                let tags_json =
+                    serde_json::to_string(&next.tags).map_err(ContentError::internal)?;
+                let title_k = title_key(&next.title);
+                let result = with_write_txn!(self, Option<PostRow>, conn => {
+                        let row = diesel::update(
+                            posts::table
+                                .filter(posts::site_id.eq(site_id))
+                                .filter(posts::id.eq(id))
+                                .filter(posts::version.eq(current.version)),
+                        )
+                        .set((
+                            posts::title.eq(&next.title),
+                            posts::title_key.eq(&title_k),
+                            posts::slug.eq(&next.slug),
+                            posts::excerpt.eq(&next.excerpt),
+                            posts::body.eq(&next.body),
+                            posts::status.eq(next.status.as_str()),
+                            posts::tags.eq(&tags_json),
+                            posts::published_at.eq(next.published_at.map(naive)),
+                            posts::updated_at.eq(naive(next.updated_at)),
+                            posts::version.eq(current.version + 1),
+                        ))
+                        .returning(PostRow::as_returning())
+                        .get_result::<PostRow>(conn)
+                        .await
+                        .optional()?;
+                        if row.is_some() && tags_changed {
+                            diesel::delete(post_tags::table.filter(post_tags::post_id.eq(id)))
+                                .execute(conn)
+                                .await?;
+                            insert_tags!(conn, id, site_id, next.tags);
+                        }
+                        Ok(row)
+                });
+                match result {
+                    Ok(Some(row)) => return Ok(row.into_post()?),
+                    Ok(None) if expected_version.is_some() => {
+                        return Err(ContentError::PreconditionFailed);
+                    }
+                    Ok(None) => continue,
+                    Err(StoreError::Unique) => {
+                        return Err(ContentError::Conflict {
+                            field: "slug".into(),
+                        });
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
-        }
-        Err(ContentError::internal(StoreError::Config(
-            "post kept changing during the update".into(),
-        )))
+            Err(ContentError::internal(StoreError::Config(
+                "post kept changing during the update".into(),
+            )))
+        })
     }
 
-    async fn delete_post(&self, site_id: i64, id: i64) -> Result<(), ContentError> {
-        let n = with_write_conn!(self, conn => {
-            diesel::delete(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::id.eq(id)))
-                .execute(conn)
-                .await
-                .map_err(StoreError::from)?
-        });
-        if n == 0 {
-            return Err(ContentError::NotFound);
-        }
-        Ok(())
+    fn delete_post(
+        &self,
+        site_id: i64,
+        id: i64,
+    ) -> impl Future<Output = Result<(), ContentError>> + Send {
+        crate::boxed::<Result<(), ContentError>>(async move {
+            let n = with_write_conn!(self, conn => {
+                diesel::delete(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::id.eq(id)))
+                    .execute(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            });
+            if n == 0 {
+                return Err(ContentError::NotFound);
+            }
+            Ok(())
+        })
     }
 }
 

@@ -33,257 +33,292 @@ type PrincipalRow = (
 );
 
 impl SessionStore for Store {
-    async fn find_api_key(&self, public_id: &str) -> Result<Option<StoredKey>, StoreFailure> {
-        let row: Option<KeyRow> = with_conn!(self, conn => {
-            api_keys::table
-                .filter(api_keys::public_id.eq(public_id))
-                .select((
-                    api_keys::id,
-                    api_keys::site_id,
-                    api_keys::user_id,
-                    api_keys::family,
-                    api_keys::secret_hash,
-                    api_keys::expires_at,
-                    api_keys::revoked_at,
-                ))
-                .limit_literal(1).get_result::<KeyRow>(conn)
-                .await
-                .optional()
-                .map_err(StoreError::from)?
-        });
-        let Some((id, site_id, user_id, family, hash, expires_at, revoked_at)) = row else {
-            return Ok(None);
-        };
-        let secret_hash = SecretHash::from_slice(&hash).ok_or_else(|| {
-            StoreFailure::Internal(format!("api key {id} has a malformed hash").into())
-        })?;
-        Ok(Some(StoredKey {
-            id,
-            site_id,
-            user_id,
-            family,
-            secret_hash,
-            expires_at: expires_at.map(utc),
-            revoked_at: revoked_at.map(utc),
-        }))
+    fn find_api_key(
+        &self,
+        public_id: &str,
+    ) -> impl Future<Output = Result<Option<StoredKey>, StoreFailure>> + Send {
+        let public_id = public_id.to_owned();
+        crate::boxed::<Result<Option<StoredKey>, StoreFailure>>(async move {
+            let public_id: &str = &public_id;
+            let row: Option<KeyRow> = with_conn!(self, conn => {
+                api_keys::table
+                    .filter(api_keys::public_id.eq(public_id))
+                    .select((
+                        api_keys::id,
+                        api_keys::site_id,
+                        api_keys::user_id,
+                        api_keys::family,
+                        api_keys::secret_hash,
+                        api_keys::expires_at,
+                        api_keys::revoked_at,
+                    ))
+                    .limit_literal(1).get_result::<KeyRow>(conn)
+                    .await
+                    .optional()
+                    .map_err(StoreError::from)?
+            });
+            let Some((id, site_id, user_id, family, hash, expires_at, revoked_at)) = row else {
+                return Ok(None);
+            };
+            let secret_hash = SecretHash::from_slice(&hash).ok_or_else(|| {
+                StoreFailure::Internal(format!("api key {id} has a malformed hash").into())
+            })?;
+            Ok(Some(StoredKey {
+                id,
+                site_id,
+                user_id,
+                family,
+                secret_hash,
+                expires_at: expires_at.map(utc),
+                revoked_at: revoked_at.map(utc),
+            }))
+        })
     }
 
-    async fn touch_api_key(&self, key_id: i64, at: DateTime<Utc>) -> Result<(), StoreFailure> {
-        with_write_conn!(self, conn => {
-            diesel::update(api_keys::table.filter(api_keys::id.eq(key_id)))
-                .set(api_keys::last_used_at.eq(naive(at)))
-                .execute(conn)
-                .await
-                .map_err(StoreError::from)?;
-        });
-        Ok(())
+    fn touch_api_key(
+        &self,
+        key_id: i64,
+        at: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreFailure>> + Send {
+        crate::boxed::<Result<(), StoreFailure>>(async move {
+            with_write_conn!(self, conn => {
+                diesel::update(api_keys::table.filter(api_keys::id.eq(key_id)))
+                    .set(api_keys::last_used_at.eq(naive(at)))
+                    .execute(conn)
+                    .await
+                    .map_err(StoreError::from)?;
+            });
+            Ok(())
+        })
     }
 
-    async fn open_session(&self, s: NewSession) -> Result<i64, StoreFailure> {
-        let hash = s.refresh_hash.as_bytes().to_vec();
-        let id = with_write_txn!(self, i64, conn => {
-            let id = diesel::insert_into(sessions::table)
-                .values((
-                    sessions::site_id.eq(s.site_id),
-                    sessions::user_id.eq(s.user_id),
-                    sessions::api_key_id.eq(s.api_key_id),
-                    sessions::family.eq(s.family.as_str()),
-                    sessions::created_at.eq(naive(s.created_at)),
-                    sessions::expires_at.eq(naive(s.expires_at)),
-                ))
-                .returning(sessions::id)
-                .get_result::<i64>(conn)
-                .await?;
-            diesel::insert_into(refresh_tokens::table)
-                .values((
-                    refresh_tokens::session_id.eq(id),
-                    refresh_tokens::token_hash.eq(&hash),
-                    refresh_tokens::created_at.eq(naive(s.created_at)),
-                    refresh_tokens::expires_at.eq(naive(s.expires_at)),
-                ))
-                .execute(conn)
-                .await?;
+    fn open_session(
+        &self,
+        s: NewSession,
+    ) -> impl Future<Output = Result<i64, StoreFailure>> + Send {
+        crate::boxed::<Result<i64, StoreFailure>>(async move {
+            let hash = s.refresh_hash.as_bytes().to_vec();
+            let id = with_write_txn!(self, i64, conn => {
+                let id = diesel::insert_into(sessions::table)
+                    .values((
+                        sessions::site_id.eq(s.site_id),
+                        sessions::user_id.eq(s.user_id),
+                        sessions::api_key_id.eq(s.api_key_id),
+                        sessions::family.eq(s.family.as_str()),
+                        sessions::created_at.eq(naive(s.created_at)),
+                        sessions::expires_at.eq(naive(s.expires_at)),
+                    ))
+                    .returning(sessions::id)
+                    .get_result::<i64>(conn)
+                    .await?;
+                diesel::insert_into(refresh_tokens::table)
+                    .values((
+                        refresh_tokens::session_id.eq(id),
+                        refresh_tokens::token_hash.eq(&hash),
+                        refresh_tokens::created_at.eq(naive(s.created_at)),
+                        refresh_tokens::expires_at.eq(naive(s.expires_at)),
+                    ))
+                    .execute(conn)
+                    .await?;
+                Ok(id)
+            })?;
             Ok(id)
-        })?;
-        Ok(id)
+        })
     }
 
-    async fn rotate_refresh(
+    fn rotate_refresh(
         &self,
         presented: &SecretHash,
         replacement: &SecretHash,
         now: DateTime<Utc>,
         grace: Duration,
-    ) -> Result<Rotation, StoreFailure> {
-        let presented = presented.as_bytes().to_vec();
-        let replacement = replacement.as_bytes().to_vec();
-        let now_n = naive(now);
-        let outcome = with_write_txn!(self, Rotation, conn => {
-            // Claim the token first: the write takes the lock, so of two concurrent
-            // refreshes exactly one sees `used_at IS NULL` and wins.
-            let claimed = diesel::update(
-                refresh_tokens::table
-                    .filter(refresh_tokens::token_hash.eq(&presented))
-                    .filter(refresh_tokens::used_at.is_null())
-                    .filter(refresh_tokens::expires_at.gt(now_n)),
-            )
-            .set(refresh_tokens::used_at.eq(now_n))
-            .returning(refresh_tokens::session_id)
-            .get_result::<i64>(conn)
-            .await
-            .optional()?;
-            if let Some(session_id) = claimed {
-                let session = sessions::table
-                    .filter(sessions::id.eq(session_id))
-                    .select((sessions::user_id, sessions::site_id, sessions::expires_at, sessions::revoked_at))
-                    .limit_literal(1).get_result::<(i64, i64, NaiveDateTime, Option<NaiveDateTime>)>(conn)
-                    .await?;
-                let (user_id, site_id, expires_at, revoked_at) = session;
-                if revoked_at.is_some() || expires_at <= now_n {
-                    return Ok(Rotation::Refused);
-                }
-                diesel::insert_into(refresh_tokens::table)
-                    .values((
-                        refresh_tokens::session_id.eq(session_id),
-                        refresh_tokens::token_hash.eq(&replacement),
-                        refresh_tokens::created_at.eq(now_n),
-                        refresh_tokens::expires_at.eq(expires_at),
-                    ))
-                    .execute(conn)
-                    .await?;
-                return Ok(Rotation::Rotated {
-                    session_id,
-                    user_id,
-                    site_id,
-                    session_expires_at: utc(expires_at),
-                });
-            }
-            let known = refresh_tokens::table
-                .filter(refresh_tokens::token_hash.eq(&presented))
-                .select((refresh_tokens::session_id, refresh_tokens::used_at))
-                .limit_literal(1).get_result::<(i64, Option<NaiveDateTime>)>(conn)
+    ) -> impl Future<Output = Result<Rotation, StoreFailure>> + Send {
+        let presented = presented.clone();
+        let replacement = replacement.clone();
+        crate::boxed::<Result<Rotation, StoreFailure>>(async move {
+            let presented = &presented;
+            let replacement = &replacement;
+            let presented = presented.as_bytes().to_vec();
+            let replacement = replacement.as_bytes().to_vec();
+            let now_n = naive(now);
+            let outcome = with_write_txn!(self, Rotation, conn => {
+                // Claim the token first: the write takes the lock, so of two concurrent
+                // refreshes exactly one sees `used_at IS NULL` and wins.
+                let claimed = diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::token_hash.eq(&presented))
+                        .filter(refresh_tokens::used_at.is_null())
+                        .filter(refresh_tokens::expires_at.gt(now_n)),
+                )
+                .set(refresh_tokens::used_at.eq(now_n))
+                .returning(refresh_tokens::session_id)
+                .get_result::<i64>(conn)
                 .await
                 .optional()?;
-            match known {
-                Some((session_id, Some(used_at))) => {
-                    if now_n - used_at <= grace {
-                        Ok(Rotation::ReusedWithinGrace)
-                    } else {
-                        diesel::update(
-                            sessions::table
-                                .filter(sessions::id.eq(session_id))
-                                .filter(sessions::revoked_at.is_null()),
-                        )
-                        .set(sessions::revoked_at.eq(now_n))
+                if let Some(session_id) = claimed {
+                    let session = sessions::table
+                        .filter(sessions::id.eq(session_id))
+                        .select((sessions::user_id, sessions::site_id, sessions::expires_at, sessions::revoked_at))
+                        .limit_literal(1).get_result::<(i64, i64, NaiveDateTime, Option<NaiveDateTime>)>(conn)
+                        .await?;
+                    let (user_id, site_id, expires_at, revoked_at) = session;
+                    if revoked_at.is_some() || expires_at <= now_n {
+                        return Ok(Rotation::Refused);
+                    }
+                    diesel::insert_into(refresh_tokens::table)
+                        .values((
+                            refresh_tokens::session_id.eq(session_id),
+                            refresh_tokens::token_hash.eq(&replacement),
+                            refresh_tokens::created_at.eq(now_n),
+                            refresh_tokens::expires_at.eq(expires_at),
+                        ))
                         .execute(conn)
                         .await?;
-                        Ok(Rotation::ReuseDetected)
-                    }
+                    return Ok(Rotation::Rotated {
+                        session_id,
+                        user_id,
+                        site_id,
+                        session_expires_at: utc(expires_at),
+                    });
                 }
-                _ => Ok(Rotation::Refused),
-            }
-        })?;
-        Ok(outcome)
+                let known = refresh_tokens::table
+                    .filter(refresh_tokens::token_hash.eq(&presented))
+                    .select((refresh_tokens::session_id, refresh_tokens::used_at))
+                    .limit_literal(1).get_result::<(i64, Option<NaiveDateTime>)>(conn)
+                    .await
+                    .optional()?;
+                match known {
+                    Some((session_id, Some(used_at))) => {
+                        if now_n - used_at <= grace {
+                            Ok(Rotation::ReusedWithinGrace)
+                        } else {
+                            diesel::update(
+                                sessions::table
+                                    .filter(sessions::id.eq(session_id))
+                                    .filter(sessions::revoked_at.is_null()),
+                            )
+                            .set(sessions::revoked_at.eq(now_n))
+                            .execute(conn)
+                            .await?;
+                            Ok(Rotation::ReuseDetected)
+                        }
+                    }
+                    _ => Ok(Rotation::Refused),
+                }
+            })?;
+            Ok(outcome)
+        })
     }
 
-    async fn revoke_by_refresh(
+    fn revoke_by_refresh(
         &self,
         presented: &SecretHash,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreFailure> {
-        let presented = presented.as_bytes().to_vec();
-        with_write_conn!(self, conn => {
-            let session = refresh_tokens::table
-                .filter(refresh_tokens::token_hash.eq(&presented))
-                .select(refresh_tokens::session_id);
-            diesel::update(
-                sessions::table
-                    .filter(sessions::id.eq_any(session))
-                    .filter(sessions::revoked_at.is_null()),
-            )
-            .set(sessions::revoked_at.eq(naive(now)))
-            .execute(conn)
-            .await
-            .map_err(StoreError::from)?;
-        });
-        Ok(())
-    }
-
-    async fn key_holder(&self, user_id: i64) -> Result<Option<KeyHolder>, StoreFailure> {
-        let row: Option<(String, bool)> = with_conn!(self, conn => {
-            users::table
-                .inner_join(sites::table.on(sites::id.eq(users::site_id)))
-                .filter(users::id.eq(user_id))
-                .select((users::role, sites::api_access))
-                .limit_literal(1).get_result::<(String, bool)>(conn)
+    ) -> impl Future<Output = Result<(), StoreFailure>> + Send {
+        let presented = presented.clone();
+        crate::boxed::<Result<(), StoreFailure>>(async move {
+            let presented = &presented;
+            let presented = presented.as_bytes().to_vec();
+            with_write_conn!(self, conn => {
+                let session = refresh_tokens::table
+                    .filter(refresh_tokens::token_hash.eq(&presented))
+                    .select(refresh_tokens::session_id);
+                diesel::update(
+                    sessions::table
+                        .filter(sessions::id.eq_any(session))
+                        .filter(sessions::revoked_at.is_null()),
+                )
+                .set(sessions::revoked_at.eq(naive(now)))
+                .execute(conn)
                 .await
-                .optional()
-                .map_err(StoreError::from)?
-        });
-        Ok(row.and_then(|(role, site_api_access)| {
-            Some(KeyHolder {
-                role: role.parse().ok()?,
-                site_api_access,
-            })
-        }))
+                .map_err(StoreError::from)?;
+            });
+            Ok(())
+        })
     }
 
-    async fn principal(
+    fn key_holder(
+        &self,
+        user_id: i64,
+    ) -> impl Future<Output = Result<Option<KeyHolder>, StoreFailure>> + Send {
+        crate::boxed::<Result<Option<KeyHolder>, StoreFailure>>(async move {
+            let row: Option<(String, bool)> = with_conn!(self, conn => {
+                users::table
+                    .inner_join(sites::table.on(sites::id.eq(users::site_id)))
+                    .filter(users::id.eq(user_id))
+                    .select((users::role, sites::api_access))
+                    .limit_literal(1).get_result::<(String, bool)>(conn)
+                    .await
+                    .optional()
+                    .map_err(StoreError::from)?
+            });
+            Ok(row.and_then(|(role, site_api_access)| {
+                Some(KeyHolder {
+                    role: role.parse().ok()?,
+                    site_api_access,
+                })
+            }))
+        })
+    }
+
+    fn principal(
         &self,
         session_id: i64,
         now: DateTime<Utc>,
-    ) -> Result<Option<Principal>, StoreFailure> {
-        let row: Option<PrincipalRow> = with_conn!(self, conn => {
-            let query = sessions::table
-                .inner_join(users::table.on(users::id.eq(sessions::user_id)))
-                .inner_join(sites::table.on(sites::id.eq(sessions::site_id)))
-                .left_join(api_keys::table.on(api_keys::id.nullable().eq(sessions::api_key_id)))
-                .filter(sessions::id.eq(session_id))
-                .select((
-                    (sessions::id, sessions::family, sessions::expires_at, sessions::revoked_at),
-                    (users::id, users::name, users::email, users::role),
-                    (sites::id, sites::slug, sites::name, sites::api_access),
-                    (api_keys::public_id, api_keys::expires_at, api_keys::revoked_at).nullable(),
-                ))
-                .limit_literal(1);
-            let rows: Vec<PrincipalRow> = conn.load_all(query).await.map_err(StoreError::from)?;
-            rows.into_iter().next()
-        });
-        let Some((session, user, site, key)) = row else {
-            return Ok(None);
-        };
-        let now = naive(now);
-        let (session_id, family, expires_at, revoked_at) = session;
-        if revoked_at.is_some() || expires_at.0 <= now {
-            return Ok(None);
-        }
-        let key_public_id = match key {
-            Some((_, _, Some(_))) => return Ok(None),
-            Some((_, Some(exp), _)) if exp.0 <= now => return Ok(None),
-            Some((public_id, _, _)) => Some(public_id),
-            None => None,
-        };
-        let family = match family.as_str() {
-            "api" => SessionFamily::Api,
-            _ => SessionFamily::Password,
-        };
-        let (user_id, user_name, user_email, role) = user;
-        let Ok(role) = role.parse() else {
-            return Ok(None);
-        };
-        let (site_id, site_slug, site_name, site_api_access) = site;
-        Ok(Some(Principal {
-            session_id,
-            family,
-            key_public_id,
-            user_id,
-            user_name,
-            user_email,
-            role,
-            site_id,
-            site_slug,
-            site_name,
-            site_api_access,
-        }))
+    ) -> impl Future<Output = Result<Option<Principal>, StoreFailure>> + Send {
+        crate::boxed::<Result<Option<Principal>, StoreFailure>>(async move {
+            let row: Option<PrincipalRow> = with_conn!(self, conn => {
+                let query = sessions::table
+                    .inner_join(users::table.on(users::id.eq(sessions::user_id)))
+                    .inner_join(sites::table.on(sites::id.eq(sessions::site_id)))
+                    .left_join(api_keys::table.on(api_keys::id.nullable().eq(sessions::api_key_id)))
+                    .filter(sessions::id.eq(session_id))
+                    .select((
+                        (sessions::id, sessions::family, sessions::expires_at, sessions::revoked_at),
+                        (users::id, users::name, users::email, users::role),
+                        (sites::id, sites::slug, sites::name, sites::api_access),
+                        (api_keys::public_id, api_keys::expires_at, api_keys::revoked_at).nullable(),
+                    ))
+                    .limit_literal(1);
+                let rows: Vec<PrincipalRow> = conn.load_all(query).await.map_err(StoreError::from)?;
+                rows.into_iter().next()
+            });
+            let Some((session, user, site, key)) = row else {
+                return Ok(None);
+            };
+            let now = naive(now);
+            let (session_id, family, expires_at, revoked_at) = session;
+            if revoked_at.is_some() || expires_at.0 <= now {
+                return Ok(None);
+            }
+            let key_public_id = match key {
+                Some((_, _, Some(_))) => return Ok(None),
+                Some((_, Some(exp), _)) if exp.0 <= now => return Ok(None),
+                Some((public_id, _, _)) => Some(public_id),
+                None => None,
+            };
+            let family = match family.as_str() {
+                "api" => SessionFamily::Api,
+                _ => SessionFamily::Password,
+            };
+            let (user_id, user_name, user_email, role) = user;
+            let Ok(role) = role.parse() else {
+                return Ok(None);
+            };
+            let (site_id, site_slug, site_name, site_api_access) = site;
+            Ok(Some(Principal {
+                session_id,
+                family,
+                key_public_id,
+                user_id,
+                user_name,
+                user_email,
+                role,
+                site_id,
+                site_slug,
+                site_name,
+                site_api_access,
+            }))
+        })
     }
 }
