@@ -23,11 +23,9 @@ impl IdempotencyStore for Store {
         expired_before: DateTime<Utc>,
     ) -> impl Future<Output = Result<Claim, ContentError>> + Send {
         let key = key.to_owned();
-        let fingerprint = *fingerprint;
+        let fp = fingerprint.as_bytes().to_vec();
         crate::boxed::<Result<Claim, ContentError>>(async move {
             let key: &str = &key;
-            let fingerprint = &fingerprint;
-            let fp = fingerprint.as_bytes().to_vec();
             let row = with_write_txn!(self, Option<Row>, conn => {
                 // Lazy expiry: a range scan of the created_at index, empty most of the time.
                 diesel::delete(ik::table.filter(ik::created_at.lt(naive(expired_before))))
@@ -80,12 +78,11 @@ impl IdempotencyStore for Store {
         response: &StoredResponse,
     ) -> impl Future<Output = Result<(), ContentError>> + Send {
         let key = key.to_owned();
-        let response = response.clone();
+        // Serialized here, so the future owns the text instead of a copy of the response.
+        let body = response.body.to_string();
+        let status = i32::from(response.status);
         crate::boxed::<Result<(), ContentError>>(async move {
             let key: &str = &key;
-            let response = &response;
-            let body = response.body.to_string();
-            let status = i32::from(response.status);
             with_write_conn!(self, conn => {
                 diesel::update(
                     ik::table

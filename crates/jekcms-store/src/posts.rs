@@ -282,14 +282,15 @@ impl Store {
         author_id: i64,
         batch: &[ImportPost],
     ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send {
-        let batch = batch.to_vec();
+        // The rows are built here, before the future: it then owns them and need not copy
+        // the batch.
+        let rows = batch
+            .iter()
+            .map(|p| NewPostRow::new(site_id, author_id, &p.slug, p))
+            .collect::<Result<Vec<_>, _>>();
+        let tags: Vec<Vec<String>> = batch.iter().map(|p| p.tags.clone()).collect();
         crate::boxed::<Result<Vec<i64>, StoreError>>(async move {
-            let batch = &batch[..];
-            let rows = batch
-                .iter()
-                .map(|p| NewPostRow::new(site_id, author_id, &p.slug, p))
-                .collect::<Result<Vec<_>, _>>()?;
-            let tags: Vec<Vec<String>> = batch.iter().map(|p| p.tags.clone()).collect();
+            let rows = rows?;
             with_write_txn!(self, Vec<i64>, conn => {
                 InsertBatch::insert_batch(conn, site_id, rows, tags).await
             })

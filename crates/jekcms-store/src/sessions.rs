@@ -133,13 +133,9 @@ impl SessionStore for Store {
         now: DateTime<Utc>,
         grace: Duration,
     ) -> impl Future<Output = Result<Rotation, StoreFailure>> + Send {
-        let presented = presented.clone();
-        let replacement = replacement.clone();
+        let presented = presented.as_bytes().to_vec();
+        let replacement = replacement.as_bytes().to_vec();
         crate::boxed::<Result<Rotation, StoreFailure>>(async move {
-            let presented = &presented;
-            let replacement = &replacement;
-            let presented = presented.as_bytes().to_vec();
-            let replacement = replacement.as_bytes().to_vec();
             let now_n = naive(now);
             let outcome = with_write_txn!(self, Rotation, conn => {
                 // Claim the token first: the write takes the lock, so of two concurrent
@@ -215,10 +211,8 @@ impl SessionStore for Store {
         presented: &SecretHash,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreFailure>> + Send {
-        let presented = presented.clone();
+        let presented = presented.as_bytes().to_vec();
         crate::boxed::<Result<(), StoreFailure>>(async move {
-            let presented = &presented;
-            let presented = presented.as_bytes().to_vec();
             with_write_conn!(self, conn => {
                 let session = refresh_tokens::table
                     .filter(refresh_tokens::token_hash.eq(&presented))
