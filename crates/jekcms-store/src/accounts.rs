@@ -804,3 +804,90 @@ impl AccountStore for Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::TestDatabase;
+    use crate::{Db, Store};
+    use diesel::sql_types::{BigInt, Bool};
+    use diesel_async::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct CacheSize {
+        #[diesel(sql_type = BigInt)]
+        cache_size: i64,
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct Maintained {
+        #[diesel(sql_type = Bool)]
+        vacuumed_and_analyzed: bool,
+    }
+
+    /// `PRAGMA cache_size` of the SQLite writer (negative: KiB).
+    async fn writer_cache_size(store: &Store) -> i64 {
+        let Db::Sqlite { write, .. } = &store.db else {
+            panic!("a SQLite store");
+        };
+        let mut conn = write.get().await.expect("writer");
+        diesel::sql_query("PRAGMA cache_size")
+            .get_result::<CacheSize>(&mut *conn)
+            .await
+            .expect("pragma")
+            .cache_size
+    }
+
+    #[tokio::test]
+    async fn a_bulk_load_widens_the_sqlite_writer_cache_and_then_restores_it() {
+        let db = TestDatabase::sqlite();
+        let store = Store::connect(db.url(), Default::default())
+            .await
+            .expect("connect");
+        assert_eq!(writer_cache_size(&store).await, -2_000);
+        store.before_bulk_load().await.expect("before");
+        assert_eq!(writer_cache_size(&store).await, -262_144);
+        store.after_bulk_load().await.expect("after");
+        assert_eq!(writer_cache_size(&store).await, -2_000);
+    }
+
+    #[tokio::test]
+    async fn a_bulk_load_on_postgres_ends_with_vacuum_and_analyze() {
+        let Some(db) = TestDatabase::postgres().await else {
+            return;
+        };
+        let store = Store::connect(db.url(), Default::default())
+            .await
+            .expect("connect");
+        let Db::Pg(pool) = &store.db else {
+            panic!("a PostgreSQL store");
+        };
+        let maintained = async || {
+            let mut conn = pool.get().await.expect("connection");
+            diesel::sql_query(
+                "SELECT coalesce(bool_and(last_vacuum IS NOT NULL AND last_analyze IS NOT NULL), \
+                 false) AS vacuumed_and_analyzed FROM pg_stat_user_tables \
+                 WHERE relname IN ('posts', 'post_tags')",
+            )
+            .get_result::<Maintained>(&mut *conn)
+            .await
+            .expect("statistics")
+            .vacuumed_and_analyzed
+        };
+        assert!(
+            !maintained().await,
+            "a new database has never been vacuumed"
+        );
+        store.before_bulk_load().await.expect("before");
+        store.after_bulk_load().await.expect("after");
+        // The statistics are published asynchronously; give them a moment.
+        let mut seen = false;
+        for _ in 0..50 {
+            if maintained().await {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(seen, "posts and post_tags were vacuumed and analyzed");
+    }
+}

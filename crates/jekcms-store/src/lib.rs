@@ -30,7 +30,7 @@ pub mod schema;
 mod sessions;
 mod sql;
 mod stored_time;
-#[cfg(feature = "test-support")]
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
 pub use accounts::{SiteRecord, UserRecord};
