@@ -35,8 +35,7 @@ fi
 command -v jq >/dev/null || apt-get install -y -qq jq >/dev/null
 # --timings: where a cold build's time went, in target/cargo-timings/cargo-timing.html.
 cargo build --release --timings --message-format=json-render-diagnostics \
-  -p jekcms-server --bins \
-  -p jekcms-cursor -p jekcms-auth -p jekcms-envelope -p jekcms-ratelimit -p jekcms-store --benches \
+  -p jekcms-server --bins -p jekcms-benches --benches \
   > "$out/build.json"
 mapfile -t bench_exes < <(jq -r 'select(.reason == "compiler-artifact" and .target.kind == ["bench"])
   | .executable // empty' "$out/build.json")

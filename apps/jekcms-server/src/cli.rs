@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use jekcms_accounts::KeyFamily;
 use jekcms_auth::{Role, SecretHash};
 use serde_json::json;
+use std::process::ExitCode;
 
 /// JekCMS: a headless CMS API server.
 #[derive(Debug, Parser)]
@@ -146,4 +147,96 @@ pub async fn create_key(config: &Config, args: &CreateKey) -> Result<String, Sta
         ),
     };
     Ok(out)
+}
+
+/// The `jekcms` program: parses the command line and runs the command.
+///
+/// The whole program lives here rather than in `main.rs` so that it is compiled once, with
+/// the library: an `async` body awaited in the binary would be compiled again there (the
+/// server's actix service tree, the store's futures), ~30 s of a cold release build.
+pub fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("jekcms: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(Cli::parse()))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        print!("{}", crate::openapi::document_json());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("jekcms: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(&config.log);
+    let result = match command {
+        Command::Serve => crate::serve(config).await,
+        Command::Migrate => jekcms_store::Store::connect(&config.database_url, Default::default())
+            .await
+            .map(|_| eprintln!("migrations are up to date"))
+            .map_err(|e| crate::state::StartError(format!("JEKCMS_DATABASE_URL: {e}"))),
+        Command::Seed { posts, site } => seed(&config, &site, posts).await,
+        Command::Keys {
+            command: KeysCommand::Create(args),
+        } => crate::cli::create_key(&config, &args)
+            .await
+            .map(|out| println!("{out}")),
+        Command::Openapi => unreachable!("handled above"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("jekcms: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn seed(config: &Config, site: &str, posts: usize) -> Result<(), crate::state::StartError> {
+    let fail = |e: jekcms_store::StoreError| crate::state::StartError(e.to_string());
+    let store = jekcms_store::Store::connect(&config.database_url, Default::default())
+        .await
+        .map_err(fail)?;
+    let started = std::time::Instant::now();
+    let n = crate::seed::seed(&store, site, posts).await.map_err(fail)?;
+    eprintln!(
+        "seeded {n} posts into site {site} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Logs go to stderr (stdout carries `listening on …` and `--json` output).
+///
+/// `filter` is a list of `target=level` directives with an optional default level
+/// (`info,jekcms_store=debug`): tracing-subscriber's `Targets`, which needs no regex engine.
+fn init_logging(filter: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let targets: tracing_subscriber::filter::Targets = filter.parse().unwrap_or_else(|e| {
+        eprintln!("JEKCMS_LOG={filter:?} is not a log filter ({e}); logging at info");
+        tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
+    });
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .with_target(false),
+        )
+        .with(targets)
+        .try_init();
 }

@@ -7,14 +7,13 @@
 
 use crate::AuthError;
 use crate::credential::CredentialFamily;
-use chrono::{DateTime, Utc};
-use pasetors::claims::{Claims, ClaimsValidationRules};
-use pasetors::errors::{ClaimValidationError, Error as PasetoError};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use pasetors::Local;
 use pasetors::keys::SymmetricKey;
 use pasetors::token::UntrustedToken;
-use pasetors::version4::V4;
-use pasetors::{Local, local};
+use pasetors::version4::{LocalToken, V4};
 use ring::hkdf;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Bound into every token as PASETO's implicit assertion, so a token minted for another
@@ -77,62 +76,83 @@ impl AccessTokens {
 
     /// Issues a token for a session.
     pub fn issue(&self, session_id: i64, user_id: i64, site_id: i64) -> String {
-        let mut claims = Claims::new_expires_in(&self.ttl).expect("ttl fits a timestamp");
-        claims
-            .add_additional("sid", session_id)
-            .expect("sid is not reserved");
-        claims
-            .add_additional("uid", user_id)
-            .expect("uid is not reserved");
-        claims
-            .add_additional("site", site_id)
-            .expect("site is not reserved");
-        local::encrypt(&self.key, &claims, None, Some(IMPLICIT_ASSERTION))
-            .expect("encrypting well-formed claims succeeds")
+        let now = Utc::now();
+        let ttl = TimeDelta::from_std(self.ttl).expect("ttl fits a timestamp");
+        let issued = rfc3339(now);
+        let payload = Payload {
+            iat: &issued,
+            nbf: &issued,
+            exp: &rfc3339(now + ttl),
+            sid: session_id,
+            uid: user_id,
+            site: site_id,
+        };
+        let json = serde_json::to_vec(&payload).expect("the payload serializes");
+        LocalToken::encrypt(&self.key, &json, None, Some(IMPLICIT_ASSERTION))
+            .expect("encrypting a non-empty payload succeeds")
     }
 
-    /// Verifies a presented token: authenticity first, then expiry.
+    /// Verifies a presented token: authenticity first, then the validity window.
     ///
     /// A token under another key is `Invalid` even if it is also expired.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        self.verify_at(token, Utc::now())
+    }
+
+    fn verify_at(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, AuthError> {
         if !token.starts_with(CredentialFamily::Access.prefix()) {
             return Err(wrong_family(token));
         }
+        let invalid = || AuthError::invalid("the access token is invalid");
         let untrusted = UntrustedToken::<Local, V4>::try_from(token)
             .map_err(|_| AuthError::invalid("the access token is malformed"))?;
-        let rules = ClaimsValidationRules::new();
-        let trusted = local::decrypt(
-            &self.key,
-            &untrusted,
-            &rules,
-            None,
-            Some(IMPLICIT_ASSERTION),
-        )
-        .map_err(|e| match e {
-            PasetoError::ClaimValidation(ClaimValidationError::Exp) => AuthError::Expired,
-            _ => AuthError::invalid("the access token is invalid"),
-        })?;
-        let claims = trusted
-            .payload_claims()
-            .ok_or_else(|| AuthError::invalid("the access token is invalid"))?;
-        let int = |name: &str| claims.get_claim(name).and_then(|v| v.as_i64());
-        let expires_at = claims
-            .get_claim("exp")
-            .and_then(|v| v.as_str())
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|t| t.with_timezone(&Utc));
-        match (int("sid"), int("uid"), int("site"), expires_at) {
-            (Some(session_id), Some(user_id), Some(site_id), Some(expires_at)) => {
-                Ok(AccessClaims {
-                    session_id,
-                    user_id,
-                    site_id,
-                    expires_at,
-                })
-            }
-            _ => Err(AuthError::invalid("the access token is invalid")),
+        let trusted = LocalToken::decrypt(&self.key, &untrusted, None, Some(IMPLICIT_ASSERTION))
+            .map_err(|_| invalid())?;
+        // Only our own key can have produced these bytes, so a payload that does not parse
+        // is a bug or a key shared with something else: refused either way.
+        let payload: Payload<'_> =
+            serde_json::from_str(trusted.payload()).map_err(|_| invalid())?;
+        let time = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|_| invalid())
+        };
+        let (issued_at, not_before, expires_at) =
+            (time(payload.iat)?, time(payload.nbf)?, time(payload.exp)?);
+        if now >= expires_at {
+            return Err(AuthError::Expired);
         }
+        // Another instance's clock may run a little ahead of ours.
+        if issued_at > now + CLOCK_SKEW || not_before > now + CLOCK_SKEW {
+            return Err(AuthError::invalid("the access token is not valid yet"));
+        }
+        Ok(AccessClaims {
+            session_id: payload.sid,
+            user_id: payload.uid,
+            site_id: payload.site,
+            expires_at,
+        })
     }
+}
+
+/// How far ahead of this server's clock a token's `iat`/`nbf` may be.
+const CLOCK_SKEW: TimeDelta = TimeDelta::seconds(30);
+
+/// The token's JSON payload: PASETO's registered claims (`iat`, `nbf`, `exp` as RFC 3339
+/// strings) and ours. Parsed by hand rather than through pasetors' `Claims`, whose `std`
+/// feature brings in a regex engine and a map of JSON values for six fields.
+#[derive(Serialize, Deserialize)]
+struct Payload<'a> {
+    iat: &'a str,
+    nbf: &'a str,
+    exp: &'a str,
+    sid: i64,
+    uid: i64,
+    site: i64,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The refusal for a bearer string that is not an access token, naming where it belongs.
@@ -163,6 +183,67 @@ mod tests {
         );
         let left = claims.expires_at - Utc::now();
         assert!(left.num_seconds() > 890 && left.num_seconds() <= 900);
+    }
+
+    /// A token under the test key with a hand-written payload.
+    fn forge(payload: &str) -> String {
+        let key = &tokens(Duration::from_secs(1)).key;
+        LocalToken::encrypt(key, payload.as_bytes(), None, Some(IMPLICIT_ASSERTION)).unwrap()
+    }
+
+    #[test]
+    fn expiry_is_exact_to_the_millisecond() {
+        let t = tokens(Duration::from_secs(900));
+        let token = t.issue(1, 2, 3);
+        let exp = t.verify(&token).unwrap().expires_at;
+        assert!(
+            t.verify_at(&token, exp - TimeDelta::milliseconds(1))
+                .is_ok()
+        );
+        assert_eq!(t.verify_at(&token, exp), Err(AuthError::Expired));
+    }
+
+    #[test]
+    fn not_yet_valid_is_refused_beyond_the_clock_skew() {
+        let t = tokens(Duration::from_secs(900));
+        let now = Utc::now();
+        let at = |d: i64| rfc3339(now + TimeDelta::seconds(d));
+        let token = |iat: i64, nbf: i64| {
+            forge(&format!(
+                r#"{{"iat":"{}","nbf":"{}","exp":"{}","sid":1,"uid":2,"site":3}}"#,
+                at(iat),
+                at(nbf),
+                at(600)
+            ))
+        };
+        assert!(t.verify_at(&token(10, 10), now).is_ok());
+        assert!(matches!(
+            t.verify_at(&token(0, 120), now),
+            Err(AuthError::Invalid(m)) if m.contains("not valid yet")
+        ));
+        assert!(matches!(
+            t.verify_at(&token(120, 0), now),
+            Err(AuthError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn payload_missing_a_claim_or_with_a_bad_time_is_invalid() {
+        let t = tokens(Duration::from_secs(900));
+        let exp = rfc3339(Utc::now() + TimeDelta::seconds(600));
+        let iat = rfc3339(Utc::now());
+        for payload in [
+            format!(r#"{{"iat":"{iat}","nbf":"{iat}","exp":"{exp}","uid":2,"site":3}}"#),
+            format!(r#"{{"iat":"{iat}","nbf":"{iat}","sid":1,"uid":2,"site":3}}"#),
+            format!(r#"{{"iat":"{iat}","nbf":"{iat}","exp":"tomorrow","sid":1,"uid":2,"site":3}}"#),
+            format!(r#"{{"iat":"{iat}","nbf":"{iat}","exp":"{exp}","sid":"1","uid":2,"site":3}}"#),
+            "not json".to_owned(),
+        ] {
+            assert!(
+                matches!(t.verify(&forge(&payload)), Err(AuthError::Invalid(_))),
+                "{payload}"
+            );
+        }
     }
 
     #[test]

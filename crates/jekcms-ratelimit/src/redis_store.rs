@@ -65,7 +65,20 @@ impl RedisStore {
     }
 
     /// The shared decision for `key`, or `None` when Redis cannot answer right now.
-    pub(crate) async fn check(
+    ///
+    /// Boxed: the body of an `async fn` (here the Redis client's connection and script
+    /// machinery) is compiled in every crate that awaits it; as `dyn Future` it is compiled
+    /// once, here.
+    pub(crate) fn check<'a>(
+        &'a self,
+        key: &'a str,
+        quota: Quota,
+        policy: &'static str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Option<Decision>> + Send + 'a>> {
+        Box::pin(self.check_unboxed(key, quota, policy))
+    }
+
+    async fn check_unboxed(
         &self,
         key: &str,
         quota: Quota,

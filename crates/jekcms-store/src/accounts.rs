@@ -76,8 +76,16 @@ impl Store {
         name: &str,
         make: impl FnOnce() -> String,
     ) -> impl Future<Output = Result<String, StoreError>> + Send {
-        let name = name.to_owned();
-        let candidate = make();
+        self.setting_or_insert_value(name.to_owned(), make())
+    }
+
+    /// [`Store::setting_or_insert`] with the candidate made: not generic, so compiled once
+    /// here rather than in every caller.
+    fn setting_or_insert_value(
+        &self,
+        name: String,
+        candidate: String,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send + '_ {
         crate::boxed::<Result<String, StoreError>>(async move {
             let name: &str = &name;
             with_write_conn!(self, conn => {
@@ -729,29 +737,32 @@ impl AccountStore for Store {
         })
     }
 
-    async fn list_keys(
+    fn list_keys(
         &self,
         site_id: i64,
         scope: KeyScope<'_>,
         after: Option<i64>,
         limit: u32,
-    ) -> Result<Vec<ApiKey>, AccountError> {
+    ) -> impl Future<Output = Result<Vec<ApiKey>, AccountError>> + Send {
         let after = after.unwrap_or(0);
-        let roles: Vec<&str> = scope.roles.iter().map(|r| r.as_str()).collect();
-        let rows: Vec<KeyTuple> = with_conn!(self, conn => {
-            api_keys::table
-                .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
-                .filter(api_keys::site_id.eq(site_id))
-                .filter(api_keys::id.gt(after))
-                .filter(api_keys::user_id.eq(scope.own_user_id).or(users::role.eq_any(&roles)))
-                .order(api_keys::id.asc())
-                .select(key_columns!())
-                .limit_literal(limit)
-                .load::<KeyTuple>(conn)
-                .await
-                .map_err(StoreError::from)?
-        });
-        Ok(rows.into_iter().map(key_from).collect())
+        let own_user_id = scope.own_user_id;
+        let roles: Vec<&'static str> = scope.roles.iter().map(|r| r.as_str()).collect();
+        crate::boxed::<Result<Vec<ApiKey>, AccountError>>(async move {
+            let rows: Vec<KeyTuple> = with_conn!(self, conn => {
+                api_keys::table
+                    .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
+                    .filter(api_keys::site_id.eq(site_id))
+                    .filter(api_keys::id.gt(after))
+                    .filter(api_keys::user_id.eq(own_user_id).or(users::role.eq_any(&roles)))
+                    .order(api_keys::id.asc())
+                    .select(key_columns!())
+                    .limit_literal(limit)
+                    .load::<KeyTuple>(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            });
+            Ok(rows.into_iter().map(key_from).collect())
+        })
     }
 
     fn get_key(

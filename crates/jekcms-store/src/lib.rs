@@ -321,7 +321,17 @@ pub fn parse_url(url: &str) -> Result<(Backend, String), StoreError> {
 impl Store {
     /// Connects to `url` (`sqlite://PATH`, `sqlite::memory:` or `postgres://…`) and runs
     /// pending migrations. Fails if the database cannot be reached.
-    pub async fn connect(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
+    pub fn connect(
+        url: &str,
+        options: StoreOptions,
+    ) -> impl Future<Output = Result<Self, StoreError>> + Send + use<> {
+        // Boxed like the repository methods: unboxed, connecting and migrating (diesel's
+        // migration harness, tokio-postgres's handshake) was compiled into every caller.
+        let url = url.to_owned();
+        boxed(async move { Self::connect_inner(&url, options).await })
+    }
+
+    async fn connect_inner(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         let (backend, target) = parse_url(url)?;
         let store = match backend {
             Backend::Postgres => {
@@ -375,11 +385,13 @@ impl Store {
     }
 
     /// Whether the database answers (for `/readyz`).
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    pub fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send + '_ {
         use diesel_async::RunQueryDsl;
-        with_conn!(self, conn => {
-            diesel::sql_query("SELECT 1").execute(conn).await?;
-            Ok(())
+        boxed(async move {
+            with_conn!(self, conn => {
+                diesel::sql_query("SELECT 1").execute(conn).await?;
+                Ok(())
+            })
         })
     }
 }

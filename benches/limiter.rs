@@ -1,7 +1,6 @@
 //! Cost of one quota check: paid on every authenticated request.
-#![allow(missing_docs)]
 
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use criterion::{Criterion, black_box, criterion_group};
 use jekcms_ratelimit::{Limiter, Quota};
 
 fn bench(c: &mut Criterion) {
@@ -21,4 +20,3 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);

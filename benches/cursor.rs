@@ -1,7 +1,6 @@
 //! Cursor seal/open cost: paid once per list page.
-#![allow(missing_docs)]
 
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use criterion::{Criterion, black_box, criterion_group};
 use jekcms_cursor::{Cursor, CursorCodec, SortKey};
 
 fn bench(c: &mut Criterion) {
@@ -21,4 +20,3 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);

@@ -2,10 +2,9 @@
 //! read against the raw query cost. Uses the seeded database in `JEKCMS_BENCH_DATABASE_URL`
 //! (as `just bench` leaves it: site 1 with 100,000 posts); without it, seeds a temporary
 //! SQLite database with 20,000 posts first.
-#![allow(missing_docs)]
 
 use chrono::{Duration, TimeZone, Utc};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use jekcms_content::PostRepository;
 use jekcms_content::list::ListQuery;
 use jekcms_content::post::PostStatus;
@@ -129,4 +128,3 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);

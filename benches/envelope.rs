@@ -1,7 +1,6 @@
 //! Envelope serialisation cost for a typical list page.
-#![allow(missing_docs)]
 
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use criterion::{Criterion, black_box, criterion_group};
 use jekcms_envelope::{Envelope, Meta, PageMeta};
 use serde::Serialize;
 
@@ -39,4 +38,3 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);

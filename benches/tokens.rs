@@ -1,8 +1,7 @@
 //! Access-token issue/verify and secret hashing: paid on every authenticated request; and
 //! the Argon2id password check that dominates a login.
-#![allow(missing_docs)]
 
-use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use criterion::{Criterion, black_box, criterion_group};
 use jekcms_auth::{AccessTokens, CredentialFamily, SecretHash};
 use std::time::Duration;
 
@@ -34,4 +33,3 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
