@@ -2,7 +2,7 @@
 # under callgrind and counts its instructions. Needs JEKCMS_DATABASE_URL (a seeded database).
 #
 #   callgrind_requests N CONCURRENCY [VAR=value …] [-- valgrind options …]
-# starts the server with the extra environment, sends N list requests (first page) with ab
+# starts the server with the extra environment (JEKCMS_LOG=warn unless given), sends N list requests (first page) with ab
 # at the given concurrency, stops it and prints the total instruction count.
 set -euo pipefail
 command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
@@ -19,7 +19,7 @@ callgrind_requests() {
   while [ $# -gt 0 ] && [ "$1" != -- ]; do env_vars+=("$1"); shift; done
   [ "${1:-}" = -- ] && shift
   valgrind_opts=("$@")
-  env "${env_vars[@]}" JEKCMS_BIND=127.0.0.1:0 JEKCMS_LOG=warn \
+  env JEKCMS_LOG=warn "${env_vars[@]}" JEKCMS_BIND=127.0.0.1:0 \
     valgrind -q --tool=callgrind --callgrind-out-file="$cg_work/cg.out" "${valgrind_opts[@]}" "$bin" serve \
     > "$cg_work/out" 2>/dev/null &
   local pid=$!
@@ -33,5 +33,7 @@ callgrind_requests() {
     if grep -q "Non-2xx" "$cg_work/ab.txt"; then echo "non-2xx answers" >&2; exit 1; fi
   fi
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
+  # CG_KEEP=FILE keeps the profile (for callgrind_annotate).
+  [ -n "${CG_KEEP:-}" ] && cp "$cg_work/cg.out" "$CG_KEEP"
   grep -E '^(summary|totals):' "$cg_work/cg.out" | head -1 | awk '{print $2}'
 }
