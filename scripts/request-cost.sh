@@ -14,11 +14,42 @@ n=${1:-1000}
 . scripts/callgrind-requests.sh
 quotas=(JEKCMS_RATE_LIMIT_STANDARD=1000000000/s JEKCMS_RATE_LIMIT_ADMIN=1000000000/s JEKCMS_RATE_LIMIT_AUTH=1000000000/s)
 
+# The access log on, as `just bench` runs the server (its timings come from that log).
+quotas+=(JEKCMS_LOG=info)
+mkdir -p bench-out
 idle=$(callgrind_requests 0 1 "${quotas[@]}")
-busy=$(callgrind_requests "$n" 1 "${quotas[@]}")
+busy=$(CG_KEEP=bench-out/request-cost.callgrind callgrind_requests "$n" 1 "${quotas[@]}")
 bound=$(callgrind_requests "$n" 1 "${quotas[@]}" -- --collect-atstart=no \
   '--toggle-collect=jekcms_store::posts::<impl jekcms_content::repo::PostRepository for jekcms_store::Store>::list_posts::*')
 awk -v a="$idle" -v b="$busy" -v q="${bound:-0}" -v n="$n" 'BEGIN {
   req = (b - a) / n; bnd = q / n
   if (bnd == 0) { print "list_posts not found in the profile" > "/dev/stderr"; exit 1 }
   printf "instructions per list request (first page, limit 20): %.0f; of which the store list query (the bound): %.0f; server/bound = %.2f\n", req, bnd, req / bnd }'
+
+# Where the rest goes: inclusive instructions per request of the request's parts (the
+# outermost frame matching each pattern), from the profile of the N requests.
+echo
+echo "per request, inclusive (callgrind_annotate --inclusive=yes bench-out/request-cost.callgrind):"
+callgrind_annotate --inclusive=yes --threshold=100 bench-out/request-cost.callgrind 2>/dev/null \
+  | awk -v n="$n" -v total="$(awk -v a="$idle" -v b="$busy" -v n="$n" 'BEGIN{printf "%.0f", (b-a)/n}')" '
+  BEGIN {
+    parts["1 the request task (extractors, handler, JSON, access log)"] = "tokio::task::task_local::TaskLocalFuture<T,F> as core::future::future::Future>::poll"
+    parts["2 store: list query (the bound)"] = "PostRepository for jekcms_store::Store>::list_posts"
+    parts["3 JSON of the page (serde_json)"] = "Serialize for jekcms_envelope::Envelope<T>>::serialize"
+    parts["4 of which serde_json string escaping"] = "serde_json::ser::format_escaped_str_contents"
+    parts["5 caller: token, session check, quota"] = "jekcms_server::extract::Caller as actix_web::extract::FromRequest>::from_request"
+    parts["6 store: session check"] = "SessionStore for jekcms_store::Store>::principal"
+    parts["7 access token: PASETO open + claims"] = "jekcms_auth::access::AccessTokens::verify"
+    parts["8 access log line"] = "jekcms_server::context::log_access"
+    parts["9 HTTP/1 connection (actix dispatcher)"] = "actix_http::h1::dispatcher::Dispatcher<T,S,B,X,U> as core::future::future::Future>::poll"
+  }
+  /^ *[0-9,]+ / {
+    v = $1; gsub(/,/, "", v)
+    for (p in parts) if ($0 ~ parts[p] && v + 0 > best[p]) best[p] = v + 0
+  }
+  END {
+    for (p in parts) {
+      split(p, k, " "); label = substr(p, length(k[1]) + 2)
+      printf "%s\t%-45s %9.0f  %5.1f %%\n", k[1], label, best[p] / n, 100 * best[p] / n / total
+    }
+  }' | sort -n | cut -f2-
