@@ -282,32 +282,6 @@ impl Store {
         })
     }
 
-    /// Revokes a key: sessions started from it stop working on their next request.
-    pub fn revoke_api_key(
-        &self,
-        site_id: i64,
-        key_id: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        crate::boxed::<Result<(), StoreError>>(async move {
-            let now = naive(jekcms_auth::now());
-            let n = with_write_conn!(self, conn => {
-                diesel::update(
-                    api_keys::table
-                        .filter(api_keys::site_id.eq(site_id))
-                        .filter(api_keys::id.eq(key_id))
-                        .filter(api_keys::revoked_at.is_null()),
-                )
-                .set(api_keys::revoked_at.eq(now))
-                .execute(conn)
-                .await?
-            });
-            if n == 0 {
-                return Err(StoreError::NotFound);
-            }
-            Ok(())
-        })
-    }
-
     /// Changes a user's role (takes effect on the user's next request).
     pub fn set_user_role(
         &self,

@@ -2,6 +2,7 @@
 
 use crate::helpers::{TestApp, both_stores};
 use actix_web::http::Method;
+use jekcms_accounts::AccountStore;
 use jekcms_auth::{CredentialFamily, Role};
 use jekcms_store::Backend;
 use serde_json::json;
@@ -124,7 +125,7 @@ both_stores! {
     async fn revoking_the_key_ends_its_sessions(app) {
         let t = app.owner().await;
         let key_id: i64 = 1;
-        app.state.store.revoke_api_key(t.site_id, key_id).await.unwrap();
+        AccountStore::revoke_key(&app.state.store, t.site_id, key_id, jekcms_auth::now()).await.unwrap();
         app.get("/api/v2/me", &t.access).await.expect_error(401, "AUTH_INVALID");
     }
 

@@ -5,6 +5,7 @@ use crate::helpers::{Resp, TestApp, both_stores};
 use crate::media::{PNG, multipart};
 use actix_web::http::Method;
 use actix_web::test::TestRequest;
+use jekcms_accounts::AccountStore;
 use jekcms_auth::{CredentialFamily, Role, SecretHash};
 use jekcms_store::Backend;
 use serde_json::{Value, json};
@@ -224,7 +225,7 @@ both_stores! {
         expect_v1(&v1(&app, Method::POST, "/api/v1/posts/create", Some(&author), Some(json!({"title": "yes"}))).await, 201, "/api/v2/posts");
         store.set_user_role(author.site_id, author.user_id, Role::Viewer).await.unwrap();
         expect_v1_error(&v1(&app, Method::POST, "/api/v1/posts/create", Some(&author), Some(json!({"title": "no"}))).await, 403, "/api/v2/posts");
-        store.revoke_api_key(p.site_id, p.key_row).await.unwrap();
+        AccountStore::revoke_key(store, p.site_id, p.key_row, jekcms_auth::now()).await.unwrap();
         let e = expect_v1_error(&v1(&app, Method::GET, "/api/v1/posts", Some(&p), None).await, 401, "/api/v2/posts");
         assert!(e.contains("revoked"), "{e}");
         // Another site's posts stay invisible.
