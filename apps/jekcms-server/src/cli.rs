@@ -187,11 +187,11 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Migrate => jekcms_store::Store::connect(&config.database_url, Default::default())
             .await
             .map(|_| eprintln!("migrations are up to date"))
-            .map_err(|e| crate::state::StartError(format!("JEKCMS_DATABASE_URL: {e}"))),
+            .map_err(|e| StartError(format!("JEKCMS_DATABASE_URL: {e}"))),
         Command::Seed { posts, site } => seed(&config, &site, posts).await,
         Command::Keys {
             command: KeysCommand::Create(args),
-        } => crate::cli::create_key(&config, &args)
+        } => create_key(&config, &args)
             .await
             .map(|out| println!("{out}")),
         Command::Openapi => unreachable!("handled above"),
@@ -205,8 +205,8 @@ async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn seed(config: &Config, site: &str, posts: usize) -> Result<(), crate::state::StartError> {
-    let fail = |e: jekcms_store::StoreError| crate::state::StartError(e.to_string());
+async fn seed(config: &Config, site: &str, posts: usize) -> Result<(), StartError> {
+    let fail = |e: jekcms_store::StoreError| StartError(e.to_string());
     let store = jekcms_store::Store::connect(&config.database_url, Default::default())
         .await
         .map_err(fail)?;
@@ -220,16 +220,9 @@ async fn seed(config: &Config, site: &str, posts: usize) -> Result<(), crate::st
 }
 
 /// Logs go to stderr (stdout carries `listening on …` and `--json` output).
-///
-/// `filter` is a list of `target=level` directives with an optional default level
-/// (`info,jekcms_store=debug`): tracing-subscriber's `Targets`, which needs no regex engine.
 fn init_logging(filter: &str) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let targets: tracing_subscriber::filter::Targets = filter.parse().unwrap_or_else(|e| {
-        eprintln!("JEKCMS_LOG={filter:?} is not a log filter ({e}); logging at info");
-        tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
-    });
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
@@ -237,6 +230,38 @@ fn init_logging(filter: &str) {
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_target(false),
         )
-        .with(targets)
+        .with(log_filter(filter))
         .try_init();
+}
+
+/// `JEKCMS_LOG`: a default level and `target=level` directives (`info,jekcms_store=debug`),
+/// tracing-subscriber's `Targets`, which needs no regex engine. Anything else logs at `info`,
+/// with a warning.
+fn log_filter(filter: &str) -> tracing_subscriber::filter::Targets {
+    filter.parse().unwrap_or_else(|e| {
+        eprintln!("JEKCMS_LOG={filter:?} is not a log filter ({e}); logging at info");
+        tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+    use tracing::Level;
+
+    #[test]
+    fn log_filter_takes_a_default_and_per_target_levels() {
+        let f = log_filter("warn,jekcms=debug");
+        assert!(f.would_enable("jekcms_store::posts", &Level::DEBUG));
+        assert!(!f.would_enable("jekcms_store::posts", &Level::TRACE));
+        assert!(f.would_enable("actix_server", &Level::WARN));
+        assert!(!f.would_enable("actix_server", &Level::INFO));
+    }
+
+    #[test]
+    fn a_bad_log_filter_falls_back_to_info() {
+        let f = log_filter("jekcms=loud");
+        assert!(f.would_enable("jekcms::access", &Level::INFO));
+        assert!(!f.would_enable("jekcms::access", &Level::DEBUG));
+    }
 }
