@@ -66,9 +66,9 @@ async fn open() -> (Store, i64) {
     (store, site.id)
 }
 
-/// The store, its site and the deep page's query, set up on first use: `cargo bench` with a
-/// filter that skips both benchmarks (as `just bench` does when it runs the other crates'
-/// benchmarks in the same command) then costs nothing here.
+/// The store, its site and the deep page's query, set up on first use: a run whose name
+/// filter skips both benchmarks (as `just bench`'s run of the micro-benchmarks in this same
+/// executable does) then costs nothing here.
 struct Setup {
     rt: tokio::runtime::Runtime,
     store: Store,

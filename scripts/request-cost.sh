@@ -50,6 +50,8 @@ callgrind_annotate --inclusive=yes --threshold=100 bench-out/request-cost.callgr
   END {
     for (p in parts) {
       split(p, k, " "); label = substr(p, length(k[1]) + 2)
-      printf "%s\t%-45s %9.0f  %5.1f %%\n", k[1], label, best[p] / n, 100 * best[p] / n / total
+      # A part not found (a renamed function) says so rather than printing 0.
+      if (best[p] == 0) printf "%s\t%-45s not found in the profile\n", k[1], label
+      else printf "%s\t%-45s %9.0f  %5.1f %%\n", k[1], label, best[p] / n, 100 * best[p] / n / total
     }
   }' | sort -n | cut -f2-
