@@ -13,6 +13,8 @@ block=$(sed -n '/<!-- walkthrough:start -->/,/<!-- walkthrough:end -->/p' README
   | sed '1,2d;$d' | sed '$d' | sed 's/ --release//g')
 migration=$(sed -n '/<!-- example:start -->/,/<!-- example:end -->/p' docs/migrating-v1-to-v2.md \
   | grep -v -e '^<!--' -e '^```' | sed 's/ --release//g')
+api_examples=$(sed -n '/<!-- api-example:start -->/,/<!-- api-example:end -->/p' docs/api.md \
+  | grep -v -e '^<!--' -e '^```' | sed 's/ --release//g')
 cargo build -q -p jekcms-server
 
 readme_checks='
@@ -30,6 +32,12 @@ migration_checks='
       test "$(curl -sf "$BASE/api/v2/posts?limit=1&include=total&q=created+once" -H "Authorization: Bearer $ACCESS" | jq .meta.total)" = 1
       test "$(curl -s -o /dev/null -w "%{http_code}" "$BASE/api/v2/posts/$ID" -H "Authorization: Bearer $ACCESS")" = 404
       rm -f "$EXPORT"'
+
+# docs/api.md: the retried create made one post, the walk saw all four, the old ETag is stale.
+api_checks='
+      test "$(curl -sf "$BASE/api/v2/posts?limit=1&include=total" -H "$AUTH" | jq .meta.total)" = 4
+      test "$SEEN" = 4
+      test "$(curl -s -o /dev/null -w "%{http_code}" -X PATCH "$BASE/api/v2/posts/$ID" -H "$AUTH" -H "If-Match: $ETAG" -H "Content-Type: application/json" -d "{}")" = 412'
 
 run_leg() { # name database-url script checks
   local name=$1 url=$2 script=$3 checks=$4 work addr log
@@ -57,6 +65,7 @@ run_leg() { # name database-url script checks
 
 run_leg sqlite "sqlite://$(mktemp -d)/jekcms.db" "$block" "$readme_checks"
 run_leg "sqlite (migration guide)" "sqlite://$(mktemp -d)/jekcms.db" "$migration" "$migration_checks"
+run_leg "sqlite (docs/api.md)" "sqlite://$(mktemp -d)/jekcms.db" "$api_examples" "$api_checks"
 if [ -n "${JEKCMS_TEST_POSTGRES_URL:-}" ]; then
   db="jekcms_walkthrough_$$"
   admin="$JEKCMS_TEST_POSTGRES_URL"
@@ -65,4 +74,6 @@ if [ -n "${JEKCMS_TEST_POSTGRES_URL:-}" ]; then
   run_leg postgres "${admin%/*}/$db" "$block" "$readme_checks"
   psql -q "$admin" -c "DROP DATABASE $db WITH (FORCE)" -c "CREATE DATABASE $db"
   run_leg "postgres (migration guide)" "${admin%/*}/$db" "$migration" "$migration_checks"
+  psql -q "$admin" -c "DROP DATABASE $db WITH (FORCE)" -c "CREATE DATABASE $db"
+  run_leg "postgres (docs/api.md)" "${admin%/*}/$db" "$api_examples" "$api_checks"
 fi
