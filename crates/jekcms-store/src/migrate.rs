@@ -7,6 +7,10 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
+/// The key of the PostgreSQL advisory lock held while migrating (`"JEKCMSMG"` in ASCII),
+/// in the single-`bigint` key space; the per-site slug lock uses the two-`int` space.
+const MIGRATION_LOCK: i64 = 0x4A45_4B43_4D53_4D47;
+
 /// Applies the settings every SQLite connection needs: wait instead of failing on a busy
 /// database, enforce foreign keys, WAL so readers never block the writer.
 pub(crate) async fn configure_sqlite<C>(conn: &mut C) -> diesel::ConnectionResult<()>
@@ -32,10 +36,15 @@ impl Store {
         match &self.db {
             Db::Sqlite { write, .. } => {
                 let mut conn = write.get().await.map_err(StoreError::pool)?;
+                // Under the write lock from the first read of the migrations table to the
+                // last migration: processes starting together on one file would otherwise
+                // all see the same migrations pending and all but one fail to apply them.
                 conn.spawn_blocking(|c| {
-                    c.run_pending_migrations(SQLITE_MIGRATIONS)
-                        .map(|_| ())
-                        .map_err(diesel::result::Error::QueryBuilderError)
+                    c.immediate_transaction(|c| {
+                        c.run_pending_migrations(SQLITE_MIGRATIONS)
+                            .map(|_| ())
+                            .map_err(diesel::result::Error::QueryBuilderError)
+                    })
                 })
                 .await
                 .map_err(|e| StoreError::Migration(e.to_string()))
@@ -52,9 +61,19 @@ impl Store {
                         .map_err(|e| StoreError::Migration(e.to_string()))?;
                     rt.block_on(async move {
                         let task = tokio::spawn(async move {
-                            let conn = AsyncPgConnection::establish(&url)
+                            let mut conn = AsyncPgConnection::establish(&url)
                                 .await
                                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                            // Instances starting together would otherwise race to create
+                            // the same tables (a unique violation in the catalog): the
+                            // first takes the lock and migrates, the others wait for it and
+                            // then find nothing pending. A session lock: closing this
+                            // connection (at the end, or if the process dies) releases it.
+                            diesel::sql_query("SELECT pg_advisory_lock($1)")
+                                .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
+                                .execute(&mut conn)
+                                .await
+                                .map_err(|e| StoreError::Migration(e.to_string()))?;
                             let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
                             harness
                                 .run_pending_migrations(POSTGRES_MIGRATIONS)
