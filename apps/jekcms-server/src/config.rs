@@ -45,6 +45,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// `JEKCMS_LOG`
     pub log: String,
+    /// `JEKCMS_IDEMPOTENCY_LEASE`: how long an `Idempotency-Key` claim without a response
+    /// holds off retries before one may take it over (its request died).
+    pub idempotency_lease: Duration,
 }
 
 /// A configuration value that could not be used.
@@ -58,7 +61,7 @@ pub struct ConfigError {
 }
 
 /// Every variable the server reads; the keys a `jekcms.toml` may set.
-pub const VARIABLES: [&str; 17] = [
+pub const VARIABLES: [&str; 18] = [
     "JEKCMS_DATABASE_URL",
     "JEKCMS_BIND",
     "JEKCMS_ACCESS_TOKEN_TTL",
@@ -76,6 +79,7 @@ pub const VARIABLES: [&str; 17] = [
     "JEKCMS_REDIS_PREFIX",
     "JEKCMS_TRUSTED_PROXIES",
     "JEKCMS_LOG",
+    "JEKCMS_IDEMPOTENCY_LEASE",
 ];
 
 /// The optional configuration file, read from the working directory.
@@ -207,6 +211,11 @@ impl Config {
             redis_prefix: val("JEKCMS_REDIS_PREFIX").unwrap_or_else(|| "jekcms:".into()),
             trusted_proxies,
             log: val("JEKCMS_LOG").unwrap_or_else(|| "info".into()),
+            idempotency_lease: secs(
+                "JEKCMS_IDEMPOTENCY_LEASE",
+                jekcms_content::idempotency::DEFAULT_LEASE.as_secs(),
+                1,
+            )?,
         })
     }
 }
@@ -279,6 +288,7 @@ mod tests {
         assert_eq!(off.rate_limit_auth, None);
         assert_eq!(c.max_upload_bytes, 26_214_400);
         assert!(c.v1_enabled && !c.open_registration && c.secret_key.is_none());
+        assert_eq!(c.idempotency_lease, Duration::from_secs(30));
     }
 
     #[test]

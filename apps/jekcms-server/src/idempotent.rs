@@ -2,9 +2,12 @@
 //! `POST /api/v2/bulk/posts`): the HTTP side of `jekcms_content::idempotency`.
 //!
 //! A handler validates the request first (a malformed request is refused without touching
-//! the key), then hands its work to [`respond`]. The work's outcome, success or 4xx, is
-//! stored as status plus the envelope's `data` and `errors`, and rendered the same way fresh
-//! or replayed; a replay carries `Idempotent-Replayed: true` and the new request id.
+//! the key), then hands its work to [`respond`]. A success is stored as status plus the
+//! envelope's `data` by the work's own transaction (the `Record` the work passes to the
+//! store), so a committed create always replays and an uncommitted one is redone; a 4xx
+//! about the body is stored after the work; `401`/`403`/`409`/`429` and 5xx are not stored.
+//! Fresh and replayed responses render the same way; a replay carries
+//! `Idempotent-Replayed: true` and the new request id.
 
 use crate::context;
 use crate::errors::AppError;
@@ -13,10 +16,11 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
-use jekcms_content::idempotency::{self, Fingerprint, IdempotencyKey, Outcome, StoredResponse};
+use jekcms_content::idempotency::{
+    self, Begun, Fingerprint, IdempotencyKey, Record, StoredResponse,
+};
 use jekcms_envelope::{Envelope, Meta};
 use serde_json::{Value, json};
-use std::future::Future;
 
 /// Set on a response that replays an earlier one.
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
@@ -32,6 +36,16 @@ pub struct Done {
     pub location: Option<String>,
     /// `ETag` of the created resource (fresh responses only: a replay may be stale).
     pub etag: Option<String>,
+}
+
+impl Done {
+    /// The part of the response a replay repeats.
+    fn stored(&self) -> StoredResponse {
+        StoredResponse {
+            status: self.status.as_u16(),
+            body: json!({"data": self.data, "errors": []}),
+        }
+    }
 }
 
 /// The presented key, if any; a bad one is `422` on `Idempotency-Key`.
@@ -55,23 +69,23 @@ pub fn check_key(req: &HttpRequest) -> Result<(), AppError> {
     presented_key(req).map(|_| ())
 }
 
-/// Runs `work` once per key (or simply runs it when no key was sent) and renders the
-/// outcome. `body` is the request body as received, for the fingerprint; `location`
-/// derives `Location` from a replayed `data`.
-pub async fn respond<F, Fut>(
+/// Runs `work` once per key (or simply runs it when no key was sent) and renders what it
+/// created with `render`. `work` passes the `Record` it is given to the store call that
+/// creates, which stores the rendered response in its transaction. `body` is the request
+/// body as received, for the fingerprint; `location` derives `Location` from a replayed
+/// `data`.
+pub async fn respond<T>(
     req: &HttpRequest,
     caller: &Caller,
     state: &AppState,
     body: &Value,
     location: fn(&Value) -> Option<String>,
-    work: F,
-) -> Result<HttpResponse, AppError>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Done, AppError>>,
-{
+    render: fn(&T) -> Result<Done, AppError>,
+    work: impl AsyncFnOnce(Option<Record<'_, T>>) -> Result<T, AppError>,
+) -> Result<HttpResponse, AppError> {
     let Some(key) = presented_key(req)? else {
-        return work().await.map(render_done);
+        let created = work(None).await?;
+        return render(&created).map(render_done);
     };
     let operation = format!("{} {}?{}", req.method(), req.path(), req.query_string());
     let fingerprint = Fingerprint::of(&operation, body);
@@ -79,29 +93,28 @@ where
         site_id: caller.0.site_id,
         user_id: caller.0.user_id,
     };
-    let mut fresh: Option<Done> = None;
-    let outcome = idempotency::run(&state.store, scope, &key, fingerprint, || async {
-        match work().await {
-            Ok(done) => {
-                let stored = StoredResponse {
-                    status: done.status.as_u16(),
-                    body: json!({"data": done.data, "errors": []}),
-                };
-                fresh = Some(done);
-                stored
-            }
-            Err(e) => StoredResponse {
-                status: e.0.http_status(),
-                body: json!({"data": null, "errors": e.0.errors()}),
-            },
-        }
-    })
-    .await?;
-    Ok(match (outcome, fresh) {
-        (Outcome::Fresh(_), Some(done)) => render_done(done),
-        (Outcome::Fresh(stored), None) => render_stored(&stored, location, false),
-        (Outcome::Replayed(stored), _) => render_stored(&stored, location, true),
-    })
+    let lease = state.config.idempotency_lease;
+    let claimed = match idempotency::begin(&state.store, scope, &key, fingerprint, lease).await? {
+        Begun::Replayed(stored) => return Ok(render_replay(&stored, location)),
+        Begun::Claimed(claimed) => claimed,
+    };
+    let to_store = |created: &T| render(created).ok().map(|done| done.stored());
+    let result = match work(Some(claimed.record(&to_store))).await {
+        Ok(created) => render(&created),
+        Err(e) => Err(e),
+    };
+    let outcome = match &result {
+        Ok(done) => done.stored(),
+        Err(e) => StoredResponse {
+            status: e.0.http_status(),
+            body: json!({"data": null, "errors": e.0.errors()}),
+        },
+    };
+    if let Err(e) = idempotency::finish(&state.store, &claimed, &outcome).await {
+        // The answer stands: the claim left behind is taken over when its lease ends.
+        tracing::warn!(error = %e, "could not settle an Idempotency-Key claim");
+    }
+    result.map(render_done)
 }
 
 fn render_done(done: Done) -> HttpResponse {
@@ -117,18 +130,12 @@ fn render_done(done: Done) -> HttpResponse {
     res.json(Envelope::ok(done.data, Meta::new(context::request_id())))
 }
 
-fn render_stored(
-    stored: &StoredResponse,
-    location: fn(&Value) -> Option<String>,
-    replayed: bool,
-) -> HttpResponse {
+fn render_replay(stored: &StoredResponse, location: fn(&Value) -> Option<String>) -> HttpResponse {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let data = stored.body.get("data").cloned().unwrap_or(Value::Null);
     let errors = stored.body.get("errors").cloned().unwrap_or(json!([]));
     let mut res = HttpResponse::build(status);
-    if replayed {
-        res.insert_header((REPLAYED, HeaderValue::from_static("true")));
-    }
+    res.insert_header((REPLAYED, HeaderValue::from_static("true")));
     if status == StatusCode::CREATED
         && let Some(l) = location(&data)
     {

@@ -4,6 +4,7 @@
 //! Every method takes the caller's `site_id` and must never touch another site's rows.
 
 use crate::ContentError;
+use crate::idempotency::Record;
 use crate::list::{ListQuery, OffsetList, OffsetPage, Page};
 use crate::media::{Media, MediaListQuery, NewMedia};
 use crate::post::{NewPost, Post, PostPatch};
@@ -34,27 +35,32 @@ pub trait PostRepository: Send + Sync {
     ) -> impl Future<Output = Result<Post, ContentError>> + Send;
 
     /// Creates a post. Without a slug, one is made from the title and suffixed (`-2`, `-3`,
-    /// …) until unique; a given slug that is taken is a `Conflict`.
-    fn create_post(
-        &self,
+    /// …) until unique; a given slug that is taken is a `Conflict`. With `record`, the
+    /// response it renders from the new post is stored in the same transaction (see
+    /// [`crate::idempotency`]).
+    fn create_post<'a>(
+        &'a self,
         site_id: i64,
         author_id: i64,
         post: NewPost,
-    ) -> impl Future<Output = Result<Post, ContentError>> + Send;
+        record: Option<Record<'a, Post>>,
+    ) -> impl Future<Output = Result<Post, ContentError>> + Send + 'a;
 
     /// Creates many posts in one transaction with multi-row inserts, all authored by
     /// `author_id`. A given slug that is taken in the site, or by an earlier post of the
     /// batch, is refused for that post (`None` in its place); generated slugs are made
     /// unique across the site and the batch. Returns one entry per input, in input order:
     /// the new id, or `None`. With `atomic`, one refused slug means nothing is created.
-    /// Any other failure rolls the whole batch back.
-    fn create_posts(
-        &self,
+    /// Any other failure rolls the whole batch back. With `record`, the response it renders
+    /// from the returned entries is stored in the same transaction.
+    fn create_posts<'a>(
+        &'a self,
         site_id: i64,
         author_id: i64,
         posts: Vec<NewPost>,
         atomic: bool,
-    ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send;
+        record: Option<Record<'a, [Option<i64>]>>,
+    ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send + 'a;
 
     /// Applies a merge patch. With `expected_version`, fails with `PreconditionFailed` if
     /// the post has changed since.

@@ -4,6 +4,7 @@
 
 use crate::ContentError;
 use crate::bulk::{BulkItem, BulkOutcome, ItemFault, ItemOutcome, slug_conflict};
+use crate::idempotency::Record;
 use crate::list::{ListQuery, OffsetList, OffsetPage, Page};
 use crate::media::{Media, MediaListQuery, NewMedia};
 use crate::post::{NewPost, Post, PostPatch};
@@ -45,12 +46,14 @@ pub async fn list_media_offset<R: MediaRepository>(
 /// Imports a batch of posts authored by the actor (editor and above). Valid items are
 /// created in one transaction; invalid ones, and ones whose slug is taken, are reported in
 /// their place. With `atomic`, any invalid item fails the call with every item's errors
-/// (`Validation`) and any taken slug with `Conflicts`; nothing is created.
+/// (`Validation`) and any taken slug with `Conflicts`; nothing is created. With `record`,
+/// the outcome's response is stored in the import's transaction.
 pub async fn bulk_create_posts<R: PostRepository>(
     repo: &R,
     actor: &Actor,
     items: Vec<BulkItem>,
     atomic: bool,
+    record: Option<Record<'_, BulkOutcome>>,
 ) -> Result<BulkOutcome, ContentError> {
     actor.require(Action::BulkImport, false)?;
     if atomic && items.iter().any(Result::is_err) {
@@ -77,29 +80,37 @@ pub async fn bulk_create_posts<R: PostRepository>(
         }
     }
     let slugs: Vec<Option<String>> = valid.iter().map(|p| p.slug.clone()).collect();
+    // The outcome from the store's answer: run inside the transaction for `record`, and
+    // again for the caller.
+    let assemble = |ids: &[Option<i64>]| -> Result<BulkOutcome, ContentError> {
+        let mut results = results.clone();
+        let mut conflicts = Vec::new();
+        for ((&i, id), slug) in valid_at.iter().zip(ids).zip(&slugs) {
+            results[i] = match id {
+                Some(id) => ItemOutcome::Created(*id),
+                None => {
+                    let fault = slug_conflict(i, slug.as_deref().unwrap_or_default());
+                    if let ItemFault::Conflict(e) = &fault {
+                        conflicts.push(e.clone());
+                    }
+                    ItemOutcome::Failed(vec![fault])
+                }
+            };
+        }
+        if atomic && !conflicts.is_empty() {
+            return Err(ContentError::Conflicts(conflicts));
+        }
+        Ok(BulkOutcome { results })
+    };
     let ids = if valid.is_empty() {
         Vec::new()
     } else {
-        repo.create_posts(actor.site_id, actor.user_id, valid, atomic)
+        let render = |ids: &[Option<i64>]| record?.response(&assemble(ids).ok()?);
+        let record = record.map(|r| r.map::<[Option<i64>]>(&render));
+        repo.create_posts(actor.site_id, actor.user_id, valid, atomic, record)
             .await?
     };
-    let mut conflicts = Vec::new();
-    for ((i, id), slug) in valid_at.into_iter().zip(ids).zip(slugs) {
-        results[i] = match id {
-            Some(id) => ItemOutcome::Created(id),
-            None => {
-                let fault = slug_conflict(i, slug.as_deref().unwrap_or_default());
-                if let ItemFault::Conflict(e) = &fault {
-                    conflicts.push(e.clone());
-                }
-                ItemOutcome::Failed(vec![fault])
-            }
-        };
-    }
-    if atomic && !conflicts.is_empty() {
-        return Err(ContentError::Conflicts(conflicts));
-    }
-    Ok(BulkOutcome { results })
+    assemble(&ids)
 }
 
 /// Reads one post.
@@ -112,14 +123,17 @@ pub async fn get_post<R: PostRepository>(
     repo.get_post(actor.site_id, id).await
 }
 
-/// Creates a post authored by the actor.
+/// Creates a post authored by the actor; with `record`, its response is stored in the
+/// same transaction.
 pub async fn create_post<R: PostRepository>(
     repo: &R,
     actor: &Actor,
     post: NewPost,
+    record: Option<Record<'_, Post>>,
 ) -> Result<Post, ContentError> {
     actor.require(Action::CreateContent, false)?;
-    repo.create_post(actor.site_id, actor.user_id, post).await
+    repo.create_post(actor.site_id, actor.user_id, post, record)
+        .await
 }
 
 /// Patches a post; `if_match` is the ETag the client holds, if it sent one.
@@ -260,7 +274,13 @@ mod tests {
         async fn get_post(&self, _: i64, _: i64) -> Result<Post, ContentError> {
             Err(ContentError::NotFound)
         }
-        async fn create_post(&self, _: i64, _: i64, _: NewPost) -> Result<Post, ContentError> {
+        async fn create_post(
+            &self,
+            _: i64,
+            _: i64,
+            _: NewPost,
+            _: Option<Record<'_, Post>>,
+        ) -> Result<Post, ContentError> {
             Err(ContentError::NotFound)
         }
         async fn create_posts(
@@ -269,6 +289,7 @@ mod tests {
             _: i64,
             posts: Vec<NewPost>,
             atomic: bool,
+            _: Option<Record<'_, [Option<i64>]>>,
         ) -> Result<Vec<Option<i64>>, ContentError> {
             self.0.lock().unwrap().push((posts.len(), atomic));
             let ids = posts
@@ -310,7 +331,7 @@ mod tests {
     #[tokio::test]
     async fn bulk_results_keep_input_positions() {
         let repo = Importer::default();
-        let out = bulk_create_posts(&repo, &actor(Role::Editor), items(), false)
+        let out = bulk_create_posts(&repo, &actor(Role::Editor), items(), false, None)
             .await
             .unwrap();
         assert_eq!(
@@ -332,12 +353,12 @@ mod tests {
     #[tokio::test]
     async fn atomic_bulk_refuses_before_the_store_and_authors_may_not_import() {
         let repo = Importer::default();
-        match bulk_create_posts(&repo, &actor(Role::Owner), items(), true).await {
+        match bulk_create_posts(&repo, &actor(Role::Owner), items(), true, None).await {
             Err(ContentError::Validation(e)) => assert_eq!(e[0].field, "posts[1].title"),
             other => panic!("{other:?}"),
         }
         assert!(repo.0.lock().unwrap().is_empty());
-        match bulk_create_posts(&repo, &actor(Role::Author), items(), false).await {
+        match bulk_create_posts(&repo, &actor(Role::Author), items(), false, None).await {
             Err(ContentError::Forbidden(m)) => assert_eq!(m, "the author role may not bulk import"),
             other => panic!("{other:?}"),
         }

@@ -206,6 +206,9 @@ pub enum StoreError {
     /// The change would leave a site without an owner.
     #[error("a site must keep at least one owner")]
     LastOwner,
+    /// The `Idempotency-Key` claim of the work was taken over by a retry after its lease.
+    #[error("the idempotency claim was taken over")]
+    ClaimLost,
     /// Any other database error.
     #[error("database error: {0}")]
     Query(DieselError),
@@ -236,6 +239,10 @@ impl From<StoreError> for jekcms_content::ContentError {
         match e {
             StoreError::NotFound => Self::NotFound,
             StoreError::Unavailable(_) => Self::Unavailable,
+            StoreError::ClaimLost => Self::InProgress(
+                "a retry with this Idempotency-Key took over this request; its outcome is the retry's"
+                    .into(),
+            ),
             other => Self::internal(other),
         }
     }

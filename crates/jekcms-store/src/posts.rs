@@ -6,6 +6,7 @@
 //! `key < k OR (key = k AND id < i)` is accompanied by the redundant `key <= k` because
 //! neither planner turns an `OR` into an index bound by itself.
 
+use crate::idempotency::record_response;
 use crate::load::LoadAll;
 use crate::schema::{post_tags, posts};
 use crate::sql::{LimitLiteral, row_after};
@@ -14,6 +15,7 @@ use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_writ
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use jekcms_content::idempotency::Record;
 use jekcms_content::list::{ListQuery, OffsetList, OffsetPage, Page, PostFilter, SortField};
 use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
 use jekcms_content::{ContentError, PostRepository, slug};
@@ -523,13 +525,14 @@ impl PostRepository for Store {
         })
     }
 
-    fn create_posts(
-        &self,
+    fn create_posts<'a>(
+        &'a self,
         site_id: i64,
         author_id: i64,
         batch: Vec<NewPost>,
         atomic: bool,
-    ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send {
+        record: Option<Record<'a, [Option<i64>]>>,
+    ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send + 'a {
         crate::boxed::<Result<Vec<Option<i64>>, ContentError>>(async move {
             let now = jekcms_content::now();
             let bases: Vec<Option<String>> = batch
@@ -664,10 +667,12 @@ impl PostRepository for Store {
                 }
                 let ids = InsertBatch::insert_batch(conn, site_id, rows, row_tags).await?;
                 let mut ids = ids.into_iter();
-                Ok(Ok(slugs
+                let ids: Vec<Option<i64>> = slugs
                     .iter()
                     .map(|s| s.as_ref().and_then(|_| ids.next()))
-                    .collect()))
+                    .collect();
+                record_response!(conn, record, &ids[..]);
+                Ok(Ok(ids))
             });
             match outcome {
                 Ok(Ok(ids)) => Ok(ids),
@@ -700,12 +705,13 @@ impl PostRepository for Store {
         })
     }
 
-    fn create_post(
-        &self,
+    fn create_post<'a>(
+        &'a self,
         site_id: i64,
         author_id: i64,
         new: NewPost,
-    ) -> impl Future<Output = Result<Post, ContentError>> + Send {
+        record: Option<Record<'a, Post>>,
+    ) -> impl Future<Output = Result<Post, ContentError>> + Send + 'a {
         crate::boxed::<Result<Post, ContentError>>(async move {
             let now = jekcms_content::now();
             let published_at = match (new.status, new.published_at) {
@@ -728,7 +734,7 @@ impl PostRepository for Store {
             };
             // A generated slug can lose a race to a concurrent insert; try again a few times.
             for _attempt in 0..5 {
-                let result = with_write_txn!(self, PostRow, conn => {
+                let result = with_write_txn!(self, Post, conn => {
                         let slug = match &base_slug {
                             Some(s) => s.clone(),
                             None => {
@@ -758,10 +764,12 @@ impl PostRepository for Store {
                             .get_result::<PostRow>(conn)
                             .await?;
                         insert_tags!(conn, row.id, site_id, post.tags);
-                        Ok(row)
+                        let created = row.into_post()?;
+                        record_response!(conn, record, &created);
+                        Ok(created)
                 });
                 match result {
-                    Ok(row) => return Ok(row.into_post()?),
+                    Ok(created) => return Ok(created),
                     Err(StoreError::Unique) if base_slug.is_none() => continue,
                     Err(StoreError::Unique) => {
                         return Err(ContentError::Conflict {

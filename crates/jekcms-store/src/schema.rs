@@ -127,6 +127,8 @@ diesel::table! {
         status -> Nullable<Integer>,
         response -> Nullable<Text>,
         created_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        attempt -> BigInt,
     }
 }
 

@@ -166,6 +166,20 @@ impl crate::Store {
         });
         Ok(())
     }
+
+    /// Runs one raw `SELECT COUNT(*) AS n …` and returns `n`. Test support only.
+    pub async fn count_for_tests(&self, sql: &str) -> Result<i64, StoreError> {
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let count = crate::with_write_conn!(self, conn => {
+            diesel::sql_query(sql).get_result::<Count>(conn).await?
+        });
+        Ok(count.n)
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use jekcms_content::bulk::{self, BulkOutcome, ItemOutcome};
+use jekcms_content::idempotency::Record;
 use jekcms_content::service;
 use jekcms_envelope::ErrorEntry;
 use serde::Serialize;
@@ -109,23 +110,20 @@ pub async fn bulk_create_posts(
         .map_err(AppError::fields)?;
     let raw = body.0;
     let items = bulk::parse_bulk(raw.clone()).map_err(AppError::fields)?;
-    idempotent::respond(
-        &req,
-        &caller,
-        &state,
-        &raw,
-        |_| None,
-        || async {
-            let outcome =
-                service::bulk_create_posts(&state.store, &caller.actor(), items, atomic).await?;
-            let data = BulkResult::from(outcome);
-            Ok(Done {
-                status: StatusCode::OK,
-                data: serde_json::to_value(&data).map_err(|e| AppError::internal(&e))?,
-                location: None,
-                etag: None,
-            })
-        },
-    )
-    .await
+    let (store, actor) = (&state.store, caller.actor());
+    let work = async move |record: Option<Record<'_, BulkOutcome>>| {
+        Ok(service::bulk_create_posts(store, &actor, items, atomic, record).await?)
+    };
+    idempotent::respond(&req, &caller, &state, &raw, |_| None, imported, work).await
+}
+
+/// The response to a bulk import.
+fn imported(outcome: &BulkOutcome) -> Result<Done, AppError> {
+    let data = BulkResult::from(outcome.clone());
+    Ok(Done {
+        status: StatusCode::OK,
+        data: serde_json::to_value(&data).map_err(|e| AppError::internal(&e))?,
+        location: None,
+        etag: None,
+    })
 }

@@ -9,6 +9,7 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use jekcms_content::idempotency::Record;
 use jekcms_content::list::{ListParams, ListQuery};
 use jekcms_content::post::{self as post_rules, Post};
 use jekcms_content::service;
@@ -118,16 +119,21 @@ pub async fn create_post(
     idempotent::check_key(&req)?;
     let raw = body.0;
     let new = post_rules::parse_new(raw.clone(), "").map_err(AppError::fields)?;
-    idempotent::respond(&req, &caller, &state, &raw, post_location, || async {
-        let post = service::create_post(&state.store, &caller.actor(), new).await?;
-        Ok(Done {
-            status: StatusCode::CREATED,
-            location: Some(format!("/api/v2/posts/{}", post.id)),
-            etag: Some(post.etag()),
-            data: serde_json::to_value(&post).map_err(|e| AppError::internal(&e))?,
-        })
+    let (store, actor) = (&state.store, caller.actor());
+    let work = async move |record: Option<Record<'_, Post>>| {
+        Ok(service::create_post(store, &actor, new, record).await?)
+    };
+    idempotent::respond(&req, &caller, &state, &raw, post_location, created, work).await
+}
+
+/// The response to a created post.
+fn created(post: &Post) -> Result<Done, AppError> {
+    Ok(Done {
+        status: StatusCode::CREATED,
+        location: Some(format!("/api/v2/posts/{}", post.id)),
+        etag: Some(post.etag()),
+        data: serde_json::to_value(post).map_err(|e| AppError::internal(&e))?,
     })
-    .await
 }
 
 /// `Location` of a created post, from its JSON.

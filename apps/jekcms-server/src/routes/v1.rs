@@ -207,7 +207,7 @@ pub async fn create_post(
     body: V1Json,
 ) -> Result<HttpResponse, V1Error> {
     let new = post_rules::parse_new(body.0, "").map_err(AppError::fields)?;
-    let post = service::create_post(&state.store, &caller.actor(), new).await?;
+    let post = service::create_post(&state.store, &caller.actor(), new, None).await?;
     Ok(HttpResponse::Created().json(V1Post { post }))
 }
 

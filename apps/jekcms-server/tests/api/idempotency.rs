@@ -4,6 +4,13 @@ use crate::helpers::{Resp, TestApp, both_stores};
 use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use jekcms_auth::Role;
+use jekcms_content::bulk::BulkOutcome;
+use jekcms_content::idempotency::{
+    self, Begun, Claim, Fingerprint, IdempotencyKey, IdempotencyStore, RETENTION, Scope,
+    StoredResponse,
+};
+use jekcms_content::service::{self, Actor};
+use jekcms_content::{ContentError, Post};
 use serde_json::{Value, json};
 
 async fn post_with_key(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> Resp {
@@ -96,7 +103,7 @@ both_stores! {
         assert_eq!(total(&app, &t.access).await, 3);
     }
 
-    async fn keys_are_per_user_and_outcomes_are_replayed_too(app) {
+    async fn keys_are_per_user_and_conflicts_are_not_replayed(app) {
         let a = app.owner().await;
         let b = app.login("default", "editor@example.com", Role::Editor).await;
         let body = json!({"title": "Shared key", "slug": "shared"});
@@ -105,12 +112,103 @@ both_stores! {
         // Another user's key space: their request runs (and meets the slug conflict).
         let rb = post_with_key(&app, "/api/v2/posts", &b.access, "same", &body).await;
         rb.expect_error(409, "CONFLICT");
-        // A 409 outcome is remembered like a success.
+        // A 409 depends on the moment, not on the body: it is not remembered. Once the slug
+        // is free, the retry with the same key creates the post.
         app.delete(&format!("/api/v2/posts/{}", ra.json()["data"]["id"]), &a.access).await.expect(200);
         let again = post_with_key(&app, "/api/v2/posts", &b.access, "same", &body).await;
-        again.expect_error(409, "CONFLICT");
+        let created = again.expect(201);
+        assert_eq!(again.header("idempotent-replayed"), None);
+        assert_eq!(created["data"]["slug"], "shared");
+        assert_eq!(total(&app, &a.access).await, 1);
+        // The same for an atomic bulk call refused for a taken slug.
+        let bulk = json!({"posts": [{"title": "Bulk shared", "slug": "shared"}]});
+        let r = post_with_key(&app, "/api/v2/bulk/posts?atomic=true", &a.access, "bulk-same", &bulk).await;
+        r.expect_error(409, "CONFLICT");
+        app.delete(&format!("/api/v2/posts/{}", created["data"]["id"]), &b.access).await.expect(200);
+        let r = post_with_key(&app, "/api/v2/bulk/posts?atomic=true", &a.access, "bulk-same", &bulk).await;
+        assert_eq!(r.expect(200)["data"]["created"], 1);
+        assert_eq!(r.header("idempotent-replayed"), None);
+    }
+
+    async fn a_403_is_not_replayed_once_the_role_allows_the_request(app) {
+        let owner = app.owner().await;
+        let author = app.login("default", "author@example.com", Role::Author).await;
+        let bulk = json!({"posts": [{"title": "Imported after a promotion"}]});
+        let r = post_with_key(&app, "/api/v2/bulk/posts", &author.access, "promoted", &bulk).await;
+        r.expect_error(403, "FORBIDDEN");
+        app.patch(&format!("/api/v2/users/{}", author.user_id), &owner.access, json!({"role": "editor"}))
+            .await
+            .expect(200);
+        let editor = app.login("default", "author@example.com", Role::Editor).await;
+        assert_eq!(editor.user_id, author.user_id);
+        let r = post_with_key(&app, "/api/v2/bulk/posts", &editor.access, "promoted", &bulk).await;
+        assert_eq!(r.expect(200)["data"]["created"], 1);
+        assert_eq!(r.header("idempotent-replayed"), None);
+        assert_eq!(total(&app, &owner.access).await, 1);
+    }
+
+    async fn a_claim_whose_request_died_is_taken_over_after_its_lease(app) {
+        let t = app.owner().await;
+        let body = json!({"title": "Cut off"});
+        // What a request killed between its claim and its commit leaves behind.
+        let scope = Scope { site_id: t.site_id, user_id: t.user_id };
+        let fingerprint = Fingerprint::of("POST /api/v2/posts?", &body);
+        let now = jekcms_content::now();
+        let claim = app.state.store
+            .claim(scope, "died", &fingerprint, now, now + chrono::Duration::seconds(60), now - RETENTION)
+            .await
+            .unwrap();
+        assert_eq!(claim, Claim::Won(1));
+        // While its lease runs, a retry waits, then is told to come back.
+        let r = post_with_key(&app, "/api/v2/posts", &t.access, "died", &body).await;
+        r.expect_error(409, "CONFLICT");
+        assert_eq!(total(&app, &t.access).await, 0);
+        // Once it has run out, the retry does the work, once.
+        app.state.store.execute_for_tests(
+            "UPDATE idempotency_keys SET lease_until = '2000-01-01 00:00:00'",
+        ).await.unwrap();
+        let r = post_with_key(&app, "/api/v2/posts", &t.access, "died", &body).await;
+        let created = r.expect(201);
+        assert_eq!(r.header("idempotent-replayed"), None);
+        let again = post_with_key(&app, "/api/v2/posts", &t.access, "died", &body).await;
+        assert_eq!(again.expect(201)["data"], created["data"]);
         assert_eq!(again.header("idempotent-replayed"), Some("true"));
-        assert_eq!(total(&app, &a.access).await, 0);
+        assert_eq!(total(&app, &t.access).await, 1);
+    }
+
+    async fn a_request_that_outlived_its_lease_cannot_commit(app) {
+        let t = app.owner().await;
+        let store = &app.state.store;
+        let scope = Scope { site_id: t.site_id, user_id: t.user_id };
+        let key = IdempotencyKey::parse("slow").unwrap();
+        let fingerprint = Fingerprint::of("op", &json!({}));
+        let lease = std::time::Duration::from_secs(60);
+        let Begun::Claimed(slow) = idempotency::begin(store, scope, &key, fingerprint, lease).await.unwrap() else {
+            panic!("the first request claims the key");
+        };
+        store.execute_for_tests("UPDATE idempotency_keys SET lease_until = '2000-01-01 00:00:00'").await.unwrap();
+        let Begun::Claimed(retry) = idempotency::begin(store, scope, &key, fingerprint, lease).await.unwrap() else {
+            panic!("the retry takes the expired claim over");
+        };
+        assert_eq!((slow.ticket().attempt, retry.ticket().attempt), (1, 2));
+        let actor = Actor { user_id: t.user_id, site_id: t.site_id, role: Role::Owner };
+        let render = |p: &Post| Some(StoredResponse { status: 201, body: json!({"data": {"id": p.id}}) });
+        let new = |title: &str| jekcms_content::post::parse_new(json!({"title": title}), "").unwrap();
+        // The slow request wakes up and tries to commit: refused, and nothing is created.
+        let late = service::create_post(store, &actor, new("late"), Some(slow.record(&render))).await;
+        assert!(matches!(late, Err(ContentError::InProgress(_))), "{late:?}");
+        let items = vec![Ok(new("late bulk"))];
+        let render_bulk = |_: &BulkOutcome| Some(StoredResponse { status: 200, body: json!({}) });
+        let late = service::bulk_create_posts(store, &actor, items, false, Some(slow.record(&render_bulk))).await;
+        assert!(matches!(late, Err(ContentError::InProgress(_))), "{late:?}");
+        assert_eq!(total(&app, &t.access).await, 0);
+        // The retry holding the claim commits, with its response.
+        let post = service::create_post(store, &actor, new("retried"), Some(retry.record(&render))).await.unwrap();
+        match idempotency::begin(store, scope, &key, fingerprint, lease).await.unwrap() {
+            Begun::Replayed(r) => assert_eq!(r.body["data"]["id"], post.id),
+            Begun::Claimed(c) => panic!("claimed again: {:?}", c.ticket()),
+        }
+        assert_eq!(total(&app, &t.access).await, 1);
     }
 
     async fn bulk_retries_replay_and_keys_expire_after_a_day(app) {

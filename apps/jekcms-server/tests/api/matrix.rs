@@ -84,6 +84,7 @@ async fn role_row(app: &TestApp, index: usize, other_author: &Tokens, owner: &To
             me.site_id,
             me.user_id,
             jekcms_content::post::parse_new(json!({"title": "own"}), "").unwrap(),
+            None,
         )
         .await
         .unwrap();
