@@ -59,3 +59,7 @@ request-cost:
 # Schemathesis against the served OpenAPI document on SQLite and PostgreSQL (pinned, own venv)
 schemathesis:
     JEKCMS_TEST_POSTGRES_URL={{pg_url}} scripts/schemathesis.sh
+
+# Run every cargo-fuzz target for SECONDS each from the kept corpus (needs nightly and cargo-fuzz)
+fuzz seconds="60":
+    scripts/fuzz.sh {{seconds}}
