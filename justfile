@@ -55,3 +55,11 @@ seed posts="100000":
 # Instructions per list request against the store's list query (needs a seeded database)
 request-cost:
     JEKCMS_DATABASE_URL=sqlite://bench-out/sqlite/bench.db scripts/request-cost.sh
+
+# Schemathesis against the served OpenAPI document on SQLite and PostgreSQL (pinned, own venv)
+schemathesis:
+    JEKCMS_TEST_POSTGRES_URL={{pg_url}} scripts/schemathesis.sh
+
+# Run every cargo-fuzz target for SECONDS each from the kept corpus (needs nightly and cargo-fuzz)
+fuzz seconds="60":
+    scripts/fuzz.sh {{seconds}}

@@ -43,6 +43,23 @@ pub struct ListMeta {
     pub page: PageMeta,
 }
 
+/// Raw file bytes, as `GET /api/v2/media/{id}/content` sends them (documentation shape).
+#[derive(Debug)]
+pub struct Binary;
+
+impl utoipa::PartialSchema for Binary {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some("The file's bytes"))
+            .into()
+    }
+}
+
+impl ToSchema for Binary {}
+
 /// A failure envelope: `data` is null and `errors` says why.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -118,6 +135,160 @@ impl Modify for V1Deprecated {
     }
 }
 
+/// The failures an operation can answer whatever its handler does, from how it is reached:
+/// `500` anywhere; `503` wherever the database is asked; `401`, `402` and `429` behind a
+/// credential; `429` on the per-IP throttled auth endpoints; `400`, `413`, `415` and `422`
+/// with a body; `400` for a malformed query string. Each is one shared response under
+/// `components/responses` (v1 has its own, in v1's `{"error"}` shape), referenced by every
+/// operation that lacks a more specific answer for that status in its annotation.
+struct CommonErrors;
+
+/// One shared failure response: status, component name, description.
+struct Common {
+    status: u16,
+    name: &'static str,
+    description: &'static str,
+}
+
+const COMMON_ERRORS: [Common; 9] = [
+    Common {
+        status: 400,
+        name: "MalformedRequest",
+        description: "MALFORMED_REQUEST: the body, the query string or the multipart form cannot be parsed",
+    },
+    Common {
+        status: 401,
+        name: "AuthInvalid",
+        description: "AUTH_INVALID or AUTH_EXPIRED: no credential, or one that is malformed, unknown, revoked or expired",
+    },
+    Common {
+        status: 402,
+        name: "LicenseRequired",
+        description: "LICENSE_REQUIRED: the site's license does not include API access",
+    },
+    Common {
+        status: 413,
+        name: "PayloadTooLarge",
+        description: "PAYLOAD_TOO_LARGE: the body is over its limit",
+    },
+    Common {
+        status: 415,
+        name: "UnsupportedMediaType",
+        description: "UNSUPPORTED_MEDIA_TYPE: the body is not sent as the declared content type",
+    },
+    Common {
+        status: 422,
+        name: "ValidationFailed",
+        description: "VALIDATION_FAILED: a field or parameter is invalid or unknown",
+    },
+    Common {
+        status: 429,
+        name: "RateLimited",
+        description: "RATE_LIMITED: over quota; retry after Retry-After seconds",
+    },
+    Common {
+        status: 500,
+        name: "InternalError",
+        description: "INTERNAL_ERROR: a fault on the server; the message reveals no internals",
+    },
+    Common {
+        status: 503,
+        name: "Unavailable",
+        description: "UNAVAILABLE: the database cannot be reached",
+    },
+];
+
+/// The statuses of [`COMMON_ERRORS`] that `op` at `path` can answer.
+fn common_statuses(path: &str, op: &utoipa::openapi::path::Operation) -> Vec<u16> {
+    use utoipa::openapi::path::ParameterIn;
+    let mut statuses = vec![500];
+    if path == "/healthz" {
+        return statuses;
+    }
+    statuses.push(503);
+    if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+        statuses.extend([401, 402, 429]);
+    }
+    if path.starts_with("/api/v2/auth/") {
+        statuses.push(429);
+    }
+    if op.request_body.is_some() {
+        statuses.extend([400, 413, 415, 422]);
+    }
+    let has_query = op.parameters.iter().flatten().any(|p| match p {
+        utoipa::openapi::RefOr::T(p) => p.parameter_in == ParameterIn::Query,
+        utoipa::openapi::RefOr::Ref(_) => false,
+    });
+    if has_query {
+        statuses.extend([400, 422]);
+    }
+    statuses.sort_unstable();
+    statuses.dedup();
+    statuses
+}
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{Object, Type};
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (prefix, body) in [("", "ErrorBody"), ("V1", "V1ErrorBody")] {
+            for common in &COMMON_ERRORS {
+                let mut response = ResponseBuilder::new()
+                    .description(common.description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name(body)))
+                            .build(),
+                    );
+                if common.status == 429 {
+                    response = response.header(
+                        "Retry-After",
+                        HeaderBuilder::new()
+                            .schema(Some(Object::with_type(Type::Integer)))
+                            .description(Some("Seconds until a retry can succeed"))
+                            .build(),
+                    );
+                }
+                components
+                    .responses
+                    .insert(format!("{prefix}{}", common.name), response.build().into());
+            }
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let prefix = if path.starts_with("/api/v1/") {
+                "V1"
+            } else {
+                ""
+            };
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for status in common_statuses(path, op) {
+                    let Some(common) = COMMON_ERRORS.iter().find(|c| c.status == status) else {
+                        continue;
+                    };
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| {
+                            RefOr::Ref(Ref::from_response_name(format!("{prefix}{}", common.name)))
+                        });
+                }
+            }
+        }
+    }
+}
+
 /// The API document.
 #[derive(OpenApi)]
 #[openapi(
@@ -163,7 +334,7 @@ impl Modify for V1Deprecated {
         routes::v1::list_media,
     ),
     components(schemas(ErrorCode, ErrorEntry, ErrorBody)),
-    modifiers(&Security, &V1Deprecated),
+    modifiers(&Security, &V1Deprecated, &CommonErrors),
     tags(
         (name = "auth", description = "Token pair and the caller"),
         (name = "posts", description = "Posts"),

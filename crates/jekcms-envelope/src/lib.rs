@@ -55,8 +55,10 @@ impl Envelope<()> {
 }
 
 /// The `meta` object: always carries the request id; lists add pagination.
+///
+/// Its OpenAPI schema is written by hand (module `openapi`): derived, the flattened `Option`
+/// became `allOf[oneOf[PageMeta, null], …]`, which no object satisfies without pagination.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Meta {
     /// Equal to the response's `X-Request-Id` header.
     pub request_id: String,
@@ -79,6 +81,49 @@ impl Meta {
         self.page = Some(page);
         self
     }
+}
+
+#[cfg(feature = "openapi")]
+mod openapi {
+    use super::Meta;
+
+    /// The wire shape of [`Meta`] for the schema: `request_id` always, the pagination
+    /// members of a list optional.
+    #[derive(utoipa::ToSchema)]
+    #[allow(dead_code)]
+    struct MetaShape {
+        /// Equal to the response's `X-Request-Id` header.
+        request_id: String,
+        /// Lists only: pass as `?cursor=` to get the next page; `null` on the last page.
+        #[serde(default)]
+        next_cursor: Option<String>,
+        /// Lists only: whether another page follows.
+        #[serde(default)]
+        has_more: bool,
+        /// Lists only: the page size used.
+        #[serde(default)]
+        limit: u32,
+        /// Lists only: count of all rows under the same filters; only with `?include=total`.
+        #[serde(default)]
+        total: Option<u64>,
+    }
+
+    impl utoipa::PartialSchema for Meta {
+        fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+            let mut schema = <MetaShape as utoipa::PartialSchema>::schema();
+            if let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(o)) =
+                &mut schema
+            {
+                o.description = Some(
+                    "The `meta` object: always carries the request id; lists add pagination."
+                        .into(),
+                );
+            }
+            schema
+        }
+    }
+
+    impl utoipa::ToSchema for Meta {}
 }
 
 /// Cursor pagination state of a list (API.md §4).

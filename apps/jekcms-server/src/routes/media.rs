@@ -2,7 +2,7 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonBody, query_pairs, typed};
-use crate::openapi::{Data, ErrorBody, ListOf};
+use crate::openapi::{Binary, Data, ErrorBody, ListOf};
 use crate::respond;
 use crate::routes::posts::Deleted;
 use crate::state::AppState;
@@ -264,7 +264,9 @@ pub async fn delete_media(
 
 /// The file itself, with its sniffed `Content-Type`. Supports `Range` and conditional GETs.
 #[utoipa::path(tag = "media", security(("bearer" = [])), params(("id" = i64, Path, description = "Media id")), responses(
-    (status = 200, description = "The bytes", content_type = "application/octet-stream", body = Vec<u8>),
+    (status = 200, description = "The bytes, with the type sniffed at upload", content(
+        (Binary = "image/*"), (Binary = "audio/*"), (Binary = "video/*"), (Binary = "application/pdf"),
+    )),
     (status = 404, description = "No such medium in your site", body = ErrorBody),
 ))]
 #[get("/api/v2/media/{id}/content")]
