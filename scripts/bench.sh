@@ -5,7 +5,8 @@
 # Knobs: BENCH_POSTS (100000), BENCH_SECONDS (2 per scenario), BENCH_SKIP_CRITERION=1,
 # BENCH_SKIP_BOUND=1, BENCH_STORES ("sqlite postgres"), JEKCMS_TEST_POSTGRES_URL (admin URL
 # for a scratch db), BENCH_ONLY=issue5 (only the v1-versus-v2 pages and the bulk import of
-# issue #5).
+# issue #5), BENCH_ONLY=gzip (only the list and get-by-id pages plain, gzipped and through
+# Node's fetch, issue #14).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,6 +34,10 @@ fi
 # unified differently and ~70 crates compiled a second time: ~2 min of a fresh run). The
 # bench executables are then run directly, as `cargo bench` would run them.
 command -v jq >/dev/null || apt-get install -y -qq jq >/dev/null
+# Node's global fetch (Node 18 and later) drives the scenario most front ends resemble.
+command -v node >/dev/null || apt-get install -y -qq nodejs >/dev/null
+node -e 'if (typeof fetch !== "function") process.exit(1)' || {
+  echo "Node 18 or later is needed (global fetch): $(node --version)" >&2; exit 1; }
 # --timings: where a cold build's time went, in target/cargo-timings/cargo-timing.html.
 cargo build --release --timings --message-format=json-render-diagnostics \
   -p jekcms-server --bins -p jekcms-benches --benches \
@@ -84,11 +89,12 @@ wrk_run() { # connections url token
   local c=$1 url=$2 token=$3 threads=1
   [ "$c" -gt 1 ] && threads=2
   [ -n "${WRK_THREADS:-}" ] && threads=$WRK_THREADS
-  local script=() auth=(-H "Authorization: Bearer $token")
+  local script=() auth=(-H "Authorization: Bearer $token") extra=()
   [ -n "${WRK_SCRIPT:-}" ] && script=(-s "$WRK_SCRIPT")
+  [ -n "${WRK_HEADER:-}" ] && extra=(-H "$WRK_HEADER")
   # v1 authenticates with the key pair itself (V1_KEY / V1_SECRET), not a bearer token.
   [ -n "${V1_KEY:-}" ] && auth=(-H "X-API-Key: $V1_KEY" -H "X-API-Secret: $V1_SECRET")
-  wrk -t"$threads" -c"$c" -d"${secs}s" --latency "${script[@]}" "${auth[@]}" "$url" > "$out/wrk.txt"
+  wrk -t"$threads" -c"$c" -d"${secs}s" --latency "${script[@]}" "${auth[@]}" "${extra[@]}" "$url" > "$out/wrk.txt"
   awk -v allow="${WRK_ALLOW_ERRORS:-}" '
     function ms(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v/1000 } if (v ~ /ms$/) { sub(/ms$/, "", v); return v+0 } sub(/s$/, "", v); return v*1000 }
     $1=="50%" {p50=ms($2)} $1=="99%" {p99=ms($2)} /Requests\/sec/ {rps=$2}
@@ -192,26 +198,50 @@ PY
     echo "| scenario | connections | p50 ms | p99 ms | req/s | server-side p50 ms |"
     echo "| --- | --- | --- | --- | --- | --- |"
   } >> "$results"
-  scenario() { # name connections path   (WRK_SCRIPT, BENCH_* pass through the environment)
+  scenario() { # name connections path   (WRK_SCRIPT, WRK_HEADER, BENCH_* pass through the environment)
     : > "$log"
-    read -r p50 p99 rps < <(BENCH_TOKEN=${BENCH_TOKEN:-} wrk_run "$2" "$base$3" "$token")
+    if [ -n "${BENCH_FETCH:-}" ]; then
+      read -r p50 p99 rps < <(node "$root/scripts/fetch-bench.mjs" "$base$3" "$token" "$2" "$secs")
+    else
+      read -r p50 p99 rps < <(BENCH_TOKEN=${BENCH_TOKEN:-} wrk_run "$2" "$base$3" "$token")
+    fi
     sp50=$(server_p50 "$log")
     echo "| $1 | $2 | $p50 | $p99 | $rps | $sp50 |" | tee -a "$results"
     # Which statuses the server answered (a scenario that silently turned into errors shows).
     echo "$store / $1 / $2 connections:$(grep -o 'status=[0-9]*' "$log" | sort | uniq -c | awk '{printf " %s×%s", $2, $1}')" >> "$out/statuses.txt"
   }
+  # Issue #14: the list and get-by-id pages as browsers and Node's fetch ask for them,
+  # gzipped (Node's fetch sends `Accept-Encoding: gzip, deflate` on its own).
+  gzip="Accept-Encoding: gzip, deflate"
+  encoding=$(curl -s -o /dev/null -D - -H "$gzip" "$base/api/v2/posts" -H "Authorization: Bearer $token" \
+    | tr -d '\r' | sed -n 's/^content-encoding: //Ip')
+  [ "$encoding" = gzip ] || { echo "the list page is not gzipped (Content-Encoding: '$encoding')" >&2; exit 1; }
+  gzip_scenarios() { # connections
+    WRK_HEADER=$gzip scenario "list, first page, gzip" "$1" "/api/v2/posts"
+    WRK_HEADER=$gzip scenario "get by id, gzip" "$1" "/api/v2/posts/$some_id"
+    BENCH_FETCH=1 scenario "list, first page, Node fetch (gzip)" "$1" "/api/v2/posts"
+  }
+  if [ "${BENCH_ONLY:-}" = gzip ]; then
+    for c in 1 32; do
+      scenario "list, first page (limit 20)" "$c" "/api/v2/posts"
+      scenario "get by id" "$c" "/api/v2/posts/$some_id"
+      gzip_scenarios "$c"
+    done
+  fi
   # Issue #5: v1 offset pages, to read against the v2 cursor pages at the same depths below
   # (per_page 20: page 501 starts at row 10,000, page 5000 at row 99,980).
   v1_key=$(echo "$creds" | jq -r .api_key); v1_secret=$(echo "$creds" | jq -r .api_secret)
-  V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=1 (per_page 20)" 1 "/api/v1/posts?page=1&per_page=20"
-  V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=501 (depth 10,000)" 1 "/api/v1/posts?page=501&per_page=20"
-  V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=5000 (depth 99,980)" 1 "/api/v1/posts?page=5000&per_page=20"
+  if [ "${BENCH_ONLY:-}" != gzip ]; then
+    V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=1 (per_page 20)" 1 "/api/v1/posts?page=1&per_page=20"
+    V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=501 (depth 10,000)" 1 "/api/v1/posts?page=501&per_page=20"
+    V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=5000 (depth 99,980)" 1 "/api/v1/posts?page=5000&per_page=20"
+  fi
   if [ "${BENCH_ONLY:-}" = issue5 ]; then
     scenario "list, first page (limit 20)" 1 "/api/v2/posts"
     scenario "list, depth 10,000" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[10000]}"
     scenario "list, depth 99,980" 1 "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
   fi
-  if [ "${BENCH_ONLY:-}" != issue5 ]; then
+  if [ -z "${BENCH_ONLY:-}" ]; then
     # Every #6 scenario at 1 and at 32 connections.
     key_body=$(echo "$creds" | jq -c '{api_key, api_secret}')
     for c in 1 32; do
@@ -220,6 +250,7 @@ PY
       scenario "list, depth 50,000" "$c" "/api/v2/posts?limit=20&cursor=${cursor_at[50000]}"
       scenario "list, depth 99,980" "$c" "/api/v2/posts?limit=20&cursor=${cursor_at[99980]}"
       scenario "get by id" "$c" "/api/v2/posts/$some_id"
+      gzip_scenarios "$c"
       BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body)" "$c" "/api/v2/posts"
       BENCH_KEY_BODY=$key_body WRK_SCRIPT="$root/scripts/wrk/token.lua" \
         scenario "token exchange" "$c" "/api/v2/auth/token"
@@ -260,41 +291,44 @@ PY
   fi
   phase "$store: wrk scenarios done"
   rss_kb=${rss_kb:-$(awk '/VmHWM/{print $2}' "/proc/$pid/status")}
-  # 10,000 posts through 100 bulk calls of 100 (1 KB bodies, 2 tags each) into a fresh
-  # site of the same database, one after another on one keep-alive connection.
-  import_creds=$("$bin" keys create --user importer@example.com --site import --json)
-  import_token=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
-    -d "$(echo "$import_creds" | jq -c '{api_key, api_secret}')" | jq -r .data.access_token)
-  rm -rf "$work/bulk"; mkdir -p "$work/bulk"
-  lorem=$(printf 'lorem ipsum dolor sit amet %.0s' $(seq 1 38))
-  for b in $(seq 0 99); do
-    jq -nc --argjson b "$b" --arg body "$lorem" '{posts: [range(0; 100) | {title: "Imported post \($b)-\(.)",
-      body: $body, tags: ["import", "batch-\($b % 10)"], status: "published"}]}' > "$work/bulk/$b.json"
-    [ "$b" = 0 ] || echo next
-    printf 'url = "%s/api/v2/bulk/posts"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\ndata-binary = "@%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
-      "$base" "$import_token" "$work/bulk/$b.json"
-  done > "$work/bulk/curl.cfg"
-  # Twice: into the empty site, then the same 10,000 titles again, so that every generated
-  # slug is taken and has to be suffixed (-2).
-  for round in 1 2; do
-    : > "$log"
-    bulk_start=$(date +%s%N)
-    codes=$(curl -s -K "$work/bulk/curl.cfg" | sort | uniq -c | tr -s ' ')
-    bulk_ms=$(( ($(date +%s%N) - bulk_start) / 1000000 ))
-    bulk_p50=$(server_p50 "$log")
-    imported=$(curl -sf "$base/api/v2/posts?limit=1&include=total" -H "Authorization: Bearer $import_token" | jq .meta.total)
-    what="into an empty site"; [ "$round" = 2 ] && what="again, every title (and so every generated slug) already taken"
-    {
-      echo
-      echo "Bulk import on $store, $what: 10,000 posts through 100 calls of 100 in ${bulk_ms} ms"
-      echo "(HTTP status counts:$codes; posts in the site afterwards: $imported; server-side p50 per call: ${bulk_p50} ms)"
-      echo
-    } | tee -a "$results"
-    [ "$imported" = $((round * 10000)) ] || { echo "bulk import left $imported posts, not $((round * 10000))" >&2; exit 1; }
-  done
-  phase "$store: bulk import done"
+  # BENCH_ONLY=gzip: no bulk import.
+  if [ "${BENCH_ONLY:-}" != gzip ]; then
+    # 10,000 posts through 100 bulk calls of 100 (1 KB bodies, 2 tags each) into a fresh
+    # site of the same database, one after another on one keep-alive connection.
+    import_creds=$("$bin" keys create --user importer@example.com --site import --json)
+    import_token=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
+      -d "$(echo "$import_creds" | jq -c '{api_key, api_secret}')" | jq -r .data.access_token)
+    rm -rf "$work/bulk"; mkdir -p "$work/bulk"
+    lorem=$(printf 'lorem ipsum dolor sit amet %.0s' $(seq 1 38))
+    for b in $(seq 0 99); do
+      jq -nc --argjson b "$b" --arg body "$lorem" '{posts: [range(0; 100) | {title: "Imported post \($b)-\(.)",
+        body: $body, tags: ["import", "batch-\($b % 10)"], status: "published"}]}' > "$work/bulk/$b.json"
+      [ "$b" = 0 ] || echo next
+      printf 'url = "%s/api/v2/bulk/posts"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\ndata-binary = "@%s"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\n' \
+        "$base" "$import_token" "$work/bulk/$b.json"
+    done > "$work/bulk/curl.cfg"
+    # Twice: into the empty site, then the same 10,000 titles again, so that every generated
+    # slug is taken and has to be suffixed (-2).
+    for round in 1 2; do
+      : > "$log"
+      bulk_start=$(date +%s%N)
+      codes=$(curl -s -K "$work/bulk/curl.cfg" | sort | uniq -c | tr -s ' ')
+      bulk_ms=$(( ($(date +%s%N) - bulk_start) / 1000000 ))
+      bulk_p50=$(server_p50 "$log")
+      imported=$(curl -sf "$base/api/v2/posts?limit=1&include=total" -H "Authorization: Bearer $import_token" | jq .meta.total)
+      what="into an empty site"; [ "$round" = 2 ] && what="again, every title (and so every generated slug) already taken"
+      {
+        echo
+        echo "Bulk import on $store, $what: 10,000 posts through 100 calls of 100 in ${bulk_ms} ms"
+        echo "(HTTP status counts:$codes; posts in the site afterwards: $imported; server-side p50 per call: ${bulk_p50} ms)"
+        echo
+      } | tee -a "$results"
+      [ "$imported" = $((round * 10000)) ] || { echo "bulk import left $imported posts, not $((round * 10000))" >&2; exit 1; }
+    done
+    phase "$store: bulk import done"
+  fi
   # The bound: the same pages straight through the store, no HTTP.
-  if [ -z "${BENCH_SKIP_BOUND:-}" ] && [ "${BENCH_ONLY:-}" != issue5 ]; then
+  if [ -z "${BENCH_SKIP_BOUND:-}" ] && [ -z "${BENCH_ONLY:-}" ]; then
     JEKCMS_BENCH_DATABASE_URL="$url" run_benches --warm-up-time 0.3 --measurement-time 1.5 --nresamples 20000 '^store/' \
       2>/dev/null > "$out/bound-$store.txt" || true
     awk '/^store\// {name=$1} /time:/ { gsub(/.*time: *\[/, ""); split($0, a, " ");

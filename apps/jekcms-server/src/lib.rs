@@ -3,11 +3,13 @@
 //! - [`config`]: `JEKCMS_*` variables. [`state`]: what handlers share.
 //! - [`context`]: request ids, panic capture, the access log. [`errors`]: every domain
 //!   error mapped to an envelope code, in one place. [`extract`]: caller, JSON and query.
+//! - [`server`]: connections (TCP_NODELAY, …). [`compress`]: gzip in one write.
 //! - [`routes`]: thin handlers. [`paging`]: id-ordered cursor pages (users, keys). [`openapi`]: the generated spec. [`uploads`]: media bytes.
 //!
 //! This is the only crate that knows actix-web; domain rules live in `crates/`.
 
 pub mod cli;
+pub mod compress;
 pub mod config;
 pub mod context;
 pub mod errors;
@@ -18,6 +20,7 @@ pub mod paging;
 pub mod respond;
 pub mod routes;
 pub mod seed;
+pub mod server;
 pub mod state;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -25,7 +28,7 @@ pub mod uploads;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use errors::AppError;
 use state::{AppState, StartError};
 use utoipa::OpenApi;
@@ -54,7 +57,7 @@ pub fn build_app(
             SwaggerUi::new("/docs/{_:.*}").url("/api/v2/openapi.json", openapi::ApiDoc::openapi()),
         )
         .default_service(web::to(routes::fallback))
-        .wrap(actix_web::middleware::Compress::default())
+        .wrap(compress::Gzip)
         .wrap(context::RequestContext)
 }
 
@@ -71,15 +74,17 @@ pub async fn serve(config: config::Config) -> Result<(), StartError> {
             limiter.retain_recent();
         }
     });
-    let server = HttpServer::new(move || build_app(state.clone()))
-        .bind(bind)
-        .map_err(|e| StartError(format!("JEKCMS_BIND: cannot listen on {bind}: {e}")))?;
-    for addr in server.addrs() {
+    let (server, addrs) = server::start(
+        state,
+        server::Listen::Bind(bind),
+        server::Workers::for_this_machine(),
+    )
+    .map_err(|e| StartError(format!("JEKCMS_BIND: cannot listen on {bind}: {e}")))?;
+    for addr in &addrs {
         println!("listening on http://{addr}");
     }
-    tracing::info!(addrs = ?server.addrs(), "listening");
+    tracing::info!(?addrs, "listening");
     server
-        .run()
         .await
         .map_err(|e| StartError(format!("server error: {e}")))
 }

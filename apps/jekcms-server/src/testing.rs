@@ -4,8 +4,8 @@
 
 use crate::cli::{CreateKey, Family, create_key};
 use crate::config::Config;
+use crate::server::{Listen, Workers};
 use crate::state::AppState;
-use actix_web::HttpServer;
 use actix_web::dev::ServerHandle;
 use jekcms_store::testing::TestDatabase;
 use std::net::TcpListener;
@@ -49,12 +49,12 @@ impl TestServer {
             .expect("the test server's state builds");
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let addr = listener.local_addr().expect("a bound address");
-        let server = HttpServer::new(move || crate::build_app(state.clone()))
-            .workers(2)
-            .disable_signals()
-            .listen(listener)
-            .expect("the listener is usable")
-            .run();
+        let workers = Workers {
+            count: 2,
+            signals: false,
+        };
+        let (server, _) = crate::server::start(state, Listen::Listener(listener), workers)
+            .expect("the listener is usable");
         let handle = server.handle();
         tokio::spawn(server);
         let mut server = Self {
