@@ -99,10 +99,9 @@ pub async fn respond<T>(
         Begun::Claimed(claimed) => claimed,
     };
     let to_store = |created: &T| render(created).ok().map(|done| done.stored());
-    let result = match work(Some(claimed.record(&to_store))).await {
-        Ok(created) => render(&created),
-        Err(e) => Err(e),
-    };
+    let result = work(Some(claimed.record(&to_store)))
+        .await
+        .and_then(|created| render(&created));
     let outcome = match &result {
         Ok(done) => done.stored(),
         Err(e) => StoredResponse {

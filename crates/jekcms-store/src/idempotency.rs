@@ -105,11 +105,16 @@ impl IdempotencyStore for Store {
                     .filter(ik::site_id.eq(scope.site_id))
                     .filter(ik::user_id.eq(scope.user_id))
                     .filter(ik::idem_key.eq(key));
-                let (stored_fp, status, response, lease, attempt) = mine
+                let Some((stored_fp, status, response, lease, attempt)) = mine
                     .select((ik::fingerprint, ik::status, ik::response, ik::lease_until, ik::attempt))
                     .limit_literal(1)
                     .get_result::<Row>(conn)
-                    .await?;
+                    .await
+                    .optional()?
+                else {
+                    // Released between the insert and this read (PostgreSQL): look again.
+                    return Ok(Found::Claim(Claim::Running));
+                };
                 if stored_fp != fp {
                     return Ok(Found::Claim(Claim::Mismatch));
                 }
