@@ -21,13 +21,13 @@ for dir in crates/*/; do
   fi
 done
 # The API client is for other programs: it reaches no server-side crate of ours.
-for forbidden in jekcms-server jekcms-store jekcms-content jekcms-auth jekcms-cursor jekcms-ratelimit; do
+for forbidden in jekcms-server jekcms-store jekcms-content jekcms-accounts jekcms-auth jekcms-cursor jekcms-ratelimit; do
   if [ -n "$(depends_on jekcms-client "$forbidden")" ]; then
     echo "layering violation: jekcms-client depends on $forbidden"; fail=1
   fi
 done
 # The CLI is built on the client alone (server crates are dev-dependencies of its tests).
-for forbidden in jekcms-server jekcms-store jekcms-content jekcms-auth jekcms-cursor jekcms-ratelimit actix-web diesel; do
+for forbidden in jekcms-server jekcms-store jekcms-content jekcms-accounts jekcms-auth jekcms-cursor jekcms-ratelimit actix-web diesel; do
   if [ -n "$(depends_on jekcms-cli "$forbidden")" ]; then
     echo "layering violation: jekcms-cli depends on $forbidden"; fail=1
   fi
