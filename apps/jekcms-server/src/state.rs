@@ -74,6 +74,14 @@ impl AppState {
                 "JEKCMS_MEDIA_DIR: cannot create the directory: {e}"
             ))
         })?;
+        let swept =
+            crate::uploads::sweep_partial_files(&config.media_dir, crate::uploads::STALE_PART_AGE);
+        if swept > 0 {
+            tracing::info!(
+                files = swept,
+                "removed partial uploads left by an interrupted run"
+            );
+        }
         Ok(Self {
             tokens: Arc::new(TokenService::new(store.clone(), access, policy)),
             cursors: Arc::new(CursorCodec::new(&secret)),

@@ -1,6 +1,9 @@
-//! Fault injection through the app (issue #22): slug allocation under contention.
+//! Fault injection through the app (issue #22): slug allocation under contention, a full
+//! media disk, partial uploads left by a killed process.
 
 use crate::helpers::{TestApp, both_stores};
+use crate::media::{PNG, multipart};
+use jekcms_store::Backend;
 use serde_json::json;
 use std::collections::HashSet;
 
@@ -79,4 +82,104 @@ both_stores! {
         let slugs = all_slugs(&app, &t.access).await;
         assert_eq!((slugs.len(), distinct(&slugs)), (13, 13));
     }
+}
+
+/// A tmpfs of `size` mounted at `dir`, unmounted on drop; `None` where mounting is refused
+/// (no privilege), which only the test that needs it may skip.
+struct TinyFs(std::path::PathBuf);
+
+impl TinyFs {
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then(|| Self(dir.to_owned()))
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A full media disk answers 507 `INSUFFICIENT_STORAGE` and leaves no partial file; a file
+/// that fits is still stored.
+#[actix_web::test]
+async fn an_upload_to_a_full_disk_is_507_and_leaves_nothing() {
+    let dir = std::env::temp_dir().join(format!("jekcms_tinyfs_{}", std::process::id()));
+    let Some(fs) = TinyFs::mount(&dir, "256k") else {
+        return eprintln!(
+            "skipped: cannot mount a tmpfs here (needs root); \
+             uploads::tests covers the ENOSPC mapping"
+        );
+    };
+    let media = fs.0.join("media");
+    let app = TestApp::new(Backend::Sqlite, |c| c.media_dir = media.clone())
+        .await
+        .unwrap();
+    let t = app.owner().await;
+    let mut big = PNG.to_vec();
+    big.resize(400 * 1024, 0);
+    let r = app
+        .call(multipart(&t.access, &[("file", Some("big.png"), &big)]))
+        .await;
+    let v = r.expect_error(507, "INSUFFICIENT_STORAGE");
+    assert!(
+        !v.to_string().contains(&*dir.to_string_lossy()),
+        "no path leaks: {v}"
+    );
+    let leftovers: Vec<_> = walk(&media);
+    assert!(
+        leftovers.is_empty(),
+        "nothing partial is left: {leftovers:?}"
+    );
+    let r = app
+        .call(multipart(&t.access, &[("file", Some("small.png"), PNG)]))
+        .await;
+    r.expect(201);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+/// Partial files that a killed upload left behind are removed at start-up once stale;
+/// a recent one (perhaps another instance's upload in progress) and stored media are kept.
+#[actix_web::test]
+async fn stale_partial_uploads_are_swept_at_start() {
+    let app = TestApp::new(Backend::Sqlite, |_| {}).await.unwrap();
+    let site = app.media_dir.join("1");
+    std::fs::create_dir_all(&site).unwrap();
+    let stale = site.join(".0123456789abcdef.part");
+    let fresh = site.join(".fedcba9876543210.part");
+    let stored = site.join("0123456789abcdef.png");
+    for p in [&stale, &fresh, &stored] {
+        std::fs::write(p, b"bytes").unwrap();
+    }
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    for p in [&stale, &stored] {
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+    }
+    let _restarted = app.another_instance().await;
+    assert!(!stale.exists(), "the stale partial file is removed");
+    assert!(fresh.exists(), "a recent partial file is kept");
+    assert!(stored.exists(), "stored media are kept");
 }
