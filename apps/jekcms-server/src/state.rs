@@ -25,7 +25,7 @@ pub struct AppState {
 impl AppState {
     /// Connects to the database (running migrations) and derives the keys.
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let store = jekcms_store::Store::connect(&config.database_url, Default::default())
+        let store = jekcms_store::Store::connect(&config.database_url, config.store_options())
             .await
             .map_err(|e| StartError(format!("JEKCMS_DATABASE_URL: {e}")))?;
         Self::with_store(config, store).await

@@ -1,10 +1,10 @@
 //! Fault injection through the app (issue #22): slug allocation under contention, a full
-//! media disk, partial uploads left by a killed process.
+//! media disk, partial uploads left by a killed process, a database that stops answering.
 
 use crate::helpers::{TestApp, both_stores};
 use crate::media::{PNG, multipart};
 use jekcms_store::Backend;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::collections::HashSet;
 
 /// Every slug in the site, through the list endpoint.
@@ -182,4 +182,91 @@ async fn stale_partial_uploads_are_swept_at_start() {
     assert!(!stale.exists(), "the stale partial file is removed");
     assert!(fresh.exists(), "a recent partial file is kept");
     assert!(stored.exists(), "stored media are kept");
+}
+
+/// PostgreSQL stops answering (a proxy that stops forwarding, as a frozen server or a
+/// network black hole does): `/readyz` says 503 within its deadline, requests answer 503
+/// `UNAVAILABLE` within the database timeouts, and all recovers when it answers again.
+#[actix_web::test]
+async fn a_silent_database_answers_503_in_bounded_time() {
+    use actix_web::test::{TestRequest, call_service, init_service, read_body};
+    use std::time::{Duration, Instant};
+    let one = Duration::from_secs(1);
+    // A statement timeout longer than /readyz's deadline, so that its answer in time is
+    // the deadline's doing.
+    let timeouts = jekcms_server::config::DbTimeouts {
+        connect: one,
+        acquire: one,
+        statement: Duration::from_secs(4),
+        startup: Duration::from_secs(2),
+    };
+    let Some(direct) = TestApp::new(Backend::Postgres, |c| c.db_timeouts = timeouts).await else {
+        return eprintln!("skipped: JEKCMS_TEST_POSTGRES_URL is not set");
+    };
+    let t = direct.owner().await;
+    // A second instance on the same database, through the proxy.
+    let proxy = jekcms_store::testing::FreezingProxy::start(direct.db.url());
+    let mut config = direct.state.config.as_ref().clone();
+    config.database_url = proxy.url().to_owned();
+    let store = jekcms_store::Store::connect(&config.database_url, config.store_options())
+        .await
+        .unwrap();
+    let state = jekcms_server::state::AppState::with_store(config, store)
+        .await
+        .unwrap();
+    let app = init_service(jekcms_server::build_app(state)).await;
+    // Each call fails the test after 10 s instead of hanging it.
+    let bounded = |f| async move {
+        tokio::time::timeout(Duration::from_secs(10), f)
+            .await
+            .expect("no answer within 10 s: a wait is unbounded")
+    };
+    let readyz = || TestRequest::get().uri("/readyz").to_request();
+    let posts = || {
+        TestRequest::get()
+            .uri("/api/v2/posts")
+            .insert_header(("authorization", format!("Bearer {}", t.access)))
+            .to_request()
+    };
+    assert_eq!(call_service(&app, readyz()).await.status(), 200);
+    assert_eq!(call_service(&app, posts()).await.status(), 200);
+
+    proxy.freeze();
+    let started = Instant::now();
+    let r = bounded(call_service(&app, readyz())).await;
+    assert_eq!(r.status(), 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "/readyz took {:?}",
+        started.elapsed()
+    );
+    for attempt in 0..3 {
+        let started = Instant::now();
+        let r = bounded(call_service(&app, posts())).await;
+        let took = started.elapsed();
+        assert_eq!(r.status(), 503, "attempt {attempt}");
+        let body: Value = serde_json::from_slice(&read_body(r).await).unwrap();
+        assert_eq!(body["errors"][0]["code"], "UNAVAILABLE", "{body}");
+        // At most the statement timeout and its margin (a pooled connection gone silent),
+        // else the connect timeout (a new one).
+        assert!(
+            took < Duration::from_secs(7),
+            "attempt {attempt} took {took:?}"
+        );
+    }
+
+    proxy.thaw();
+    let mut recovered = false;
+    for _ in 0..20 {
+        if call_service(&app, posts()).await.status() == 200 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        recovered,
+        "requests succeed again once the database answers"
+    );
+    assert_eq!(call_service(&app, readyz()).await.status(), 200);
 }
