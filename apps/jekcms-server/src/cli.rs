@@ -96,7 +96,7 @@ pub async fn create_key(config: &Config, args: &CreateKey) -> Result<String, Sta
             "--site: expected a slug such as default or my-blog".into(),
         ));
     }
-    let store = jekcms_store::Store::connect(&config.database_url, Default::default())
+    let store = jekcms_store::Store::connect(&config.database_url, config.store_options())
         .await
         .map_err(|e| StartError(format!("JEKCMS_DATABASE_URL: {e}")))?;
     let site = store
@@ -184,10 +184,12 @@ async fn run(cli: Cli) -> ExitCode {
     init_logging(&config.log);
     let result = match command {
         Command::Serve => crate::serve(config).await,
-        Command::Migrate => jekcms_store::Store::connect(&config.database_url, Default::default())
-            .await
-            .map(|_| eprintln!("migrations are up to date"))
-            .map_err(|e| StartError(format!("JEKCMS_DATABASE_URL: {e}"))),
+        Command::Migrate => {
+            jekcms_store::Store::connect(&config.database_url, config.store_options())
+                .await
+                .map(|_| eprintln!("migrations are up to date"))
+                .map_err(|e| StartError(format!("JEKCMS_DATABASE_URL: {e}")))
+        }
         Command::Seed { posts, site } => seed(&config, &site, posts).await,
         Command::Keys {
             command: KeysCommand::Create(args),
@@ -207,7 +209,7 @@ async fn run(cli: Cli) -> ExitCode {
 
 async fn seed(config: &Config, site: &str, posts: usize) -> Result<(), StartError> {
     let fail = |e: jekcms_store::StoreError| StartError(e.to_string());
-    let store = jekcms_store::Store::connect(&config.database_url, Default::default())
+    let store = jekcms_store::Store::connect(&config.database_url, config.store_options())
         .await
         .map_err(fail)?;
     let started = std::time::Instant::now();

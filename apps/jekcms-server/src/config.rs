@@ -48,6 +48,36 @@ pub struct Config {
     /// `JEKCMS_IDEMPOTENCY_LEASE`: how long an `Idempotency-Key` claim without a response
     /// holds off retries before one may take it over (its request died).
     pub idempotency_lease: Duration,
+    /// `JEKCMS_DB_CONNECT_TIMEOUT`, `JEKCMS_DB_ACQUIRE_TIMEOUT`, `JEKCMS_DB_STATEMENT_TIMEOUT`,
+    /// `JEKCMS_DB_STARTUP_TIMEOUT`: the bounds on waiting for the database.
+    pub db_timeouts: DbTimeouts,
+}
+
+/// How long the server waits for the database before answering 503 (or, at start-up,
+/// giving up); see [`jekcms_store::StoreOptions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DbTimeouts {
+    /// Opening a PostgreSQL connection.
+    pub connect: Duration,
+    /// Waiting for a free pooled connection.
+    pub acquire: Duration,
+    /// One PostgreSQL statement.
+    pub statement: Duration,
+    /// Retrying an unreachable PostgreSQL server at start-up.
+    pub startup: Duration,
+}
+
+impl Config {
+    /// The store settings this configuration asks for.
+    pub fn store_options(&self) -> jekcms_store::StoreOptions {
+        jekcms_store::StoreOptions {
+            acquire_timeout: self.db_timeouts.acquire,
+            connect_timeout: self.db_timeouts.connect,
+            statement_timeout: self.db_timeouts.statement,
+            startup_timeout: self.db_timeouts.startup,
+            ..Default::default()
+        }
+    }
 }
 
 /// A configuration value that could not be used.
@@ -61,7 +91,7 @@ pub struct ConfigError {
 }
 
 /// Every variable the server reads; the keys a `jekcms.toml` may set.
-pub const VARIABLES: [&str; 18] = [
+pub const VARIABLES: [&str; 22] = [
     "JEKCMS_DATABASE_URL",
     "JEKCMS_BIND",
     "JEKCMS_ACCESS_TOKEN_TTL",
@@ -80,6 +110,10 @@ pub const VARIABLES: [&str; 18] = [
     "JEKCMS_TRUSTED_PROXIES",
     "JEKCMS_LOG",
     "JEKCMS_IDEMPOTENCY_LEASE",
+    "JEKCMS_DB_CONNECT_TIMEOUT",
+    "JEKCMS_DB_ACQUIRE_TIMEOUT",
+    "JEKCMS_DB_STATEMENT_TIMEOUT",
+    "JEKCMS_DB_STARTUP_TIMEOUT",
 ];
 
 /// The optional configuration file, read from the working directory.
@@ -216,6 +250,12 @@ impl Config {
                 jekcms_content::idempotency::DEFAULT_LEASE.as_secs(),
                 1,
             )?,
+            db_timeouts: DbTimeouts {
+                connect: secs("JEKCMS_DB_CONNECT_TIMEOUT", 5, 1)?,
+                acquire: secs("JEKCMS_DB_ACQUIRE_TIMEOUT", 5, 1)?,
+                statement: secs("JEKCMS_DB_STATEMENT_TIMEOUT", 5, 1)?,
+                startup: secs("JEKCMS_DB_STARTUP_TIMEOUT", 30, 0)?,
+            },
         })
     }
 }
@@ -289,6 +329,21 @@ mod tests {
         assert_eq!(c.max_upload_bytes, 26_214_400);
         assert!(c.v1_enabled && !c.open_registration && c.secret_key.is_none());
         assert_eq!(c.idempotency_lease, Duration::from_secs(30));
+        let store = c.store_options();
+        assert_eq!(
+            (
+                store.connect_timeout,
+                store.acquire_timeout,
+                store.statement_timeout,
+                store.startup_timeout
+            ),
+            (
+                Duration::from_secs(5),
+                Duration::from_secs(5),
+                Duration::from_secs(5),
+                Duration::from_secs(30)
+            )
+        );
     }
 
     #[test]
@@ -320,6 +375,8 @@ mod tests {
             ("JEKCMS_MAX_UPLOAD_BYTES", "0"),
             ("JEKCMS_REDIS_URL", "localhost"),
             ("JEKCMS_TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
+            ("JEKCMS_DB_STATEMENT_TIMEOUT", "0"),
+            ("JEKCMS_DB_CONNECT_TIMEOUT", "2s"),
         ] {
             let e = with(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);

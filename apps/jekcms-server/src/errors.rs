@@ -55,6 +55,18 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// `INSUFFICIENT_STORAGE`: the media store is full. The cause is logged; the client
+    /// learns only that nothing was stored.
+    pub fn insufficient_storage(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %error_chain(cause), "media store full");
+        Self::new(
+            ErrorCode::InsufficientStorage,
+            "the media store is full; nothing was stored",
+        )
+    }
+}
+
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -307,6 +319,10 @@ mod tests {
             (AuthError::Expired.into(), ErrorCode::AuthExpired),
             (AuthError::invalid("x").into(), ErrorCode::AuthInvalid),
             (StoreFailure::Unavailable.into(), ErrorCode::Unavailable),
+            (
+                AppError::insufficient_storage(&std::io::Error::from_raw_os_error(28)),
+                ErrorCode::InsufficientStorage,
+            ),
         ];
         for (err, code) in cases {
             assert_eq!(err.0.code(), code);

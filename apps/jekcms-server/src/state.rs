@@ -25,7 +25,7 @@ pub struct AppState {
 impl AppState {
     /// Connects to the database (running migrations) and derives the keys.
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let store = jekcms_store::Store::connect(&config.database_url, Default::default())
+        let store = jekcms_store::Store::connect(&config.database_url, config.store_options())
             .await
             .map_err(|e| StartError(format!("JEKCMS_DATABASE_URL: {e}")))?;
         Self::with_store(config, store).await
@@ -74,6 +74,14 @@ impl AppState {
                 "JEKCMS_MEDIA_DIR: cannot create the directory: {e}"
             ))
         })?;
+        let swept =
+            crate::uploads::sweep_partial_files(&config.media_dir, crate::uploads::STALE_PART_AGE);
+        if swept > 0 {
+            tracing::info!(
+                files = swept,
+                "removed partial uploads left by an interrupted run"
+            );
+        }
         Ok(Self {
             tokens: Arc::new(TokenService::new(store.clone(), access, policy)),
             cursors: Arc::new(CursorCodec::new(&secret)),

@@ -24,9 +24,23 @@ pub enum UploadError {
     /// The client's stream broke off.
     #[error("the upload was interrupted")]
     Interrupted,
+    /// The file system is full (or the quota is reached).
+    #[error("no space left for the upload: {0}")]
+    NoSpace(std::io::Error),
     /// The file system failed.
     #[error("storage error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for UploadError {
+    /// A full disk or an exhausted quota (`ENOSPC`, `EDQUOT`) is the client's to hear about
+    /// (507, try later or elsewhere); any other failure is ours (500).
+    fn from(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => Self::NoSpace(e),
+            _ => Self::Io(e),
+        }
+    }
 }
 
 /// Stores one uploaded file under `media_dir/<site_id>/`, returning the record to insert.
@@ -79,6 +93,51 @@ pub async fn store_upload(
     })
 }
 
+/// How long a partial file must have gone unwritten before the start-up sweep removes it.
+/// A live upload writes its file with every chunk; the grace keeps the sweep of one
+/// instance off the uploads of another sharing the directory.
+pub const STALE_PART_AGE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Removes the partial files (`<site>/.<name>.part`) that an upload killed mid-way left
+/// behind (a crash or `kill -9` runs no destructor), if not written for `older_than`.
+/// Returns how many were removed; failures are logged, never fatal.
+pub fn sweep_partial_files(media_dir: &Path, older_than: std::time::Duration) -> usize {
+    let Ok(sites) = std::fs::read_dir(media_dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for site in sites.flatten() {
+        if !site.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(site.path()) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let name = file.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with('.') && name.ends_with(".part")) {
+                continue;
+            }
+            let stale = file
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= older_than));
+            if !stale {
+                continue;
+            }
+            match std::fs::remove_file(file.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, file = %name, "could not remove a partial upload")
+                }
+            }
+        }
+    }
+    removed
+}
+
 /// Where a stored file lives. Storage keys are made by [`store_upload`], never by clients.
 pub fn path_of(media_dir: &Path, storage_key: &str) -> PathBuf {
     media_dir.join(storage_key)
@@ -115,5 +174,34 @@ impl Drop for RemoveOnDrop {
         if let Some(p) = self.0.take() {
             let _ = std::fs::remove_file(p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_or_quota_is_no_space_and_other_failures_are_io() {
+        // ENOSPC and EDQUOT as the kernel reports them.
+        for errno in [28, 122] {
+            let e = UploadError::from(std::io::Error::from_raw_os_error(errno));
+            assert!(matches!(e, UploadError::NoSpace(_)), "errno {errno}: {e:?}");
+        }
+        let e = UploadError::from(std::io::Error::from_raw_os_error(13));
+        assert!(matches!(e, UploadError::Io(_)), "{e:?}");
+    }
+
+    #[test]
+    fn writing_to_a_full_device_is_no_space() {
+        // /dev/full refuses every write with ENOSPC, as a full file system does.
+        let mut full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full exists on Linux");
+        let e = std::io::Write::write_all(&mut full, b"bytes")
+            .and_then(|()| std::io::Write::flush(&mut full))
+            .expect_err("/dev/full refuses writes");
+        assert!(matches!(UploadError::from(e), UploadError::NoSpace(_)));
     }
 }

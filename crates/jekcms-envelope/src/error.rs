@@ -38,11 +38,13 @@ pub enum ErrorCode {
     InternalError,
     /// 503: the database is unreachable.
     Unavailable,
+    /// 507: the server has no room left to store the upload.
+    InsufficientStorage,
 }
 
 impl ErrorCode {
     /// All codes, for exhaustive tests and documentation.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         Self::AuthExpired,
         Self::AuthInvalid,
         Self::Forbidden,
@@ -58,6 +60,7 @@ impl ErrorCode {
         Self::RateLimited,
         Self::InternalError,
         Self::Unavailable,
+        Self::InsufficientStorage,
     ];
 
     /// The HTTP status this code is sent with.
@@ -77,6 +80,7 @@ impl ErrorCode {
             Self::RateLimited => 429,
             Self::InternalError => 500,
             Self::Unavailable => 503,
+            Self::InsufficientStorage => 507,
         }
     }
 
@@ -98,6 +102,7 @@ impl ErrorCode {
             Self::RateLimited => "RATE_LIMITED",
             Self::InternalError => "INTERNAL_ERROR",
             Self::Unavailable => "UNAVAILABLE",
+            Self::InsufficientStorage => "INSUFFICIENT_STORAGE",
         }
     }
 }

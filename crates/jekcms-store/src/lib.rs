@@ -25,6 +25,7 @@ mod idempotency;
 mod load;
 mod media;
 mod migrate;
+mod pg_connect;
 mod posts;
 pub mod schema;
 mod sessions;
@@ -223,6 +224,13 @@ impl From<DieselError> for StoreError {
             | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, info) => {
                 Self::Unavailable(info.message().to_owned())
             }
+            // PostgreSQL's `statement_timeout` (SQLSTATE 57014, which diesel does not
+            // classify): the database is too slow to answer, not our bug.
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info.message() == "canceling statement due to statement timeout" =>
+            {
+                Self::Unavailable(info.message().to_owned())
+            }
             other => Self::Query(other),
         }
     }
@@ -271,13 +279,23 @@ impl From<StoreError> for jekcms_auth::session::StoreFailure {
     }
 }
 
-/// Pool settings.
+/// Pool settings and the bounds on every wait for the database.
 #[derive(Debug, Clone, Copy)]
 pub struct StoreOptions {
     /// Most connections held at once (forced to 1 for `sqlite::memory:`).
     pub max_connections: usize,
-    /// How long to wait for a connection before answering "unavailable".
+    /// How long to wait for a free pooled connection before answering "unavailable"
+    /// (both backends).
     pub acquire_timeout: std::time::Duration,
+    /// PostgreSQL: how long opening a connection (TCP, start-up, authentication) may take.
+    pub connect_timeout: std::time::Duration,
+    /// PostgreSQL: the server's `statement_timeout` for each pooled connection; a server
+    /// that stays silent a second longer (frozen, unreachable) fails the query as
+    /// "unavailable". SQLite calls are never cut short (see `ARCHITECTURE.md`).
+    pub statement_timeout: std::time::Duration,
+    /// PostgreSQL: how long [`Store::connect`] keeps retrying an unreachable server (and
+    /// waits for another instance's migrations) before giving up.
+    pub startup_timeout: std::time::Duration,
 }
 
 impl Default for StoreOptions {
@@ -285,6 +303,9 @@ impl Default for StoreOptions {
         Self {
             max_connections: 8,
             acquire_timeout: std::time::Duration::from_secs(5),
+            connect_timeout: std::time::Duration::from_secs(5),
+            statement_timeout: std::time::Duration::from_secs(5),
+            startup_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -327,7 +348,9 @@ pub fn parse_url(url: &str) -> Result<(Backend, String), StoreError> {
 
 impl Store {
     /// Connects to `url` (`sqlite://PATH`, `sqlite::memory:` or `postgres://…`) and runs
-    /// pending migrations. Fails if the database cannot be reached.
+    /// pending migrations. An unreachable PostgreSQL server is retried, each failure logged
+    /// with its reason and the server's host (never the credentials), for up to
+    /// `options.startup_timeout`; then this fails with the last reason.
     pub fn connect(
         url: &str,
         options: StoreOptions,
@@ -344,6 +367,12 @@ impl Store {
             Backend::Postgres => {
                 let mut config = ManagerConfig::default();
                 config.recycling_method = RecyclingMethod::Fast;
+                let limits = pg_connect::PgLimits::pooled(
+                    options.connect_timeout,
+                    options.statement_timeout,
+                );
+                config.custom_setup =
+                    Box::new(move |url| Box::pin(pg_connect::connect(url, limits)));
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
                     &target, config,
                 );
@@ -355,7 +384,7 @@ impl Store {
                     // at 32 connections ~10 % faster.
                     .queue_mode(QueueMode::Lifo)
                     .wait_timeout(Some(options.acquire_timeout))
-                    .create_timeout(Some(options.acquire_timeout))
+                    .create_timeout(Some(options.connect_timeout))
                     .runtime(deadpool::Runtime::Tokio1)
                     .build()
                     .map_err(|e| StoreError::Config(e.to_string()))?;
@@ -379,7 +408,7 @@ impl Store {
                 }
             }
         };
-        store.migrate(&target).await?;
+        store.migrate_when_reachable(&target, options).await?;
         Ok(store)
     }
 

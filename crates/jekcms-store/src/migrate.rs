@@ -1,8 +1,11 @@
 //! Connection setup and embedded migrations (one folder per backend in `migrations/`).
 
-use crate::{Db, Store, StoreError};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use crate::pg_connect::{self, PgLimits};
+use crate::{Db, Store, StoreError, StoreOptions};
+use diesel_async::{AsyncConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::time::Duration;
+use tokio::time::Instant;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -31,8 +34,49 @@ where
     Ok(())
 }
 
+/// The first pause between start-up attempts; it doubles up to [`MAX_RETRY_PAUSE`].
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(250);
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(2);
+
 impl Store {
-    pub(crate) async fn migrate(&self, target: &str) -> Result<(), StoreError> {
+    /// Migrates, retrying while PostgreSQL is unreachable, for up to the start-up timeout.
+    pub(crate) async fn migrate_when_reachable(
+        &self,
+        target: &str,
+        options: StoreOptions,
+    ) -> Result<(), StoreError> {
+        let deadline = Instant::now() + options.startup_timeout;
+        let server = pg_connect::describe_target(target);
+        let mut pause = FIRST_RETRY_PAUSE;
+        loop {
+            match self.migrate(target, options, deadline).await {
+                Err(StoreError::Unavailable(reason)) if matches!(self.db, Db::Pg(_)) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(StoreError::Unavailable(format!(
+                            "PostgreSQL at {server} still unreachable after {} s: {reason}",
+                            options.startup_timeout.as_secs()
+                        )));
+                    }
+                    tracing::warn!(server = %server, reason = %reason, "PostgreSQL is unreachable; retrying");
+                    // The last attempt is made at the deadline.
+                    tokio::time::sleep(pause.min(left)).await;
+                    pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Runs pending migrations once. On PostgreSQL, connecting is bounded by the connect
+    /// timeout and every wait on the server (the migration lock, the migrations themselves)
+    /// by `deadline`.
+    async fn migrate(
+        &self,
+        target: &str,
+        options: StoreOptions,
+        deadline: Instant,
+    ) -> Result<(), StoreError> {
         match &self.db {
             Db::Sqlite { write, .. } => {
                 let mut conn = write.get().await.map_err(StoreError::pool)?;
@@ -53,6 +97,17 @@ impl Store {
                 // The async harness blocks in place, which needs a multi-threaded runtime;
                 // give it one of its own so callers on any runtime can migrate.
                 let url = target.to_owned();
+                let limits = PgLimits {
+                    connect: options.connect_timeout,
+                    // No statement timeout: a migration may legitimately run long, and waiting
+                    // for the lock is waiting for another instance's migration.
+                    statement: None,
+                    silence: Some(
+                        deadline
+                            .saturating_duration_since(Instant::now())
+                            .max(Duration::from_secs(1)),
+                    ),
+                };
                 std::thread::spawn(move || -> Result<(), StoreError> {
                     let rt = tokio::runtime::Builder::new_multi_thread()
                         .worker_threads(1)
@@ -61,7 +116,7 @@ impl Store {
                         .map_err(|e| StoreError::Migration(e.to_string()))?;
                     rt.block_on(async move {
                         let task = tokio::spawn(async move {
-                            let mut conn = AsyncPgConnection::establish(&url)
+                            let mut conn = pg_connect::connect(&url, limits)
                                 .await
                                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
                             // Instances starting together would otherwise race to create
@@ -73,7 +128,7 @@ impl Store {
                                 .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK)
                                 .execute(&mut conn)
                                 .await
-                                .map_err(|e| StoreError::Migration(e.to_string()))?;
+                                .map_err(StoreError::from)?;
                             let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
                             harness
                                 .run_pending_migrations(POSTGRES_MIGRATIONS)

@@ -271,6 +271,47 @@ impl InsertBatch for crate::SqliteWrite {
     }
 }
 
+/// Serialises slug allocation within a site: inside a write transaction, the caller holds
+/// the site's slugs until it commits, so that a slug found free is still free when inserted.
+trait SiteSlugLock {
+    fn lock_site_slugs(
+        &mut self,
+        site_id: i64,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The first key of the per-site slug lock (`"JEKS"` in ASCII), in PostgreSQL's two-`int`
+/// advisory key space, which does not overlap the one-`bigint` space of the migration lock.
+const SLUG_LOCK_CLASS: i32 = 0x4A45_4B53;
+
+impl SiteSlugLock for diesel_async::AsyncPgConnection {
+    /// A transaction-scoped advisory lock on (class, site): concurrent creates in one site
+    /// queue here for the few milliseconds of their allocation and insert, instead of all
+    /// choosing the same free slug and all but one failing on the unique index. Sites whose
+    /// ids agree in their low 31 bits share a lock, which only costs a little waiting.
+    async fn lock_site_slugs(&mut self, site_id: i64) -> Result<(), StoreError> {
+        let site_key = (site_id & 0x7FFF_FFFF) as i32;
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind::<diesel::sql_types::Integer, _>(SLUG_LOCK_CLASS)
+            .bind::<diesel::sql_types::Integer, _>(site_key)
+            .execute(self)
+            .await?;
+        Ok(())
+    }
+}
+
+impl SiteSlugLock for crate::SqliteWrite {
+    /// Nothing to do: every SQLite write transaction starts with `BEGIN IMMEDIATE` on the
+    /// single writer connection, so allocations never overlap.
+    async fn lock_site_slugs(&mut self, _site_id: i64) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Attempts of a create whose generated slug lost a race anyway (to a slug changed by an
+/// update, which does not take the lock): each attempt allocates again from fresh reads.
+const SLUG_ATTEMPTS: usize = 5;
+
 impl Store {
     /// Inserts many posts in one transaction; all or nothing. A slug already taken in the
     /// site fails the whole import with `Unique`. Returns the new ids in input order.
@@ -294,6 +335,7 @@ impl Store {
         crate::boxed::<Result<Vec<i64>, StoreError>>(async move {
             let rows = rows?;
             with_write_txn!(self, Vec<i64>, conn => {
+                SiteSlugLock::lock_site_slugs(conn, site_id).await?;
                 InsertBatch::insert_batch(conn, site_id, rows, tags).await
             })
         })
@@ -565,118 +607,133 @@ impl PostRepository for Store {
                     updated_at: now,
                 })
                 .collect();
-            let outcome = with_write_txn!(self, Result<Vec<Option<i64>>, Vec<jekcms_content::FieldError>>, conn => {
-                let taken: HashSet<String> = posts::table
-                    .filter(posts::site_id.eq(site_id))
-                    .filter(posts::slug.eq_any(&wanted))
-                    .select(posts::slug)
-                    .load::<String>(conn)
-                    .await?
-                    .into_iter()
-                    .collect();
-                let mut used: HashSet<String> = HashSet::new();
-                let mut slugs: Vec<Option<String>> = vec![None; batch.len()];
-                // Given slugs first (the first post asking for one gets it), so that generated
-                // slugs step around them rather than the other way round.
-                let mut refused = Vec::new();
-                for (i, p) in batch.iter().enumerate() {
-                    if let Some(s) = &p.slug {
-                        if !taken.contains(s) && used.insert(s.clone()) {
-                            slugs[i] = Some(s.clone());
-                        } else {
-                            refused.push(i);
-                        }
-                    }
-                }
-                if atomic && !refused.is_empty() {
-                    let conflicts = refused
-                        .into_iter()
-                        .map(|i| match jekcms_content::bulk::slug_conflict(i, batch[i].slug.as_deref().unwrap_or_default()) {
-                            jekcms_content::bulk::ItemFault::Conflict(e) | jekcms_content::bulk::ItemFault::Invalid(e) => e,
-                        })
-                        .collect();
-                    return Ok(Err(conflicts));
-                }
-                // Generated slugs, in two passes so that a batch costs a fixed number of queries
-                // however many of its titles collide. First, without asking the database: the
-                // base if free in the site and the batch, else the next suffix not used by the
-                // batch (from -2, remembered per base). Then one `IN` lookup of those suffixed
-                // candidates; only the few found taken (a title imported before with suffixes)
-                // take the slow path: a count of the suffixed slugs, then point lookups.
-                let mut next_suffix: HashMap<String, u32> = HashMap::new();
-                let mut tentative: Vec<usize> = Vec::new();
-                for (i, base) in bases.iter().enumerate() {
-                    let Some(base) = base else { continue };
-                    let chosen = if !taken.contains(base) && !used.contains(base) {
-                        base.clone()
-                    } else {
-                        let mut n = next_suffix.get(base).copied().unwrap_or(2);
-                        let found = loop {
-                            let candidate = slug::with_suffix(base, n);
-                            n += 1;
-                            if !used.contains(&candidate) {
-                                break candidate;
-                            }
-                        };
-                        next_suffix.insert(base.clone(), n);
-                        tentative.push(i);
-                        found
-                    };
-                    used.insert(chosen.clone());
-                    slugs[i] = Some(chosen);
-                }
-                let candidates: Vec<String> = tentative.iter().filter_map(|&i| slugs[i].clone()).collect();
-                let clashes: HashSet<String> = if candidates.is_empty() {
-                    HashSet::new()
-                } else {
-                    posts::table
+            // A unique violation here means a slug was taken by a write that does not take
+            // the site's slug lock (an update); the next attempt sees it and steps around it,
+            // or reports the item whose given slug it was.
+            let mut attempts = 0;
+            let outcome = loop {
+                attempts += 1;
+                let outcome = with_write_txn!(self, Result<Vec<Option<i64>>, Vec<jekcms_content::FieldError>>, conn => {
+                    SiteSlugLock::lock_site_slugs(conn, site_id).await?;
+                    let taken: HashSet<String> = posts::table
                         .filter(posts::site_id.eq(site_id))
-                        .filter(posts::slug.eq_any(&candidates))
+                        .filter(posts::slug.eq_any(&wanted))
                         .select(posts::slug)
                         .load::<String>(conn)
                         .await?
                         .into_iter()
-                        .collect()
-                };
-                for i in tentative {
-                    let Some(current) = slugs[i].clone() else { continue };
-                    if !clashes.contains(&current) {
-                        continue;
-                    }
-                    used.remove(&current);
-                    let base = bases[i].clone().unwrap_or_default();
-                    let suffixed: i64 = suffixed_count!(conn, site_id, &base);
-                    let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
-                    let found = loop {
-                        let candidate = slug::with_suffix(&base, n);
-                        n += 1;
-                        if !used.contains(&candidate) && slug_is_free!(conn, site_id, candidate.clone()) {
-                            break candidate;
+                        .collect();
+                    let mut used: HashSet<String> = HashSet::new();
+                    let mut slugs: Vec<Option<String>> = vec![None; batch.len()];
+                    // Given slugs first (the first post asking for one gets it), so that generated
+                    // slugs step around them rather than the other way round.
+                    let mut refused = Vec::new();
+                    for (i, p) in batch.iter().enumerate() {
+                        if let Some(s) = &p.slug {
+                            if !taken.contains(s) && used.insert(s.clone()) {
+                                slugs[i] = Some(s.clone());
+                            } else {
+                                refused.push(i);
+                            }
                         }
-                    };
-                    used.insert(found.clone());
-                    slugs[i] = Some(found);
-                }
-                let mut rows = Vec::with_capacity(batch.len());
-                let mut row_tags = Vec::with_capacity(batch.len());
-                for ((slug, post), tags) in slugs.iter().zip(&imports).zip(batch.iter().map(|p| &p.tags)) {
-                    if let Some(slug) = slug {
-                        rows.push(NewPostRow::new(site_id, author_id, slug, post)?);
-                        row_tags.push(tags.clone());
                     }
+                    if atomic && !refused.is_empty() {
+                        let conflicts = refused
+                            .into_iter()
+                            .map(|i| match jekcms_content::bulk::slug_conflict(i, batch[i].slug.as_deref().unwrap_or_default()) {
+                                jekcms_content::bulk::ItemFault::Conflict(e) | jekcms_content::bulk::ItemFault::Invalid(e) => e,
+                            })
+                            .collect();
+                        return Ok(Err(conflicts));
+                    }
+                    // Generated slugs, in two passes so that a batch costs a fixed number of queries
+                    // however many of its titles collide. First, without asking the database: the
+                    // base if free in the site and the batch, else the next suffix not used by the
+                    // batch (from -2, remembered per base). Then one `IN` lookup of those suffixed
+                    // candidates; only the few found taken (a title imported before with suffixes)
+                    // take the slow path: a count of the suffixed slugs, then point lookups.
+                    let mut next_suffix: HashMap<String, u32> = HashMap::new();
+                    let mut tentative: Vec<usize> = Vec::new();
+                    for (i, base) in bases.iter().enumerate() {
+                        let Some(base) = base else { continue };
+                        let chosen = if !taken.contains(base) && !used.contains(base) {
+                            base.clone()
+                        } else {
+                            let mut n = next_suffix.get(base).copied().unwrap_or(2);
+                            let found = loop {
+                                let candidate = slug::with_suffix(base, n);
+                                n += 1;
+                                if !used.contains(&candidate) {
+                                    break candidate;
+                                }
+                            };
+                            next_suffix.insert(base.clone(), n);
+                            tentative.push(i);
+                            found
+                        };
+                        used.insert(chosen.clone());
+                        slugs[i] = Some(chosen);
+                    }
+                    let candidates: Vec<String> = tentative.iter().filter_map(|&i| slugs[i].clone()).collect();
+                    let clashes: HashSet<String> = if candidates.is_empty() {
+                        HashSet::new()
+                    } else {
+                        posts::table
+                            .filter(posts::site_id.eq(site_id))
+                            .filter(posts::slug.eq_any(&candidates))
+                            .select(posts::slug)
+                            .load::<String>(conn)
+                            .await?
+                            .into_iter()
+                            .collect()
+                    };
+                    for i in tentative {
+                        let Some(current) = slugs[i].clone() else { continue };
+                        if !clashes.contains(&current) {
+                            continue;
+                        }
+                        used.remove(&current);
+                        let base = bases[i].clone().unwrap_or_default();
+                        let suffixed: i64 = suffixed_count!(conn, site_id, &base);
+                        let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
+                        let found = loop {
+                            let candidate = slug::with_suffix(&base, n);
+                            n += 1;
+                            if !used.contains(&candidate) && slug_is_free!(conn, site_id, candidate.clone()) {
+                                break candidate;
+                            }
+                        };
+                        used.insert(found.clone());
+                        slugs[i] = Some(found);
+                    }
+                    let mut rows = Vec::with_capacity(batch.len());
+                    let mut row_tags = Vec::with_capacity(batch.len());
+                    for ((slug, post), tags) in slugs.iter().zip(&imports).zip(batch.iter().map(|p| &p.tags)) {
+                        if let Some(slug) = slug {
+                            rows.push(NewPostRow::new(site_id, author_id, slug, post)?);
+                            row_tags.push(tags.clone());
+                        }
+                    }
+                    let ids = InsertBatch::insert_batch(conn, site_id, rows, row_tags).await?;
+                    let mut ids = ids.into_iter();
+                    let ids: Vec<Option<i64>> = slugs
+                        .iter()
+                        .map(|s| s.as_ref().and_then(|_| ids.next()))
+                        .collect();
+                    record_response!(conn, record, &ids[..]);
+                    Ok(Ok(ids))
+                });
+                match outcome {
+                    Err(StoreError::Unique) if attempts < SLUG_ATTEMPTS => continue,
+                    other => break other,
                 }
-                let ids = InsertBatch::insert_batch(conn, site_id, rows, row_tags).await?;
-                let mut ids = ids.into_iter();
-                let ids: Vec<Option<i64>> = slugs
-                    .iter()
-                    .map(|s| s.as_ref().and_then(|_| ids.next()))
-                    .collect();
-                record_response!(conn, record, &ids[..]);
-                Ok(Ok(ids))
-            });
+            };
             match outcome {
                 Ok(Ok(ids)) => Ok(ids),
                 Ok(Err(conflicts)) => Err(ContentError::Conflicts(conflicts)),
+                Err(StoreError::Unique) => Err(ContentError::Conflict {
+                    field: "slug".into(),
+                }),
                 Err(e) => Err(e.into()),
             }
         })
@@ -733,8 +790,9 @@ impl PostRepository for Store {
                 updated_at: now,
             };
             // A generated slug can lose a race to a concurrent insert; try again a few times.
-            for _attempt in 0..5 {
+            for _attempt in 0..SLUG_ATTEMPTS {
                 let result = with_write_txn!(self, Post, conn => {
+                        SiteSlugLock::lock_site_slugs(conn, site_id).await?;
                         let slug = match &base_slug {
                             Some(s) => s.clone(),
                             None => {

@@ -182,9 +182,140 @@ impl crate::Store {
     }
 }
 
+/// A TCP proxy in front of a PostgreSQL server that can stop forwarding without closing
+/// anything: the network black hole (or frozen server) that timeouts must survive. Its
+/// connections stay open while frozen; bytes resume flowing when thawed. It runs on a
+/// runtime of its own, so that it keeps forwarding while its caller's thread blocks (as
+/// `Store::connect` does while migrating).
+#[derive(Debug)]
+pub struct FreezingProxy {
+    url: String,
+    frozen: tokio::sync::watch::Sender<bool>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl FreezingProxy {
+    /// Starts forwarding a local port to the server of the PostgreSQL `url`.
+    ///
+    /// # Panics
+    /// When no runtime can be built or no local port bound.
+    pub fn start(url: &str) -> Self {
+        let upstream = crate::pg_connect::describe_target(url);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the proxy");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let local = listener.local_addr().expect("a bound address");
+        let (frozen, watch) = tokio::sync::watch::channel(false);
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("a tokio listener");
+            while let Ok((client, _)) = listener.accept().await {
+                let watch = watch.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    // A frozen proxy accepts (the kernel would) but forwards nothing.
+                    let _ = watch.clone().wait_for(|f| !*f).await;
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream.as_str()).await else {
+                        return;
+                    };
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    tokio::join!(
+                        forward(client_read, server_write, watch.clone()),
+                        forward(server_read, client_write, watch),
+                    );
+                });
+            }
+        });
+        Self {
+            url: replace_authority(url, &local.to_string()),
+            frozen,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// The same database, through the proxy.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops forwarding; connections stay open.
+    pub fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+
+    /// Resumes forwarding.
+    pub fn thaw(&self) {
+        self.frozen.send_replace(false);
+    }
+}
+
+impl Drop for FreezingProxy {
+    fn drop(&mut self) {
+        // Without waiting: the proxy may be dropped inside another runtime.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Copies bytes from `from` to `to`, holding each read while the proxy is frozen.
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut frozen: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if frozen.wait_for(|f| !*f).await.is_err() {
+            break;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// `postgres://u@h:p/db?x` → `postgres://u@AUTHORITY/db?x`.
+fn replace_authority(url: &str, authority: &str) -> String {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[scheme_end..];
+    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host_start = rest[..host_end].rfind('@').map_or(0, |i| i + 1);
+    format!(
+        "{}{}{authority}{}",
+        &url[..scheme_end],
+        &rest[..host_start],
+        &rest[host_end..]
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authorities_are_replaced() {
+        assert_eq!(
+            replace_authority("postgres://postgres@127.0.0.1:5432/db?x=1", "127.0.0.1:9"),
+            "postgres://postgres@127.0.0.1:9/db?x=1"
+        );
+        assert_eq!(
+            replace_authority("postgres://h/db", "127.0.0.1:9"),
+            "postgres://127.0.0.1:9/db"
+        );
+    }
 
     #[test]
     fn database_names_are_replaced() {

@@ -59,6 +59,7 @@ const MAX_ALT_TEXT_BYTES: usize = 8 * 1024;
     (status = 413, description = "Over JEKCMS_MAX_UPLOAD_BYTES", body = ErrorBody),
     (status = 415, description = "Not an image, PDF, audio or video file, or not multipart", body = ErrorBody),
     (status = 422, description = "No file, or bad fields", body = ErrorBody),
+    (status = 507, description = "The media store is full; nothing was stored", body = ErrorBody),
 ))]
 #[post("/api/v2/media")]
 pub async fn upload_media(
@@ -170,6 +171,7 @@ fn upload_error(e: UploadError) -> AppError {
         UploadError::Interrupted => {
             AppError::new(ErrorCode::MalformedRequest, "the upload was interrupted")
         }
+        UploadError::NoSpace(io) => AppError::insufficient_storage(&io),
         UploadError::Io(io) => AppError::internal(&io),
     }
 }

@@ -16,24 +16,35 @@ pub async fn healthz() -> HttpResponse {
         .body("ok")
 }
 
-/// Database reachable: `200 ready`, else `503`.
+/// How long `/readyz` waits for the database: shorter than the database timeouts, so that
+/// a probe gets its answer while a hung database is still being waited for.
+pub const READINESS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Database reachable: `200 ready`, else `503` (also when it does not answer within 2 s).
 #[utoipa::path(tag = "meta", responses(
     (status = 200, description = "The database answers", body = String),
-    (status = 503, description = "The database is unreachable", body = String),
+    (status = 503, description = "The database is unreachable or does not answer within 2 s", body = String),
 ))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.store.ping().await {
-        Ok(()) => HttpResponse::Ok()
-            .content_type("text/plain; charset=utf-8")
-            .body("ready"),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable()
+    // The check runs as its own task, which the deadline abandons rather than cancels:
+    // a SQLite call is never cut short mid-flight.
+    let store = state.store.clone();
+    let check = tokio::spawn(async move { store.ping().await });
+    let failure = match tokio::time::timeout(READINESS_DEADLINE, check).await {
+        Ok(Ok(Ok(()))) => {
+            return HttpResponse::Ok()
                 .content_type("text/plain; charset=utf-8")
-                .body("database unavailable")
+                .body("ready");
         }
-    }
+        Ok(Ok(Err(e))) => e.to_string(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", READINESS_DEADLINE.as_secs_f32()),
+    };
+    tracing::warn!(error = %failure, "readiness check failed");
+    HttpResponse::ServiceUnavailable()
+        .content_type("text/plain; charset=utf-8")
+        .body("database unavailable")
 }
 
 /// What `GET /api/v2` describes.

@@ -153,7 +153,9 @@ impl TestApp {
     }
 
     async fn start(db: std::sync::Arc<TestDatabase>, config: Config, media_dir: PathBuf) -> Self {
-        let store = Store::connect(db.url(), Default::default()).await.unwrap();
+        let store = Store::connect(&config.database_url, config.store_options())
+            .await
+            .unwrap();
         let state = AppState::with_store(config.clone(), store).await.unwrap();
         let app = jekcms_server::build_app(state.clone()).route(
             "/api/v2/__test/panic",

@@ -9,6 +9,7 @@ mod auth;
 mod bulk;
 mod cli;
 mod errors;
+mod faults;
 mod idempotency;
 mod lists;
 mod matrix;
