@@ -45,6 +45,14 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// `JEKCMS_LOG`
     pub log: String,
+    /// `JEKCMS_BODY_TIMEOUT`: the longest wait for the next bytes of a request body.
+    pub body_timeout: Duration,
+    /// `JEKCMS_BODY_MIN_RATE`: bytes per second a request body must average (0: no minimum).
+    pub body_min_rate: u64,
+    /// `JEKCMS_KEEP_ALIVE`: how long an idle keep-alive connection is kept open.
+    pub keep_alive: Duration,
+    /// `JEKCMS_MAX_CONNECTIONS`: connections held open at once, over all workers.
+    pub max_connections: usize,
 }
 
 /// A configuration value that could not be used.
@@ -58,7 +66,7 @@ pub struct ConfigError {
 }
 
 /// Every variable the server reads; the keys a `jekcms.toml` may set.
-pub const VARIABLES: [&str; 17] = [
+pub const VARIABLES: [&str; 21] = [
     "JEKCMS_DATABASE_URL",
     "JEKCMS_BIND",
     "JEKCMS_ACCESS_TOKEN_TTL",
@@ -76,6 +84,10 @@ pub const VARIABLES: [&str; 17] = [
     "JEKCMS_REDIS_PREFIX",
     "JEKCMS_TRUSTED_PROXIES",
     "JEKCMS_LOG",
+    "JEKCMS_BODY_TIMEOUT",
+    "JEKCMS_BODY_MIN_RATE",
+    "JEKCMS_KEEP_ALIVE",
+    "JEKCMS_MAX_CONNECTIONS",
 ];
 
 /// The optional configuration file, read from the working directory.
@@ -185,6 +197,17 @@ impl Config {
                     )
                 })?,
         };
+        let count = |var: &'static str, default: u64, min: u64| -> Result<u64, ConfigError> {
+            match val(var) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or_else(|| err(var, &format!("expected a whole number ≥ {min}"))),
+            }
+        };
         let access_token_ttl = secs("JEKCMS_ACCESS_TOKEN_TTL", 900, 1)?;
         let refresh_token_ttl = secs("JEKCMS_REFRESH_TOKEN_TTL", 2_592_000, 1)?;
         Ok(Self {
@@ -207,6 +230,11 @@ impl Config {
             redis_prefix: val("JEKCMS_REDIS_PREFIX").unwrap_or_else(|| "jekcms:".into()),
             trusted_proxies,
             log: val("JEKCMS_LOG").unwrap_or_else(|| "info".into()),
+            body_timeout: secs("JEKCMS_BODY_TIMEOUT", 20, 1)?,
+            body_min_rate: count("JEKCMS_BODY_MIN_RATE", 1024, 0)?,
+            keep_alive: secs("JEKCMS_KEEP_ALIVE", 5, 0)?,
+            max_connections: usize::try_from(count("JEKCMS_MAX_CONNECTIONS", 25_000, 1)?)
+                .unwrap_or(usize::MAX),
         })
     }
 }
@@ -279,6 +307,10 @@ mod tests {
         assert_eq!(off.rate_limit_auth, None);
         assert_eq!(c.max_upload_bytes, 26_214_400);
         assert!(c.v1_enabled && !c.open_registration && c.secret_key.is_none());
+        assert_eq!(c.body_timeout, Duration::from_secs(20));
+        assert_eq!(c.body_min_rate, 1024);
+        assert_eq!(c.keep_alive, Duration::from_secs(5));
+        assert_eq!(c.max_connections, 25_000);
     }
 
     #[test]
@@ -310,6 +342,10 @@ mod tests {
             ("JEKCMS_MAX_UPLOAD_BYTES", "0"),
             ("JEKCMS_REDIS_URL", "localhost"),
             ("JEKCMS_TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
+            ("JEKCMS_BODY_TIMEOUT", "0"),
+            ("JEKCMS_BODY_MIN_RATE", "fast"),
+            ("JEKCMS_KEEP_ALIVE", "5s"),
+            ("JEKCMS_MAX_CONNECTIONS", "0"),
         ] {
             let e = with(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);
