@@ -45,6 +45,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// `JEKCMS_LOG`
     pub log: String,
+    /// `JEKCMS_SHUTDOWN_TIMEOUT`: after SIGTERM, how long requests in flight may run on.
+    pub shutdown_timeout: Duration,
     /// `JEKCMS_BODY_TIMEOUT`: the longest wait for the next bytes of a request body.
     pub body_timeout: Duration,
     /// `JEKCMS_BODY_MIN_RATE`: bytes per second a request body must average (0: no minimum).
@@ -66,7 +68,7 @@ pub struct ConfigError {
 }
 
 /// Every variable the server reads; the keys a `jekcms.toml` may set.
-pub const VARIABLES: [&str; 21] = [
+pub const VARIABLES: [&str; 22] = [
     "JEKCMS_DATABASE_URL",
     "JEKCMS_BIND",
     "JEKCMS_ACCESS_TOKEN_TTL",
@@ -84,6 +86,7 @@ pub const VARIABLES: [&str; 21] = [
     "JEKCMS_REDIS_PREFIX",
     "JEKCMS_TRUSTED_PROXIES",
     "JEKCMS_LOG",
+    "JEKCMS_SHUTDOWN_TIMEOUT",
     "JEKCMS_BODY_TIMEOUT",
     "JEKCMS_BODY_MIN_RATE",
     "JEKCMS_KEEP_ALIVE",
@@ -230,6 +233,7 @@ impl Config {
             redis_prefix: val("JEKCMS_REDIS_PREFIX").unwrap_or_else(|| "jekcms:".into()),
             trusted_proxies,
             log: val("JEKCMS_LOG").unwrap_or_else(|| "info".into()),
+            shutdown_timeout: secs("JEKCMS_SHUTDOWN_TIMEOUT", 30, 0)?,
             body_timeout: secs("JEKCMS_BODY_TIMEOUT", 20, 1)?,
             body_min_rate: count("JEKCMS_BODY_MIN_RATE", 1024, 0)?,
             keep_alive: secs("JEKCMS_KEEP_ALIVE", 5, 0)?,
@@ -307,6 +311,7 @@ mod tests {
         assert_eq!(off.rate_limit_auth, None);
         assert_eq!(c.max_upload_bytes, 26_214_400);
         assert!(c.v1_enabled && !c.open_registration && c.secret_key.is_none());
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(c.body_timeout, Duration::from_secs(20));
         assert_eq!(c.body_min_rate, 1024);
         assert_eq!(c.keep_alive, Duration::from_secs(5));
@@ -342,6 +347,7 @@ mod tests {
             ("JEKCMS_MAX_UPLOAD_BYTES", "0"),
             ("JEKCMS_REDIS_URL", "localhost"),
             ("JEKCMS_TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
+            ("JEKCMS_SHUTDOWN_TIMEOUT", "-1"),
             ("JEKCMS_BODY_TIMEOUT", "0"),
             ("JEKCMS_BODY_MIN_RATE", "fast"),
             ("JEKCMS_KEEP_ALIVE", "5s"),

@@ -52,6 +52,10 @@ impl Workers {
 /// (`body_deadline.rs`); idle keep-alive connections close after `JEKCMS_KEEP_ALIVE`; at most
 /// `JEKCMS_MAX_CONNECTIONS` are open at once, shared evenly by the workers — past it, new
 /// connections wait in the listen queue.
+///
+/// On `SIGTERM` actix closes the listener at once (new connections are refused), closes idle
+/// keep-alive connections, and lets requests in flight finish for `JEKCMS_SHUTDOWN_TIMEOUT`
+/// before dropping them; `SIGINT` and `SIGQUIT` stop at once.
 pub fn start(
     state: AppState,
     listen: Listen,
@@ -72,7 +76,8 @@ pub fn start(
     .client_request_timeout(HEAD_TIMEOUT)
     .client_disconnect_timeout(DISCONNECT_TIMEOUT)
     .keep_alive(keep_alive)
-    .max_connections(per_worker);
+    .max_connections(per_worker)
+    .shutdown_timeout(config.shutdown_timeout.as_secs());
     let server = if workers.signals {
         server
     } else {

@@ -491,3 +491,78 @@ fn connections_past_the_limit_wait_until_one_closes() {
     let (status, _, _) = read_response(&mut BufReader::new(extra));
     assert_eq!(status, 200, "served once a connection closed");
 }
+
+/// #22: graceful shutdown. After `SIGTERM` a request in flight (a post whose body is still
+/// arriving) completes, a new connection is refused at once, and a request that never
+/// completes is cut when `JEKCMS_SHUTDOWN_TIMEOUT` is up — the process exits then, not after
+/// actix's 30 s.
+#[test]
+fn sigterm_drains_requests_in_flight_then_exits_at_the_shutdown_timeout() {
+    let mut served = Served::start(
+        0,
+        &[
+            ("JEKCMS_SHUTDOWN_TIMEOUT", "3"),
+            ("JEKCMS_BODY_TIMEOUT", "60"),
+        ],
+    );
+    let token = served.owner_token();
+    let post = br#"{"title": "Sent across a shutdown", "body": "finished after SIGTERM"}"#;
+    let (first, rest) = post.split_at(20);
+    let mut in_flight = start_body(
+        &served.addr,
+        "/api/v2/posts",
+        &token,
+        "application/json",
+        post.len(),
+        first,
+    );
+    let stalled = start_body(
+        &served.addr,
+        "/api/v2/posts",
+        &token,
+        "application/json",
+        post.len(),
+        first,
+    );
+    // Both are being served (their handlers wait for the rest of the body).
+    std::thread::sleep(Duration::from_millis(500));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let signalled = Instant::now();
+    std::thread::sleep(Duration::from_millis(500));
+
+    let refused = TcpStream::connect(&served.addr);
+    assert!(
+        refused.is_err(),
+        "a new connection was accepted after SIGTERM"
+    );
+
+    in_flight.write_all(rest).unwrap();
+    let (status, headers, body) = read_response(&mut BufReader::new(in_flight));
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(header(&headers, "connection"), Some("close"));
+
+    let exited = loop {
+        if let Some(exit) = served.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(15),
+            "still running 15 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = signalled.elapsed();
+    assert!(
+        (Duration::from_millis(2500)..Duration::from_secs(10)).contains(&took),
+        "exited {took:?} after SIGTERM with a 3 s drain ({exited:?})"
+    );
+    // The stalled request was cut without an answer.
+    let mut cut = Vec::new();
+    let _ = BufReader::new(stalled).read_to_end(&mut cut);
+    assert!(cut.is_empty(), "{}", String::from_utf8_lossy(&cut));
+}
