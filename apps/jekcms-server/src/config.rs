@@ -51,6 +51,16 @@ pub struct Config {
     /// `JEKCMS_DB_CONNECT_TIMEOUT`, `JEKCMS_DB_ACQUIRE_TIMEOUT`, `JEKCMS_DB_STATEMENT_TIMEOUT`,
     /// `JEKCMS_DB_STARTUP_TIMEOUT`: the bounds on waiting for the database.
     pub db_timeouts: DbTimeouts,
+    /// `JEKCMS_SHUTDOWN_TIMEOUT`: after SIGTERM, how long requests in flight may run on.
+    pub shutdown_timeout: Duration,
+    /// `JEKCMS_BODY_TIMEOUT`: the longest wait for the next bytes of a request body.
+    pub body_timeout: Duration,
+    /// `JEKCMS_BODY_MIN_RATE`: bytes per second a request body must average (0: no minimum).
+    pub body_min_rate: u64,
+    /// `JEKCMS_KEEP_ALIVE`: how long an idle keep-alive connection is kept open.
+    pub keep_alive: Duration,
+    /// `JEKCMS_MAX_CONNECTIONS`: connections held open at once, over all workers.
+    pub max_connections: usize,
 }
 
 /// How long the server waits for the database before answering 503 (or, at start-up,
@@ -91,7 +101,7 @@ pub struct ConfigError {
 }
 
 /// Every variable the server reads; the keys a `jekcms.toml` may set.
-pub const VARIABLES: [&str; 22] = [
+pub const VARIABLES: [&str; 27] = [
     "JEKCMS_DATABASE_URL",
     "JEKCMS_BIND",
     "JEKCMS_ACCESS_TOKEN_TTL",
@@ -114,6 +124,11 @@ pub const VARIABLES: [&str; 22] = [
     "JEKCMS_DB_ACQUIRE_TIMEOUT",
     "JEKCMS_DB_STATEMENT_TIMEOUT",
     "JEKCMS_DB_STARTUP_TIMEOUT",
+    "JEKCMS_SHUTDOWN_TIMEOUT",
+    "JEKCMS_BODY_TIMEOUT",
+    "JEKCMS_BODY_MIN_RATE",
+    "JEKCMS_KEEP_ALIVE",
+    "JEKCMS_MAX_CONNECTIONS",
 ];
 
 /// The optional configuration file, read from the working directory.
@@ -223,6 +238,17 @@ impl Config {
                     )
                 })?,
         };
+        let count = |var: &'static str, default: u64, min: u64| -> Result<u64, ConfigError> {
+            match val(var) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n >= min)
+                    .ok_or_else(|| err(var, &format!("expected a whole number ≥ {min}"))),
+            }
+        };
         let access_token_ttl = secs("JEKCMS_ACCESS_TOKEN_TTL", 900, 1)?;
         let refresh_token_ttl = secs("JEKCMS_REFRESH_TOKEN_TTL", 2_592_000, 1)?;
         Ok(Self {
@@ -256,6 +282,12 @@ impl Config {
                 statement: secs("JEKCMS_DB_STATEMENT_TIMEOUT", 5, 1)?,
                 startup: secs("JEKCMS_DB_STARTUP_TIMEOUT", 30, 0)?,
             },
+            shutdown_timeout: secs("JEKCMS_SHUTDOWN_TIMEOUT", 30, 0)?,
+            body_timeout: secs("JEKCMS_BODY_TIMEOUT", 20, 1)?,
+            body_min_rate: count("JEKCMS_BODY_MIN_RATE", 1024, 0)?,
+            keep_alive: secs("JEKCMS_KEEP_ALIVE", 5, 0)?,
+            max_connections: usize::try_from(count("JEKCMS_MAX_CONNECTIONS", 25_000, 1)?)
+                .unwrap_or(usize::MAX),
         })
     }
 }
@@ -344,6 +376,11 @@ mod tests {
                 Duration::from_secs(30)
             )
         );
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(30));
+        assert_eq!(c.body_timeout, Duration::from_secs(20));
+        assert_eq!(c.body_min_rate, 1024);
+        assert_eq!(c.keep_alive, Duration::from_secs(5));
+        assert_eq!(c.max_connections, 25_000);
     }
 
     #[test]
@@ -377,6 +414,11 @@ mod tests {
             ("JEKCMS_TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
             ("JEKCMS_DB_STATEMENT_TIMEOUT", "0"),
             ("JEKCMS_DB_CONNECT_TIMEOUT", "2s"),
+            ("JEKCMS_SHUTDOWN_TIMEOUT", "-1"),
+            ("JEKCMS_BODY_TIMEOUT", "0"),
+            ("JEKCMS_BODY_MIN_RATE", "fast"),
+            ("JEKCMS_KEEP_ALIVE", "5s"),
+            ("JEKCMS_MAX_CONNECTIONS", "0"),
         ] {
             let e = with(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);

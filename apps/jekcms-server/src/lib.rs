@@ -3,11 +3,13 @@
 //! - [`config`]: `JEKCMS_*` variables. [`state`]: what handlers share.
 //! - [`context`]: request ids, panic capture, the access log. [`errors`]: every domain
 //!   error mapped to an envelope code, in one place. [`extract`]: caller, JSON and query.
-//! - [`server`]: connections (TCP_NODELAY, …). [`compress`]: gzip in one write.
+//! - [`server`]: connections (TCP_NODELAY, timeouts, limits). [`compress`]: gzip in one
+//!   write. [`body_deadline`]: request bodies that stall or trickle are cut.
 //! - [`routes`]: thin handlers. [`paging`]: id-ordered cursor pages (users, keys). [`openapi`]: the generated spec. [`uploads`]: media bytes.
 //!
 //! This is the only crate that knows actix-web; domain rules live in `crates/`.
 
+pub mod body_deadline;
 pub mod cli;
 pub mod compress;
 pub mod config;
@@ -47,6 +49,10 @@ pub fn build_app(
     >,
 > {
     let v1_enabled = state.config.v1_enabled;
+    let body_deadline = body_deadline::BodyDeadline {
+        idle: state.config.body_timeout,
+        min_rate: state.config.body_min_rate,
+    };
     App::new()
         .app_data(web::Data::new(state))
         .app_data(
@@ -57,6 +63,7 @@ pub fn build_app(
             SwaggerUi::new("/docs/{_:.*}").url("/api/v2/openapi.json", openapi::ApiDoc::openapi()),
         )
         .default_service(web::to(routes::fallback))
+        .wrap(body_deadline)
         .wrap(compress::Gzip)
         .wrap(context::RequestContext)
 }

@@ -4,7 +4,16 @@
 use crate::state::AppState;
 use actix_web::HttpServer;
 use actix_web::dev::Server;
+use actix_web::http::KeepAlive;
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+/// How long a client has to send a request's line and headers once connected (actix's
+/// default, stated here): past it, `408` and the connection is closed.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a closing connection may take to shut down cleanly before it is dropped.
+pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Where the server listens.
 #[derive(Debug)]
@@ -39,14 +48,36 @@ impl Workers {
 ///
 /// Every accepted connection gets `TCP_NODELAY`: without it a response written in two parts
 /// waited for the client's delayed ACK of the first (~40 ms) before the second was sent.
+/// A request head must arrive within [`HEAD_TIMEOUT`]; bodies have their own deadline
+/// (`body_deadline.rs`); idle keep-alive connections close after `JEKCMS_KEEP_ALIVE`; at most
+/// `JEKCMS_MAX_CONNECTIONS` are open at once, shared evenly by the workers — past it, new
+/// connections wait in the listen queue.
+///
+/// On `SIGTERM` actix closes the listener at once (new connections are refused), closes idle
+/// keep-alive connections, and lets requests in flight finish for `JEKCMS_SHUTDOWN_TIMEOUT`
+/// before dropping them; `SIGINT` and `SIGQUIT` stop at once.
 pub fn start(
     state: AppState,
     listen: Listen,
     workers: Workers,
 ) -> std::io::Result<(Server, Vec<SocketAddr>)> {
-    let server = HttpServer::new(move || crate::build_app(state.clone()))
-        .workers(workers.count)
-        .tcp_nodelay(true);
+    let config = &state.config;
+    let per_worker = config.max_connections.div_ceil(workers.count).max(1);
+    let keep_alive = match config.keep_alive {
+        Duration::ZERO => KeepAlive::Disabled,
+        idle => KeepAlive::Timeout(idle),
+    };
+    let server = HttpServer::new({
+        let state = state.clone();
+        move || crate::build_app(state.clone())
+    })
+    .workers(workers.count)
+    .tcp_nodelay(true)
+    .client_request_timeout(HEAD_TIMEOUT)
+    .client_disconnect_timeout(DISCONNECT_TIMEOUT)
+    .keep_alive(keep_alive)
+    .max_connections(per_worker)
+    .shutdown_timeout(config.shutdown_timeout.as_secs());
     let server = if workers.signals {
         server
     } else {
