@@ -10,6 +10,7 @@ mod bulk;
 mod cli;
 mod errors;
 mod idempotency;
+mod input;
 mod lists;
 mod matrix;
 mod media;
