@@ -160,7 +160,10 @@ pub fn clean_filename(raw: Option<&str>, extension: &str) -> String {
         .chars()
         .filter(|c| !c.is_control() && !is_format_char(*c) && *c != '"')
         .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.');
+    // No leading dot (a hidden file) or space, however they are interleaved.
+    let cleaned = cleaned
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end();
     // The extension is the last dot's suffix when it looks like one (letters and digits,
     // with a letter: `1.5` in `Release 1.5` is a version, not an extension).
     let stem = match cleaned.rsplit_once('.') {
@@ -364,6 +367,8 @@ mod tests {
         assert_eq!(clean_filename(Some(".png"), "png"), "png.png");
         assert_eq!(clean_filename(None, "pdf"), "upload.pdf");
         assert_eq!(clean_filename(Some("a\0b.png"), "png"), "ab.png");
+        assert_eq!(clean_filename(Some(". . x .png"), "png"), "x.png");
+        assert_eq!(clean_filename(Some(" . .png"), "png"), "png.png");
     }
 
     #[test]
