@@ -237,11 +237,10 @@ fn init_logging(filter: &str) {
 }
 
 /// `JEKCMS_LOG`: a default level and `target=level` directives (`info,jekcms_store=debug`),
-/// tracing-subscriber's `Targets`, which needs no regex engine. Anything else logs at `info`,
-/// with a warning.
+/// tracing-subscriber's `Targets`, which needs no regex engine. [`Config`] has refused any
+/// other value already; `info` stands in should one get here anyway.
 fn log_filter(filter: &str) -> tracing_subscriber::filter::Targets {
-    filter.parse().unwrap_or_else(|e| {
-        eprintln!("JEKCMS_LOG={filter:?} is not a log filter ({e}); logging at info");
+    crate::config::log_filter(filter).unwrap_or_else(|_| {
         tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO)
     })
 }

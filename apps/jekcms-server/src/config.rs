@@ -157,14 +157,21 @@ impl Config {
             var,
             message: message.to_owned(),
         };
-        let secs = |var: &'static str, default: u64, min: u64| -> Result<Duration, ConfigError> {
+        let secs = |var: &'static str,
+                    default: u64,
+                    range: std::ops::RangeInclusive<u64>|
+         -> Result<Duration, ConfigError> {
             match val(var) {
                 None => Ok(Duration::from_secs(default)),
                 Some(v) => match v.trim().parse::<u64>() {
-                    Ok(n) if n >= min => Ok(Duration::from_secs(n)),
+                    Ok(n) if range.contains(&n) => Ok(Duration::from_secs(n)),
                     _ => Err(err(
                         var,
-                        &format!("expected a whole number of seconds ≥ {min}"),
+                        &format!(
+                            "expected a whole number of seconds from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
                     )),
                 },
             }
@@ -249,14 +256,20 @@ impl Config {
                     .ok_or_else(|| err(var, &format!("expected a whole number ≥ {min}"))),
             }
         };
-        let access_token_ttl = secs("JEKCMS_ACCESS_TOKEN_TTL", 900, 1)?;
-        let refresh_token_ttl = secs("JEKCMS_REFRESH_TOKEN_TTL", 2_592_000, 1)?;
+        let access_token_ttl = secs("JEKCMS_ACCESS_TOKEN_TTL", 900, 1..=MAX_ACCESS_TOKEN_TTL)?;
+        let refresh_token_ttl = secs(
+            "JEKCMS_REFRESH_TOKEN_TTL",
+            2_592_000,
+            1..=MAX_REFRESH_TOKEN_TTL,
+        )?;
+        let log = val("JEKCMS_LOG").unwrap_or_else(|| "info".into());
+        log_filter(&log).map_err(|m| err("JEKCMS_LOG", &m))?;
         Ok(Self {
             database_url,
             bind,
             access_token_ttl,
             refresh_token_ttl,
-            refresh_reuse_grace: secs("JEKCMS_REFRESH_REUSE_GRACE", 10, 0)?,
+            refresh_reuse_grace: secs("JEKCMS_REFRESH_REUSE_GRACE", 10, 0..=MAX_REUSE_GRACE)?,
             rate_limit_standard: quota("JEKCMS_RATE_LIMIT_STANDARD", "60/min")?,
             rate_limit_admin: quota("JEKCMS_RATE_LIMIT_ADMIN", "300/min")?,
             rate_limit_auth: quota("JEKCMS_RATE_LIMIT_AUTH", "10/min")?,
@@ -270,26 +283,67 @@ impl Config {
             redis_url,
             redis_prefix: val("JEKCMS_REDIS_PREFIX").unwrap_or_else(|| "jekcms:".into()),
             trusted_proxies,
-            log: val("JEKCMS_LOG").unwrap_or_else(|| "info".into()),
+            log,
             idempotency_lease: secs(
                 "JEKCMS_IDEMPOTENCY_LEASE",
                 jekcms_content::idempotency::DEFAULT_LEASE.as_secs(),
-                1,
+                1..=86_400,
             )?,
             db_timeouts: DbTimeouts {
-                connect: secs("JEKCMS_DB_CONNECT_TIMEOUT", 5, 1)?,
-                acquire: secs("JEKCMS_DB_ACQUIRE_TIMEOUT", 5, 1)?,
-                statement: secs("JEKCMS_DB_STATEMENT_TIMEOUT", 5, 1)?,
-                startup: secs("JEKCMS_DB_STARTUP_TIMEOUT", 30, 0)?,
+                connect: secs("JEKCMS_DB_CONNECT_TIMEOUT", 5, 1..=86_400)?,
+                acquire: secs("JEKCMS_DB_ACQUIRE_TIMEOUT", 5, 1..=86_400)?,
+                statement: secs("JEKCMS_DB_STATEMENT_TIMEOUT", 5, 1..=86_400)?,
+                startup: secs("JEKCMS_DB_STARTUP_TIMEOUT", 30, 0..=86_400)?,
             },
-            shutdown_timeout: secs("JEKCMS_SHUTDOWN_TIMEOUT", 30, 0)?,
-            body_timeout: secs("JEKCMS_BODY_TIMEOUT", 20, 1)?,
+            shutdown_timeout: secs("JEKCMS_SHUTDOWN_TIMEOUT", 30, 0..=86_400)?,
+            body_timeout: secs("JEKCMS_BODY_TIMEOUT", 20, 1..=86_400)?,
             body_min_rate: count("JEKCMS_BODY_MIN_RATE", 1024, 0)?,
-            keep_alive: secs("JEKCMS_KEEP_ALIVE", 5, 0)?,
+            keep_alive: secs("JEKCMS_KEEP_ALIVE", 5, 0..=86_400)?,
             max_connections: usize::try_from(count("JEKCMS_MAX_CONNECTIONS", 25_000, 1)?)
                 .unwrap_or(usize::MAX),
         })
     }
+}
+
+/// Longest `JEKCMS_ACCESS_TOKEN_TTL`: a day. Access tokens are not checked against a
+/// revocation list by clients, so they stay short; the bound also keeps expiry times
+/// representable (a huge TTL used to start the server and then fail every exchange).
+pub const MAX_ACCESS_TOKEN_TTL: u64 = 86_400;
+/// Longest `JEKCMS_REFRESH_TOKEN_TTL`: 366 days.
+pub const MAX_REFRESH_TOKEN_TTL: u64 = 366 * 86_400;
+/// Longest `JEKCMS_REFRESH_REUSE_GRACE`: an hour.
+pub const MAX_REUSE_GRACE: u64 = 3_600;
+
+/// Reads `JEKCMS_LOG`: comma-separated directives, each a level (`trace`, `debug`, `info`,
+/// `warn`, `error`, `off`) for everything or `target=level`, e.g. `warn,jekcms=debug`.
+///
+/// Stricter than tracing-subscriber's `Targets`, which takes a bare word such as `verbose`
+/// or `json` as a target name: with no default level left, that filter logs nothing at all.
+pub fn log_filter(spec: &str) -> Result<tracing_subscriber::filter::Targets, String> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let is_level = |s: &str| LEVELS.iter().any(|l| l.eq_ignore_ascii_case(s.trim()));
+    let bad = || {
+        "expected a level (trace, debug, info, warn, error, off) and target=level directives, \
+         e.g. warn,jekcms=debug"
+            .to_owned()
+    };
+    for directive in spec.split(',') {
+        let well_formed = match directive.split_once('=') {
+            None => is_level(directive),
+            Some((target, level)) => {
+                let target = target.trim();
+                !target.is_empty()
+                    && target
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_:-".contains(&b))
+                    && is_level(level)
+            }
+        };
+        if !well_formed {
+            return Err(bad());
+        }
+    }
+    spec.parse().map_err(|_| bad())
 }
 
 /// Reads a `jekcms.toml`: a flat table whose keys are the variable names (`JEKCMS_BIND`) or
@@ -419,10 +473,54 @@ mod tests {
             ("JEKCMS_BODY_MIN_RATE", "fast"),
             ("JEKCMS_KEEP_ALIVE", "5s"),
             ("JEKCMS_MAX_CONNECTIONS", "0"),
+            ("JEKCMS_ACCESS_TOKEN_TTL", "86401"),
+            ("JEKCMS_ACCESS_TOKEN_TTL", "18446744073709551615"),
+            ("JEKCMS_REFRESH_TOKEN_TTL", "9223372036854775807"),
+            ("JEKCMS_REFRESH_TOKEN_TTL", "31622401"),
+            ("JEKCMS_REFRESH_REUSE_GRACE", "3601"),
+            ("JEKCMS_LOG", "verbose"),
+            ("JEKCMS_LOG", "json"),
+            ("JEKCMS_LOG", "info,jekcms"),
+            ("JEKCMS_LOG", "jekcms=loud"),
+            ("JEKCMS_LOG", "info,"),
         ] {
             let e = with(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);
             assert!(e.to_string().starts_with(var));
+            assert!(!e.to_string().contains('\n'), "one line: {e}");
+        }
+    }
+
+    #[test]
+    fn bounds_and_filters_that_are_accepted() {
+        let c = with(&[
+            ("JEKCMS_ACCESS_TOKEN_TTL", "86400"),
+            ("JEKCMS_REFRESH_TOKEN_TTL", "31622400"),
+            ("JEKCMS_REFRESH_REUSE_GRACE", "0"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.access_token_ttl,
+            Duration::from_secs(MAX_ACCESS_TOKEN_TTL)
+        );
+        assert_eq!(
+            c.refresh_token_ttl,
+            Duration::from_secs(MAX_REFRESH_TOKEN_TTL)
+        );
+        // The largest lifetimes still make representable expiry times.
+        let now = chrono::Utc::now();
+        let access = chrono::Duration::from_std(c.access_token_ttl).unwrap();
+        let refresh = chrono::Duration::from_std(c.refresh_token_ttl).unwrap();
+        assert!(now.checked_add_signed(access).is_some());
+        assert!(now.checked_add_signed(refresh).is_some());
+        for spec in [
+            "info",
+            "WARN",
+            "off",
+            "warn,jekcms=debug",
+            "jekcms_store::posts=trace",
+        ] {
+            assert!(with(&[("JEKCMS_LOG", spec)]).is_ok(), "{spec}");
         }
     }
 }

@@ -7,13 +7,14 @@
 //! status, time and request id — no header, no body.
 
 use crate::errors::{AppError, envelope_error};
+use actix_web::HttpMessage;
 use actix_web::ResponseError;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::error::InternalError;
-use actix_web::http::StatusCode;
-use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RANGE};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use futures_util::FutureExt;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 use jekcms_envelope::{ApiError, ErrorCode};
@@ -135,7 +136,7 @@ where
 
     forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let started = Instant::now();
         let id = req
             .headers()
@@ -145,6 +146,21 @@ where
             .map_or_else(new_request_id, str::to_owned);
         let method = req.method().clone();
         let path = req.path().to_owned();
+        let credentialed = carries_credential(&req);
+        // HEAD is served by the GET route: actix-http sends the GET answer's status and
+        // headers (Content-Length included) and leaves the body out for a HEAD request.
+        if method == Method::HEAD {
+            req.head_mut().method = Method::GET;
+            req.extensions_mut().insert(HeadRequest);
+        }
+        // A Range that does not parse is ignored (RFC 9110 §14.2), not refused.
+        if req
+            .headers()
+            .get(RANGE)
+            .is_some_and(|v| !crate::routes::media::range_is_well_formed(v.as_bytes()))
+        {
+            req.headers_mut().remove(RANGE);
+        }
         let service = self.service.clone();
         let scope = RequestScope {
             id: id.clone(),
@@ -160,12 +176,13 @@ where
                     let mut res = ensure_envelope(res.map_into_boxed_body());
                     set_request_id(res.headers_mut(), &id);
                     set_rate_limit_headers(res.headers_mut());
+                    set_cache_control(res.headers_mut(), credentialed);
                     log_access(&id, &method, &path, res.status(), started);
                     return Ok(res);
                 }
                 Ok(Err(err)) => match err.as_error::<AppError>() {
                     Some(app) => app.error_response(),
-                    None => envelope_error(&fallback_error(err.as_response_error().status_code())),
+                    None => fallback_response(err.as_response_error().status_code()),
                 },
                 Err(_panic) => {
                     tracing::error!(request_id = %id, %method, %path, "handler panicked");
@@ -175,6 +192,7 @@ where
             let mut res = failure;
             set_request_id(res.headers_mut(), &id);
             set_rate_limit_headers(res.headers_mut());
+            set_cache_control(res.headers_mut(), credentialed);
             log_access(&id, &method, &path, res.status(), started);
             Err(InternalError::from_response("request failed", res).into())
         });
@@ -191,6 +209,42 @@ where
                 .into())
             })
         })
+    }
+}
+
+/// Marks a request that arrived as `HEAD` and is routed as `GET`.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadRequest;
+
+/// The method the client sent (`HEAD` is routed as `GET`; see [`HeadRequest`]).
+pub fn client_method(req: &actix_web::HttpRequest) -> Method {
+    if req.extensions().contains::<HeadRequest>() {
+        Method::HEAD
+    } else {
+        req.method().clone()
+    }
+}
+
+/// Whether the request presents a credential: a bearer or other `Authorization`, the v1
+/// key headers, or `?token=`.
+fn carries_credential(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    headers.contains_key(AUTHORIZATION)
+        || headers.contains_key("x-api-key")
+        || headers.contains_key("x-api-secret")
+        || req
+            .query_string()
+            .split('&')
+            .any(|pair| pair == "token" || pair.starts_with("token="))
+}
+
+/// An answer to a request with a credential is for that caller only: shared caches must not
+/// keep it, and the caller's own cache revalidates (API.md §9: management responses are
+/// `private, no-cache`). Responses that set their own, such as `no-store` on the ones that
+/// carry credentials, keep it.
+fn set_cache_control(headers: &mut actix_web::http::header::HeaderMap, credentialed: bool) {
+    if credentialed && !headers.contains_key(CACHE_CONTROL) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
     }
 }
 
@@ -219,7 +273,7 @@ fn log_access(
 
 /// An error response that is not already JSON (a framework default, e.g. 413 from a payload
 /// limit) is replaced by the envelope for its status, so nothing text/plain escapes. Raw
-/// media bytes are 2xx/3xx and so untouched.
+/// media bytes are 2xx/3xx and so untouched. The status stays what it was.
 fn ensure_envelope(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let status = res.status();
     let is_json = res
@@ -231,13 +285,24 @@ fn ensure_envelope(res: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
         return res;
     }
     let (req, _) = res.into_parts();
-    ServiceResponse::new(req, envelope_error(&fallback_error(status)))
+    ServiceResponse::new(req, fallback_response(status))
+}
+
+/// The envelope for a bare status. A status with a code of its own gets that code; any other
+/// client error keeps its status with `MALFORMED_REQUEST` (never a 500: the request was at
+/// fault, not the server).
+fn fallback_response(status: StatusCode) -> actix_web::HttpResponse {
+    let err = fallback_error(status);
+    let mut res = envelope_error(&err);
+    if status.is_client_error() && err.code() == ErrorCode::MalformedRequest {
+        *res.status_mut() = status;
+    }
+    res
 }
 
 /// The envelope error for a bare status.
 fn fallback_error(status: StatusCode) -> ApiError {
     let code = match status.as_u16() {
-        400 => ErrorCode::MalformedRequest,
         401 => ErrorCode::AuthInvalid,
         403 => ErrorCode::Forbidden,
         404 => ErrorCode::NotFound,
@@ -246,9 +311,12 @@ fn fallback_error(status: StatusCode) -> ApiError {
         412 => ErrorCode::PreconditionFailed,
         413 => ErrorCode::PayloadTooLarge,
         415 => ErrorCode::UnsupportedMediaType,
+        416 => ErrorCode::RangeNotSatisfiable,
         422 => ErrorCode::ValidationFailed,
         429 => ErrorCode::RateLimited,
         503 => ErrorCode::Unavailable,
+        // 400 itself, and any client error without a code of its own.
+        400..=499 => ErrorCode::MalformedRequest,
         _ => return ApiError::internal(),
     };
     ApiError::new(
@@ -260,6 +328,23 @@ fn fallback_error(status: StatusCode) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bare_client_errors_keep_their_status() {
+        for status in [400u16, 404, 405, 406, 408, 411, 414, 416, 417, 431, 451] {
+            let status = StatusCode::from_u16(status).unwrap();
+            let res = fallback_response(status);
+            assert_eq!(res.status(), status);
+        }
+        assert_eq!(
+            fallback_error(StatusCode::RANGE_NOT_SATISFIABLE).code(),
+            ErrorCode::RangeNotSatisfiable
+        );
+        assert_eq!(
+            fallback_response(StatusCode::BAD_GATEWAY).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
 
     #[test]
     fn request_ids() {

@@ -167,6 +167,11 @@ impl From<jekcms_accounts::AccountError> for AppError {
     }
 }
 
+/// The `errors` of one failed bulk item, capped as every error list is.
+pub fn item_fault_entries(faults: &[ItemFault]) -> Vec<ErrorEntry> {
+    jekcms_envelope::capped_entries(faults.iter().map(item_fault_entry).collect())
+}
+
 /// The `errors` entry of one failed bulk item.
 pub fn item_fault_entry(fault: &ItemFault) -> ErrorEntry {
     match fault {

@@ -227,8 +227,20 @@ impl<'a> Fields<'a> {
         self.errors.push(FieldError::new(field, message));
     }
 
-    /// A string field; `required` reports its absence. `null` is never accepted.
+    /// A string field; `required` reports its absence. `null` is never accepted, nor a NUL
+    /// character (PostgreSQL cannot store one; SQLite would).
     fn string(&mut self, field: &str, required: bool) -> Option<String> {
+        let s = self.raw_string(field, required)?;
+        if s.contains('\0') {
+            self.fail(field, format!("{field} must not contain NUL"));
+            return None;
+        }
+        Some(s)
+    }
+
+    /// [`Self::string`] that lets NUL through, for a login: there a NUL is simply a wrong
+    /// email or password.
+    fn raw_string(&mut self, field: &str, required: bool) -> Option<String> {
         match self.map.get(field) {
             None if required => {
                 self.fail(field, format!("{field} is required"));
@@ -333,8 +345,8 @@ impl Registration {
 /// is the login's business, and a malformed email is simply a wrong one.
 pub fn parse_login(body: &Value) -> Result<(String, String), AccountError> {
     let mut f = Fields::new(body, &["email", "password"])?;
-    let email = f.string("email", true);
-    let password = f.string("password", true);
+    let email = f.raw_string("email", true);
+    let password = f.raw_string("password", true);
     f.finish()?;
     Ok((
         email.expect("checked").trim().to_lowercase(),
@@ -451,6 +463,31 @@ mod tests {
             (ok.name.as_str(), ok.email.as_str()),
             ("Ada", "ada@example.com")
         );
+    }
+
+    #[test]
+    fn nul_is_refused_in_every_string_field_but_a_login() {
+        let nul = "a\u{0}b";
+        assert_eq!(
+            fields(
+                UserRequest::parse(
+                    &json!({"name": nul, "email": nul, "role": nul, "password": format!("{nul}-long-enough")})
+                )
+                .unwrap_err()
+            ),
+            ["name", "email", "role", "password"]
+        );
+        assert_eq!(
+            fields(
+                KeyRequest::parse(&json!({"name": nul, "expires_at": nul}), jekcms_auth::now())
+                    .unwrap_err()
+            ),
+            ["name", "expires_at"]
+        );
+        // A login takes it as it comes: it is a wrong email, answered as one.
+        let (email, _) =
+            parse_login(&json!({"email": "x\u{0}@example.com", "password": nul})).unwrap();
+        assert!(email.contains('\0'));
     }
 
     #[test]

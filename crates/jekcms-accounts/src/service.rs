@@ -105,7 +105,13 @@ pub async fn login<A: AccountStore, S: SessionStore>(
     email: &str,
     password: String,
 ) -> Result<(User, TokenPair), AccountError> {
-    let record = accounts.login_record(email).await?;
+    // No stored email holds NUL (every store refuses it), and PostgreSQL cannot even
+    // compare one: such an email is unknown, with the same work as any other.
+    let record = if email.contains('\0') {
+        None
+    } else {
+        accounts.login_record(email).await?
+    };
     let hash = record.as_ref().and_then(|r| r.password_hash.clone());
     let matches = blocking(move || match hash {
         Some(hash) => jekcms_auth::password::verify(&password, &hash),

@@ -282,11 +282,11 @@ impl ListQuery {
             }
         }
         if let Some(s) = &p.updated_since {
-            match DateTime::parse_from_rfc3339(s) {
-                Ok(t) => q.filter.updated_since = Some(t.with_timezone(&Utc)),
-                Err(_) => errors.push(FieldError::new(
+            match crate::timestamp::parse(s) {
+                Some(t) => q.filter.updated_since = Some(t),
+                None => errors.push(FieldError::new(
                     "updated_since",
-                    "updated_since must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z",
+                    "updated_since must be an RFC 3339 time in years 0000–9999 UTC, e.g. 2026-11-23T10:00:00Z",
                 )),
             }
         }
@@ -485,6 +485,21 @@ mod tests {
         }
         let errs = ListParams::from_pairs([("colour", "red"), ("q", "a"), ("q", "b")]).unwrap_err();
         assert_eq!(errs.len(), 2);
+    }
+
+    #[test]
+    fn updated_since_stays_within_years_0000_to_9999() {
+        for outside in ["0000-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"] {
+            let errs = ListQuery::from_params(&params(&[("updated_since", outside)]), |_, _| None)
+                .unwrap_err();
+            assert_eq!(errs[0].field, "updated_since", "{outside}");
+        }
+        let q = ListQuery::from_params(
+            &params(&[("updated_since", "0000-01-01T00:00:00Z")]),
+            |_, _| None,
+        )
+        .unwrap();
+        assert!(q.filter.updated_since.is_some());
     }
 
     #[test]

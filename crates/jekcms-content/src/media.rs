@@ -14,6 +14,11 @@ use serde::Serialize;
 pub const MAX_FILENAME_CHARS: usize = 255;
 /// Longest alt text, in characters.
 pub const MAX_ALT_TEXT_CHARS: usize = 1_000;
+/// Widest or tallest image accepted, in pixels.
+pub const MAX_IMAGE_SIDE: u64 = 50_000;
+/// Most pixels in an image accepted (250 megapixels): a few hundred bytes of header can
+/// claim an image whose decoding would take gigabytes in whatever displays or resizes it.
+pub const MAX_IMAGE_PIXELS: u64 = 250_000_000;
 
 /// A stored medium.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -114,9 +119,22 @@ pub fn sniff(head: &[u8]) -> Result<Sniffed, ContentError> {
         )));
     }
     let dimensions = if kind.matcher_type() == infer::MatcherType::Image {
-        imagesize::blob_size(head)
-            .ok()
-            .and_then(|s| Some((i32::try_from(s.width).ok()?, i32::try_from(s.height).ok()?)))
+        match imagesize::blob_size(head) {
+            Ok(size) => {
+                let (w, h) = (size.width as u64, size.height as u64);
+                if w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE || w * h > MAX_IMAGE_PIXELS {
+                    return Err(ContentError::field(
+                        "file",
+                        format!(
+                            "the image is {w}×{h} pixels; at most {MAX_IMAGE_SIDE} on a side and {MAX_IMAGE_PIXELS} in all"
+                        ),
+                    ));
+                }
+                i32::try_from(w).ok().zip(i32::try_from(h).ok())
+            }
+            // A header this reader does not know: stored without dimensions.
+            Err(_) => None,
+        }
     } else {
         None
     };
@@ -127,8 +145,11 @@ pub fn sniff(head: &[u8]) -> Result<Sniffed, ContentError> {
     })
 }
 
-/// Cleans a client-supplied file name: the last path component, control characters and
-/// quotes removed, at most 255 characters; falls back to `upload.<ext>`.
+/// Cleans a client-supplied file name: the last path component; control characters,
+/// Unicode format characters (bidi overrides such as U+202E, which make `gpj.exe` display
+/// as `exe.jpg`; zero-width characters) and quotes removed; the extension replaced by the
+/// sniffed type's `extension` (a PNG named `x.html` becomes `x.png`); at most 255
+/// characters. Falls back to `upload.<ext>`.
 pub fn clean_filename(raw: Option<&str>, extension: &str) -> String {
     let base = raw
         .unwrap_or_default()
@@ -137,24 +158,73 @@ pub fn clean_filename(raw: Option<&str>, extension: &str) -> String {
         .unwrap_or_default();
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control() && *c != '"')
-        .take(MAX_FILENAME_CHARS)
+        .filter(|c| !c.is_control() && !is_format_char(*c) && *c != '"')
         .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').to_owned();
-    if cleaned.is_empty() {
-        format!("upload.{extension}")
-    } else {
-        cleaned
+    // No leading dot (a hidden file) or space, however they are interleaved.
+    let cleaned = cleaned
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end();
+    // The extension is the last dot's suffix when it looks like one (letters and digits,
+    // with a letter: `1.5` in `Release 1.5` is a version, not an extension).
+    let stem = match cleaned.rsplit_once('.') {
+        Some((stem, ext))
+            if !stem.trim().is_empty()
+                && (1..=10).contains(&ext.len())
+                && ext.chars().all(|c| c.is_ascii_alphanumeric())
+                && ext.chars().any(|c| c.is_ascii_alphabetic()) =>
+        {
+            stem.trim_end()
+        }
+        _ => cleaned,
+    };
+    if stem.is_empty() {
+        return format!("upload.{extension}");
     }
+    let room = MAX_FILENAME_CHARS - 1 - extension.chars().count();
+    let stem: String = stem.chars().take(room).collect();
+    format!("{}.{extension}", stem.trim_end())
 }
 
-/// Validates alt text.
+/// Unicode format characters (general category Cf) and the line and paragraph separators:
+/// invisible, and some (bidi controls) reorder how the rest of a name is shown.
+fn is_format_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
+/// Validates alt text: at most 1,000 characters, no NUL (PostgreSQL cannot store one, so
+/// it would be text that one store keeps and the other refuses).
 pub fn check_alt_text(alt: &str) -> Result<(), FieldError> {
     if alt.chars().count() > MAX_ALT_TEXT_CHARS {
         return Err(FieldError::new(
             "alt_text",
             format!("alt_text must be at most {MAX_ALT_TEXT_CHARS} characters"),
         ));
+    }
+    if alt.contains('\0') {
+        return Err(FieldError::new("alt_text", "alt_text must not contain NUL"));
     }
     Ok(())
 }
@@ -288,10 +358,91 @@ mod tests {
 
     #[test]
     fn filenames_are_cleaned() {
-        assert_eq!(clean_filename(Some("../../etc/passwd"), "png"), "passwd");
+        assert_eq!(
+            clean_filename(Some("../../etc/passwd"), "png"),
+            "passwd.png"
+        );
         assert_eq!(clean_filename(Some("C:\\x\\a\"b.png"), "png"), "ab.png");
         assert_eq!(clean_filename(Some(".."), "png"), "upload.png");
+        assert_eq!(clean_filename(Some(".png"), "png"), "png.png");
         assert_eq!(clean_filename(None, "pdf"), "upload.pdf");
+        assert_eq!(clean_filename(Some("a\0b.png"), "png"), "ab.png");
+        assert_eq!(clean_filename(Some(". . x .png"), "png"), "x.png");
+        assert_eq!(clean_filename(Some(" . .png"), "png"), "png.png");
+    }
+
+    #[test]
+    fn filenames_take_the_sniffed_extension() {
+        assert_eq!(clean_filename(Some("evil.html"), "png"), "evil.png");
+        assert_eq!(clean_filename(Some("photo.JPEG"), "jpg"), "photo.jpg");
+        assert_eq!(clean_filename(Some("notes"), "pdf"), "notes.pdf");
+        assert_eq!(
+            clean_filename(Some("Release 1.5"), "pdf"),
+            "Release 1.5.pdf"
+        );
+        assert_eq!(clean_filename(Some("a.tar.gz"), "png"), "a.tar.png");
+        let long = format!("{}.png", "x".repeat(400));
+        let cleaned = clean_filename(Some(&long), "png");
+        assert_eq!(cleaned.chars().count(), MAX_FILENAME_CHARS);
+        assert!(cleaned.ends_with("x.png"));
+    }
+
+    #[test]
+    fn filenames_lose_format_characters() {
+        // U+202E RIGHT-TO-LEFT OVERRIDE would show `invoice\u{202E}gpj.exe` as `invoiceexe.jpg`.
+        assert_eq!(
+            clean_filename(Some("invoice\u{202E}gpj.exe"), "pdf"),
+            "invoicegpj.pdf"
+        );
+        assert_eq!(
+            clean_filename(Some("a\u{200B}b\u{2066}c\u{FEFF}\u{E0041}.png"), "png"),
+            "abc.png"
+        );
+        assert_eq!(
+            clean_filename(Some("\u{202E}\u{200F}"), "png"),
+            "upload.png"
+        );
+        assert_eq!(
+            clean_filename(Some("café ünïcödé.png"), "png"),
+            "café ünïcödé.png"
+        );
+    }
+
+    #[test]
+    fn alt_text_without_nul() {
+        assert!(check_alt_text("A cat\non a mat").is_ok());
+        assert_eq!(check_alt_text("a\0b").unwrap_err().field, "alt_text");
+    }
+
+    /// A PNG header claiming `w`×`h` pixels.
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let mut bytes = PNG_1X1.to_vec();
+        bytes[16..20].copy_from_slice(&w.to_be_bytes());
+        bytes[20..24].copy_from_slice(&h.to_be_bytes());
+        bytes
+    }
+
+    #[test]
+    fn image_dimensions_are_capped() {
+        assert_eq!(
+            sniff(&png(50_000, 5_000)).unwrap().dimensions,
+            Some((50_000, 5_000))
+        );
+        assert_eq!(
+            sniff(&png(15_000, 15_000)).unwrap().dimensions,
+            Some((15_000, 15_000))
+        );
+        for (w, h) in [
+            (50_001, 1),
+            (1, 50_001),
+            (20_000, 20_000),
+            (u32::MAX, u32::MAX),
+        ] {
+            match sniff(&png(w, h)) {
+                Err(ContentError::Validation(errs)) => assert_eq!(errs[0].field, "file"),
+                other => panic!("{w}×{h}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -280,8 +280,14 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A string field. NUL is refused in every one: PostgreSQL cannot store it and SQLite
+    /// would, so a post must not hold what one store keeps and the other refuses.
     fn string(&mut self, field: &str, v: Value) -> Option<String> {
         match v {
+            Value::String(s) if s.contains('\0') => {
+                self.err(field, format!("{field} must not contain NUL"));
+                None
+            }
             Value::String(s) => Some(s),
             _ => {
                 self.err(field, format!("{field} must be a string"));
@@ -395,16 +401,16 @@ impl<'a> Fields<'a> {
             return None;
         }
         let s = self.string(field, v)?;
-        match DateTime::parse_from_rfc3339(&s) {
-            Ok(t) => Some(crate::truncate_to_micros(t.with_timezone(&Utc))),
-            Err(_) => {
-                self.err(
-                    field,
-                    format!("{field} must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z"),
-                );
-                None
-            }
+        let t = crate::timestamp::parse(&s).map(crate::truncate_to_micros);
+        if t.is_none() {
+            self.err(
+                field,
+                format!(
+                    "{field} must be an RFC 3339 time in years 0000–9999 UTC, e.g. 2026-11-23T10:00:00Z"
+                ),
+            );
         }
+        t
     }
 }
 
@@ -482,6 +488,34 @@ mod tests {
         let mut got = fields(&errs);
         got.sort();
         assert_eq!(got, ["id", "slug", "title"]);
+    }
+
+    #[test]
+    fn nul_is_refused_in_every_string_field() {
+        for field in ["title", "slug", "excerpt", "body", "published_at"] {
+            let mut body = json!({"title": "t"});
+            body[field] = json!("a\u{0}b");
+            let errs = parse_new(body.clone(), "posts[2].").unwrap_err();
+            assert_eq!(fields(&errs), [format!("posts[2].{field}")], "{field}");
+            let errs = parse_patch(body).unwrap_err();
+            assert_eq!(fields(&errs), [field], "{field}");
+        }
+        let errs = parse_new(json!({"title": "t", "tags": ["a\u{0}"]}), "").unwrap_err();
+        assert_eq!(fields(&errs), ["tags"]);
+        assert!(parse_new(json!({"title": "t", "body": "tabs\tand\nlines"}), "").is_ok());
+    }
+
+    #[test]
+    fn times_outside_years_0000_to_9999_are_refused() {
+        for outside in ["9999-12-31T23:59:59-01:00", "0000-01-01T00:00:00+00:30"] {
+            let errs = parse_new(json!({"title": "t", "published_at": outside}), "").unwrap_err();
+            assert_eq!(fields(&errs), ["published_at"], "{outside}");
+            let errs = parse_patch(json!({"published_at": outside})).unwrap_err();
+            assert_eq!(fields(&errs), ["published_at"], "{outside}");
+        }
+        for edge in ["9999-12-31T23:59:59.999999Z", "0000-01-01T00:00:00Z"] {
+            assert!(parse_new(json!({"title": "t", "published_at": edge}), "").is_ok());
+        }
     }
 
     #[test]

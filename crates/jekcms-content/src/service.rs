@@ -170,6 +170,18 @@ pub fn may_upload(actor: &Actor) -> Result<(), ContentError> {
     Ok(actor.require(Action::CreateContent, false)?)
 }
 
+/// Checks, before a request body is read, that the actor may create or change content at
+/// all (its own, at least). The operation itself checks again, ownership included; this only
+/// spares reading and parsing the body of a caller who could never succeed.
+pub fn may_write(actor: &Actor) -> Result<(), ContentError> {
+    Ok(actor.require(Action::ChangeContent, true)?)
+}
+
+/// Checks, before the body is read, that the actor may bulk import.
+pub fn may_bulk_import(actor: &Actor) -> Result<(), ContentError> {
+    Ok(actor.require(Action::BulkImport, false)?)
+}
+
 /// Records an uploaded medium.
 pub async fn create_media<R: MediaRepository>(
     repo: &R,

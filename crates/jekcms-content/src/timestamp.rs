@@ -5,9 +5,19 @@
 //! written digit by digit: chrono goes through `core::fmt` for every field, and a page of
 //! 20 posts writes 60 timestamps (~8 % of a list request's instructions). Years outside
 //! 0–9999 and leap seconds are left to chrono.
+//!
+//! [`parse`] reads the times clients send, and refuses those outside years 0000–9999 in UTC:
+//! RFC 3339 cannot write them, so they would come back as invalid text.
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Serialize, Serializer};
+
+/// Reads an RFC 3339 time sent by a client, in UTC. `None` when it is not RFC 3339, or when
+/// in UTC it falls outside years 0000–9999 (`0000-01-01T00:00:00+01:00` is in year -1).
+pub fn parse(text: &str) -> Option<DateTime<Utc>> {
+    let t = DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc);
+    (0..=9999).contains(&t.year()).then_some(t)
+}
 
 /// Serializes a timestamp (see the module documentation).
 pub fn serialize<S: Serializer>(t: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -139,6 +149,31 @@ mod tests {
             .unwrap()
             .and_utc();
         same(t, Some(t));
+    }
+
+    #[test]
+    fn parse_keeps_to_years_rfc_3339_can_write() {
+        let at = |s: &str| {
+            parse(s).map(|t| serde_json::to_value(Ours { t, o: None }).unwrap()["t"].clone())
+        };
+        assert_eq!(
+            at("2026-11-23T10:00:00+02:00").unwrap(),
+            "2026-11-23T08:00:00Z"
+        );
+        assert_eq!(at("0000-01-01T00:00:00Z").unwrap(), "0000-01-01T00:00:00Z");
+        assert_eq!(
+            at("9999-12-31T23:59:59.999999Z").unwrap(),
+            "9999-12-31T23:59:59.999999Z"
+        );
+        for outside in [
+            "0000-01-01T00:00:00+00:01",
+            "9999-12-31T23:59:59-00:01",
+            "9999-12-31T23:00:00-23:59",
+            "yesterday",
+            "",
+        ] {
+            assert_eq!(parse(outside), None, "{outside}");
+        }
     }
 
     proptest! {

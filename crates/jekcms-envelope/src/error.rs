@@ -40,11 +40,13 @@ pub enum ErrorCode {
     Unavailable,
     /// 507: the server has no room left to store the upload.
     InsufficientStorage,
+    /// 416: a media `Range` outside the file (sent with `Content-Range: bytes */LEN`).
+    RangeNotSatisfiable,
 }
 
 impl ErrorCode {
     /// All codes, for exhaustive tests and documentation.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         Self::AuthExpired,
         Self::AuthInvalid,
         Self::Forbidden,
@@ -61,6 +63,7 @@ impl ErrorCode {
         Self::InternalError,
         Self::Unavailable,
         Self::InsufficientStorage,
+        Self::RangeNotSatisfiable,
     ];
 
     /// The HTTP status this code is sent with.
@@ -81,6 +84,7 @@ impl ErrorCode {
             Self::InternalError => 500,
             Self::Unavailable => 503,
             Self::InsufficientStorage => 507,
+            Self::RangeNotSatisfiable => 416,
         }
     }
 
@@ -103,6 +107,7 @@ impl ErrorCode {
             Self::InternalError => "INTERNAL_ERROR",
             Self::Unavailable => "UNAVAILABLE",
             Self::InsufficientStorage => "INSUFFICIENT_STORAGE",
+            Self::RangeNotSatisfiable => "RANGE_NOT_SATISFIABLE",
         }
     }
 }
@@ -146,6 +151,35 @@ impl ErrorEntry {
     }
 }
 
+/// Most entries in one `errors` array: the rest are summed up in one last entry, so that a
+/// body of thousands of bad fields cannot make an answer many times its own size.
+pub const MAX_ERROR_ENTRIES: usize = 20;
+
+/// Longest `field` sent back, in characters: a field name comes from the request (an unknown
+/// key) and may be as long as the body.
+pub const MAX_FIELD_CHARS: usize = 100;
+
+/// `entries` as they may be sent: at most [`MAX_ERROR_ENTRIES`], then one entry
+/// `and N more errors` (the first entry's code, no field); every `field` cut to
+/// [`MAX_FIELD_CHARS`] characters, `…` marking the cut.
+pub fn capped_entries(mut entries: Vec<ErrorEntry>) -> Vec<ErrorEntry> {
+    if entries.len() > MAX_ERROR_ENTRIES {
+        let more = entries.len() - MAX_ERROR_ENTRIES;
+        entries.truncate(MAX_ERROR_ENTRIES);
+        let code = entries[0].code;
+        entries.push(ErrorEntry::new(code, format!("and {more} more errors")));
+    }
+    for entry in &mut entries {
+        if let Some(field) = &mut entry.field
+            && let Some((cut, _)) = field.char_indices().nth(MAX_FIELD_CHARS)
+        {
+            field.truncate(cut);
+            field.push('…');
+        }
+    }
+    entries
+}
+
 /// A failed request: an HTTP status and the entries of the `errors` array.
 ///
 /// The status is that of the first entry's code; all entries of one failure share it in
@@ -172,14 +206,14 @@ impl ApiError {
         Self::field(ErrorCode::ValidationFailed, field, message)
     }
 
-    /// A failure with several entries.
+    /// A failure with several entries, capped by [`capped_entries`].
     ///
     /// # Panics
     /// If `errors` is empty: a failure always says what failed.
     pub fn from_entries(errors: Vec<ErrorEntry>) -> Self {
         assert!(!errors.is_empty(), "an ApiError needs at least one entry");
         Self {
-            errors,
+            errors: capped_entries(errors),
             retry_after: None,
         }
     }
@@ -240,10 +274,43 @@ mod tests {
     #[test]
     fn statuses_match_the_contract_table() {
         let expected = [
-            401, 401, 403, 402, 404, 409, 412, 413, 415, 422, 400, 405, 429, 500, 503,
+            401, 401, 403, 402, 404, 409, 412, 413, 415, 422, 400, 405, 429, 500, 503, 416,
         ];
         let got: Vec<u16> = ErrorCode::ALL.iter().map(|c| c.http_status()).collect();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn error_lists_are_capped_and_fields_cut() {
+        let many: Vec<ErrorEntry> = (0..5000)
+            .map(|i| {
+                ErrorEntry::field(
+                    ErrorCode::ValidationFailed,
+                    format!("k{i}"),
+                    "unknown field",
+                )
+            })
+            .collect();
+        let e = ApiError::from_entries(many);
+        assert_eq!(e.errors().len(), MAX_ERROR_ENTRIES + 1);
+        assert_eq!(e.errors()[19].field.as_deref(), Some("k19"));
+        let last = &e.errors()[MAX_ERROR_ENTRIES];
+        assert_eq!(last.message, "and 4980 more errors");
+        assert_eq!(
+            (last.code, last.field.as_ref()),
+            (ErrorCode::ValidationFailed, None)
+        );
+
+        let e = ApiError::validation("é".repeat(5000), "unknown field");
+        let field = e.errors()[0].field.as_deref().unwrap();
+        assert_eq!(field.chars().count(), MAX_FIELD_CHARS + 1);
+        assert!(field.ends_with('…'));
+        let exact = ApiError::validation("x".repeat(MAX_FIELD_CHARS), "m");
+        assert_eq!(
+            exact.errors()[0].field.as_deref().unwrap().len(),
+            MAX_FIELD_CHARS
+        );
+        assert_eq!(capped_entries(vec![]).len(), 0);
     }
 
     #[test]

@@ -12,7 +12,9 @@
 use serde::{Deserialize, Serialize};
 
 mod error;
-pub use error::{ApiError, ErrorCode, ErrorEntry};
+pub use error::{
+    ApiError, ErrorCode, ErrorEntry, MAX_ERROR_ENTRIES, MAX_FIELD_CHARS, capped_entries,
+};
 
 /// The body of every `/api/v2` response.
 ///

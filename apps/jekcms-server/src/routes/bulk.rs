@@ -1,8 +1,8 @@
 //! Bulk import (API.md §3): `POST /api/v2/bulk/posts`, a thin handler over
 //! `jekcms_content::service::bulk_create_posts`.
 
-use crate::errors::{AppError, item_fault_entry};
-use crate::extract::{Caller, JsonBody, query_pairs};
+use crate::errors::{AppError, item_fault_entries};
+use crate::extract::{Caller, JsonPayload, query_pairs};
 use crate::idempotent::{self, Done};
 use crate::openapi::{Data, ErrorBody};
 use crate::state::AppState;
@@ -72,7 +72,7 @@ impl From<BulkOutcome> for BulkResult {
                 ItemOutcome::Failed(faults) => BulkItemResult {
                     index,
                     id: None,
-                    errors: Some(faults.iter().map(item_fault_entry).collect()),
+                    errors: Some(item_fault_entries(&faults)),
                 },
             })
             .collect();
@@ -102,13 +102,14 @@ pub async fn bulk_create_posts(
     caller: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: JsonBody,
+    body: JsonPayload,
 ) -> Result<HttpResponse, AppError> {
+    service::may_bulk_import(&caller.actor())?;
     idempotent::check_key(&req)?;
     let pairs = query_pairs(&req)?;
     let atomic = bulk::parse_atomic(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(AppError::fields)?;
-    let raw = body.0;
+    let raw = body.read().await?;
     let items = bulk::parse_bulk(raw.clone()).map_err(AppError::fields)?;
     let (store, actor) = (&state.store, caller.actor());
     let work = async move |record: Option<Record<'_, BulkOutcome>>| {

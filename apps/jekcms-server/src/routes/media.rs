@@ -1,7 +1,7 @@
 //! Media (API.md §5): multipart upload, list, get, alt-text patch, delete, and the bytes.
 
 use crate::errors::AppError;
-use crate::extract::{Caller, JsonBody, query_pairs, typed};
+use crate::extract::{Caller, JsonPayload, query_pairs, typed};
 use crate::openapi::{Binary, Data, ErrorBody, ListOf};
 use crate::respond;
 use crate::routes::posts::Deleted;
@@ -228,9 +228,10 @@ pub async fn update_media(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    body: JsonBody,
+    body: JsonPayload,
 ) -> Result<HttpResponse, AppError> {
-    let patch: MediaPatch = typed(body.0, &["alt_text"])?;
+    service::may_write(&caller.actor())?;
+    let patch: MediaPatch = typed(body.read().await?, &["alt_text"])?;
     if let Some(alt) = &patch.alt_text {
         check_alt_text(alt).map_err(|e| AppError::fields(vec![e]))?;
     }
@@ -298,6 +299,18 @@ pub async fn media_content(
         .set_content_type(mime)
         .set_content_disposition(disposition)
         .into_response(&req);
+    if res.status() == actix_web::http::StatusCode::RANGE_NOT_SATISFIABLE {
+        // actix-files answers a bare 416; ours is the envelope, with its `Content-Range`.
+        let content_range = res.headers().get(header::CONTENT_RANGE).cloned();
+        let mut refused = actix_web::ResponseError::error_response(&AppError::new(
+            ErrorCode::RangeNotSatisfiable,
+            "the requested range is outside the file; Content-Range gives its length",
+        ));
+        if let Some(v) = content_range {
+            refused.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+        return Ok(refused);
+    }
     let headers = res.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -308,4 +321,87 @@ pub async fn media_content(
         header::HeaderValue::from_static("default-src 'none'; sandbox"),
     );
     Ok(res)
+}
+
+/// Whether a `Range` value is a well-formed `bytes` range set (RFC 9110 §14.1.2), as
+/// actix-files reads it: `bytes=` then comma-separated `first-last`, `first-` or `-suffix`
+/// with `first <= last`. Anything else is ignored rather than refused (the request-context
+/// middleware drops it), so only a well-formed range that misses the file is a 416.
+pub fn range_is_well_formed(value: &[u8]) -> bool {
+    fn number(s: &str) -> Option<u64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    }
+    let Ok(value) = std::str::from_utf8(value) else {
+        return false;
+    };
+    let Some(set) = value
+        .get(..6)
+        .filter(|unit| unit.eq_ignore_ascii_case("bytes="))
+        .map(|_| &value[6..])
+    else {
+        return false;
+    };
+    let mut ranges = 0;
+    for spec in set.split(',') {
+        let spec = spec.trim_matches([' ', '\t']);
+        if spec.is_empty() {
+            continue;
+        }
+        let Some((first, last)) = spec.split_once('-') else {
+            return false;
+        };
+        let (first, last) = (
+            first.trim_matches([' ', '\t']),
+            last.trim_matches([' ', '\t']),
+        );
+        let ok = match (first.is_empty(), last.is_empty()) {
+            (true, _) => number(last).is_some(),
+            (false, true) => number(first).is_some(),
+            (false, false) => matches!((number(first), number(last)), (Some(a), Some(b)) if a <= b),
+        };
+        if !ok {
+            return false;
+        }
+        ranges += 1;
+    }
+    ranges > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range_is_well_formed;
+
+    #[test]
+    fn ranges_that_parse_and_ranges_that_do_not() {
+        for ok in [
+            "bytes=0-0",
+            "bytes=0-",
+            "bytes=-5",
+            "BYTES=1-2, 4-",
+            "bytes=5-4000000000",
+            "bytes=99999999-",
+            "bytes= 0-1 ,",
+        ] {
+            assert!(range_is_well_formed(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "",
+            "bytes=",
+            "bytes=,",
+            "bytes=5-4",
+            "bytes=a-b",
+            "bytes=-",
+            "bytes=--1",
+            "bytes=1-2-3",
+            "bytes=99999999999999999999-",
+            "items=0-1",
+            "bytes",
+            "bytes=0-1;x",
+        ] {
+            assert!(!range_is_well_formed(bad.as_bytes()), "{bad}");
+        }
+        assert!(!range_is_well_formed(b"bytes=0-\xff"));
+    }
 }

@@ -61,7 +61,15 @@ pub fn configure(cfg: &mut web::ServiceConfig, v1_enabled: bool) {
         .service(users::delete_user)
         .service(keys::create_key)
         .service(keys::list_keys)
-        .service(keys::revoke_key);
+        .service(keys::revoke_key)
+        .route("/docs", web::get().to(docs_without_slash));
+}
+
+/// `GET /docs`: the docs page lives at `/docs/` (its assets are relative to it).
+async fn docs_without_slash() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
 }
 
 /// Known paths and their methods, taken from the OpenAPI document (plus the two routes the
@@ -89,6 +97,7 @@ fn known_routes() -> &'static [(ResourceDef, Vec<String>)] {
             .collect();
         routes.push((ResourceDef::new("/api/v2/openapi.json"), vec!["GET".into()]));
         routes.push((ResourceDef::new("/docs"), vec!["GET".into()]));
+        routes.push((ResourceDef::new("/docs/{_:.*}"), vec!["GET".into()]));
         routes
     })
 }
@@ -124,7 +133,10 @@ pub async fn fallback(req: HttpRequest) -> Result<HttpResponse, AppError> {
     };
     let mut res = actix_web::ResponseError::error_response(&AppError::new(
         ErrorCode::MethodNotAllowed,
-        format!("{} is not allowed here; allowed: {allow}", req.method()),
+        format!(
+            "{} is not allowed here; allowed: {allow}",
+            crate::context::client_method(&req)
+        ),
     ));
     if let Ok(v) = header::HeaderValue::from_str(&allow) {
         res.headers_mut().insert(header::ALLOW, v);

@@ -1,7 +1,7 @@
 //! Posts (API.md §3): thin handlers over `jekcms_content::service`.
 
 use crate::errors::AppError;
-use crate::extract::{Caller, JsonBody, query_pairs};
+use crate::extract::{Caller, JsonPayload, query_pairs};
 use crate::idempotent::{self, Done};
 use crate::openapi::{Data, ErrorBody, ListOf};
 use crate::respond;
@@ -114,10 +114,11 @@ pub async fn create_post(
     caller: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: JsonBody,
+    body: JsonPayload,
 ) -> Result<HttpResponse, AppError> {
+    service::may_write(&caller.actor())?;
     idempotent::check_key(&req)?;
-    let raw = body.0;
+    let raw = body.read().await?;
     let new = post_rules::parse_new(raw.clone(), "").map_err(AppError::fields)?;
     let (store, actor) = (&state.store, caller.actor());
     let work = async move |record: Option<Record<'_, Post>>| {
@@ -158,9 +159,10 @@ pub async fn update_post(
     state: web::Data<AppState>,
     id: web::Path<i64>,
     req: HttpRequest,
-    body: JsonBody,
+    body: JsonPayload,
 ) -> Result<HttpResponse, AppError> {
-    let patch = post_rules::parse_patch(body.0).map_err(AppError::fields)?;
+    service::may_write(&caller.actor())?;
+    let patch = post_rules::parse_patch(body.read().await?).map_err(AppError::fields)?;
     let if_match = req
         .headers()
         .get(header::IF_MATCH)

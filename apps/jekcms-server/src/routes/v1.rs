@@ -6,7 +6,7 @@
 //! Mounted only while `JEKCMS_V1_ENABLED` is true.
 
 use crate::errors::{AppError, V1Error};
-use crate::extract::{V1Caller, V1Json, query_pairs};
+use crate::extract::{JsonPayload, V1Caller, query_pairs};
 use crate::state::AppState;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -91,7 +91,10 @@ async fn fallback(req: HttpRequest) -> Result<HttpResponse, V1Error> {
         Some(allow) => {
             let mut res = actix_web::ResponseError::error_response(&V1Error::from(AppError::new(
                 ErrorCode::MethodNotAllowed,
-                format!("{} is not allowed here; allowed: {allow}", req.method()),
+                format!(
+                    "{} is not allowed here; allowed: {allow}",
+                    crate::context::client_method(&req)
+                ),
             )));
             if let Ok(v) = HeaderValue::from_str(&allow) {
                 res.headers_mut().insert(header::ALLOW, v);
@@ -204,9 +207,10 @@ pub async fn list_posts(
 pub async fn create_post(
     caller: V1Caller,
     state: web::Data<AppState>,
-    body: V1Json,
+    body: JsonPayload,
 ) -> Result<HttpResponse, V1Error> {
-    let new = post_rules::parse_new(body.0, "").map_err(AppError::fields)?;
+    service::may_write(&caller.actor())?;
+    let new = post_rules::parse_new(body.read().await?, "").map_err(AppError::fields)?;
     let post = service::create_post(&state.store, &caller.actor(), new, None).await?;
     Ok(HttpResponse::Created().json(V1Post { post }))
 }
@@ -225,10 +229,11 @@ pub async fn update_post(
     caller: V1Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: V1Json,
+    body: JsonPayload,
 ) -> Result<HttpResponse, V1Error> {
     let id = post_id(&id)?;
-    let patch = post_rules::parse_patch(body.0).map_err(AppError::fields)?;
+    service::may_write(&caller.actor())?;
+    let patch = post_rules::parse_patch(body.read().await?).map_err(AppError::fields)?;
     let post = service::update_post(&state.store, &caller.actor(), id, patch, None).await?;
     Ok(HttpResponse::Ok().json(V1Post { post }))
 }

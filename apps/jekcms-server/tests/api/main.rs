@@ -11,6 +11,7 @@ mod cli;
 mod errors;
 mod faults;
 mod idempotency;
+mod input;
 mod lists;
 mod matrix;
 mod media;

@@ -65,7 +65,7 @@ both_stores! {
         let m = &v["data"];
         let id = m["id"].as_i64().unwrap();
         assert_eq!(m["mime_type"], "image/png");
-        assert_eq!(m["filename"], "evil.txt");
+        assert_eq!(m["filename"], "evil.png");
         assert_eq!(m["size_bytes"], PNG.len());
         assert_eq!((m["width"].as_i64(), m["height"].as_i64()), (Some(3), Some(2)));
         assert_eq!(m["alt_text"], "A tiny image");
@@ -76,7 +76,7 @@ both_stores! {
         let bytes = app.get(&format!("/api/v2/media/{id}/content"), &t.access).await;
         assert_eq!(bytes.status, 200);
         assert_eq!(bytes.header("content-type"), Some("image/png"));
-        assert!(bytes.header("content-disposition").unwrap().contains("evil.txt"));
+        assert!(bytes.header("content-disposition").unwrap().contains("evil.png"));
         assert_eq!(bytes.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(&bytes.body[..], PNG);
 
