@@ -69,37 +69,40 @@ impl UserRow {
 }
 
 impl Store {
-    /// Returns the value of a deployment setting, storing `make()` first if it has none.
-    /// Safe when several instances start at once: the first writer wins, all read its value.
-    pub fn setting_or_insert(
+    /// The value of a deployment setting, if it has one.
+    pub fn setting(
         &self,
         name: &str,
-        make: impl FnOnce() -> String,
-    ) -> impl Future<Output = Result<String, StoreError>> + Send {
-        self.setting_or_insert_value(name.to_owned(), make())
-    }
-
-    /// [`Store::setting_or_insert`] with the candidate made: not generic, so compiled once
-    /// here rather than in every caller.
-    fn setting_or_insert_value(
-        &self,
-        name: String,
-        candidate: String,
-    ) -> impl Future<Output = Result<String, StoreError>> + Send + '_ {
-        crate::boxed::<Result<String, StoreError>>(async move {
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send {
+        let name = name.to_owned();
+        crate::boxed::<Result<Option<String>, StoreError>>(async move {
             let name: &str = &name;
-            with_write_conn!(self, conn => {
-                diesel::insert_into(settings::table)
-                    .values((settings::name.eq(name), settings::value.eq(&candidate)))
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .await?;
-                Ok(settings::table
+            Ok(with_conn!(self, conn => {
+                settings::table
                     .filter(settings::name.eq(name))
                     .select(settings::value)
-                    .limit_literal(1).get_result::<String>(conn)
-                    .await?)
-            })
+                    .limit_literal(1)
+                    .get_result::<String>(conn)
+                    .await
+                    .optional()?
+            }))
+        })
+    }
+
+    /// Removes a deployment setting (no-op if it has none).
+    pub fn delete_setting(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let name = name.to_owned();
+        crate::boxed::<Result<(), StoreError>>(async move {
+            let name: &str = &name;
+            with_write_conn!(self, conn => {
+                diesel::delete(settings::table.filter(settings::name.eq(name)))
+                    .execute(conn)
+                    .await?;
+            });
+            Ok(())
         })
     }
 

@@ -20,6 +20,9 @@ async fn keys_create(backend: Backend) {
     };
     let mut config = Config::from_lookup(|_| None).unwrap();
     config.database_url = db.url().to_owned();
+    if backend == Backend::Postgres {
+        config.secret_key = Some(crate::helpers::test_secret_key());
+    }
     config.media_dir = std::env::temp_dir().join(format!(
         "jekcms_cli_media_{}_{backend:?}",
         std::process::id()
