@@ -275,7 +275,7 @@ fn exercise(http: &Http) -> Vec<String> {
         "PATCH",
         &format!("/api/v2/users/{owner_id}"),
         Some(&owner_access),
-        json!({"password": new_password}),
+        json!({"password": new_password, "current_password": password}),
     );
     assert_eq!(st, 200);
     let (st, _) = http.json(

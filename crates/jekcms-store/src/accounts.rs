@@ -140,8 +140,7 @@ impl Store {
         })
     }
 
-    /// The user with this email, created in `site_id` with `role` if missing. A user of
-    /// another site is a `Config` error: one email belongs to one site.
+    /// The user of `site_id` with this email, created with `role` if missing.
     pub fn ensure_user(
         &self,
         site_id: i64,
@@ -169,17 +168,13 @@ impl Store {
                     .execute(conn)
                     .await?;
                 users::table
+                    .filter(users::site_id.eq(site_id))
                     .filter(users::email.eq(email))
                     .select((users::id, users::site_id, users::email, users::name, users::role))
                     .limit_literal(1).get_result::<UserRow>(conn)
                     .await?
             })
             .into_record()?;
-            if user.site_id != site_id {
-                return Err(StoreError::Config(format!(
-                    "{email} already belongs to another site"
-                )));
-            }
             Ok(user)
         })
     }
@@ -500,32 +495,42 @@ impl AccountStore for Store {
         })
     }
 
-    fn login_record(
+    fn login_records(
         &self,
         email: &str,
-    ) -> impl Future<Output = Result<Option<LoginRecord>, AccountError>> + Send {
+        site_slug: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<LoginRecord>, AccountError>> + Send {
         let email = email.to_owned();
-        crate::boxed::<Result<Option<LoginRecord>, AccountError>>(async move {
+        let site_slug = site_slug.map(str::to_owned);
+        crate::boxed::<Result<Vec<LoginRecord>, AccountError>>(async move {
             let email: &str = &email;
-            let row: Option<UserTuple> = with_conn!(self, conn => {
-                users::table
+            let rows: Vec<(UserTuple, bool)> = with_conn!(self, conn => {
+                let query = users::table
+                    .inner_join(sites::table.on(sites::id.eq(users::site_id)))
                     .filter(users::email.eq(email))
-                    .select(user_columns!())
-                    .limit_literal(1).get_result::<UserTuple>(conn)
-                    .await
-                    .optional()
-                    .map_err(StoreError::from)?
+                    .order(users::id.asc())
+                    .select((user_columns!(), sites::api_access));
+                // Two are enough to tell "exactly one" from "several".
+                match &site_slug {
+                    Some(slug) => query
+                        .filter(sites::slug.eq(slug))
+                        .limit_literal(2)
+                        .load::<(UserTuple, bool)>(conn)
+                        .await,
+                    None => query.limit_literal(2).load::<(UserTuple, bool)>(conn).await,
+                }
+                .map_err(StoreError::from)?
             });
-            match row {
-                None => Ok(None),
-                Some(row) => {
+            rows.into_iter()
+                .map(|(row, site_api_access)| {
                     let (user, password_hash) = user_from(row)?;
-                    Ok(Some(LoginRecord {
+                    Ok(LoginRecord {
                         user,
                         password_hash,
-                    }))
-                }
-            }
+                        site_api_access,
+                    })
+                })
+                .collect()
         })
     }
 
@@ -568,6 +573,25 @@ impl AccountStore for Store {
                     .map_err(StoreError::from)?
             });
             Ok(user_from(row)?.0)
+        })
+    }
+
+    fn password_hash(
+        &self,
+        site_id: i64,
+        user_id: i64,
+    ) -> impl Future<Output = Result<Option<String>, AccountError>> + Send {
+        crate::boxed::<Result<Option<String>, AccountError>>(async move {
+            Ok(with_conn!(self, conn => {
+                users::table
+                    .filter(users::site_id.eq(site_id))
+                    .filter(users::id.eq(user_id))
+                    .select(users::password_hash)
+                    .limit_literal(1)
+                    .get_result::<Option<String>>(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            }))
         })
     }
 
