@@ -108,13 +108,16 @@ impl FromRequest for Caller {
                     "internal server error",
                 ))
             })?;
-            // Counted once the credential is known good, whatever happens next; the quota
-            // belongs to the session, so a refreshed token keeps the count.
-            if let Some(limiter) = limiter
-                && let Some(decision) = limiter
-                    .check_session(principal.session_id, principal.role.is_admin_tier())
-                    .await
-            {
+            // Counted once the credential is known good, whatever happens next. The quota
+            // belongs to the key (shared by all its sessions and its v1 calls) or, for a
+            // password session, to the user: more sessions buy no more requests.
+            let admin_tier = principal.role.is_admin_tier();
+            let decision = match (&limiter, principal.api_key_id) {
+                (None, _) => None,
+                (Some(limiter), Some(key_id)) => limiter.check_api_key(key_id, admin_tier).await,
+                (Some(limiter), None) => limiter.check_user(principal.user_id, admin_tier).await,
+            };
+            if let Some(decision) = decision {
                 context::set_rate_limit(decision);
                 if !decision.allowed {
                     return Err(rate_limited(&decision));

@@ -99,6 +99,8 @@ pub struct Principal {
     pub family: SessionFamily,
     /// Public id of the key it came from.
     pub key_public_id: Option<String>,
+    /// Row id of the key it came from (the quota is the key's).
+    pub api_key_id: Option<i64>,
     /// The user.
     pub user_id: i64,
     /// The user's name.

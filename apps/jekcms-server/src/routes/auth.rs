@@ -277,7 +277,7 @@ pub struct Me {
     pub site: MeSite,
     /// The credential.
     pub credential: MeCredential,
-    /// The session's quota.
+    /// The quota of the credential (the API key, or the user of a password session).
     pub rate_limit: Option<MeRateLimit>,
 }
 
