@@ -67,7 +67,8 @@ impl KeyFamily {
 pub struct ApiKey {
     /// Id (the `{id}` of `DELETE /api/v2/api-keys/{id}`).
     pub id: i64,
-    /// Public part: the `api_…` key id, or the first characters of an `mcp_…` token.
+    /// Public part: the `api_…` key id, or for an `mcp_…` token an `mcpid_…` id of its own
+    /// (random, no part of the token).
     pub key_id: String,
     /// A label.
     pub name: String,

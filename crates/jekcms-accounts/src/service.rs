@@ -288,6 +288,9 @@ pub async fn delete_user<A: AccountStore>(
     accounts.delete_user(actor.site_id, user_id, heir).await
 }
 
+/// Prefix of the listed id of an MCP token.
+pub const MCP_ID_PREFIX: &str = "mcpid_";
+
 /// A fresh credential of `family`: (public id stored in clear, the secret to show once,
 /// and for `api` keys the `sk_` secret; for `mcp` the token is both).
 pub fn generate_key(family: KeyFamily) -> (String, String) {
@@ -297,10 +300,15 @@ pub fn generate_key(family: KeyFamily) -> (String, String) {
             CredentialFamily::ApiSecret.generate(),
         ),
         KeyFamily::Mcp => {
-            let token = CredentialFamily::Mcp.generate();
-            // The id shown in listings is the token's first characters; the token itself is
-            // only ever stored as a hash.
-            (token[..16].to_owned(), token)
+            // The id shown in listings is random too, and shares nothing with the token:
+            // a listing, a log line or a screenshot of it gives away no part of the secret.
+            // (`mcpid_` is no credential prefix, so scanners and the server never take it
+            // for a token.)
+            let id = format!(
+                "{MCP_ID_PREFIX}{}",
+                jekcms_auth::credential::random_base62(16)
+            );
+            (id, CredentialFamily::Mcp.generate())
         }
     }
 }

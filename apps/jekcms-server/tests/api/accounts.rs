@@ -369,6 +369,15 @@ both_stores! {
         let mcp = app.post("/api/v2/api-keys", &admin.access, json!({"name": "agent", "family": "mcp"})).await.expect(201)["data"].clone();
         let token = mcp["token"].as_str().unwrap();
         assert!(token.starts_with("mcp_") && mcp.get("api_secret").is_none());
+        // The listed id of an MCP token is its own random string: no run of it is in the token.
+        let mcp_id = mcp["key_id"].as_str().unwrap();
+        assert!(mcp_id.starts_with("mcpid_") && mcp_id.len() == 22, "{mcp_id}");
+        let random = &mcp_id["mcpid_".len()..];
+        let chars: Vec<char> = random.chars().collect();
+        for run in chars.windows(6) {
+            let run: String = run.iter().collect();
+            assert!(!token.contains(&run), "the MCP id {mcp_id} shares {run} with its token");
+        }
         assert_eq!(mcp["user_id"], admin_id);
         let r = app.get("/api/v2/me", token).await;
         assert!(r.expect_error(401, "AUTH_INVALID")["errors"][0]["message"].as_str().unwrap().contains("/mcp"));

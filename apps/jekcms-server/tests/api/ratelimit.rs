@@ -182,6 +182,51 @@ async fn one_bucket_per_key_and_per_user(backend: Backend, counting: Counting) {
         .expect_error(429, "RATE_LIMITED");
 }
 
+/// A refused v1 key pair counts against the client's per-IP auth quota, which /auth/token
+/// shares; IPv6 clients count per /64.
+async fn failed_v1_key_checks_count_per_ip(backend: Backend, counting: Counting) {
+    let Some(app) = app(backend, counting).await else {
+        return;
+    };
+    let (key, secret, _, _) = app.api_key("default", "ed@example.com", Role::Editor).await;
+    let wrong = jekcms_auth::CredentialFamily::ApiSecret.generate();
+    let v1 = |peer: &str, secret: &str| {
+        TestRequest::get()
+            .uri("/api/v1/posts")
+            .peer_addr(peer.parse().unwrap())
+            .insert_header(("x-api-key", key.clone()))
+            .insert_header(("x-api-secret", secret.to_owned()))
+    };
+    for i in 0..3u64 {
+        let r = app.call(v1("192.0.2.7:1", &wrong)).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(num(&r, "x-ratelimit-remaining"), 3 - i);
+        assert_eq!(r.header("ratelimit-policy"), Some("\"ip\";q=4;w=60"));
+    }
+    // The fourth guess is /auth/token's: one quota for both.
+    let token = TestRequest::post()
+        .uri("/api/v2/auth/token")
+        .peer_addr("192.0.2.7:2".parse().unwrap())
+        .insert_header(("content-type", "application/json"))
+        .set_payload(format!(r#"{{"api_key":"{key}","api_secret":"{wrong}"}}"#));
+    app.call(token).await.expect_error(401, "AUTH_INVALID");
+    let r = app.call(v1("192.0.2.7:1", &wrong)).await;
+    assert_eq!(r.status, 429);
+    assert!(num(&r, "retry-after") >= 1);
+    // The right pair still works from there (it is counted against the key), and another
+    // client's guesses are its own.
+    assert_eq!(app.call(v1("192.0.2.7:1", &secret)).await.status, 200);
+    assert_eq!(app.call(v1("192.0.2.8:1", &wrong)).await.status, 401);
+
+    // IPv6: one /64 is one client, however many of its addresses it uses.
+    for i in 0..4u16 {
+        let peer = format!("[2001:db8:7:7::{:x}]:1", i + 1);
+        assert_eq!(app.call(v1(&peer, &wrong)).await.status, 401);
+    }
+    assert_eq!(app.call(v1("[2001:db8:7:7:ffff::1]:1", &wrong)).await.status, 429);
+    assert_eq!(app.call(v1("[2001:db8:7:8::1]:1", &wrong)).await.status, 401);
+}
+
 async fn admin_tier(backend: Backend, counting: Counting) {
     let Some(app) = app(backend, counting).await else {
         return;
@@ -320,6 +365,7 @@ macro_rules! on_both {
 on_both!(
     quota_sequence,
     one_bucket_per_key_and_per_user,
+    failed_v1_key_checks_count_per_ip,
     admin_tier,
     auth_endpoints_per_ip,
     forwarded_for_only_from_trusted_proxies,
