@@ -42,6 +42,11 @@ pub struct Site {
     pub name: String,
 }
 
+/// Site slugs registration never takes: the operator's (`jekcms keys create` and
+/// `jekcms seed` use `default` unless told otherwise), so that a registrant can never end
+/// up owning the site the operator's commands write to.
+pub const RESERVED_SITE_SLUGS: [&str; 1] = ["default"];
+
 /// Which kind of key to create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyFamily {

@@ -29,8 +29,9 @@ pub struct KeyScope<'a> {
 
 /// Storage of sites, users and keys. Each method is one atomic step.
 pub trait AccountStore: Send + Sync {
-    /// Creates a site named `site_name` (slug made from the name, suffixed until unique)
-    /// with `owner` as its first user.
+    /// Creates a site named `site_name` (slug made from the name, suffixed until unique and
+    /// never one of [`RESERVED_SITE_SLUGS`](crate::model::RESERVED_SITE_SLUGS)) with
+    /// `owner` as its first user.
     fn register(
         &self,
         site_name: &str,

@@ -179,6 +179,29 @@ impl Store {
         })
     }
 
+    /// The user of `site_id` with this email, if any.
+    pub fn find_user(
+        &self,
+        site_id: i64,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send {
+        let email = email.to_owned();
+        crate::boxed::<Result<Option<UserRecord>, StoreError>>(async move {
+            let email: &str = &email;
+            let row = with_conn!(self, conn => {
+                users::table
+                    .filter(users::site_id.eq(site_id))
+                    .filter(users::email.eq(email))
+                    .select((users::id, users::site_id, users::email, users::name, users::role))
+                    .limit_literal(1)
+                    .get_result::<UserRow>(conn)
+                    .await
+                    .optional()?
+            });
+            row.map(UserRow::into_record).transpose()
+        })
+    }
+
     /// Grants or withdraws the site's API access (its license); without it every
     /// authenticated `/api/v2` request is refused with `LICENSE_REQUIRED`.
     pub fn set_site_api_access(
@@ -453,6 +476,10 @@ impl AccountStore for Store {
                 let mut n = 1;
                 let slug = loop {
                     let candidate = if n == 1 { base.clone() } else { jekcms_content::slug::with_suffix(&base, n) };
+                    if jekcms_accounts::model::RESERVED_SITE_SLUGS.contains(&candidate.as_str()) {
+                        n += 1;
+                        continue;
+                    }
                     let taken: Vec<i64> = sites::table
                         .filter(sites::slug.eq(&candidate))
                         .select(sites::id)

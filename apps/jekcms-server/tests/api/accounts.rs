@@ -48,6 +48,11 @@ both_stores! {
         // Same site name: another slug.
         let other = register(&app, "bob@example.com", "Ada's Blog").await;
         assert_eq!(other["site"]["slug"], "ada-s-blog-2");
+        // The operator's slug is never handed to a registrant.
+        let d = register(&app, "eve@example.com", "Default").await;
+        assert_eq!(d["site"]["slug"], "default-2");
+        let operator = app.owner().await;
+        assert_ne!(operator.site_id, d["site"]["id"].as_i64().unwrap());
 
         // Every bad field at once.
         let body = json!({"name": "", "email": "nope", "password": "short", "colour": "red"});
