@@ -148,9 +148,9 @@ impl Config {
             .map_err(|_| err("JEKCMS_BIND", "expected HOST:PORT, e.g. 127.0.0.1:8080"))?;
         let secret_key = match val("JEKCMS_SECRET_KEY") {
             None => None,
-            Some(hex_key) => Some(
-                parse_secret_key(&hex_key).map_err(|m| err("JEKCMS_SECRET_KEY", &m))?,
-            ),
+            Some(hex_key) => {
+                Some(parse_secret_key(&hex_key).map_err(|m| err("JEKCMS_SECRET_KEY", &m))?)
+            }
         };
         let max_upload_bytes = match val("JEKCMS_MAX_UPLOAD_BYTES") {
             None => 26_214_400,

@@ -66,7 +66,9 @@ pub fn key_file(config: &Config) -> Option<PathBuf> {
         return Some(path.clone());
     }
     match jekcms_store::parse_url(&config.database_url) {
-        Ok((Backend::Sqlite, path)) if path != ":memory:" => Some(PathBuf::from(format!("{path}.key"))),
+        Ok((Backend::Sqlite, path)) if path != ":memory:" => {
+            Some(PathBuf::from(format!("{path}.key")))
+        }
         _ => None,
     }
 }

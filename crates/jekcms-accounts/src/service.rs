@@ -11,8 +11,8 @@
 
 use crate::AccountError;
 use crate::model::{
-    ApiKey, CreatedKey, KeyFamily, KeyRequest, Login, NewApiKey, NewUser, Registration, Site,
-    User, UserChange, UserPatch, UserRequest,
+    ApiKey, CreatedKey, KeyFamily, KeyRequest, Login, NewApiKey, NewUser, Registration, Site, User,
+    UserChange, UserPatch, UserRequest,
 };
 use crate::repo::{AccountStore, KeyScope, LoginRecord};
 use jekcms_auth::session::{SessionFamily, SessionStore};

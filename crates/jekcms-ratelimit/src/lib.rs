@@ -460,9 +460,7 @@ mod tests {
     fn counts_down_then_refuses_at_quota_plus_one() {
         let clock = FakeRelativeClock::default();
         let l = limiter(&clock);
-        let remaining: Vec<u32> = (0..3)
-            .map(|_| l.check_user(7, false).remaining)
-            .collect();
+        let remaining: Vec<u32> = (0..3).map(|_| l.check_user(7, false).remaining).collect();
         assert_eq!(remaining, [2, 1, 0]);
         let refused = l.check_user(7, false);
         assert!(!refused.allowed);
@@ -522,7 +520,10 @@ mod tests {
         let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
         assert!(l.check_ip(a).allowed && l.check_ip(b).allowed);
         assert!(!l.check_ip(a).allowed, "the same /64");
-        assert!(l.check_ip("2001:db8:1:3::1".parse().unwrap()).allowed, "another /64");
+        assert!(
+            l.check_ip("2001:db8:1:3::1".parse().unwrap()).allowed,
+            "another /64"
+        );
         // An IPv4-mapped address is its IPv4 address.
         let v4: IpAddr = "192.0.2.7".parse().unwrap();
         assert_eq!(ip_bucket("::ffff:192.0.2.7".parse().unwrap()), v4);

@@ -120,17 +120,36 @@ mod tests {
         }
         conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
 
-        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM users WHERE id = 1 AND email = 'x@example.com'"), 1);
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT count(*) AS n FROM users WHERE id = 1 AND email = 'x@example.com'"
+            ),
+            1
+        );
         assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM api_keys"), 1);
         assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM sessions"), 1);
-        assert_eq!(count(&mut conn, "SELECT foreign_keys AS n FROM pragma_foreign_keys"), 1, "foreign keys are back on");
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT foreign_keys AS n FROM pragma_foreign_keys"
+            ),
+            1,
+            "foreign keys are back on"
+        );
         // Per site now: the same email in another site is fine, twice in one site is not.
         let insert = |site: i64| {
-            format!("INSERT INTO users (site_id, email, name, role, created_at, updated_at) VALUES ({site}, 'x@example.com', 'X', 'viewer', '2026-01-01 00:00:00', '2026-01-01 00:00:00')")
+            format!(
+                "INSERT INTO users (site_id, email, name, role, created_at, updated_at) VALUES ({site}, 'x@example.com', 'X', 'viewer', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
         };
         diesel::sql_query(insert(2)).execute(&mut conn).unwrap();
         assert!(diesel::sql_query(insert(1)).execute(&mut conn).is_err());
-        assert_eq!(count(&mut conn, "SELECT max(id) AS n FROM users"), 3, "ids are not reused");
+        assert_eq!(
+            count(&mut conn, "SELECT max(id) AS n FROM users"),
+            3,
+            "ids are not reused"
+        );
         // Keys and sessions still belong to their user.
         diesel::sql_query("DELETE FROM users WHERE id = 1")
             .execute(&mut conn)

@@ -146,19 +146,34 @@ async fn keys_create_takes_over_no_site(backend: Backend) {
     for site in [registered.slug.as_str(), "default"] {
         let e = run("intruder@example.com", None, site).await.unwrap_err();
         assert!(e.contains("already has an owner"), "{e}");
-        let e = run("intruder@example.com", Some("owner"), site).await.unwrap_err();
+        let e = run("intruder@example.com", Some("owner"), site)
+            .await
+            .unwrap_err();
         assert!(e.contains("already has an owner"), "{e}");
     }
     assert_eq!(store.count_owners(registered.id).await.unwrap(), 1);
     // A lower role may be added; an existing user keeps theirs unless --role matches it.
-    let ed = run("ed@example.com", Some("editor"), "default").await.unwrap();
-    let e = run("ed@example.com", Some("admin"), "default").await.unwrap_err();
-    assert!(e.starts_with("--role") && e.contains("already editor"), "{e}");
+    let ed = run("ed@example.com", Some("editor"), "default")
+        .await
+        .unwrap();
+    let e = run("ed@example.com", Some("admin"), "default")
+        .await
+        .unwrap_err();
+    assert!(
+        e.starts_with("--role") && e.contains("already editor"),
+        "{e}"
+    );
     let again = run("ed@example.com", None, "default").await.unwrap();
     assert_eq!(again["user_id"], ed["user_id"]);
-    run("ed@example.com", Some("editor"), "default").await.unwrap();
-    run("op@example.com", Some("owner"), "default").await.unwrap();
-    let e = run("op@example.com", Some("viewer"), "default").await.unwrap_err();
+    run("ed@example.com", Some("editor"), "default")
+        .await
+        .unwrap();
+    run("op@example.com", Some("owner"), "default")
+        .await
+        .unwrap();
+    let e = run("op@example.com", Some("viewer"), "default")
+        .await
+        .unwrap_err();
     assert!(e.starts_with("--role"), "{e}");
 }
 

@@ -164,8 +164,13 @@ async fn one_bucket_per_key_and_per_user(backend: Backend, counting: Counting) {
 
     // Password sessions count against their user, however many logins.
     let owner = app.owner().await;
-    app.add_user(&owner.access, "pw@example.com", "author", Some("correct horse battery staple"))
-        .await;
+    app.add_user(
+        &owner.access,
+        "pw@example.com",
+        "author",
+        Some("correct horse battery staple"),
+    )
+    .await;
     for _ in 0..5 {
         let t = app
             .password_login("pw@example.com", "correct horse battery staple")
@@ -223,8 +228,16 @@ async fn failed_v1_key_checks_count_per_ip(backend: Backend, counting: Counting)
         let peer = format!("[2001:db8:7:7::{:x}]:1", i + 1);
         assert_eq!(app.call(v1(&peer, &wrong)).await.status, 401);
     }
-    assert_eq!(app.call(v1("[2001:db8:7:7:ffff::1]:1", &wrong)).await.status, 429);
-    assert_eq!(app.call(v1("[2001:db8:7:8::1]:1", &wrong)).await.status, 401);
+    assert_eq!(
+        app.call(v1("[2001:db8:7:7:ffff::1]:1", &wrong))
+            .await
+            .status,
+        429
+    );
+    assert_eq!(
+        app.call(v1("[2001:db8:7:8::1]:1", &wrong)).await.status,
+        401
+    );
 }
 
 async fn admin_tier(backend: Backend, counting: Counting) {

@@ -12,10 +12,8 @@ use jekcms_store::{Backend, Store};
 fn config(db: &TestDatabase, secret_key: Option<[u8; 32]>) -> Config {
     let mut config = Config::from_lookup(|_| None).unwrap();
     config.database_url = db.url().to_owned();
-    config.media_dir = std::env::temp_dir().join(format!(
-        "jekcms_secret_key_media_{}",
-        std::process::id()
-    ));
+    config.media_dir =
+        std::env::temp_dir().join(format!("jekcms_secret_key_media_{}", std::process::id()));
     config.secret_key = secret_key;
     config
 }
@@ -98,7 +96,9 @@ async fn start_without_a_configured_key(backend: Backend) {
             let (session, user, site) = a_session(&state).await;
             let token = state.tokens.access_tokens().issue(session, user, site);
             let store = Store::connect(db.url(), Default::default()).await.unwrap();
-            let restarted = AppState::with_store(config(&db, None), store).await.unwrap();
+            let restarted = AppState::with_store(config(&db, None), store)
+                .await
+                .unwrap();
             restarted.tokens.authenticate(&token).await.unwrap();
         }
     }
@@ -138,8 +138,8 @@ async fn a_key_left_in_the_database_is_moved_out(backend: Backend) {
         .unwrap();
     assert_eq!(store.setting("secret_key").await.unwrap(), None);
     let (session, user, site) = a_session(&state).await;
-    let old_token = AccessTokens::new(&legacy, std::time::Duration::from_secs(900))
-        .issue(session, user, site);
+    let old_token =
+        AccessTokens::new(&legacy, std::time::Duration::from_secs(900)).issue(session, user, site);
     state.tokens.authenticate(&old_token).await.unwrap();
     if backend == Backend::Sqlite {
         let text = std::fs::read_to_string(key_file(&db)).unwrap();
@@ -148,7 +148,9 @@ async fn a_key_left_in_the_database_is_moved_out(backend: Backend) {
         assert_eq!(mode(&key_file(&db)), 0o600);
         // And the next start reads it from the file.
         let store = Store::connect(db.url(), Default::default()).await.unwrap();
-        let restarted = AppState::with_store(config(&db, None), store).await.unwrap();
+        let restarted = AppState::with_store(config(&db, None), store)
+            .await
+            .unwrap();
         restarted.tokens.authenticate(&old_token).await.unwrap();
     }
 }
@@ -180,7 +182,10 @@ async fn unsafe_key_files_are_refused() {
         .err()
         .unwrap()
         .0;
-    assert!(e.starts_with("JEKCMS_SECRET_KEY_FILE") && e.contains("all-zero"), "{e}");
+    assert!(
+        e.starts_with("JEKCMS_SECRET_KEY_FILE") && e.contains("all-zero"),
+        "{e}"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -201,10 +206,8 @@ async fn an_in_memory_database_keeps_its_key_in_memory() {
     let mut config = Config::from_lookup(|_| None).unwrap();
     config.database_url = "sqlite::memory:".into();
     assert_eq!(jekcms_server::secret_key::key_file(&config), None);
-    config.media_dir = std::env::temp_dir().join(format!(
-        "jekcms_secret_key_media_{}",
-        std::process::id()
-    ));
+    config.media_dir =
+        std::env::temp_dir().join(format!("jekcms_secret_key_media_{}", std::process::id()));
     let store = Store::connect(&config.database_url, Default::default())
         .await
         .unwrap();
