@@ -123,8 +123,10 @@ for store in $stores; do
   work="$out/$store"
   rm -rf "$work"; mkdir -p "$work"
   case $store in
-    sqlite) url="sqlite://$work/bench.db" ;;
+    sqlite) url="sqlite://$work/bench.db"; unset JEKCMS_SECRET_KEY ;;
     postgres)
+      # PostgreSQL deployments bring their own key; SQLite keeps one beside the database.
+      JEKCMS_SECRET_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n'); export JEKCMS_SECRET_KEY
       psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" -c "CREATE DATABASE $pg_db"
       url="${pg_admin%/*}/$pg_db" ;;
   esac

@@ -11,7 +11,8 @@ cargo build -q --release -p jekcms-server
 bin="${CARGO_TARGET_DIR:-$(pwd)/target}/release/jekcms"
 cg_work=$(mktemp -d)
 trap 'rm -rf "$cg_work"' EXIT
-cg_creds=$("$bin" keys create --user "callgrind-$$@example.com" --json)
+# admin: the tier of the bench owner, who already owns the site (keys create adds no second owner).
+cg_creds=$("$bin" keys create --user "callgrind-$$@example.com" --role admin --json)
 
 callgrind_requests() {
   local requests=$1 concurrency=$2; shift 2

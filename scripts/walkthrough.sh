@@ -69,6 +69,9 @@ run_leg "sqlite (docs/api.md)" "sqlite://$(mktemp -d)/jekcms.db" "$api_examples"
 if [ -n "${JEKCMS_TEST_POSTGRES_URL:-}" ]; then
   db="jekcms_walkthrough_$$"
   admin="$JEKCMS_TEST_POSTGRES_URL"
+  # PostgreSQL deployments bring their own key (SQLite keeps a generated one beside the file).
+  JEKCMS_SECRET_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
+  export JEKCMS_SECRET_KEY
   psql -q "$admin" -c "CREATE DATABASE $db"
   trap 'psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"' EXIT
   run_leg postgres "${admin%/*}/$db" "$block" "$readme_checks"

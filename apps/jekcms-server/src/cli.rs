@@ -46,7 +46,8 @@ pub enum Command {
 /// `keys` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Create a key for a user, creating the site and the user when missing.
+    /// Create a key for a user, creating the site and the user when missing (never a second
+    /// owner of a site that has one).
     Create(CreateKey),
 }
 
@@ -65,9 +66,10 @@ pub struct CreateKey {
     /// Email of the user the key acts as.
     #[arg(long)]
     pub user: String,
-    /// Role of the user, if it has to be created.
-    #[arg(long, default_value = "owner")]
-    pub role: String,
+    /// Role of the user if it has to be created (default: owner, for a site without one).
+    /// For an existing user it must be the user's role: roles change through the API.
+    #[arg(long)]
+    pub role: Option<String>,
     /// Slug of the site, created if missing.
     #[arg(long, default_value = "default")]
     pub site: String,
@@ -83,10 +85,18 @@ pub struct CreateKey {
 }
 
 /// Creates a key as `jekcms keys create` does and returns what to print.
+///
+/// The site and the user are created when missing, but the command never silently takes
+/// over a site: it adds no owner to a site that has one (a site made by open registration,
+/// say), and a `--role` that differs from an existing user's role is refused rather than
+/// ignored.
 pub async fn create_key(config: &Config, args: &CreateKey) -> Result<String, StartError> {
-    let role: Role = args.role.parse().map_err(|_| {
-        StartError("--role: expected viewer, author, editor, admin or owner".into())
-    })?;
+    let role: Option<Role> = match &args.role {
+        None => None,
+        Some(r) => Some(r.parse().map_err(|_| {
+            StartError("--role: expected viewer, author, editor, admin or owner".into())
+        })?),
+    };
     let email = args.user.trim().to_lowercase();
     if !email.contains('@') || email.len() > 254 {
         return Err(StartError("--user: expected an email address".into()));
@@ -103,11 +113,35 @@ pub async fn create_key(config: &Config, args: &CreateKey) -> Result<String, Sta
         .ensure_site(&args.site, &args.site)
         .await
         .map_err(|e| StartError(e.to_string()))?;
-    let name = email.split('@').next().unwrap_or_default().to_owned();
-    let user = store
-        .ensure_user(site.id, &email, &name, role)
-        .await
-        .map_err(|e| StartError(format!("--user: {e}")))?;
+    let fail = |e: jekcms_store::StoreError| StartError(e.to_string());
+    let user = match store.find_user(site.id, &email).await.map_err(fail)? {
+        Some(user) => {
+            if let Some(role) = role.filter(|r| *r != user.role) {
+                return Err(StartError(format!(
+                    "--role: {email} is already {} of site {}, not {role}; change roles through \
+                     the API (PATCH /api/v2/users/{}), or leave --role out",
+                    user.role, site.slug, user.id
+                )));
+            }
+            user
+        }
+        None => {
+            let role = role.unwrap_or(Role::Owner);
+            if role == Role::Owner && store.count_owners(site.id).await.map_err(fail)? > 0 {
+                return Err(StartError(format!(
+                    "--user: site {} already has an owner, and keys create adds none to a site \
+                     that has one; pass --role with a lower role, --user with an owner's email, \
+                     or ask an owner to add {email} (POST /api/v2/users)",
+                    site.slug
+                )));
+            }
+            let name = email.split('@').next().unwrap_or_default().to_owned();
+            store
+                .ensure_user(site.id, &email, &name, role)
+                .await
+                .map_err(|e| StartError(format!("--user: {e}")))?
+        }
+    };
     let family = match args.family {
         Family::Api => KeyFamily::Api,
         Family::Mcp => KeyFamily::Mcp,

@@ -27,8 +27,12 @@ pub struct Config {
     pub rate_limit_admin: Option<Quota>,
     /// `JEKCMS_RATE_LIMIT_AUTH` (`None`: `off`)
     pub rate_limit_auth: Option<Quota>,
-    /// `JEKCMS_SECRET_KEY`; when absent, one is generated once and kept in the database.
+    /// `JEKCMS_SECRET_KEY`; required with PostgreSQL. When absent on SQLite, the key is
+    /// generated once and kept in [`Config::secret_key_file`], never in the database.
     pub secret_key: Option<[u8; 32]>,
+    /// `JEKCMS_SECRET_KEY_FILE`: where SQLite keeps its generated key (default: the database
+    /// file's path plus `.key`).
+    pub secret_key_file: Option<PathBuf>,
     /// `JEKCMS_MEDIA_DIR`
     pub media_dir: PathBuf,
     /// `JEKCMS_MAX_UPLOAD_BYTES`
@@ -101,7 +105,7 @@ pub struct ConfigError {
 }
 
 /// Every variable the server reads; the keys a `jekcms.toml` may set.
-pub const VARIABLES: [&str; 27] = [
+pub const VARIABLES: [&str; 28] = [
     "JEKCMS_DATABASE_URL",
     "JEKCMS_BIND",
     "JEKCMS_ACCESS_TOKEN_TTL",
@@ -111,6 +115,7 @@ pub const VARIABLES: [&str; 27] = [
     "JEKCMS_RATE_LIMIT_ADMIN",
     "JEKCMS_RATE_LIMIT_AUTH",
     "JEKCMS_SECRET_KEY",
+    "JEKCMS_SECRET_KEY_FILE",
     "JEKCMS_MEDIA_DIR",
     "JEKCMS_MAX_UPLOAD_BYTES",
     "JEKCMS_V1_ENABLED",
@@ -204,13 +209,7 @@ impl Config {
         let secret_key = match val("JEKCMS_SECRET_KEY") {
             None => None,
             Some(hex_key) => {
-                let bytes = hex::decode(hex_key.trim())
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| {
-                        err("JEKCMS_SECRET_KEY", "expected 64 hex characters (32 bytes)")
-                    })?;
-                Some(bytes)
+                Some(parse_secret_key(&hex_key).map_err(|m| err("JEKCMS_SECRET_KEY", &m))?)
             }
         };
         let max_upload_bytes = match val("JEKCMS_MAX_UPLOAD_BYTES") {
@@ -274,6 +273,7 @@ impl Config {
             rate_limit_admin: quota("JEKCMS_RATE_LIMIT_ADMIN", "300/min")?,
             rate_limit_auth: quota("JEKCMS_RATE_LIMIT_AUTH", "10/min")?,
             secret_key,
+            secret_key_file: val("JEKCMS_SECRET_KEY_FILE").map(PathBuf::from),
             media_dir: val("JEKCMS_MEDIA_DIR")
                 .unwrap_or_else(|| "./media".into())
                 .into(),
@@ -344,6 +344,23 @@ pub fn log_filter(spec: &str) -> Result<tracing_subscriber::filter::Targets, Str
         }
     }
     spec.parse().map_err(|_| bad())
+}
+
+/// How to make a key, for the messages that ask for one.
+pub const MAKE_A_KEY: &str = "make one with `openssl rand -hex 32`";
+
+/// Reads a secret key: 64 hex characters, not all zero (a placeholder, not a secret).
+pub fn parse_secret_key(hex_key: &str) -> Result<[u8; 32], String> {
+    let key = hex::decode(hex_key.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| format!("expected 64 hex characters (32 bytes); {MAKE_A_KEY}"))?;
+    if key == [0; 32] {
+        return Err(format!(
+            "an all-zero key seals nothing anyone could not forge; {MAKE_A_KEY}"
+        ));
+    }
+    Ok(key)
 }
 
 /// Reads a `jekcms.toml`: a flat table whose keys are the variable names (`JEKCMS_BIND`) or
@@ -455,12 +472,14 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_variable() {
+        let all_zero = "0".repeat(64);
         for (var, value) in [
             ("JEKCMS_DATABASE_URL", "mysql://x"),
             ("JEKCMS_BIND", "nowhere"),
             ("JEKCMS_RATE_LIMIT_STANDARD", "abc/min"),
             ("JEKCMS_RATE_LIMIT_AUTH", "10/fortnight"),
             ("JEKCMS_SECRET_KEY", "abcd"),
+            ("JEKCMS_SECRET_KEY", all_zero.as_str()),
             ("JEKCMS_ACCESS_TOKEN_TTL", "soon"),
             ("JEKCMS_V1_ENABLED", "maybe"),
             ("JEKCMS_MAX_UPLOAD_BYTES", "0"),

@@ -150,6 +150,7 @@ impl From<jekcms_accounts::AccountError> for AppError {
                     .collect(),
             )),
             E::BadCredentials => Self::new(ErrorCode::AuthInvalid, e.to_string()),
+            E::LicenseRequired => Self::new(ErrorCode::LicenseRequired, e.to_string()),
             E::Forbidden(m) => Self::new(ErrorCode::Forbidden, m),
             E::NotFound => Self::new(ErrorCode::NotFound, "resource not found"),
             E::Conflict { field } => Self(ApiError::field(
@@ -242,6 +243,7 @@ impl From<SessionError> for AppError {
     fn from(e: SessionError) -> Self {
         match e {
             SessionError::Auth(a) => a.into(),
+            SessionError::LicenseRequired => Self::new(ErrorCode::LicenseRequired, e.to_string()),
             SessionError::Store(s) => s.into(),
         }
     }

@@ -109,13 +109,16 @@ impl FromRequest for Caller {
                     "internal server error",
                 ))
             })?;
-            // Counted once the credential is known good, whatever happens next; the quota
-            // belongs to the session, so a refreshed token keeps the count.
-            if let Some(limiter) = limiter
-                && let Some(decision) = limiter
-                    .check_session(principal.session_id, principal.role.is_admin_tier())
-                    .await
-            {
+            // Counted once the credential is known good, whatever happens next. The quota
+            // belongs to the key (shared by all its sessions and its v1 calls) or, for a
+            // password session, to the user: more sessions buy no more requests.
+            let admin_tier = principal.role.is_admin_tier();
+            let decision = match (&limiter, principal.api_key_id) {
+                (None, _) => None,
+                (Some(limiter), Some(key_id)) => limiter.check_api_key(key_id, admin_tier).await,
+                (Some(limiter), None) => limiter.check_user(principal.user_id, admin_tier).await,
+            };
+            if let Some(decision) = decision {
                 context::set_rate_limit(decision);
                 if !decision.allowed {
                     return Err(rate_limited(&decision));
@@ -178,18 +181,38 @@ impl FromRequest for V1Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let pair = v1_key_pair(req);
+        let ip = state
+            .as_ref()
+            .map(|s| client_ip(req, &s.config.trusted_proxies));
         Box::pin(async move {
             let state = state
                 .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
             let (key, secret) = pair?;
             let tokens = state.tokens.clone();
             // Its own task, so that a failing sibling extractor never cancels the lookup.
-            let principal =
+            let checked =
                 actix_web::rt::spawn(
                     async move { tokens.authenticate_key_pair(&key, &secret).await },
                 )
                 .await
-                .map_err(|_| AppError::new(ErrorCode::InternalError, "internal server error"))??;
+                .map_err(|_| AppError::new(ErrorCode::InternalError, "internal server error"))?;
+            let principal = match checked {
+                Ok(principal) => principal,
+                Err(refused) => {
+                    // A refused key pair is a guess like a refused /auth/token: it counts
+                    // against the client's per-IP auth quota, which then answers 429.
+                    if matches!(refused, jekcms_auth::session::SessionError::Auth(_))
+                        && let Some(ip) = ip
+                        && let Some(decision) = state.limiter.check_ip(ip).await
+                    {
+                        context::set_rate_limit(decision);
+                        if !decision.allowed {
+                            return Err(V1Error(rate_limited(&decision).0));
+                        }
+                    }
+                    return Err(refused.into());
+                }
+            };
             if let Some(decision) = state
                 .limiter
                 .check_api_key(principal.key_id, principal.role.is_admin_tier())

@@ -21,6 +21,7 @@ pub mod openapi;
 pub mod paging;
 pub mod respond;
 pub mod routes;
+pub mod secret_key;
 pub mod seed;
 pub mod server;
 pub mod state;

@@ -33,25 +33,7 @@ impl AppState {
 
     /// Builds the state over an already connected store.
     pub async fn with_store(config: Config, store: Store) -> Result<Self, StartError> {
-        let secret = match config.secret_key {
-            Some(k) => k,
-            None => {
-                let stored = store
-                    .setting_or_insert("secret_key", || hex::encode(random_key()))
-                    .await
-                    .map_err(|e| {
-                        StartError(format!(
-                            "JEKCMS_SECRET_KEY: cannot read the stored key: {e}"
-                        ))
-                    })?;
-                hex::decode(&stored)
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| {
-                        StartError("JEKCMS_SECRET_KEY: the stored key is malformed".into())
-                    })?
-            }
-        };
+        let secret = crate::secret_key::load(&config, &store).await?;
         let access = AccessTokens::new(&secret, config.access_token_ttl);
         let policy = TokenPolicy {
             refresh_ttl: chrono::Duration::from_std(config.refresh_token_ttl)
@@ -90,15 +72,6 @@ impl AppState {
             config: Arc::new(config),
         })
     }
-}
-
-fn random_key() -> [u8; 32] {
-    use ring::rand::{SecureRandom, SystemRandom};
-    let mut k = [0u8; 32];
-    SystemRandom::new()
-        .fill(&mut k)
-        .expect("system randomness is available");
-    k
 }
 
 /// A start-up failure, reported as one line.

@@ -76,7 +76,7 @@ impl TestServer {
             &self.config,
             &CreateKey {
                 user: format!("{role}@example.com"),
-                role: role.into(),
+                role: Some(role.into()),
                 site: "default".into(),
                 family: Family::Api,
                 name: format!("{role} key"),

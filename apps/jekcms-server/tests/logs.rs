@@ -275,7 +275,7 @@ fn exercise(http: &Http) -> Vec<String> {
         "PATCH",
         &format!("/api/v2/users/{owner_id}"),
         Some(&owner_access),
-        json!({"password": new_password}),
+        json!({"password": new_password, "current_password": password}),
     );
     assert_eq!(st, 200);
     let (st, _) = http.json(
@@ -294,8 +294,19 @@ async fn no_secret_in_trace_logs(backend: Backend) {
     };
     let media =
         std::env::temp_dir().join(format!("jekcms_logs_{}_{backend:?}", std::process::id()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jekcms"))
-        .env_clear()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_jekcms"));
+    command.env_clear();
+    // PostgreSQL needs the key from the environment; SQLite generates one beside the database.
+    let configured_key = (backend == Backend::Postgres).then(|| {
+        use ring::rand::SecureRandom;
+        let mut key = [0u8; 32];
+        ring::rand::SystemRandom::new().fill(&mut key).unwrap();
+        hex::encode(key)
+    });
+    if let Some(key) = &configured_key {
+        command.env("JEKCMS_SECRET_KEY", key);
+    }
+    let mut child = command
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("JEKCMS_DATABASE_URL", db.url())
         .env("JEKCMS_BIND", "127.0.0.1:0")
@@ -322,9 +333,17 @@ async fn no_secret_in_trace_logs(backend: Backend) {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
     let http = Http { addr };
-    let secrets = tokio::task::spawn_blocking(move || exercise(&http))
+    let mut secrets = tokio::task::spawn_blocking(move || exercise(&http))
         .await
         .unwrap();
+    let secret_key = configured_key.unwrap_or_else(|| {
+        let path = db.url().strip_prefix("sqlite://").unwrap();
+        std::fs::read_to_string(format!("{path}.key"))
+            .expect("the generated key is in a file beside the database")
+            .trim()
+            .to_owned()
+    });
+    secrets.push(secret_key);
     let _ = child.kill();
     let _ = child.wait();
     let log = log_reader.join().unwrap();
@@ -346,7 +365,7 @@ async fn no_secret_in_trace_logs(backend: Backend) {
         log.contains("TRACE") || log.contains("DEBUG"),
         "JEKCMS_LOG=trace was not applied"
     );
-    assert_eq!(secrets.len(), 13, "every secret handled is checked");
+    assert_eq!(secrets.len(), 14, "every secret handled is checked");
     for secret in &secrets {
         // The whole secret, and its last 16 characters (a secret logged without its prefix
         // or cut short still leaks).

@@ -45,9 +45,14 @@ pub enum AccountError {
     /// The request broke one or more rules.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
-    /// The email and password do not match an account (the same answer for both cases).
-    #[error("the email or password is incorrect")]
+    /// The email and password do not match an account (the same answer for every case).
+    #[error(
+        "the email or password is incorrect (an email that belongs to several sites also needs the site's slug in site)"
+    )]
     BadCredentials,
+    /// The credentials are good but the site's license does not include API access.
+    #[error("this site's license does not include API access")]
+    LicenseRequired,
     /// The caller's role may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -102,6 +107,7 @@ impl From<jekcms_auth::session::SessionError> for AccountError {
     fn from(e: jekcms_auth::session::SessionError) -> Self {
         match e {
             jekcms_auth::session::SessionError::Auth(_) => Self::BadCredentials,
+            jekcms_auth::session::SessionError::LicenseRequired => Self::LicenseRequired,
             jekcms_auth::session::SessionError::Store(s) => s.into(),
         }
     }

@@ -17,7 +17,7 @@ pub struct User {
     pub site_id: i64,
     /// Display name.
     pub name: String,
-    /// Email, lower case; unique across the deployment.
+    /// Email, lower case; unique within the site.
     pub email: String,
     /// `viewer`, `author`, `editor`, `admin` or `owner`.
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "editor"))]
@@ -41,6 +41,11 @@ pub struct Site {
     /// Display name.
     pub name: String,
 }
+
+/// Site slugs registration never takes: the operator's (`jekcms keys create` and
+/// `jekcms seed` use `default` unless told otherwise), so that a registrant can never end
+/// up owning the site the operator's commands write to.
+pub const RESERVED_SITE_SLUGS: [&str; 1] = ["default"];
 
 /// Which kind of key to create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +72,8 @@ impl KeyFamily {
 pub struct ApiKey {
     /// Id (the `{id}` of `DELETE /api/v2/api-keys/{id}`).
     pub id: i64,
-    /// Public part: the `api_…` key id, or the first characters of an `mcp_…` token.
+    /// Public part: the `api_…` key id, or for an `mcp_…` token an `mcpid_…` id of its own
+    /// (random, no part of the token).
     pub key_id: String,
     /// A label.
     pub name: String,
@@ -186,6 +192,8 @@ pub struct UserPatch {
     pub role: Option<Role>,
     /// New password (checked, not yet hashed).
     pub password: Option<String>,
+    /// The user's password now: required to change one's own password or email.
+    pub current_password: Option<String>,
 }
 
 /// `POST /api-keys`.
@@ -341,17 +349,32 @@ impl Registration {
     }
 }
 
-/// Parses `{"email","password"}` of a login. Shape errors only: whether the pair is right
-/// is the login's business, and a malformed email is simply a wrong one.
-pub fn parse_login(body: &Value) -> Result<(String, String), AccountError> {
-    let mut f = Fields::new(body, &["email", "password"])?;
-    let email = f.raw_string("email", true);
-    let password = f.raw_string("password", true);
-    f.finish()?;
-    Ok((
-        email.expect("checked").trim().to_lowercase(),
-        password.expect("checked"),
-    ))
+/// `POST /auth/login`.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// Email, trimmed and lower case.
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Slug of the site to sign in to; needed only when the email belongs to several.
+    pub site: Option<String>,
+}
+
+impl Login {
+    /// Parses `{"email","password","site"?}`. Shape errors only: whether the pair is right
+    /// is the login's business, and a malformed email is simply a wrong one.
+    pub fn parse(body: &Value) -> Result<Self, AccountError> {
+        let mut f = Fields::new(body, &["email", "password", "site"])?;
+        let email = f.raw_string("email", true);
+        let password = f.raw_string("password", true);
+        let site = f.raw_string("site", false);
+        f.finish()?;
+        Ok(Self {
+            email: email.expect("checked").trim().to_lowercase(),
+            password: password.expect("checked"),
+            site: site.map(|s| s.trim().to_owned()),
+        })
+    }
 }
 
 impl UserRequest {
@@ -373,14 +396,20 @@ impl UserRequest {
 }
 
 impl UserPatch {
-    /// Parses a merge patch of `name`, `email`, `role`, `password` (none may be `null`).
+    /// Parses a merge patch of `name`, `email`, `role`, `password`, and the
+    /// `current_password` that confirms a change of one's own password or email (none may
+    /// be `null`).
     pub fn parse(body: &Value) -> Result<Self, AccountError> {
-        let mut f = Fields::new(body, &["name", "email", "role", "password"])?;
+        let mut f = Fields::new(
+            body,
+            &["name", "email", "role", "password", "current_password"],
+        )?;
         let patch = Self {
             name: f.checked("name", false, |s| check_name("name", s)),
             email: f.checked("email", false, normalise_email),
             role: f.checked("role", false, check_role),
             password: f.checked("password", false, check_password),
+            current_password: f.string("current_password", false),
         };
         f.finish()?;
         Ok(patch)

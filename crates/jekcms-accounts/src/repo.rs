@@ -14,6 +14,8 @@ pub struct LoginRecord {
     pub user: User,
     /// Argon2id PHC string, if the user has a password.
     pub password_hash: Option<String>,
+    /// Whether the user's site's license includes API access.
+    pub site_api_access: bool,
 }
 
 /// Which keys a listing shows.
@@ -27,8 +29,9 @@ pub struct KeyScope<'a> {
 
 /// Storage of sites, users and keys. Each method is one atomic step.
 pub trait AccountStore: Send + Sync {
-    /// Creates a site named `site_name` (slug made from the name, suffixed until unique)
-    /// with `owner` as its first user. A taken email is `Conflict { field: "email" }`.
+    /// Creates a site named `site_name` (slug made from the name, suffixed until unique and
+    /// never one of [`RESERVED_SITE_SLUGS`](crate::model::RESERVED_SITE_SLUGS)) with
+    /// `owner` as its first user.
     fn register(
         &self,
         site_name: &str,
@@ -38,11 +41,13 @@ pub trait AccountStore: Send + Sync {
     /// The site with this id.
     fn site(&self, site_id: i64) -> impl Future<Output = Result<Site, AccountError>> + Send;
 
-    /// The user with this (normalised) email, of any site, with their password hash.
-    fn login_record(
+    /// Users with this (normalised) email, with their password hashes, in id order and at
+    /// most two: of the site with slug `site_slug`, or of any site when it is `None`.
+    fn login_records(
         &self,
         email: &str,
-    ) -> impl Future<Output = Result<Option<LoginRecord>, AccountError>> + Send;
+        site_slug: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<LoginRecord>, AccountError>> + Send;
 
     /// Users of a site in id order, after `after`, at most `limit`.
     fn list_users(
@@ -59,7 +64,15 @@ pub trait AccountStore: Send + Sync {
         user_id: i64,
     ) -> impl Future<Output = Result<User, AccountError>> + Send;
 
-    /// Creates a user. A taken email is `Conflict { field: "email" }`.
+    /// The Argon2id PHC string of a user of the site (`None`: the user has no password), or
+    /// `NotFound`.
+    fn password_hash(
+        &self,
+        site_id: i64,
+        user_id: i64,
+    ) -> impl Future<Output = Result<Option<String>, AccountError>> + Send;
+
+    /// Creates a user. An email taken in the same site is `Conflict { field: "email" }`.
     fn create_user(
         &self,
         site_id: i64,

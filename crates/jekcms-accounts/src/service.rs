@@ -11,11 +11,11 @@
 
 use crate::AccountError;
 use crate::model::{
-    ApiKey, CreatedKey, KeyFamily, KeyRequest, NewApiKey, NewUser, Registration, Site, User,
+    ApiKey, CreatedKey, KeyFamily, KeyRequest, Login, NewApiKey, NewUser, Registration, Site, User,
     UserChange, UserPatch, UserRequest,
 };
-use crate::repo::{AccountStore, KeyScope};
-use jekcms_auth::session::SessionStore;
+use crate::repo::{AccountStore, KeyScope, LoginRecord};
+use jekcms_auth::session::{SessionFamily, SessionStore};
 use jekcms_auth::{Action, Actor, CredentialFamily, Role, SecretHash, TokenPair, TokenService};
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -97,20 +97,31 @@ pub async fn register<A: AccountStore, S: SessionStore>(
     Ok((user, site, pair))
 }
 
-/// Signs a user in with email and password. A wrong email and a wrong password fail alike,
-/// after the same Argon2 work.
+/// Signs a user in with email and password, in the site named by `login.site` or, without
+/// it, in the one site that has this email. Every refusal is the same `BadCredentials`
+/// after the same Argon2 work — unknown email, wrong password, a user without password, an
+/// email that several sites have and no `site` — so the answer reveals neither whether nor
+/// where an email is registered.
 pub async fn login<A: AccountStore, S: SessionStore>(
     accounts: &A,
     tokens: &TokenService<S>,
-    email: &str,
-    password: String,
+    login: Login,
 ) -> Result<(User, TokenPair), AccountError> {
-    // No stored email holds NUL (every store refuses it), and PostgreSQL cannot even
-    // compare one: such an email is unknown, with the same work as any other.
-    let record = if email.contains('\0') {
-        None
+    let Login {
+        email,
+        password,
+        site,
+    } = login;
+    // No stored email or site slug holds NUL (every store refuses it), and PostgreSQL
+    // cannot even compare one: such a login is unknown, with the same work as any other.
+    let records = if email.contains('\0') || site.as_deref().is_some_and(|s| s.contains('\0')) {
+        Vec::new()
     } else {
-        accounts.login_record(email).await?
+        accounts.login_records(&email, site.as_deref()).await?
+    };
+    let record = match <[LoginRecord; 1]>::try_from(records) {
+        Ok([record]) => Some(record),
+        Err(_) => None,
     };
     let hash = record.as_ref().and_then(|r| r.password_hash.clone());
     let matches = blocking(move || match hash {
@@ -121,10 +132,16 @@ pub async fn login<A: AccountStore, S: SessionStore>(
         }
     })
     .await?;
-    let user = match record {
-        Some(r) if matches => r.user,
+    let record = match record {
+        Some(r) if matches => r,
         _ => return Err(AccountError::BadCredentials),
     };
+    // Said only to whoever proved the password, rather than handing out tokens that every
+    // request would refuse.
+    if !record.site_api_access {
+        return Err(AccountError::LicenseRequired);
+    }
+    let user = record.user;
     let pair = tokens.open_password_session(user.id, user.site_id).await?;
     Ok((user, pair))
 }
@@ -175,15 +192,27 @@ pub async fn create_user<A: AccountStore>(
 
 /// Changes a user. Others need a role the actor manages; a role change needs both the old
 /// and the new role to be manageable.
+///
+/// Changing one's own password or email takes the current password (when the user has
+/// one) and a password session: a session from an API key — or a stolen access token of
+/// one — must not be able to turn itself into a password that outlives the key.
 pub async fn update_user<A: AccountStore>(
     accounts: &A,
     actor: &Actor,
+    credential: SessionFamily,
     user_id: i64,
     patch: UserPatch,
 ) -> Result<User, AccountError> {
     let target = accounts.get_user(actor.site_id, user_id).await?;
     if target.id != actor.user_id {
         actor.require_manage(target.role)?;
+    } else if patch.password.is_some() || patch.email.is_some() {
+        if credential == SessionFamily::Api {
+            return Err(AccountError::Forbidden(
+                "changing your own password or email needs a session from POST /api/v2/auth/login, not an API key".into(),
+            ));
+        }
+        confirm_password(accounts, &target, patch.current_password.clone()).await?;
     }
     let role = patch.role.filter(|r| *r != target.role);
     if let Some(new_role) = role {
@@ -203,6 +232,32 @@ pub async fn update_user<A: AccountStore>(
         end_sessions,
     };
     accounts.update_user(actor.site_id, user_id, change).await
+}
+
+/// Checks `current_password` against the user's password; a user without one has nothing
+/// to confirm.
+async fn confirm_password<A: AccountStore>(
+    accounts: &A,
+    user: &User,
+    current_password: Option<String>,
+) -> Result<(), AccountError> {
+    let Some(hash) = accounts.password_hash(user.site_id, user.id).await? else {
+        return Ok(());
+    };
+    let Some(presented) = current_password else {
+        return Err(AccountError::field(
+            "current_password",
+            "current_password is required to change your own password or email",
+        ));
+    };
+    if blocking(move || jekcms_auth::password::verify(&presented, &hash)).await? {
+        Ok(())
+    } else {
+        Err(AccountError::field(
+            "current_password",
+            "current_password is incorrect",
+        ))
+    }
 }
 
 /// Deletes a user. Their posts and media pass to `reassign_to`, or to the actor.
@@ -239,6 +294,9 @@ pub async fn delete_user<A: AccountStore>(
     accounts.delete_user(actor.site_id, user_id, heir).await
 }
 
+/// Prefix of the listed id of an MCP token.
+pub const MCP_ID_PREFIX: &str = "mcpid_";
+
 /// A fresh credential of `family`: (public id stored in clear, the secret to show once,
 /// and for `api` keys the `sk_` secret; for `mcp` the token is both).
 pub fn generate_key(family: KeyFamily) -> (String, String) {
@@ -248,10 +306,15 @@ pub fn generate_key(family: KeyFamily) -> (String, String) {
             CredentialFamily::ApiSecret.generate(),
         ),
         KeyFamily::Mcp => {
-            let token = CredentialFamily::Mcp.generate();
-            // The id shown in listings is the token's first characters; the token itself is
-            // only ever stored as a hash.
-            (token[..16].to_owned(), token)
+            // The id shown in listings is random too, and shares nothing with the token:
+            // a listing, a log line or a screenshot of it gives away no part of the secret.
+            // (`mcpid_` is no credential prefix, so scanners and the server never take it
+            // for a token.)
+            let id = format!(
+                "{MCP_ID_PREFIX}{}",
+                jekcms_auth::credential::random_base62(16)
+            );
+            (id, CredentialFamily::Mcp.generate())
         }
     }
 }

@@ -87,22 +87,9 @@ impl CredentialFamily {
             self != Self::Access,
             "access tokens are minted by AccessTokens"
         );
-        let rng = SystemRandom::new();
         let mut out = String::with_capacity(self.prefix().len() + RANDOM_CHARS + CHECKSUM_CHARS);
         out.push_str(self.prefix());
-        let mut filled = 0;
-        let mut buf = [0u8; 64];
-        while filled < RANDOM_CHARS {
-            rng.fill(&mut buf).expect("system randomness is available");
-            // Rejection sampling keeps every character uniform: 248 = 4 * 62.
-            for &b in buf.iter().filter(|&&b| b < 248) {
-                if filled == RANDOM_CHARS {
-                    break;
-                }
-                out.push(ALPHABET[(b % 62) as usize] as char);
-                filled += 1;
-            }
-        }
+        out.push_str(&random_base62(RANDOM_CHARS));
         let checksum = checksum_chars(&out);
         out.push_str(&checksum);
         out
@@ -125,6 +112,21 @@ impl CredentialFamily {
         let (body, check) = s.split_at(s.len() - CHECKSUM_CHARS);
         checksum_chars(body) == check
     }
+}
+
+/// `n` characters drawn uniformly from the 62 of base62, from the OS CSPRNG.
+pub fn random_base62(n: usize) -> String {
+    let rng = SystemRandom::new();
+    let mut out = String::with_capacity(n);
+    let mut buf = [0u8; 64];
+    while out.len() < n {
+        rng.fill(&mut buf).expect("system randomness is available");
+        // Rejection sampling keeps every character uniform: 248 = 4 * 62.
+        for &b in buf.iter().filter(|&&b| b < 248).take(n - out.len()) {
+            out.push(ALPHABET[(b % 62) as usize] as char);
+        }
+    }
+    out
 }
 
 fn checksum_chars(body: &str) -> String {

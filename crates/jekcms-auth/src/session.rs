@@ -99,6 +99,8 @@ pub struct Principal {
     pub family: SessionFamily,
     /// Public id of the key it came from.
     pub key_public_id: Option<String>,
+    /// Row id of the key it came from (the quota is the key's).
+    pub api_key_id: Option<i64>,
     /// The user.
     pub user_id: i64,
     /// The user's name.
@@ -229,6 +231,10 @@ pub enum SessionError {
     /// The credential was refused.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The credential is good but its site's license does not include API access: no
+    /// token is issued that every request would then refuse.
+    #[error("this site's license does not include API access")]
+    LicenseRequired,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreFailure),
@@ -343,7 +349,8 @@ impl<S: SessionStore> TokenService<S> {
         })
     }
 
-    /// Exchanges an API key id and secret for a new session's token pair.
+    /// Exchanges an API key id and secret for a new session's token pair; `LicenseRequired`
+    /// when the key is good but its site has no API access.
     pub async fn exchange_api_key(
         &self,
         key_id: &str,
@@ -351,6 +358,14 @@ impl<S: SessionStore> TokenService<S> {
     ) -> Result<TokenPair, SessionError> {
         let now = crate::now();
         let key = self.check_key_pair(key_id, secret, now).await?;
+        let holder = self
+            .store
+            .key_holder(key.user_id)
+            .await?
+            .ok_or_else(|| AuthError::invalid("the API key's user no longer exists"))?;
+        if !holder.site_api_access {
+            return Err(SessionError::LicenseRequired);
+        }
         self.store.touch_api_key(key.id, now).await?;
         let refresh_token = CredentialFamily::Refresh.generate();
         let expires_at = now + self.policy.refresh_ttl;

@@ -1,5 +1,10 @@
-//! Request quotas: one per credential session (two tiers) and one per client IP for the
+//! Request quotas: one per credential (two tiers) and one per client IP for the
 //! unauthenticated auth endpoints (API.md §6), and the header values that describe them.
+//!
+//! A per-credential quota belongs to the API key (every session opened from it, and its v1
+//! calls, draw from one bucket) or, for password sessions, to the user: opening more sessions
+//! buys no more requests. IPv6 clients are counted per /64, the block one subscriber usually
+//! holds, so rotating addresses within it buys nothing either.
 //!
 //! [`Limiter`] keeps GCRA state in process with `governor`: a quota of N per period lets N
 //! requests through at once and refills one every period/N, so "reset" is the time until the
@@ -89,7 +94,8 @@ pub struct Decision {
     pub reset_after: Duration,
     /// When refused: how long until one request would be let through.
     pub retry_after: Option<Duration>,
-    /// Name of the policy in the IETF headers (`session`, `key` for v1 API keys, or `ip`).
+    /// Name of the policy in the IETF headers (`key` for an API key, `user` for a user's
+    /// password sessions, or `ip`).
     pub policy: &'static str,
 }
 
@@ -189,10 +195,9 @@ impl RateLimiter {
         })
     }
 
-    /// See [`Limiter::check_session`]; `None` when the tier is off.
-    pub async fn check_session(&self, session_id: i64, admin_tier: bool) -> Option<Decision> {
-        self.check_holder(Holder::Session(session_id), admin_tier)
-            .await
+    /// See [`Limiter::check_user`]; `None` when the tier is off.
+    pub async fn check_user(&self, user_id: i64, admin_tier: bool) -> Option<Decision> {
+        self.check_holder(Holder::User(user_id), admin_tier).await
     }
 
     /// See [`Limiter::check_api_key`]; `None` when the tier is off.
@@ -205,7 +210,7 @@ impl RateLimiter {
             return None;
         }
         let (kind, id, policy) = match holder {
-            Holder::Session(id) => ("session", id, "session"),
+            Holder::User(id) => ("user", id, "user"),
             Holder::ApiKey(id) => ("key", id, "key"),
         };
         #[cfg(feature = "redis")]
@@ -232,6 +237,7 @@ impl RateLimiter {
         if !self.enabled[2] {
             return None;
         }
+        let ip = ip_bucket(ip);
         #[cfg(feature = "redis")]
         if let Some(shared) = &self.shared
             && let Some(d) = shared
@@ -262,16 +268,30 @@ fn local_limiter(standard: Option<Quota>, admin: Option<Quota>, ip: Option<Quota
 /// Who a per-credential quota belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Holder {
-    /// A session (v2: a token pair).
-    Session(i64),
-    /// An API key used directly (v1).
+    /// A user, for the sessions they opened with their password.
+    User(i64),
+    /// An API key: its sessions (v2) and its direct use (v1).
     ApiKey(i64),
+}
+
+/// The address a client's IP quota is counted under: IPv4 as is (an IPv4-mapped IPv6
+/// address as its IPv4 address), IPv6 by its /64.
+pub fn ip_bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                v6.to_bits() & !((1u128 << 64) - 1),
+            )),
+        },
+    }
 }
 
 type Keyed<K, C> =
     governor::RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
 
-/// In-process quotas for sessions (standard and admin tiers) and client IPs.
+/// In-process quotas for credentials (standard and admin tiers) and client IPs.
 pub struct Limiter<C: Clock = DefaultClock> {
     standard: Keyed<Holder, C>,
     admin: Keyed<Holder, C>,
@@ -289,7 +309,7 @@ impl<C: Clock> std::fmt::Debug for Limiter<C> {
 }
 
 impl Limiter<DefaultClock> {
-    /// Quotas for standard sessions, admin sessions and client IPs.
+    /// Quotas for the standard and admin tiers of credentials, and for client IPs.
     pub fn new(standard: Quota, admin: Quota, ip: Quota) -> Self {
         Self::with_clock(standard, admin, ip, DefaultClock::default())
     }
@@ -309,14 +329,14 @@ impl<C: Clock + Clone> Limiter<C> {
 }
 
 impl<C: Clock> Limiter<C> {
-    /// Counts one request of a session against its tier's quota. The key is the session,
-    /// so refreshing the token pair does not reset the count.
-    pub fn check_session(&self, session_id: i64, admin_tier: bool) -> Decision {
-        self.check_holder(Holder::Session(session_id), admin_tier, "session")
+    /// Counts one request of a user's password session against its tier's quota. The
+    /// quota is the user's, so neither a refresh nor another login resets the count.
+    pub fn check_user(&self, user_id: i64, admin_tier: bool) -> Decision {
+        self.check_holder(Holder::User(user_id), admin_tier, "user")
     }
 
-    /// Counts one request authenticated by an API key pair (the legacy v1 API, which has
-    /// no session) against its tier's quota, keyed by the key.
+    /// Counts one request made with an API key — through any session opened from it (v2)
+    /// or with the key pair itself (v1) — against its tier's quota, keyed by the key.
     pub fn check_api_key(&self, key_id: i64, admin_tier: bool) -> Decision {
         self.check_holder(Holder::ApiKey(key_id), admin_tier, "key")
     }
@@ -329,9 +349,10 @@ impl<C: Clock> Limiter<C> {
         }
     }
 
-    /// Counts one request of an unauthenticated auth endpoint against the client IP.
+    /// Counts one request of an unauthenticated auth endpoint (or a failed v1 key check)
+    /// against the client's [`ip_bucket`].
     pub fn check_ip(&self, ip: IpAddr) -> Decision {
-        decide(&self.ip, &ip, self.quotas[2], &self.clock, "ip")
+        decide(&self.ip, &ip_bucket(ip), self.quotas[2], &self.clock, "ip")
     }
 
     /// Forgets keys whose quota is full again; call periodically to bound memory.
@@ -439,26 +460,24 @@ mod tests {
     fn counts_down_then_refuses_at_quota_plus_one() {
         let clock = FakeRelativeClock::default();
         let l = limiter(&clock);
-        let remaining: Vec<u32> = (0..3)
-            .map(|_| l.check_session(7, false).remaining)
-            .collect();
+        let remaining: Vec<u32> = (0..3).map(|_| l.check_user(7, false).remaining).collect();
         assert_eq!(remaining, [2, 1, 0]);
-        let refused = l.check_session(7, false);
+        let refused = l.check_user(7, false);
         assert!(!refused.allowed);
         assert_eq!(refused.remaining, 0);
         assert_eq!(refused.retry_after_secs(), Some(20));
-        // Another session has its own quota.
-        assert!(l.check_session(8, false).allowed);
+        // Another user has their own quota.
+        assert!(l.check_user(8, false).allowed);
     }
 
     #[test]
-    fn api_keys_and_sessions_with_one_id_count_apart() {
+    fn api_keys_and_users_with_one_id_count_apart() {
         let clock = FakeRelativeClock::default();
         let l = limiter(&clock);
         for _ in 0..3 {
-            assert!(l.check_session(7, false).allowed);
+            assert!(l.check_user(7, false).allowed);
         }
-        assert!(!l.check_session(7, false).allowed);
+        assert!(!l.check_user(7, false).allowed);
         let key = l.check_api_key(7, false);
         assert!(key.allowed);
         assert_eq!(key.remaining, 2);
@@ -470,22 +489,22 @@ mod tests {
         let clock = FakeRelativeClock::default();
         let l = limiter(&clock);
         for _ in 0..3 {
-            l.check_session(1, false);
+            l.check_user(1, false);
         }
-        assert!(!l.check_session(1, false).allowed);
+        assert!(!l.check_user(1, false).allowed);
         clock.advance(Duration::from_secs(20));
-        let d = l.check_session(1, false);
+        let d = l.check_user(1, false);
         assert!(d.allowed);
         assert_eq!(d.remaining, 0);
         clock.advance(Duration::from_secs(60));
-        assert_eq!(l.check_session(1, false).remaining, 2);
+        assert_eq!(l.check_user(1, false).remaining, 2);
     }
 
     #[test]
     fn tiers_and_ips_are_separate() {
         let clock = FakeRelativeClock::default();
         let l = limiter(&clock);
-        let admin: Vec<bool> = (0..6).map(|_| l.check_session(1, true).allowed).collect();
+        let admin: Vec<bool> = (0..6).map(|_| l.check_user(1, true).allowed).collect();
         assert_eq!(admin, [true, true, true, true, true, false]);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         assert!(l.check_ip(ip).allowed && l.check_ip(ip).allowed);
@@ -494,21 +513,39 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_clients_share_a_quota_per_64() {
+        let clock = FakeRelativeClock::default();
+        let l = limiter(&clock);
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        assert!(l.check_ip(a).allowed && l.check_ip(b).allowed);
+        assert!(!l.check_ip(a).allowed, "the same /64");
+        assert!(
+            l.check_ip("2001:db8:1:3::1".parse().unwrap()).allowed,
+            "another /64"
+        );
+        // An IPv4-mapped address is its IPv4 address.
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        assert_eq!(ip_bucket("::ffff:192.0.2.7".parse().unwrap()), v4);
+        assert_eq!(ip_bucket(v4), v4);
+    }
+
+    #[test]
     fn headers_are_consistent() {
         let clock = FakeRelativeClock::default();
         let l = limiter(&clock);
         let now = 1_800_000_000;
-        let first = l.check_session(3, false);
+        let first = l.check_user(3, false);
         let h: std::collections::HashMap<_, _> = first.headers(now).into_iter().collect();
         assert_eq!(h["x-ratelimit-limit"], "3");
         assert_eq!(h["x-ratelimit-remaining"], "2");
         assert_eq!(h["x-ratelimit-reset"], (now + 20).to_string());
-        assert_eq!(h["ratelimit-policy"], "\"session\";q=3;w=60");
-        assert_eq!(h["ratelimit"], "\"session\";r=2;t=20");
+        assert_eq!(h["ratelimit-policy"], "\"user\";q=3;w=60");
+        assert_eq!(h["ratelimit"], "\"user\";r=2;t=20");
         assert!(!h.contains_key("retry-after"));
-        l.check_session(3, false);
-        l.check_session(3, false);
-        let refused = l.check_session(3, false);
+        l.check_user(3, false);
+        l.check_user(3, false);
+        let refused = l.check_user(3, false);
         let h: std::collections::HashMap<_, _> = refused.headers(now).into_iter().collect();
         let retry: u64 = h["retry-after"].parse().unwrap();
         let reset: u64 = h["x-ratelimit-reset"].parse().unwrap();
@@ -519,7 +556,7 @@ mod tests {
     fn idle_keys_can_be_forgotten() {
         let clock = FakeRelativeClock::default();
         let l = limiter(&clock);
-        l.check_session(1, false);
+        l.check_user(1, false);
         l.check_ip("10.0.0.1".parse().unwrap());
         assert_eq!(l.len(), 2);
         clock.advance(Duration::from_secs(3600));

@@ -69,37 +69,40 @@ impl UserRow {
 }
 
 impl Store {
-    /// Returns the value of a deployment setting, storing `make()` first if it has none.
-    /// Safe when several instances start at once: the first writer wins, all read its value.
-    pub fn setting_or_insert(
+    /// The value of a deployment setting, if it has one.
+    pub fn setting(
         &self,
         name: &str,
-        make: impl FnOnce() -> String,
-    ) -> impl Future<Output = Result<String, StoreError>> + Send {
-        self.setting_or_insert_value(name.to_owned(), make())
-    }
-
-    /// [`Store::setting_or_insert`] with the candidate made: not generic, so compiled once
-    /// here rather than in every caller.
-    fn setting_or_insert_value(
-        &self,
-        name: String,
-        candidate: String,
-    ) -> impl Future<Output = Result<String, StoreError>> + Send + '_ {
-        crate::boxed::<Result<String, StoreError>>(async move {
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send {
+        let name = name.to_owned();
+        crate::boxed::<Result<Option<String>, StoreError>>(async move {
             let name: &str = &name;
-            with_write_conn!(self, conn => {
-                diesel::insert_into(settings::table)
-                    .values((settings::name.eq(name), settings::value.eq(&candidate)))
-                    .on_conflict_do_nothing()
-                    .execute(conn)
-                    .await?;
-                Ok(settings::table
+            Ok(with_conn!(self, conn => {
+                settings::table
                     .filter(settings::name.eq(name))
                     .select(settings::value)
-                    .limit_literal(1).get_result::<String>(conn)
-                    .await?)
-            })
+                    .limit_literal(1)
+                    .get_result::<String>(conn)
+                    .await
+                    .optional()?
+            }))
+        })
+    }
+
+    /// Removes a deployment setting (no-op if it has none).
+    pub fn delete_setting(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let name = name.to_owned();
+        crate::boxed::<Result<(), StoreError>>(async move {
+            let name: &str = &name;
+            with_write_conn!(self, conn => {
+                diesel::delete(settings::table.filter(settings::name.eq(name)))
+                    .execute(conn)
+                    .await?;
+            });
+            Ok(())
         })
     }
 
@@ -137,8 +140,7 @@ impl Store {
         })
     }
 
-    /// The user with this email, created in `site_id` with `role` if missing. A user of
-    /// another site is a `Config` error: one email belongs to one site.
+    /// The user of `site_id` with this email, created with `role` if missing.
     pub fn ensure_user(
         &self,
         site_id: i64,
@@ -166,18 +168,37 @@ impl Store {
                     .execute(conn)
                     .await?;
                 users::table
+                    .filter(users::site_id.eq(site_id))
                     .filter(users::email.eq(email))
                     .select((users::id, users::site_id, users::email, users::name, users::role))
                     .limit_literal(1).get_result::<UserRow>(conn)
                     .await?
             })
             .into_record()?;
-            if user.site_id != site_id {
-                return Err(StoreError::Config(format!(
-                    "{email} already belongs to another site"
-                )));
-            }
             Ok(user)
+        })
+    }
+
+    /// The user of `site_id` with this email, if any.
+    pub fn find_user(
+        &self,
+        site_id: i64,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send {
+        let email = email.to_owned();
+        crate::boxed::<Result<Option<UserRecord>, StoreError>>(async move {
+            let email: &str = &email;
+            let row = with_conn!(self, conn => {
+                users::table
+                    .filter(users::site_id.eq(site_id))
+                    .filter(users::email.eq(email))
+                    .select((users::id, users::site_id, users::email, users::name, users::role))
+                    .limit_literal(1)
+                    .get_result::<UserRow>(conn)
+                    .await
+                    .optional()?
+            });
+            row.map(UserRow::into_record).transpose()
         })
     }
 
@@ -455,6 +476,10 @@ impl AccountStore for Store {
                 let mut n = 1;
                 let slug = loop {
                     let candidate = if n == 1 { base.clone() } else { jekcms_content::slug::with_suffix(&base, n) };
+                    if jekcms_accounts::model::RESERVED_SITE_SLUGS.contains(&candidate.as_str()) {
+                        n += 1;
+                        continue;
+                    }
                     let taken: Vec<i64> = sites::table
                         .filter(sites::slug.eq(&candidate))
                         .select(sites::id)
@@ -497,32 +522,42 @@ impl AccountStore for Store {
         })
     }
 
-    fn login_record(
+    fn login_records(
         &self,
         email: &str,
-    ) -> impl Future<Output = Result<Option<LoginRecord>, AccountError>> + Send {
+        site_slug: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<LoginRecord>, AccountError>> + Send {
         let email = email.to_owned();
-        crate::boxed::<Result<Option<LoginRecord>, AccountError>>(async move {
+        let site_slug = site_slug.map(str::to_owned);
+        crate::boxed::<Result<Vec<LoginRecord>, AccountError>>(async move {
             let email: &str = &email;
-            let row: Option<UserTuple> = with_conn!(self, conn => {
-                users::table
+            let rows: Vec<(UserTuple, bool)> = with_conn!(self, conn => {
+                let query = users::table
+                    .inner_join(sites::table.on(sites::id.eq(users::site_id)))
                     .filter(users::email.eq(email))
-                    .select(user_columns!())
-                    .limit_literal(1).get_result::<UserTuple>(conn)
-                    .await
-                    .optional()
-                    .map_err(StoreError::from)?
+                    .order(users::id.asc())
+                    .select((user_columns!(), sites::api_access));
+                // Two are enough to tell "exactly one" from "several".
+                match &site_slug {
+                    Some(slug) => query
+                        .filter(sites::slug.eq(slug))
+                        .limit_literal(2)
+                        .load::<(UserTuple, bool)>(conn)
+                        .await,
+                    None => query.limit_literal(2).load::<(UserTuple, bool)>(conn).await,
+                }
+                .map_err(StoreError::from)?
             });
-            match row {
-                None => Ok(None),
-                Some(row) => {
+            rows.into_iter()
+                .map(|(row, site_api_access)| {
                     let (user, password_hash) = user_from(row)?;
-                    Ok(Some(LoginRecord {
+                    Ok(LoginRecord {
                         user,
                         password_hash,
-                    }))
-                }
-            }
+                        site_api_access,
+                    })
+                })
+                .collect()
         })
     }
 
@@ -565,6 +600,25 @@ impl AccountStore for Store {
                     .map_err(StoreError::from)?
             });
             Ok(user_from(row)?.0)
+        })
+    }
+
+    fn password_hash(
+        &self,
+        site_id: i64,
+        user_id: i64,
+    ) -> impl Future<Output = Result<Option<String>, AccountError>> + Send {
+        crate::boxed::<Result<Option<String>, AccountError>>(async move {
+            Ok(with_conn!(self, conn => {
+                users::table
+                    .filter(users::site_id.eq(site_id))
+                    .filter(users::id.eq(user_id))
+                    .select(users::password_hash)
+                    .limit_literal(1)
+                    .get_result::<Option<String>>(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            }))
         })
     }
 

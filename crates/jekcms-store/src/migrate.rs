@@ -145,3 +145,90 @@ impl Store {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SQLITE_MIGRATIONS;
+    use diesel::migration::MigrationSource;
+    use diesel::sqlite::Sqlite;
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+    use diesel_migrations::MigrationHarness;
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    fn count(conn: &mut SqliteConnection, sql: &str) -> i64 {
+        diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
+    }
+
+    /// The SQLite rebuild of `users` (emails unique per site) keeps every row, id and
+    /// foreign key: keys and sessions survive it, and still go with their user.
+    #[test]
+    fn emails_per_site_rebuilds_users_without_losing_anything() {
+        let db = crate::testing::TestDatabase::sqlite();
+        let path = db.url().strip_prefix("sqlite://").unwrap().to_owned();
+        let mut conn = SqliteConnection::establish(&path).unwrap();
+        diesel::sql_query("PRAGMA foreign_keys = ON")
+            .execute(&mut conn)
+            .unwrap();
+        conn.applied_migrations().unwrap(); // creates diesel's bookkeeping table
+        let migrations = MigrationSource::<Sqlite>::migrations(&SQLITE_MIGRATIONS).unwrap();
+        for m in &migrations {
+            if m.name().to_string().contains("emails_per_site") {
+                break;
+            }
+            conn.run_migration(m.as_ref()).unwrap();
+        }
+        for sql in [
+            "INSERT INTO sites (id, slug, name, created_at) VALUES (1, 'a', 'A', '2026-01-01 00:00:00'), (2, 'b', 'B', '2026-01-01 00:00:00')",
+            "INSERT INTO users (id, site_id, email, name, role, created_at, updated_at) VALUES (1, 1, 'x@example.com', 'X', 'owner', '2026-01-01 00:00:00', '2026-01-01 00:00:00'), (2, 1, 'gone@example.com', 'G', 'viewer', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            // The highest id was deleted: its number must never come back.
+            "DELETE FROM users WHERE id = 2",
+            "INSERT INTO api_keys (site_id, user_id, public_id, family, secret_hash, name, created_at) VALUES (1, 1, 'api_x', 'api', x'00', 'k', '2026-01-01 00:00:00')",
+            "INSERT INTO sessions (site_id, user_id, api_key_id, family, created_at, expires_at) VALUES (1, 1, 1, 'api', '2026-01-01 00:00:00', '2027-01-01 00:00:00')",
+        ] {
+            diesel::sql_query(sql).execute(&mut conn).unwrap();
+        }
+        conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT count(*) AS n FROM users WHERE id = 1 AND email = 'x@example.com'"
+            ),
+            1
+        );
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM api_keys"), 1);
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM sessions"), 1);
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT foreign_keys AS n FROM pragma_foreign_keys"
+            ),
+            1,
+            "foreign keys are back on"
+        );
+        // Per site now: the same email in another site is fine, twice in one site is not.
+        let insert = |site: i64| {
+            format!(
+                "INSERT INTO users (site_id, email, name, role, created_at, updated_at) VALUES ({site}, 'x@example.com', 'X', 'viewer', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            )
+        };
+        diesel::sql_query(insert(2)).execute(&mut conn).unwrap();
+        assert!(diesel::sql_query(insert(1)).execute(&mut conn).is_err());
+        assert_eq!(
+            count(&mut conn, "SELECT max(id) AS n FROM users"),
+            3,
+            "ids are not reused"
+        );
+        // Keys and sessions still belong to their user.
+        diesel::sql_query("DELETE FROM users WHERE id = 1")
+            .execute(&mut conn)
+            .unwrap();
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM api_keys"), 0);
+        assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM sessions"), 0);
+    }
+}

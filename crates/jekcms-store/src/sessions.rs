@@ -26,7 +26,7 @@ type KeyRow = (
 );
 
 type PrincipalRow = (
-    (i64, String, StoredTime, Option<StoredTime>),
+    (i64, Option<i64>, String, StoredTime, Option<StoredTime>),
     (i64, String, String, String),
     (i64, String, String, bool),
     Option<(String, Option<StoredTime>, Option<StoredTime>)>,
@@ -268,7 +268,7 @@ impl SessionStore for Store {
                     .left_join(api_keys::table.on(api_keys::id.nullable().eq(sessions::api_key_id)))
                     .filter(sessions::id.eq(session_id))
                     .select((
-                        (sessions::id, sessions::family, sessions::expires_at, sessions::revoked_at),
+                        (sessions::id, sessions::api_key_id, sessions::family, sessions::expires_at, sessions::revoked_at),
                         (users::id, users::name, users::email, users::role),
                         (sites::id, sites::slug, sites::name, sites::api_access),
                         (api_keys::public_id, api_keys::expires_at, api_keys::revoked_at).nullable(),
@@ -281,7 +281,7 @@ impl SessionStore for Store {
                 return Ok(None);
             };
             let now = naive(now);
-            let (session_id, family, expires_at, revoked_at) = session;
+            let (session_id, api_key_id, family, expires_at, revoked_at) = session;
             if revoked_at.is_some() || expires_at.0 <= now {
                 return Ok(None);
             }
@@ -304,6 +304,7 @@ impl SessionStore for Store {
                 session_id,
                 family,
                 key_public_id,
+                api_key_id,
                 user_id,
                 user_name,
                 user_email,

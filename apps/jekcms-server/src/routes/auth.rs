@@ -6,7 +6,7 @@ use crate::openapi::{Data, ErrorBody};
 use crate::respond;
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
-use jekcms_accounts::model::{Registration, parse_login};
+use jekcms_accounts::model::{Login, Registration};
 use jekcms_accounts::{Site, User, service as accounts};
 use jekcms_auth::TokenPair;
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,7 @@ impl From<TokenPair> for TokenResponse {
 #[utoipa::path(tag = "auth", request_body = TokenRequest, responses(
     (status = 200, description = "A new session's token pair", body = inline(Data<TokenResponse>)),
     (status = 401, description = "Unknown, revoked or wrong-family credential", body = ErrorBody),
+    (status = 402, description = "The key's site has no API access (LICENSE_REQUIRED)", body = ErrorBody),
     (status = 422, description = "Missing or unknown fields", body = ErrorBody),
     (status = 429, description = "Too many attempts from this IP; see Retry-After", body = ErrorBody),
 ))]
@@ -104,6 +105,9 @@ pub struct LoginRequest {
     email: String,
     /// The account's password.
     password: String,
+    /// Slug of the site to sign in to. Needed only when the email belongs to users of
+    /// several sites; without it such a login fails like a wrong password.
+    site: Option<String>,
 }
 
 /// A token pair and the user it acts as.
@@ -116,11 +120,13 @@ pub struct LoginResponse {
     pub user: User,
 }
 
-/// Signs in with email and password; a session of family `password`. A wrong email and a
-/// wrong password get the same answer after the same work.
+/// Signs in with email and password; a session of family `password`. A wrong email, a
+/// wrong password, and an email that several sites have without `site` all get the same
+/// answer after the same work.
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
     (status = 200, description = "A new session's token pair and the user", body = inline(Data<LoginResponse>)),
     (status = 401, description = "The email or password is incorrect", body = ErrorBody),
+    (status = 402, description = "The user's site has no API access (LICENSE_REQUIRED)", body = ErrorBody),
     (status = 422, description = "Missing or unknown fields", body = ErrorBody),
     (status = 429, description = "Too many attempts from this IP; see Retry-After", body = ErrorBody),
 ))]
@@ -130,8 +136,8 @@ pub async fn login(
     state: web::Data<AppState>,
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
-    let (email, password) = parse_login(&body.0)?;
-    let (user, pair) = accounts::login(&state.store, &state.tokens, &email, password).await?;
+    let login = Login::parse(&body.0)?;
+    let (user, pair) = accounts::login(&state.store, &state.tokens, login).await?;
     Ok(respond::no_store(respond::ok(LoginResponse {
         tokens: pair.into(),
         user,
@@ -144,7 +150,7 @@ pub async fn login(
 pub struct RegisterRequest {
     /// Your name.
     name: String,
-    /// Your email; unique (409 `CONFLICT`, field `email`).
+    /// Your email (the new site's first user, so never taken).
     email: String,
     /// 12–256 characters.
     password: String,
@@ -169,7 +175,6 @@ pub struct Registered {
 #[utoipa::path(tag = "auth", request_body = RegisterRequest, responses(
     (status = 201, description = "The new owner, site and token pair", body = inline(Data<Registered>)),
     (status = 404, description = "Registration is closed on this server", body = ErrorBody),
-    (status = 409, description = "The email is taken", body = ErrorBody),
     (status = 422, description = "Invalid fields", body = ErrorBody),
     (status = 429, description = "Too many attempts from this IP; see Retry-After", body = ErrorBody),
 ))]
@@ -272,7 +277,7 @@ pub struct Me {
     pub site: MeSite,
     /// The credential.
     pub credential: MeCredential,
-    /// The session's quota.
+    /// The quota of the credential (the API key, or the user of a password session).
     pub rate_limit: Option<MeRateLimit>,
 }
 

@@ -20,7 +20,7 @@ const BINDING: &[u8] = b"users";
 pub struct CreateUserBody {
     /// Display name, 1–100 characters.
     name: String,
-    /// Email; unique across the deployment (409 `CONFLICT`, field `email`).
+    /// Email; unique within your site (409 `CONFLICT`, field `email`).
     email: String,
     /// `viewer`, `author`, `editor`, `admin` or `owner`: below your own role (owners may
     /// create owners).
@@ -41,6 +41,9 @@ pub struct UpdateUserBody {
     role: Option<String>,
     /// New password; ends the user's sessions at once.
     password: Option<String>,
+    /// Your password now: required to change your own password or email, which only a
+    /// password session (`/auth/login`) may do, never a session from an API key.
+    current_password: Option<String>,
 }
 
 /// Lists the users of your site, in id order (admins and owners).
@@ -104,16 +107,17 @@ pub async fn get_user(
     Ok(respond::ok(user))
 }
 
-/// Changes a user. Anyone may change their own name, email and password; roles change only
-/// between roles you manage, and the last owner stays an owner. A demotion or a password
-/// change ends the user's sessions on their next request.
+/// Changes a user. Anyone may change their own name, and from a password session their own
+/// email and password, confirmed by `current_password`; roles change only between roles you
+/// manage, and the last owner stays an owner. A demotion or a password change ends the
+/// user's sessions (key sessions included) on their next request.
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = UpdateUserBody, params(("id" = i64, Path, description = "User id")), responses(
     (status = 200, description = "The user", body = inline(Data<User>)),
     (status = 401, description = "Not authenticated", body = ErrorBody),
-    (status = 403, description = "Your role may not make this change", body = ErrorBody),
+    (status = 403, description = "Your role may not make this change, or an API key's session changes its own password or email", body = ErrorBody),
     (status = 404, description = "No such user in your site", body = ErrorBody),
     (status = 409, description = "The email is taken, or this is the site's last owner", body = ErrorBody),
-    (status = 422, description = "Invalid fields", body = ErrorBody),
+    (status = 422, description = "Invalid fields, or a missing or wrong current_password", body = ErrorBody),
 ))]
 #[patch("/api/v2/users/{id}")]
 pub async fn update_user(
@@ -123,7 +127,14 @@ pub async fn update_user(
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     let patch = UserPatch::parse(&body.0)?;
-    let user = service::update_user(&state.store, &caller.actor(), id.into_inner(), patch).await?;
+    let user = service::update_user(
+        &state.store,
+        &caller.actor(),
+        caller.0.family,
+        id.into_inner(),
+        patch,
+    )
+    .await?;
     Ok(respond::ok(user))
 }
 

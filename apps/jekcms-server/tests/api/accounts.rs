@@ -2,7 +2,7 @@
 
 use crate::helpers::{TestApp, both_stores};
 use actix_web::http::Method;
-use jekcms_auth::Role;
+use jekcms_auth::{CredentialFamily, Role};
 use jekcms_store::Backend;
 use serde_json::{Value, json};
 
@@ -45,12 +45,14 @@ both_stores! {
         // The refresh token works like any other.
         app.refresh(d["refresh_token"].as_str().unwrap()).await.expect(200);
 
-        // Same site name: another slug; same email: 409 on email.
+        // Same site name: another slug.
         let other = register(&app, "bob@example.com", "Ada's Blog").await;
         assert_eq!(other["site"]["slug"], "ada-s-blog-2");
-        let body = json!({"name": "Ada", "email": "ADA@example.com", "password": PASSWORD, "site_name": "x"});
-        let r = app.send(Method::POST, "/api/v2/auth/register", None, Some(body)).await;
-        assert_eq!(r.expect_error(409, "CONFLICT")["errors"][0]["field"], "email");
+        // The operator's slug is never handed to a registrant.
+        let d = register(&app, "eve@example.com", "Default").await;
+        assert_eq!(d["site"]["slug"], "default-2");
+        let operator = app.owner().await;
+        assert_ne!(operator.site_id, d["site"]["id"].as_i64().unwrap());
 
         // Every bad field at once.
         let body = json!({"name": "", "email": "nope", "password": "short", "colour": "red"});
@@ -91,6 +93,66 @@ both_stores! {
         }
         app.send(Method::POST, "/api/v2/auth/login", None, Some(json!({"email": "writer@example.com"}))).await
             .expect_error(422, "VALIDATION_FAILED");
+    }
+
+    async fn emails_are_unique_per_site_and_login_never_says_where_one_is(app) {
+        // One person registers two sites with one email: no 409 tells anyone it was taken.
+        let first = register(&app, "ada@example.com", "First").await;
+        let second = register(&app, "ADA@example.com", "Second").await;
+        assert_ne!(first["site"]["id"], second["site"]["id"]);
+        // A viewer of another site learns nothing of those addresses: creating the same
+        // email in their own site is no conflict; a second one in the same site is.
+        let owner = app.owner().await;
+        app.add_user(&owner.access, "ada@example.com", "viewer", Some(PASSWORD)).await;
+        let r = app.post("/api/v2/users", &owner.access, json!({"name": "x", "email": "Ada@example.com", "role": "viewer"})).await;
+        assert_eq!(r.expect_error(409, "CONFLICT")["errors"][0]["field"], "email");
+
+        // Without `site`, an email that three sites have signs in nowhere, with the very
+        // answer of a wrong password; with it, each site's own password opens that site.
+        let login = |body: Value| app.send(Method::POST, "/api/v2/auth/login", None, Some(body));
+        let wrong = login(json!({"email": "nobody@example.com", "password": PASSWORD})).await
+            .expect_error(401, "AUTH_INVALID");
+        let shared = login(json!({"email": "ada@example.com", "password": PASSWORD})).await
+            .expect_error(401, "AUTH_INVALID");
+        assert_eq!(errors_of(&shared), errors_of(&wrong));
+        assert!(wrong["errors"][0]["message"].as_str().unwrap().contains("site"), "{wrong}");
+        for site in [&first["site"], &second["site"]] {
+            let v = login(json!({"email": "ada@example.com", "password": PASSWORD, "site": site["slug"]})).await.expect(200);
+            assert_eq!(v["data"]["user"]["site_id"], site["id"]);
+        }
+        let v = login(json!({"email": "ada@example.com", "password": PASSWORD, "site": "default"})).await.expect(200);
+        assert_eq!(v["data"]["user"]["site_id"], owner.site_id);
+        // An unknown site, or a site without that email, is a wrong password too.
+        for site in ["nowhere", "ada-s-blog"] {
+            let r = login(json!({"email": "ada@example.com", "password": PASSWORD, "site": site})).await
+                .expect_error(401, "AUTH_INVALID");
+            assert_eq!(errors_of(&r), errors_of(&wrong));
+        }
+        // An email of exactly one site needs no `site`.
+        register(&app, "solo@example.com", "Solo").await;
+        app.password_login("solo@example.com", PASSWORD).await;
+        let r = login(json!({"email": "solo@example.com", "password": PASSWORD, "site": 7})).await;
+        assert_eq!(r.expect_error(422, "VALIDATION_FAILED")["errors"][0]["field"], "site");
+    }
+
+    async fn a_site_without_api_access_is_told_so_at_login_and_token(app) {
+        let owner = app.owner().await;
+        app.add_user(&owner.access, "w@example.com", "author", Some(PASSWORD)).await;
+        let (key, secret, _, site_id) = app.api_key("default", "k@example.com", Role::Editor).await;
+        app.state.store.set_site_api_access(site_id, false).await.unwrap();
+        let r = app.send(Method::POST, "/api/v2/auth/login", None, Some(json!({"email": "w@example.com", "password": PASSWORD}))).await;
+        assert_eq!(r.expect_error(402, "LICENSE_REQUIRED")["data"], Value::Null);
+        assert!(r.json()["data"].get("access_token").is_none());
+        app.send(Method::POST, "/api/v2/auth/token", None, Some(json!({"api_key": key, "api_secret": secret}))).await
+            .expect_error(402, "LICENSE_REQUIRED");
+        // Only for whoever proved the credentials: a wrong password is still a wrong password.
+        app.send(Method::POST, "/api/v2/auth/login", None, Some(json!({"email": "w@example.com", "password": "not the password at all"}))).await
+            .expect_error(401, "AUTH_INVALID");
+        let wrong = CredentialFamily::ApiSecret.generate();
+        app.send(Method::POST, "/api/v2/auth/token", None, Some(json!({"api_key": key, "api_secret": wrong}))).await
+            .expect_error(401, "AUTH_INVALID");
+        app.state.store.set_site_api_access(site_id, true).await.unwrap();
+        app.password_login("w@example.com", PASSWORD).await;
     }
 
     async fn admins_manage_users_below_their_role(app) {
@@ -212,11 +274,54 @@ both_stores! {
         let t = app.password_login("pw@example.com", PASSWORD).await;
         app.patch(&format!("/api/v2/users/{id}"), &t.access, json!({"password": "short"})).await
             .expect_error(422, "VALIDATION_FAILED");
-        app.patch(&format!("/api/v2/users/{id}"), &t.access, json!({"password": "a brand new passphrase"})).await.expect(200);
+        app.patch(&format!("/api/v2/users/{id}"), &t.access, json!({"password": "a brand new passphrase", "current_password": PASSWORD})).await.expect(200);
         app.get("/api/v2/me", &t.access).await.expect_error(401, "AUTH_INVALID");
         app.send(Method::POST, "/api/v2/auth/login", None, Some(json!({"email": "pw@example.com", "password": PASSWORD}))).await
             .expect_error(401, "AUTH_INVALID");
         app.password_login("pw@example.com", "a brand new passphrase").await;
+    }
+
+    async fn own_password_and_email_need_the_current_password_and_a_password_session(app) {
+        let owner = app.owner().await;
+        let id = app.add_user(&owner.access, "v@example.com", "viewer", Some(PASSWORD)).await;
+        let path = format!("/api/v2/users/{id}");
+        let key = app.post("/api/v2/api-keys", &owner.access, json!({"name": "v", "user_id": id})).await.expect(201);
+        let key_session = || async {
+            let pair = app.send(Method::POST, "/api/v2/auth/token", None, Some(json!({
+                "api_key": key["data"]["api_key"], "api_secret": key["data"]["api_secret"]}))).await.expect(200);
+            pair["data"]["access_token"].as_str().unwrap().to_owned()
+        };
+        let by_key = key_session().await;
+        // A key's session may rename its user, but never set a password or email that would
+        // outlive the key — even knowing the current password.
+        app.patch(&path, &by_key, json!({"name": "Vee"})).await.expect(200);
+        for body in [
+            json!({"password": "taken over by the key"}),
+            json!({"email": "attacker@example.com"}),
+            json!({"password": "taken over by the key", "current_password": PASSWORD}),
+        ] {
+            let r = app.patch(&path, &by_key, body).await.expect_error(403, "FORBIDDEN");
+            assert!(r["errors"][0]["message"].as_str().unwrap().contains("/auth/login"), "{r}");
+        }
+        // A password session must confirm the current password.
+        let by_password = app.password_login("v@example.com", PASSWORD).await;
+        for body in [
+            json!({"password": "a brand new passphrase"}),
+            json!({"email": "vee@example.com"}),
+            json!({"password": "a brand new passphrase", "current_password": "not the password at all"}),
+        ] {
+            assert_eq!(app.patch(&path, &by_password.access, body).await.expect_error(422, "VALIDATION_FAILED")["errors"][0]["field"], "current_password");
+        }
+        let v = app.patch(&path, &by_password.access, json!({"email": "vee@example.com", "current_password": PASSWORD})).await.expect(200);
+        assert_eq!(v["data"]["email"], "vee@example.com");
+        app.password_login("vee@example.com", PASSWORD).await;
+        // An admin resetting someone's password needs no current password, and ends every
+        // session of that user, those from keys included.
+        let by_key = key_session().await;
+        app.patch(&path, &owner.access, json!({"password": "reset by the owner"})).await.expect(200);
+        app.get("/api/v2/me", &by_key).await.expect_error(401, "AUTH_INVALID");
+        app.get("/api/v2/me", &by_password.access).await.expect_error(401, "AUTH_INVALID");
+        app.password_login("vee@example.com", "reset by the owner").await;
     }
 
     async fn deleting_a_user_hands_over_their_content_and_ends_their_access(app) {
@@ -269,6 +374,15 @@ both_stores! {
         let mcp = app.post("/api/v2/api-keys", &admin.access, json!({"name": "agent", "family": "mcp"})).await.expect(201)["data"].clone();
         let token = mcp["token"].as_str().unwrap();
         assert!(token.starts_with("mcp_") && mcp.get("api_secret").is_none());
+        // The listed id of an MCP token is its own random string: no run of it is in the token.
+        let mcp_id = mcp["key_id"].as_str().unwrap();
+        assert!(mcp_id.starts_with("mcpid_") && mcp_id.len() == 22, "{mcp_id}");
+        let random = &mcp_id["mcpid_".len()..];
+        let chars: Vec<char> = random.chars().collect();
+        for run in chars.windows(6) {
+            let run: String = run.iter().collect();
+            assert!(!token.contains(&run), "the MCP id {mcp_id} shares {run} with its token");
+        }
         assert_eq!(mcp["user_id"], admin_id);
         let r = app.get("/api/v2/me", token).await;
         assert!(r.expect_error(401, "AUTH_INVALID")["errors"][0]["message"].as_str().unwrap().contains("/mcp"));

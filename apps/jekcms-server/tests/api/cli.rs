@@ -20,13 +20,16 @@ async fn keys_create(backend: Backend) {
     };
     let mut config = Config::from_lookup(|_| None).unwrap();
     config.database_url = db.url().to_owned();
+    if backend == Backend::Postgres {
+        config.secret_key = Some(crate::helpers::test_secret_key());
+    }
     config.media_dir = std::env::temp_dir().join(format!(
         "jekcms_cli_media_{}_{backend:?}",
         std::process::id()
     ));
     let args = |family, role: &str| CreateKey {
         user: "Dev@Example.com".into(),
-        role: role.into(),
+        role: Some(role.into()),
         site: "blog".into(),
         family,
         name: "ci".into(),
@@ -95,6 +98,93 @@ async fn keys_create(backend: Backend) {
     assert_eq!(principal.role, jekcms_auth::Role::Editor);
     assert_eq!(principal.site_slug, "blog");
     let _ = std::fs::remove_dir_all(&config.media_dir);
+}
+
+/// `keys create` never takes over a site: no second owner for a site that has one, no
+/// `--role` silently ignored; and registration never takes the operator's `default`.
+async fn keys_create_takes_over_no_site(backend: Backend) {
+    let Some(db) = TestDatabase::new(backend).await else {
+        return;
+    };
+    let mut config = Config::from_lookup(|_| None).unwrap();
+    config.database_url = db.url().to_owned();
+    let store = Store::connect(db.url(), Default::default()).await.unwrap();
+    let run = |user: &str, role: Option<&str>, site: &str| {
+        let args = CreateKey {
+            user: user.into(),
+            role: role.map(str::to_owned),
+            site: site.into(),
+            family: Family::Api,
+            name: "ci".into(),
+            json: true,
+        };
+        let config = config.clone();
+        async move {
+            create_key(&config, &args)
+                .await
+                .map(|out| serde_json::from_str::<Value>(&out).unwrap())
+                .map_err(|e| e.to_string())
+        }
+    };
+
+    // A registrant naming their site "Default" does not get the operator's slug ...
+    let owner = jekcms_accounts::model::NewUser {
+        name: "Reg".into(),
+        email: "reg@example.com".into(),
+        role: jekcms_auth::Role::Owner,
+        password_hash: None,
+    };
+    let (registered, _) = jekcms_accounts::AccountStore::register(&store, "Default", owner)
+        .await
+        .unwrap();
+    assert_ne!(registered.slug, "default");
+    // ... so the operator's first key lands in a site of their own.
+    let op = run("op@example.com", None, "default").await.unwrap();
+    assert_ne!(op["site_id"], registered.id);
+
+    // No second owner slipped into a site that has one (the registrant's, or the operator's).
+    for site in [registered.slug.as_str(), "default"] {
+        let e = run("intruder@example.com", None, site).await.unwrap_err();
+        assert!(e.contains("already has an owner"), "{e}");
+        let e = run("intruder@example.com", Some("owner"), site)
+            .await
+            .unwrap_err();
+        assert!(e.contains("already has an owner"), "{e}");
+    }
+    assert_eq!(store.count_owners(registered.id).await.unwrap(), 1);
+    // A lower role may be added; an existing user keeps theirs unless --role matches it.
+    let ed = run("ed@example.com", Some("editor"), "default")
+        .await
+        .unwrap();
+    let e = run("ed@example.com", Some("admin"), "default")
+        .await
+        .unwrap_err();
+    assert!(
+        e.starts_with("--role") && e.contains("already editor"),
+        "{e}"
+    );
+    let again = run("ed@example.com", None, "default").await.unwrap();
+    assert_eq!(again["user_id"], ed["user_id"]);
+    run("ed@example.com", Some("editor"), "default")
+        .await
+        .unwrap();
+    run("op@example.com", Some("owner"), "default")
+        .await
+        .unwrap();
+    let e = run("op@example.com", Some("viewer"), "default")
+        .await
+        .unwrap_err();
+    assert!(e.starts_with("--role"), "{e}");
+}
+
+#[actix_web::test]
+async fn keys_create_takes_over_no_site_sqlite() {
+    keys_create_takes_over_no_site(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn keys_create_takes_over_no_site_postgres() {
+    keys_create_takes_over_no_site(Backend::Postgres).await;
 }
 
 #[actix_web::test]

@@ -54,6 +54,14 @@ pub struct TestApp {
     config: Config,
 }
 
+/// A random key, as `JEKCMS_SECRET_KEY` gives one.
+pub fn test_secret_key() -> [u8; 32] {
+    use ring::rand::SecureRandom;
+    let mut key = [0u8; 32];
+    ring::rand::SystemRandom::new().fill(&mut key).unwrap();
+    key
+}
+
 /// A response, fully read.
 #[derive(Debug)]
 pub struct Resp {
@@ -142,6 +150,10 @@ impl TestApp {
         config.rate_limit_admin = plenty;
         config.rate_limit_auth = plenty;
         config.open_registration = true;
+        if backend == Backend::Postgres {
+            // PostgreSQL deployments must bring their own key (see docs/security.md).
+            config.secret_key = Some(test_secret_key());
+        }
         tweak(&mut config);
         Some(Self::start(std::sync::Arc::new(db), config, media_dir).await)
     }

@@ -17,4 +17,5 @@ mod matrix;
 mod media;
 mod posts;
 mod ratelimit;
+mod secret_key;
 mod v1;

@@ -1,6 +1,8 @@
-//! Quotas per session and per IP, and the headers that describe them (API.md §6).
+//! Quotas per credential (API key or user) and per IP, and the headers that describe them
+//! (API.md §6).
 
 use crate::helpers::{Resp, TestApp};
+use actix_web::http::Method;
 use actix_web::test::TestRequest;
 use jekcms_auth::Role;
 use jekcms_ratelimit::Quota;
@@ -81,11 +83,11 @@ async fn quota_sequence(backend: Backend, counting: Counting) {
             "reset never in the past or going back"
         );
         last_reset = reset;
-        assert_eq!(r.header("ratelimit-policy"), Some("\"session\";q=5;w=60"));
+        assert_eq!(r.header("ratelimit-policy"), Some("\"key\";q=5;w=60"));
         assert!(
             r.header("ratelimit")
                 .unwrap()
-                .starts_with(&format!("\"session\";r={}", 4 - i))
+                .starts_with(&format!("\"key\";r={}", 4 - i))
         );
         assert!(r.header("retry-after").is_none());
     }
@@ -99,7 +101,7 @@ async fn quota_sequence(backend: Backend, counting: Counting) {
         retry >= 1 && retry <= reset - now() + 1,
         "retry {retry}, reset {reset}"
     );
-    // A refresh does not reset the count: the quota belongs to the session.
+    // A refresh does not reset the count: the quota belongs to the key.
     let v = app.refresh(&t.refresh).await.expect(200);
     let fresh = v["data"]["access_token"].as_str().unwrap();
     app.get("/api/v2/posts", fresh)
@@ -114,6 +116,128 @@ async fn quota_sequence(backend: Backend, counting: Counting) {
     assert_eq!(me["data"]["rate_limit"]["limit"], 5);
     assert_eq!(me["data"]["rate_limit"]["remaining"], 4);
     assert!(me["data"]["rate_limit"]["reset"].as_u64().unwrap() >= now());
+}
+
+/// One bucket per API key, whatever the number of sessions opened from it and for its v1
+/// calls alike; one per user for password sessions.
+async fn one_bucket_per_key_and_per_user(backend: Backend, counting: Counting) {
+    let Some(app) = app_with(backend, counting, |c| {
+        c.rate_limit_auth = Some(Quota::parse("100/min").unwrap());
+    })
+    .await
+    else {
+        return;
+    };
+    let (key, secret, _, _) = app.api_key("default", "ed@example.com", Role::Editor).await;
+    let exchange = || async {
+        let body = serde_json::json!({"api_key": key, "api_secret": secret});
+        let v = app
+            .send(Method::POST, "/api/v2/auth/token", None, Some(body))
+            .await
+            .expect(200);
+        v["data"]["access_token"].as_str().unwrap().to_owned()
+    };
+    let first = exchange().await;
+    for _ in 0..3 {
+        app.get("/api/v2/posts", &first).await.expect(200);
+    }
+    // A new session of the same key goes on counting.
+    let second = exchange().await;
+    let r = app.get("/api/v2/posts", &second).await;
+    r.expect(200);
+    assert_eq!(num(&r, "x-ratelimit-remaining"), 1);
+    assert_eq!(r.header("ratelimit-policy"), Some("\"key\";q=5;w=60"));
+    // So do v1 calls with the key pair itself.
+    let v1 = || {
+        TestRequest::get()
+            .uri("/api/v1/posts")
+            .insert_header(("x-api-key", key.clone()))
+            .insert_header(("x-api-secret", secret.clone()))
+    };
+    let r = app.call(v1()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(num(&r, "x-ratelimit-remaining"), 0);
+    assert_eq!(app.call(v1()).await.status, 429);
+    app.get("/api/v2/posts", &exchange().await)
+        .await
+        .expect_error(429, "RATE_LIMITED");
+
+    // Password sessions count against their user, however many logins.
+    let owner = app.owner().await;
+    app.add_user(
+        &owner.access,
+        "pw@example.com",
+        "author",
+        Some("correct horse battery staple"),
+    )
+    .await;
+    for _ in 0..5 {
+        let t = app
+            .password_login("pw@example.com", "correct horse battery staple")
+            .await;
+        let r = app.get("/api/v2/posts", &t.access).await;
+        r.expect(200);
+        assert_eq!(r.header("ratelimit-policy"), Some("\"user\";q=5;w=60"));
+    }
+    let t = app
+        .password_login("pw@example.com", "correct horse battery staple")
+        .await;
+    app.get("/api/v2/posts", &t.access)
+        .await
+        .expect_error(429, "RATE_LIMITED");
+}
+
+/// A refused v1 key pair counts against the client's per-IP auth quota, which /auth/token
+/// shares; IPv6 clients count per /64.
+async fn failed_v1_key_checks_count_per_ip(backend: Backend, counting: Counting) {
+    let Some(app) = app(backend, counting).await else {
+        return;
+    };
+    let (key, secret, _, _) = app.api_key("default", "ed@example.com", Role::Editor).await;
+    let wrong = jekcms_auth::CredentialFamily::ApiSecret.generate();
+    let v1 = |peer: &str, secret: &str| {
+        TestRequest::get()
+            .uri("/api/v1/posts")
+            .peer_addr(peer.parse().unwrap())
+            .insert_header(("x-api-key", key.clone()))
+            .insert_header(("x-api-secret", secret.to_owned()))
+    };
+    for i in 0..3u64 {
+        let r = app.call(v1("192.0.2.7:1", &wrong)).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(num(&r, "x-ratelimit-remaining"), 3 - i);
+        assert_eq!(r.header("ratelimit-policy"), Some("\"ip\";q=4;w=60"));
+    }
+    // The fourth guess is /auth/token's: one quota for both.
+    let token = TestRequest::post()
+        .uri("/api/v2/auth/token")
+        .peer_addr("192.0.2.7:2".parse().unwrap())
+        .insert_header(("content-type", "application/json"))
+        .set_payload(format!(r#"{{"api_key":"{key}","api_secret":"{wrong}"}}"#));
+    app.call(token).await.expect_error(401, "AUTH_INVALID");
+    let r = app.call(v1("192.0.2.7:1", &wrong)).await;
+    assert_eq!(r.status, 429);
+    assert!(num(&r, "retry-after") >= 1);
+    // The right pair still works from there (it is counted against the key), and another
+    // client's guesses are its own.
+    assert_eq!(app.call(v1("192.0.2.7:1", &secret)).await.status, 200);
+    assert_eq!(app.call(v1("192.0.2.8:1", &wrong)).await.status, 401);
+
+    // IPv6: one /64 is one client, however many of its addresses it uses.
+    for i in 0..4u16 {
+        let peer = format!("[2001:db8:7:7::{:x}]:1", i + 1);
+        assert_eq!(app.call(v1(&peer, &wrong)).await.status, 401);
+    }
+    assert_eq!(
+        app.call(v1("[2001:db8:7:7:ffff::1]:1", &wrong))
+            .await
+            .status,
+        429
+    );
+    assert_eq!(
+        app.call(v1("[2001:db8:7:8::1]:1", &wrong)).await.status,
+        401
+    );
 }
 
 async fn admin_tier(backend: Backend, counting: Counting) {
@@ -253,6 +377,8 @@ macro_rules! on_both {
 
 on_both!(
     quota_sequence,
+    one_bucket_per_key_and_per_user,
+    failed_v1_key_checks_count_per_ip,
     admin_tier,
     auth_endpoints_per_ip,
     forwarded_for_only_from_trusted_proxies,
