@@ -4,7 +4,7 @@
 # here and dropped after. Each leg starts the debug server with rate limits off, creates an
 # owner key (`jekcms keys create --json`), exchanges it for an access token, seeds one row of
 # each kind, and runs every operation (v1 with the key pair, v2 with the token) through
-# schemathesis's examples, coverage and fuzzing phases, at most ST_MAX_EXAMPLES (30) cases
+# schemathesis's examples, coverage and fuzzing phases, at most ST_MAX_EXAMPLES (100) cases
 # each. Fails on any server error (5xx), any response that does not match its declared
 # schema, status or content type, or if the run's credential was lost on the way (then it
 # tested nothing but 401s).
@@ -18,7 +18,7 @@ root=$(pwd)
 
 version=4.32.5
 venv=${ST_VENV:-$root/.ci/.venv-schemathesis}
-max_examples=${ST_MAX_EXAMPLES:-30}
+max_examples=${ST_MAX_EXAMPLES:-100}
 stores=${ST_STORES:-sqlite postgres}
 
 requirements="$root/scripts/schemathesis-requirements.txt"
