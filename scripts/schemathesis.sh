@@ -12,6 +12,7 @@
 # scripts/schemathesis-requirements.txt.
 #   scripts/schemathesis.sh            # both stores
 #   ST_STORES=sqlite scripts/schemathesis.sh
+#   ST_SEED=7 ST_MAX_EXAMPLES=300 scripts/schemathesis.sh   # explore beyond what CI replays
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -70,7 +71,7 @@ run_leg() { # name database-url
     "$venv/bin/st" run "$base/api/v2/openapi.json" \
       --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
       --phases examples,coverage,fuzzing \
-      --max-examples "$max_examples" --workers 2 --seed 1 --generation-database none \
+      --max-examples "$max_examples" --workers 2 --seed "${ST_SEED:-1}" --generation-database none \
       --generation-with-security-parameters false \
       --request-timeout 30 --no-color \
       --suppress-health-check all \
