@@ -4,7 +4,7 @@
 # here and dropped after. Each leg starts the debug server with rate limits off, creates an
 # owner key (`jekcms keys create --json`), exchanges it for an access token, seeds one row of
 # each kind, and runs every operation (v1 with the key pair, v2 with the token) through
-# schemathesis's examples, coverage and fuzzing phases, at most ST_MAX_EXAMPLES (30) cases
+# schemathesis's examples, coverage and fuzzing phases, at most ST_MAX_EXAMPLES (100) cases
 # each. Fails on any server error (5xx), any response that does not match its declared
 # schema, status or content type, or if the run's credential was lost on the way (then it
 # tested nothing but 401s).
@@ -12,13 +12,14 @@
 # scripts/schemathesis-requirements.txt.
 #   scripts/schemathesis.sh            # both stores
 #   ST_STORES=sqlite scripts/schemathesis.sh
+#   ST_SEED=7 ST_MAX_EXAMPLES=300 scripts/schemathesis.sh   # explore beyond what CI replays
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 version=4.32.5
 venv=${ST_VENV:-$root/.ci/.venv-schemathesis}
-max_examples=${ST_MAX_EXAMPLES:-30}
+max_examples=${ST_MAX_EXAMPLES:-100}
 stores=${ST_STORES:-sqlite postgres}
 
 requirements="$root/scripts/schemathesis-requirements.txt"
@@ -70,7 +71,7 @@ run_leg() { # name database-url
     "$venv/bin/st" run "$base/api/v2/openapi.json" \
       --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
       --phases examples,coverage,fuzzing \
-      --max-examples "$max_examples" --workers 2 --seed 1 --generation-database none \
+      --max-examples "$max_examples" --workers 2 --seed "${ST_SEED:-1}" --generation-database none \
       --generation-with-security-parameters false \
       --request-timeout 30 --no-color \
       --suppress-health-check all \

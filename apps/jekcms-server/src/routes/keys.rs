@@ -55,7 +55,7 @@ pub async fn create_key(
 /// secrets.
 #[utoipa::path(tag = "api-keys", security(("bearer" = [])),
     params(
-        ("limit" = Option<u32>, Query, description = "1–100, default 20"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
         ("cursor" = Option<String>, Query, description = "`meta.next_cursor` of the previous page"),
     ),
     responses(

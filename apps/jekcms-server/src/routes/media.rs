@@ -4,7 +4,7 @@ use crate::errors::AppError;
 use crate::extract::{Caller, JsonPayload, query_pairs, typed};
 use crate::openapi::{Binary, Data, ErrorBody, ListOf};
 use crate::respond;
-use crate::routes::posts::Deleted;
+use crate::routes::posts::{Deleted, IncludeParam};
 use crate::state::AppState;
 use crate::uploads::{self, UploadError};
 use actix_multipart::Multipart;
@@ -34,13 +34,16 @@ pub struct UploadForm {
 #[allow(dead_code)]
 pub struct ListMediaParams {
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `meta.next_cursor` of the previous page.
     cursor: Option<String>,
     /// Type or prefix, e.g. `image/`.
+    #[param(pattern = r"^[A-Za-z0-9/.+-]{1,100}$")]
     mime_type: Option<String>,
     /// `total` adds `meta.total`.
-    include: Option<String>,
+    #[param(inline)]
+    include: Option<IncludeParam>,
 }
 
 /// Body of a media patch.

@@ -23,24 +23,69 @@ use utoipa::{IntoParams, ToSchema};
 #[allow(dead_code)]
 pub struct ListPostsParams {
     /// Page size, 1–100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
     /// `meta.next_cursor` of the previous page.
     cursor: Option<String>,
-    /// `-created_at` (default), `created_at`, `-updated_at`, `updated_at`, `-published_at`,
-    /// `published_at`, `title`, `-title`.
-    sort: Option<String>,
-    /// `draft`, `published` or `archived`.
-    status: Option<String>,
+    /// Sort order (default `-created_at`, newest first).
+    #[param(inline)]
+    sort: Option<PostSortParam>,
+    /// Only posts in this status.
+    #[param(inline)]
+    status: Option<post_rules::PostStatus>,
     /// Only posts with this tag.
+    #[param(min_length = 1, max_length = 50)]
     tag: Option<String>,
     /// Only posts by this author.
+    #[param(minimum = 1)]
     author_id: Option<i64>,
     /// Only posts changed at or after this RFC 3339 time.
-    updated_since: Option<String>,
+    updated_since: Option<chrono::DateTime<chrono::Utc>>,
     /// Case-insensitive literal substring of the title.
+    #[param(min_length = 1, max_length = 300)]
     q: Option<String>,
     /// `total` adds `meta.total`.
-    include: Option<String>,
+    #[param(inline)]
+    include: Option<IncludeParam>,
+}
+
+/// Sort orders of the post list.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub enum PostSortParam {
+    /// Newest first.
+    #[serde(rename = "-created_at")]
+    CreatedDesc,
+    /// Oldest first.
+    #[serde(rename = "created_at")]
+    CreatedAsc,
+    /// Most recently changed first.
+    #[serde(rename = "-updated_at")]
+    UpdatedDesc,
+    /// Least recently changed first.
+    #[serde(rename = "updated_at")]
+    UpdatedAsc,
+    /// Most recently published first.
+    #[serde(rename = "-published_at")]
+    PublishedDesc,
+    /// Earliest published first.
+    #[serde(rename = "published_at")]
+    PublishedAsc,
+    /// By title, A to Z.
+    #[serde(rename = "title")]
+    TitleAsc,
+    /// By title, Z to A.
+    #[serde(rename = "-title")]
+    TitleDesc,
+}
+
+/// What a list adds besides its rows.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub enum IncludeParam {
+    /// Adds `meta.total`.
+    #[serde(rename = "total")]
+    Total,
 }
 
 fn with_etag(mut res: HttpResponse, post: &Post) -> HttpResponse {

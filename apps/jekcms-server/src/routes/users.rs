@@ -49,7 +49,7 @@ pub struct UpdateUserBody {
 /// Lists the users of your site, in id order (admins and owners).
 #[utoipa::path(tag = "users", security(("bearer" = [])),
     params(
-        ("limit" = Option<u32>, Query, description = "1–100, default 20"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
         ("cursor" = Option<String>, Query, description = "`meta.next_cursor` of the previous page"),
     ),
     responses(

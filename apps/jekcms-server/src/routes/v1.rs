@@ -113,8 +113,10 @@ async fn fallback(req: HttpRequest) -> Result<HttpResponse, V1Error> {
 #[allow(dead_code)]
 pub struct PageParams {
     /// 1-based page number (default 1).
+    #[param(minimum = 1)]
     page: Option<u32>,
     /// Rows per page (default 20); above 100 is clamped to 100.
+    #[param(minimum = 1)]
     per_page: Option<u32>,
 }
 
