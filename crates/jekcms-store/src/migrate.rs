@@ -80,15 +80,33 @@ impl Store {
         match &self.db {
             Db::Sqlite { write, .. } => {
                 let mut conn = write.get().await.map_err(StoreError::pool)?;
-                // Under the write lock from the first read of the migrations table to the
-                // last migration: processes starting together on one file would otherwise
-                // all see the same migrations pending and all but one fail to apply them.
-                conn.spawn_blocking(|c| {
-                    c.immediate_transaction(|c| {
-                        c.run_pending_migrations(SQLITE_MIGRATIONS)
-                            .map(|_| ())
-                            .map_err(diesel::result::Error::QueryBuilderError)
-                    })
+                // Processes starting together on one file would otherwise all see the same
+                // migrations pending and all but one fail to apply them: hold an exclusive
+                // lock on a file beside the database from the first read of the migrations
+                // table to the last migration. Not the write lock of one transaction around
+                // them all: a migration that rebuilds a table turns foreign keys off, which
+                // SQLite ignores inside a transaction. Not a lock on the database file
+                // itself: closing any other descriptor of it would drop SQLite's own locks.
+                let lock_path = (target != ":memory:").then(|| format!("{target}-migrate.lock"));
+                conn.spawn_blocking(move |c| {
+                    let _lock = lock_path
+                        .map(|p| {
+                            let file = std::fs::OpenOptions::new()
+                                .create(true)
+                                .truncate(false)
+                                .write(true)
+                                .open(&p)
+                                .map_err(|e| format!("cannot open {p}: {e}"))?;
+                            file.lock().map_err(|e| format!("cannot lock {p}: {e}"))?;
+                            Ok::<_, String>(file)
+                        })
+                        .transpose()
+                        .map_err(|e| {
+                            diesel::result::Error::QueryBuilderError(e.into())
+                        })?;
+                    c.run_pending_migrations(SQLITE_MIGRATIONS)
+                        .map(|_| ())
+                        .map_err(diesel::result::Error::QueryBuilderError)
                 })
                 .await
                 .map_err(|e| StoreError::Migration(e.to_string()))
