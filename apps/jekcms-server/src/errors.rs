@@ -282,6 +282,41 @@ fn unavailable() -> AppError {
 mod tests {
     use super::*;
 
+    /// A full media store is the operator's problem: the log names the cause, the client
+    /// hears only that nothing was stored (no path, no OS error).
+    #[test]
+    fn a_full_media_store_logs_its_cause_and_tells_the_client_only_507() {
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Captured(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let cause = std::io::Error::from_raw_os_error(28); // ENOSPC
+        let e = tracing::subscriber::with_default(subscriber, || {
+            AppError::insufficient_storage(&cause)
+        });
+        let logged = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert!(logged.contains("ERROR"), "{logged}");
+        assert!(logged.contains("media store full"), "{logged}");
+        assert!(logged.contains(&cause.to_string()), "{logged}");
+        assert_eq!(e.0.http_status(), 507);
+        let told = format!("{:?}", e.0.errors());
+        assert!(!told.contains(&cause.to_string()), "{told}");
+    }
+
     /// Pins the mapping of every domain error to its code.
     #[test]
     fn domain_errors_map_to_contract_codes() {

@@ -566,3 +566,35 @@ fn sigterm_drains_requests_in_flight_then_exits_at_the_shutdown_timeout() {
     let _ = BufReader::new(stalled).read_to_end(&mut cut);
     assert!(cut.is_empty(), "{}", String::from_utf8_lossy(&cut));
 }
+
+/// Values the server cannot run with stop it at start, in one line naming the variable —
+/// not a server that starts and then fails every token exchange (a huge TTL), or one that
+/// silently logs nothing (a filter word that is not a level).
+#[test]
+fn unusable_settings_stop_the_start_with_one_line() {
+    let db = TestDatabase::sqlite();
+    for (var, value) in [
+        ("JEKCMS_ACCESS_TOKEN_TTL", "18446744073709551615"),
+        ("JEKCMS_REFRESH_TOKEN_TTL", "9223372036854775807"),
+        ("JEKCMS_LOG", "verbose"),
+        ("JEKCMS_LOG", "json"),
+    ] {
+        let started = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_jekcms"))
+            .env_clear()
+            .env("JEKCMS_DATABASE_URL", db.url())
+            .env("JEKCMS_BIND", "127.0.0.1:0")
+            .env(var, value)
+            .arg("serve")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{var}={value} started");
+        assert!(started.elapsed() < Duration::from_secs(10), "{var}={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{var}={value}: {stderr}");
+        assert!(lines[0].contains(var), "{var}={value}: {stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+    }
+}

@@ -227,3 +227,52 @@ both_stores! {
         assert_eq!(total(&app, &t.access).await, 2);
     }
 }
+
+/// A 401 or a 429 says nothing about the work: the retry with the same key, once the
+/// credentials or the quota allow it, does the work instead of replaying the refusal.
+async fn refusals_before_the_work_are_not_replayed(backend: jekcms_store::Backend) {
+    let Some(app) = TestApp::new(backend, |c| {
+        c.rate_limit_standard = jekcms_ratelimit::Quota::parse("1/s").ok();
+    })
+    .await
+    else {
+        return eprintln!("skipped: JEKCMS_TEST_POSTGRES_URL is not set");
+    };
+    let t = app
+        .login("default", "editor@example.com", Role::Editor)
+        .await;
+    let owner = app.owner().await;
+    let body = json!({"title": "After a refusal"});
+    let r = post_with_key(
+        &app,
+        "/api/v2/posts",
+        "v4.local.not-a-token",
+        "refused",
+        &body,
+    )
+    .await;
+    r.expect_error(401, "AUTH_INVALID");
+    // The quota of one a second is spent by the first call, so the next is refused.
+    app.get("/api/v2/posts", &t.access).await.expect(200);
+    let r = post_with_key(&app, "/api/v2/posts", &t.access, "refused", &body).await;
+    r.expect_error(429, "RATE_LIMITED");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = post_with_key(&app, "/api/v2/posts", &t.access, "refused", &body).await;
+    r.expect(201);
+    assert_eq!(r.header("idempotent-replayed"), None);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = post_with_key(&app, "/api/v2/posts", &t.access, "refused", &body).await;
+    again.expect(201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(total(&app, &owner.access).await, 1);
+}
+
+#[actix_web::test]
+async fn refusals_before_the_work_are_not_replayed_sqlite() {
+    refusals_before_the_work_are_not_replayed(jekcms_store::Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn refusals_before_the_work_are_not_replayed_postgres() {
+    refusals_before_the_work_are_not_replayed(jekcms_store::Backend::Postgres).await;
+}
