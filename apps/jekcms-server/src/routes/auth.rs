@@ -2,7 +2,10 @@
 
 use crate::errors::AppError;
 use crate::extract::{AuthThrottle, Caller, JsonBody, RegistrationOpen, typed};
-use crate::openapi::{ErrorBody, LoginResponseEnvelope, MeEnvelope, RegisteredEnvelope, RevokedEnvelope, TokenResponseEnvelope};
+use crate::openapi::{
+    ErrorBody, LoginResponseEnvelope, MeEnvelope, RegisteredEnvelope, RevokedEnvelope,
+    TokenResponseEnvelope,
+};
 use crate::respond;
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
