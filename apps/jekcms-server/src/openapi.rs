@@ -321,7 +321,7 @@ impl Modify for CommonErrors {
                 )
                 .build();
             let header = match status {
-                401 => Some("WWW-Authenticate"),
+                401 if prefix.is_empty() => Some("WWW-Authenticate"),
                 429 => Some("Retry-After"),
                 _ => None,
             };
@@ -452,7 +452,8 @@ const QUOTA_HEADERS: [&str; 5] = [
 /// Declares [`RESPONSE_HEADERS`] and references them from the responses that carry them:
 /// `X-Request-Id` on every response; the quota headers on every response of the operations
 /// counted against a quota, and on the shared failures (which such operations answer);
-/// v1's deprecation headers on every v1 response. Runs after [`CommonErrors`].
+/// `WWW-Authenticate` on every v2 `401`, `Retry-After` on every `429`; v1's deprecation headers
+/// on every v1 response. Runs after [`CommonErrors`].
 struct ResponseHeaders;
 
 impl Modify for ResponseHeaders {
@@ -475,8 +476,14 @@ impl Modify for ResponseHeaders {
             for op in operations(item) {
                 let counted = op.security.as_ref().is_some_and(|s| !s.is_empty())
                     || path.starts_with("/api/v2/auth/");
-                for response in op.responses.responses.values_mut() {
+                for (status, response) in op.responses.responses.iter_mut() {
                     add(response, &["X-Request-Id"]);
+                    match status.as_str() {
+                        // v1's failures carry no challenge.
+                        "401" if !v1 => add(response, &["WWW-Authenticate"]),
+                        "429" => add(response, &["Retry-After"]),
+                        _ => {}
+                    }
                     if counted {
                         add(response, &QUOTA_HEADERS);
                     }
