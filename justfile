@@ -27,6 +27,14 @@ ci:
 openapi:
     cargo run -q -p jekcms-server -- openapi > openapi/openapi.json
 
+# Lint openapi/openapi.json with Redocly CLI's recommended rules: 0 errors, 0 warnings (pinned, .ci/redocly)
+openapi-lint:
+    scripts/openapi-lint.sh
+
+# Generate a Python client from openapi/openapi.json and drive a real server with it (pinned, own venv)
+generated-client:
+    scripts/generated-client.sh
+
 # Prove that no domain crate depends on actix and only the store on diesel
 check-layers:
     scripts/check-layers.sh

@@ -7,30 +7,84 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-/// A success envelope around one `T` (documentation shape).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Data<T> {
-    /// Always true.
-    pub success: bool,
-    /// The resource.
-    pub data: T,
-    /// Request id.
-    pub meta: Meta,
-    /// Always empty.
-    pub errors: Vec<ErrorEntry>,
+/// Declares named success envelopes (documentation shapes): one component schema per
+/// resource, which every operation answering it references, so that a client generator
+/// makes one `PostEnvelope` type where `inline(Data<Post>)` made one per operation.
+macro_rules! envelopes {
+    ($($(#[$doc:meta])* $name:ident($data:ty);)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            /// Always true.
+            pub success: bool,
+            /// The resource.
+            pub data: $data,
+            /// Request id.
+            pub meta: Meta,
+            /// Always empty.
+            pub errors: Vec<ErrorEntry>,
+        }
+    )*};
 }
 
-/// A success envelope around a page of `T` (documentation shape).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ListOf<T> {
-    /// Always true.
-    pub success: bool,
-    /// The rows.
-    pub data: Vec<T>,
-    /// Request id and pagination.
-    pub meta: ListMeta,
-    /// Always empty.
-    pub errors: Vec<ErrorEntry>,
+/// Declares named success envelopes around a page of rows (documentation shapes).
+macro_rules! lists {
+    ($($(#[$doc:meta])* $name:ident($row:ty);)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $name {
+            /// Always true.
+            pub success: bool,
+            /// The rows.
+            pub data: Vec<$row>,
+            /// Request id and pagination.
+            pub meta: ListMeta,
+            /// Always empty.
+            pub errors: Vec<ErrorEntry>,
+        }
+    )*};
+}
+
+envelopes! {
+    /// A success envelope around the API description.
+    ApiIndexEnvelope(routes::meta::ApiIndex);
+    /// A success envelope around a token pair.
+    TokenResponseEnvelope(routes::auth::TokenResponse);
+    /// A success envelope around a signed-in user and their token pair.
+    LoginResponseEnvelope(routes::auth::LoginResponse);
+    /// A success envelope around a new site, its owner and their token pair.
+    RegisteredEnvelope(routes::auth::Registered);
+    /// A success envelope around the outcome of a logout.
+    RevokedEnvelope(routes::auth::Revoked);
+    /// A success envelope around the caller.
+    MeEnvelope(routes::auth::Me);
+    /// A success envelope around one post.
+    PostEnvelope(jekcms_content::post::Post);
+    /// A success envelope around the outcome of a delete.
+    DeletedEnvelope(routes::posts::Deleted);
+    /// A success envelope around the outcome of a bulk import.
+    BulkResultEnvelope(routes::bulk::BulkResult);
+    /// A success envelope around one medium's record.
+    MediaEnvelope(jekcms_content::media::Media);
+    /// A success envelope around one user.
+    UserEnvelope(jekcms_accounts::User);
+    /// A success envelope around the outcome of a user's deletion.
+    UserDeletedEnvelope(routes::users::UserDeleted);
+    /// A success envelope around one API key (never its secret).
+    ApiKeyEnvelope(jekcms_accounts::ApiKey);
+    /// A success envelope around a new API key with its secret, shown this once.
+    CreatedKeyEnvelope(jekcms_accounts::CreatedKey);
+}
+
+lists! {
+    /// A success envelope around a page of posts.
+    PostList(jekcms_content::post::Post);
+    /// A success envelope around a page of media.
+    MediaList(jekcms_content::media::Media);
+    /// A success envelope around a page of users.
+    UserList(jekcms_accounts::User);
+    /// A success envelope around a page of API keys (never their secrets).
+    ApiKeyList(jekcms_accounts::ApiKey);
 }
 
 /// `meta` of a list.
@@ -104,16 +158,7 @@ impl Modify for V1Deprecated {
             if !path.starts_with("/api/v1/") {
                 continue;
             }
-            for op in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for op in operations(item) {
                 op.deprecated = Some(Deprecated::True);
             }
         }
@@ -229,50 +274,15 @@ fn common_statuses(path: &str, op: &utoipa::openapi::path::Operation) -> Vec<u16
 
 impl Modify for CommonErrors {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::header::HeaderBuilder;
-        use utoipa::openapi::schema::{Object, Type};
         use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        for (prefix, body) in [("", "ErrorBody"), ("V1", "V1ErrorBody")] {
-            for common in &COMMON_ERRORS {
-                let mut response = ResponseBuilder::new()
-                    .description(common.description)
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(Ref::from_schema_name(body)))
-                            .build(),
-                    );
-                if common.status == 429 {
-                    response = response.header(
-                        "Retry-After",
-                        HeaderBuilder::new()
-                            .schema(Some(Object::with_type(Type::Integer)))
-                            .description(Some("Seconds until a retry can succeed"))
-                            .build(),
-                    );
-                }
-                components
-                    .responses
-                    .insert(format!("{prefix}{}", common.name), response.build().into());
-            }
-        }
+        let mut used = std::collections::BTreeSet::new();
         for (path, item) in openapi.paths.paths.iter_mut() {
             let prefix = if path.starts_with("/api/v1/") {
                 "V1"
             } else {
                 ""
             };
-            for op in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for op in operations(item) {
                 for status in common_statuses(path, op) {
                     let Some(common) = COMMON_ERRORS.iter().find(|c| c.status == status) else {
                         continue;
@@ -281,10 +291,230 @@ impl Modify for CommonErrors {
                         .responses
                         .entry(status.to_string())
                         .or_insert_with(|| {
-                            RefOr::Ref(Ref::from_response_name(format!("{prefix}{}", common.name)))
+                            let name = format!("{prefix}{}", common.name);
+                            used.insert((prefix, common.status));
+                            RefOr::Ref(Ref::from_response_name(name))
                         });
                 }
             }
+        }
+        // Only the shared responses some operation refers to: an unused component is noise
+        // a linter rightly reports.
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (prefix, status) in used {
+            let common = COMMON_ERRORS
+                .iter()
+                .find(|c| c.status == status)
+                .expect("a status of COMMON_ERRORS");
+            let body = if prefix.is_empty() {
+                "ErrorBody"
+            } else {
+                "V1ErrorBody"
+            };
+            let mut response = ResponseBuilder::new()
+                .description(common.description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name(body)))
+                        .build(),
+                )
+                .build();
+            let header = match status {
+                401 if prefix.is_empty() => Some("WWW-Authenticate"),
+                429 => Some("Retry-After"),
+                _ => None,
+            };
+            if let Some(name) = header {
+                response.headers.insert(name.to_owned(), header_ref(name));
+            }
+            components
+                .responses
+                .insert(format!("{prefix}{}", common.name), response.into());
+        }
+    }
+}
+
+/// The operations of a path item, whatever their method.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// A reference to a header of [`RESPONSE_HEADERS`].
+fn header_ref(name: &str) -> utoipa::openapi::RefOr<utoipa::openapi::header::Header> {
+    utoipa::openapi::RefOr::Ref(utoipa::openapi::Ref::new(format!(
+        "#/components/headers/{name}"
+    )))
+}
+
+/// Operations without a credential say so with `security: []`: an operation with no
+/// `security` at all cannot be told apart from one whose requirement was forgotten.
+struct PublicOperations;
+
+impl Modify for PublicOperations {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for op in operations(item) {
+                op.security.get_or_insert_with(Vec::new);
+            }
+        }
+    }
+}
+
+/// One response header the server writes, declared once under `components/headers`.
+struct ResponseHeader {
+    name: &'static str,
+    integer: bool,
+    description: &'static str,
+}
+
+/// The headers [`ResponseHeaders`] declares: the request id on every response, the quota
+/// headers of `jekcms_ratelimit::Decision::headers`, `Retry-After` on `429`,
+/// `WWW-Authenticate` on `401`, and v1's deprecation headers.
+const RESPONSE_HEADERS: [ResponseHeader; 11] = [
+    ResponseHeader {
+        name: "X-Request-Id",
+        integer: false,
+        description: "The request id, equal to `meta.request_id`: the client's own `X-Request-Id` when it sent an acceptable one (1–64 of `[A-Za-z0-9._:-]`), else a new one",
+    },
+    ResponseHeader {
+        name: "X-RateLimit-Limit",
+        integer: true,
+        description: "Requests allowed per window by the quota this request was counted against (absent when that tier is off)",
+    },
+    ResponseHeader {
+        name: "X-RateLimit-Remaining",
+        integer: true,
+        description: "Requests left in the current window",
+    },
+    ResponseHeader {
+        name: "X-RateLimit-Reset",
+        integer: true,
+        description: "Unix time (seconds) at which the quota is full again",
+    },
+    ResponseHeader {
+        name: "RateLimit-Policy",
+        integer: false,
+        description: "The quota as a structured field: `\"<tier>\";q=<requests>;w=<window seconds>`",
+    },
+    ResponseHeader {
+        name: "RateLimit",
+        integer: false,
+        description: "The quota's state as a structured field: `\"<tier>\";r=<remaining>;t=<seconds until full>`",
+    },
+    ResponseHeader {
+        name: "Retry-After",
+        integer: true,
+        description: "Seconds until a retry can succeed",
+    },
+    ResponseHeader {
+        name: "WWW-Authenticate",
+        integer: false,
+        description: "`Bearer`, or `Bearer error=\"invalid_token\"` when a token was presented and refused",
+    },
+    ResponseHeader {
+        name: "Deprecation",
+        integer: false,
+        description: "v1 only: when v1 was deprecated (RFC 9745), `@<unix time>`",
+    },
+    ResponseHeader {
+        name: "Sunset",
+        integer: false,
+        description: "v1 only: after this HTTP date v1 is removed (RFC 8594)",
+    },
+    ResponseHeader {
+        name: "Link",
+        integer: false,
+        description: "v1 only: `<v2 path>; rel=\"successor-version\"`",
+    },
+];
+
+/// The quota headers: on every response of an operation counted against a quota (behind a
+/// credential, and the per-IP throttled auth endpoints), while its tier is on.
+const QUOTA_HEADERS: [&str; 5] = [
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "RateLimit-Policy",
+    "RateLimit",
+];
+
+/// Declares [`RESPONSE_HEADERS`] and references them from the responses that carry them:
+/// `X-Request-Id` on every response; the quota headers on every response of the operations
+/// counted against a quota, and on the shared failures (which such operations answer);
+/// `WWW-Authenticate` on every v2 `401`, `Retry-After` on every `429`; v1's deprecation headers
+/// on every v1 response. Runs after [`CommonErrors`].
+struct ResponseHeaders;
+
+impl Modify for ResponseHeaders {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::schema::{Object, Type};
+        let add = |response: &mut RefOr<utoipa::openapi::Response>, names: &[&str]| {
+            if let RefOr::T(response) = response {
+                for name in names {
+                    response
+                        .headers
+                        .entry((*name).to_owned())
+                        .or_insert_with(|| header_ref(name));
+                }
+            }
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let v1 = path.starts_with("/api/v1/");
+            for op in operations(item) {
+                let counted = op.security.as_ref().is_some_and(|s| !s.is_empty())
+                    || path.starts_with("/api/v2/auth/");
+                for (status, response) in op.responses.responses.iter_mut() {
+                    add(response, &["X-Request-Id"]);
+                    match status.as_str() {
+                        // v1's failures carry no challenge.
+                        "401" if !v1 => add(response, &["WWW-Authenticate"]),
+                        "429" => add(response, &["Retry-After"]),
+                        _ => {}
+                    }
+                    if counted {
+                        add(response, &QUOTA_HEADERS);
+                    }
+                    if v1 {
+                        add(response, &["Deprecation", "Sunset", "Link"]);
+                    }
+                }
+            }
+        }
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, response) in components.responses.iter_mut() {
+            add(response, &["X-Request-Id"]);
+            add(response, &QUOTA_HEADERS);
+            if name.starts_with("V1") {
+                add(response, &["Deprecation", "Sunset", "Link"]);
+            }
+        }
+        for header in &RESPONSE_HEADERS {
+            let schema = Object::with_type(if header.integer {
+                Type::Integer
+            } else {
+                Type::String
+            });
+            components.headers.insert(
+                header.name.to_owned(),
+                HeaderBuilder::new()
+                    .schema(Some(schema))
+                    .description(Some(header.description))
+                    .build()
+                    .into(),
+            );
         }
     }
 }
@@ -297,6 +527,7 @@ impl Modify for CommonErrors {
         version = "2.0.0",
         description = "Headless CMS API. Every response under /api/v2 is the envelope {success, data, meta, errors}; see the ErrorCode schema for machine-readable codes.",
     ),
+    servers((url = "/", description = "The server that serves this document (`GET /api/v2/openapi.json`)")),
     paths(
         routes::meta::healthz,
         routes::meta::readyz,
@@ -334,7 +565,7 @@ impl Modify for CommonErrors {
         routes::v1::list_media,
     ),
     components(schemas(ErrorCode, ErrorEntry, ErrorBody)),
-    modifiers(&Security, &V1Deprecated, &CommonErrors),
+    modifiers(&Security, &V1Deprecated, &PublicOperations, &CommonErrors, &ResponseHeaders),
     tags(
         (name = "auth", description = "Token pair and the caller"),
         (name = "posts", description = "Posts"),

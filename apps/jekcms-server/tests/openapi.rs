@@ -148,3 +148,177 @@ fn every_operation_declares_the_failures_it_can_answer() {
         }
     }
 }
+
+fn document() -> serde_json::Value {
+    serde_json::from_str(&jekcms_server::openapi::document_json()).unwrap()
+}
+
+/// Every operation of the document, with its path and method.
+fn operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            ops.push((path.clone(), method.clone(), op.clone()));
+        }
+    }
+    ops
+}
+
+/// What generated clients and documentation UIs show as the operation's name is one short
+/// line; the rest goes to `description` (utoipa: the doc comment's first paragraph is the
+/// summary). Every operation says whether it takes a credential (`security: []` when not).
+#[test]
+fn operations_have_short_summaries_and_declared_security() {
+    let doc = document();
+    for (path, method, op) in operations(&doc) {
+        let summary = op["summary"].as_str().unwrap_or_default();
+        assert!(
+            !summary.is_empty() && summary.len() <= 80 && !summary.contains('\n'),
+            "{method} {path}: summary {summary:?}"
+        );
+        assert!(
+            op["security"].is_array(),
+            "{method} {path} declares security"
+        );
+    }
+}
+
+/// Success bodies are named component schemas (`PostEnvelope`, `PostList`, …), so that a
+/// generated client has one type per resource rather than one per operation.
+#[test]
+fn json_success_bodies_are_named_schemas() {
+    let doc = document();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for (path, method, op) in operations(&doc) {
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let Some(schema) = response["content"]["application/json"].get("schema") else {
+                continue;
+            };
+            let schema = if schema["type"] == "array" {
+                &schema["items"]
+            } else {
+                schema
+            };
+            let name = schema["$ref"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .unwrap_or_else(|| panic!("{method} {path} {status}: inline {schema}"));
+            assert!(
+                schemas.contains_key(name),
+                "{method} {path} {status}: {name}"
+            );
+        }
+    }
+}
+
+/// The headers the request context writes are declared where they are sent: `X-Request-Id`
+/// on every response, the quota headers on every response of an operation counted against a
+/// quota, `WWW-Authenticate` on v2's `401`s and `Retry-After` on every `429`; shared
+/// responses carry the first two, and each header referenced is declared.
+#[test]
+fn responses_declare_the_headers_the_server_writes() {
+    let doc = document();
+    let headers = doc["components"]["headers"].as_object().unwrap();
+    let quota = [
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+        "RateLimit-Policy",
+        "RateLimit",
+    ];
+    let check = |what: &str, response: &serde_json::Value, counted: bool| {
+        let declared = response["headers"].as_object().unwrap();
+        assert!(declared.contains_key("X-Request-Id"), "{what}");
+        if counted {
+            for name in quota {
+                assert!(declared.contains_key(name), "{what}: {name}");
+            }
+        }
+        for (name, header) in declared {
+            if let Some(r) = header["$ref"].as_str() {
+                let target = r.strip_prefix("#/components/headers/").unwrap();
+                assert!(headers.contains_key(target), "{what}: {name} → {r}");
+            }
+        }
+    };
+    for (path, method, op) in operations(&doc) {
+        let counted = op["security"].as_array().is_some_and(|s| !s.is_empty())
+            || path.starts_with("/api/v2/auth/");
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let response = match response["$ref"].as_str() {
+                Some(r) => {
+                    &doc["components"]["responses"]
+                        [r.strip_prefix("#/components/responses/").unwrap()]
+                }
+                None => response,
+            };
+            check(&format!("{method} {path} {status}"), response, counted);
+            let must = match status.as_str() {
+                "401" if !path.starts_with("/api/v1/") => Some("WWW-Authenticate"),
+                "429" => Some("Retry-After"),
+                _ => None,
+            };
+            if let Some(name) = must {
+                assert!(
+                    response["headers"][name].is_object(),
+                    "{method} {path} {status}: {name}"
+                );
+            }
+        }
+    }
+    let shared = doc["components"]["responses"].as_object().unwrap();
+    for (name, response) in shared {
+        check(name, response, true);
+    }
+}
+
+/// Every shared response is referenced by some operation (the linter reports unused
+/// components), and the conditional and idempotency headers the handlers read are declared
+/// as parameters where they are read.
+#[test]
+fn shared_responses_are_used_and_request_headers_declared() {
+    let doc = document();
+    let text = serde_json::to_string(&doc["paths"]).unwrap();
+    for name in doc["components"]["responses"].as_object().unwrap().keys() {
+        assert!(
+            text.contains(&format!("\"#/components/responses/{name}\"")),
+            "{name} is unused"
+        );
+    }
+    let header_params = |path: &str, method: &str| -> Vec<String> {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["in"] == "header")
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (path, method, name) in [
+        ("/api/v2/posts", "post", "Idempotency-Key"),
+        ("/api/v2/bulk/posts", "post", "Idempotency-Key"),
+        ("/api/v2/posts/{id}", "get", "If-None-Match"),
+        ("/api/v2/posts/{id}", "patch", "If-Match"),
+        ("/api/v2/media/{id}/content", "get", "Range"),
+        ("/api/v2/media/{id}/content", "get", "If-None-Match"),
+    ] {
+        assert!(
+            header_params(path, method).iter().any(|n| n == name),
+            "{method} {path} declares {name}"
+        );
+    }
+    // The key's schema is the server's rule: 1 to MAX_KEY_CHARS printable ASCII characters.
+    let key = doc["paths"]["/api/v2/posts"]["post"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Idempotency-Key")
+        .unwrap();
+    assert_eq!(key["required"], false);
+    assert_eq!(key["schema"]["minLength"], 1);
+    assert_eq!(
+        key["schema"]["maxLength"],
+        jekcms_content::idempotency::MAX_KEY_CHARS
+    );
+    assert_eq!(key["schema"]["pattern"], "^[ -~]+$");
+}

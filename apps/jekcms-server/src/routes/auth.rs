@@ -2,7 +2,10 @@
 
 use crate::errors::AppError;
 use crate::extract::{AuthThrottle, Caller, JsonBody, RegistrationOpen, typed};
-use crate::openapi::{Data, ErrorBody};
+use crate::openapi::{
+    ErrorBody, LoginResponseEnvelope, MeEnvelope, RegisteredEnvelope, RevokedEnvelope,
+    TokenResponseEnvelope,
+};
 use crate::respond;
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
@@ -59,7 +62,7 @@ impl From<TokenPair> for TokenResponse {
 
 /// Exchanges an API key and secret for a token pair.
 #[utoipa::path(tag = "auth", request_body = TokenRequest, responses(
-    (status = 200, description = "A new session's token pair", body = inline(Data<TokenResponse>)),
+    (status = 200, description = "A new session's token pair", body = TokenResponseEnvelope),
     (status = 401, description = "Unknown, revoked or wrong-family credential", body = ErrorBody),
     (status = 402, description = "The key's site has no API access (LICENSE_REQUIRED)", body = ErrorBody),
     (status = 422, description = "Missing or unknown fields", body = ErrorBody),
@@ -79,10 +82,11 @@ pub async fn token(
     Ok(respond::no_store(respond::ok(TokenResponse::from(pair))))
 }
 
-/// Rotates a refresh token into a new pair. A token works once; reuse after the grace
-/// window revokes the whole session.
+/// Rotates a refresh token into a new token pair.
+///
+/// A refresh token works once; reusing it after the grace window revokes the whole session.
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
-    (status = 200, description = "The next token pair", body = inline(Data<TokenResponse>)),
+    (status = 200, description = "The next token pair", body = TokenResponseEnvelope),
     (status = 401, description = "Invalid, expired, reused or revoked refresh token", body = ErrorBody),
     (status = 429, description = "Too many attempts from this IP; see Retry-After", body = ErrorBody),
 ))]
@@ -120,11 +124,12 @@ pub struct LoginResponse {
     pub user: User,
 }
 
-/// Signs in with email and password; a session of family `password`. A wrong email, a
-/// wrong password, and an email that several sites have without `site` all get the same
-/// answer after the same work.
+/// Signs in with email and password.
+///
+/// Opens a session of family `password`. A wrong email, a wrong password, and an email that
+/// several sites have without `site` all get the same answer after the same work.
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
-    (status = 200, description = "A new session's token pair and the user", body = inline(Data<LoginResponse>)),
+    (status = 200, description = "A new session's token pair and the user", body = LoginResponseEnvelope),
     (status = 401, description = "The email or password is incorrect", body = ErrorBody),
     (status = 402, description = "The user's site has no API access (LICENSE_REQUIRED)", body = ErrorBody),
     (status = 422, description = "Missing or unknown fields", body = ErrorBody),
@@ -170,10 +175,11 @@ pub struct Registered {
     pub tokens: TokenResponse,
 }
 
-/// Creates a site with you as its owner, and signs you in. Off (404) unless
-/// `JEKCMS_OPEN_REGISTRATION=true`.
+/// Registers a new site with you as its owner.
+///
+/// Signs you in too. Off (`404`) unless `JEKCMS_OPEN_REGISTRATION=true`.
 #[utoipa::path(tag = "auth", request_body = RegisterRequest, responses(
-    (status = 201, description = "The new owner, site and token pair", body = inline(Data<Registered>)),
+    (status = 201, description = "The new owner, site and token pair", body = RegisteredEnvelope, headers(("Location" = String, description = "`/api/v2/users/{id}` of the new owner"))),
     (status = 404, description = "Registration is closed on this server", body = ErrorBody),
     (status = 422, description = "Invalid fields", body = ErrorBody),
     (status = 429, description = "Too many attempts from this IP; see Retry-After", body = ErrorBody),
@@ -205,9 +211,11 @@ pub struct Revoked {
     pub revoked: bool,
 }
 
-/// Ends the session of a refresh token (logout). `200` whether or not it was known.
+/// Ends the session of a refresh token (logout).
+///
+/// `200` whether or not the token was known.
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
-    (status = 200, description = "The session is over", body = inline(Data<Revoked>)),
+    (status = 200, description = "The session is over", body = RevokedEnvelope),
     (status = 429, description = "Too many attempts from this IP; see Retry-After", body = ErrorBody),
 ))]
 #[post("/api/v2/auth/revoke")]
@@ -282,8 +290,10 @@ pub struct Me {
 }
 
 /// Who the token acts as.
+///
+/// The user, their site, the credential and its rate limit.
 #[utoipa::path(tag = "auth", security(("bearer" = [])), responses(
-    (status = 200, description = "The caller", body = inline(Data<Me>)),
+    (status = 200, description = "The caller", body = MeEnvelope),
     (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
 ))]
 #[get("/api/v2/me")]

@@ -4,7 +4,7 @@
 use crate::errors::{AppError, item_fault_entries};
 use crate::extract::{Caller, JsonPayload, query_pairs};
 use crate::idempotent::{self, Done};
-use crate::openapi::{Data, ErrorBody};
+use crate::openapi::{BulkResultEnvelope, ErrorBody};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -84,15 +84,18 @@ impl From<BulkOutcome> for BulkResult {
     }
 }
 
-/// Creates up to 100 posts in one transaction; editor role and above. Every item is
-/// validated like a single create; valid items are created, the others reported in place
-/// (`200` either way). `?atomic=true`: all or nothing (`422` with every item's errors, or
-/// `409` for taken slugs). Counts as one request against the rate limit. Takes
-/// `Idempotency-Key` like `POST /api/v2/posts`.
+/// Creates up to 100 posts in one request.
+///
+/// One transaction; editor role and above. Every item is validated like a single create;
+/// valid items are created, the others reported in place (`200` either way). `?atomic=true`:
+/// all or nothing (`422` with every item's errors, or `409` for taken slugs). Counts as one
+/// request against the rate limit. Takes `Idempotency-Key` like `POST /api/v2/posts`.
 #[utoipa::path(tag = "posts", security(("bearer" = [])), request_body = BulkPosts,
-    params(BulkParams, ("Idempotency-Key" = Option<String>, Header, description = "1–255 characters; a retry with the same key and body within 24 hours replays the first response")),
+    params(BulkParams, ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "1–255 printable ASCII characters; a retry with the same key and body within 24 hours replays the first response")),
     responses(
-    (status = 200, description = "Per-item results in input order", body = inline(Data<BulkResult>)),
+    (status = 200, description = "Per-item results in input order", body = BulkResultEnvelope, headers(
+        ("Idempotent-Replayed" = String, description = "`true` when this replays the first response to the Idempotency-Key"),
+    )),
     (status = 403, description = "Your role may not bulk import (editor and above)", body = ErrorBody),
     (status = 409, description = "Atomic: a slug is taken; or a request with this Idempotency-Key is in progress", body = ErrorBody),
     (status = 422, description = "More than 100 posts, a malformed body, atomic with invalid items, or a bad Idempotency-Key", body = ErrorBody),

@@ -2,14 +2,14 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonBody};
-use crate::openapi::{Data, ErrorBody, ListOf};
+use crate::openapi::{ApiKeyEnvelope, ApiKeyList, CreatedKeyEnvelope, ErrorBody};
 use crate::paging::IdPage;
 use crate::respond;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use jekcms_accounts::model::KeyRequest;
-use jekcms_accounts::{ApiKey, CreatedKey, service};
+use jekcms_accounts::service;
 use utoipa::ToSchema;
 
 const BINDING: &[u8] = b"api-keys";
@@ -29,10 +29,12 @@ pub struct CreateKeyBody {
     expires_at: Option<String>,
 }
 
-/// Creates an API key (admins and owners; for yourself or a user whose role you manage).
-/// The secret is in this response only and is stored as a hash.
+/// Creates an API key.
+///
+/// Admins and owners; for yourself or a user whose role you manage. The secret is in this
+/// response only and is stored as a hash.
 #[utoipa::path(tag = "api-keys", security(("bearer" = [])), request_body = CreateKeyBody, responses(
-    (status = 201, description = "The key with its secret, shown once", body = inline(Data<CreatedKey>)),
+    (status = 201, description = "The key with its secret, shown once", body = CreatedKeyEnvelope),
     (status = 401, description = "Not authenticated", body = ErrorBody),
     (status = 403, description = "Your role may not manage keys for this user", body = ErrorBody),
     (status = 422, description = "Invalid fields", body = ErrorBody),
@@ -51,15 +53,16 @@ pub async fn create_key(
     )))
 }
 
-/// Lists the keys you may see: your own, and those of users whose role you manage. Never
-/// secrets.
+/// Lists the API keys you may see.
+///
+/// Your own, and those of users whose role you manage, in id order. Never secrets.
 #[utoipa::path(tag = "api-keys", security(("bearer" = [])),
     params(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
         ("cursor" = Option<String>, Query, description = "`meta.next_cursor` of the previous page"),
     ),
     responses(
-        (status = 200, description = "A page of keys", body = inline(ListOf<ApiKey>)),
+        (status = 200, description = "A page of keys", body = ApiKeyList),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 422, description = "A bad limit or cursor", body = ErrorBody),
     ))]
@@ -76,10 +79,12 @@ pub async fn list_keys(
     Ok(respond::page(page_of, page.limit, &state.cursors, &binding))
 }
 
-/// Revokes a key: sessions and access tokens made from it are refused from the next
-/// request on, on every instance. A second revoke is 404.
+/// Revokes an API key.
+///
+/// Sessions and access tokens made from it are refused from the next request on, on every
+/// instance. A second revoke is `404`.
 #[utoipa::path(tag = "api-keys", security(("bearer" = [])), params(("id" = i64, Path, description = "Key id")), responses(
-    (status = 200, description = "The revoked key", body = inline(Data<ApiKey>)),
+    (status = 200, description = "The revoked key", body = ApiKeyEnvelope),
     (status = 401, description = "Not authenticated", body = ErrorBody),
     (status = 403, description = "Your role may not manage this key", body = ErrorBody),
     (status = 404, description = "No such live key in your site", body = ErrorBody),

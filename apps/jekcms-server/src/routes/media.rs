@@ -2,7 +2,7 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonPayload, query_pairs, typed};
-use crate::openapi::{Binary, Data, ErrorBody, ListOf};
+use crate::openapi::{Binary, DeletedEnvelope, ErrorBody, MediaEnvelope, MediaList};
 use crate::respond;
 use crate::routes::posts::{Deleted, IncludeParam};
 use crate::state::AppState;
@@ -11,7 +11,7 @@ use actix_multipart::Multipart;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use futures_util::StreamExt;
-use jekcms_content::media::{Media, MediaListQuery, check_alt_text};
+use jekcms_content::media::{MediaListQuery, check_alt_text};
 use jekcms_content::{ContentError, service};
 use jekcms_envelope::ErrorCode;
 use serde::Deserialize;
@@ -55,9 +55,12 @@ pub struct MediaPatch {
 
 const MAX_ALT_TEXT_BYTES: usize = 8 * 1024;
 
-/// Uploads a file (`multipart/form-data`, fields `file` and optional `alt_text`).
+/// Uploads a file.
+///
+/// `multipart/form-data` with the fields `file` and, optionally, `alt_text`. The type is
+/// sniffed from the bytes; `201` with `Location`.
 #[utoipa::path(tag = "media", security(("bearer" = [])), request_body(content = UploadForm, content_type = "multipart/form-data"), responses(
-    (status = 201, description = "Stored", body = inline(Data<Media>)),
+    (status = 201, description = "Stored", body = MediaEnvelope, headers(("Location" = String, description = "`/api/v2/media/{id}`"))),
     (status = 403, description = "Your role may not upload", body = ErrorBody),
     (status = 413, description = "Over JEKCMS_MAX_UPLOAD_BYTES", body = ErrorBody),
     (status = 415, description = "Not an image, PDF, audio or video file, or not multipart", body = ErrorBody),
@@ -180,8 +183,10 @@ fn upload_error(e: UploadError) -> AppError {
 }
 
 /// Lists media, newest first.
+///
+/// Cursor pagination like `GET /api/v2/posts`.
 #[utoipa::path(tag = "media", params(ListMediaParams), security(("bearer" = [])), responses(
-    (status = 200, description = "A page of media", body = inline(ListOf<Media>)),
+    (status = 200, description = "A page of media", body = MediaList),
     (status = 422, description = "A bad limit, cursor or filter", body = ErrorBody),
 ))]
 #[get("/api/v2/media")]
@@ -205,9 +210,9 @@ pub async fn list_media(
     ))
 }
 
-/// One medium's record.
+/// Gets one medium's record.
 #[utoipa::path(tag = "media", security(("bearer" = [])), params(("id" = i64, Path, description = "Media id")), responses(
-    (status = 200, description = "The medium", body = inline(Data<Media>)),
+    (status = 200, description = "The medium", body = MediaEnvelope),
     (status = 404, description = "No such medium in your site", body = ErrorBody),
 ))]
 #[get("/api/v2/media/{id}")]
@@ -222,7 +227,7 @@ pub async fn get_media(
 
 /// Changes a medium's alt text.
 #[utoipa::path(tag = "media", security(("bearer" = [])), params(("id" = i64, Path, description = "Media id")), request_body = MediaPatch, responses(
-    (status = 200, description = "The changed medium", body = inline(Data<Media>)),
+    (status = 200, description = "The changed medium", body = MediaEnvelope),
     (status = 404, description = "No such medium in your site", body = ErrorBody),
     (status = 422, description = "Invalid or unknown fields", body = ErrorBody),
 ))]
@@ -250,7 +255,7 @@ pub async fn update_media(
 
 /// Deletes a medium and its file.
 #[utoipa::path(tag = "media", security(("bearer" = [])), params(("id" = i64, Path, description = "Media id")), responses(
-    (status = 200, description = "Deleted", body = inline(Data<Deleted>)),
+    (status = 200, description = "Deleted", body = DeletedEnvelope),
     (status = 403, description = "Your role may not delete this medium", body = ErrorBody),
     (status = 404, description = "No such medium in your site", body = ErrorBody),
 ))]
@@ -268,12 +273,37 @@ pub async fn delete_media(
     }))
 }
 
-/// The file itself, with its sniffed `Content-Type`. Supports `Range` and conditional GETs.
-#[utoipa::path(tag = "media", security(("bearer" = [])), params(("id" = i64, Path, description = "Media id")), responses(
+/// Downloads a medium's file.
+///
+/// The bytes with their sniffed `Content-Type`. Supports `Range` (`206`, `416`) and
+/// conditional GETs (`If-None-Match`, `If-Modified-Since`: `304`).
+#[utoipa::path(tag = "media", security(("bearer" = [])), params(
+    ("id" = i64, Path, description = "Media id"),
+    ("Range" = Option<String>, Header, nullable = false, description = "`bytes=first-last`, `bytes=first-` or `bytes=-suffix`: `206` with that part; a malformed value is ignored"),
+    ("If-None-Match" = Option<String>, Header, nullable = false, description = "ETags from an earlier answer: `304` if the file still has one of them"),
+    ("If-Modified-Since" = Option<String>, Header, nullable = false, description = "An HTTP date: `304` if the file has not changed since"),
+), responses(
     (status = 200, description = "The bytes, with the type sniffed at upload", content(
         (Binary = "image/*"), (Binary = "audio/*"), (Binary = "video/*"), (Binary = "application/pdf"),
+    ), headers(
+        ("ETag" = String, description = "The file's version tag"),
+        ("Last-Modified" = String, description = "When the file was stored"),
+        ("Accept-Ranges" = String, description = "`bytes`"),
+        ("Content-Disposition" = String, description = "`inline` with the uploaded filename"),
+    )),
+    (status = 206, description = "The part of the file the Range asked for", content(
+        (Binary = "image/*"), (Binary = "audio/*"), (Binary = "video/*"), (Binary = "application/pdf"),
+    ), headers(
+        ("Content-Range" = String, description = "`bytes first-last/length`"),
+        ("ETag" = String, description = "The file's version tag"),
+    )),
+    (status = 304, description = "Unchanged since the ETag in If-None-Match or the date in If-Modified-Since", headers(
+        ("ETag" = String, description = "The file's version tag"),
     )),
     (status = 404, description = "No such medium in your site", body = ErrorBody),
+    (status = 416, description = "RANGE_NOT_SATISFIABLE: the Range is outside the file", body = ErrorBody, headers(
+        ("Content-Range" = String, description = "`bytes */length`"),
+    )),
 ))]
 #[get("/api/v2/media/{id}/content")]
 pub async fn media_content(

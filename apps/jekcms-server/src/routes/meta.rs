@@ -1,13 +1,15 @@
 //! Health, readiness and the API description.
 
-use crate::openapi::ErrorBody;
+use crate::openapi::{ApiIndexEnvelope, ErrorBody};
 use crate::respond;
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// Process is up. No auth, plain `200 ok`.
+/// Liveness probe.
+///
+/// No auth; plain `200 ok` while the process is up.
 #[utoipa::path(tag = "meta", responses((status = 200, description = "The process is up", body = String)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
@@ -20,7 +22,10 @@ pub async fn healthz() -> HttpResponse {
 /// a probe gets its answer while a hung database is still being waited for.
 pub const READINESS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Database reachable: `200 ready`, else `503` (also when it does not answer within 2 s).
+/// Readiness probe.
+///
+/// No auth; `200 ready` when the database answers, else `503` (also when it does not answer
+/// within 2 s).
 #[utoipa::path(tag = "meta", responses(
     (status = 200, description = "The database answers", body = String),
     (status = 503, description = "The database is unreachable or does not answer within 2 s", body = String),
@@ -85,9 +90,11 @@ pub struct ApiLinks {
     pub api_keys: &'static str,
 }
 
-/// Describes the API. Authenticated: the call a client makes to test its token.
+/// Describes the API.
+///
+/// Authenticated: the call a client makes to test its token.
 #[utoipa::path(tag = "meta", security(("bearer" = [])), responses(
-    (status = 200, description = "The API description", body = inline(crate::openapi::Data<ApiIndex>)),
+    (status = 200, description = "The API description", body = ApiIndexEnvelope),
     (status = 401, description = "Missing, invalid or expired token", body = ErrorBody),
 ))]
 #[get("/api/v2")]

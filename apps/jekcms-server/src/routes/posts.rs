@@ -3,7 +3,7 @@
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonPayload, query_pairs};
 use crate::idempotent::{self, Done};
-use crate::openapi::{Data, ErrorBody, ListOf};
+use crate::openapi::{DeletedEnvelope, ErrorBody, PostEnvelope, PostList};
 use crate::respond;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -95,9 +95,12 @@ fn with_etag(mut res: HttpResponse, post: &Post) -> HttpResponse {
     res
 }
 
-/// Lists posts, newest first by default, with cursor pagination.
+/// Lists posts.
+///
+/// Newest first by default, with cursor pagination: pass `meta.next_cursor` as `cursor` for
+/// the next page.
 #[utoipa::path(tag = "posts", params(ListPostsParams), security(("bearer" = [])), responses(
-    (status = 200, description = "A page of posts", body = inline(ListOf<Post>)),
+    (status = 200, description = "A page of posts", body = PostList),
     (status = 401, description = "Not authenticated", body = ErrorBody),
     (status = 422, description = "A bad limit, cursor, sort or filter", body = ErrorBody),
 ))]
@@ -119,10 +122,15 @@ pub async fn list_posts(
     Ok(respond::page(page, query.limit, &state.cursors, &binding))
 }
 
-/// One post. Sends an `ETag`; `If-None-Match` with it answers `304`.
-#[utoipa::path(tag = "posts", security(("bearer" = [])), params(("id" = i64, Path, description = "Post id")), responses(
-    (status = 200, description = "The post", body = inline(Data<Post>), headers(("ETag" = String, description = "Version tag"))),
-    (status = 304, description = "Unchanged since the ETag in If-None-Match"),
+/// Gets one post.
+///
+/// Sends an `ETag`; `If-None-Match` with it answers `304`.
+#[utoipa::path(tag = "posts", security(("bearer" = [])), params(
+    ("id" = i64, Path, description = "Post id"),
+    ("If-None-Match" = Option<String>, Header, nullable = false, description = "ETags from an earlier answer (or `*`): `304` if the post still has one of them"),
+), responses(
+    (status = 200, description = "The post", body = PostEnvelope, headers(("ETag" = String, description = "The post's version tag"))),
+    (status = 304, description = "Unchanged since the ETag in If-None-Match", headers(("ETag" = String, description = "The post's version tag"))),
     (status = 404, description = "No such post in your site", body = ErrorBody),
 ))]
 #[get("/api/v2/posts/{id}")]
@@ -144,12 +152,18 @@ pub async fn get_post(
     Ok(with_etag(respond::ok(&post), &post))
 }
 
-/// Creates a post; `201` with `Location`. With `Idempotency-Key`, a retry with the same
-/// key and body replays the first response (`Idempotent-Replayed: true`) and creates nothing.
+/// Creates a post.
+///
+/// `201` with `Location`. With `Idempotency-Key`, a retry with the same key and body replays
+/// the first response (`Idempotent-Replayed: true`) and creates nothing.
 #[utoipa::path(tag = "posts", security(("bearer" = [])), request_body = post_rules::NewPost,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 characters; a retry with the same key and body within 24 hours replays the first response")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "1–255 printable ASCII characters; a retry with the same key and body within 24 hours replays the first response")),
     responses(
-    (status = 201, description = "Created", body = inline(Data<Post>)),
+    (status = 201, description = "Created, or the first response to this Idempotency-Key replayed", body = PostEnvelope, headers(
+        ("Location" = String, description = "`/api/v2/posts/{id}`"),
+        ("ETag" = String, description = "The new post's version tag (not on a replay)"),
+        ("Idempotent-Replayed" = String, description = "`true` when this replays the first response to the Idempotency-Key"),
+    )),
     (status = 403, description = "Your role may not create posts", body = ErrorBody),
     (status = 409, description = "The slug is taken, or a request with this Idempotency-Key is in progress", body = ErrorBody),
     (status = 422, description = "Invalid or unknown fields, a bad Idempotency-Key, or the key reused with another body", body = ErrorBody),
@@ -189,9 +203,15 @@ fn post_location(data: &Value) -> Option<String> {
         .map(|id| format!("/api/v2/posts/{id}"))
 }
 
-/// Changes a post with a JSON merge patch. `If-Match` makes it conditional (`412`).
-#[utoipa::path(tag = "posts", security(("bearer" = [])), params(("id" = i64, Path, description = "Post id")), request_body = post_rules::PostPatch, responses(
-    (status = 200, description = "The changed post", body = inline(Data<Post>)),
+/// Changes a post.
+///
+/// A JSON merge patch: the fields sent are changed, the others kept. `If-Match` with the
+/// post's `ETag` makes it conditional (`412` when the post changed meanwhile).
+#[utoipa::path(tag = "posts", security(("bearer" = [])), params(
+    ("id" = i64, Path, description = "Post id"),
+    ("If-Match" = Option<String>, Header, nullable = false, description = "The post's ETag (or `*`): change it only if it is still that version, else `412`"),
+), request_body = post_rules::PostPatch, responses(
+    (status = 200, description = "The changed post", body = PostEnvelope, headers(("ETag" = String, description = "The post's new version tag"))),
     (status = 403, description = "Your role may not change this post", body = ErrorBody),
     (status = 404, description = "No such post in your site", body = ErrorBody),
     (status = 409, description = "The slug is taken", body = ErrorBody),
@@ -232,9 +252,11 @@ pub struct Deleted {
     pub deleted: bool,
 }
 
-/// Deletes a post. A second delete is `404`.
+/// Deletes a post.
+///
+/// A second delete is `404`.
 #[utoipa::path(tag = "posts", security(("bearer" = [])), params(("id" = i64, Path, description = "Post id")), responses(
-    (status = 200, description = "Deleted", body = inline(Data<Deleted>)),
+    (status = 200, description = "Deleted", body = DeletedEnvelope),
     (status = 403, description = "Your role may not delete this post", body = ErrorBody),
     (status = 404, description = "No such post in your site", body = ErrorBody),
 ))]

@@ -2,13 +2,13 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonBody, query_pairs};
-use crate::openapi::{Data, ErrorBody, ListOf};
+use crate::openapi::{ErrorBody, UserDeletedEnvelope, UserEnvelope, UserList};
 use crate::paging::IdPage;
 use crate::respond;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use jekcms_accounts::model::{UserPatch, UserRequest};
-use jekcms_accounts::{User, service};
+use jekcms_accounts::service;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -46,14 +46,16 @@ pub struct UpdateUserBody {
     current_password: Option<String>,
 }
 
-/// Lists the users of your site, in id order (admins and owners).
+/// Lists the users of your site.
+///
+/// In id order; admins and owners.
 #[utoipa::path(tag = "users", security(("bearer" = [])),
     params(
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100, default 20"),
         ("cursor" = Option<String>, Query, description = "`meta.next_cursor` of the previous page"),
     ),
     responses(
-        (status = 200, description = "A page of users", body = inline(ListOf<User>)),
+        (status = 200, description = "A page of users", body = UserList),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Your role may not manage users", body = ErrorBody),
         (status = 422, description = "A bad limit or cursor", body = ErrorBody),
@@ -71,9 +73,11 @@ pub async fn list_users(
     Ok(respond::page(page_of, page.limit, &state.cursors, &binding))
 }
 
-/// Creates a user in your site with a role below your own.
+/// Creates a user.
+///
+/// In your site, with a role below your own; `201` with `Location`.
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = CreateUserBody, responses(
-    (status = 201, description = "The user", body = inline(Data<User>), headers(("Location" = String, description = "/api/v2/users/{id}"))),
+    (status = 201, description = "The user", body = UserEnvelope, headers(("Location" = String, description = "/api/v2/users/{id}"))),
     (status = 401, description = "Not authenticated", body = ErrorBody),
     (status = 403, description = "Your role may not grant this role", body = ErrorBody),
     (status = 409, description = "The email is taken", body = ErrorBody),
@@ -90,9 +94,11 @@ pub async fn create_user(
     Ok(respond::created(format!("/api/v2/users/{}", user.id), user))
 }
 
-/// One user: yourself, or anyone of your site for admins and owners.
+/// Gets one user.
+///
+/// Yourself, or anyone of your site for admins and owners.
 #[utoipa::path(tag = "users", security(("bearer" = [])), params(("id" = i64, Path, description = "User id")), responses(
-    (status = 200, description = "The user", body = inline(Data<User>)),
+    (status = 200, description = "The user", body = UserEnvelope),
     (status = 401, description = "Not authenticated", body = ErrorBody),
     (status = 403, description = "Your role may not read other users", body = ErrorBody),
     (status = 404, description = "No such user in your site", body = ErrorBody),
@@ -107,12 +113,14 @@ pub async fn get_user(
     Ok(respond::ok(user))
 }
 
-/// Changes a user. Anyone may change their own name, and from a password session their own
-/// email and password, confirmed by `current_password`; roles change only between roles you
-/// manage, and the last owner stays an owner. A demotion or a password change ends the
-/// user's sessions (key sessions included) on their next request.
+/// Changes a user.
+///
+/// Anyone may change their own name, and from a password session their own email and password,
+/// confirmed by `current_password`; roles change only between roles you manage, and the last
+/// owner stays an owner. A demotion or a password change ends the user's sessions (key
+/// sessions included) on their next request.
 #[utoipa::path(tag = "users", security(("bearer" = [])), request_body = UpdateUserBody, params(("id" = i64, Path, description = "User id")), responses(
-    (status = 200, description = "The user", body = inline(Data<User>)),
+    (status = 200, description = "The user", body = UserEnvelope),
     (status = 401, description = "Not authenticated", body = ErrorBody),
     (status = 403, description = "Your role may not make this change, or an API key's session changes its own password or email", body = ErrorBody),
     (status = 404, description = "No such user in your site", body = ErrorBody),
@@ -149,15 +157,17 @@ pub struct UserDeleted {
     pub reassigned_to: i64,
 }
 
-/// Deletes a user, their keys and sessions (effective on the next request). Their posts and
-/// media pass to `reassign_to`, or to you. The last owner cannot be deleted.
+/// Deletes a user.
+///
+/// Their keys and sessions go too (effective on the next request). Their posts and media pass
+/// to `reassign_to`, or to you. The last owner cannot be deleted.
 #[utoipa::path(tag = "users", security(("bearer" = [])),
     params(
         ("id" = i64, Path, description = "User id"),
         ("reassign_to" = Option<i64>, Query, description = "Who receives the user's posts and media (default: you)"),
     ),
     responses(
-        (status = 200, description = "Deleted", body = inline(Data<UserDeleted>)),
+        (status = 200, description = "Deleted", body = UserDeletedEnvelope),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Your role may not delete this user", body = ErrorBody),
         (status = 404, description = "No such user in your site", body = ErrorBody),

@@ -174,7 +174,9 @@ pub struct V1ErrorBody {
     pub error: String,
 }
 
-/// Lists posts, newest first, by offset page (deprecated: use `GET /api/v2/posts`).
+/// Lists posts by offset page (v1).
+///
+/// Newest first. Deprecated: use `GET /api/v2/posts`.
 #[utoipa::path(tag = "v1", operation_id = "v1_list_posts", path = "/api/v1/posts", params(PageParams), security(("v1_key" = [], "v1_secret" = [])), responses(
     (status = 200, description = "A page of posts", body = V1PostList),
     (status = 401, description = "Missing or invalid key pair", body = V1ErrorBody),
@@ -197,7 +199,9 @@ pub async fn list_posts(
     }))
 }
 
-/// Creates a post (deprecated: use `POST /api/v2/posts`).
+/// Creates a post (v1).
+///
+/// Deprecated: use `POST /api/v2/posts`.
 #[utoipa::path(tag = "v1", operation_id = "v1_create_post", path = "/api/v1/posts/create", request_body = post_rules::NewPost, security(("v1_key" = [], "v1_secret" = [])), responses(
     (status = 201, description = "Created", body = V1Post),
     (status = 401, description = "Missing or invalid key pair", body = V1ErrorBody),
@@ -217,7 +221,9 @@ pub async fn create_post(
     Ok(HttpResponse::Created().json(V1Post { post }))
 }
 
-/// Changes the fields sent, leaving the others (deprecated: use `PATCH /api/v2/posts/{id}`).
+/// Changes a post (v1).
+///
+/// Changes the fields sent, leaving the others. Deprecated: use `PATCH /api/v2/posts/{id}`.
 #[utoipa::path(tag = "v1", operation_id = "v1_update_post", path = "/api/v1/posts/update/{id}", params(("id" = i64, Path, description = "Post id")), request_body = post_rules::PostPatch, security(("v1_key" = [], "v1_secret" = [])), responses(
     (status = 200, description = "The changed post", body = V1Post),
     (status = 401, description = "Missing or invalid key pair", body = V1ErrorBody),
@@ -240,7 +246,9 @@ pub async fn update_post(
     Ok(HttpResponse::Ok().json(V1Post { post }))
 }
 
-/// Deletes a post (deprecated: use `DELETE /api/v2/posts/{id}`).
+/// Deletes a post (v1).
+///
+/// Deprecated: use `DELETE /api/v2/posts/{id}`.
 #[utoipa::path(tag = "v1", operation_id = "v1_delete_post", path = "/api/v1/posts/delete/{id}", params(("id" = i64, Path, description = "Post id")), security(("v1_key" = [], "v1_secret" = [])), responses(
     (status = 200, description = "Deleted", body = V1Deleted),
     (status = 401, description = "Missing or invalid key pair", body = V1ErrorBody),
@@ -258,7 +266,9 @@ pub async fn delete_post(
     Ok(HttpResponse::Ok().json(V1Deleted { deleted: true, id }))
 }
 
-/// Lists media, newest first, as a bare array (deprecated: use `GET /api/v2/media`).
+/// Lists media (v1).
+///
+/// Newest first, as a bare array. Deprecated: use `GET /api/v2/media`.
 #[utoipa::path(tag = "v1", operation_id = "v1_list_media", path = "/api/v1/media/list", params(PageParams), security(("v1_key" = [], "v1_secret" = [])), responses(
     (status = 200, description = "A page of media", body = Vec<Media>),
     (status = 401, description = "Missing or invalid key pair", body = V1ErrorBody),
