@@ -101,9 +101,7 @@ impl Store {
                             Ok::<_, String>(file)
                         })
                         .transpose()
-                        .map_err(|e| {
-                            diesel::result::Error::QueryBuilderError(e.into())
-                        })?;
+                        .map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
                     c.run_pending_migrations(SQLITE_MIGRATIONS)
                         .map(|_| ())
                         .map_err(diesel::result::Error::QueryBuilderError)
