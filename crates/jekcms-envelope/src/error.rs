@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn statuses_match_the_contract_table() {
         let expected = [
-            401, 401, 403, 402, 404, 409, 412, 413, 415, 422, 400, 405, 429, 500, 503, 416,
+            401, 401, 403, 402, 404, 409, 412, 413, 415, 422, 400, 405, 429, 500, 503, 507, 416,
         ];
         let got: Vec<u16> = ErrorCode::ALL.iter().map(|c| c.http_status()).collect();
         assert_eq!(got, expected);
