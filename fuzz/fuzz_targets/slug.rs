@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 
 /// The CLI's slug choice, from its source file: the CLI crate itself would bring its HTTP
 /// client into this build.
-#[allow(dead_code, unreachable_pub)]
+#[allow(dead_code, unreachable_pub, unused_imports)]
 #[path = "../../apps/jekcms-cli/src/slug.rs"]
 mod cli_slug;
 
