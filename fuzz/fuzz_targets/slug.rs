@@ -1,14 +1,15 @@
-//! Slug making: the server's slug from any title is valid, stays valid with a suffix, and
-//! the CLI (which sends a slug with every imported post) makes the same one.
+//! Slug making: the slug made from any title is valid and stays valid with a suffix, and
+//! the slug the CLI sends with an imported post (its own choice among the source's slug, the
+//! title and a hash, over the shared `jekcms-slug` rules) is one the server accepts.
 #![no_main]
 
 use jekcms_content::slug;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 
-/// The CLI's slug rules, from its source file: the CLI crate itself would bring its HTTP
+/// The CLI's slug choice, from its source file: the CLI crate itself would bring its HTTP
 /// client into this build.
-#[allow(dead_code, unreachable_pub)]
+#[allow(dead_code, unreachable_pub, unused_imports)]
 #[path = "../../apps/jekcms-cli/src/slug.rs"]
 mod cli_slug;
 
@@ -22,17 +23,13 @@ struct Input<'a> {
 fuzz_target!(|input: Input<'_>| {
     let made = slug::from_title(input.title);
     assert!(slug::is_valid(&made), "{made:?} from {:?}", input.title);
+    assert_eq!(
+        slug::from_text(input.title).unwrap_or_else(|| "post".into()),
+        made
+    );
     let n = input.n.max(2);
     let suffixed = slug::with_suffix(&made, n);
     assert!(slug::is_valid(&suffixed), "{suffixed:?}");
-    let cli = cli_slug::from_text(input.title).unwrap_or_else(|| "post".into());
-    assert_eq!(
-        cli, made,
-        "the CLI and the server disagree on {:?}",
-        input.title
-    );
     let sent = cli_slug::for_post(input.source_slug, input.title);
     assert!(slug::is_valid(&sent), "the CLI would send {sent:?}");
-    assert_eq!(cli_slug::is_valid(&sent), slug::is_valid(&sent));
-    assert_eq!(cli_slug::is_valid(input.title), slug::is_valid(input.title));
 });

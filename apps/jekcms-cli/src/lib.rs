@@ -7,8 +7,9 @@
 //! post a deterministic [`slug`], and sends them in idempotent chunks of 100, so that a
 //! re-run creates nothing twice.
 //!
-//! This crate depends on `jekcms-client` and on no server-side crate of the workspace
-//! (those are dev-dependencies for its tests only); `scripts/check-layers.sh` checks it.
+//! This crate depends on `jekcms-client`, on `jekcms-slug` (the server's slug rules, a crate
+//! without dependencies) and on no server-side crate of the workspace (those are
+//! dev-dependencies for its tests only); `scripts/check-layers.sh` checks it.
 
 pub mod cli;
 pub mod error;

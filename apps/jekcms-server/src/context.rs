@@ -6,7 +6,7 @@
 //! The access log records method, path (never the query string: it may hold `?token=`),
 //! status, time and request id — no header, no body.
 
-use crate::errors::{AppError, envelope_error};
+use crate::errors::{AppError, envelope_error, fallback_error};
 use actix_web::HttpMessage;
 use actix_web::ResponseError;
 use actix_web::body::{BoxBody, MessageBody};
@@ -298,31 +298,6 @@ fn fallback_response(status: StatusCode) -> actix_web::HttpResponse {
         *res.status_mut() = status;
     }
     res
-}
-
-/// The envelope error for a bare status.
-fn fallback_error(status: StatusCode) -> ApiError {
-    let code = match status.as_u16() {
-        401 => ErrorCode::AuthInvalid,
-        403 => ErrorCode::Forbidden,
-        404 => ErrorCode::NotFound,
-        405 => ErrorCode::MethodNotAllowed,
-        409 => ErrorCode::Conflict,
-        412 => ErrorCode::PreconditionFailed,
-        413 => ErrorCode::PayloadTooLarge,
-        415 => ErrorCode::UnsupportedMediaType,
-        416 => ErrorCode::RangeNotSatisfiable,
-        422 => ErrorCode::ValidationFailed,
-        429 => ErrorCode::RateLimited,
-        503 => ErrorCode::Unavailable,
-        // 400 itself, and any client error without a code of its own.
-        400..=499 => ErrorCode::MalformedRequest,
-        _ => return ApiError::internal(),
-    };
-    ApiError::new(
-        code,
-        status.canonical_reason().unwrap_or("error").to_lowercase(),
-    )
 }
 
 #[cfg(test)]

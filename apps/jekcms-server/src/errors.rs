@@ -1,7 +1,10 @@
-//! The one place where domain errors become HTTP: every crate's error enum is mapped to an
-//! [`ApiError`] here, and [`AppError`] renders it as an envelope.
+//! The one place where errors become HTTP: every crate's error enum (and the app's own
+//! [`UploadError`]) is mapped to an [`ApiError`] here, as is a bare status a framework layer
+//! answered with ([`fallback_error`]); [`AppError`] renders it as an envelope. Handlers and
+//! extractors that detect a problem themselves raise its code directly.
 
 use crate::context;
+use crate::uploads::UploadError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -268,6 +271,49 @@ impl From<jekcms_store::StoreError> for AppError {
             other => Self::internal(&other),
         }
     }
+}
+
+impl From<UploadError> for AppError {
+    fn from(e: UploadError) -> Self {
+        match e {
+            UploadError::TooLarge(max) => AppError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("the file is larger than the limit of {max} bytes"),
+            ),
+            UploadError::Content(c) => c.into(),
+            UploadError::Interrupted => {
+                AppError::new(ErrorCode::MalformedRequest, "the upload was interrupted")
+            }
+            UploadError::NoSpace(io) => AppError::insufficient_storage(&io),
+            UploadError::Io(io) => AppError::internal(&io),
+        }
+    }
+}
+
+/// The envelope error for a bare status, one that actix-web or an outer layer answered with
+/// (`context.rs` rewrites such responses into envelopes).
+pub fn fallback_error(status: StatusCode) -> ApiError {
+    let code = match status.as_u16() {
+        401 => ErrorCode::AuthInvalid,
+        403 => ErrorCode::Forbidden,
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        409 => ErrorCode::Conflict,
+        412 => ErrorCode::PreconditionFailed,
+        413 => ErrorCode::PayloadTooLarge,
+        415 => ErrorCode::UnsupportedMediaType,
+        416 => ErrorCode::RangeNotSatisfiable,
+        422 => ErrorCode::ValidationFailed,
+        429 => ErrorCode::RateLimited,
+        503 => ErrorCode::Unavailable,
+        // 400 itself, and any client error without a code of its own.
+        400..=499 => ErrorCode::MalformedRequest,
+        _ => return ApiError::internal(),
+    };
+    ApiError::new(
+        code,
+        status.canonical_reason().unwrap_or("error").to_lowercase(),
+    )
 }
 
 fn unavailable() -> AppError {

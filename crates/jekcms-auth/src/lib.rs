@@ -9,6 +9,34 @@
 //!
 //! This crate holds no state and does no I/O: storing sessions and keys is the store's job,
 //! speaking HTTP is the app's. It must not depend on a web framework or a database.
+//!
+//! The stateless half, from a plain program: an API key pair and an access token. The refresh
+//! token and the session behind the pair need a [`SessionStore`] (`jekcms-store` implements
+//! it over SQLite and PostgreSQL), which [`TokenService`] drives.
+//!
+//! ```
+//! use jekcms_auth::{AccessTokens, AuthError, CredentialFamily, SecretHash};
+//! use std::time::Duration;
+//!
+//! // A key pair: the public id, and the secret, which is stored only as its hash.
+//! let key_id = CredentialFamily::ApiKey.generate();
+//! let secret = CredentialFamily::ApiSecret.generate();
+//! assert!(CredentialFamily::ApiKey.is_well_formed(&key_id));
+//! assert_eq!(CredentialFamily::detect(&secret), Some(CredentialFamily::ApiSecret));
+//! let stored = SecretHash::of(&secret);
+//! assert!(stored.matches(&secret) && !stored.matches(&key_id));
+//!
+//! // A 15-minute access token for session 1 of user 10 on site 3.
+//! let tokens = AccessTokens::new(&[7u8; 32], Duration::from_secs(900));
+//! let token = tokens.issue(1, 10, 3);
+//! let claims = tokens.verify(&token)?;
+//! assert_eq!((claims.session_id, claims.user_id, claims.site_id), (1, 10, 3));
+//! // Made under another deployment secret, or altered, it is refused.
+//! let other = AccessTokens::new(&[8u8; 32], Duration::from_secs(900));
+//! assert!(matches!(other.verify(&token), Err(AuthError::Invalid(_))));
+//! assert!(tokens.verify(&format!("{token}x")).is_err());
+//! # Ok::<(), AuthError>(())
+//! ```
 
 pub mod access;
 pub mod credential;

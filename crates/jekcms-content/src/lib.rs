@@ -2,7 +2,8 @@
 //! and the repository traits a store implements.
 //!
 //! - [`post`]: [`Post`], the create and merge-patch inputs, and validation (API.md §3).
-//! - [`slug`]: slug rules and generation from titles.
+//! - [`slug`]: slug rules and generation from titles (the `jekcms-slug` crate, which the CLI
+//!   uses too).
 //! - [`list`]: sorts, filters and pages for keyset pagination (API.md §4).
 //! - [`media`]: [`Media`] records and content-type sniffing from bytes (API.md §5).
 //! - [`repo`]: [`PostRepository`] and [`MediaRepository`], implemented by `jekcms-store`.
@@ -13,6 +14,26 @@
 //!
 //! Everything here is plain data and pure functions: no HTTP, no SQL, no file system. Every
 //! repository call takes the caller's site id; no call can reach another site's rows.
+//!
+//! Validating a post body, as the API does before anything is stored:
+//!
+//! ```
+//! use jekcms_content::{PostStatus, post, slug};
+//! use serde_json::json;
+//!
+//! let new = post::parse_new(json!({"title": "  Café Über  ", "status": "published"}), "")
+//!     .unwrap();
+//! assert_eq!(new.title, "Café Über");
+//! assert_eq!(new.status, PostStatus::Published);
+//! assert_eq!(new.slug, None); // the store makes one from the title:
+//! assert_eq!(slug::from_title(&new.title), "cafe-uber");
+//!
+//! // Every bad field is reported, not just the first.
+//! let errors = post::parse_new(json!({"title": "", "slug": "Not A Slug", "color": 1}), "")
+//!     .unwrap_err();
+//! let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+//! assert_eq!(fields, ["color", "title", "slug"]);
+//! ```
 
 pub mod bulk;
 pub mod idempotency;
@@ -21,8 +42,10 @@ pub mod media;
 pub mod post;
 pub mod repo;
 pub mod service;
-pub mod slug;
 pub mod timestamp;
+
+/// Slug rules and generation from titles: the `jekcms-slug` crate, shared with the CLI.
+pub use jekcms_slug as slug;
 
 pub use list::{ListQuery, Page, PostFilter, PostSort};
 pub use media::{Media, NewMedia};

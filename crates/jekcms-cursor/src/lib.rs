@@ -8,6 +8,21 @@
 //! cursors, and a cursor cannot be replayed against a different query.
 //!
 //! This crate knows nothing of HTTP, SQL or posts: it encodes values, nothing more.
+//!
+//! From any program holding the deployment secret:
+//!
+//! ```
+//! use jekcms_cursor::{Cursor, CursorCodec, CursorError, SortKey};
+//!
+//! let codec = CursorCodec::new(&[7u8; 32]);
+//! let last_row = Cursor { key: SortKey::Text("hello".into()), id: 42 };
+//! let token = codec.seal(&last_row, b"sort=title");
+//! assert_eq!(codec.open(&token, b"sort=title"), Ok(last_row));
+//! // Presented with another query, or under another secret, the cursor is refused.
+//! assert_eq!(codec.open(&token, b"sort=-title"), Err(CursorError::Unsealed));
+//! let other = CursorCodec::new(&[8u8; 32]);
+//! assert_eq!(other.open(&token, b"sort=title"), Err(CursorError::Unsealed));
+//! ```
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -8,6 +8,25 @@
 //! It depends on serde only (utoipa behind the `openapi` feature) and must not depend on a
 //! web framework, a database or any other JekCMS crate: a client of the API can use it to
 //! parse responses.
+//!
+//! ```
+//! use jekcms_envelope::{ApiError, Envelope, ErrorCode, Meta};
+//!
+//! let ok = Envelope::ok(vec!["a", "b"], Meta::new("req-1"));
+//! assert_eq!(
+//!     serde_json::to_string(&ok).unwrap(),
+//!     r#"{"success":true,"data":["a","b"],"meta":{"request_id":"req-1"},"errors":[]}"#
+//! );
+//!
+//! let err = ApiError::validation("title", "title is required");
+//! assert_eq!((err.code(), err.http_status()), (ErrorCode::ValidationFailed, 422));
+//! let failed = Envelope::failure(err.errors().to_vec(), Meta::new("req-2"));
+//! assert_eq!(
+//!     serde_json::to_string(&failed).unwrap(),
+//!     r#"{"success":false,"data":null,"meta":{"request_id":"req-2"},"#.to_owned()
+//!         + r#""errors":[{"code":"VALIDATION_FAILED","message":"title is required","field":"title"}]}"#
+//! );
+//! ```
 
 use serde::{Deserialize, Serialize};
 

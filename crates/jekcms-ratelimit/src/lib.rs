@@ -16,6 +16,28 @@
 //! in-process limiter whenever Redis cannot answer).
 //!
 //! No HTTP framework here: the app asks for a [`Decision`] and writes the headers itself.
+//!
+//! ```
+//! use jekcms_ratelimit::{Limiter, Quota};
+//!
+//! let limiter = Limiter::new(
+//!     Quota::parse("2/min").unwrap(),  // standard tier
+//!     Quota::parse("10/min").unwrap(), // admin tier
+//!     Quota::parse("5/s").unwrap(),    // per client IP
+//! );
+//! let first = limiter.check_api_key(7, false);
+//! assert!(first.allowed);
+//! assert_eq!(first.remaining, 1);
+//! assert!(limiter.check_api_key(7, false).allowed);
+//! let refused = limiter.check_api_key(7, false);
+//! assert!(!refused.allowed);
+//! assert_eq!(refused.retry_after_secs(), Some(30));
+//! assert!(limiter.check_api_key(8, false).allowed, "another key has its own quota");
+//!
+//! let headers = refused.headers(1_800_000_000);
+//! assert!(headers.contains(&("ratelimit-policy", "\"key\";q=2;w=60".to_owned())));
+//! assert!(headers.contains(&("retry-after", "30".to_owned())));
+//! ```
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;

@@ -6,7 +6,7 @@ use crate::openapi::{Binary, DeletedEnvelope, ErrorBody, MediaEnvelope, MediaLis
 use crate::respond;
 use crate::routes::posts::{Deleted, IncludeParam};
 use crate::state::AppState;
-use crate::uploads::{self, UploadError};
+use crate::uploads;
 use actix_multipart::Multipart;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
@@ -114,8 +114,7 @@ pub async fn upload_media(
                         state.config.max_upload_bytes,
                         Box::pin(chunks),
                     )
-                    .await
-                    .map_err(upload_error)?;
+                    .await?;
                     stored = Some(new);
                 }
                 "file" => return Err(AppError::validation("file", "send exactly one file")),
@@ -164,21 +163,6 @@ pub async fn upload_media(
             uploads::remove(&state.config.media_dir, &key).await;
             Err(e.into())
         }
-    }
-}
-
-fn upload_error(e: UploadError) -> AppError {
-    match e {
-        UploadError::TooLarge(max) => AppError::new(
-            ErrorCode::PayloadTooLarge,
-            format!("the file is larger than the limit of {max} bytes"),
-        ),
-        UploadError::Content(c) => c.into(),
-        UploadError::Interrupted => {
-            AppError::new(ErrorCode::MalformedRequest, "the upload was interrupted")
-        }
-        UploadError::NoSpace(io) => AppError::insufficient_storage(&io),
-        UploadError::Io(io) => AppError::internal(&io),
     }
 }
 

@@ -1,4 +1,19 @@
-//! Slugs: `^[a-z0-9]+(-[a-z0-9]+)*$`, at most [`MAX_SLUG_LEN`] characters.
+//! JekCMS slugs: `^[a-z0-9]+(-[a-z0-9]+)*$`, at most [`MAX_SLUG_LEN`] bytes, and how one
+//! is made from a title.
+//!
+//! The server (as `jekcms_content::slug`) and the `jekcms-cli` importer, which sends every
+//! post with its slug already made, use these same functions. This crate has no dependency,
+//! so the CLI can use it while reaching no server-side crate (`scripts/check-layers.sh`).
+//!
+//! ```
+//! use jekcms_slug::{from_text, from_title, is_valid, with_suffix};
+//!
+//! assert_eq!(from_title("Café Über, 2026!"), "cafe-uber-2026");
+//! assert_eq!(from_text("日本語"), None);
+//! assert_eq!(from_title("日本語"), "post");
+//! assert_eq!(with_suffix("hello", 2), "hello-2");
+//! assert!(is_valid("hello-2") && !is_valid("Hello_2"));
+//! ```
 
 /// Longest accepted slug.
 pub const MAX_SLUG_LEN: usize = 200;
@@ -15,13 +30,13 @@ pub fn is_valid(s: &str) -> bool {
         })
 }
 
-/// Makes a slug from a title: ASCII letters and digits kept (lower-cased), common Latin
-/// accents folded, everything else a separator. Never empty: a title with nothing usable
-/// gives `"post"`.
-pub fn from_title(title: &str) -> String {
-    let mut out = String::with_capacity(title.len().min(MAX_SLUG_LEN));
+/// A slug made from `text`: ASCII letters and digits kept (lower-cased), common Latin
+/// accents folded, everything else a separator. `None` when nothing usable is left (a
+/// title in another script).
+pub fn from_text(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len().min(MAX_SLUG_LEN));
     let mut pending_dash = false;
-    for c in title.chars().flat_map(fold) {
+    for c in text.chars().flat_map(fold) {
         if c.is_ascii_alphanumeric() {
             if pending_dash && !out.is_empty() {
                 out.push('-');
@@ -33,10 +48,13 @@ pub fn from_title(title: &str) -> String {
         }
     }
     truncate(&mut out, MAX_SLUG_LEN);
-    if out.is_empty() {
-        out.push_str("post");
-    }
-    out
+    (!out.is_empty()).then_some(out)
+}
+
+/// Makes a slug from a title as [`from_text`] does; never empty: a title with nothing
+/// usable gives `"post"`.
+pub fn from_title(title: &str) -> String {
+    from_text(title).unwrap_or_else(|| "post".to_owned())
 }
 
 /// `base` with a numeric suffix (`base-2`, `base-3`, …), cut so the result stays valid.
@@ -87,6 +105,8 @@ mod tests {
         assert_eq!(from_title("  Café Über  "), "cafe-uber");
         assert_eq!(from_title("--Rust 2026--"), "rust-2026");
         assert_eq!(from_title("日本語"), "post");
+        assert_eq!(from_text("日本語"), None);
+        assert_eq!(from_text("  ¿?  "), None);
         assert_eq!(from_title("100% _real_"), "100-real");
         assert_eq!(with_suffix("hello", 2), "hello-2");
     }
