@@ -26,12 +26,32 @@ where
         "PRAGMA journal_mode = WAL",
         "PRAGMA synchronous = NORMAL",
     ] {
-        diesel::sql_query(pragma)
-            .execute(conn)
-            .await
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+        // Switching a new file to WAL needs an exclusive lock and SQLite answers "database
+        // is locked" at once, without waiting out busy_timeout, while another process
+        // (instances or `jekcms migrate` starting together) holds one: wait as busy_timeout
+        // would.
+        let mut attempts = 0;
+        loop {
+            match diesel::sql_query(pragma).execute(conn).await {
+                Ok(_) => break,
+                Err(e) if attempts < WAL_SWITCH_ATTEMPTS && is_locked(&e) => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(diesel::ConnectionError::CouldntSetupConfiguration(e)),
+            }
+        }
     }
     Ok(())
+}
+
+/// How many times [`configure_sqlite`] retries a statement SQLite refused as locked: with
+/// 50 ms between tries, about as long as `busy_timeout` (5 s).
+const WAL_SWITCH_ATTEMPTS: u32 = 100;
+
+fn is_locked(e: &diesel::result::Error) -> bool {
+    let text = e.to_string();
+    text.contains("database is locked") || text.contains("database table is locked")
 }
 
 /// The first pause between start-up attempts; it doubles up to [`MAX_RETRY_PAUSE`].
