@@ -5,10 +5,12 @@
 //! either replays the original `200` (its import committed) or imports once (it did not);
 //! none is refused as "in progress", and no post exists twice.
 
+mod common;
+
 use jekcms_store::testing::TestDatabase;
 use jekcms_store::{Backend, Store};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -83,15 +85,7 @@ fn serve(db_url: &str, media: &std::path::Path) -> (Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let addr = common::listening_address(&mut child);
     (child, addr)
 }
 

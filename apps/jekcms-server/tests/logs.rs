@@ -5,10 +5,12 @@
 //! the v1 key-pair headers, a bulk import with an `Idempotency-Key`, a password change,
 //! logout), and the captured log is searched for every secret handled.
 
+mod common;
+
 use jekcms_store::Backend;
 use jekcms_store::testing::TestDatabase;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 
@@ -326,15 +328,7 @@ async fn no_secret_in_trace_logs(backend: Backend) {
         let _ = stderr.read_to_string(&mut log);
         log
     });
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let addr = common::listening_address(&mut child);
     let http = Http { addr };
     let mut secrets = tokio::task::spawn_blocking(move || exercise(&http))
         .await

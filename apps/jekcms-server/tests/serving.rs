@@ -2,6 +2,8 @@
 //! The real `jekcms` binary over real sockets: what only a real connection shows — how
 //! responses leave (TCP_NODELAY, gzip in one write).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -55,15 +57,7 @@ impl Served {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         let mut child = command.spawn().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let addr = common::listening_address(&mut child);
         Self {
             child,
             addr,
