@@ -2,7 +2,7 @@
 //! parse any JSON into a value or field errors, never a panic.
 #![no_main]
 
-use jekcms_accounts::model::{KeyRequest, Registration, UserPatch, UserRequest, parse_login};
+use jekcms_accounts::model::{KeyRequest, Login, Registration, UserPatch, UserRequest};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = Registration::parse(&value);
-    let _ = parse_login(&value);
+    let _ = Login::parse(&value);
     let _ = UserRequest::parse(&value);
     let _ = UserPatch::parse(&value);
     let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("a valid time");
