@@ -57,7 +57,7 @@ impl UserRow {
         let role = self
             .role
             .parse()
-            .map_err(|_| StoreError::Config(format!("user {} has an unknown role", self.id)))?;
+            .map_err(|_| StoreError::Corrupt(format!("user {} has an unknown role", self.id)))?;
         Ok(UserRecord {
             id: self.id,
             site_id: self.site_id,
@@ -377,7 +377,7 @@ fn user_from(row: UserTuple) -> Result<(User, Option<String>), StoreError> {
     let (id, site_id, email, name, role, password_hash, created_at, updated_at) = row;
     let role = role
         .parse()
-        .map_err(|_| StoreError::Config(format!("user {id} has an unknown role")))?;
+        .map_err(|_| StoreError::Corrupt(format!("user {id} has an unknown role")))?;
     Ok((
         User {
             id,
@@ -810,7 +810,7 @@ impl AccountStore for Store {
                     .map_err(StoreError::from)?
             });
             let role = role.parse().map_err(|_| {
-                StoreError::Config(format!("the user of key {key_id} has an unknown role"))
+                StoreError::Corrupt(format!("the user of key {key_id} has an unknown role"))
             })?;
             Ok((key_from(row), role))
         })
@@ -847,7 +847,7 @@ impl AccountStore for Store {
 #[cfg(test)]
 mod tests {
     use crate::testing::TestDatabase;
-    use crate::{Db, Store};
+    use crate::{Db, Store, StoreError};
     use diesel::sql_types::{BigInt, Bool};
     use diesel_async::RunQueryDsl;
 
@@ -874,6 +874,26 @@ mod tests {
             .await
             .expect("pragma")
             .cache_size
+    }
+
+    /// A role no version of JekCMS writes is a corrupt row, not a configuration problem.
+    #[test]
+    fn an_unknown_stored_role_is_a_corrupt_row() {
+        let now = chrono::Utc::now().naive_utc();
+        let row = (
+            7,
+            1,
+            "a@example.com".to_owned(),
+            "A".to_owned(),
+            "emperor".to_owned(),
+            None,
+            now,
+            now,
+        );
+        match super::user_from(row) {
+            Err(StoreError::Corrupt(m)) => assert_eq!(m, "user 7 has an unknown role"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

@@ -201,6 +201,10 @@ pub enum StoreError {
     /// A value was refused (bad URL, unusable option).
     #[error("{0}")]
     Config(String),
+    /// A stored row cannot be read back (an unknown role or status, malformed tags): the
+    /// database was changed by something other than JekCMS.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),

@@ -45,10 +45,10 @@ struct PostRow {
 impl PostRow {
     fn into_post(self) -> Result<Post, StoreError> {
         let status = PostStatus::parse(&self.status).ok_or_else(|| {
-            StoreError::Config(format!("post {} has status {:?}", self.id, self.status))
+            StoreError::Corrupt(format!("post {} has status {:?}", self.id, self.status))
         })?;
         let tags: Vec<String> = serde_json::from_str(&self.tags)
-            .map_err(|_| StoreError::Config(format!("post {} has malformed tags", self.id)))?;
+            .map_err(|_| StoreError::Corrupt(format!("post {} has malformed tags", self.id)))?;
         Ok(Post {
             id: self.id,
             site_id: self.site_id,
