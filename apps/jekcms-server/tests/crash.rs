@@ -115,10 +115,24 @@ fn import(addr: &str, bearer: &str, i: usize) -> Option<Answer> {
     )
 }
 
+/// Whether a kill caught requests between their claim and their commit is up to timing:
+/// a try where it did not proves nothing and is made again, on a fresh database.
+const TRIES: usize = 5;
+
 async fn killed_mid_request_then_retried(backend: Backend) {
-    let Some(db) = TestDatabase::new(backend).await else {
-        return eprintln!("skipped: JEKCMS_TEST_POSTGRES_URL is not set");
-    };
+    for _ in 0..TRIES {
+        match kill_and_retry(backend).await {
+            Some(true) => return,
+            Some(false) => continue,
+            None => return eprintln!("skipped: JEKCMS_TEST_POSTGRES_URL is not set"),
+        }
+    }
+    panic!("in {TRIES} tries no kill cut off a claimed request");
+}
+
+/// One try: `Some(false)` when the kill cut off no claimed request (nothing to retry).
+async fn kill_and_retry(backend: Backend) -> Option<bool> {
+    let db = TestDatabase::new(backend).await?;
     let started = Instant::now();
     let media =
         std::env::temp_dir().join(format!("jekcms_crash_{}_{backend:?}", std::process::id()));
@@ -173,7 +187,6 @@ async fn killed_mid_request_then_retried(backend: Backend) {
     first.wait().unwrap();
     let before: Vec<Option<Answer>> = senders.into_iter().map(|t| t.join().unwrap()).collect();
     let cut_off = before.iter().filter(|a| a.is_none()).count();
-    assert!(cut_off > 0, "every import finished before the kill");
 
     // What the kill left: claims whose request died between the claim and the commit.
     let store = Store::connect(&url, Default::default()).await.unwrap();
@@ -185,7 +198,10 @@ async fn killed_mid_request_then_retried(backend: Backend) {
         .count_for_tests("SELECT COUNT(*) AS n FROM idempotency_keys WHERE status IS NOT NULL")
         .await
         .unwrap();
-    assert!(dead_claims > 0, "no claim was cut off by the kill");
+    if cut_off == 0 || dead_claims == 0 {
+        let _ = std::fs::remove_dir_all(&media);
+        return Some(false);
+    }
 
     // Started again on the same database; retries once the dead claims' lease is over.
     let (mut second, addr) = serve(&url, &media);
@@ -245,6 +261,7 @@ async fn killed_mid_request_then_retried(backend: Backend) {
     second.wait().unwrap();
     let _ = std::fs::remove_dir_all(&media);
     assert!(started.elapsed() < Duration::from_secs(60));
+    Some(true)
 }
 
 #[actix_web::test]
