@@ -65,7 +65,7 @@ pub fn build_app(
         )
         .default_service(web::to(routes::fallback))
         .wrap(body_deadline)
-        .wrap(compress::Gzip)
+        .wrap(actix_web::middleware::from_fn(compress::gzip_responses))
         .wrap(context::RequestContext)
 }
 

@@ -303,6 +303,26 @@ fn start_body(
     conn
 }
 
+/// Starts an upload to `/api/v2/media` announced as 1 MB: the multipart head of a PNG file
+/// part, then `file_start`, the first bytes of the file.
+fn start_upload(addr: &str, token: &str, file_start: &[u8]) -> TcpStream {
+    let boundary = "jekcms-boundary";
+    let mut sent = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    sent.extend_from_slice(file_start);
+    start_body(
+        addr,
+        "/api/v2/media",
+        token,
+        &format!("multipart/form-data; boundary={boundary}"),
+        1_000_000,
+        &sent,
+    )
+}
+
 /// Reads the answer to a body that stopped arriving: it must come within `within`, say why,
 /// and the server must close the connection after it.
 fn assert_cut(conn: TcpStream, started: Instant, within: std::ops::Range<Duration>) {
@@ -353,23 +373,10 @@ fn a_body_that_stops_arriving_is_cut_after_the_body_timeout() {
         Duration::from_millis(900)..Duration::from_secs(6),
     );
 
-    let boundary = "jekcms-boundary";
-    let mut upload = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\
-         Content-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    upload.extend_from_slice(b"\x89PNG\r\n\x1a\n");
-    upload.extend_from_slice(&[7u8; 40_000]);
+    let mut png_start = b"\x89PNG\r\n\x1a\n".to_vec();
+    png_start.extend_from_slice(&[7u8; 40_000]);
     let started = Instant::now();
-    let conn = start_body(
-        &served.addr,
-        "/api/v2/media",
-        &token,
-        &format!("multipart/form-data; boundary={boundary}"),
-        1_000_000,
-        &upload,
-    );
+    let conn = start_upload(&served.addr, &token, &png_start);
     assert_cut(
         conn,
         started,
@@ -410,20 +417,8 @@ fn a_body_that_trickles_below_the_minimum_rate_is_cut() {
         ],
     );
     let token = served.owner_token();
-    let boundary = "jekcms-boundary";
-    let head = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\
-         Content-Type: image/png\r\n\r\n\x7fPNG"
-    );
     let started = Instant::now();
-    let conn = start_body(
-        &served.addr,
-        "/api/v2/media",
-        &token,
-        &format!("multipart/form-data; boundary={boundary}"),
-        1_000_000,
-        head.as_bytes(),
-    );
+    let conn = start_upload(&served.addr, &token, b"\x7fPNG");
     let mut trickle = conn.try_clone().unwrap();
     let writer = std::thread::spawn(move || {
         // 100 bytes every 200 ms until the server hangs up (or 20 s).
