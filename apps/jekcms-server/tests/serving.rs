@@ -481,6 +481,43 @@ fn connections_past_the_limit_wait_until_one_closes() {
     assert_eq!(status, 200, "served once a connection closed");
 }
 
+/// `JEKCMS_KEEP_ALIVE`: a kept-alive connection serves request after request while it is
+/// used, and the server closes it once it has been idle for the setting (1 s here; the
+/// default is 5 s), so that idle clients do not hold connections for ever.
+#[test]
+fn idle_keep_alive_connections_are_closed_after_the_setting() {
+    let served = Served::start(0, &[("JEKCMS_KEEP_ALIVE", "1")]);
+    let conn = TcpStream::connect(&served.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = conn.try_clone().unwrap();
+    let mut reader = BufReader::new(conn);
+    for round in 0..3 {
+        if round > 0 {
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        writer
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let (status, headers, _) = read_response(&mut reader);
+        assert_eq!(status, 200);
+        assert_ne!(header(&headers, "connection"), Some("close"), "{headers:?}");
+    }
+    let idle_since = Instant::now();
+    let mut rest = Vec::new();
+    let read = reader.read_to_end(&mut rest);
+    let idle = idle_since.elapsed();
+    assert!(
+        matches!(read, Ok(0)),
+        "the idle connection was closed without a byte: {read:?} {rest:?}"
+    );
+    assert!(
+        // actix's timers tick on a coarse clock: up to ~0.5 s early.
+        (Duration::from_millis(300)..Duration::from_secs(4)).contains(&idle),
+        "closed after {idle:?} idle, not about 1 s"
+    );
+}
+
 /// #22: graceful shutdown. After `SIGTERM` a request in flight (a post whose body is still
 /// arriving) completes, a new connection is refused at once, and a request that never
 /// completes is cut when `JEKCMS_SHUTDOWN_TIMEOUT` is up — the process exits then, not after
