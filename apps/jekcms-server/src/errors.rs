@@ -286,6 +286,15 @@ impl From<UploadError> for AppError {
             }
             UploadError::NoSpace(io) => AppError::insufficient_storage(&io),
             UploadError::Io(io) => AppError::internal(&io),
+            UploadError::NotMultipart => AppError::new(
+                ErrorCode::UnsupportedMediaType,
+                "upload with Content-Type: multipart/form-data and a file field",
+            ),
+            UploadError::Malformed => AppError::new(
+                ErrorCode::MalformedRequest,
+                "the multipart body is malformed",
+            ),
+            UploadError::Field(e) => AppError::fields(vec![e]),
         }
     }
 }

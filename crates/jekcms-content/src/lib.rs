@@ -8,7 +8,8 @@
 //! - [`media`]: [`Media`] records and content-type sniffing from bytes (API.md §5).
 //! - [`repo`]: [`PostRepository`] and [`MediaRepository`], implemented by `jekcms-store`.
 //! - [`service`]: operations as an [`service::Actor`] performs them, role checks included.
-//! - [`bulk`]: the bulk-import body and per-item outcomes (API.md §3).
+//! - [`bulk`]: the bulk-import body, its slugs ([`bulk::SlugPlan`]) and per-item outcomes
+//!   (API.md §3).
 //! - [`idempotency`]: `Idempotency-Key` rules and the claim-then-replay protocol over an
 //!   [`idempotency::IdempotencyStore`].
 //!

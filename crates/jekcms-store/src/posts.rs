@@ -15,6 +15,7 @@ use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_writ
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use jekcms_content::bulk::SlugPlan;
 use jekcms_content::idempotency::Record;
 use jekcms_content::list::{ListQuery, OffsetList, OffsetPage, Page, PostFilter, SortField};
 use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
@@ -577,18 +578,8 @@ impl PostRepository for Store {
     ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send + 'a {
         crate::boxed::<Result<Vec<Option<i64>>, ContentError>>(async move {
             let now = jekcms_content::now();
-            let bases: Vec<Option<String>> = batch
-                .iter()
-                .map(|p| p.slug.is_none().then(|| slug::from_title(&p.title)))
-                .collect();
             // Every slug the batch would like, looked up in the site with one query.
-            let mut wanted: Vec<String> = batch
-                .iter()
-                .filter_map(|p| p.slug.clone())
-                .chain(bases.iter().flatten().cloned())
-                .collect();
-            wanted.sort_unstable();
-            wanted.dedup();
+            let wanted = SlugPlan::wanted(&batch);
             let imports: Vec<ImportPost> = batch
                 .iter()
                 .map(|p| ImportPost {
@@ -623,58 +614,15 @@ impl PostRepository for Store {
                         .await?
                         .into_iter()
                         .collect();
-                    let mut used: HashSet<String> = HashSet::new();
-                    let mut slugs: Vec<Option<String>> = vec![None; batch.len()];
-                    // Given slugs first (the first post asking for one gets it), so that generated
-                    // slugs step around them rather than the other way round.
-                    let mut refused = Vec::new();
-                    for (i, p) in batch.iter().enumerate() {
-                        if let Some(s) = &p.slug {
-                            if !taken.contains(s) && used.insert(s.clone()) {
-                                slugs[i] = Some(s.clone());
-                            } else {
-                                refused.push(i);
-                            }
-                        }
+                    // The plan decides; the store answers its questions in a fixed number of
+                    // queries however many titles collide (see `jekcms_content::bulk::slugs`):
+                    // this lookup, one of the suffixed candidates, and for the few of those
+                    // the site has, a count of the suffixed slugs and point lookups.
+                    let mut plan = SlugPlan::new(&batch, &taken);
+                    if atomic && plan.refused().next().is_some() {
+                        return Ok(Err(plan.conflicts()));
                     }
-                    if atomic && !refused.is_empty() {
-                        let conflicts = refused
-                            .into_iter()
-                            .map(|i| match jekcms_content::bulk::slug_conflict(i, batch[i].slug.as_deref().unwrap_or_default()) {
-                                jekcms_content::bulk::ItemFault::Conflict(e) | jekcms_content::bulk::ItemFault::Invalid(e) => e,
-                            })
-                            .collect();
-                        return Ok(Err(conflicts));
-                    }
-                    // Generated slugs, in two passes so that a batch costs a fixed number of queries
-                    // however many of its titles collide. First, without asking the database: the
-                    // base if free in the site and the batch, else the next suffix not used by the
-                    // batch (from -2, remembered per base). Then one `IN` lookup of those suffixed
-                    // candidates; only the few found taken (a title imported before with suffixes)
-                    // take the slow path: a count of the suffixed slugs, then point lookups.
-                    let mut next_suffix: HashMap<String, u32> = HashMap::new();
-                    let mut tentative: Vec<usize> = Vec::new();
-                    for (i, base) in bases.iter().enumerate() {
-                        let Some(base) = base else { continue };
-                        let chosen = if !taken.contains(base) && !used.contains(base) {
-                            base.clone()
-                        } else {
-                            let mut n = next_suffix.get(base).copied().unwrap_or(2);
-                            let found = loop {
-                                let candidate = slug::with_suffix(base, n);
-                                n += 1;
-                                if !used.contains(&candidate) {
-                                    break candidate;
-                                }
-                            };
-                            next_suffix.insert(base.clone(), n);
-                            tentative.push(i);
-                            found
-                        };
-                        used.insert(chosen.clone());
-                        slugs[i] = Some(chosen);
-                    }
-                    let candidates: Vec<String> = tentative.iter().filter_map(|&i| slugs[i].clone()).collect();
+                    let candidates = plan.unchecked();
                     let clashes: HashSet<String> = if candidates.is_empty() {
                         HashSet::new()
                     } else {
@@ -687,25 +635,18 @@ impl PostRepository for Store {
                             .into_iter()
                             .collect()
                     };
-                    for i in tentative {
-                        let Some(current) = slugs[i].clone() else { continue };
-                        if !clashes.contains(&current) {
-                            continue;
-                        }
-                        used.remove(&current);
-                        let base = bases[i].clone().unwrap_or_default();
-                        let suffixed: i64 = suffixed_count!(conn, site_id, &base);
-                        let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
+                    for i in plan.clashing(&clashes) {
+                        let suffixed: i64 = suffixed_count!(conn, site_id, plan.base(i));
+                        let mut search = plan.search(i, suffixed);
                         let found = loop {
-                            let candidate = slug::with_suffix(&base, n);
-                            n += 1;
-                            if !used.contains(&candidate) && slug_is_free!(conn, site_id, candidate.clone()) {
+                            let candidate = search.next_candidate(&plan);
+                            if slug_is_free!(conn, site_id, candidate.clone()) {
                                 break candidate;
                             }
                         };
-                        used.insert(found.clone());
-                        slugs[i] = Some(found);
+                        plan.choose(i, found);
                     }
+                    let slugs = plan.into_slugs();
                     let mut rows = Vec::with_capacity(batch.len());
                     let mut row_tags = Vec::with_capacity(batch.len());
                     for ((slug, post), tags) in slugs.iter().zip(&imports).zip(batch.iter().map(|p| &p.tags)) {
