@@ -20,7 +20,7 @@ pub const DEFAULT_LIMIT: u32 = 20;
 /// Largest page size.
 pub const MAX_LIMIT: u32 = 100;
 
-/// The query parameters of one list request: every name one the list takes, none twice
+/// The query parameters of one request: every name one the endpoint takes, none twice
 /// (which of two values would win is not obvious).
 #[derive(Debug, Clone, Default)]
 pub struct Params<'a> {
@@ -28,26 +28,21 @@ pub struct Params<'a> {
 }
 
 impl<'a> Params<'a> {
-    /// Reads `(name, value)` pairs of a list taking `limit`, `cursor` and `own`. Every
+    /// Reads `(name, value)` pairs of an endpoint taking the parameters `known`. Every
     /// unknown or repeated name is an error naming it.
     pub fn parse(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-        own: &[&str],
+        known: &[&str],
     ) -> Result<Self, Vec<FieldError>> {
-        let known = |name: &str| name == "limit" || name == "cursor" || own.contains(&name);
         let mut params = Self::default();
         let mut errors = Vec::new();
         for (name, value) in pairs {
-            if !known(name) {
-                let mut takes = vec!["limit", "cursor"];
-                takes.extend_from_slice(own);
-                errors.push(FieldError::new(
-                    name,
-                    format!(
-                        "unknown query parameter; this list takes {}",
-                        takes.join(", ")
-                    ),
-                ));
+            if !known.contains(&name) {
+                let message = match known {
+                    [] => "unknown query parameter; this takes none".to_owned(),
+                    _ => format!("unknown query parameter; this takes {}", known.join(", ")),
+                };
+                errors.push(FieldError::new(name, message));
             } else if params.get(name).is_some() {
                 errors.push(FieldError::new(name, "parameter given more than once"));
             } else {
@@ -254,7 +249,9 @@ impl<'c, Q: Listing> ListRequest<'c, Q> {
         codec: &'c CursorCodec,
         site_id: i64,
     ) -> Result<Self, Vec<FieldError>> {
-        let params = Params::parse(pairs, Q::PARAMS)?;
+        let mut known = vec!["limit", "cursor"];
+        known.extend_from_slice(Q::PARAMS);
+        let params = Params::parse(pairs, &known)?;
         let limit = parse_limit(params.get("limit"));
         let query = Q::from_params(&params);
         let (limit, query) = match (limit, query) {

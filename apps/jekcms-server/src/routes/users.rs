@@ -9,7 +9,7 @@ use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use jekcms_accounts::model::{User, UserPatch, UserRequest};
 use jekcms_accounts::service;
-use jekcms_content::page::Rows;
+use jekcms_content::page::{Params, Rows};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -179,22 +179,19 @@ pub async fn delete_user(
     id: web::Path<i64>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let mut reassign_to = None;
-    for (name, value) in query_pairs(&req)? {
-        match name.as_str() {
-            "reassign_to" => {
-                reassign_to = Some(value.parse::<i64>().map_err(|_| {
-                    AppError::validation("reassign_to", "reassign_to must be a user id")
-                })?);
-            }
-            _ => {
-                return Err(AppError::validation(
-                    name.clone(),
-                    format!("unknown parameter {name}"),
-                ));
-            }
-        }
-    }
+    let pairs = query_pairs(&req)?;
+    let params = Params::parse(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &["reassign_to"],
+    )
+    .map_err(AppError::fields)?;
+    let reassign_to =
+        match params.get("reassign_to") {
+            None => None,
+            Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
+                AppError::validation("reassign_to", "reassign_to must be a user id")
+            })?),
+        };
     let actor = caller.actor();
     let id = id.into_inner();
     service::delete_user(&state.store, &actor, id, reassign_to).await?;
