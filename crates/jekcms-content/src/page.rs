@@ -39,8 +39,11 @@ impl<'a> Params<'a> {
         for (name, value) in pairs {
             if !known.contains(&name) {
                 let message = match known {
-                    [] => "unknown query parameter; this takes none".to_owned(),
-                    _ => format!("unknown query parameter; this takes {}", known.join(", ")),
+                    [] => "unknown query parameter; this endpoint takes none".to_owned(),
+                    _ => format!(
+                        "unknown query parameter; this endpoint takes {}",
+                        known.join(", ")
+                    ),
                 };
                 errors.push(FieldError::new(name, message));
             } else if params.get(name).is_some() {
