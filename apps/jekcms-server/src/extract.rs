@@ -28,13 +28,6 @@ impl Caller {
             role: self.0.role,
         }
     }
-
-    /// Seals a cursor binding to this caller's site, so cursors never cross sites.
-    pub fn binding(&self, inner: &[u8]) -> Vec<u8> {
-        let mut b = self.0.site_id.to_be_bytes().to_vec();
-        b.extend_from_slice(inner);
-        b
-    }
 }
 
 /// The bearer credential of a request: the `Authorization` header, or `?token=` on GET.

@@ -5,7 +5,7 @@
 //!   error mapped to an envelope code, in one place. [`extract`]: caller, JSON and query.
 //! - [`server`]: connections (TCP_NODELAY, timeouts, limits). [`compress`]: gzip in one
 //!   write. [`body_deadline`]: request bodies that stall or trickle are cut.
-//! - [`routes`]: thin handlers. [`paging`]: id-ordered cursor pages (users, keys). [`openapi`]: the generated spec. [`uploads`]: media bytes.
+//! - [`routes`]: thin handlers. [`paging`]: every list's request read once, and the id-ordered lists (users, keys). [`openapi`]: the generated spec. [`uploads`]: media bytes.
 //!
 //! This is the only crate that knows actix-web; domain rules live in `crates/`.
 

@@ -4,7 +4,10 @@
 //! - [`post`]: [`Post`], the create and merge-patch inputs, and validation (API.md §3).
 //! - [`slug`]: slug rules and generation from titles (the `jekcms-slug` crate, which the CLI
 //!   uses too).
-//! - [`list`]: sorts, filters and pages for keyset pagination (API.md §4).
+//! - [`page`]: the one way every list pages (API.md §4): the page request parsed once, the
+//!   cursor opened and sealed under one binding, a typed keyset bound for the store, the
+//!   page cutter; and the legacy offset page.
+//! - [`list`]: the post list's sorts and filters on top of it.
 //! - [`media`]: [`Media`] records and content-type sniffing from bytes (API.md §5).
 //! - [`repo`]: [`PostRepository`] and [`MediaRepository`], implemented by `jekcms-store`.
 //! - [`service`]: operations as an [`service::Actor`] performs them, role checks included.
@@ -40,6 +43,7 @@ pub mod bulk;
 pub mod idempotency;
 pub mod list;
 pub mod media;
+pub mod page;
 pub mod post;
 pub mod repo;
 pub mod service;
@@ -48,8 +52,9 @@ pub mod timestamp;
 /// Slug rules and generation from titles: the `jekcms-slug` crate, shared with the CLI.
 pub use jekcms_slug as slug;
 
-pub use list::{ListQuery, Page, PostFilter, PostSort};
+pub use list::{PostFilter, PostListQuery, PostSort};
 pub use media::{Media, NewMedia};
+pub use page::{ListRequest, Listing, Page, Window};
 pub use post::{NewPost, Post, PostPatch, PostStatus};
 pub use repo::{MediaRepository, PostRepository};
 

@@ -17,10 +17,10 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jekcms_content::bulk::SlugPlan;
 use jekcms_content::idempotency::Record;
-use jekcms_content::list::{ListQuery, OffsetList, OffsetPage, Page, PostFilter, SortField};
+use jekcms_content::list::{PostFilter, PostListQuery, SortField};
+use jekcms_content::page::{Key, OffsetList, OffsetPage, Rows, Window};
 use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
 use jekcms_content::{ContentError, PostRepository, slug};
-use jekcms_cursor::SortKey;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
@@ -351,10 +351,10 @@ fn min_time() -> NaiveDateTime {
         .expect("valid date")
 }
 
-fn micros_to_naive(micros: i64) -> Result<NaiveDateTime, ContentError> {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| t.naive_utc())
-        .ok_or_else(|| ContentError::field("cursor", "cursor is invalid"))
+/// A bound whose key does not fit the sort: content hands the store only bounds it has
+/// checked against the sort, so this is a caller's bug, refused like a bad cursor.
+fn misfit_bound() -> ContentError {
+    ContentError::field("cursor", "cursor is invalid")
 }
 
 /// Escapes `%`, `_` and `\` so the text matches literally under `LIKE … ESCAPE '\'`.
@@ -444,23 +444,22 @@ impl PostRepository for Store {
     fn list_posts(
         &self,
         site_id: i64,
-        query: &ListQuery,
-    ) -> impl Future<Output = Result<Page<Post>, ContentError>> + Send {
-        let query = query.clone();
+        query: &PostListQuery,
+        window: &Window,
+    ) -> impl Future<Output = Result<Rows<Post>, ContentError>> + Send {
+        let (query, window) = (query.clone(), window.clone());
         crate::boxed(async move {
             let query = &query;
-            let want = query.limit + 1;
+            let want = window.fetch();
             let desc = query.sort.descending;
             let f = &query.filter;
-            let after = query.after.as_ref();
+            let after = window.after.as_ref();
             let (rows, total) = with_conn!(self, conn => {
                 let rows: Vec<PostRow> = match query.sort.field {
                     SortField::CreatedAt | SortField::UpdatedAt => {
-                        let bound = match after {
-                            Some(c) => match c.key {
-                                SortKey::Int(m) => Some((micros_to_naive(m)?, c.id)),
-                                _ => return Err(ContentError::field("cursor", "cursor is invalid")),
-                            },
+                        let bound = match after.map(|b| (&b.key, b.id)) {
+                            Some((Key::Time(t), id)) => Some((naive(*t), id)),
+                            Some(_) => return Err(misfit_bound()),
                             None => None,
                         };
                         let q = filtered!(site_id, f);
@@ -472,11 +471,9 @@ impl PostRepository for Store {
                         conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
                     }
                     SortField::Title => {
-                        let bound = match after {
-                            Some(c) => match &c.key {
-                                SortKey::Text(t) => Some((t.clone(), c.id)),
-                                _ => return Err(ContentError::field("cursor", "cursor is invalid")),
-                            },
+                        let bound = match after.map(|b| (&b.key, b.id)) {
+                            Some((Key::Text(t), id)) => Some((t.clone(), id)),
+                            Some(_) => return Err(misfit_bound()),
                             None => None,
                         };
                         let q = keyset!(filtered!(site_id, f), posts::title_key, bound, desc);
@@ -485,11 +482,11 @@ impl PostRepository for Store {
                     SortField::PublishedAt => {
                         // Rows with a publication time first (in either direction), then the
                         // rest by id: two range scans, the second only when the first runs out.
-                        let (bound, in_unpublished) = match after.map(|c| (&c.key, c.id)) {
+                        let (bound, in_unpublished) = match after.map(|b| (&b.key, b.id)) {
                             None => (None, false),
-                            Some((SortKey::Int(m), id)) => (Some((micros_to_naive(*m)?, id)), false),
-                            Some((SortKey::Null, _)) => (None, true),
-                            Some(_) => return Err(ContentError::field("cursor", "cursor is invalid")),
+                            Some((Key::Time(t), id)) => (Some((naive(*t), id)), false),
+                            Some((Key::Null, _)) => (None, true),
+                            Some(_) => return Err(misfit_bound()),
                         };
                         let mut rows: Vec<PostRow> = Vec::new();
                         if !in_unpublished {
@@ -499,7 +496,7 @@ impl PostRepository for Store {
                         }
                         let missing = want.saturating_sub(rows.len() as u32);
                         if missing > 0 {
-                            let after_id = if in_unpublished { after.map(|c| c.id) } else { None };
+                            let after_id = if in_unpublished { window.after_id() } else { None };
                             let q = unpublished!(filtered!(site_id, f), after_id, desc);
                             let more: Vec<PostRow> = conn.load_all(q.select(PostRow::as_select()).limit_literal(missing)).await.map_err(StoreError::from)?;
                             rows.extend(more);
@@ -515,17 +512,11 @@ impl PostRepository for Store {
                 };
                 (rows, total)
             });
-            let mut items = rows
+            let items = rows
                 .into_iter()
                 .map(PostRow::into_post)
                 .collect::<Result<Vec<_>, _>>()?;
-            let next = if items.len() == want as usize {
-                items.pop();
-                items.last().map(|p| query.sort.cursor_after(p))
-            } else {
-                None
-            };
-            Ok(Page { items, next, total })
+            Ok(Rows { items, total })
         })
     }
 

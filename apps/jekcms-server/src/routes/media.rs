@@ -1,8 +1,9 @@
 //! Media (API.md §5): multipart upload, list, get, alt-text patch, delete, and the bytes.
 
 use crate::errors::AppError;
-use crate::extract::{Caller, JsonPayload, query_pairs, typed};
+use crate::extract::{Caller, JsonPayload, typed};
 use crate::openapi::{Binary, DeletedEnvelope, ErrorBody, MediaEnvelope, MediaList};
+use crate::paging::list_request;
 use crate::respond;
 use crate::routes::posts::{Deleted, IncludeParam};
 use crate::state::AppState;
@@ -105,19 +106,10 @@ pub async fn list_media(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let pairs = query_pairs(&req)?;
-    let query = MediaListQuery::from_pairs(
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        |raw, b| state.cursors.open(raw, &caller.binding(b)).ok(),
-    )
-    .map_err(AppError::fields)?;
-    let page = service::list_media(&state.store, &caller.actor(), &query).await?;
-    Ok(respond::page(
-        page,
-        query.limit,
-        &state.cursors,
-        &caller.binding(&query.binding()),
-    ))
+    let list = list_request::<MediaListQuery>(&req, &caller, &state.cursors)?;
+    let rows =
+        service::list_media(&state.store, &caller.actor(), &list.query, &list.window).await?;
+    Ok(respond::page(list.page(rows)))
 }
 
 /// Gets one medium's record.

@@ -334,6 +334,10 @@ both_stores! {
         let path = format!("/api/v2/users/{writer_id}");
         app.delete(&format!("{path}?reassign_to={writer_id}"), &admin.access).await.expect_error(422, "VALIDATION_FAILED");
         app.delete(&format!("{path}?reassign_to=999999"), &admin.access).await.expect_error(422, "VALIDATION_FAILED");
+        for (query, field) in [("reassign_to=1&reassign_to=1", "reassign_to"), ("reassign=1", "reassign")] {
+            let r = app.delete(&format!("{path}?{query}"), &admin.access).await;
+            assert_eq!(r.expect_error(422, "VALIDATION_FAILED")["errors"][0]["field"], field, "{query}");
+        }
         let v = app.delete(&path, &admin.access).await.expect(200);
         assert_eq!(v["data"], json!({"id": writer_id, "deleted": true, "reassigned_to": admin_id}));
         app.get("/api/v2/me", &writer.access).await.expect_error(401, "AUTH_INVALID");
