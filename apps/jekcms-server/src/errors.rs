@@ -10,9 +10,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use jekcms_auth::AuthError;
 use jekcms_auth::session::{SessionError, StoreFailure};
+use jekcms_content::ContentError;
 use jekcms_content::bulk::ItemFault;
-use jekcms_content::{ContentError, FieldError};
-use jekcms_envelope::{ApiError, Envelope, ErrorCode, ErrorEntry, Meta};
+use jekcms_envelope::{ApiError, Envelope, ErrorCode, ErrorEntry, FieldError, Meta};
 use std::fmt;
 
 /// An error on its way to becoming an envelope response.
@@ -146,12 +146,7 @@ impl From<jekcms_accounts::AccountError> for AppError {
     fn from(e: jekcms_accounts::AccountError) -> Self {
         use jekcms_accounts::AccountError as E;
         match e {
-            E::Validation(fields) => Self(ApiError::from_entries(
-                fields
-                    .into_iter()
-                    .map(|f| ErrorEntry::field(ErrorCode::ValidationFailed, f.field, f.message))
-                    .collect(),
-            )),
+            E::Validation(fields) => Self::fields(fields),
             E::BadCredentials => Self::new(ErrorCode::AuthInvalid, e.to_string()),
             E::LicenseRequired => Self::new(ErrorCode::LicenseRequired, e.to_string()),
             E::Forbidden(m) => Self::new(ErrorCode::Forbidden, m),

@@ -52,24 +52,9 @@ pub use media::{Media, NewMedia};
 pub use post::{NewPost, Post, PostPatch, PostStatus};
 pub use repo::{MediaRepository, PostRepository};
 
-/// One invalid field: the field name and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field or parameter, e.g. `title` or `posts[3].title`.
-    pub field: String,
-    /// Human-readable reason.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A new field error.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+/// One invalid field: the field name and what is wrong with it (the one type of every
+/// crate, from `jekcms-envelope`).
+pub use jekcms_envelope::FieldError;
 
 /// What can go wrong with a content operation.
 #[derive(Debug, thiserror::Error)]
