@@ -89,6 +89,10 @@ pub enum ContentError {
     /// The storage backend is unreachable.
     #[error("storage unavailable")]
     Unavailable,
+    /// The resource kept changing under concurrent writes while this one was being applied
+    /// (what, for the log); nothing was changed, and a retry later may succeed.
+    #[error("{0}")]
+    Contended(String),
     /// Anything else: a bug or an infrastructure fault. The source is for logs only.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

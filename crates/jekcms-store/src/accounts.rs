@@ -2,7 +2,7 @@
 
 use crate::schema::{api_keys, media, posts, sessions, settings, sites, users};
 use crate::sql::LimitLiteral;
-use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
+use crate::{Store, StoreError, UniqueKey, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -16,6 +16,9 @@ use std::future::Future;
 const DEFAULT_CACHE_KIB: u32 = 2_000;
 /// The SQLite writer's page cache during a bulk load, in KiB (see `Store::before_bulk_load`).
 const BULK_LOAD_CACHE_KIB: u32 = 256 * 1024;
+
+/// Attempts of a registration whose site slug was taken by a concurrent one.
+const SITE_SLUG_ATTEMPTS: usize = 5;
 
 /// A site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -472,38 +475,49 @@ impl AccountStore for Store {
                 s if s.is_empty() => "site".to_owned(),
                 s => s,
             };
-            let (site, row) = with_write_txn!(self, (Site, UserTuple), conn => {
-                let mut n = 1;
-                let slug = loop {
-                    let candidate = if n == 1 { base.clone() } else { jekcms_content::slug::with_suffix(&base, n) };
-                    if jekcms_accounts::model::RESERVED_SITE_SLUGS.contains(&candidate.as_str()) {
+            // Two registrations of the same site name at once (PostgreSQL) may both find a
+            // slug free; the loser's insert breaks `sites (slug)` and it looks again.
+            let mut attempts = 0;
+            let (site, row) = loop {
+                attempts += 1;
+                let result = with_write_txn!(self, (Site, UserTuple), conn => {
+                    let mut n = 1;
+                    let slug = loop {
+                        let candidate = if n == 1 { base.clone() } else { jekcms_content::slug::with_suffix(&base, n) };
+                        if jekcms_accounts::model::RESERVED_SITE_SLUGS.contains(&candidate.as_str()) {
+                            n += 1;
+                            continue;
+                        }
+                        let taken: Vec<i64> = sites::table
+                            .filter(sites::slug.eq(&candidate))
+                            .select(sites::id)
+                            .load(conn)
+                            .await?;
+                        if taken.is_empty() {
+                            break candidate;
+                        }
                         n += 1;
-                        continue;
-                    }
-                    let taken: Vec<i64> = sites::table
-                        .filter(sites::slug.eq(&candidate))
-                        .select(sites::id)
-                        .load(conn)
+                    };
+                    let site_id = diesel::insert_into(sites::table)
+                        .values((
+                            sites::slug.eq(&slug),
+                            sites::name.eq(site_name),
+                            sites::plan.eq("free"),
+                            sites::api_access.eq(true),
+                            sites::created_at.eq(now),
+                        ))
+                        .returning(sites::id)
+                        .get_result::<i64>(conn)
                         .await?;
-                    if taken.is_empty() {
-                        break candidate;
-                    }
-                    n += 1;
-                };
-                let site_id = diesel::insert_into(sites::table)
-                    .values((
-                        sites::slug.eq(&slug),
-                        sites::name.eq(site_name),
-                        sites::plan.eq("free"),
-                        sites::api_access.eq(true),
-                        sites::created_at.eq(now),
-                    ))
-                    .returning(sites::id)
-                    .get_result::<i64>(conn)
-                    .await?;
-                let row = insert_user!(conn, site_id, &owner, now)?;
-                Ok((Site { id: site_id, slug, name: site_name.to_owned() }, row))
-            })?;
+                    let row = insert_user!(conn, site_id, &owner, now)?;
+                    Ok((Site { id: site_id, slug, name: site_name.to_owned() }, row))
+                });
+                match result {
+                    Err(StoreError::Unique(UniqueKey::SiteSlug))
+                        if attempts < SITE_SLUG_ATTEMPTS => {}
+                    other => break other?,
+                }
+            };
             Ok((site, user_from(row)?.0))
         })
     }
@@ -754,12 +768,9 @@ impl AccountStore for Store {
                     .returning(key_columns!())
                     .get_result::<KeyTuple>(conn)
                     .await
-                    .map_err(|e| match StoreError::from(e) {
-                        // A unique violation here would be a colliding random id: not the
-                        // caller's fault.
-                        StoreError::Unique => StoreError::Config("generated key id collided".into()),
-                        other => other,
-                    })?
+                    // A unique violation here is a colliding random id (`UniqueKey::KeyId`):
+                    // not the caller's fault, so an internal error, never a conflict.
+                    .map_err(StoreError::from)?
             });
             Ok(key_from(row))
         })
@@ -846,8 +857,9 @@ impl AccountStore for Store {
 
 #[cfg(test)]
 mod tests {
+    use crate::schema::sites;
     use crate::testing::TestDatabase;
-    use crate::{Db, Store, StoreError};
+    use crate::{Db, Store, StoreError, UniqueKey, with_write_conn};
     use diesel::sql_types::{BigInt, Bool};
     use diesel_async::RunQueryDsl;
 
@@ -894,6 +906,120 @@ mod tests {
             Err(StoreError::Corrupt(m)) => assert_eq!(m, "user 7 has an unknown role"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Unique violations are told apart by the rule they break, on both stores: an email
+    /// taken in the site is a conflict on `email`, as the API says; a colliding generated key
+    /// id or site slug is not (before, every one read "email is already taken").
+    async fn unique_violations_are_mapped_by_constraint(store: Store) {
+        use diesel::ExpressionMethods;
+        use jekcms_accounts::model::{KeyFamily, NewApiKey, NewUser, UserChange};
+        use jekcms_accounts::{AccountError, AccountStore};
+        use jekcms_auth::Role;
+        let user = |email: &str| NewUser {
+            name: "N".into(),
+            email: email.into(),
+            role: Role::Editor,
+            password_hash: None,
+        };
+        let (site, owner) = store.register("Blog", user("a@example.com")).await.unwrap();
+
+        // The email: on create and on update, exactly as before.
+        match store.create_user(site.id, user("a@example.com")).await {
+            Err(AccountError::Conflict { field }) => assert_eq!(field, "email"),
+            other => panic!("{other:?}"),
+        }
+        let other = store
+            .create_user(site.id, user("b@example.com"))
+            .await
+            .unwrap();
+        let change = UserChange {
+            email: Some("a@example.com".into()),
+            ..Default::default()
+        };
+        match store.update_user(site.id, other.id, change).await {
+            Err(AccountError::Conflict { field }) => assert_eq!(field, "email"),
+            other => panic!("{other:?}"),
+        }
+
+        // A generated key id that collides: a fault of ours, not the caller's email.
+        let key = || NewApiKey {
+            user_id: owner.id,
+            family: KeyFamily::Api,
+            name: "ci".into(),
+            public_id: "api_same".into(),
+            secret_hash: jekcms_auth::SecretHash([7; 32]),
+            expires_at: None,
+        };
+        store.create_key(site.id, key()).await.unwrap();
+        match store.create_key(site.id, key()).await {
+            Err(AccountError::Internal(cause)) => {
+                assert!(cause.to_string().contains("KeyId"), "{cause}")
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // A site slug taken: the store error names it, and it is no conflict on `email`.
+        let now = chrono::Utc::now().naive_utc();
+        let taken = async {
+            with_write_conn!(store, conn => {
+                diesel::insert_into(sites::table)
+                    .values((
+                        sites::slug.eq(&site.slug),
+                        sites::name.eq("Again"),
+                        sites::plan.eq("free"),
+                        sites::api_access.eq(true),
+                        sites::created_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .await
+                    .map_err(StoreError::from)
+            })
+        }
+        .await;
+        let Err(e) = taken else {
+            panic!("a second site with slug {} was stored", site.slug)
+        };
+        assert_eq!(
+            format!("{e:?}"),
+            format!("{:?}", StoreError::Unique(UniqueKey::SiteSlug))
+        );
+        assert!(!matches!(
+            AccountError::from(e),
+            AccountError::Conflict { .. }
+        ));
+
+        // Registrations of one site name at once all succeed, each with its own slug (on
+        // PostgreSQL the losers of the race for a slug look again).
+        let names: Vec<_> = (0..4).map(|i| format!("r{i}@example.com")).collect();
+        let registered = futures_util::future::join_all(
+            names
+                .iter()
+                .map(|email| store.register("Race", user(email))),
+        )
+        .await;
+        let mut slugs: Vec<String> = registered
+            .into_iter()
+            .map(|r| r.expect("registered").0.slug)
+            .collect();
+        slugs.sort();
+        assert_eq!(slugs, ["race", "race-2", "race-3", "race-4"]);
+    }
+
+    #[tokio::test]
+    async fn unique_violations_are_mapped_by_constraint_on_sqlite() {
+        let db = TestDatabase::sqlite();
+        let store = Store::connect(db.url(), Default::default()).await.unwrap();
+        unique_violations_are_mapped_by_constraint(store).await;
+    }
+
+    #[tokio::test]
+    async fn unique_violations_are_mapped_by_constraint_on_postgres() {
+        let Some(db) = TestDatabase::postgres().await else {
+            return;
+        };
+        let store = Store::connect(db.url(), Default::default()).await.unwrap();
+        unique_violations_are_mapped_by_constraint(store).await;
     }
 
     #[tokio::test]
