@@ -58,24 +58,9 @@ pub use page::{ListRequest, Listing, Page, Window};
 pub use post::{NewPost, Post, PostPatch, PostStatus};
 pub use repo::{MediaRepository, PostRepository};
 
-/// One invalid field: the field name and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field or parameter, e.g. `title` or `posts[3].title`.
-    pub field: String,
-    /// Human-readable reason.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A new field error.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+/// One invalid field: the field name and what is wrong with it (the one type of every
+/// crate, from `jekcms-envelope`).
+pub use jekcms_envelope::FieldError;
 
 /// What can go wrong with a content operation.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +95,10 @@ pub enum ContentError {
     /// The storage backend is unreachable.
     #[error("storage unavailable")]
     Unavailable,
+    /// The resource kept changing under concurrent writes while this one was being applied
+    /// (what, for the log); nothing was changed, and a retry later may succeed.
+    #[error("{0}")]
+    Contended(String),
     /// Anything else: a bug or an infrastructure fault. The source is for logs only.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

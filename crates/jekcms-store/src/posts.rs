@@ -11,7 +11,7 @@ use crate::load::LoadAll;
 use crate::schema::{post_tags, posts};
 use crate::sql::{LimitLiteral, row_after};
 use crate::stored_time::StoredTime;
-use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
+use crate::{Store, StoreError, UniqueKey, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -100,7 +100,7 @@ impl NewPostRow {
             body: p.body.clone(),
             status: p.status.as_str(),
             tags: serde_json::to_string(&p.tags)
-                .map_err(|e| StoreError::Config(format!("tags do not serialise: {e}")))?,
+                .map_err(|e| StoreError::Encode(format!("tags as JSON: {e}")))?,
             published_at: p.published_at.map(naive),
             created_at: naive(p.created_at),
             updated_at: naive(p.updated_at),
@@ -656,14 +656,16 @@ impl PostRepository for Store {
                     Ok(Ok(ids))
                 });
                 match outcome {
-                    Err(StoreError::Unique) if attempts < SLUG_ATTEMPTS => continue,
+                    Err(StoreError::Unique(UniqueKey::PostSlug)) if attempts < SLUG_ATTEMPTS => {
+                        continue;
+                    }
                     other => break other,
                 }
             };
             match outcome {
                 Ok(Ok(ids)) => Ok(ids),
                 Ok(Err(conflicts)) => Err(ContentError::Conflicts(conflicts)),
-                Err(StoreError::Unique) => Err(ContentError::Conflict {
+                Err(StoreError::Unique(UniqueKey::PostSlug)) => Err(ContentError::Conflict {
                     field: "slug".into(),
                 }),
                 Err(e) => Err(e.into()),
@@ -760,8 +762,8 @@ impl PostRepository for Store {
                 });
                 match result {
                     Ok(created) => return Ok(created),
-                    Err(StoreError::Unique) if base_slug.is_none() => continue,
-                    Err(StoreError::Unique) => {
+                    Err(StoreError::Unique(UniqueKey::PostSlug)) if base_slug.is_none() => continue,
+                    Err(StoreError::Unique(UniqueKey::PostSlug)) => {
                         return Err(ContentError::Conflict {
                             field: "slug".into(),
                         });
@@ -795,8 +797,8 @@ impl PostRepository for Store {
                 }
                 let next = apply_patch(&current, &patch);
                 let tags_changed = next.tags != current.tags;
-                let tags_json =
-                    serde_json::to_string(&next.tags).map_err(ContentError::internal)?;
+                let tags_json = serde_json::to_string(&next.tags)
+                    .map_err(|e| StoreError::Encode(format!("tags as JSON: {e}")))?;
                 let title_k = title_key(&next.title);
                 let result = with_write_txn!(self, Option<PostRow>, conn => {
                         let row = diesel::update(
@@ -835,7 +837,7 @@ impl PostRepository for Store {
                         return Err(ContentError::PreconditionFailed);
                     }
                     Ok(None) => continue,
-                    Err(StoreError::Unique) => {
+                    Err(StoreError::Unique(UniqueKey::PostSlug)) => {
                         return Err(ContentError::Conflict {
                             field: "slug".into(),
                         });
@@ -843,9 +845,7 @@ impl PostRepository for Store {
                     Err(e) => return Err(e.into()),
                 }
             }
-            Err(ContentError::internal(StoreError::Config(
-                "post kept changing during the update".into(),
-            )))
+            Err(StoreError::Contention("the post kept changing during the update".into()).into())
         })
     }
 

@@ -201,7 +201,8 @@ both_stores! {
 
         // Duplicate email, unknown fields, null.
         let r = app.post("/api/v2/users", &admin.access, json!({"name": "x", "email": "EDITOR@example.com", "role": "viewer"})).await;
-        assert_eq!(r.expect_error(409, "CONFLICT")["errors"][0]["field"], "email");
+        let v = r.expect_error(409, "CONFLICT");
+        assert_eq!((&v["errors"][0]["field"], &v["errors"][0]["message"]), (&json!("email"), &json!("email is already taken")));
         let r = app.patch(&format!("/api/v2/users/{editor_id}"), &admin.access, json!({"email": "admin@example.com"})).await;
         assert_eq!(r.expect_error(409, "CONFLICT")["errors"][0]["field"], "email");
         let r = app.patch(&format!("/api/v2/users/{editor_id}"), &admin.access, json!({"name": null, "is_admin": true})).await;
