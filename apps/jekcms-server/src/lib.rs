@@ -9,6 +9,7 @@
 //!
 //! This is the only crate that knows actix-web; domain rules live in `crates/`.
 
+pub mod backup;
 pub mod body_deadline;
 pub mod cli;
 pub mod compress;

@@ -21,6 +21,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 
 pub mod accounts;
+pub mod backup;
 mod idempotency;
 mod load;
 mod media;
