@@ -65,6 +65,10 @@ pub struct Config {
     pub keep_alive: Duration,
     /// `JEKCMS_MAX_CONNECTIONS`: connections held open at once, over all workers.
     pub max_connections: usize,
+    /// `JEKCMS_METRICS`: `GET /metrics` on the API address (off by default).
+    pub metrics: bool,
+    /// `JEKCMS_METRICS_BIND`: serve `GET /metrics` on this address instead, and only there.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// How long the server waits for the database before answering 503 (or, at start-up,
@@ -105,7 +109,7 @@ pub struct ConfigError {
 }
 
 /// Every variable the server reads; the keys a `jekcms.toml` may set.
-pub const VARIABLES: [&str; 28] = [
+pub const VARIABLES: [&str; 30] = [
     "JEKCMS_DATABASE_URL",
     "JEKCMS_BIND",
     "JEKCMS_ACCESS_TOKEN_TTL",
@@ -134,6 +138,8 @@ pub const VARIABLES: [&str; 28] = [
     "JEKCMS_BODY_MIN_RATE",
     "JEKCMS_KEEP_ALIVE",
     "JEKCMS_MAX_CONNECTIONS",
+    "JEKCMS_METRICS",
+    "JEKCMS_METRICS_BIND",
 ];
 
 /// The optional configuration file, read from the working directory.
@@ -261,6 +267,29 @@ impl Config {
             2_592_000,
             1..=MAX_REFRESH_TOKEN_TTL,
         )?;
+        let metrics_bind = match val("JEKCMS_METRICS_BIND") {
+            None => None,
+            Some(v) => Some(v.trim().parse::<SocketAddr>().map_err(|_| {
+                err(
+                    "JEKCMS_METRICS_BIND",
+                    "expected HOST:PORT, e.g. 127.0.0.1:9090",
+                )
+            })?),
+        };
+        if metrics_bind.is_some_and(|m| m == bind && m.port() != 0) {
+            return Err(err(
+                "JEKCMS_METRICS_BIND",
+                "must differ from JEKCMS_BIND (the metrics address is separate)",
+            ));
+        }
+        // A separate metrics address turns metrics on; explicitly off as well is a mistake.
+        let metrics = flag("JEKCMS_METRICS", metrics_bind.is_some())?;
+        if metrics_bind.is_some() && !metrics {
+            return Err(err(
+                "JEKCMS_METRICS_BIND",
+                "set while JEKCMS_METRICS is false; unset one of them",
+            ));
+        }
         let log = val("JEKCMS_LOG").unwrap_or_else(|| "info".into());
         log_filter(&log).map_err(|m| err("JEKCMS_LOG", &m))?;
         Ok(Self {
@@ -301,6 +330,8 @@ impl Config {
             keep_alive: secs("JEKCMS_KEEP_ALIVE", 5, 0..=86_400)?,
             max_connections: usize::try_from(count("JEKCMS_MAX_CONNECTIONS", 25_000, 1)?)
                 .unwrap_or(usize::MAX),
+            metrics,
+            metrics_bind,
         })
     }
 }
@@ -502,12 +533,31 @@ mod tests {
             ("JEKCMS_LOG", "info,jekcms"),
             ("JEKCMS_LOG", "jekcms=loud"),
             ("JEKCMS_LOG", "info,"),
+            ("JEKCMS_METRICS", "sometimes"),
+            ("JEKCMS_METRICS_BIND", "9090"),
+            ("JEKCMS_METRICS_BIND", "127.0.0.1:8080"),
         ] {
             let e = with(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);
             assert!(e.to_string().starts_with(var));
             assert!(!e.to_string().contains('\n'), "one line: {e}");
         }
+    }
+
+    #[test]
+    fn metrics_are_off_unless_asked_for() {
+        let c = with(&[]).unwrap();
+        assert!(!c.metrics && c.metrics_bind.is_none());
+        assert!(with(&[("JEKCMS_METRICS", "true")]).unwrap().metrics);
+        // A separate address turns them on, served there only.
+        let apart = with(&[("JEKCMS_METRICS_BIND", "127.0.0.1:9090")]).unwrap();
+        assert!(apart.metrics);
+        assert_eq!(apart.metrics_bind, Some("127.0.0.1:9090".parse().unwrap()));
+        let both = [
+            ("JEKCMS_METRICS_BIND", "127.0.0.1:9090"),
+            ("JEKCMS_METRICS", "false"),
+        ];
+        assert_eq!(with(&both).unwrap_err().var, "JEKCMS_METRICS_BIND");
     }
 
     #[test]

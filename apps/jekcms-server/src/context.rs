@@ -178,6 +178,12 @@ where
                     set_rate_limit_headers(res.headers_mut());
                     set_cache_control(res.headers_mut(), credentialed);
                     log_access(&id, &method, &path, res.status(), started);
+                    crate::metrics::record_request(
+                        Some(res.request()),
+                        &method,
+                        res.status(),
+                        started,
+                    );
                     return Ok(res);
                 }
                 Ok(Err(err)) => match err.as_error::<AppError>() {
@@ -194,6 +200,7 @@ where
             set_rate_limit_headers(res.headers_mut());
             set_cache_control(res.headers_mut(), credentialed);
             log_access(&id, &method, &path, res.status(), started);
+            crate::metrics::record_request(None, &method, res.status(), started);
             Err(InternalError::from_response("request failed", res).into())
         });
         // The request runs as its own task: if the client goes away, the connection's

@@ -228,7 +228,9 @@ impl FromRequest for V1Caller {
     }
 }
 
+/// The `429` for a refused `decision` (counted in the metrics by its policy).
 fn rate_limited(decision: &jekcms_ratelimit::Decision) -> AppError {
+    crate::metrics::rate_limited(decision.policy);
     let secs = decision.retry_after_secs().unwrap_or(1);
     AppError(
         jekcms_envelope::ApiError::new(

@@ -95,7 +95,10 @@ pub async fn respond<T>(
     };
     let lease = state.config.idempotency_lease;
     let claimed = match idempotency::begin(&state.store, scope, &key, fingerprint, lease).await? {
-        Begun::Replayed(stored) => return Ok(render_replay(&stored, location)),
+        Begun::Replayed(stored) => {
+            crate::metrics::idempotency_replayed();
+            return Ok(render_replay(&stored, location));
+        }
         Begun::Claimed(claimed) => claimed,
     };
     let to_store = |created: &T| render(created).ok().map(|done| done.stored());

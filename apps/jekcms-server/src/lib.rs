@@ -5,6 +5,7 @@
 //!   error mapped to an envelope code, in one place. [`extract`]: caller, JSON and query.
 //! - [`server`]: connections (TCP_NODELAY, timeouts, limits). [`compress`]: gzip in one
 //!   write. [`body_deadline`]: request bodies that stall or trickle are cut.
+//! - [`metrics`]: Prometheus metrics (`GET /metrics`), recorded by [`context`].
 //! - [`routes`]: thin handlers. [`paging`]: every list's request read once, and the id-ordered lists (users, keys). [`openapi`]: the generated spec. [`uploads`]: media bytes.
 //!
 //! This is the only crate that knows actix-web; domain rules live in `crates/`.
@@ -18,6 +19,7 @@ pub mod context;
 pub mod errors;
 pub mod extract;
 pub mod idempotent;
+pub mod metrics;
 pub mod openapi;
 pub mod paging;
 pub mod respond;
@@ -51,6 +53,7 @@ pub fn build_app(
     >,
 > {
     let v1_enabled = state.config.v1_enabled;
+    let metrics_here = state.config.metrics && state.config.metrics_bind.is_none();
     let body_deadline = body_deadline::BodyDeadline {
         idle: state.config.body_timeout,
         min_rate: state.config.body_min_rate,
@@ -61,6 +64,11 @@ pub fn build_app(
             web::PathConfig::default().error_handler(|_, _| AppError::not_found("resource").into()),
         )
         .configure(|cfg| routes::configure(cfg, v1_enabled))
+        .configure(|cfg| {
+            if metrics_here {
+                metrics::configure(cfg);
+            }
+        })
         .service(
             SwaggerUi::new("/docs/{_:.*}").url("/api/v2/openapi.json", openapi::ApiDoc::openapi()),
         )
@@ -83,6 +91,12 @@ pub async fn serve(config: config::Config) -> Result<(), StartError> {
             limiter.retain_recent();
         }
     });
+    let metrics_server = match state.config.metrics_bind {
+        None => None,
+        Some(addr) => Some(server::start_metrics(state.clone(), addr).map_err(|e| {
+            StartError(format!("JEKCMS_METRICS_BIND: cannot listen on {addr}: {e}"))
+        })?),
+    };
     let (server, addrs) = server::start(
         state,
         server::Listen::Bind(bind),
@@ -93,7 +107,17 @@ pub async fn serve(config: config::Config) -> Result<(), StartError> {
         println!("listening on http://{addr}");
     }
     tracing::info!(?addrs, "listening");
-    server
-        .await
-        .map_err(|e| StartError(format!("server error: {e}")))
+    let metrics_handle = metrics_server.map(|(metrics_server, metrics_addrs)| {
+        // Logged, not printed: stdout's one line is the API address, for scripts.
+        tracing::info!(addrs = ?metrics_addrs, "metrics listening");
+        let handle = metrics_server.handle();
+        tokio::spawn(metrics_server);
+        handle
+    });
+    let served = server.await;
+    // The metrics address closes with the API (its own signals are not handled).
+    if let Some(handle) = metrics_handle {
+        handle.stop(true).await;
+    }
+    served.map_err(|e| StartError(format!("server error: {e}")))
 }

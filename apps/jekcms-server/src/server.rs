@@ -90,3 +90,20 @@ pub fn start(
     let addrs = server.addrs();
     Ok((server.run(), addrs))
 }
+
+/// Starts the server of `JEKCMS_METRICS_BIND`: one worker serving `GET /metrics` only, its
+/// signals left to the API server's (which stops it). Also returns the bound addresses.
+pub fn start_metrics(
+    state: AppState,
+    addr: SocketAddr,
+) -> std::io::Result<(Server, Vec<SocketAddr>)> {
+    let server = HttpServer::new(move || crate::metrics::metrics_app(state.clone()))
+        .workers(1)
+        .client_request_timeout(HEAD_TIMEOUT)
+        .client_disconnect_timeout(DISCONNECT_TIMEOUT)
+        .shutdown_timeout(1)
+        .disable_signals()
+        .bind(addr)?;
+    let addrs = server.addrs();
+    Ok((server.run(), addrs))
+}

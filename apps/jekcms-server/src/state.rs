@@ -33,6 +33,9 @@ impl AppState {
 
     /// Builds the state over an already connected store.
     pub async fn with_store(config: Config, store: Store) -> Result<Self, StartError> {
+        if config.metrics {
+            crate::metrics::install().map_err(|e| StartError(format!("JEKCMS_METRICS: {e}")))?;
+        }
         let secret = crate::secret_key::load(&config, &store).await?;
         let access = AccessTokens::new(&secret, config.access_token_ttl);
         let policy = TokenPolicy {

@@ -604,6 +604,8 @@ fn unusable_settings_stop_the_start_with_one_line() {
         ("JEKCMS_REFRESH_TOKEN_TTL", "9223372036854775807"),
         ("JEKCMS_LOG", "verbose"),
         ("JEKCMS_LOG", "json"),
+        ("JEKCMS_METRICS", "sometimes"),
+        ("JEKCMS_METRICS_BIND", "9090"),
     ] {
         let started = Instant::now();
         let out = Command::new(env!("CARGO_BIN_EXE_jekcms"))
@@ -623,4 +625,107 @@ fn unusable_settings_stop_the_start_with_one_line() {
         assert!(lines[0].contains(var), "{var}={value}: {stderr}");
         assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
     }
+}
+
+/// One request on a connection of its own to `addr`, without a body.
+fn get(addr: &str, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    conn.write_all(req.as_bytes()).unwrap();
+    read_response(&mut BufReader::new(conn))
+}
+
+/// #19: with `JEKCMS_METRICS_BIND`, `/metrics` is served on that address and not on the
+/// API's, which it counts by route template; the metrics address serves nothing else.
+#[test]
+fn metrics_on_their_own_address_only() {
+    // A free port (bound by the server a moment later).
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let served = Served::start(0, &[("JEKCMS_METRICS_BIND", &metrics_addr)]);
+    let auth = format!("Bearer {}", served.owner_token());
+    assert_eq!(served.once("GET", "/metrics", &[], None).0, 404);
+    for id in [77, 78] {
+        let path = format!("/api/v2/posts/{id}");
+        let (status, _, _) = served.once("GET", &path, &[("Authorization", &auth)], None);
+        assert_eq!(status, 404);
+    }
+
+    let (status, headers, body) = get(&metrics_addr, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        header(&headers, "content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = String::from_utf8(body).unwrap();
+    let series = |needle: &str| -> Vec<&str> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && l.contains(needle))
+            .collect()
+    };
+    let by_id = series("route=\"/api/v2/posts/{id}\"");
+    let counted: Vec<&str> = by_id
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("jekcms_http_requests_total{"))
+        .collect();
+    assert_eq!(counted.len(), 1, "{text}");
+    assert!(
+        counted[0].contains("status=\"404\"") && counted[0].ends_with(" 2"),
+        "{text}"
+    );
+    assert!(series("/api/v2/posts/77").is_empty(), "{text}");
+    // The API address answered /metrics itself with 404 (no route there).
+    assert!(
+        series("jekcms_http_requests_total{route=\"unmatched\"")
+            .iter()
+            .any(|l| l.contains("status=\"404\"")),
+        "{text}"
+    );
+    let version = format!(
+        "jekcms_build_info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(text.lines().any(|l| l == version), "{text}");
+    assert_eq!(
+        series("jekcms_db_pool_max{pool=\"read\"}").len(),
+        1,
+        "{text}"
+    );
+
+    // Nothing but /metrics there.
+    assert_eq!(get(&metrics_addr, "/api/v2/posts").0, 404);
+    assert_eq!(get(&metrics_addr, "/healthz").0, 404);
+}
+
+/// A metrics address that cannot be bound stops the start, naming the variable.
+#[test]
+fn a_metrics_address_in_use_stops_the_start() {
+    let db = TestDatabase::sqlite();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_jekcms"))
+        .env_clear()
+        .env("JEKCMS_DATABASE_URL", db.url())
+        .env("JEKCMS_BIND", "127.0.0.1:0")
+        .env("JEKCMS_METRICS_BIND", &addr)
+        .arg("serve")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].contains("JEKCMS_METRICS_BIND") && lines[0].contains(&addr),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
 }

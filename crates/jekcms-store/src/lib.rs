@@ -355,6 +355,19 @@ impl Default for StoreOptions {
     }
 }
 
+/// One connection pool's load at a moment: see [`Store::pool_status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Which pool: `main` (PostgreSQL), `read` or `write` (SQLite).
+    pub pool: &'static str,
+    /// Connections it may hold.
+    pub max: usize,
+    /// Connections lent out to requests.
+    pub in_use: usize,
+    /// Requests waiting for a connection.
+    pub waiting: usize,
+}
+
 /// Handle on the database; cheap to clone (pools are shared).
 #[derive(Clone)]
 pub struct Store {
@@ -455,6 +468,27 @@ impl Store {
         };
         store.migrate_when_reachable(&target, options).await?;
         Ok(store)
+    }
+
+    /// How busy each connection pool is right now (PostgreSQL: `main`; SQLite: `read` and
+    /// `write`), for the server's metrics. Reading it takes no connection.
+    pub fn pool_status(&self) -> Vec<PoolStatus> {
+        fn of<M: deadpool::managed::Manager>(
+            name: &'static str,
+            pool: &deadpool::managed::Pool<M>,
+        ) -> PoolStatus {
+            let status = pool.status();
+            PoolStatus {
+                pool: name,
+                max: status.max_size,
+                in_use: status.size.saturating_sub(status.available),
+                waiting: status.waiting,
+            }
+        }
+        match &self.db {
+            Db::Pg(pool) => vec![of("main", pool)],
+            Db::Sqlite { read, write } => vec![of("read", read), of("write", write)],
+        }
     }
 
     /// Which backend this store uses.

@@ -16,6 +16,7 @@ mod input;
 mod lists;
 mod matrix;
 mod media;
+mod metrics;
 mod posts;
 mod ratelimit;
 mod secret_key;
