@@ -53,9 +53,18 @@ for dir in crates/*/ apps/*/; do
     echo "layering violation: $crate depends on openssl-sys"; fail=1
   fi
 done
+# Metrics are the server's: domain crates and the store expose numbers (Store::pool_status)
+# that the server reads at scrape time; only jekcms-server depends on the metrics crates.
+for dir in crates/*/ apps/*/; do
+  crate=$(basename "$dir")
+  [ "$crate" = jekcms-server ] && continue
+  if [ -n "$(depends_on "$crate" metrics)" ]; then
+    echo "layering violation: $crate depends on metrics (only jekcms-server may)"; fail=1
+  fi
+done
 if [ "$fail" -eq 0 ]; then
   echo "layers ok: no domain crate depends on actix; only jekcms-store depends on diesel;"
   echo "  jekcms-client and jekcms-cli reach no server-side crate; only jekcms-content and"
-  echo "  jekcms-server depend on jekcms-cursor; nothing links OpenSSL"
+  echo "  jekcms-server depend on jekcms-cursor; only jekcms-server on metrics; nothing links OpenSSL"
 fi
 exit "$fail"
