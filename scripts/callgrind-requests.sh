@@ -20,6 +20,9 @@ callgrind_requests() {
   while [ $# -gt 0 ] && [ "$1" != -- ]; do env_vars+=("$1"); shift; done
   [ "${1:-}" = -- ] && shift
   valgrind_opts=("$@")
+  # Emptied here, not by the server's redirect: that one runs in the background child, and
+  # the wait below could read the previous run's "listening" line (its port) before it.
+  : > "$cg_work/out"
   env JEKCMS_LOG=warn "${env_vars[@]}" JEKCMS_BIND=127.0.0.1:0 \
     valgrind -q --tool=callgrind --callgrind-out-file="$cg_work/cg.out" "${valgrind_opts[@]}" "$bin" serve \
     > "$cg_work/out" 2>/dev/null &
