@@ -6,7 +6,8 @@
 //! `with_conn!` expands it once per backend, so each copy is type-checked against its own
 //! SQL dialect (a closure cannot do this: it would infer a single backend).
 //!
-//! This is the only crate that depends on diesel. It must not depend on a web framework.
+//! This is the only crate that depends on diesel. It must not depend on a web framework,
+//! nor on a metrics crate: [`Store::pool_status`] gives the server the pools' load to report.
 
 use deadpool::managed::QueueMode;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
