@@ -2,11 +2,8 @@
 
 use crate::errors::AppError;
 use crate::extract::{AuthThrottle, Caller, JsonBody, RegistrationOpen, typed};
-use crate::openapi::{
-    ErrorBody, LoginResponseEnvelope, MeEnvelope, RegisteredEnvelope, RevokedEnvelope,
-    TokenResponseEnvelope,
-};
 use crate::respond;
+use crate::schemas::{ErrorBody, envelopes};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
 use jekcms_accounts::model::{Login, Registration};
@@ -324,4 +321,17 @@ pub async fn me(caller: Caller) -> HttpResponse {
         },
         rate_limit,
     })
+}
+
+envelopes! {
+    /// A success envelope around a token pair.
+    TokenResponseEnvelope(TokenResponse);
+    /// A success envelope around a signed-in user and their token pair.
+    LoginResponseEnvelope(LoginResponse);
+    /// A success envelope around a new site, its owner and their token pair.
+    RegisteredEnvelope(Registered);
+    /// A success envelope around the outcome of a logout.
+    RevokedEnvelope(Revoked);
+    /// A success envelope around the caller.
+    MeEnvelope(Me);
 }

@@ -4,7 +4,7 @@
 use crate::errors::{AppError, item_fault_entries};
 use crate::extract::{Caller, JsonPayload, query_pairs};
 use crate::idempotent::{self, Done};
-use crate::openapi::{BulkResultEnvelope, ErrorBody};
+use crate::schemas::{ErrorBody, envelopes};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -54,6 +54,11 @@ pub struct BulkResult {
     pub failed: usize,
     /// One entry per item, in input order.
     pub results: Vec<BulkItemResult>,
+}
+
+envelopes! {
+    /// A success envelope around the outcome of a bulk import.
+    BulkResultEnvelope(BulkResult);
 }
 
 impl From<BulkOutcome> for BulkResult {

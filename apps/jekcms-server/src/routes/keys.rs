@@ -2,9 +2,9 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonBody};
-use crate::openapi::{ApiKeyEnvelope, ApiKeyList, CreatedKeyEnvelope, ErrorBody};
 use crate::paging::IdPage;
 use crate::respond;
+use crate::schemas::{ApiKeyEnvelope, ApiKeyList, CreatedKeyEnvelope, ErrorBody};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};

@@ -2,9 +2,9 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonPayload, query_pairs, typed};
-use crate::openapi::{Binary, DeletedEnvelope, ErrorBody, MediaEnvelope, MediaList};
 use crate::respond;
-use crate::routes::posts::{Deleted, IncludeParam};
+use crate::routes::posts::{Deleted, DeletedEnvelope, IncludeParam};
+use crate::schemas::{Binary, ErrorBody, MediaEnvelope, MediaList};
 use crate::state::AppState;
 use crate::uploads;
 use actix_multipart::Multipart;

@@ -3,8 +3,8 @@
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonPayload, query_pairs};
 use crate::idempotent::{self, Done};
-use crate::openapi::{DeletedEnvelope, ErrorBody, PostEnvelope, PostList};
 use crate::respond;
+use crate::schemas::{ErrorBody, PostEnvelope, PostList, envelopes};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -250,6 +250,11 @@ pub struct Deleted {
     pub id: i64,
     /// Always true.
     pub deleted: bool,
+}
+
+envelopes! {
+    /// A success envelope around the outcome of a delete.
+    DeletedEnvelope(Deleted);
 }
 
 /// Deletes a post.

@@ -2,9 +2,9 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonBody, query_pairs};
-use crate::openapi::{ErrorBody, UserDeletedEnvelope, UserEnvelope, UserList};
 use crate::paging::IdPage;
 use crate::respond;
+use crate::schemas::{ErrorBody, UserEnvelope, UserList, envelopes};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use jekcms_accounts::model::{UserPatch, UserRequest};
@@ -155,6 +155,11 @@ pub struct UserDeleted {
     pub deleted: bool,
     /// Who now authors the user's posts and media.
     pub reassigned_to: i64,
+}
+
+envelopes! {
+    /// A success envelope around the outcome of a user's deletion.
+    UserDeletedEnvelope(UserDeleted);
 }
 
 /// Deletes a user.
