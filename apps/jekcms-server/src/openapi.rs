@@ -24,7 +24,6 @@ impl Modify for RouteList {
     }
 }
 
-
 struct Security;
 
 impl Modify for Security {

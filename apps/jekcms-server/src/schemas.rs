@@ -55,6 +55,25 @@ macro_rules! lists {
 
 envelopes! {
     /// A success envelope around one post.
+    #[schema(examples(json!({
+        "success": true,
+        "data": {
+        "id": 42,
+        "site_id": 1,
+        "author_id": 7,
+        "title": "Hello, world",
+        "slug": "hello-world",
+        "excerpt": "The first post.",
+        "body": "Welcome to the site.",
+        "status": "published",
+        "tags": ["news", "welcome"],
+        "published_at": "2026-11-23T10:00:00Z",
+        "created_at": "2026-11-23T09:58:12.123456Z",
+        "updated_at": "2026-11-23T10:00:00Z"
+    },
+        "meta": {"request_id": "5f0c2a9e41d7b3c86a1e0f47"},
+        "errors": []
+    })))]
     PostEnvelope(jekcms_content::post::Post);
     /// A success envelope around one medium's record.
     MediaEnvelope(jekcms_content::media::Media);
@@ -68,6 +87,30 @@ envelopes! {
 
 lists! {
     /// A success envelope around a page of posts.
+    #[schema(examples(json!({
+        "success": true,
+        "data": [{
+        "id": 42,
+        "site_id": 1,
+        "author_id": 7,
+        "title": "Hello, world",
+        "slug": "hello-world",
+        "excerpt": "The first post.",
+        "body": "Welcome to the site.",
+        "status": "published",
+        "tags": ["news", "welcome"],
+        "published_at": "2026-11-23T10:00:00Z",
+        "created_at": "2026-11-23T09:58:12.123456Z",
+        "updated_at": "2026-11-23T10:00:00Z"
+    }],
+        "meta": {
+            "request_id": "5f0c2a9e41d7b3c86a1e0f47",
+            "limit": 1,
+            "has_more": true,
+            "next_cursor": "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8w"
+        },
+        "errors": []
+    })))]
     PostList(jekcms_content::post::Post);
     /// A success envelope around a page of media.
     MediaList(jekcms_content::media::Media);
@@ -106,6 +149,15 @@ impl ToSchema for Binary {}
 
 /// A failure envelope: `data` is null and `errors` says why.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(examples(json!({
+    "success": false,
+    "data": null,
+    "meta": {"request_id": "5f0c2a9e41d7b3c86a1e0f47"},
+    "errors": [
+        {"code": "VALIDATION_FAILED", "field": "title", "message": "title must not be empty"},
+        {"code": "VALIDATION_FAILED", "field": "slug", "message": "slug must be lowercase letters and digits separated by single hyphens, at most 200 characters"}
+    ]
+})))]
 pub struct ErrorBody {
     /// Always false.
     pub success: bool,

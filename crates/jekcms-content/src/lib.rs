@@ -41,6 +41,8 @@ pub mod list;
 pub mod media;
 pub mod post;
 pub mod repo;
+#[cfg(feature = "openapi")]
+mod schema;
 pub mod service;
 pub mod timestamp;
 

@@ -17,9 +17,14 @@ use utoipa::{IntoParams, ToSchema};
 
 /// The body of a bulk import.
 #[derive(Debug, ToSchema)]
+#[schema(examples(json!({"posts": [
+    {"title": "First import", "body": "From the old site.", "status": "published", "tags": ["import"]},
+    {"title": "Second import", "slug": "second-import"}
+]})))]
 #[allow(dead_code)]
 pub struct BulkPosts {
     /// 1–100 post bodies, each with the rules of `POST /api/v2/posts`.
+    #[schema(min_items = 1, max_items = 100)]
     posts: Vec<jekcms_content::post::NewPost>,
 }
 

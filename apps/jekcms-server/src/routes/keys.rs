@@ -14,18 +14,41 @@ use utoipa::ToSchema;
 
 const BINDING: &[u8] = b"api-keys";
 
+/// A key family (documentation: `jekcms_accounts::KeyFamily` by its wire names).
+#[derive(Debug, ToSchema)]
+#[schema(as = KeyFamily, rename_all = "lowercase", description = "A key family.")]
+#[allow(dead_code)]
+pub enum FamilyName {
+    /// An `api_` id and `sk_` secret for `/auth/token`.
+    Api,
+    /// One `mcp_` token for `/mcp`.
+    Mcp,
+}
+
 /// `POST /api-keys` body.
 #[derive(Debug, ToSchema)]
+#[schema(examples(json!({
+    "name": "CI deploys",
+    "family": "api",
+    "expires_at": "2027-06-01T00:00:00Z"
+})))]
 #[allow(dead_code)]
 pub struct CreateKeyBody {
-    /// A label, 1–100 characters.
+    /// A label, 1–100 characters after trimming, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     name: String,
     /// The user the key acts as (default: you); must hold a role you manage.
     user_id: Option<i64>,
     /// `api` (default: an `api_` id and `sk_` secret for `/auth/token`) or `mcp` (one
     /// `mcp_` token for `/mcp`).
-    family: Option<String>,
+    #[schema(nullable = false)]
+    family: Option<FamilyName>,
     /// RFC 3339 time in the future after which the key is refused.
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
 }
 

@@ -24,7 +24,8 @@ pub struct UploadForm {
     /// The file; its type is sniffed from its bytes.
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
     file: String,
-    /// Text alternative.
+    /// Text alternative, at most 1,000 characters.
+    #[schema(nullable = false, max_length = 1000, pattern = r"^[^\x00]*$")]
     alt_text: Option<String>,
 }
 
@@ -48,8 +49,10 @@ pub struct ListMediaParams {
 
 /// Body of a media patch.
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(examples(json!({"alt_text": "A lighthouse at dusk"})))]
 pub struct MediaPatch {
-    /// New alt text, or `null` to clear.
+    /// New alt text (at most 1,000 characters), or `null` to clear.
+    #[schema(max_length = 1000, pattern = r"^[^\x00]*$")]
     pub alt_text: Option<String>,
 }
 
