@@ -135,7 +135,7 @@ pub struct NewPost {
         schema(
             min_length = 1,
             max_length = 300,
-            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+            pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?\s*$"
         )
     )]
     pub title: String,
@@ -188,7 +188,7 @@ pub struct PostPatch {
             nullable = false,
             min_length = 1,
             max_length = 300,
-            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+            pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?\s*$"
         )
     )]
     pub title: Option<String>,
