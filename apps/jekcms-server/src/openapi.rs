@@ -2,7 +2,7 @@
 //! `jekcms openapi` prints it; CI checks that `openapi/openapi.json` equals it.
 //!
 //! The paths come from the route lists of [`crate::routes`] (the same lists that register the
-//! handlers, see its module doc), merged by the first modifier, [`RouteList`]; the shapes the
+//! handlers, see its module doc), merged by the first modifier, `RouteList`; the shapes the
 //! annotations name live in the leaf module [`crate::schemas`]. The other modifiers add what
 //! is true of every operation: security schemes, the shared failure responses, the response
 //! headers.

@@ -1,6 +1,6 @@
 //! Documentation shapes that the handlers' `#[utoipa::path]` annotations and [`crate::openapi`]
 //! both name: the failure envelope [`ErrorBody`], [`ListMeta`], [`Binary`], the named success
-//! envelopes around the domain crates' types, and the [`envelopes!`] / [`lists!`] macros that
+//! envelopes around the domain crates' types, and the `envelopes!` / `lists!` macros that
 //! declare them.
 //!
 //! A leaf: it imports neither `routes` nor `openapi`. `routes` imports it; `openapi` imports

@@ -4,7 +4,7 @@
 //!
 //! # One route list
 //!
-//! Each handler is named once, in a [`route_list!`]: [`RouteDoc`] here (v2 and the probes) and
+//! Each handler is named once, in a `route_list!`: [`RouteDoc`] here (v2 and the probes) and
 //! [`v1::V1RouteDoc`] (the `/api/v1` scope). The macro makes from that one list both the
 //! function that registers the handlers with actix and an `OpenApi` whose paths are those
 //! handlers' `#[utoipa::path]` annotations; [`crate::openapi`] merges the two documents into
