@@ -503,7 +503,22 @@ fn request_constraints_equal_the_servers_rules() {
     }
 
     let mut names = strs(&[
-        "Ada", "  Ada  ", "\tAda\n", "", "   ", "a b", "a\u{7}b", "a\nb", "\u{80}a", "Café",
+        "Ada",
+        "  Ada  ",
+        "\tAda\n",
+        "",
+        "   ",
+        "a b",
+        "a\u{7}b",
+        "a\nb",
+        "\u{80}a",
+        "Café",
+        // Whitespace as Rust's `trim` sees it, which differs from `\s` in ECMA and Python:
+        "\u{85}Ada\u{3000}",
+        "\u{a0}Ada",
+        "\u{1c}Ada",
+        "\u{feff}Ada",
+        "\u{2028}",
     ]);
     names.extend([
         "a".repeat(100),
@@ -537,7 +552,18 @@ fn request_constraints_equal_the_servers_rules() {
         check(schema, &rule, &server, &titles);
     }
 
-    let mut tags = strs(&["news", "two words", "", " lead", "trail ", "a\u{1}b", "é"]);
+    let mut tags = strs(&[
+        "news",
+        "two words",
+        "",
+        " lead",
+        "trail ",
+        "a\u{1}b",
+        "é",
+        "\u{a0}x",
+        "\u{feff}x",
+        "x\u{1c}",
+    ]);
     tags.extend(["t".repeat(50), "t".repeat(51)]);
     for schema in ["NewPost", "PostPatch"] {
         let rule = StringRule::of(&doc, schema, "tags", true);
@@ -549,6 +575,10 @@ fn request_constraints_equal_the_servers_rules() {
     }
 
     let mut emails = strs(&[
+        "\u{a0}a@b.c\u{85}",
+        "a\u{feff}@b.c",
+        "\u{1c}a@b.c",
+        "a\u{2000}b@c.d",
         "a@b.c",
         " A@Example.COM ",
         "a@b",
