@@ -349,6 +349,11 @@ fn request_body_examples_pass_the_servers_parsers() {
             example(&doc, name).is_object(),
             "{method} {path}: {name} has an example"
         );
+        // Every parser refuses unknown fields.
+        assert_eq!(
+            doc["components"]["schemas"][name]["additionalProperties"], false,
+            "{method} {path}: {name} allows no other field"
+        );
     }
     let ok = |name: &str, result: Result<(), String>| {
         if let Err(e) = result {

@@ -104,7 +104,8 @@ pub async fn refresh(
 }
 
 /// `POST /auth/login` body.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(examples(json!({"email": "ada@example.com", "password": "correct horse battery"})))]
 #[allow(dead_code)]
 pub struct LoginRequest {
@@ -154,7 +155,8 @@ pub async fn login(
 }
 
 /// `POST /auth/register` body.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(examples(json!({
     "name": "Ada Lovelace",
     "email": "ada@example.com",

@@ -16,7 +16,8 @@ use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 /// The body of a bulk import.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(examples(json!({"posts": [
     {"title": "First import", "body": "From the old site.", "status": "published", "tags": ["import"]},
     {"title": "Second import", "slug": "second-import"}

@@ -15,7 +15,8 @@ use utoipa::ToSchema;
 const BINDING: &[u8] = b"api-keys";
 
 /// A key family (documentation: `jekcms_accounts::KeyFamily` by its wire names).
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 #[schema(as = KeyFamily, rename_all = "lowercase", description = "A key family.")]
 #[allow(dead_code)]
 pub enum FamilyName {
@@ -26,7 +27,8 @@ pub enum FamilyName {
 }
 
 /// `POST /api-keys` body.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(examples(json!({
     "name": "CI deploys",
     "family": "api",

@@ -49,10 +49,12 @@ pub struct ListMediaParams {
 
 /// Body of a media patch.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(examples(json!({"alt_text": "A lighthouse at dusk"})))]
 pub struct MediaPatch {
-    /// New alt text (at most 1,000 characters), or `null` to clear.
-    #[schema(max_length = 1000, pattern = r"^[^\x00]*$")]
+    /// New alt text (at most 1,000 characters), or `null` to clear. Required: the patch
+    /// has no other field.
+    #[schema(required = true, max_length = 1000, pattern = r"^[^\x00]*$")]
     pub alt_text: Option<String>,
 }
 

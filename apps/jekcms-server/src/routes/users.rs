@@ -15,7 +15,8 @@ use utoipa::ToSchema;
 const BINDING: &[u8] = b"users";
 
 /// A user's role, lowest first (documentation: `jekcms_auth::Role` by its wire names).
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
 #[schema(as = Role, rename_all = "lowercase", description = "A user's role, lowest first.")]
 #[allow(dead_code)]
 pub enum RoleName {
@@ -32,7 +33,8 @@ pub enum RoleName {
 }
 
 /// `POST /users` body (documentation; parsing reports every bad field).
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(examples(json!({
     "name": "Grace Hopper",
     "email": "grace@example.com",
@@ -68,7 +70,8 @@ pub struct CreateUserBody {
 }
 
 /// `PATCH /users/{id}` body: absent fields are unchanged; none may be `null`.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(examples(json!({"name": "Grace B. Hopper", "role": "admin"})))]
 #[allow(dead_code)]
 pub struct UpdateUserBody {
