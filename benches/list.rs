@@ -6,7 +6,8 @@
 use chrono::{Duration, TimeZone, Utc};
 use criterion::{Criterion, criterion_group};
 use jekcms_content::PostRepository;
-use jekcms_content::list::ListQuery;
+use jekcms_content::list::PostListQuery;
+use jekcms_content::page::Window;
 use jekcms_content::post::PostStatus;
 use jekcms_store::{ImportPost, Store};
 
@@ -73,7 +74,8 @@ struct Setup {
     rt: tokio::runtime::Runtime,
     store: Store,
     site: i64,
-    deep: ListQuery,
+    query: PostListQuery,
+    deep: Window,
 }
 
 fn setup() -> Setup {
@@ -87,43 +89,48 @@ fn setup() -> Setup {
     let (store, site) = rt.block_on(open());
     let total = rt.block_on(store.count_posts(site)).expect("count");
     // Walk to the last full page, as the HTTP scenario does.
+    let query = PostListQuery::default();
     let deep = rt.block_on(async {
-        let mut query = ListQuery {
-            limit: 100,
-            ..Default::default()
-        };
+        let mut window = Window::first(100);
         let mut seen = 0u64;
         while seen + 120 <= total {
-            let page = store.list_posts(site, &query).await.expect("page");
-            seen += page.items.len() as u64;
-            query.after = page.next;
+            let rows = store.list_posts(site, &query, &window).await.expect("page");
+            let (items, next) = window.cut(rows.items, |p| query.sort.bound_after(p));
+            seen += items.len() as u64;
+            window.after = next;
         }
-        query.limit = 20;
-        query
+        window.limit = 20;
+        window
     });
     Setup {
         rt,
         store,
         site,
+        query,
         deep,
     }
 }
 
 fn bench(c: &mut Criterion) {
     let shared = std::sync::OnceLock::new();
-    let first = ListQuery {
-        limit: 20,
-        ..Default::default()
-    };
+    let first = Window::first(20);
     c.bench_function("store/list_first_page", |b| {
         let s: &Setup = shared.get_or_init(setup);
-        b.to_async(&s.rt)
-            .iter(|| async { s.store.list_posts(s.site, &first).await.expect("page") })
+        b.to_async(&s.rt).iter(|| async {
+            s.store
+                .list_posts(s.site, &s.query, &first)
+                .await
+                .expect("page")
+        })
     });
     c.bench_function("store/list_deep_page", |b| {
         let s: &Setup = shared.get_or_init(setup);
-        b.to_async(&s.rt)
-            .iter(|| async { s.store.list_posts(s.site, &s.deep).await.expect("page") })
+        b.to_async(&s.rt).iter(|| async {
+            s.store
+                .list_posts(s.site, &s.query, &s.deep)
+                .await
+                .expect("page")
+        })
     });
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Proves the layering of docs/ARCHITECTURE.md from the real dependency graph:
 # no crate in crates/ depends on actix (the web framework), only jekcms-store on diesel,
-# jekcms-client and jekcms-cli on no server-side crate, and nothing on OpenSSL.
+# jekcms-client and jekcms-cli on no server-side crate, only jekcms-content and
+# jekcms-server on jekcms-cursor, and nothing on OpenSSL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,19 @@ for forbidden in jekcms-server jekcms-store jekcms-content jekcms-accounts jekcm
     echo "layering violation: jekcms-cli depends on $forbidden"; fail=1
   fi
 done
+# Cursors are opened and sealed by jekcms-content's paging (the server holds the codec);
+# every other crate, the store included, sees typed keyset bounds, never a cursor: only
+# those two name jekcms-cursor among their own dependencies (others reach it through them).
+direct_dependency() { # crate dependency -> prints the line if crate declares dependency itself
+  cargo tree -q -p "$1" -e normal,build --depth 1 --prefix none 2>/dev/null | grep -E "^$2 v" || true
+}
+for dir in crates/*/ apps/*/; do
+  crate=$(basename "$dir")
+  case "$crate" in jekcms-content | jekcms-server | jekcms-cursor) continue ;; esac
+  if [ -n "$(direct_dependency "$crate" jekcms-cursor)" ]; then
+    echo "layering violation: $crate depends on jekcms-cursor (only jekcms-content and jekcms-server may)"; fail=1
+  fi
+done
 # TLS is rustls with ring: nothing links OpenSSL.
 for dir in crates/*/ apps/*/; do
   crate=$(basename "$dir")
@@ -41,6 +55,7 @@ for dir in crates/*/ apps/*/; do
 done
 if [ "$fail" -eq 0 ]; then
   echo "layers ok: no domain crate depends on actix; only jekcms-store depends on diesel;"
-  echo "  jekcms-client and jekcms-cli reach no server-side crate; nothing links OpenSSL"
+  echo "  jekcms-client and jekcms-cli reach no server-side crate; only jekcms-content and"
+  echo "  jekcms-server depend on jekcms-cursor; nothing links OpenSSL"
 fi
 exit "$fail"

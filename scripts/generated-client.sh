@@ -17,19 +17,14 @@ root=$(pwd)
 version=0.29.1
 venv=${GC_VENV:-$root/.ci/.venv-generated-client}
 
-requirements="$root/scripts/generated-client-requirements.txt"
-if ! cmp -s "$requirements" "$venv/installed.txt" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
-  cp "$requirements" "$venv/installed.txt"
-fi
+. scripts/lib/real-server.sh
+pinned_venv "$venv" "$root/scripts/generated-client-requirements.txt"
 [ "$("$venv/bin/openapi-python-client" --version)" = "openapi-python-client version: $version" ] \
   || { echo "scripts/generated-client-requirements.txt does not pin openapi-python-client $version" >&2; exit 1; }
 
 work=$(mktemp -d)
-pid=
 cleanup() {
-  [ -z "$pid" ] || { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }
+  stop_server
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -51,20 +46,15 @@ fi
 bin=${JEKCMS_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/jekcms}
 export JEKCMS_DATABASE_URL="sqlite://$work/jekcms.db" \
   JEKCMS_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(32))')" \
-  JEKCMS_MEDIA_DIR="$work/media" JEKCMS_BIND="127.0.0.1:0" JEKCMS_LOG=warn
+  JEKCMS_MEDIA_DIR="$work/media" JEKCMS_LOG=warn
 key=$("$bin" keys create --user owner@example.com --json)
-(cd "$work" && exec "$bin" serve >"$work/out" 2>"$work/server.log") &
-pid=$!
-for _ in $(seq 1 100); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
-addr=$(sed -n 's|^listening on http://||p' "$work/out" | head -1)
-[ -n "$addr" ] || { echo "the server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
+start_server "$bin" "$work"
+addr=$server_addr
 
 field() { echo "$key" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 status=0
 JEKCMS_URL="http://$addr" JEKCMS_API_KEY=$(field api_key) JEKCMS_API_SECRET=$(field api_secret) \
   PYTHONPATH="$work" "$venv/bin/python" scripts/generated_client_check.py || status=$?
-if grep -q panicked "$work/server.log"; then
-  echo "the server panicked:" >&2; grep -B2 -A5 panicked "$work/server.log" >&2; status=1
-fi
+if server_panicked "$work"; then status=1; fi
 [ "$status" = 0 ] || { echo "server log:" >&2; cat "$work/server.log" >&2; }
 exit "$status"

@@ -22,12 +22,8 @@ venv=${ST_VENV:-$root/.ci/.venv-schemathesis}
 max_examples=${ST_MAX_EXAMPLES:-100}
 stores=${ST_STORES:-sqlite postgres}
 
-requirements="$root/scripts/schemathesis-requirements.txt"
-if ! cmp -s "$requirements" "$venv/installed.txt" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements"
-  cp "$requirements" "$venv/installed.txt"
-fi
+. scripts/lib/real-server.sh
+pinned_venv "$venv" "$root/scripts/schemathesis-requirements.txt"
 [ "$("$venv/bin/st" --version)" = "st, version $version" ] \
   || { echo "scripts/schemathesis-requirements.txt does not pin schemathesis $version" >&2; exit 1; }
 cargo build -q -p jekcms-server
@@ -35,19 +31,15 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug/jekcms"
 secret_key=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 
 run_leg() { # name database-url
-  local name=$1 url=$2 work addr pid key token status
+  local name=$1 url=$2 work key token status
   work=$(mktemp -d)
   export JEKCMS_DATABASE_URL="$url" JEKCMS_SECRET_KEY="$secret_key" \
-    JEKCMS_MEDIA_DIR="$work/media" JEKCMS_BIND="127.0.0.1:0" \
+    JEKCMS_MEDIA_DIR="$work/media" \
     JEKCMS_RATE_LIMIT_STANDARD=off JEKCMS_RATE_LIMIT_ADMIN=off JEKCMS_RATE_LIMIT_AUTH=off \
     JEKCMS_OPEN_REGISTRATION=true JEKCMS_ACCESS_TOKEN_TTL=3600 JEKCMS_LOG=warn
   key=$("$bin" keys create --user owner@example.com --json)
-  (cd "$work" && exec "$bin" serve >"$work/out" 2>"$work/server.log") &
-  pid=$!
-  for _ in $(seq 1 100); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
-  addr=$(sed -n 's|^listening on http://||p' "$work/out" | head -1)
-  [ -n "$addr" ] || { echo "the server did not start on $name" >&2; cat "$work/server.log" >&2; exit 1; }
-  local base="http://$addr"
+  start_server "$bin" "$work"
+  local base="http://$server_addr"
   local api_key api_secret
   api_key=$(echo "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
   api_secret=$(echo "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_secret"])')
@@ -82,10 +74,8 @@ run_leg() { # name database-url
     echo "the run's access token stopped working on $name: its results are not trustworthy" >&2
     status=1
   fi
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  if grep -q 'panicked' "$work/server.log"; then
-    echo "the server panicked on $name:" >&2; grep -B2 -A5 panicked "$work/server.log" >&2; status=1
-  fi
+  stop_server
+  if server_panicked "$work"; then echo "(on $name)" >&2; status=1; fi
   if [ "$status" != 0 ]; then
     echo "schemathesis failed on $name; server log: $work/server.log" >&2
     exit "$status"

@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+. scripts/lib/real-server.sh
 
 block=$(sed -n '/<!-- walkthrough:start -->/,/<!-- walkthrough:end -->/p' README.md \
   | sed '1,2d;$d' | sed '$d' | sed 's/ --release//g')
@@ -40,21 +41,14 @@ api_checks='
       test "$(curl -s -o /dev/null -w "%{http_code}" -X PATCH "$BASE/api/v2/posts/$ID" -H "$AUTH" -H "If-Match: $ETAG" -H "Content-Type: application/json" -d "{}")" = 412'
 
 run_leg() { # name database-url script checks
-  local name=$1 url=$2 script=$3 checks=$4 work addr log
+  local name=$1 url=$2 script=$3 checks=$4 work log
   work=$(mktemp -d)
   log="$work/server.log"
-  # `exec`, so that $! is the server itself and `kill` stops it.
-  # Port 0: the server picks a free port and prints it (a random fixed port could be taken).
-  (cd "$work" && JEKCMS_DATABASE_URL="$url" JEKCMS_BIND="127.0.0.1:0" \
-    exec "${CARGO_TARGET_DIR:-$root/target}/debug/jekcms" serve >"$work/out" 2>"$log") &
-  local pid=$!
-  for _ in $(seq 1 100); do grep -q listening "$work/out" 2>/dev/null && break; sleep 0.1; done
-  addr=$(sed -n 's|^listening on http://||p' "$work/out" | head -1)
-  [ -n "$addr" ] || { echo "the server did not start on $name"; cat "$log"; exit 1; }
-  out=$(cd "$root" && JEKCMS_DATABASE_URL="$url" JEKCMS_MEDIA_DIR="$work/media" BASE="http://$addr" \
+  JEKCMS_DATABASE_URL="$url" start_server "${CARGO_TARGET_DIR:-$root/target}/debug/jekcms" "$work"
+  out=$(cd "$root" && JEKCMS_DATABASE_URL="$url" JEKCMS_MEDIA_DIR="$work/media" BASE="http://$server_addr" \
     bash -euo pipefail -c "$script
-      $checks") || { echo "walk-through failed on $name"; cat "$log"; kill "$pid"; exit 1; }
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+      $checks") || { echo "walk-through failed on $name"; cat "$log"; stop_server; exit 1; }
+  stop_server
   if grep -qE 'v4\.local\.|rf_[0-9A-Za-z]{10}|sk_[0-9A-Za-z]{10}' "$log"; then
     echo "a token or secret reached the server log on $name"; exit 1
   fi

@@ -25,10 +25,12 @@ pub struct Cli {
 /// environment values, and no message of this program contains it.
 #[derive(Debug, Args)]
 pub struct Credentials {
-    /// Base URL of the server.
+    /// Base URL of the server (a URL ending in `/api/v2` is taken too).
     #[arg(
         long,
         env = "JEKCMS_URL",
+        // clap prints an unset variable as `JEKCMS_URL=`; the URL is shown by --url anyway.
+        hide_env_values = true,
         default_value = "http://127.0.0.1:8080",
         global = true
     )]
@@ -88,11 +90,19 @@ pub struct ExportArgs {
 /// `import` arguments.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The file to read.
+    /// The file to read (`-` reads standard input).
     pub input: PathBuf,
-    /// Its format (by extension when absent: `.xml`/`.wxr` are WXR, others JSON Lines).
+    /// Its format (when absent, told by the content; else `.xml`/`.wxr` are WXR, others
+    /// JSON Lines).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// WXR: import WordPress pages too, as posts tagged `page`.
+    #[arg(long)]
+    pub pages: bool,
+    /// WXR: publish password-protected posts (by default they are imported as drafts, since
+    /// a JekCMS post has no password and would be readable by everyone).
+    #[arg(long)]
+    pub publish_protected: bool,
     /// Write each failed item (position, title, errors) as a JSON line to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

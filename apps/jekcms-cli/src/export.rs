@@ -33,6 +33,8 @@ pub struct ExportOptions {
     pub resume_from: Option<String>,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// Where the client reports its rate-limit waits, for the bar to show.
+    pub rate_limit_wait: crate::RateLimitWait,
     /// Set to stop after the page being written (Ctrl-C).
     pub interrupt: Arc<AtomicBool>,
     /// Stop, as if interrupted, after this many pages (for tests and trial runs).
@@ -165,13 +167,13 @@ pub async fn run(client: &Client, opts: &ExportOptions) -> Result<ExportSummary,
         .map_or_else(|| PathBuf::from("stdout"), Path::to_path_buf);
 
     // The length of the bar: one cheap counting request, only when a bar is drawn.
-    let bar = progress::bar(None, opts.progress, "posts");
+    let bar = progress::bar(None, opts.progress, "posts", &opts.rate_limit_wait);
     if !bar.is_hidden() {
         let counting = filter.clone().limit(1).include_total();
         if let Ok(page) = client.posts().list(counting).page().await
             && let Some(total) = page.total
         {
-            bar.set_style(progress::style(true, "posts"));
+            bar.set_style(progress::style(true, "posts", &opts.rate_limit_wait));
             bar.set_length(total);
         }
         bar.set_position(summary.in_output);

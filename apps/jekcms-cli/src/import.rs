@@ -8,12 +8,13 @@
 
 use crate::error::CliError;
 use crate::progress;
-use crate::source::{self, Action, Format, SourceItem};
+use crate::source::{self, Action, Format, SourceItem, WxrOptions};
 use futures_util::StreamExt;
 use jekcms_client::{BULK_CHUNK, Client, ErrorCode, ErrorEntry, NewPost};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,10 +23,13 @@ use std::time::{Duration, Instant};
 /// What to import and how.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
-    /// The file to read.
+    /// The file to read; `-` is standard input.
     pub input: PathBuf,
-    /// Its format; by extension when `None` (`.xml`/`.wxr` → WXR, else JSON Lines).
+    /// Its format; when `None`, told by the content (`<` is WXR, `{` JSON Lines), else by
+    /// the extension (`.xml`/`.wxr` → WXR, else JSON Lines).
     pub format: Option<Format>,
+    /// How WXR items become posts (pages, protected posts).
+    pub wxr: WxrOptions,
     /// Where to write one JSON line per failed item.
     pub report: Option<PathBuf>,
     /// Chunks in flight at once (at least 1). With more than one, the posts of different
@@ -33,6 +37,8 @@ pub struct ImportOptions {
     pub concurrency: usize,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// Where the client reports its rate-limit waits, for the bar to show.
+    pub rate_limit_wait: crate::RateLimitWait,
     /// Set to stop after the chunks in flight (Ctrl-C).
     pub interrupt: Arc<AtomicBool>,
     /// Stop, as if interrupted, after sending this many chunks (for tests and trial runs).
@@ -46,9 +52,11 @@ impl ImportOptions {
         Self {
             input: input.into(),
             format: None,
+            wxr: WxrOptions::default(),
             report: None,
             concurrency: 2,
             progress: false,
+            rate_limit_wait: crate::RateLimitWait::default(),
             interrupt: Arc::default(),
             stop_after_chunks: None,
         }
@@ -68,12 +76,22 @@ pub struct ImportSummary {
     pub skipped_excluded: usize,
     /// Posts that could not be imported (see the report).
     pub failed: usize,
+    /// Posts imported with a change (a protected post kept as a draft, tags over the limit,
+    /// …): each is in the report with what was changed.
+    pub changed: usize,
     /// Posts not sent because the import stopped early (interrupted or a fatal error).
     pub not_sent: usize,
-    /// WXR items that are not posts (pages, attachments, …), not read.
+    /// WXR items not imported (attachments, menu items, pages unless asked for, …).
     pub other_items: usize,
+    /// The same, by WordPress item type.
+    pub ignored: BTreeMap<String, usize>,
+    /// The WordPress authors of the posts read: their posts are attributed to the user of
+    /// the API key that imports them.
+    pub wordpress_authors: Vec<String>,
     /// Whether it stopped before the end.
     pub interrupted: bool,
+    /// Why it stopped, when an error stopped it (said once, not per post).
+    pub stopped_by: Option<String>,
     /// Wall time, milliseconds.
     pub elapsed_ms: u128,
 }
@@ -104,6 +122,28 @@ pub struct Failure {
     /// Why it failed, as the server said it (fields renamed to the post's own, e.g.
     /// `title` rather than `posts[3].title`).
     pub errors: Vec<ErrorEntry>,
+    /// What the import had changed in it on the way in.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// One line of the report for a post imported with changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Changed {
+    /// 1-based position among the posts of the input.
+    pub item: usize,
+    /// 1-based line of a JSON Lines input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// `wp:post_id` of a WXR input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_id: Option<String>,
+    /// The post's title.
+    pub title: String,
+    /// The slug it was sent with.
+    pub slug: Option<String>,
+    /// What was changed, in plain words.
+    pub notes: Vec<String>,
 }
 
 /// The outcome of an import: the summary and every failure.
@@ -113,25 +153,54 @@ pub struct ImportOutcome {
     pub summary: ImportSummary,
     /// One entry per failed item, in input order.
     pub failures: Vec<Failure>,
+    /// One entry per item imported with a change, in input order.
+    pub changed: Vec<Changed>,
 }
 
-/// Reads the input and turns it into items with slugs.
-pub fn read_input(opts: &ImportOptions) -> Result<(Vec<SourceItem>, usize), CliError> {
-    let file = File::open(&opts.input).map_err(|e| CliError::io(&opts.input, e))?;
-    let reader = BufReader::with_capacity(1 << 20, file);
-    let format = opts
-        .format
-        .unwrap_or_else(|| Format::from_path(&opts.input));
-    let (mut items, other) = match format {
-        Format::Jsonl => (
-            source::read_jsonl(reader).map_err(|e| CliError::io(&opts.input, e))?,
-            0,
-        ),
-        Format::Wxr => source::read_wxr(reader)
-            .map_err(|e| CliError::Input(format!("{}: {e}", opts.input.display())))?,
+/// What [`read_input`] read.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    /// The posts, with slugs assigned.
+    pub items: Vec<SourceItem>,
+    /// WXR items not imported, by type.
+    pub ignored: BTreeMap<String, usize>,
+    /// WXR authors of the items.
+    pub wordpress_authors: Vec<String>,
+}
+
+/// Reads the input (a file, or standard input for `-`) and turns it into items with slugs.
+pub fn read_input(opts: &ImportOptions) -> Result<Input, CliError> {
+    let path = &opts.input;
+    let mut reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        Box::new(BufReader::with_capacity(1 << 20, std::io::stdin()))
+    } else {
+        let file = File::open(path).map_err(|e| CliError::io(path, e))?;
+        Box::new(BufReader::with_capacity(1 << 20, file))
     };
-    source::assign_slugs(&mut items);
-    Ok((items, other))
+    let format = match opts.format {
+        Some(format) => format,
+        None => {
+            let head = reader.fill_buf().map_err(|e| CliError::io(path, e))?;
+            Format::sniff(head).unwrap_or_else(|| Format::from_path(path))
+        }
+    };
+    let mut input = match format {
+        Format::Jsonl => Input {
+            items: source::read_jsonl(reader).map_err(|e| CliError::io(path, e))?,
+            ..Input::default()
+        },
+        Format::Wxr => {
+            let wxr = source::read_wxr(reader, opts.wxr)
+                .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+            Input {
+                items: wxr.items,
+                ignored: wxr.ignored,
+                wordpress_authors: wxr.authors.into_iter().collect(),
+            }
+        }
+    };
+    source::assign_slugs(&mut input.items);
+    Ok(input)
 }
 
 /// A slug conflict: the post is there already.
@@ -175,10 +244,16 @@ fn is_fatal(e: &jekcms_client::Error) -> bool {
 /// quota, an unreachable server — stops the import; the rest counts as `not_sent`).
 pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome, CliError> {
     let started = Instant::now();
-    let (items, other_items) = read_input(opts)?;
+    let Input {
+        items,
+        ignored,
+        wordpress_authors,
+    } = read_input(opts)?;
     let mut out = ImportOutcome::default();
     out.summary.read = items.len();
-    out.summary.other_items = other_items;
+    out.summary.other_items = ignored.values().sum();
+    out.summary.ignored = ignored;
+    out.summary.wordpress_authors = wordpress_authors;
 
     // Items that are not sent are settled now; the rest go in chunks of 100.
     let mut to_send: Vec<(SourceItem, NewPost)> = Vec::new();
@@ -203,7 +278,12 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
             }
         }
     }
-    let bar = progress::bar(Some(to_send.len() as u64), opts.progress, "posts");
+    let bar = progress::bar(
+        Some(to_send.len() as u64),
+        opts.progress,
+        "posts",
+        &opts.rate_limit_wait,
+    );
     let chunks: Vec<Vec<(SourceItem, NewPost)>> = {
         let mut chunks = Vec::new();
         let mut rest = to_send.into_iter().peekable();
@@ -255,6 +335,17 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
                         } else {
                             out.summary.created += 1;
                         }
+                        if !it.notes.is_empty() {
+                            out.summary.changed += 1;
+                            out.changed.push(Changed {
+                                item: it.item,
+                                line: it.line,
+                                source_id: it.source_id.clone(),
+                                title: it.title.clone(),
+                                slug: post.slug.clone(),
+                                notes: it.notes.clone(),
+                            });
+                        }
                     } else if is_existing(&r.errors) {
                         out.summary.skipped_existing += 1;
                     } else {
@@ -262,6 +353,16 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
                         let errors = r.errors.into_iter().map(own_field).collect();
                         out.failures.push(failure(it, post.slug.clone(), errors));
                     }
+                }
+            }
+            // An error no later chunk can escape (a role that may not import, a bad key,
+            // an unreachable server) is said once; the posts of the chunk were not
+            // imported, like those after it.
+            Err(e) if is_fatal(&e) => {
+                out.summary.not_sent += chunk.len();
+                out.summary.interrupted = true;
+                if out.summary.stopped_by.is_none() {
+                    out.summary.stopped_by = Some(e.to_string());
                 }
             }
             Err(e) => {
@@ -274,10 +375,6 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
                     out.failures
                         .push(failure(it, post.slug.clone(), errors.clone()));
                 }
-                if is_fatal(&e) {
-                    out.summary.interrupted = true;
-                    bar.println(format!("error: {e}; stopping the import"));
-                }
             }
         }
         bar.inc(chunk.len() as u64);
@@ -285,9 +382,10 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
     bar.finish_and_clear();
     debug_assert!(sent_chunks <= total_chunks);
     out.failures.sort_by_key(|f| f.item);
+    out.changed.sort_by_key(|c| c.item);
     out.summary.elapsed_ms = started.elapsed().as_millis();
     if let Some(path) = &opts.report {
-        write_report(path, &out.failures)?;
+        write_report(path, &out.failures, &out.changed)?;
     }
     Ok(out)
 }
@@ -300,17 +398,42 @@ fn failure(it: &SourceItem, slug: Option<String>, errors: Vec<ErrorEntry>) -> Fa
         title: it.title.clone(),
         slug,
         errors,
+        notes: it.notes.clone(),
     }
 }
 
-/// Writes one JSON line per failure (an empty file when there is none, so that an old
-/// report never outlives a clean re-run).
-pub fn write_report(path: &std::path::Path, failures: &[Failure]) -> Result<(), CliError> {
+/// Writes one JSON line per failure (`"outcome": "failed"`), then one per post imported
+/// with changes (`"outcome": "changed"`); an empty file when there is neither, so that an
+/// old report never outlives a clean re-run.
+pub fn write_report(
+    path: &std::path::Path,
+    failures: &[Failure],
+    changed: &[Changed],
+) -> Result<(), CliError> {
+    #[derive(Serialize)]
+    struct Line<'a, T: Serialize> {
+        outcome: &'static str,
+        #[serde(flatten)]
+        entry: &'a T,
+    }
     let file = File::create(path).map_err(|e| CliError::io(path, e))?;
     let mut w = BufWriter::new(file);
-    for f in failures {
-        serde_json::to_writer(&mut w, f).expect("failures serialize");
-        w.write_all(b"\n").map_err(|e| CliError::io(path, e))?;
+    let mut write = |line: serde_json::Result<Vec<u8>>| -> Result<(), CliError> {
+        let mut line = line.expect("report lines serialize");
+        line.push(b'\n');
+        w.write_all(&line).map_err(|e| CliError::io(path, e))
+    };
+    for entry in failures {
+        write(serde_json::to_vec(&Line {
+            outcome: "failed",
+            entry,
+        }))?;
+    }
+    for entry in changed {
+        write(serde_json::to_vec(&Line {
+            outcome: "changed",
+            entry,
+        }))?;
     }
     w.flush().map_err(|e| CliError::io(path, e))
 }
@@ -332,12 +455,33 @@ impl std::fmt::Display for ImportSummary {
             write!(f, ", {} not sent", self.not_sent)?;
         }
         write!(f, " in {secs:.2} s")?;
-        if self.other_items > 0 {
+        if self.changed > 0 {
             write!(
                 f,
-                " ({} WXR items that are not posts ignored)",
-                self.other_items
+                "\n{} imported with changes (protected posts kept as drafts, tags over the limit, …): see the report",
+                self.changed
             )?;
+        }
+        if !self.ignored.is_empty() {
+            let by_type: Vec<String> = self
+                .ignored
+                .iter()
+                .map(|(kind, n)| format!("{n} {kind}"))
+                .collect();
+            write!(f, "\nWordPress items not imported: {}", by_type.join(", "))?;
+            if self.ignored.contains_key("page") {
+                write!(f, " (--pages imports pages)")?;
+            }
+        }
+        if !self.wordpress_authors.is_empty() {
+            write!(
+                f,
+                "\nposts by the WordPress authors {} are attributed to the importing user",
+                self.wordpress_authors.join(", ")
+            )?;
+        }
+        if let Some(why) = &self.stopped_by {
+            write!(f, "\nstopped: {why}")?;
         }
         Ok(())
     }

@@ -23,4 +23,5 @@ pub mod wxr;
 pub use error::CliError;
 pub use export::{ExportOptions, ExportSummary};
 pub use import::{Failure, ImportOptions, ImportOutcome, ImportSummary};
-pub use source::Format;
+pub use progress::RateLimitWait;
+pub use source::{Format, WxrOptions};

@@ -4,7 +4,9 @@
 
 use clap::Parser;
 use jekcms_cli::cli::{Cli, Command, Credentials};
-use jekcms_cli::{CliError, ExportOptions, ImportOptions, export, import};
+use jekcms_cli::{
+    CliError, ExportOptions, ImportOptions, RateLimitWait, WxrOptions, export, import,
+};
 use jekcms_client::Client;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -35,7 +37,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn connect(credentials: Credentials) -> Result<Client, CliError> {
+async fn connect(credentials: Credentials, wait: &RateLimitWait) -> Result<Client, CliError> {
     let missing =
         |what: &str, var: &str| CliError::Input(format!("no {what}: pass --{what} or set {var}"));
     let key = credentials
@@ -44,15 +46,18 @@ async fn connect(credentials: Credentials) -> Result<Client, CliError> {
     let secret = credentials
         .api_secret
         .ok_or_else(|| missing("api-secret", "JEKCMS_API_SECRET"))?;
+    let wait = wait.clone();
     let client = Client::builder(credentials.url, key, secret)
         .user_agent(concat!("jekcms-cli/", env!("CARGO_PKG_VERSION")))
+        .on_rate_limit_wait(move |w| wait.started(w))
         .connect()
         .await?;
     Ok(client)
 }
 
 async fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> Result<ExitCode, CliError> {
-    let client = connect(cli.credentials).await?;
+    let rate_limit_wait = RateLimitWait::default();
+    let client = connect(cli.credentials, &rate_limit_wait).await?;
     match cli.command {
         Command::Export(args) => {
             let opts = ExportOptions {
@@ -61,6 +66,7 @@ async fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> Result<ExitCode, CliError>
                 resume: args.resume,
                 resume_from: args.resume_from.clone(),
                 progress: !cli.quiet,
+                rate_limit_wait,
                 interrupt,
                 stop_after_pages: None,
             };
@@ -93,9 +99,14 @@ async fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> Result<ExitCode, CliError>
             let opts = ImportOptions {
                 input: args.input,
                 format: args.format,
+                wxr: WxrOptions {
+                    pages: args.pages,
+                    publish_protected: args.publish_protected,
+                },
                 report: args.report.clone(),
                 concurrency: usize::from(args.concurrency),
                 progress: !cli.quiet,
+                rate_limit_wait,
                 interrupt: interrupt.clone(),
                 stop_after_chunks: None,
             };
@@ -109,9 +120,11 @@ async fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> Result<ExitCode, CliError>
             }
             eprintln!("{s}");
             if let Some(report) = &args.report
-                && !outcome.failures.is_empty()
+                && !(outcome.failures.is_empty() && outcome.changed.is_empty())
             {
-                eprintln!("failures written to {}", report.display());
+                eprintln!("failures and changes written to {}", report.display());
+            } else if args.report.is_none() && s.changed > 0 {
+                eprintln!("(--report FILE lists each change)");
             }
             Ok(if interrupt.load(Ordering::SeqCst) {
                 ExitCode::from(130)

@@ -1,21 +1,29 @@
 //! WordPress eXtended RSS (WXR) export files, read with quick-xml as a stream of events.
 //!
-//! Only `<item>`s whose `wp:post_type` is `post` are read. What is kept: `title`,
-//! `content:encoded` (body), `excerpt:encoded`, `wp:post_name` (slug, percent-decoded
-//! later), `wp:status`, `wp:post_date_gmt` (as `published_at` for published posts, falling
-//! back to `wp:post_date`), `wp:post_id` (for reports) and `<category domain="post_tag">`
-//! (tags). Text comes from CDATA sections, character data, and entity and character
-//! references alike, so `&amp;`, `&#8217;` and `<![CDATA[…]]>` all decode to the text they
-//! stand for.
+//! `<item>`s whose `wp:post_type` is `post` or `page` are read; other items are counted by
+//! type. What is kept: `title`, `content:encoded` (body), `excerpt:encoded`, `wp:post_name`
+//! (slug, percent-decoded later), `wp:status`, `wp:post_password`, `wp:post_date_gmt`
+//! (falling back to `wp:post_date`), `wp:post_id` (for reports), `dc:creator` (the author's
+//! login), and the names of `<category domain="post_tag">` (tags) and
+//! `<category domain="category">` (categories). Text comes from CDATA sections, character
+//! data, and entity and character references alike, so `&amp;`, `&#8217;` and
+//! `<![CDATA[…]]>` all decode to the text they stand for.
+//!
+//! A document is WXR when its root is `<rss>` declaring WordPress's export namespace
+//! (`xmlns:wp="http://wordpress.org/export/…"`) and it ends where its root does; anything
+//! else — an HTML page, an RSS feed, a file cut short — is a [`WxrError`], not an empty
+//! export.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use std::io::BufRead;
 
-/// One `<item>` of post type `post`, with its text decoded.
+/// One `<item>` of post type `post` or `page`, with its text decoded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WxrPost {
+    /// `wp:post_type`: `post` or `page`.
+    pub post_type: String,
     /// `wp:post_id`.
     pub post_id: Option<String>,
     /// `title`.
@@ -28,21 +36,27 @@ pub struct WxrPost {
     pub excerpt: String,
     /// `wp:status` (`publish`, `draft`, `pending`, `private`, `future`, `trash`, …).
     pub status: String,
+    /// `wp:post_password`, when not empty: the post is password-protected.
+    pub password: Option<String>,
+    /// `dc:creator`: the author's login.
+    pub creator: Option<String>,
     /// `wp:post_date_gmt`, unless WordPress's zero date.
     pub date_gmt: Option<DateTime<Utc>>,
     /// `wp:post_date` (site-local time, read as UTC), unless zero.
     pub date_local: Option<DateTime<Utc>>,
     /// The names of `<category domain="post_tag">`, in file order.
     pub tags: Vec<String>,
+    /// The names of `<category domain="category">`, in file order.
+    pub categories: Vec<String>,
 }
 
 /// What a WXR file holds.
 #[derive(Debug, Clone, Default)]
 pub struct WxrFile {
-    /// The items of type `post`, in file order.
+    /// The items of type `post` and `page`, in file order.
     pub posts: Vec<WxrPost>,
-    /// Items of other types (pages, attachments, menu items, …), not read.
-    pub other_items: usize,
+    /// How many items of each other type (attachments, menu items, …) there are, not read.
+    pub other_items: std::collections::BTreeMap<String, usize>,
 }
 
 /// A WXR file that cannot be read.
@@ -63,11 +77,14 @@ enum Field {
     Excerpt,
     Slug,
     Status,
+    Password,
+    Creator,
     Type,
     Id,
     DateGmt,
     Date,
     Tag,
+    Category,
     Other,
 }
 
@@ -78,18 +95,17 @@ fn field_of(name: &[u8], start: &BytesStart<'_>) -> Field {
         b"excerpt:encoded" => Field::Excerpt,
         b"wp:post_name" => Field::Slug,
         b"wp:status" => Field::Status,
+        b"wp:post_password" => Field::Password,
+        b"dc:creator" => Field::Creator,
         b"wp:post_type" => Field::Type,
         b"wp:post_id" => Field::Id,
         b"wp:post_date_gmt" => Field::DateGmt,
         b"wp:post_date" => Field::Date,
-        b"category" => {
-            let tag = start
-                .try_get_attribute("domain")
-                .ok()
-                .flatten()
-                .is_some_and(|a| a.value.as_ref() == b"post_tag");
-            if tag { Field::Tag } else { Field::Other }
-        }
+        b"category" => match start.try_get_attribute("domain").ok().flatten() {
+            Some(domain) if domain.value.as_ref() == b"post_tag" => Field::Tag,
+            Some(domain) if domain.value.as_ref() == b"category" => Field::Category,
+            _ => Field::Other,
+        },
         _ => Field::Other,
     }
 }
@@ -141,6 +157,7 @@ pub fn read<R: BufRead>(input: R) -> Result<WxrFile, WxrError> {
     let mut depth = 0usize;
     let mut field: Option<Field> = None;
     let mut text = String::new();
+    let mut seen_root = false;
 
     loop {
         let position = reader.buffer_position();
@@ -153,7 +170,10 @@ pub fn read<R: BufRead>(input: R) -> Result<WxrFile, WxrError> {
             Event::Start(start) => {
                 depth += 1;
                 let name = start.name();
-                if item.is_none() && name.as_ref() == b"item" {
+                if depth == 1 {
+                    check_root(&start).map_err(fail)?;
+                    seen_root = true;
+                } else if item.is_none() && name.as_ref() == b"item" {
                     item = Some((WxrPost::default(), String::new()));
                     item_depth = depth;
                 } else if item.is_some() && depth == item_depth + 1 {
@@ -177,28 +197,74 @@ pub fn read<R: BufRead>(input: R) -> Result<WxrFile, WxrError> {
                             store(f, std::mem::take(&mut text), post, kind);
                         }
                     } else if depth == item_depth {
-                        let (post, kind) = item.take().expect("inside an item");
-                        if kind.trim() == "post" {
+                        let (mut post, kind) = item.take().expect("inside an item");
+                        let kind = kind.trim();
+                        if kind == "post" || kind == "page" {
+                            post.post_type = kind.to_owned();
                             file.posts.push(post);
                         } else {
-                            file.other_items += 1;
+                            let kind = if kind.is_empty() { "(no type)" } else { kind };
+                            *file.other_items.entry(kind.to_owned()).or_default() += 1;
                         }
                     }
                 }
                 depth = depth.saturating_sub(1);
             }
+            Event::Empty(start) if depth == 0 => check_root(&start).map_err(fail)?,
             Event::Eof => break,
             _ => {}
         }
         buf.clear();
     }
+    let end = |message: &str| WxrError {
+        position: reader.buffer_position(),
+        message: message.to_owned(),
+    };
     if item.is_some() {
-        return Err(WxrError {
-            position: reader.buffer_position(),
-            message: "the file ends inside an <item>".into(),
-        });
+        return Err(end("the file ends inside an <item> (cut short?)"));
+    }
+    if !seen_root {
+        return Err(end(
+            "the file holds no XML element (is it a WordPress export?)",
+        ));
+    }
+    if depth > 0 {
+        return Err(end("the file ends before </rss> (cut short?)"));
     }
     Ok(file)
+}
+
+/// WordPress's export namespace, without its version (`1.0` … `1.2`).
+const WP_EXPORT_NAMESPACE: &[u8] = b"http://wordpress.org/export/";
+
+/// The root must be `<rss>` declaring the `wp:` namespace: an HTML page or a plain RSS
+/// feed is refused rather than read as an export with no posts.
+fn check_root(root: &BytesStart<'_>) -> Result<(), String> {
+    let name = String::from_utf8_lossy(root.name().as_ref()).into_owned();
+    if name != "rss" {
+        return Err(format!(
+            "the root element is <{name}>, not <rss>: this is not a WordPress export (WXR)"
+        ));
+    }
+    let wordpress = root.attributes().flatten().any(|a| {
+        a.key.as_ref() == b"xmlns:wp" && a.value.as_ref().starts_with(WP_EXPORT_NAMESPACE)
+    });
+    if !wordpress {
+        return Err(
+            "an RSS document without WordPress's export namespace (xmlns:wp): a feed, not an export"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// WordPress stores term names HTML-escaped (`CMS &amp; more`) and exports them as such
+/// inside CDATA; a tag is plain text, so its references are resolved.
+fn term_name(text: String) -> String {
+    match quick_xml::escape::unescape(&text) {
+        Ok(plain) => plain.into_owned(),
+        Err(_) => text,
+    }
 }
 
 fn store(f: Field, text: String, post: &mut WxrPost, kind: &mut String) {
@@ -208,16 +274,14 @@ fn store(f: Field, text: String, post: &mut WxrPost, kind: &mut String) {
         Field::Excerpt => post.excerpt = text,
         Field::Slug => post.slug = Some(text).filter(|s| !s.trim().is_empty()),
         Field::Status => post.status = text.trim().to_owned(),
+        Field::Password => post.password = Some(text).filter(|p| !p.is_empty()),
+        Field::Creator => post.creator = Some(text.trim().to_owned()).filter(|c| !c.is_empty()),
         Field::Type => *kind = text,
         Field::Id => post.post_id = Some(text.trim().to_owned()),
         Field::DateGmt => post.date_gmt = parse_date(&text),
         Field::Date => post.date_local = parse_date(&text),
-        // WordPress stores term names HTML-escaped (`CMS &amp; more`) and exports them as
-        // such inside CDATA; a tag is plain text, so its references are resolved.
-        Field::Tag => post.tags.push(match quick_xml::escape::unescape(&text) {
-            Ok(plain) => plain.into_owned(),
-            Err(_) => text,
-        }),
+        Field::Tag => post.tags.push(term_name(text)),
+        Field::Category => post.categories.push(term_name(text)),
         Field::Other => {}
     }
 }
@@ -228,6 +292,7 @@ mod tests {
 
     const DOC: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
+  xmlns:dc="http://purl.org/dc/elements/1.1/"
   xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/" xmlns:wp="http://wordpress.org/export/1.2/">
 <channel>
   <title>My blog &amp; more</title>
@@ -236,6 +301,8 @@ mod tests {
     <content:encoded><![CDATA[<p>Hello & "world"</p>]]></content:encoded>
     <excerpt:encoded><![CDATA[]]></excerpt:encoded>
     <wp:post_id>7</wp:post_id>
+    <dc:creator><![CDATA[admin]]></dc:creator>
+    <wp:post_password><![CDATA[]]></wp:post_password>
     <wp:post_date><![CDATA[2020-01-02 05:04:05]]></wp:post_date>
     <wp:post_date_gmt><![CDATA[2020-01-02 03:04:05]]></wp:post_date_gmt>
     <wp:post_name><![CDATA[caf%c3%a9]]></wp:post_name>
@@ -248,16 +315,30 @@ mod tests {
   <item>
     <title>A page</title>
     <wp:post_type>page</wp:post_type>
+    <wp:post_password>secret</wp:post_password>
   </item>
+  <item><title>a.png</title><wp:post_type>attachment</wp:post_type></item>
+  <item><title>b.png</title><wp:post_type>attachment</wp:post_type></item>
+  <item><title>Menu</title><wp:post_type>nav_menu_item</wp:post_type></item>
 </channel>
 </rss>"#;
 
     #[test]
     fn posts_are_read_with_text_decoded() {
         let file = read(DOC.as_bytes()).unwrap();
-        assert_eq!(file.other_items, 1);
-        assert_eq!(file.posts.len(), 1);
+        assert_eq!(
+            file.other_items.into_iter().collect::<Vec<_>>(),
+            [
+                ("attachment".to_owned(), 2),
+                ("nav_menu_item".to_owned(), 1)
+            ]
+        );
+        assert_eq!(file.posts.len(), 2);
         let p = &file.posts[0];
+        assert_eq!(p.post_type, "post");
+        assert_eq!(p.creator.as_deref(), Some("admin"));
+        assert_eq!(p.password, None);
+        assert_eq!(p.categories, ["News"]);
         assert_eq!(p.title, "Tom & Jerry\u{2019}s <b>show</b>");
         assert_eq!(p.body, "<p>Hello & \"world\"</p>");
         assert_eq!(p.excerpt, "");
@@ -269,12 +350,39 @@ mod tests {
             p.date_gmt.unwrap().to_rfc3339(),
             "2020-01-02T03:04:05+00:00"
         );
+        let page = &file.posts[1];
+        assert_eq!(page.post_type, "page");
+        assert_eq!(page.password.as_deref(), Some("secret"));
+    }
+
+    #[test]
+    fn what_is_not_a_wordpress_export_is_refused() {
+        let wxr_head = r#"<rss xmlns:wp="http://wordpress.org/export/1.2/"><channel>"#;
+        for (input, says) in [
+            (
+                "<!doctype html><html><body>Hi</body></html>",
+                "root element is <html>",
+            ),
+            (
+                "<rss version=\"2.0\"><channel></channel></rss>",
+                "without WordPress's export namespace",
+            ),
+            ("", "no XML element"),
+            ("just text", "no XML element"),
+            (wxr_head, "ends before </rss>"),
+        ] {
+            let err = read(input.as_bytes()).unwrap_err();
+            assert!(err.message.contains(says), "{input:?}: {err}");
+        }
+        let empty = format!("{wxr_head}</channel></rss>");
+        assert!(read(empty.as_bytes()).unwrap().posts.is_empty());
     }
 
     #[test]
     fn broken_files_are_refused() {
-        assert!(read("<rss><channel><item><title>x</title>".as_bytes()).is_err());
-        assert!(read("<rss><item><title>x</wrong></item></rss>".as_bytes()).is_err());
+        let head = r#"<rss xmlns:wp="http://wordpress.org/export/1.2/">"#;
+        assert!(read(format!("{head}<channel><item><title>x</title>").as_bytes()).is_err());
+        assert!(read(format!("{head}<item><title>x</wrong></item></rss>").as_bytes()).is_err());
     }
 
     #[test]

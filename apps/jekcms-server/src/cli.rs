@@ -1,4 +1,5 @@
-//! The `jekcms` command line: `serve` (default), `migrate`, `openapi`, `keys create`.
+//! The `jekcms` command line: `serve` (default), `migrate`, `openapi`, `keys create`,
+//! `backup`, `restore`.
 
 use crate::config::Config;
 use crate::state::StartError;
@@ -34,6 +35,25 @@ pub enum Command {
         /// Slug of the site, created if missing; it must have no posts yet.
         #[arg(long, default_value = "default")]
         site: String,
+    },
+    /// Copy the SQLite database (a consistent snapshot, while servers keep serving), its
+    /// media files and its key file into a new directory.
+    Backup {
+        /// The directory to write; it must be new or empty.
+        #[arg(long, short)]
+        output: std::path::PathBuf,
+        /// Print the manifest as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a backup in place of the configured SQLite database and media directory (stop
+    /// the servers using them first).
+    Restore {
+        /// A directory written by `jekcms backup`.
+        input: std::path::PathBuf,
+        /// Replace a database or media that are there already.
+        #[arg(long)]
+        force: bool,
     },
     /// Manage API keys.
     Keys {
@@ -215,7 +235,7 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_logging(&config.log);
+    init_logging(&config.log, config.log_format);
     let result = match command {
         Command::Serve => crate::serve(config).await,
         Command::Migrate => {
@@ -225,6 +245,44 @@ async fn run(cli: Cli) -> ExitCode {
                 .map_err(|e| StartError(format!("JEKCMS_DATABASE_URL: {e}")))
         }
         Command::Seed { posts, site } => seed(&config, &site, posts).await,
+        Command::Backup { output, json } => {
+            crate::backup::backup(&config, &output).await.map(|m| {
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string(&m).expect("the manifest serializes")
+                    );
+                }
+                eprintln!(
+                    "backed up {} posts and {} media files ({} bytes) to {}",
+                    m.posts,
+                    m.media_files,
+                    m.media_bytes,
+                    output.display()
+                );
+                if !m.missing_media.is_empty() {
+                    eprintln!(
+                        "{} media files were deleted while the backup ran and are not in it: {}",
+                        m.missing_media.len(),
+                        m.missing_media.join(", ")
+                    );
+                }
+                if m.key_file {
+                    eprintln!("the backup holds the token key file: keep it as secret as the key");
+                }
+            })
+        }
+        Command::Restore { input, force } => crate::backup::restore(&config, &input, force)
+            .await
+            .map(|m| {
+                eprintln!(
+                    "restored {} posts and {} media files from {} (taken {})",
+                    m.posts,
+                    m.media_files,
+                    input.display(),
+                    m.created_at
+                );
+            }),
         Command::Keys {
             command: KeysCommand::Create(args),
         } => create_key(&config, &args)
@@ -255,19 +313,33 @@ async fn seed(config: &Config, site: &str, posts: usize) -> Result<(), StartErro
     Ok(())
 }
 
-/// Logs go to stderr (stdout carries `listening on …` and `--json` output).
-fn init_logging(filter: &str) {
+/// Logs go to stderr (stdout carries `listening on …` and `--json` output): text lines, or
+/// with `JEKCMS_LOG_FORMAT=json` one JSON object per line with the event's fields at the top
+/// level (`{"timestamp":…,"level":"INFO","target":"jekcms::access","request_id":…}`).
+fn init_logging(filter: &str, format: crate::config::LogFormat) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .with_target(false),
-        )
-        .with(log_filter(filter))
-        .try_init();
+    let registry = tracing_subscriber::registry().with(log_filter(filter));
+    let _ = match format {
+        crate::config::LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_target(false),
+            )
+            .try_init(),
+        crate::config::LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
 }
 
 /// `JEKCMS_LOG`: a default level and `target=level` directives (`info,jekcms_store=debug`),

@@ -11,14 +11,16 @@
 //! already), only from [`MIN_BYTES`] up, at [`LEVEL`]; `docs/performance.md` has the
 //! measurements behind both.
 
+use actix_web::HttpMessage;
 use actix_web::body::{BodySize, BoxBody, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
-    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue, VARY,
+    AcceptEncoding, CONTENT_ENCODING, CONTENT_TYPE, ContentEncoding, Encoding, HeaderMap,
+    HeaderValue, Preference, Quality, VARY,
 };
+use actix_web::middleware::Next;
 use actix_web::web::Bytes;
-use futures_util::future::{LocalBoxFuture, Ready, ready};
 use std::io::Write;
 
 /// Bodies smaller than this are sent as they are: they fit in one packet either way, and
@@ -34,72 +36,36 @@ pub const LEVEL: u32 = 1;
 /// the worker's other connections for milliseconds.
 const INLINE_MAX_BYTES: usize = 256 * 1024;
 
-/// Middleware factory; wrap it inside `RequestContext`.
-pub struct Gzip;
-
-impl<S, B> Transform<S, ServiceRequest> for Gzip
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<BoxBody>;
-    type Error = actix_web::Error;
-    type Transform = GzipMiddleware<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(GzipMiddleware { service }))
-    }
-}
-
-/// The middleware itself.
-pub struct GzipMiddleware<S> {
-    service: S,
-}
-
-impl<S, B> Service<ServiceRequest> for GzipMiddleware<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<BoxBody>;
-    type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let accepts = accepts_gzip(req.headers());
-        let response = self.service.call(req);
-        Box::pin(async move { Ok(compress(response.await?.map_into_boxed_body(), accepts).await) })
-    }
+/// The middleware: wrap it (`middleware::from_fn(compress::gzip_responses)`) inside
+/// `RequestContext`.
+pub async fn gzip_responses(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let accepts = accepts_gzip(req.get_header::<AcceptEncoding>().as_ref());
+    let response = next.call(req).await?;
+    Ok(compress(response.map_into_boxed_body(), accepts).await)
 }
 
 /// Whether `Accept-Encoding` allows gzip: `gzip` (or `x-gzip`) with a non-zero q, or else a
-/// `*` with a non-zero q. A q that does not parse counts as 0.
-pub fn accepts_gzip(headers: &HeaderMap) -> bool {
-    let mut gzip = None;
-    let mut any = None;
-    for value in headers.get_all(ACCEPT_ENCODING) {
-        let Ok(value) = value.to_str() else { continue };
-        for item in value.split(',') {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or_default().trim();
-            let q = parts
-                .find_map(|p| {
-                    let (k, v) = p.split_once('=')?;
-                    k.trim().eq_ignore_ascii_case("q").then(|| v.trim())
-                })
-                .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
-            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
-                gzip = Some(q);
-            } else if coding == "*" {
-                any = Some(q);
-            }
-        }
-    }
-    gzip.or(any).is_some_and(|q| q > 0.0)
+/// `*` with a non-zero q. A header that does not parse allows nothing. actix parses the
+/// header; the rule is ours because its `negotiate` never picks a coding for `*` alone.
+pub fn accepts_gzip(accept: Option<&AcceptEncoding>) -> bool {
+    let Some(accept) = accept else { return false };
+    let quality_of = |wanted: &dyn Fn(&Preference<Encoding>) -> bool| {
+        accept
+            .iter()
+            .filter(|item| wanted(&item.item))
+            .map(|item| item.quality)
+            .max()
+    };
+    let gzip = quality_of(&|p| match p {
+        Preference::Specific(Encoding::Known(ContentEncoding::Gzip)) => true,
+        Preference::Specific(Encoding::Unknown(name)) => name.eq_ignore_ascii_case("x-gzip"),
+        _ => false,
+    });
+    let any = quality_of(&|p| matches!(p, Preference::Any));
+    gzip.or(any).is_some_and(|q| q > Quality::ZERO)
 }
 
 /// Text that compresses: JSON, `text/*`, JavaScript, XML, SVG.
@@ -108,14 +74,26 @@ fn compressible(headers: &HeaderMap) -> bool {
         return false;
     };
     let mime = mime.split(';').next().unwrap_or_default().trim();
-    let mime = mime.to_ascii_lowercase();
-    mime.starts_with("text/")
-        || mime.ends_with("+json")
-        || mime.ends_with("+xml")
-        || matches!(
-            mime.as_str(),
-            "application/json" | "application/javascript" | "application/xml"
-        )
+    let starts_with = |prefix: &str| {
+        mime.get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+    };
+    let ends_with = |suffix: &str| {
+        mime.len() >= suffix.len()
+            && mime
+                .get(mime.len() - suffix.len()..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+    };
+    starts_with("text/")
+        || ends_with("+json")
+        || ends_with("+xml")
+        || [
+            "application/json",
+            "application/javascript",
+            "application/xml",
+        ]
+        .iter()
+        .any(|known| mime.eq_ignore_ascii_case(known))
 }
 
 async fn compress(mut res: ServiceResponse<BoxBody>, accepts: bool) -> ServiceResponse<BoxBody> {
@@ -180,7 +158,7 @@ fn gzip(plain: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::HeaderName;
+    use actix_web::http::header::{ACCEPT_ENCODING, HeaderName};
 
     fn with(name: HeaderName, values: &[&str]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -188,6 +166,14 @@ mod tests {
             map.append(name.clone(), HeaderValue::from_str(v).unwrap());
         }
         map
+    }
+
+    fn parsed(values: &[&str]) -> Option<AcceptEncoding> {
+        let mut req = actix_web::test::TestRequest::default();
+        for v in values {
+            req = req.append_header((ACCEPT_ENCODING, *v));
+        }
+        req.to_http_request().get_header::<AcceptEncoding>()
     }
 
     #[test]
@@ -201,7 +187,7 @@ mod tests {
             &["*"],
             &["identity, *;q=0.5"],
         ] {
-            assert!(accepts_gzip(&with(ACCEPT_ENCODING, yes)), "{yes:?}");
+            assert!(accepts_gzip(parsed(yes).as_ref()), "{yes:?}");
         }
         for no in [
             &[][..],
@@ -213,7 +199,7 @@ mod tests {
             &["gzip;q=nope"],
             &["gzipped"],
         ] {
-            assert!(!accepts_gzip(&with(ACCEPT_ENCODING, no)), "{no:?}");
+            assert!(!accepts_gzip(parsed(no).as_ref()), "{no:?}");
         }
     }
 

@@ -10,9 +10,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use jekcms_auth::AuthError;
 use jekcms_auth::session::{SessionError, StoreFailure};
+use jekcms_content::ContentError;
 use jekcms_content::bulk::ItemFault;
-use jekcms_content::{ContentError, FieldError};
-use jekcms_envelope::{ApiError, Envelope, ErrorCode, ErrorEntry, Meta};
+use jekcms_envelope::{ApiError, Envelope, ErrorCode, ErrorEntry, FieldError, Meta};
 use std::fmt;
 
 /// An error on its way to becoming an envelope response.
@@ -137,6 +137,7 @@ impl From<ContentError> for AppError {
             ContentError::Forbidden(m) => Self::new(ErrorCode::Forbidden, m),
             ContentError::UnsupportedMediaType(m) => Self::new(ErrorCode::UnsupportedMediaType, m),
             ContentError::Unavailable => unavailable(),
+            ContentError::Contended(what) => contended(&what),
             ContentError::Internal(cause) => Self::internal(cause.as_ref()),
         }
     }
@@ -146,12 +147,7 @@ impl From<jekcms_accounts::AccountError> for AppError {
     fn from(e: jekcms_accounts::AccountError) -> Self {
         use jekcms_accounts::AccountError as E;
         match e {
-            E::Validation(fields) => Self(ApiError::from_entries(
-                fields
-                    .into_iter()
-                    .map(|f| ErrorEntry::field(ErrorCode::ValidationFailed, f.field, f.message))
-                    .collect(),
-            )),
+            E::Validation(fields) => Self::fields(fields),
             E::BadCredentials => Self::new(ErrorCode::AuthInvalid, e.to_string()),
             E::LicenseRequired => Self::new(ErrorCode::LicenseRequired, e.to_string()),
             E::Forbidden(m) => Self::new(ErrorCode::Forbidden, m),
@@ -268,6 +264,7 @@ impl From<jekcms_store::StoreError> for AppError {
                 Self::new(ErrorCode::NotFound, "resource not found")
             }
             jekcms_store::StoreError::Unavailable(_) => unavailable(),
+            jekcms_store::StoreError::Contention(what) => contended(&what),
             other => Self::internal(&other),
         }
     }
@@ -286,6 +283,15 @@ impl From<UploadError> for AppError {
             }
             UploadError::NoSpace(io) => AppError::insufficient_storage(&io),
             UploadError::Io(io) => AppError::internal(&io),
+            UploadError::NotMultipart => AppError::new(
+                ErrorCode::UnsupportedMediaType,
+                "upload with Content-Type: multipart/form-data and a file field",
+            ),
+            UploadError::Malformed => AppError::new(
+                ErrorCode::MalformedRequest,
+                "the multipart body is malformed",
+            ),
+            UploadError::Field(e) => AppError::fields(vec![e]),
         }
     }
 }
@@ -313,6 +319,16 @@ pub fn fallback_error(status: StatusCode) -> ApiError {
     ApiError::new(
         code,
         status.canonical_reason().unwrap_or("error").to_lowercase(),
+    )
+}
+
+/// Contention is not a fault: 503 as for a database that does not answer in time (API.md:
+/// "retry later"); what kept changing goes to the log, not to the client.
+fn contended(what: &str) -> AppError {
+    tracing::warn!(what, "gave up under contention");
+    AppError::new(
+        ErrorCode::Unavailable,
+        "the resource is being changed by other requests; retry later",
     )
 }
 
@@ -393,6 +409,29 @@ mod tests {
             ),
             (ContentError::Unavailable.into(), ErrorCode::Unavailable),
             (
+                ContentError::Contended("post 7 kept changing".into()).into(),
+                ErrorCode::Unavailable,
+            ),
+            (
+                jekcms_store::StoreError::Contention("x".into()).into(),
+                ErrorCode::Unavailable,
+            ),
+            (
+                jekcms_store::StoreError::Encode("tags as JSON: x".into()).into(),
+                ErrorCode::InternalError,
+            ),
+            (
+                jekcms_store::StoreError::Unique(jekcms_store::UniqueKey::KeyId).into(),
+                ErrorCode::InternalError,
+            ),
+            (
+                jekcms_accounts::AccountError::Conflict {
+                    field: "email".into(),
+                }
+                .into(),
+                ErrorCode::Conflict,
+            ),
+            (
                 ContentError::Conflicts(vec![FieldError::new("posts[0].slug", "x")]).into(),
                 ErrorCode::Conflict,
             ),
@@ -435,5 +474,8 @@ mod tests {
         let e: AppError =
             ContentError::internal(std::io::Error::other("SELECT * FROM /etc/passwd")).into();
         assert_eq!(e.0.errors()[0].message, "internal server error");
+        let e: AppError = ContentError::Contended("post 7 of site 3 kept changing".into()).into();
+        assert_eq!(e.0.http_status(), 503);
+        assert!(!e.0.errors()[0].message.contains("post 7"), "{e}");
     }
 }

@@ -28,13 +28,6 @@ impl Caller {
             role: self.0.role,
         }
     }
-
-    /// Seals a cursor binding to this caller's site, so cursors never cross sites.
-    pub fn binding(&self, inner: &[u8]) -> Vec<u8> {
-        let mut b = self.0.site_id.to_be_bytes().to_vec();
-        b.extend_from_slice(inner);
-        b
-    }
 }
 
 /// The bearer credential of a request: the `Authorization` header, or `?token=` on GET.
@@ -620,45 +613,7 @@ mod json_reader {
 }
 
 /// Reads a flat JSON body into `T`: unknown fields, missing ones, a string holding NUL and
-/// wrong types are 422 with the field named.
+/// wrong types are 422 with the field named ([`jekcms_envelope::fields::deserialize_flat`]).
 pub fn typed<T: serde::de::DeserializeOwned>(value: Value, fields: &[&str]) -> Result<T, AppError> {
-    let Value::Object(map) = &value else {
-        return Err(AppError::validation(
-            "body",
-            "the body must be a JSON object",
-        ));
-    };
-    let mut errors = Vec::new();
-    for key in map.keys().filter(|k| !fields.contains(&k.as_str())) {
-        errors.push(jekcms_content::FieldError::new(
-            key.clone(),
-            "unknown field",
-        ));
-    }
-    for field in fields.iter().filter(|f| !map.contains_key(**f)) {
-        errors.push(jekcms_content::FieldError::new(
-            *field,
-            format!("{field} is required"),
-        ));
-    }
-    for (key, v) in map {
-        if v.as_str().is_some_and(|s| s.contains('\0')) {
-            errors.push(jekcms_content::FieldError::new(
-                key.clone(),
-                format!("{key} must not contain NUL"),
-            ));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(AppError::fields(errors));
-    }
-    serde_json::from_value(value).map_err(|_| {
-        AppError::validation(
-            "body",
-            format!(
-                "expected {} with the types the documentation gives",
-                fields.join(", ")
-            ),
-        )
-    })
+    jekcms_envelope::fields::deserialize_flat(value, fields).map_err(AppError::fields)
 }

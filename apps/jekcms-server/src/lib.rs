@@ -5,12 +5,13 @@
 //!   error mapped to an envelope code, in one place. [`extract`]: caller, JSON and query.
 //! - [`server`]: connections (TCP_NODELAY, timeouts, limits). [`compress`]: gzip in one
 //!   write. [`body_deadline`]: request bodies that stall or trickle are cut.
-//! - [`routes`]: thin handlers and the one route list. [`paging`]: id-ordered cursor pages
-//!   (users, keys). [`openapi`]: the generated spec. [`schemas`]: the documentation shapes
-//!   both name. [`uploads`]: media bytes.
+//! - [`routes`]: thin handlers and the one route list. [`paging`]: every list's request read
+//!   once, and the id-ordered lists (users, keys). [`openapi`]: the generated spec.
+//!   [`schemas`]: the documentation shapes both name. [`uploads`]: media bytes.
 //!
 //! This is the only crate that knows actix-web; domain rules live in `crates/`.
 
+pub mod backup;
 pub mod body_deadline;
 pub mod cli;
 pub mod compress;
@@ -68,7 +69,7 @@ pub fn build_app(
         )
         .default_service(web::to(routes::fallback))
         .wrap(body_deadline)
-        .wrap(compress::Gzip)
+        .wrap(actix_web::middleware::from_fn(compress::gzip_responses))
         .wrap(context::RequestContext)
 }
 

@@ -1,93 +1,79 @@
-//! Id-ordered cursor pages for small collections (users, API keys): `?limit=` 1–100
-//! (default 20) and `?cursor=`, sealed like every cursor and bound to the caller's site and
-//! the collection, so a cursor of one list is refused by another.
+//! Every list request is read the one way of [`jekcms_content::page`]: [`list_request`]
+//! parses the query string once, with the caller's site and the deployment's cursor codec,
+//! into the list's query and the window a store is asked for; the handler then cuts and
+//! seals the fetched rows with [`ListRequest::page`].
+//!
+//! The id-ordered lists (users, API keys) add no parameters: [`ById`]. Their cursors are
+//! bound to the site and the collection, so a cursor of one list is refused by another.
 
 use crate::errors::AppError;
-use crate::extract::query_pairs;
+use crate::extract::{Caller, query_pairs};
 use actix_web::HttpRequest;
-use jekcms_content::list::Page;
-use jekcms_cursor::{Cursor, CursorCodec, SortKey};
+use jekcms_accounts::model::{ApiKey, User};
+use jekcms_content::FieldError;
+use jekcms_content::page::{Bound, Keys, ListRequest, Listing, Params};
+use jekcms_cursor::CursorCodec;
+use std::marker::PhantomData;
 
-/// The page a request asks for.
-#[derive(Debug, Clone, Copy)]
-pub struct IdPage {
-    /// Rows wanted.
-    pub limit: u32,
-    /// Last id of the previous page.
-    pub after: Option<i64>,
+/// Parses the list request `req` of `caller` for list `Q`; every bad parameter is a 422
+/// naming it.
+pub fn list_request<'c, Q: Listing>(
+    req: &HttpRequest,
+    caller: &Caller,
+    codec: &'c CursorCodec,
+) -> Result<ListRequest<'c, Q>, AppError> {
+    let pairs = query_pairs(req)?;
+    ListRequest::parse(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        codec,
+        caller.0.site_id,
+    )
+    .map_err(AppError::fields)
 }
 
-impl IdPage {
-    /// Reads `limit` and `cursor`; anything else, or a bad value, is 422 naming it.
-    pub fn from_request(
-        req: &HttpRequest,
-        codec: &CursorCodec,
-        binding: &[u8],
-    ) -> Result<Self, AppError> {
-        let mut page = Self {
-            limit: 20,
-            after: None,
-        };
-        let mut seen: Vec<String> = Vec::new();
-        for (name, value) in query_pairs(req)? {
-            if seen.contains(&name) {
-                return Err(AppError::validation(
-                    name.clone(),
-                    format!("{name} is given more than once"),
-                ));
-            }
-            match name.as_str() {
-                "limit" => {
-                    page.limit = value
-                        .parse()
-                        .ok()
-                        .filter(|n| (1..=100).contains(n))
-                        .ok_or_else(|| {
-                            AppError::validation("limit", "limit must be an integer from 1 to 100")
-                        })?;
-                }
-                "cursor" => {
-                    let cursor = codec.open(&value, binding).map_err(|_| {
-                        AppError::validation(
-                            "cursor",
-                            "the cursor is invalid or belongs to another list",
-                        )
-                    })?;
-                    page.after = Some(cursor.id);
-                }
-                _ => {
-                    return Err(AppError::validation(
-                        name.clone(),
-                        format!("unknown parameter {name}; this list takes limit and cursor"),
-                    ));
-                }
-            }
-            seen.push(name);
-        }
-        Ok(page)
+/// A row of a list ordered by id alone.
+pub trait IdRow {
+    /// The collection its cursors are bound to.
+    const COLLECTION: &'static [u8];
+    /// Its id.
+    fn id(&self) -> i64;
+}
+
+impl IdRow for User {
+    const COLLECTION: &'static [u8] = b"users";
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+impl IdRow for ApiKey {
+    const COLLECTION: &'static [u8] = b"api-keys";
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+/// A list of `T` in id order, with no parameters besides `limit` and `cursor`.
+#[derive(Debug)]
+pub struct ById<T>(PhantomData<T>);
+
+impl<T: IdRow> Listing for ById<T> {
+    type Item = T;
+    const PARAMS: &'static [&'static str] = &[];
+
+    fn from_params(_: &Params<'_>) -> Result<Self, Vec<FieldError>> {
+        Ok(Self(PhantomData))
     }
 
-    /// How many rows to fetch: one more than wanted, to learn whether more follow.
-    pub fn fetch(&self) -> u32 {
-        self.limit + 1
+    fn binding(&self) -> Vec<u8> {
+        T::COLLECTION.to_vec()
     }
 
-    /// Cuts the fetched rows to a page, with the cursor after its last row.
-    pub fn page<T>(&self, mut rows: Vec<T>, id_of: impl Fn(&T) -> i64) -> Page<T> {
-        let more = rows.len() > self.limit as usize;
-        rows.truncate(self.limit as usize);
-        let next = if more {
-            rows.last().map(|r| Cursor {
-                key: SortKey::Null,
-                id: id_of(r),
-            })
-        } else {
-            None
-        };
-        Page {
-            items: rows,
-            next,
-            total: None,
-        }
+    fn keys(&self) -> Keys {
+        Keys::IdOnly
+    }
+
+    fn bound_after(&self, row: &T) -> Bound {
+        Bound::id(row.id())
     }
 }

@@ -3,8 +3,7 @@
 use crate::context;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use jekcms_content::list::Page;
-use jekcms_cursor::CursorCodec;
+use jekcms_content::page::Page;
 use jekcms_envelope::{Envelope, Meta, PageMeta};
 use serde::Serialize;
 
@@ -48,18 +47,12 @@ pub fn created<T: Serialize>(location: String, data: T) -> HttpResponse {
         .json(Envelope::ok(data, Meta::new(context::request_id())))
 }
 
-/// `200` with a list page; `next_cursor` sealed to `binding`.
-pub fn page<T: Serialize>(
-    page: Page<T>,
-    limit: u32,
-    codec: &CursorCodec,
-    binding: &[u8],
-) -> HttpResponse {
-    let next_cursor = page.next.as_ref().map(|c| codec.seal(c, binding));
+/// `200` with a list page (cut and sealed by `ListRequest::page`).
+pub fn page<T: Serialize>(page: Page<T>) -> HttpResponse {
     let meta = Meta::new(context::request_id()).with_page(PageMeta {
-        has_more: next_cursor.is_some(),
-        next_cursor,
-        limit,
+        has_more: page.next_cursor.is_some(),
+        next_cursor: page.next_cursor,
+        limit: page.limit,
         total: page.total,
     });
     let capacity = (page.items.len() + 1) * ITEM_BYTES;

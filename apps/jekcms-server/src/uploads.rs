@@ -1,10 +1,16 @@
-//! Writing uploaded bytes to the media directory: streamed to a temporary file while being
-//! hashed and measured, sniffed, then renamed into place — so a failed or refused upload
-//! leaves nothing behind and a stored file is always complete.
+//! Uploads: the form of `POST /api/v2/media` ([`UploadBody`], an extractor that reads
+//! nothing until the handler has checked the caller's role), and writing the uploaded bytes
+//! to the media directory: streamed to a temporary file while being hashed and measured,
+//! sniffed, then renamed into place — so a failed or refused upload leaves nothing behind
+//! and a stored file is always complete.
 
-use futures_util::Stream;
-use jekcms_content::ContentError;
-use jekcms_content::media::{self, NewMedia};
+use actix_multipart::{Field, Multipart};
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::{Stream, StreamExt};
+use jekcms_content::media::{self, NewMedia, check_alt_text};
+use jekcms_content::{ContentError, FieldError};
 use ring::digest;
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
@@ -30,6 +36,21 @@ pub enum UploadError {
     /// The file system failed.
     #[error("storage error: {0}")]
     Io(std::io::Error),
+    /// The body is not `multipart/form-data`.
+    #[error("the upload is not multipart/form-data")]
+    NotMultipart,
+    /// The multipart body does not parse.
+    #[error("the multipart body is malformed")]
+    Malformed,
+    /// A form field is missing, unknown, repeated or invalid.
+    #[error("{}: {}", .0.field, .0.message)]
+    Field(FieldError),
+}
+
+impl UploadError {
+    fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Field(FieldError::new(field, message))
+    }
 }
 
 impl From<std::io::Error> for UploadError {
@@ -43,6 +64,157 @@ impl From<std::io::Error> for UploadError {
     }
 }
 
+/// Longest `alt_text` form field read, in bytes (the alt-text rules then apply).
+const MAX_ALT_TEXT_BYTES: usize = 8 * 1024;
+
+/// Where an upload is stored and how large it may be.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadTarget<'a> {
+    /// The media directory (`JEKCMS_MEDIA_DIR`).
+    pub media_dir: &'a Path,
+    /// The uploader's site: files go to `media_dir/<site_id>/`.
+    pub site_id: i64,
+    /// Largest file accepted (`JEKCMS_MAX_UPLOAD_BYTES`).
+    pub max_bytes: u64,
+}
+
+/// The body of an upload, not read yet: `multipart/form-data` with one `file` field and
+/// optionally `alt_text`. Extracting it reads nothing, so a handler checks the caller's
+/// role first and only then [receives](UploadBody::receive) the body. Its reads go through
+/// the body deadline like any other.
+pub struct UploadBody {
+    /// `None` when the request is not `multipart/form-data`.
+    form: Option<Multipart>,
+}
+
+impl FromRequest for UploadBody {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let form =
+            is_multipart(req.headers()).then(|| Multipart::new(req.headers(), payload.take()));
+        std::future::ready(Ok(Self { form }))
+    }
+}
+
+impl UploadBody {
+    /// Reads the form: streams the file into the site's directory and returns the record to
+    /// insert, with its `alt_text`. Refused: not multipart (`NotMultipart`), a body that
+    /// does not parse (`Malformed`, or `Interrupted` inside the file), a file over the limit
+    /// or of a type not accepted, and a missing, repeated or unknown field or a bad alt
+    /// text (`Field`). A refused upload leaves no file behind.
+    pub async fn receive(self, target: UploadTarget<'_>) -> Result<NewMedia, UploadError> {
+        let Some(mut form) = self.form else {
+            return Err(UploadError::NotMultipart);
+        };
+        let mut stored: Option<NewMedia> = None;
+        let mut alt_text = None;
+        let read = async {
+            while let Some(field) = form.next().await {
+                let mut field = field.map_err(|_| UploadError::Malformed)?;
+                let name = field.name().unwrap_or_default().to_owned();
+                match FormField::named(&name, stored.is_some())? {
+                    FormField::File => stored = Some(store_field(&mut field, target).await?),
+                    FormField::AltText => alt_text = Some(read_alt_text(&mut field).await?),
+                }
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = read {
+            if let Some(new) = &stored {
+                remove(target.media_dir, &new.storage_key).await;
+            }
+            return Err(e);
+        }
+        let mut new =
+            stored.ok_or_else(|| UploadError::field("file", "a file field is required"))?;
+        new.alt_text = alt_text;
+        Ok(new)
+    }
+}
+
+/// Whether a request's `Content-Type` is `multipart/form-data`.
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
+}
+
+/// A field of the upload form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FormField {
+    File,
+    AltText,
+}
+
+impl FormField {
+    /// The field called `name`, given whether the form had its file already: one `file`,
+    /// any `alt_text` (the last counts), nothing else.
+    fn named(name: &str, have_file: bool) -> Result<Self, UploadError> {
+        match name {
+            "file" if !have_file => Ok(Self::File),
+            "file" => Err(UploadError::field("file", "send exactly one file")),
+            "alt_text" => Ok(Self::AltText),
+            other => Err(UploadError::field(
+                other,
+                "unknown form field; send file and optionally alt_text",
+            )),
+        }
+    }
+}
+
+/// Streams the `file` field to the site's directory.
+async fn store_field(field: &mut Field, target: UploadTarget<'_>) -> Result<NewMedia, UploadError> {
+    let filename = field
+        .content_disposition()
+        .and_then(|d| d.get_filename())
+        .map(str::to_owned);
+    let chunks = field.map(|c| c.map_err(|_| ()));
+    store_upload(
+        target.media_dir,
+        target.site_id,
+        filename.as_deref(),
+        target.max_bytes,
+        Box::pin(chunks),
+    )
+    .await
+}
+
+/// Reads the `alt_text` field.
+async fn read_alt_text(field: &mut Field) -> Result<String, UploadError> {
+    let mut text = AltText::default();
+    while let Some(chunk) = field.next().await {
+        text.push(&chunk.map_err(|_| UploadError::Malformed)?)?;
+    }
+    text.finish()
+}
+
+/// The bytes of an `alt_text` field as they arrive.
+#[derive(Debug, Default)]
+struct AltText(Vec<u8>);
+
+impl AltText {
+    /// Adds a chunk; refused past [`MAX_ALT_TEXT_BYTES`], before the rest is read.
+    fn push(&mut self, chunk: &[u8]) -> Result<(), UploadError> {
+        self.0.extend_from_slice(chunk);
+        if self.0.len() > MAX_ALT_TEXT_BYTES {
+            return Err(UploadError::field("alt_text", "alt_text is too long"));
+        }
+        Ok(())
+    }
+
+    /// The text, if UTF-8 and within the alt-text rules.
+    fn finish(self) -> Result<String, UploadError> {
+        let text = String::from_utf8(self.0)
+            .map_err(|_| UploadError::field("alt_text", "alt_text must be UTF-8 text"))?;
+        check_alt_text(&text).map_err(UploadError::Field)?;
+        Ok(text)
+    }
+}
+
 /// Stores one uploaded file under `media_dir/<site_id>/`, returning the record to insert.
 pub async fn store_upload(
     media_dir: &Path,
@@ -51,7 +223,6 @@ pub async fn store_upload(
     max_bytes: u64,
     mut chunks: impl Stream<Item = Result<actix_web::web::Bytes, ()>> + Unpin,
 ) -> Result<NewMedia, UploadError> {
-    use futures_util::StreamExt;
     let dir = media_dir.join(site_id.to_string());
     tokio::fs::create_dir_all(&dir).await?;
     let name = random_name();
@@ -180,6 +351,279 @@ impl Drop for RemoveOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::errors::AppError;
+    use jekcms_envelope::ErrorCode;
+
+    /// A 3×2 PNG header: enough for sniffing and dimensions.
+    const PNG: &[u8] = &[
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, b'I', b'H', b'D', b'R', 0,
+        0, 0, 3, 0, 0, 0, 2, 8, 6, 0, 0, 0, 0x72, 0xB6, 0x0D, 0x24,
+    ];
+
+    #[test]
+    fn only_multipart_form_data_is_an_upload() {
+        let headers = |value: Option<&str>| {
+            let mut h = HeaderMap::new();
+            if let Some(v) = value {
+                h.insert(header::CONTENT_TYPE, v.parse().unwrap());
+            }
+            h
+        };
+        for yes in [
+            "multipart/form-data; boundary=x",
+            "Multipart/Form-Data; boundary=x",
+            "multipart/form-data",
+        ] {
+            assert!(is_multipart(&headers(Some(yes))), "{yes}");
+        }
+        for no in [
+            Some("application/json"),
+            Some("multipart/mixed; boundary=x"),
+            Some("image/png"),
+            Some(" multipart/form-data"),
+            None,
+        ] {
+            assert!(!is_multipart(&headers(no)), "{no:?}");
+        }
+    }
+
+    fn field_of(e: UploadError) -> (String, String) {
+        match e {
+            UploadError::Field(f) => (f.field, f.message),
+            other => panic!("not a field error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_form_has_one_file_any_alt_text_and_nothing_else() {
+        assert_eq!(FormField::named("file", false).unwrap(), FormField::File);
+        assert_eq!(
+            FormField::named("alt_text", false).unwrap(),
+            FormField::AltText
+        );
+        assert_eq!(
+            FormField::named("alt_text", true).unwrap(),
+            FormField::AltText
+        );
+        let (field, message) = field_of(FormField::named("file", true).unwrap_err());
+        assert_eq!(
+            (field.as_str(), message.as_str()),
+            ("file", "send exactly one file")
+        );
+        for unknown in ["colour", "File", ""] {
+            let (field, message) = field_of(FormField::named(unknown, false).unwrap_err());
+            assert_eq!(field, unknown);
+            assert!(message.starts_with("unknown form field"), "{message}");
+        }
+    }
+
+    #[test]
+    fn alt_text_is_bounded_utf8_within_the_rules() {
+        let mut text = AltText::default();
+        text.push("Une ".as_bytes()).unwrap();
+        text.push("phrase é".as_bytes()).unwrap();
+        assert_eq!(text.finish().unwrap(), "Une phrase é");
+        // Refused at the chunk that crosses the limit, before the rest is read.
+        let mut text = AltText::default();
+        text.push(&[b'a'; MAX_ALT_TEXT_BYTES]).unwrap();
+        let (field, message) = field_of(text.push(b"a").unwrap_err());
+        assert_eq!(
+            (field.as_str(), message.as_str()),
+            ("alt_text", "alt_text is too long")
+        );
+        // A UTF-8 character split across chunks is whole again at the end.
+        let mut text = AltText::default();
+        let e = "é".as_bytes();
+        text.push(&e[..1]).unwrap();
+        text.push(&e[1..]).unwrap();
+        assert_eq!(text.finish().unwrap(), "é");
+        let mut text = AltText::default();
+        text.push(b"caf\xe9").unwrap();
+        assert_eq!(
+            field_of(text.finish().unwrap_err()).1,
+            "alt_text must be UTF-8 text"
+        );
+        // Within the byte bound but over the character rule, or with a NUL.
+        let mut text = AltText::default();
+        text.push("a".repeat(1_001).as_bytes()).unwrap();
+        assert!(field_of(text.finish().unwrap_err()).1.contains("at most"));
+        let mut text = AltText::default();
+        text.push(b"a\0b").unwrap();
+        assert!(field_of(text.finish().unwrap_err()).1.contains("NUL"));
+    }
+
+    #[test]
+    fn upload_errors_map_to_contract_codes() {
+        let cases: Vec<(UploadError, ErrorCode, &str)> = vec![
+            (
+                UploadError::NotMultipart,
+                ErrorCode::UnsupportedMediaType,
+                "upload with Content-Type: multipart/form-data and a file field",
+            ),
+            (
+                UploadError::Malformed,
+                ErrorCode::MalformedRequest,
+                "the multipart body is malformed",
+            ),
+            (
+                UploadError::Interrupted,
+                ErrorCode::MalformedRequest,
+                "the upload was interrupted",
+            ),
+            (
+                UploadError::TooLarge(10),
+                ErrorCode::PayloadTooLarge,
+                "the file is larger than the limit of 10 bytes",
+            ),
+            (
+                UploadError::field("file", "a file field is required"),
+                ErrorCode::ValidationFailed,
+                "a file field is required",
+            ),
+        ];
+        for (e, code, message) in cases {
+            let e = AppError::from(e);
+            assert_eq!(e.0.code(), code);
+            assert_eq!(e.0.errors()[0].message, message);
+        }
+        let e = AppError::from(UploadError::field("alt_text", "x"));
+        assert_eq!(e.0.http_status(), 422);
+        assert_eq!(e.0.errors()[0].field.as_deref(), Some("alt_text"));
+    }
+
+    /// A multipart body of `(name, filename, bytes)` parts.
+    fn form(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (name, filename, data) in parts {
+            body.extend_from_slice(b"--XBoundary\r\n");
+            let disposition = match filename {
+                Some(f) => format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\r\n"
+                ),
+                None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
+            };
+            body.extend_from_slice(disposition.as_bytes());
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"--XBoundary--\r\n");
+        body
+    }
+
+    /// Receives `body` sent as `content_type` into a fresh media directory; returns the
+    /// outcome and how many files the directory then holds.
+    async fn receive(
+        content_type: &str,
+        body: Vec<u8>,
+        max_bytes: u64,
+    ) -> (Result<NewMedia, UploadError>, usize) {
+        let dir = std::env::temp_dir().join(format!("jekcms-uploads-{}", random_name()));
+        let (req, mut payload) = actix_web::test::TestRequest::post()
+            .insert_header((header::CONTENT_TYPE, content_type))
+            .set_payload(body)
+            .to_http_parts();
+        let upload = UploadBody::from_request(&req, &mut payload).await.unwrap();
+        let target = UploadTarget {
+            media_dir: &dir,
+            site_id: 7,
+            max_bytes,
+        };
+        let outcome = upload.receive(target).await;
+        let files = std::fs::read_dir(dir.join("7")).map_or(0, |d| d.count());
+        let _ = std::fs::remove_dir_all(&dir);
+        (outcome, files)
+    }
+
+    const FORM: &str = "multipart/form-data; boundary=XBoundary";
+
+    #[actix_web::test]
+    async fn a_file_and_its_alt_text_are_stored_as_one_record() {
+        let body = form(&[
+            ("alt_text", None, b"first"),
+            ("file", Some("a.png"), PNG),
+            ("alt_text", None, b"A tiny image"),
+        ]);
+        let (outcome, files) = receive(FORM, body, 1024).await;
+        let new = outcome.unwrap();
+        assert_eq!(files, 1);
+        assert_eq!(new.mime_type, "image/png");
+        assert_eq!(new.filename, "a.png");
+        assert_eq!((new.width, new.height), (Some(3), Some(2)));
+        assert_eq!(new.size_bytes, PNG.len() as i64);
+        // The last alt_text counts.
+        assert_eq!(new.alt_text.as_deref(), Some("A tiny image"));
+        assert!(new.storage_key.starts_with("7/") && new.storage_key.ends_with(".png"));
+    }
+
+    #[actix_web::test]
+    async fn refused_forms_leave_no_file_behind() {
+        let refused: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "file",
+                form(&[("file", Some("a.png"), PNG), ("file", Some("b.png"), PNG)]),
+                "send exactly one file",
+            ),
+            (
+                "colour",
+                form(&[("file", Some("a.png"), PNG), ("colour", None, b"red")]),
+                "unknown form field; send file and optionally alt_text",
+            ),
+            (
+                "alt_text",
+                form(&[("file", Some("a.png"), PNG), ("alt_text", None, b"\0")]),
+                "alt_text must not contain NUL",
+            ),
+            (
+                "file",
+                form(&[("alt_text", None, b"no file")]),
+                "a file field is required",
+            ),
+        ];
+        for (field, body, message) in refused {
+            let (outcome, files) = receive(FORM, body, 1024).await;
+            let (f, m) = field_of(outcome.unwrap_err());
+            assert_eq!((f.as_str(), m.as_str()), (field, message));
+            assert_eq!(files, 0, "{message}");
+        }
+        let (outcome, files) = receive(FORM, form(&[("file", Some("a.png"), PNG)]), 10).await;
+        assert!(
+            matches!(outcome, Err(UploadError::TooLarge(10))),
+            "{outcome:?}"
+        );
+        assert_eq!(files, 0);
+        let (outcome, files) =
+            receive(FORM, form(&[("file", Some("a.txt"), b"plain text")]), 1024).await;
+        assert!(
+            matches!(outcome, Err(UploadError::Content(_))),
+            "{outcome:?}"
+        );
+        assert_eq!(files, 0);
+    }
+
+    #[actix_web::test]
+    async fn a_body_that_is_not_a_form_is_refused_before_anything_is_written() {
+        let (outcome, files) = receive("image/png", PNG.to_vec(), 1024).await;
+        assert!(
+            matches!(outcome, Err(UploadError::NotMultipart)),
+            "{outcome:?}"
+        );
+        assert_eq!(files, 0);
+        let (outcome, _) = receive(FORM, b"no boundary anywhere".to_vec(), 1024).await;
+        assert!(
+            matches!(outcome, Err(UploadError::Malformed)),
+            "{outcome:?}"
+        );
+        let (outcome, _) = receive(
+            "multipart/form-data",
+            form(&[("file", Some("a.png"), PNG)]),
+            1024,
+        )
+        .await;
+        assert!(
+            matches!(outcome, Err(UploadError::Malformed)),
+            "{outcome:?}"
+        );
+    }
 
     #[test]
     fn a_full_disk_or_quota_is_no_space_and_other_failures_are_io() {

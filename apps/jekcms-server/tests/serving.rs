@@ -303,6 +303,26 @@ fn start_body(
     conn
 }
 
+/// Starts an upload to `/api/v2/media` announced as 1 MB: the multipart head of a PNG file
+/// part, then `file_start`, the first bytes of the file.
+fn start_upload(addr: &str, token: &str, file_start: &[u8]) -> TcpStream {
+    let boundary = "jekcms-boundary";
+    let mut sent = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    sent.extend_from_slice(file_start);
+    start_body(
+        addr,
+        "/api/v2/media",
+        token,
+        &format!("multipart/form-data; boundary={boundary}"),
+        1_000_000,
+        &sent,
+    )
+}
+
 /// Reads the answer to a body that stopped arriving: it must come within `within`, say why,
 /// and the server must close the connection after it.
 fn assert_cut(conn: TcpStream, started: Instant, within: std::ops::Range<Duration>) {
@@ -353,23 +373,10 @@ fn a_body_that_stops_arriving_is_cut_after_the_body_timeout() {
         Duration::from_millis(900)..Duration::from_secs(6),
     );
 
-    let boundary = "jekcms-boundary";
-    let mut upload = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\
-         Content-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    upload.extend_from_slice(b"\x89PNG\r\n\x1a\n");
-    upload.extend_from_slice(&[7u8; 40_000]);
+    let mut png_start = b"\x89PNG\r\n\x1a\n".to_vec();
+    png_start.extend_from_slice(&[7u8; 40_000]);
     let started = Instant::now();
-    let conn = start_body(
-        &served.addr,
-        "/api/v2/media",
-        &token,
-        &format!("multipart/form-data; boundary={boundary}"),
-        1_000_000,
-        &upload,
-    );
+    let conn = start_upload(&served.addr, &token, &png_start);
     assert_cut(
         conn,
         started,
@@ -410,20 +417,8 @@ fn a_body_that_trickles_below_the_minimum_rate_is_cut() {
         ],
     );
     let token = served.owner_token();
-    let boundary = "jekcms-boundary";
-    let head = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\
-         Content-Type: image/png\r\n\r\n\x7fPNG"
-    );
     let started = Instant::now();
-    let conn = start_body(
-        &served.addr,
-        "/api/v2/media",
-        &token,
-        &format!("multipart/form-data; boundary={boundary}"),
-        1_000_000,
-        head.as_bytes(),
-    );
+    let conn = start_upload(&served.addr, &token, b"\x7fPNG");
     let mut trickle = conn.try_clone().unwrap();
     let writer = std::thread::spawn(move || {
         // 100 bytes every 200 ms until the server hangs up (or 20 s).
@@ -484,6 +479,43 @@ fn connections_past_the_limit_wait_until_one_closes() {
         .unwrap();
     let (status, _, _) = read_response(&mut BufReader::new(extra));
     assert_eq!(status, 200, "served once a connection closed");
+}
+
+/// `JEKCMS_KEEP_ALIVE`: a kept-alive connection serves request after request while it is
+/// used, and the server closes it once it has been idle for the setting (1 s here; the
+/// default is 5 s), so that idle clients do not hold connections for ever.
+#[test]
+fn idle_keep_alive_connections_are_closed_after_the_setting() {
+    let served = Served::start(0, &[("JEKCMS_KEEP_ALIVE", "1")]);
+    let conn = TcpStream::connect(&served.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut writer = conn.try_clone().unwrap();
+    let mut reader = BufReader::new(conn);
+    for round in 0..3 {
+        if round > 0 {
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        writer
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let (status, headers, _) = read_response(&mut reader);
+        assert_eq!(status, 200);
+        assert_ne!(header(&headers, "connection"), Some("close"), "{headers:?}");
+    }
+    let idle_since = Instant::now();
+    let mut rest = Vec::new();
+    let read = reader.read_to_end(&mut rest);
+    let idle = idle_since.elapsed();
+    assert!(
+        matches!(read, Ok(0)),
+        "the idle connection was closed without a byte: {read:?} {rest:?}"
+    );
+    assert!(
+        // actix's timers tick on a coarse clock: up to ~0.5 s early.
+        (Duration::from_millis(300)..Duration::from_secs(4)).contains(&idle),
+        "closed after {idle:?} idle, not about 1 s"
+    );
 }
 
 /// #22: graceful shutdown. After `SIGTERM` a request in flight (a post whose body is still
@@ -572,6 +604,7 @@ fn unusable_settings_stop_the_start_with_one_line() {
         ("JEKCMS_REFRESH_TOKEN_TTL", "9223372036854775807"),
         ("JEKCMS_LOG", "verbose"),
         ("JEKCMS_LOG", "json"),
+        ("JEKCMS_LOG_FORMAT", "yaml"),
     ] {
         let started = Instant::now();
         let out = Command::new(env!("CARGO_BIN_EXE_jekcms"))
@@ -590,5 +623,47 @@ fn unusable_settings_stop_the_start_with_one_line() {
         assert_eq!(lines.len(), 1, "{var}={value}: {stderr}");
         assert!(lines[0].contains(var), "{var}={value}: {stderr}");
         assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+    }
+}
+
+/// #19: a start-up error names the variable AND what it points at: the database file or
+/// its missing directory, PostgreSQL's host and the server's own reason.
+#[test]
+fn start_up_errors_name_the_file_or_server_and_the_reason() {
+    let mut cases = vec![(
+        "sqlite:///nonexistent-jekcms-dir/sub/x.db".to_owned(),
+        vec![
+            "JEKCMS_DATABASE_URL",
+            "/nonexistent-jekcms-dir/sub/x.db",
+            "its directory /nonexistent-jekcms-dir/sub does not exist",
+        ],
+    )];
+    if let Ok(admin) = std::env::var("JEKCMS_TEST_POSTGRES_URL") {
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        cases.push((
+            format!("{base}/jekcms_no_such_database_here"),
+            vec![
+                "JEKCMS_DATABASE_URL",
+                "PostgreSQL at ",
+                r#"database "jekcms_no_such_database_here" does not exist"#,
+            ],
+        ));
+    }
+    for (url, says) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_jekcms"))
+            .env_clear()
+            .env("JEKCMS_DATABASE_URL", &url)
+            .env("JEKCMS_SECRET_KEY", "7".repeat(64))
+            .env("JEKCMS_DB_STARTUP_TIMEOUT", "1")
+            .arg("migrate")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{url}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().last().unwrap_or_default();
+        for part in says {
+            assert!(last.contains(part), "{url}: no {part:?} in {last:?}");
+        }
     }
 }

@@ -20,24 +20,9 @@ pub mod service;
 pub use model::{ApiKey, CreatedKey, KeyFamily, Site, User};
 pub use repo::AccountStore;
 
-/// One invalid field of a request body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field, e.g. `email`.
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A new field error.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+/// One invalid field of a request body (the one type of every crate, from
+/// `jekcms-envelope`).
+pub use jekcms_envelope::FieldError;
 
 /// What can go wrong with an account operation.
 #[derive(Debug, thiserror::Error)]

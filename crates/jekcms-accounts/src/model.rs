@@ -1,11 +1,12 @@
 //! Users, sites and keys as the API shows them, and the request bodies that create and
-//! change them, each parsed with one [`FieldError`] per bad field.
+//! change them, each parsed with one [`FieldError`](crate::FieldError) per bad field.
 
-use crate::{AccountError, FieldError};
+use crate::AccountError;
 use chrono::{DateTime, Utc};
 use jekcms_auth::Role;
+use jekcms_envelope::fields::Fields;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// A user of a site.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -209,83 +210,15 @@ pub struct KeyRequest {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// Reads a JSON object field by field, collecting every problem.
-struct Fields<'a> {
-    map: &'a Map<String, Value>,
-    errors: Vec<FieldError>,
+/// Reads `body` as an object of the `allowed` fields ([`Fields`], shared by every body of
+/// the API).
+fn fields(body: &Value, allowed: &[&str]) -> Result<Fields, AccountError> {
+    Fields::new(body.clone(), allowed).map_err(AccountError::Validation)
 }
 
-impl<'a> Fields<'a> {
-    fn new(body: &'a Value, allowed: &[&str]) -> Result<Self, AccountError> {
-        let Value::Object(map) = body else {
-            return Err(AccountError::field(
-                "body",
-                "the body must be a JSON object",
-            ));
-        };
-        let errors = map
-            .keys()
-            .filter(|k| !allowed.contains(&k.as_str()))
-            .map(|k| FieldError::new(k.clone(), "unknown field"))
-            .collect();
-        Ok(Self { map, errors })
-    }
-
-    fn fail(&mut self, field: &str, message: impl Into<String>) {
-        self.errors.push(FieldError::new(field, message));
-    }
-
-    /// A string field; `required` reports its absence. `null` is never accepted, nor a NUL
-    /// character (PostgreSQL cannot store one; SQLite would).
-    fn string(&mut self, field: &str, required: bool) -> Option<String> {
-        let s = self.raw_string(field, required)?;
-        if s.contains('\0') {
-            self.fail(field, format!("{field} must not contain NUL"));
-            return None;
-        }
-        Some(s)
-    }
-
-    /// [`Self::string`] that lets NUL through, for a login: there a NUL is simply a wrong
-    /// email or password.
-    fn raw_string(&mut self, field: &str, required: bool) -> Option<String> {
-        match self.map.get(field) {
-            None if required => {
-                self.fail(field, format!("{field} is required"));
-                None
-            }
-            None => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(_) => {
-                self.fail(field, format!("{field} must be a string"));
-                None
-            }
-        }
-    }
-
-    fn checked<T>(
-        &mut self,
-        field: &str,
-        required: bool,
-        check: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        let raw = self.string(field, required)?;
-        match check(&raw) {
-            Ok(v) => Some(v),
-            Err(m) => {
-                self.fail(field, m);
-                None
-            }
-        }
-    }
-
-    fn finish(self) -> Result<(), AccountError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(AccountError::Validation(self.errors))
-        }
-    }
+/// Every problem [`Fields`] found, as an account error.
+fn finish(f: Fields) -> Result<(), AccountError> {
+    f.finish(()).map_err(AccountError::Validation)
 }
 
 /// Normalises an email (trimmed, lower case) or says why it is not one.
@@ -334,12 +267,12 @@ fn check_role(raw: &str) -> Result<Role, String> {
 impl Registration {
     /// Parses `{"name","email","password","site_name"}`.
     pub fn parse(body: &Value) -> Result<Self, AccountError> {
-        let mut f = Fields::new(body, &["name", "email", "password", "site_name"])?;
+        let mut f = fields(body, &["name", "email", "password", "site_name"])?;
         let name = f.checked("name", true, |s| check_name("name", s));
         let email = f.checked("email", true, normalise_email);
         let password = f.checked("password", true, check_password);
         let site_name = f.checked("site_name", true, |s| check_name("site_name", s));
-        f.finish()?;
+        finish(f)?;
         Ok(Self {
             name: name.expect("checked"),
             email: email.expect("checked"),
@@ -364,11 +297,11 @@ impl Login {
     /// Parses `{"email","password","site"?}`. Shape errors only: whether the pair is right
     /// is the login's business, and a malformed email is simply a wrong one.
     pub fn parse(body: &Value) -> Result<Self, AccountError> {
-        let mut f = Fields::new(body, &["email", "password", "site"])?;
-        let email = f.raw_string("email", true);
-        let password = f.raw_string("password", true);
-        let site = f.raw_string("site", false);
-        f.finish()?;
+        let mut f = fields(body, &["email", "password", "site"])?;
+        let email = f.string_with_nul("email", true);
+        let password = f.string_with_nul("password", true);
+        let site = f.string_with_nul("site", false);
+        finish(f)?;
         Ok(Self {
             email: email.expect("checked").trim().to_lowercase(),
             password: password.expect("checked"),
@@ -380,12 +313,12 @@ impl Login {
 impl UserRequest {
     /// Parses `{"name","email","role","password"?}`.
     pub fn parse(body: &Value) -> Result<Self, AccountError> {
-        let mut f = Fields::new(body, &["name", "email", "role", "password"])?;
+        let mut f = fields(body, &["name", "email", "role", "password"])?;
         let name = f.checked("name", true, |s| check_name("name", s));
         let email = f.checked("email", true, normalise_email);
         let role = f.checked("role", true, check_role);
         let password = f.checked("password", false, check_password);
-        f.finish()?;
+        finish(f)?;
         Ok(Self {
             name: name.expect("checked"),
             email: email.expect("checked"),
@@ -400,7 +333,7 @@ impl UserPatch {
     /// `current_password` that confirms a change of one's own password or email (none may
     /// be `null`).
     pub fn parse(body: &Value) -> Result<Self, AccountError> {
-        let mut f = Fields::new(
+        let mut f = fields(
             body,
             &["name", "email", "role", "password", "current_password"],
         )?;
@@ -411,7 +344,7 @@ impl UserPatch {
             password: f.checked("password", false, check_password),
             current_password: f.string("current_password", false),
         };
-        f.finish()?;
+        finish(f)?;
         Ok(patch)
     }
 }
@@ -419,18 +352,9 @@ impl UserPatch {
 impl KeyRequest {
     /// Parses `{"name", "user_id"?, "family", "expires_at"?}`; `family` defaults to `api`.
     pub fn parse(body: &Value, now: DateTime<Utc>) -> Result<Self, AccountError> {
-        let mut f = Fields::new(body, &["name", "user_id", "family", "expires_at"])?;
+        let mut f = fields(body, &["name", "user_id", "family", "expires_at"])?;
         let name = f.checked("name", true, |s| check_name("name", s));
-        let user_id = match f.map.get("user_id") {
-            None | Some(Value::Null) => None,
-            Some(v) => match v.as_i64() {
-                Some(id) => Some(id),
-                None => {
-                    f.fail("user_id", "user_id must be an integer");
-                    None
-                }
-            },
-        };
+        let user_id = f.optional_integer("user_id");
         let family = f
             .checked("family", false, |s| match s {
                 "api" => Ok(KeyFamily::Api),
@@ -438,21 +362,23 @@ impl KeyRequest {
                 _ => Err("family must be api or mcp".to_owned()),
             })
             .unwrap_or(KeyFamily::Api);
-        let expires_at = match f.map.get("expires_at") {
+        let expires_at = match f.take("expires_at") {
             None | Some(Value::Null) => None,
-            Some(_) => f.checked("expires_at", false, |s| {
-                let t = DateTime::parse_from_rfc3339(s)
-                    .map_err(|_| "expires_at must be an RFC 3339 time".to_owned())?
-                    .with_timezone(&Utc);
-                if t <= now {
-                    return Err("expires_at must be in the future".to_owned());
-                }
-                // Both stores keep microseconds.
-                DateTime::from_timestamp_micros(t.timestamp_micros())
-                    .ok_or_else(|| "expires_at is out of range".to_owned())
+            Some(v) => f.as_string("expires_at", v).and_then(|raw| {
+                f.check("expires_at", &raw, |s| {
+                    let t = DateTime::parse_from_rfc3339(s)
+                        .map_err(|_| "expires_at must be an RFC 3339 time".to_owned())?
+                        .with_timezone(&Utc);
+                    if t <= now {
+                        return Err("expires_at must be in the future".to_owned());
+                    }
+                    // Both stores keep microseconds.
+                    DateTime::from_timestamp_micros(t.timestamp_micros())
+                        .ok_or_else(|| "expires_at is out of range".to_owned())
+                })
             }),
         };
-        f.finish()?;
+        finish(f)?;
         Ok(Self {
             name: name.expect("checked"),
             user_id,

@@ -107,6 +107,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Calls `hook` with the wait each time the client is about to wait out a `429`'s
+    /// `Retry-After` (a progress display can say why it stalls).
+    pub fn on_rate_limit_wait(mut self, hook: impl Fn(Duration) + Send + Sync + 'static) -> Self {
+        self.policy.on_rate_limit_wait = Some(crate::transport::WaitHook(Arc::new(hook)));
+        self
+    }
+
     /// The first backoff delay and the cap of the exponential backoff between retries
     /// (defaults 250 ms and 10 s). Each delay is drawn at random from its upper half.
     pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
@@ -168,7 +175,9 @@ fn normalise_base(url: &str) -> Result<String, Error> {
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(invalid("a base URL has no query or fragment"));
     }
-    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+    // The API's own prefix is accepted too: people copy it from the docs.
+    let base = parsed.as_str().trim_end_matches('/');
+    Ok(base.strip_suffix("/api/v2").unwrap_or(base).to_owned())
 }
 
 impl Client {
@@ -271,9 +280,34 @@ mod tests {
             normalise_base("https://example.com/cms/").unwrap(),
             "https://example.com/cms"
         );
+        assert_eq!(
+            normalise_base("http://127.0.0.1:8080/api/v2/").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            normalise_base("https://example.com/cms/api/v2").unwrap(),
+            "https://example.com/cms"
+        );
         assert!(normalise_base("ftp://example.com").is_err());
         assert!(normalise_base("example.com").is_err());
         assert!(normalise_base("http://example.com/?a=b").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_says_what_to_check() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let err = Client::builder(format!("http://127.0.0.1:{port}/api/v2"), "api_x", "sk_y")
+            .max_retries(0)
+            .connect()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("connection refused — is the server running at http://127.0.0.1:{port}?")
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub enum Error {
     Api(Box<ApiFailure>),
     /// The request could not be sent or the response not read (connection refused, reset,
     /// timed out, TLS failure).
-    #[error("transport error: {0}")]
+    #[error("{}", transport_message(.0))]
     Transport(#[source] reqwest::Error),
     /// The server answered, but not with the envelope or the `data` this client expects
     /// (a proxy's HTML error page, an unknown error code, a changed shape).
@@ -88,6 +88,53 @@ impl Error {
             Self::Transport(e) => e.status().map(|s| s.as_u16()),
             Self::InvalidBaseUrl { .. } | Self::Shutdown | Self::File { .. } => None,
         }
+    }
+}
+
+/// A transport failure in plain words: where it was going and what happened, with the
+/// likely cause of the common cases (nothing listening, no such host, too slow).
+fn transport_message(e: &reqwest::Error) -> String {
+    let server = e
+        .url()
+        .map(|u| {
+            let mut origin = u.clone();
+            origin.set_path("");
+            origin.set_query(None);
+            origin.as_str().trim_end_matches('/').to_owned()
+        })
+        .unwrap_or_else(|| "the server".to_owned());
+    let io_kind = {
+        let mut source = std::error::Error::source(e);
+        let mut kind = None;
+        while let Some(s) = source {
+            if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                kind = Some(io.kind());
+                break;
+            }
+            source = s.source();
+        }
+        kind
+    };
+    if e.is_timeout() {
+        return format!("{server} did not answer in time");
+    }
+    match io_kind {
+        Some(std::io::ErrorKind::ConnectionRefused) => {
+            format!("connection refused — is the server running at {server}?")
+        }
+        Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof) => {
+            format!("{server} closed the connection before answering")
+        }
+        _ if e.is_connect() => {
+            let mut cause = String::new();
+            let mut source = std::error::Error::source(e);
+            while let Some(s) = source {
+                cause = s.to_string();
+                source = s.source();
+            }
+            format!("cannot connect to {server}: {cause}")
+        }
+        _ => format!("transport error talking to {server}: {e}"),
     }
 }
 

@@ -19,6 +19,17 @@ pub(crate) struct Policy {
     pub(crate) max_retry_after: Duration,
     pub(crate) backoff_base: Duration,
     pub(crate) backoff_max: Duration,
+    pub(crate) on_rate_limit_wait: Option<WaitHook>,
+}
+
+/// Called with the wait before the client waits out a `429`'s `Retry-After`.
+#[derive(Clone)]
+pub(crate) struct WaitHook(pub(crate) Arc<dyn Fn(Duration) + Send + Sync>);
+
+impl std::fmt::Debug for WaitHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WaitHook")
+    }
 }
 
 impl Default for Policy {
@@ -30,6 +41,7 @@ impl Default for Policy {
             max_retry_after: Duration::from_secs(60),
             backoff_base: Duration::from_millis(250),
             backoff_max: Duration::from_secs(10),
+            on_rate_limit_wait: None,
         }
     }
 }
@@ -309,6 +321,9 @@ impl Transport {
             if wait <= self.policy.max_retry_after {
                 budget.rate_limit_retries -= 1;
                 tracing::debug!(path = %call.path, ?wait, "rate limited; waiting Retry-After");
+                if let Some(hook) = &self.policy.on_rate_limit_wait {
+                    (hook.0)(wait);
+                }
                 return Step::Wait(wait);
             }
         }

@@ -2,12 +2,17 @@
 //! per-item outcome in input order.
 //!
 //! Every item is validated by [`crate::post::parse_new`], the rules of a single create, with
-//! the field prefix `posts[i].`. Slug uniqueness across the batch and the site is decided by
-//! the store inside the import's transaction ([`crate::PostRepository::create_posts`]).
+//! the field prefix `posts[i].`. Slugs unique across the batch and the site are decided by
+//! [`SlugPlan`] (the [`slugs`] module), from what the store finds in the site inside the
+//! import's transaction ([`crate::PostRepository::create_posts`]).
 
 use crate::FieldError;
 use crate::post::{NewPost, parse_new};
 use serde_json::Value;
+
+pub mod slugs;
+
+pub use slugs::{SlugPlan, SuffixSearch};
 
 /// Most posts in one bulk call.
 pub const MAX_BULK_POSTS: usize = 100;

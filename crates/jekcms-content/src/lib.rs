@@ -4,11 +4,15 @@
 //! - [`post`]: [`Post`], the create and merge-patch inputs, and validation (API.md §3).
 //! - [`slug`]: slug rules and generation from titles (the `jekcms-slug` crate, which the CLI
 //!   uses too).
-//! - [`list`]: sorts, filters and pages for keyset pagination (API.md §4).
+//! - [`page`]: the one way every list pages (API.md §4): the page request parsed once, the
+//!   cursor opened and sealed under one binding, a typed keyset bound for the store, the
+//!   page cutter; and the legacy offset page.
+//! - [`list`]: the post list's sorts and filters on top of it.
 //! - [`media`]: [`Media`] records and content-type sniffing from bytes (API.md §5).
 //! - [`repo`]: [`PostRepository`] and [`MediaRepository`], implemented by `jekcms-store`.
 //! - [`service`]: operations as an [`service::Actor`] performs them, role checks included.
-//! - [`bulk`]: the bulk-import body and per-item outcomes (API.md §3).
+//! - [`bulk`]: the bulk-import body, its slugs ([`bulk::SlugPlan`]) and per-item outcomes
+//!   (API.md §3).
 //! - [`idempotency`]: `Idempotency-Key` rules and the claim-then-replay protocol over an
 //!   [`idempotency::IdempotencyStore`].
 //!
@@ -39,6 +43,7 @@ pub mod bulk;
 pub mod idempotency;
 pub mod list;
 pub mod media;
+pub mod page;
 pub mod post;
 pub mod repo;
 #[cfg(feature = "openapi")]
@@ -49,29 +54,15 @@ pub mod timestamp;
 /// Slug rules and generation from titles: the `jekcms-slug` crate, shared with the CLI.
 pub use jekcms_slug as slug;
 
-pub use list::{ListQuery, Page, PostFilter, PostSort};
+pub use list::{PostFilter, PostListQuery, PostSort};
 pub use media::{Media, NewMedia};
+pub use page::{ListRequest, Listing, Page, Window};
 pub use post::{NewPost, Post, PostPatch, PostStatus};
 pub use repo::{MediaRepository, PostRepository};
 
-/// One invalid field: the field name and what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field or parameter, e.g. `title` or `posts[3].title`.
-    pub field: String,
-    /// Human-readable reason.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A new field error.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
+/// One invalid field: the field name and what is wrong with it (the one type of every
+/// crate, from `jekcms-envelope`).
+pub use jekcms_envelope::FieldError;
 
 /// What can go wrong with a content operation.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +97,10 @@ pub enum ContentError {
     /// The storage backend is unreachable.
     #[error("storage unavailable")]
     Unavailable,
+    /// The resource kept changing under concurrent writes while this one was being applied
+    /// (what, for the log); nothing was changed, and a retry later may succeed.
+    #[error("{0}")]
+    Contended(String),
     /// Anything else: a bug or an infrastructure fault. The source is for logs only.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

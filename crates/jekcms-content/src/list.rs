@@ -1,19 +1,15 @@
-//! Keyset-paginated lists: sorts, filters, query parameters and pages (API.md §4).
+//! The post list (API.md §3, §4): its sorts and filters, on top of the paging every list
+//! shares ([`crate::page`]).
 //!
-//! A [`ListQuery`] is built from raw query parameters by [`ListQuery::from_params`], which
-//! reports every bad parameter by name. Its [`binding`](ListQuery::binding) is the canonical
+//! A [`PostListQuery`] is read from the request's parameters by its [`Listing`] impl, which
+//! reports every bad parameter by name. Its [`binding`](Listing::binding) is the canonical
 //! form of sort and filters that a cursor is sealed to, so a cursor cannot be reused under
-//! another query. The position itself is a [`jekcms_cursor::Cursor`].
+//! another query.
 
 use crate::FieldError;
+use crate::page::{Bound, Key, Keys, Listing, Params, parse_include_total};
 use crate::post::{Post, PostStatus, title_key};
 use chrono::{DateTime, Utc};
-use jekcms_cursor::{Cursor, SortKey};
-
-/// Default page size.
-pub const DEFAULT_LIMIT: u32 = 20;
-/// Largest page size.
-pub const MAX_LIMIT: u32 = 100;
 
 /// Column a list is ordered by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,27 +86,24 @@ impl PostSort {
         }
     }
 
-    /// The cursor for the position right after `post` under this sort.
-    pub fn cursor_after(self, post: &Post) -> Cursor {
+    /// The bound right after `post` under this sort.
+    pub fn bound_after(self, post: &Post) -> Bound {
         let key = match self.field {
-            SortField::CreatedAt => SortKey::Int(post.created_at.timestamp_micros()),
-            SortField::UpdatedAt => SortKey::Int(post.updated_at.timestamp_micros()),
-            SortField::PublishedAt => post
-                .published_at
-                .map_or(SortKey::Null, |t| SortKey::Int(t.timestamp_micros())),
-            SortField::Title => SortKey::Text(title_key(&post.title)),
+            SortField::CreatedAt => Key::Time(post.created_at),
+            SortField::UpdatedAt => Key::Time(post.updated_at),
+            SortField::PublishedAt => post.published_at.map_or(Key::Null, Key::Time),
+            SortField::Title => Key::Text(title_key(&post.title)),
         };
-        Cursor { key, id: post.id }
+        Bound { key, id: post.id }
     }
 
-    /// Whether `cursor`'s key has the shape this sort produces.
-    pub fn accepts(self, cursor: &Cursor) -> bool {
-        matches!(
-            (self.field, &cursor.key),
-            (SortField::CreatedAt | SortField::UpdatedAt, SortKey::Int(_))
-                | (SortField::PublishedAt, SortKey::Int(_) | SortKey::Null)
-                | (SortField::Title, SortKey::Text(_))
-        )
+    /// The shape of this sort's keys.
+    pub fn keys(self) -> Keys {
+        match self.field {
+            SortField::CreatedAt | SortField::UpdatedAt => Keys::Time,
+            SortField::PublishedAt => Keys::OptionalTime,
+            SortField::Title => Keys::Text,
+        }
     }
 }
 
@@ -129,124 +122,38 @@ pub struct PostFilter {
     pub q: Option<String>,
 }
 
-/// Everything that decides one page of a list.
+/// What the post list adds to a page request: order, filters, and whether to count.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ListQuery {
+pub struct PostListQuery {
     /// Order.
     pub sort: PostSort,
     /// Filters.
     pub filter: PostFilter,
-    /// Page size, 1–100.
-    pub limit: u32,
-    /// Start after this position; `None` for the first page.
-    pub after: Option<Cursor>,
     /// Whether to count all matching rows too.
     pub include_total: bool,
 }
 
-/// Raw query parameters of a list request, as strings, before validation.
-#[derive(Debug, Clone, Default)]
-pub struct ListParams {
-    /// `?limit=`
-    pub limit: Option<String>,
-    /// `?cursor=`
-    pub cursor: Option<String>,
-    /// `?sort=`
-    pub sort: Option<String>,
-    /// `?status=`
-    pub status: Option<String>,
-    /// `?tag=`
-    pub tag: Option<String>,
-    /// `?author_id=`
-    pub author_id: Option<String>,
-    /// `?updated_since=`
-    pub updated_since: Option<String>,
-    /// `?q=`
-    pub q: Option<String>,
-    /// `?include=`
-    pub include: Option<String>,
-}
+impl Listing for PostListQuery {
+    type Item = Post;
 
-impl ListParams {
-    /// Collects parameters from `(name, value)` pairs; an unknown name is an error naming it.
-    /// A repeated parameter is an error too: which one would win is not obvious.
-    pub fn from_pairs<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, Vec<FieldError>> {
-        let mut p = Self::default();
+    const PARAMS: &'static [&'static str] = &[
+        "sort",
+        "status",
+        "tag",
+        "author_id",
+        "updated_since",
+        "q",
+        "include",
+    ];
+
+    fn from_params(p: &Params<'_>) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        for (name, value) in pairs {
-            let slot = match name {
-                "limit" => &mut p.limit,
-                "cursor" => &mut p.cursor,
-                "sort" => &mut p.sort,
-                "status" => &mut p.status,
-                "tag" => &mut p.tag,
-                "author_id" => &mut p.author_id,
-                "updated_since" => &mut p.updated_since,
-                "q" => &mut p.q,
-                "include" => &mut p.include,
-                _ => {
-                    errors.push(FieldError::new(name, "unknown query parameter"));
-                    continue;
-                }
-            };
-            if slot.replace(value.to_owned()).is_some() {
-                errors.push(FieldError::new(name, "parameter given more than once"));
-            }
-        }
-        if errors.is_empty() {
-            Ok(p)
-        } else {
-            Err(errors)
-        }
-    }
-}
-
-/// Parses `?limit=`: 1–100, default 20.
-pub fn parse_limit(raw: Option<&str>) -> Result<u32, FieldError> {
-    match raw {
-        None => Ok(DEFAULT_LIMIT),
-        Some(s) => match s.parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(FieldError::new(
-                "limit",
-                format!("limit must be an integer from 1 to {MAX_LIMIT}"),
-            )),
-        },
-    }
-}
-
-/// Parses `?include=`: only `total` is known.
-pub fn parse_include_total(raw: Option<&str>) -> Result<bool, FieldError> {
-    match raw {
-        None => Ok(false),
-        Some("total") => Ok(true),
-        Some(_) => Err(FieldError::new("include", "include accepts only total")),
-    }
-}
-
-impl ListQuery {
-    /// Validates raw parameters. The cursor is *not* opened here (that needs the key and the
-    /// binding): `open_cursor` is called with the binding of the parsed query.
-    pub fn from_params(
-        p: &ListParams,
-        open_cursor: impl FnOnce(&str, &[u8]) -> Option<Cursor>,
-    ) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let mut q = ListQuery {
-            limit: DEFAULT_LIMIT,
-            ..Default::default()
-        };
-        match parse_limit(p.limit.as_deref()) {
-            Ok(n) => q.limit = n,
-            Err(e) => errors.push(e),
-        }
-        match parse_include_total(p.include.as_deref()) {
+        let mut q = PostListQuery::default();
+        match parse_include_total(p.get("include")) {
             Ok(b) => q.include_total = b,
             Err(e) => errors.push(e),
         }
-        if let Some(s) = &p.sort {
+        if let Some(s) = p.get("sort") {
             match PostSort::parse(s) {
                 Some(sort) => q.sort = sort,
                 None => errors.push(FieldError::new(
@@ -255,7 +162,7 @@ impl ListQuery {
                 )),
             }
         }
-        if let Some(s) = &p.status {
+        if let Some(s) = p.get("status") {
             match PostStatus::parse(s) {
                 Some(st) => q.filter.status = Some(st),
                 None => errors.push(FieldError::new(
@@ -264,15 +171,15 @@ impl ListQuery {
                 )),
             }
         }
-        if let Some(t) = &p.tag {
+        if let Some(t) = p.get("tag") {
             let n = t.chars().count();
             if n == 0 || n > crate::post::MAX_TAG_CHARS {
                 errors.push(FieldError::new("tag", "tag must be 1–50 characters"));
             } else {
-                q.filter.tag = Some(t.clone());
+                q.filter.tag = Some(t.to_owned());
             }
         }
-        if let Some(a) = &p.author_id {
+        if let Some(a) = p.get("author_id") {
             match a.parse::<i64>() {
                 Ok(id) if id > 0 => q.filter.author_id = Some(id),
                 _ => errors.push(FieldError::new(
@@ -281,7 +188,7 @@ impl ListQuery {
                 )),
             }
         }
-        if let Some(s) = &p.updated_since {
+        if let Some(s) = p.get("updated_since") {
             match crate::timestamp::parse(s) {
                 Some(t) => q.filter.updated_since = Some(t),
                 None => errors.push(FieldError::new(
@@ -290,34 +197,22 @@ impl ListQuery {
                 )),
             }
         }
-        if let Some(s) = &p.q {
+        if let Some(s) = p.get("q") {
             if s.is_empty() || s.chars().count() > crate::post::MAX_TITLE_CHARS {
                 errors.push(FieldError::new("q", "q must be 1–300 characters"));
             } else {
                 q.filter.q = Some(title_key(s));
             }
         }
-        if !errors.is_empty() {
-            return Err(errors);
+        if errors.is_empty() {
+            Ok(q)
+        } else {
+            Err(errors)
         }
-        if let Some(raw) = &p.cursor {
-            match open_cursor(raw, &q.binding()) {
-                Some(c) if q.sort.accepts(&c) => q.after = Some(c),
-                _ => {
-                    return Err(vec![FieldError::new(
-                        "cursor",
-                        "cursor is invalid, or was made for another sort or filter",
-                    )]);
-                }
-            }
-        }
-        Ok(q)
     }
 
-    /// The canonical bytes of sort and filters a cursor is sealed to. Each part is length-
-    /// prefixed so that no two different queries share a binding. `limit` is left out on
-    /// purpose: it may change between pages.
-    pub fn binding(&self) -> Vec<u8> {
+    /// Each part is length-prefixed so that no two different queries share a binding.
+    fn binding(&self) -> Vec<u8> {
         let f = &self.filter;
         let parts: [String; 6] = [
             self.sort.name(),
@@ -336,116 +231,35 @@ impl ListQuery {
         }
         out
     }
-}
 
-/// A legacy (v1) offset page: 1-based `page`, `per_page` rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OffsetPage {
-    /// 1-based page number.
-    pub page: u32,
-    /// Rows per page, 1–100.
-    pub per_page: u32,
-}
-
-impl OffsetPage {
-    /// Rows before this page.
-    pub fn offset(self) -> u64 {
-        u64::from(self.page - 1) * u64::from(self.per_page)
+    fn keys(&self) -> Keys {
+        self.sort.keys()
     }
 
-    /// Reads `?page=` (default 1, at least 1) and `?per_page=` (default 20, at least 1;
-    /// above 100 is clamped to 100, as v1 always did).
-    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let page = match page {
-            None => 1,
-            Some(s) => match s.parse::<u32>() {
-                Ok(n) if n >= 1 => n,
-                _ => {
-                    errors.push(FieldError::new("page", "page must be a positive integer"));
-                    1
-                }
-            },
-        };
-        let per_page = match per_page {
-            None => DEFAULT_LIMIT,
-            Some(s) => match s.parse::<u64>() {
-                Ok(n) if n >= 1 => n.min(u64::from(MAX_LIMIT)) as u32,
-                _ => {
-                    errors.push(FieldError::new(
-                        "per_page",
-                        "per_page must be a positive integer",
-                    ));
-                    DEFAULT_LIMIT
-                }
-            },
-        };
-        if errors.is_empty() {
-            Ok(Self { page, per_page })
-        } else {
-            Err(errors)
-        }
+    fn bound_after(&self, post: &Post) -> Bound {
+        self.sort.bound_after(post)
     }
-
-    /// Pages needed for `total` rows.
-    pub fn total_pages(self, total: u64) -> u64 {
-        total.div_ceil(u64::from(self.per_page))
-    }
-}
-
-/// One legacy offset page and the count of all rows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OffsetList<T> {
-    /// The rows, in order.
-    pub items: Vec<T>,
-    /// All rows of the list.
-    pub total: u64,
-}
-
-/// One page of a list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page<T> {
-    /// The rows, in order.
-    pub items: Vec<T>,
-    /// Position after the last row, when more rows follow.
-    pub next: Option<Cursor>,
-    /// Count of all matching rows, when asked for.
-    pub total: Option<u64>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::page::{ListRequest, Window};
+    use jekcms_cursor::CursorCodec;
 
-    #[test]
-    fn offset_pages() {
-        let p = OffsetPage::parse(None, None).unwrap();
-        assert_eq!((p.page, p.per_page, p.offset()), (1, 20, 0));
-        let p = OffsetPage::parse(Some("500"), Some("20")).unwrap();
-        assert_eq!(p.offset(), 9_980);
-        assert_eq!(OffsetPage::parse(None, Some("1000")).unwrap().per_page, 100);
-        assert_eq!(p.total_pages(41), 3);
-        assert_eq!(p.total_pages(0), 0);
-        for (page, per) in [
-            (Some("0"), None),
-            (Some("x"), None),
-            (None, Some("0")),
-            (None, Some("-1")),
-        ] {
-            assert!(OffsetPage::parse(page, per).is_err());
-        }
-    }
-
-    fn params(pairs: &[(&str, &str)]) -> ListParams {
-        ListParams::from_pairs(pairs.iter().copied()).unwrap()
+    fn parse(pairs: &[(&str, &str)]) -> Result<PostListQuery, Vec<FieldError>> {
+        PostListQuery::from_params(&Params::parse(
+            pairs.iter().copied(),
+            PostListQuery::PARAMS,
+        )?)
     }
 
     #[test]
     fn defaults() {
-        let q = ListQuery::from_params(&params(&[]), |_, _| None).unwrap();
-        assert_eq!(q.limit, 20);
+        let q = parse(&[]).unwrap();
         assert_eq!(q.sort.name(), "-created_at");
         assert!(!q.include_total);
+        assert_eq!(q.filter, PostFilter::default());
     }
 
     #[test]
@@ -458,15 +272,19 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_named() {
-        let p = params(&[
+        let codec = CursorCodec::new(&[1; 32]);
+        let pairs = [
             ("limit", "0"),
             ("sort", "nope"),
             ("status", "x"),
             ("author_id", "-1"),
             ("updated_since", "x"),
             ("include", "everything"),
-        ]);
-        let errs = ListQuery::from_params(&p, |_, _| None).unwrap_err();
+            ("cursor", "not-checked-while-others-are-bad"),
+        ];
+        let errs = ListRequest::<PostListQuery>::parse(pairs, &codec, 1)
+            .err()
+            .unwrap();
         let mut fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         fields.sort();
         assert_eq!(
@@ -480,65 +298,91 @@ mod tests {
                 "updated_since"
             ]
         );
-        for bad in ["101", "-1", "abc", ""] {
-            assert!(parse_limit(Some(bad)).is_err(), "{bad}");
-        }
-        let errs = ListParams::from_pairs([("colour", "red"), ("q", "a"), ("q", "b")]).unwrap_err();
+        let errs = parse(&[("colour", "red"), ("q", "a"), ("q", "b")]).unwrap_err();
         assert_eq!(errs.len(), 2);
     }
 
     #[test]
     fn updated_since_stays_within_years_0000_to_9999() {
         for outside in ["0000-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"] {
-            let errs = ListQuery::from_params(&params(&[("updated_since", outside)]), |_, _| None)
-                .unwrap_err();
+            let errs = parse(&[("updated_since", outside)]).unwrap_err();
             assert_eq!(errs[0].field, "updated_since", "{outside}");
         }
-        let q = ListQuery::from_params(
-            &params(&[("updated_since", "0000-01-01T00:00:00Z")]),
-            |_, _| None,
-        )
-        .unwrap();
+        let q = parse(&[("updated_since", "0000-01-01T00:00:00Z")]).unwrap();
         assert!(q.filter.updated_since.is_some());
     }
 
     #[test]
     fn bindings_differ_by_sort_and_filter_not_limit() {
-        let b = |pairs: &[(&str, &str)]| {
-            ListQuery::from_params(&params(pairs), |_, _| None)
-                .unwrap()
-                .binding()
-        };
-        assert_eq!(b(&[("limit", "5")]), b(&[("limit", "50")]));
+        let b = |pairs: &[(&str, &str)]| parse(pairs).unwrap().binding();
+        assert_eq!(b(&[]), b(&[("include", "total")]));
         assert_ne!(b(&[]), b(&[("sort", "created_at")]));
         assert_ne!(b(&[("tag", "ab")]), b(&[("q", "ab")]));
         assert_ne!(b(&[("tag", "a")]), b(&[("tag", "b")]));
+        let codec = CursorCodec::new(&[1; 32]);
+        let limit = |l: &'static str| {
+            ListRequest::<PostListQuery>::parse([("limit", l)], &codec, 1)
+                .unwrap()
+                .window
+        };
+        assert_eq!(limit("5"), Window::first(5));
+        assert_eq!(limit("50"), Window::first(50));
     }
 
     #[test]
-    fn cursor_shape_must_match_sort() {
-        let p = params(&[("sort", "title"), ("cursor", "c")]);
-        let err = ListQuery::from_params(&p, |_, _| {
-            Some(Cursor {
-                key: SortKey::Int(1),
-                id: 1,
-            })
-        })
-        .unwrap_err();
-        assert_eq!(err[0].field, "cursor");
-        let ok = ListQuery::from_params(&p, |_, _| {
-            Some(Cursor {
-                key: SortKey::Text("a".into()),
-                id: 1,
-            })
-        })
+    fn a_cursor_of_one_sort_is_refused_by_another() {
+        let codec = CursorCodec::new(&[1; 32]);
+        let post = |id: i64, title: &str| Post {
+            id,
+            site_id: 1,
+            author_id: 1,
+            title: title.into(),
+            slug: format!("p{id}"),
+            excerpt: None,
+            body: None,
+            status: PostStatus::Draft,
+            tags: Vec::new(),
+            published_at: None,
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: DateTime::UNIX_EPOCH,
+            version: 1,
+        };
+        // A page of one post under `title` leaves a cursor after it...
+        let req =
+            ListRequest::<PostListQuery>::parse([("sort", "title"), ("limit", "1")], &codec, 1)
+                .unwrap();
+        let page = req.page(crate::page::Rows::new(vec![
+            post(2, "Beta"),
+            post(1, "Alpha"),
+        ]));
+        let cursor = page.next_cursor.unwrap();
+        // ...which that sort opens to a typed bound, and any other sort refuses.
+        let again = ListRequest::<PostListQuery>::parse(
+            [("sort", "title"), ("cursor", cursor.as_str())],
+            &codec,
+            1,
+        )
         .unwrap();
-        assert!(ok.after.is_some());
+        assert_eq!(
+            again.window.after,
+            Some(Bound {
+                key: Key::Text("beta".into()),
+                id: 2
+            })
+        );
+        let errs = ListRequest::<PostListQuery>::parse(
+            [("sort", "-title"), ("cursor", cursor.as_str())],
+            &codec,
+            1,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(errs[0].field, "cursor");
     }
 
     #[test]
     fn q_is_case_folded() {
-        let q = ListQuery::from_params(&params(&[("q", "RuSt")]), |_, _| None).unwrap();
+        let q = parse(&[("q", "RuSt")]).unwrap();
         assert_eq!(q.filter.q.as_deref(), Some("rust"));
     }
 }

@@ -4,10 +4,9 @@
 //! claimed type and file name extension are never trusted. Only images, PDF, audio and video
 //! are accepted — SVG and HTML are refused because a browser would run their scripts.
 
-use crate::list::{DEFAULT_LIMIT, parse_include_total, parse_limit};
+use crate::page::{Bound, Key, Keys, Listing, Params, parse_include_total};
 use crate::{ContentError, FieldError};
 use chrono::{DateTime, Utc};
-use jekcms_cursor::{Cursor, SortKey};
 use serde::Serialize;
 
 /// Longest stored file name, in characters.
@@ -229,85 +228,51 @@ pub fn check_alt_text(alt: &str) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// A page request for the media list, newest first.
+/// What the media list adds to a page request (newest first): a type filter, and whether
+/// to count.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MediaListQuery {
     /// Only types starting with this, e.g. `image/`.
     pub mime_prefix: Option<String>,
-    /// Page size.
-    pub limit: u32,
-    /// Start after this position.
-    pub after: Option<Cursor>,
     /// Whether to count all matching rows too.
     pub include_total: bool,
 }
 
-impl MediaListQuery {
-    /// Validates `(name, value)` query pairs: `limit`, `cursor`, `mime_type`, `include`.
-    pub fn from_pairs<'a>(
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-        open_cursor: impl FnOnce(&str, &[u8]) -> Option<Cursor>,
-    ) -> Result<Self, Vec<FieldError>> {
+impl Listing for MediaListQuery {
+    type Item = Media;
+
+    const PARAMS: &'static [&'static str] = &["mime_type", "include"];
+
+    fn from_params(p: &Params<'_>) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
-        let mut q = Self {
-            limit: DEFAULT_LIMIT,
-            ..Default::default()
-        };
-        let mut cursor = None;
-        let mut seen: Vec<&str> = Vec::new();
-        for (name, value) in pairs {
-            if seen.contains(&name) {
-                errors.push(FieldError::new(name, "parameter given more than once"));
-                continue;
-            }
-            seen.push(name);
-            match name {
-                "limit" => match parse_limit(Some(value)) {
-                    Ok(n) => q.limit = n,
-                    Err(e) => errors.push(e),
-                },
-                "include" => match parse_include_total(Some(value)) {
-                    Ok(b) => q.include_total = b,
-                    Err(e) => errors.push(e),
-                },
-                "mime_type" => {
-                    if value.is_empty()
-                        || value.len() > 100
-                        || !value
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"/.+-".contains(&b))
-                    {
-                        errors.push(FieldError::new(
-                            "mime_type",
-                            "mime_type must be a type or prefix such as image/ or image/png",
-                        ));
-                    } else {
-                        q.mime_prefix = Some(value.to_ascii_lowercase());
-                    }
-                }
-                "cursor" => cursor = Some(value),
-                _ => errors.push(FieldError::new(name, "unknown query parameter")),
+        let mut q = Self::default();
+        match parse_include_total(p.get("include")) {
+            Ok(b) => q.include_total = b,
+            Err(e) => errors.push(e),
+        }
+        if let Some(value) = p.get("mime_type") {
+            if value.is_empty()
+                || value.len() > 100
+                || !value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/.+-".contains(&b))
+            {
+                errors.push(FieldError::new(
+                    "mime_type",
+                    "mime_type must be a type or prefix such as image/ or image/png",
+                ));
+            } else {
+                q.mime_prefix = Some(value.to_ascii_lowercase());
             }
         }
-        if !errors.is_empty() {
-            return Err(errors);
+        if errors.is_empty() {
+            Ok(q)
+        } else {
+            Err(errors)
         }
-        if let Some(raw) = cursor {
-            match open_cursor(raw, &q.binding()) {
-                Some(c) if matches!(c.key, SortKey::Int(_)) => q.after = Some(c),
-                _ => {
-                    return Err(vec![FieldError::new(
-                        "cursor",
-                        "cursor is invalid, or was made for another filter",
-                    )]);
-                }
-            }
-        }
-        Ok(q)
     }
 
-    /// The canonical bytes a media cursor is sealed to.
-    pub fn binding(&self) -> Vec<u8> {
+    fn binding(&self) -> Vec<u8> {
         let mut out = b"media/v1".to_vec();
         let prefix = self.mime_prefix.as_deref().unwrap_or_default();
         out.extend_from_slice(&(prefix.len() as u32).to_be_bytes());
@@ -315,10 +280,14 @@ impl MediaListQuery {
         out
     }
 
-    /// The cursor after `media` (newest first by creation time, then id).
-    pub fn cursor_after(media: &Media) -> Cursor {
-        Cursor {
-            key: SortKey::Int(media.created_at.timestamp_micros()),
+    fn keys(&self) -> Keys {
+        Keys::Time
+    }
+
+    /// Newest first by creation time, then id.
+    fn bound_after(&self, media: &Media) -> Bound {
+        Bound {
+            key: Key::Time(media.created_at),
             id: media.id,
         }
     }
@@ -447,12 +416,28 @@ mod tests {
 
     #[test]
     fn media_params() {
-        let q = MediaListQuery::from_pairs([("mime_type", "image/"), ("limit", "5")], |_, _| None)
+        let codec = jekcms_cursor::CursorCodec::new(&[1; 32]);
+        let parse = |pairs: &[(&'static str, &'static str)]| {
+            crate::page::ListRequest::<MediaListQuery>::parse(pairs.iter().copied(), &codec, 1)
+        };
+        let r = parse(&[("mime_type", "Image/"), ("limit", "5")]).unwrap();
+        assert_eq!(r.query.mime_prefix.as_deref(), Some("image/"));
+        assert_eq!(r.window.limit, 5);
+        let errs = parse(&[("mime_type", "%"), ("include", "all")])
+            .err()
             .unwrap();
-        assert_eq!(q.mime_prefix.as_deref(), Some("image/"));
-        assert_eq!(q.limit, 5);
-        let errs =
-            MediaListQuery::from_pairs([("mime_type", "%"), ("x", "1")], |_, _| None).unwrap_err();
         assert_eq!(errs.len(), 2);
+        let errs = parse(&[("mime_type", "image/"), ("x", "1")]).err().unwrap();
+        assert_eq!(errs[0].field, "x");
+        // The filter is part of what a cursor is sealed to.
+        let b = |m: Option<&str>| {
+            MediaListQuery {
+                mime_prefix: m.map(str::to_owned),
+                include_total: false,
+            }
+            .binding()
+        };
+        assert_ne!(b(None), b(Some("image/")));
+        assert_ne!(b(Some("image/")), b(Some("image/png")));
     }
 }

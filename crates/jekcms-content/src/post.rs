@@ -2,8 +2,9 @@
 
 use crate::{FieldError, slug};
 use chrono::{DateTime, Utc};
+use jekcms_envelope::fields::Fields;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Longest title, in characters, after trimming.
 pub const MAX_TITLE_CHARS: usize = 300;
@@ -242,22 +243,25 @@ const POST_FIELDS: [&str; 7] = [
 /// Reads and validates a create body. `prefix` is put before field names in errors (e.g.
 /// `posts[3].`) so bulk callers can reuse it. Every bad field is reported, not just the first.
 pub fn parse_new(value: Value, prefix: &str) -> Result<NewPost, Vec<FieldError>> {
-    let mut f = Fields::new(value, prefix)?;
+    let mut f = Fields::at(prefix, value, &POST_FIELDS)?;
     let title = match f.take("title") {
         None | Some(Value::Null) => {
-            f.err("title", "title is required");
+            f.fail("title", "title is required");
             String::new()
         }
-        Some(v) => f.title(v),
+        Some(v) => title(&mut f, v),
     };
-    let slug = f.take("slug").and_then(|v| f.slug(v));
-    let excerpt = f.take("excerpt").and_then(|v| f.excerpt(v));
-    let body = f.take("body").and_then(|v| f.body(v));
-    let status = f.take("status").map(|v| f.status(v)).unwrap_or_default();
-    let tags = f.take("tags").map(|v| f.tags(v)).unwrap_or_default();
+    let slug = f.take("slug").and_then(|v| slug(&mut f, v));
+    let excerpt = f.take("excerpt").and_then(|v| excerpt(&mut f, v));
+    let body = f.take("body").and_then(|v| body(&mut f, v));
+    let status = f
+        .take("status")
+        .map(|v| status(&mut f, v))
+        .unwrap_or_default();
+    let tags = f.take("tags").map(|v| tags(&mut f, v)).unwrap_or_default();
     let published_at = f
         .take("published_at")
-        .and_then(|v| f.time("published_at", v));
+        .and_then(|v| time(&mut f, "published_at", v));
     f.finish(NewPost {
         title,
         slug,
@@ -271,220 +275,157 @@ pub fn parse_new(value: Value, prefix: &str) -> Result<NewPost, Vec<FieldError>>
 
 /// Reads and validates a merge-patch body.
 pub fn parse_patch(value: Value) -> Result<PostPatch, Vec<FieldError>> {
-    let mut f = Fields::new(value, "")?;
+    let mut f = Fields::new(value, &POST_FIELDS)?;
     let mut patch = PostPatch::default();
     if let Some(v) = f.take("title") {
-        patch.title = Some(f.title(v));
+        patch.title = Some(title(&mut f, v));
     }
     if let Some(v) = f.take("slug") {
         match v {
-            Value::Null => f.err("slug", "slug cannot be cleared"),
-            v => patch.slug = f.slug(v),
+            Value::Null => f.fail("slug", "slug cannot be cleared"),
+            v => patch.slug = slug(&mut f, v),
         }
     }
     if let Some(v) = f.take("excerpt") {
-        patch.excerpt = Some(f.excerpt(v));
+        patch.excerpt = Some(excerpt(&mut f, v));
     }
     if let Some(v) = f.take("body") {
-        patch.body = Some(f.body(v));
+        patch.body = Some(body(&mut f, v));
     }
     if let Some(v) = f.take("status") {
-        patch.status = Some(f.status(v));
+        patch.status = Some(status(&mut f, v));
     }
     if let Some(v) = f.take("tags") {
-        patch.tags = Some(if v.is_null() { None } else { Some(f.tags(v)) });
+        patch.tags = Some(if v.is_null() {
+            None
+        } else {
+            Some(tags(&mut f, v))
+        });
     }
     if let Some(v) = f.take("published_at") {
-        patch.published_at = Some(f.time("published_at", v));
+        patch.published_at = Some(time(&mut f, "published_at", v));
     }
     f.finish(patch)
 }
 
-/// Field-by-field reader that collects every problem.
-struct Fields<'a> {
-    map: Map<String, Value>,
-    prefix: &'a str,
-    errors: Vec<FieldError>,
+// The rules of each member. Strings are read by `Fields::as_string`, which refuses NUL in
+// every one: PostgreSQL cannot store it and SQLite would, so a post must not hold what one
+// store keeps and the other refuses.
+
+fn title(f: &mut Fields, v: Value) -> String {
+    let Some(s) = f.as_string("title", v) else {
+        return String::new();
+    };
+    let trimmed = s.trim();
+    let n = trimmed.chars().count();
+    if n == 0 {
+        f.fail("title", "title must not be empty");
+    } else if n > MAX_TITLE_CHARS {
+        f.fail(
+            "title",
+            format!("title must be at most {MAX_TITLE_CHARS} characters"),
+        );
+    } else if trimmed.chars().any(char::is_control) {
+        f.fail("title", "title must not contain control characters");
+    }
+    trimmed.to_owned()
 }
 
-impl<'a> Fields<'a> {
-    fn new(value: Value, prefix: &'a str) -> Result<Self, Vec<FieldError>> {
-        let Value::Object(map) = value else {
-            let field = if prefix.is_empty() {
-                "body".to_owned()
-            } else {
-                prefix.trim_end_matches('.').to_owned()
-            };
-            return Err(vec![FieldError::new(field, "expected a JSON object")]);
-        };
-        let mut errors = Vec::new();
-        for key in map.keys() {
-            if !POST_FIELDS.contains(&key.as_str()) {
-                errors.push(FieldError::new(
-                    format!("{prefix}{key}"),
-                    format!(
-                        "unknown field; allowed fields are {}",
-                        POST_FIELDS.join(", ")
-                    ),
-                ));
-            }
-        }
-        Ok(Self {
-            map,
-            prefix,
-            errors,
-        })
+fn slug(f: &mut Fields, v: Value) -> Option<String> {
+    let s = f.as_string("slug", v)?;
+    if !slug::is_valid(&s) {
+        f.fail(
+            "slug",
+            "slug must be lowercase letters and digits separated by single hyphens, at most 200 characters",
+        );
     }
+    Some(s)
+}
 
-    fn take(&mut self, key: &str) -> Option<Value> {
-        self.map.remove(key)
+fn excerpt(f: &mut Fields, v: Value) -> Option<String> {
+    if v.is_null() {
+        return None;
     }
-
-    fn err(&mut self, field: &str, message: impl Into<String>) {
-        self.errors
-            .push(FieldError::new(format!("{}{field}", self.prefix), message));
+    let s = f.as_string("excerpt", v)?;
+    if s.chars().count() > MAX_EXCERPT_CHARS {
+        f.fail(
+            "excerpt",
+            format!("excerpt must be at most {MAX_EXCERPT_CHARS} characters"),
+        );
     }
+    Some(s)
+}
 
-    fn finish<T>(self, value: T) -> Result<T, Vec<FieldError>> {
-        if self.errors.is_empty() {
-            Ok(value)
-        } else {
-            Err(self.errors)
-        }
+fn body(f: &mut Fields, v: Value) -> Option<String> {
+    if v.is_null() {
+        return None;
     }
+    let s = f.as_string("body", v)?;
+    if s.len() > MAX_BODY_BYTES {
+        f.fail(
+            "body",
+            format!("body must be at most {MAX_BODY_BYTES} bytes"),
+        );
+    }
+    Some(s)
+}
 
-    /// A string field. NUL is refused in every one: PostgreSQL cannot store it and SQLite
-    /// would, so a post must not hold what one store keeps and the other refuses.
-    fn string(&mut self, field: &str, v: Value) -> Option<String> {
-        match v {
-            Value::String(s) if s.contains('\0') => {
-                self.err(field, format!("{field} must not contain NUL"));
-                None
-            }
-            Value::String(s) => Some(s),
-            _ => {
-                self.err(field, format!("{field} must be a string"));
-                None
-            }
+fn status(f: &mut Fields, v: Value) -> PostStatus {
+    match v.as_str().and_then(PostStatus::parse) {
+        Some(s) => s,
+        None => {
+            f.fail("status", "status must be one of draft, published, archived");
+            PostStatus::Draft
         }
     }
+}
 
-    fn title(&mut self, v: Value) -> String {
-        let Some(s) = self.string("title", v) else {
-            return String::new();
-        };
-        let trimmed = s.trim();
-        let n = trimmed.chars().count();
-        if n == 0 {
-            self.err("title", "title must not be empty");
-        } else if n > MAX_TITLE_CHARS {
-            self.err(
-                "title",
-                format!("title must be at most {MAX_TITLE_CHARS} characters"),
-            );
-        } else if trimmed.chars().any(char::is_control) {
-            self.err("title", "title must not contain control characters");
-        }
-        trimmed.to_owned()
-    }
-
-    fn slug(&mut self, v: Value) -> Option<String> {
-        let s = self.string("slug", v)?;
-        if !slug::is_valid(&s) {
-            self.err(
-                "slug",
-                "slug must be lowercase letters and digits separated by single hyphens, at most 200 characters",
-            );
-        }
-        Some(s)
-    }
-
-    fn excerpt(&mut self, v: Value) -> Option<String> {
-        if v.is_null() {
-            return None;
-        }
-        let s = self.string("excerpt", v)?;
-        if s.chars().count() > MAX_EXCERPT_CHARS {
-            self.err(
-                "excerpt",
-                format!("excerpt must be at most {MAX_EXCERPT_CHARS} characters"),
-            );
-        }
-        Some(s)
-    }
-
-    fn body(&mut self, v: Value) -> Option<String> {
-        if v.is_null() {
-            return None;
-        }
-        let s = self.string("body", v)?;
-        if s.len() > MAX_BODY_BYTES {
-            self.err(
-                "body",
-                format!("body must be at most {MAX_BODY_BYTES} bytes"),
-            );
-        }
-        Some(s)
-    }
-
-    fn status(&mut self, v: Value) -> PostStatus {
-        match v.as_str().and_then(PostStatus::parse) {
-            Some(s) => s,
-            None => {
-                self.err("status", "status must be one of draft, published, archived");
-                PostStatus::Draft
-            }
-        }
-    }
-
-    fn tags(&mut self, v: Value) -> Vec<String> {
-        let Value::Array(items) = v else {
-            self.err("tags", "tags must be an array of strings");
+fn tags(f: &mut Fields, v: Value) -> Vec<String> {
+    let Value::Array(items) = v else {
+        f.fail("tags", "tags must be an array of strings");
+        return Vec::new();
+    };
+    let mut tags: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::String(tag) = item else {
+            f.fail("tags", "tags must be an array of strings");
             return Vec::new();
         };
-        let mut tags: Vec<String> = Vec::with_capacity(items.len());
-        for item in items {
-            let Value::String(tag) = item else {
-                self.err("tags", "tags must be an array of strings");
-                return Vec::new();
-            };
-            let n = tag.chars().count();
-            if n == 0 || n > MAX_TAG_CHARS || tag.trim() != tag || tag.chars().any(char::is_control)
-            {
-                self.err(
-                    "tags",
-                    format!(
-                        "each tag must be 1–{MAX_TAG_CHARS} characters without surrounding spaces or control characters"
-                    ),
-                );
-                return Vec::new();
-            }
-            if !tags.contains(&tag) {
-                tags.push(tag);
-            }
-        }
-        if tags.len() > MAX_TAGS {
-            self.err("tags", format!("at most {MAX_TAGS} distinct tags"));
-        }
-        tags
-    }
-
-    fn time(&mut self, field: &str, v: Value) -> Option<DateTime<Utc>> {
-        if v.is_null() {
-            return None;
-        }
-        let s = self.string(field, v)?;
-        let t = crate::timestamp::parse(&s).map(crate::truncate_to_micros);
-        if t.is_none() {
-            self.err(
-                field,
+        let n = tag.chars().count();
+        if n == 0 || n > MAX_TAG_CHARS || tag.trim() != tag || tag.chars().any(char::is_control) {
+            f.fail(
+                "tags",
                 format!(
-                    "{field} must be an RFC 3339 time in years 0000–9999 UTC, e.g. 2026-11-23T10:00:00Z"
+                    "each tag must be 1–{MAX_TAG_CHARS} characters without surrounding spaces or control characters"
                 ),
             );
+            return Vec::new();
         }
-        t
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
     }
+    if tags.len() > MAX_TAGS {
+        f.fail("tags", format!("at most {MAX_TAGS} distinct tags"));
+    }
+    tags
+}
+
+fn time(f: &mut Fields, field: &str, v: Value) -> Option<DateTime<Utc>> {
+    if v.is_null() {
+        return None;
+    }
+    let s = f.as_string(field, v)?;
+    let t = crate::timestamp::parse(&s).map(crate::truncate_to_micros);
+    if t.is_none() {
+        f.fail(
+            field,
+            format!(
+                "{field} must be an RFC 3339 time in years 0000–9999 UTC, e.g. 2026-11-23T10:00:00Z"
+            ),
+        );
+    }
+    t
 }
 
 #[cfg(test)]

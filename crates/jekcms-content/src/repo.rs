@@ -5,19 +5,23 @@
 
 use crate::ContentError;
 use crate::idempotency::Record;
-use crate::list::{ListQuery, OffsetList, OffsetPage, Page};
+use crate::list::PostListQuery;
 use crate::media::{Media, MediaListQuery, NewMedia};
+use crate::page::{OffsetList, OffsetPage, Rows, Window};
 use crate::post::{NewPost, Post, PostPatch};
 use std::future::Future;
 
 /// Storage of posts.
 pub trait PostRepository: Send + Sync {
-    /// One page of the site's posts.
+    /// The site's posts under `query`, in its order, starting after `window.after`: at most
+    /// `window.fetch()` of them (one more than the page, which [`Window::cut`] cuts off),
+    /// and their count under the filters when `query.include_total`.
     fn list_posts(
         &self,
         site_id: i64,
-        query: &ListQuery,
-    ) -> impl Future<Output = Result<Page<Post>, ContentError>> + Send;
+        query: &PostListQuery,
+        window: &Window,
+    ) -> impl Future<Output = Result<Rows<Post>, ContentError>> + Send;
 
     /// One legacy (v1) offset page of the site's posts, newest first, with the count of all
     /// of them: `OFFSET`/`LIMIT` plus `COUNT(*)`, whose cost grows with the depth.
@@ -90,12 +94,14 @@ pub trait MediaRepository: Send + Sync {
         media: NewMedia,
     ) -> impl Future<Output = Result<Media, ContentError>> + Send;
 
-    /// One page of the site's media, newest first.
+    /// The site's media under `query`, newest first, starting after `window.after`: at most
+    /// `window.fetch()` of them, and their count when `query.include_total`.
     fn list_media(
         &self,
         site_id: i64,
         query: &MediaListQuery,
-    ) -> impl Future<Output = Result<Page<Media>, ContentError>> + Send;
+        window: &Window,
+    ) -> impl Future<Output = Result<Rows<Media>, ContentError>> + Send;
 
     /// One legacy (v1) offset page of the site's media, newest first.
     fn list_media_offset(

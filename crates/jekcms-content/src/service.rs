@@ -5,22 +5,24 @@
 use crate::ContentError;
 use crate::bulk::{BulkItem, BulkOutcome, ItemFault, ItemOutcome, slug_conflict};
 use crate::idempotency::Record;
-use crate::list::{ListQuery, OffsetList, OffsetPage, Page};
+use crate::list::PostListQuery;
 use crate::media::{Media, MediaListQuery, NewMedia};
+use crate::page::{OffsetList, OffsetPage, Rows, Window};
 use crate::post::{NewPost, Post, PostPatch};
 use crate::repo::{MediaRepository, PostRepository};
 use jekcms_auth::Action;
 
 pub use jekcms_auth::policy::Actor;
 
-/// Lists posts.
+/// Lists posts: the rows of one window, for [`crate::ListRequest::page`] to cut.
 pub async fn list_posts<R: PostRepository>(
     repo: &R,
     actor: &Actor,
-    query: &ListQuery,
-) -> Result<Page<Post>, ContentError> {
+    query: &PostListQuery,
+    window: &Window,
+) -> Result<Rows<Post>, ContentError> {
     actor.require(Action::ReadContent, false)?;
-    repo.list_posts(actor.site_id, query).await
+    repo.list_posts(actor.site_id, query, window).await
 }
 
 /// Lists posts the legacy way (v1): an offset page and the total.
@@ -192,14 +194,15 @@ pub async fn create_media<R: MediaRepository>(
     repo.create_media(actor.site_id, actor.user_id, media).await
 }
 
-/// Lists media.
+/// Lists media: the rows of one window, for [`crate::ListRequest::page`] to cut.
 pub async fn list_media<R: MediaRepository>(
     repo: &R,
     actor: &Actor,
     query: &MediaListQuery,
-) -> Result<Page<Media>, ContentError> {
+    window: &Window,
+) -> Result<Rows<Media>, ContentError> {
     actor.require(Action::ReadContent, false)?;
-    repo.list_media(actor.site_id, query).await
+    repo.list_media(actor.site_id, query, window).await
 }
 
 /// Reads one medium.
@@ -273,7 +276,12 @@ mod tests {
     struct Importer(std::sync::Mutex<Vec<(usize, bool)>>);
 
     impl PostRepository for Importer {
-        async fn list_posts(&self, _: i64, _: &ListQuery) -> Result<Page<Post>, ContentError> {
+        async fn list_posts(
+            &self,
+            _: i64,
+            _: &PostListQuery,
+            _: &Window,
+        ) -> Result<Rows<Post>, ContentError> {
             Err(ContentError::NotFound)
         }
         async fn list_posts_offset(

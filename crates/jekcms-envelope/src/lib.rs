@@ -1,13 +1,16 @@
-//! The JekCMS v2 response envelope and its machine-readable error codes.
+//! The JekCMS v2 response envelope, its machine-readable error codes, and the field-error
+//! vocabulary of request bodies.
 //!
 //! Every `/api/v2` response body is `{"success", "data", "meta", "errors"}` (API.md §1).
 //! This crate owns that shape ([`Envelope`], [`Meta`], [`PageMeta`]), the closed list of
 //! error codes with their HTTP statuses ([`ErrorCode`]), and [`ApiError`], the value every
-//! failure is turned into before it is written out.
+//! failure is turned into before it is written out. [`fields`] holds [`FieldError`], the one
+//! "this field is wrong" value of every crate, and [`fields::Fields`], the one reader of JSON
+//! request bodies that reports them.
 //!
-//! It depends on serde only (utoipa behind the `openapi` feature) and must not depend on a
-//! web framework, a database or any other JekCMS crate: a client of the API can use it to
-//! parse responses.
+//! It depends on serde and serde_json only (utoipa behind the `openapi` feature) and must not
+//! depend on a web framework, a database or any other JekCMS crate: a client of the API can
+//! use it to parse responses.
 //!
 //! ```
 //! use jekcms_envelope::{ApiError, Envelope, ErrorCode, Meta};
@@ -31,9 +34,11 @@
 use serde::{Deserialize, Serialize};
 
 mod error;
+pub mod fields;
 pub use error::{
     ApiError, ErrorCode, ErrorEntry, MAX_ERROR_ENTRIES, MAX_FIELD_CHARS, capped_entries,
 };
+pub use fields::FieldError;
 
 /// The body of every `/api/v2` response.
 ///

@@ -21,6 +21,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 
 pub mod accounts;
+pub mod backup;
 mod idempotency;
 mod load;
 mod media;
@@ -195,12 +196,19 @@ pub enum StoreError {
     /// No such row.
     #[error("not found")]
     NotFound,
-    /// A unique constraint was violated.
-    #[error("unique constraint violated")]
-    Unique,
+    /// A unique constraint was violated: which rule, read from the constraint or the message.
+    #[error("unique constraint violated: {0:?}")]
+    Unique(UniqueKey),
     /// A value was refused (bad URL, unusable option).
     #[error("{0}")]
     Config(String),
+    /// A value of our own could not be encoded for its column (tags as JSON): a bug.
+    #[error("cannot encode {0}")]
+    Encode(String),
+    /// A read-modify-write kept losing to concurrent writes of the same row: contention,
+    /// not a fault; the caller may retry later.
+    #[error("contention: {0}")]
+    Contention(String),
     /// A stored row cannot be read back (an unknown role or status, malformed tags): the
     /// database was changed by something other than JekCMS.
     #[error("corrupt row: {0}")]
@@ -223,7 +231,9 @@ impl From<DieselError> for StoreError {
     fn from(e: DieselError) -> Self {
         match e {
             DieselError::NotFound => Self::NotFound,
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::Unique,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                Self::Unique(unique_key(info.constraint_name(), info.message()))
+            }
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, info)
             | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, info) => {
                 Self::Unavailable(info.message().to_owned())
@@ -237,6 +247,36 @@ impl From<DieselError> for StoreError {
             }
             other => Self::Query(other),
         }
+    }
+}
+
+/// Which unique rule a write broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UniqueKey {
+    /// `users (site_id, email)`: the email is taken in the site.
+    UserEmail,
+    /// `sites (slug)`.
+    SiteSlug,
+    /// `api_keys (public_id)`: a generated key id collided.
+    KeyId,
+    /// `posts (site_id, slug)`: the slug is taken in the site.
+    PostSlug,
+    /// Another one (a refresh token's hash, an idempotency key, a tag row): the constraint
+    /// name or the database's message, for the log.
+    Other(String),
+}
+
+/// The one mapping from a unique violation to the rule it broke. PostgreSQL names the
+/// constraint (`users_site_email_key`); SQLite gives no name (diesel reports `None`) but its
+/// message lists the columns: `UNIQUE constraint failed: users.site_id, users.email`.
+pub(crate) fn unique_key(constraint: Option<&str>, message: &str) -> UniqueKey {
+    let rule = constraint.or_else(|| message.strip_prefix("UNIQUE constraint failed: "));
+    match rule {
+        Some("users_site_email_key" | "users.site_id, users.email") => UniqueKey::UserEmail,
+        Some("sites_slug_key" | "sites.slug") => UniqueKey::SiteSlug,
+        Some("api_keys_public_id_key" | "api_keys.public_id") => UniqueKey::KeyId,
+        Some("posts_site_id_slug_key" | "posts.site_id, posts.slug") => UniqueKey::PostSlug,
+        _ => UniqueKey::Other(rule.unwrap_or(message).to_owned()),
     }
 }
 
@@ -255,6 +295,7 @@ impl From<StoreError> for jekcms_content::ContentError {
                 "a retry with this Idempotency-Key took over this request; its outcome is the retry's"
                     .into(),
             ),
+            StoreError::Contention(what) => Self::Contended(what),
             other => Self::internal(other),
         }
     }
@@ -266,7 +307,7 @@ impl From<StoreError> for jekcms_accounts::AccountError {
             StoreError::NotFound => Self::NotFound,
             StoreError::Unavailable(_) => Self::Unavailable,
             StoreError::LastOwner => Self::LastOwner,
-            StoreError::Unique => Self::Conflict {
+            StoreError::Unique(UniqueKey::UserEmail) => Self::Conflict {
                 field: "email".into(),
             },
             other => Self::internal(other),
@@ -311,6 +352,16 @@ impl Default for StoreOptions {
             statement_timeout: std::time::Duration::from_secs(5),
             startup_timeout: std::time::Duration::from_secs(30),
         }
+    }
+}
+
+/// ` (its directory D does not exist)` when that is why a database file cannot be opened.
+fn missing_directory(path: &str) -> String {
+    match std::path::Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => {
+            format!(" (its directory {} does not exist)", dir.display())
+        }
+        _ => String::new(),
     }
 }
 
@@ -412,8 +463,20 @@ impl Store {
                 }
             }
         };
-        store.migrate_when_reachable(&target, options).await?;
-        Ok(store)
+        match (
+            backend,
+            store.migrate_when_reachable(&target, options).await,
+        ) {
+            (_, Ok(())) => Ok(store),
+            // SQLite's own words ("unable to open database file") do not say which file.
+            (Backend::Sqlite, Err(StoreError::Unavailable(reason))) if target != ":memory:" => {
+                Err(StoreError::Unavailable(format!(
+                    "cannot open the SQLite database {target}{}: {reason}",
+                    missing_directory(&target)
+                )))
+            }
+            (_, Err(e)) => Err(e),
+        }
     }
 
     /// Which backend this store uses.
@@ -450,4 +513,48 @@ pub(crate) fn naive(t: chrono::DateTime<chrono::Utc>) -> chrono::NaiveDateTime {
 /// Stored time as UTC.
 pub(crate) fn utc(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
     t.and_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{UniqueKey, unique_key};
+
+    /// The same rule reads the same from PostgreSQL's constraint name and SQLite's message.
+    #[test]
+    fn unique_violations_name_their_rule_on_both_stores() {
+        let cases = [
+            (
+                "users_site_email_key",
+                "users.site_id, users.email",
+                UniqueKey::UserEmail,
+            ),
+            ("sites_slug_key", "sites.slug", UniqueKey::SiteSlug),
+            (
+                "api_keys_public_id_key",
+                "api_keys.public_id",
+                UniqueKey::KeyId,
+            ),
+            (
+                "posts_site_id_slug_key",
+                "posts.site_id, posts.slug",
+                UniqueKey::PostSlug,
+            ),
+        ];
+        for (constraint, columns, key) in cases {
+            let pg_message =
+                format!("duplicate key value violates unique constraint \"{constraint}\"");
+            assert_eq!(unique_key(Some(constraint), &pg_message), key);
+            let sqlite_message = format!("UNIQUE constraint failed: {columns}");
+            assert_eq!(unique_key(None, &sqlite_message), key);
+        }
+        assert_eq!(
+            unique_key(Some("refresh_tokens_token_hash_key"), "duplicate key"),
+            UniqueKey::Other("refresh_tokens_token_hash_key".into())
+        );
+        assert_eq!(
+            unique_key(None, "UNIQUE constraint failed: users.email"),
+            UniqueKey::Other("users.email".into())
+        );
+        assert_eq!(unique_key(None, "odd"), UniqueKey::Other("odd".into()));
+    }
 }

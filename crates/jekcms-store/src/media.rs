@@ -6,10 +6,9 @@ use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use jekcms_content::list::{OffsetList, OffsetPage, Page};
 use jekcms_content::media::{Media, MediaListQuery, NewMedia};
+use jekcms_content::page::{Key, OffsetList, OffsetPage, Rows, Window};
 use jekcms_content::{ContentError, MediaRepository};
-use jekcms_cursor::SortKey;
 use std::future::Future;
 
 #[derive(Queryable, Selectable)]
@@ -121,19 +120,15 @@ impl MediaRepository for Store {
         &self,
         site_id: i64,
         query: &MediaListQuery,
-    ) -> impl Future<Output = Result<Page<Media>, ContentError>> + Send {
-        let query = query.clone();
-        crate::boxed::<Result<Page<Media>, ContentError>>(async move {
+        window: &Window,
+    ) -> impl Future<Output = Result<Rows<Media>, ContentError>> + Send {
+        let (query, window) = (query.clone(), window.clone());
+        crate::boxed::<Result<Rows<Media>, ContentError>>(async move {
             let query = &query;
-            let want = query.limit + 1;
-            let bound = match &query.after {
-                Some(c) => match c.key {
-                    SortKey::Int(m) => Some((
-                        chrono::DateTime::from_timestamp_micros(m)
-                            .map(|t| t.naive_utc())
-                            .ok_or_else(|| ContentError::field("cursor", "cursor is invalid"))?,
-                        c.id,
-                    )),
+            let want = window.fetch();
+            let bound = match window.after {
+                Some(b) => match b.key {
+                    Key::Time(t) => Some((naive(t), b.id)),
                     _ => return Err(ContentError::field("cursor", "cursor is invalid")),
                 },
                 None => None,
@@ -168,14 +163,10 @@ impl MediaRepository for Store {
                 };
                 (rows, total)
             });
-            let mut items: Vec<Media> = rows.into_iter().map(Media::from).collect();
-            let next = if items.len() == want as usize {
-                items.pop();
-                items.last().map(MediaListQuery::cursor_after)
-            } else {
-                None
-            };
-            Ok(Page { items, next, total })
+            Ok(Rows {
+                items: rows.into_iter().map(Media::from).collect(),
+                total,
+            })
         })
     }
 

@@ -11,15 +11,16 @@ use crate::load::LoadAll;
 use crate::schema::{post_tags, posts};
 use crate::sql::{LimitLiteral, row_after};
 use crate::stored_time::StoredTime;
-use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
+use crate::{Store, StoreError, UniqueKey, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use jekcms_content::bulk::SlugPlan;
 use jekcms_content::idempotency::Record;
-use jekcms_content::list::{ListQuery, OffsetList, OffsetPage, Page, PostFilter, SortField};
+use jekcms_content::list::{PostFilter, PostListQuery, SortField};
+use jekcms_content::page::{Key, OffsetList, OffsetPage, Rows, Window};
 use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
 use jekcms_content::{ContentError, PostRepository, slug};
-use jekcms_cursor::SortKey;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
@@ -99,7 +100,7 @@ impl NewPostRow {
             body: p.body.clone(),
             status: p.status.as_str(),
             tags: serde_json::to_string(&p.tags)
-                .map_err(|e| StoreError::Config(format!("tags do not serialise: {e}")))?,
+                .map_err(|e| StoreError::Encode(format!("tags as JSON: {e}")))?,
             published_at: p.published_at.map(naive),
             created_at: naive(p.created_at),
             updated_at: naive(p.updated_at),
@@ -350,10 +351,10 @@ fn min_time() -> NaiveDateTime {
         .expect("valid date")
 }
 
-fn micros_to_naive(micros: i64) -> Result<NaiveDateTime, ContentError> {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| t.naive_utc())
-        .ok_or_else(|| ContentError::field("cursor", "cursor is invalid"))
+/// A bound whose key does not fit the sort: content hands the store only bounds it has
+/// checked against the sort, so this is a caller's bug, refused like a bad cursor.
+fn misfit_bound() -> ContentError {
+    ContentError::field("cursor", "cursor is invalid")
 }
 
 /// Escapes `%`, `_` and `\` so the text matches literally under `LIKE … ESCAPE '\'`.
@@ -443,23 +444,22 @@ impl PostRepository for Store {
     fn list_posts(
         &self,
         site_id: i64,
-        query: &ListQuery,
-    ) -> impl Future<Output = Result<Page<Post>, ContentError>> + Send {
-        let query = query.clone();
+        query: &PostListQuery,
+        window: &Window,
+    ) -> impl Future<Output = Result<Rows<Post>, ContentError>> + Send {
+        let (query, window) = (query.clone(), window.clone());
         crate::boxed(async move {
             let query = &query;
-            let want = query.limit + 1;
+            let want = window.fetch();
             let desc = query.sort.descending;
             let f = &query.filter;
-            let after = query.after.as_ref();
+            let after = window.after.as_ref();
             let (rows, total) = with_conn!(self, conn => {
                 let rows: Vec<PostRow> = match query.sort.field {
                     SortField::CreatedAt | SortField::UpdatedAt => {
-                        let bound = match after {
-                            Some(c) => match c.key {
-                                SortKey::Int(m) => Some((micros_to_naive(m)?, c.id)),
-                                _ => return Err(ContentError::field("cursor", "cursor is invalid")),
-                            },
+                        let bound = match after.map(|b| (&b.key, b.id)) {
+                            Some((Key::Time(t), id)) => Some((naive(*t), id)),
+                            Some(_) => return Err(misfit_bound()),
                             None => None,
                         };
                         let q = filtered!(site_id, f);
@@ -471,11 +471,9 @@ impl PostRepository for Store {
                         conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
                     }
                     SortField::Title => {
-                        let bound = match after {
-                            Some(c) => match &c.key {
-                                SortKey::Text(t) => Some((t.clone(), c.id)),
-                                _ => return Err(ContentError::field("cursor", "cursor is invalid")),
-                            },
+                        let bound = match after.map(|b| (&b.key, b.id)) {
+                            Some((Key::Text(t), id)) => Some((t.clone(), id)),
+                            Some(_) => return Err(misfit_bound()),
                             None => None,
                         };
                         let q = keyset!(filtered!(site_id, f), posts::title_key, bound, desc);
@@ -484,11 +482,11 @@ impl PostRepository for Store {
                     SortField::PublishedAt => {
                         // Rows with a publication time first (in either direction), then the
                         // rest by id: two range scans, the second only when the first runs out.
-                        let (bound, in_unpublished) = match after.map(|c| (&c.key, c.id)) {
+                        let (bound, in_unpublished) = match after.map(|b| (&b.key, b.id)) {
                             None => (None, false),
-                            Some((SortKey::Int(m), id)) => (Some((micros_to_naive(*m)?, id)), false),
-                            Some((SortKey::Null, _)) => (None, true),
-                            Some(_) => return Err(ContentError::field("cursor", "cursor is invalid")),
+                            Some((Key::Time(t), id)) => (Some((naive(*t), id)), false),
+                            Some((Key::Null, _)) => (None, true),
+                            Some(_) => return Err(misfit_bound()),
                         };
                         let mut rows: Vec<PostRow> = Vec::new();
                         if !in_unpublished {
@@ -498,7 +496,7 @@ impl PostRepository for Store {
                         }
                         let missing = want.saturating_sub(rows.len() as u32);
                         if missing > 0 {
-                            let after_id = if in_unpublished { after.map(|c| c.id) } else { None };
+                            let after_id = if in_unpublished { window.after_id() } else { None };
                             let q = unpublished!(filtered!(site_id, f), after_id, desc);
                             let more: Vec<PostRow> = conn.load_all(q.select(PostRow::as_select()).limit_literal(missing)).await.map_err(StoreError::from)?;
                             rows.extend(more);
@@ -514,17 +512,11 @@ impl PostRepository for Store {
                 };
                 (rows, total)
             });
-            let mut items = rows
+            let items = rows
                 .into_iter()
                 .map(PostRow::into_post)
                 .collect::<Result<Vec<_>, _>>()?;
-            let next = if items.len() == want as usize {
-                items.pop();
-                items.last().map(|p| query.sort.cursor_after(p))
-            } else {
-                None
-            };
-            Ok(Page { items, next, total })
+            Ok(Rows { items, total })
         })
     }
 
@@ -577,18 +569,8 @@ impl PostRepository for Store {
     ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send + 'a {
         crate::boxed::<Result<Vec<Option<i64>>, ContentError>>(async move {
             let now = jekcms_content::now();
-            let bases: Vec<Option<String>> = batch
-                .iter()
-                .map(|p| p.slug.is_none().then(|| slug::from_title(&p.title)))
-                .collect();
             // Every slug the batch would like, looked up in the site with one query.
-            let mut wanted: Vec<String> = batch
-                .iter()
-                .filter_map(|p| p.slug.clone())
-                .chain(bases.iter().flatten().cloned())
-                .collect();
-            wanted.sort_unstable();
-            wanted.dedup();
+            let wanted = SlugPlan::wanted(&batch);
             let imports: Vec<ImportPost> = batch
                 .iter()
                 .map(|p| ImportPost {
@@ -623,58 +605,15 @@ impl PostRepository for Store {
                         .await?
                         .into_iter()
                         .collect();
-                    let mut used: HashSet<String> = HashSet::new();
-                    let mut slugs: Vec<Option<String>> = vec![None; batch.len()];
-                    // Given slugs first (the first post asking for one gets it), so that generated
-                    // slugs step around them rather than the other way round.
-                    let mut refused = Vec::new();
-                    for (i, p) in batch.iter().enumerate() {
-                        if let Some(s) = &p.slug {
-                            if !taken.contains(s) && used.insert(s.clone()) {
-                                slugs[i] = Some(s.clone());
-                            } else {
-                                refused.push(i);
-                            }
-                        }
+                    // The plan decides; the store answers its questions in a fixed number of
+                    // queries however many titles collide (see `jekcms_content::bulk::slugs`):
+                    // this lookup, one of the suffixed candidates, and for the few of those
+                    // the site has, a count of the suffixed slugs and point lookups.
+                    let mut plan = SlugPlan::new(&batch, &taken);
+                    if atomic && plan.refused().next().is_some() {
+                        return Ok(Err(plan.conflicts()));
                     }
-                    if atomic && !refused.is_empty() {
-                        let conflicts = refused
-                            .into_iter()
-                            .map(|i| match jekcms_content::bulk::slug_conflict(i, batch[i].slug.as_deref().unwrap_or_default()) {
-                                jekcms_content::bulk::ItemFault::Conflict(e) | jekcms_content::bulk::ItemFault::Invalid(e) => e,
-                            })
-                            .collect();
-                        return Ok(Err(conflicts));
-                    }
-                    // Generated slugs, in two passes so that a batch costs a fixed number of queries
-                    // however many of its titles collide. First, without asking the database: the
-                    // base if free in the site and the batch, else the next suffix not used by the
-                    // batch (from -2, remembered per base). Then one `IN` lookup of those suffixed
-                    // candidates; only the few found taken (a title imported before with suffixes)
-                    // take the slow path: a count of the suffixed slugs, then point lookups.
-                    let mut next_suffix: HashMap<String, u32> = HashMap::new();
-                    let mut tentative: Vec<usize> = Vec::new();
-                    for (i, base) in bases.iter().enumerate() {
-                        let Some(base) = base else { continue };
-                        let chosen = if !taken.contains(base) && !used.contains(base) {
-                            base.clone()
-                        } else {
-                            let mut n = next_suffix.get(base).copied().unwrap_or(2);
-                            let found = loop {
-                                let candidate = slug::with_suffix(base, n);
-                                n += 1;
-                                if !used.contains(&candidate) {
-                                    break candidate;
-                                }
-                            };
-                            next_suffix.insert(base.clone(), n);
-                            tentative.push(i);
-                            found
-                        };
-                        used.insert(chosen.clone());
-                        slugs[i] = Some(chosen);
-                    }
-                    let candidates: Vec<String> = tentative.iter().filter_map(|&i| slugs[i].clone()).collect();
+                    let candidates = plan.unchecked();
                     let clashes: HashSet<String> = if candidates.is_empty() {
                         HashSet::new()
                     } else {
@@ -687,25 +626,18 @@ impl PostRepository for Store {
                             .into_iter()
                             .collect()
                     };
-                    for i in tentative {
-                        let Some(current) = slugs[i].clone() else { continue };
-                        if !clashes.contains(&current) {
-                            continue;
-                        }
-                        used.remove(&current);
-                        let base = bases[i].clone().unwrap_or_default();
-                        let suffixed: i64 = suffixed_count!(conn, site_id, &base);
-                        let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
+                    for i in plan.clashing(&clashes) {
+                        let suffixed: i64 = suffixed_count!(conn, site_id, plan.base(i));
+                        let mut search = plan.search(i, suffixed);
                         let found = loop {
-                            let candidate = slug::with_suffix(&base, n);
-                            n += 1;
-                            if !used.contains(&candidate) && slug_is_free!(conn, site_id, candidate.clone()) {
+                            let candidate = search.next_candidate(&plan);
+                            if slug_is_free!(conn, site_id, candidate.clone()) {
                                 break candidate;
                             }
                         };
-                        used.insert(found.clone());
-                        slugs[i] = Some(found);
+                        plan.choose(i, found);
                     }
+                    let slugs = plan.into_slugs();
                     let mut rows = Vec::with_capacity(batch.len());
                     let mut row_tags = Vec::with_capacity(batch.len());
                     for ((slug, post), tags) in slugs.iter().zip(&imports).zip(batch.iter().map(|p| &p.tags)) {
@@ -724,14 +656,16 @@ impl PostRepository for Store {
                     Ok(Ok(ids))
                 });
                 match outcome {
-                    Err(StoreError::Unique) if attempts < SLUG_ATTEMPTS => continue,
+                    Err(StoreError::Unique(UniqueKey::PostSlug)) if attempts < SLUG_ATTEMPTS => {
+                        continue;
+                    }
                     other => break other,
                 }
             };
             match outcome {
                 Ok(Ok(ids)) => Ok(ids),
                 Ok(Err(conflicts)) => Err(ContentError::Conflicts(conflicts)),
-                Err(StoreError::Unique) => Err(ContentError::Conflict {
+                Err(StoreError::Unique(UniqueKey::PostSlug)) => Err(ContentError::Conflict {
                     field: "slug".into(),
                 }),
                 Err(e) => Err(e.into()),
@@ -828,8 +762,8 @@ impl PostRepository for Store {
                 });
                 match result {
                     Ok(created) => return Ok(created),
-                    Err(StoreError::Unique) if base_slug.is_none() => continue,
-                    Err(StoreError::Unique) => {
+                    Err(StoreError::Unique(UniqueKey::PostSlug)) if base_slug.is_none() => continue,
+                    Err(StoreError::Unique(UniqueKey::PostSlug)) => {
                         return Err(ContentError::Conflict {
                             field: "slug".into(),
                         });
@@ -863,8 +797,8 @@ impl PostRepository for Store {
                 }
                 let next = apply_patch(&current, &patch);
                 let tags_changed = next.tags != current.tags;
-                let tags_json =
-                    serde_json::to_string(&next.tags).map_err(ContentError::internal)?;
+                let tags_json = serde_json::to_string(&next.tags)
+                    .map_err(|e| StoreError::Encode(format!("tags as JSON: {e}")))?;
                 let title_k = title_key(&next.title);
                 let result = with_write_txn!(self, Option<PostRow>, conn => {
                         let row = diesel::update(
@@ -903,7 +837,7 @@ impl PostRepository for Store {
                         return Err(ContentError::PreconditionFailed);
                     }
                     Ok(None) => continue,
-                    Err(StoreError::Unique) => {
+                    Err(StoreError::Unique(UniqueKey::PostSlug)) => {
                         return Err(ContentError::Conflict {
                             field: "slug".into(),
                         });
@@ -911,9 +845,7 @@ impl PostRepository for Store {
                     Err(e) => return Err(e.into()),
                 }
             }
-            Err(ContentError::internal(StoreError::Config(
-                "post kept changing during the update".into(),
-            )))
+            Err(StoreError::Contention("the post kept changing during the update".into()).into())
         })
     }
 

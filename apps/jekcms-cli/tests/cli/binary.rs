@@ -85,5 +85,58 @@ async fn the_binary_exports_and_imports_without_showing_the_secret() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("JEKCMS_API_SECRET"), "{help}");
     assert!(!help.contains(&secret), "{help}");
+    assert!(!help.contains("JEKCMS_URL="), "no dangling `=`: {help}");
+    server.stop().await;
+}
+
+/// #20: `-` reads standard input (format told by the content), a base URL copied with its
+/// `/api/v2` works, and a server that is not there is named in plain words.
+#[tokio::test(flavor = "multi_thread")]
+async fn stdin_api_urls_and_a_missing_server() {
+    let server = TestServer::start(|_| {}).await;
+    let secret = server.api_secret.clone();
+    let base = format!("{}/api/v2/", server.base_url);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jekcms-cli"));
+    cmd.args(["--quiet", "--url", &base, "import", "-", "--json"])
+        .env("JEKCMS_API_KEY", &server.api_key)
+        .env("JEKCMS_API_SECRET", &secret)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = cmd.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"{\"title\":\"From stdin\"}\n")
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["created"], 1, "{summary}");
+
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jekcms-cli"));
+    cmd.args(["--url", &format!("http://127.0.0.1:{port}"), "export"])
+        .env("JEKCMS_API_KEY", &server.api_key)
+        .env("JEKCMS_API_SECRET", &secret);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        format!("error: connection refused — is the server running at http://127.0.0.1:{port}?")
+    );
     server.stop().await;
 }

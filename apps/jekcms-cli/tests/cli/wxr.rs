@@ -1,12 +1,18 @@
 //! A WordPress export written here, with what real ones contain, imported.
 
 use crate::support::{Scratch, TestServer, all_posts};
-use jekcms_cli::{ImportOptions, import};
+use jekcms_cli::{CliError, ImportOptions, WxrOptions, import};
 use jekcms_client::PostStatus;
 
 fn item(fields: &str) -> String {
     format!("  <item>\n{fields}\n  </item>\n")
 }
+
+const HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8" ?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
+	xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:wp="http://wordpress.org/export/1.2/">
+<channel>
+"#;
 
 fn wxr() -> String {
     let mut doc = String::from(
@@ -129,7 +135,8 @@ async fn a_wordpress_export_imports_correctly_and_only_once() {
     );
     assert_eq!(first.excerpt.as_deref(), Some("Short & sweet"));
     assert_eq!(first.status, PostStatus::Published);
-    assert_eq!(first.tags, ["Rust", "CMS & more"]);
+    // Categories are kept as tags, after the post's own tags.
+    assert_eq!(first.tags, ["Rust", "CMS & more", "News"]);
     assert_eq!(
         first.published_at.unwrap().to_rfc3339(),
         "2021-06-01T10:30:00+00:00"
@@ -158,5 +165,207 @@ async fn a_wordpress_export_imports_correctly_and_only_once() {
         (0, 3)
     );
     assert_eq!(all_posts(&client).await.len(), 3);
+    server.stop().await;
+}
+
+/// #20: what a real WordPress export holds beyond plain posts, imported without a silent
+/// change: a protected post stays unpublished, a scheduled one keeps its future date, tags
+/// over the limit and an empty title are reported, pages come in when asked for, and the
+/// authors are named.
+#[tokio::test(flavor = "multi_thread")]
+async fn wordpress_specials_are_kept_or_reported() {
+    let scratch = Scratch::new("wxr_specials");
+    let input = scratch.path("specials.xml");
+    let report = scratch.path("report.jsonl");
+    let many_tags: String = (1..=25)
+        .map(|i| {
+            format!("<category domain=\"post_tag\" nicename=\"t{i}\"><![CDATA[T{i}]]></category>")
+        })
+        .collect();
+    let mut doc = String::from(HEAD);
+    for (id, creator, title, slug, status, kind, extra) in [
+        (
+            1,
+            "alice",
+            "Members only",
+            "members-only",
+            "publish",
+            "post",
+            "<wp:post_password><![CDATA[hunter2]]></wp:post_password>",
+        ),
+        (
+            2,
+            "bob",
+            "Next year",
+            "next-year",
+            "future",
+            "post",
+            "<wp:post_password><![CDATA[]]></wp:post_password>",
+        ),
+        (
+            3,
+            "alice",
+            "Tagged to the hilt",
+            "tagged",
+            "publish",
+            "post",
+            many_tags.as_str(),
+        ),
+        (4, "alice", "", "hello-there", "publish", "post", ""),
+        (
+            5,
+            "bob",
+            "About us",
+            "about",
+            "publish",
+            "page",
+            "<category domain=\"category\" nicename=\"c\"><![CDATA[Company]]></category>",
+        ),
+    ] {
+        let date = if status == "future" {
+            "2031-05-06 07:08:09"
+        } else {
+            "2024-01-02 03:04:05"
+        };
+        doc += &item(&format!(
+            "<title>{title}</title><dc:creator><![CDATA[{creator}]]></dc:creator>\
+             <content:encoded><![CDATA[<p>Body {id}</p>]]></content:encoded>\
+             <wp:post_id>{id}</wp:post_id><wp:post_date_gmt>{date}</wp:post_date_gmt>\
+             <wp:post_name>{slug}</wp:post_name><wp:status>{status}</wp:status>\
+             <wp:post_type>{kind}</wp:post_type>{extra}"
+        ));
+    }
+    doc += "</channel></rss>";
+    std::fs::write(&input, doc).unwrap();
+    let server = TestServer::start(|_| {}).await;
+    let client = server.client().await;
+
+    let mut opts = ImportOptions::new(&input);
+    opts.wxr = WxrOptions {
+        pages: true,
+        publish_protected: false,
+    };
+    opts.report = Some(report.clone());
+    let outcome = import::run(&client, &opts).await.unwrap();
+    let s = &outcome.summary;
+    assert_eq!(
+        (s.read, s.created, s.failed, s.changed),
+        (5, 5, 0, 3),
+        "{s:?} {:?}",
+        outcome.failures
+    );
+    assert_eq!(s.wordpress_authors, ["alice", "bob"]);
+    assert!(s.ignored.is_empty(), "{:?}", s.ignored);
+    let shown = s.to_string();
+    assert!(shown.contains("3 imported with changes"), "{shown}");
+    assert!(
+        shown.contains("WordPress authors alice, bob are attributed to the importing user"),
+        "{shown}"
+    );
+
+    let posts = all_posts(&client).await;
+    let by_slug = |slug: &str| {
+        posts
+            .iter()
+            .find(|p| p.slug == slug)
+            .unwrap_or_else(|| panic!("{slug}: {posts:?}"))
+    };
+    let protected = by_slug("members-only");
+    assert_eq!(
+        protected.status,
+        PostStatus::Draft,
+        "a protected post is never published"
+    );
+    assert_eq!(protected.published_at, None);
+    let scheduled = by_slug("next-year");
+    assert_eq!(scheduled.status, PostStatus::Published);
+    assert_eq!(
+        scheduled.published_at.unwrap().to_rfc3339(),
+        "2031-05-06T07:08:09+00:00"
+    );
+    let tagged = by_slug("tagged");
+    assert_eq!(tagged.tags.len(), 20);
+    assert_eq!(tagged.tags[19], "T20");
+    assert_eq!(by_slug("hello-there").title, "hello-there");
+    assert_eq!(by_slug("about").tags, ["page", "Company"]);
+
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().all(|l| l["outcome"] == "changed"));
+    assert_eq!(lines[0]["source_id"], "1");
+    assert!(
+        lines[0]["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("password-protected in WordPress")
+    );
+    assert_eq!(
+        lines[1]["notes"][0],
+        "5 tags dropped (a post keeps at most 20): T21, T22, T23, T24, T25"
+    );
+    assert_eq!(
+        lines[2]["notes"][0],
+        "it has no title in WordPress: titled \"hello-there\""
+    );
+
+    // Without --pages, the page is counted by its type, not imported.
+    let fresh = TestServer::start(|_| {}).await;
+    let outcome = import::run(&fresh.client().await, &ImportOptions::new(&input))
+        .await
+        .unwrap();
+    assert_eq!(outcome.summary.created, 4);
+    assert_eq!(outcome.summary.ignored.get("page"), Some(&1));
+    assert!(
+        outcome
+            .summary
+            .to_string()
+            .contains("WordPress items not imported: 1 page (--pages imports pages)")
+    );
+    fresh.stop().await;
+    server.stop().await;
+}
+
+/// #20: what is not a WordPress export is refused, not read as an empty one; a WordPress
+/// export is known by its content whatever its name.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_format_comes_from_the_content_and_non_exports_are_refused() {
+    let scratch = Scratch::new("wxr_formats");
+    let server = TestServer::start(|_| {}).await;
+    let client = server.client().await;
+    for (name, content, says) in [
+        (
+            "page.xml",
+            "<!DOCTYPE html>\n<html><body>Not found</body></html>".to_owned(),
+            "not a WordPress export",
+        ),
+        (
+            "cut.xml",
+            format!("{HEAD}<title>Blog</title>"),
+            "ends before </rss>",
+        ),
+        (
+            "feed.xml",
+            "<rss version=\"2.0\"><channel></channel></rss>".to_owned(),
+            "a feed, not an export",
+        ),
+    ] {
+        let path = scratch.path(name);
+        std::fs::write(&path, content).unwrap();
+        match import::run(&client, &ImportOptions::new(&path)).await {
+            Err(CliError::Input(message)) => assert!(message.contains(says), "{name}: {message}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    // A WXR file named .jsonl is read as WXR.
+    let misnamed = scratch.path("export.jsonl");
+    std::fs::write(&misnamed, wxr()).unwrap();
+    let outcome = import::run(&client, &ImportOptions::new(&misnamed))
+        .await
+        .unwrap();
+    assert_eq!((outcome.summary.created, outcome.summary.failed), (3, 0));
     server.stop().await;
 }

@@ -2,17 +2,16 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonBody};
-use crate::paging::IdPage;
+use crate::paging::{ById, list_request};
 use crate::respond;
 use crate::schemas::{ApiKeyEnvelope, ApiKeyList, CreatedKeyEnvelope, ErrorBody};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
-use jekcms_accounts::model::KeyRequest;
+use jekcms_accounts::model::{ApiKey, KeyRequest};
 use jekcms_accounts::service;
+use jekcms_content::page::Rows;
 use utoipa::ToSchema;
-
-const BINDING: &[u8] = b"api-keys";
 
 /// A key family (documentation: `jekcms_accounts::KeyFamily` by its wire names).
 #[derive(Debug, serde::Deserialize, ToSchema)]
@@ -97,11 +96,10 @@ pub async fn list_keys(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let binding = caller.binding(BINDING);
-    let page = IdPage::from_request(&req, &state.cursors, &binding)?;
-    let rows = service::list_keys(&state.store, &caller.actor(), page.after, page.fetch()).await?;
-    let page_of = page.page(rows, |k| k.id);
-    Ok(respond::page(page_of, page.limit, &state.cursors, &binding))
+    let list = list_request::<ById<ApiKey>>(&req, &caller, &state.cursors)?;
+    let (after, fetch) = (list.window.after_id(), list.window.fetch());
+    let rows = service::list_keys(&state.store, &caller.actor(), after, fetch).await?;
+    Ok(respond::page(list.page(Rows::new(rows))))
 }
 
 /// Revokes an API key.

@@ -1,16 +1,15 @@
 //! Media (API.md §5): multipart upload, list, get, alt-text patch, delete, and the bytes.
 
 use crate::errors::AppError;
-use crate::extract::{Caller, JsonPayload, query_pairs, typed};
+use crate::extract::{Caller, JsonPayload, typed};
+use crate::paging::list_request;
 use crate::respond;
 use crate::routes::posts::{Deleted, DeletedEnvelope, IncludeParam};
 use crate::schemas::{Binary, ErrorBody, MediaEnvelope, MediaList};
 use crate::state::AppState;
-use crate::uploads;
-use actix_multipart::Multipart;
+use crate::uploads::{self, UploadBody, UploadTarget};
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use futures_util::StreamExt;
 use jekcms_content::media::{MediaListQuery, check_alt_text};
 use jekcms_content::{ContentError, service};
 use jekcms_envelope::ErrorCode;
@@ -58,8 +57,6 @@ pub struct MediaPatch {
     pub alt_text: Option<String>,
 }
 
-const MAX_ALT_TEXT_BYTES: usize = 8 * 1024;
-
 /// Uploads a file.
 ///
 /// `multipart/form-data` with the fields `file` and, optionally, `alt_text`. The type is
@@ -76,88 +73,18 @@ const MAX_ALT_TEXT_BYTES: usize = 8 * 1024;
 pub async fn upload_media(
     caller: Caller,
     state: web::Data<AppState>,
-    req: HttpRequest,
-    payload: web::Payload,
+    body: UploadBody,
 ) -> Result<HttpResponse, AppError> {
     let actor = caller.actor();
     service::may_upload(&actor)?;
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    if !is_multipart {
-        return Err(AppError::new(
-            ErrorCode::UnsupportedMediaType,
-            "upload with Content-Type: multipart/form-data and a file field",
-        ));
-    }
-    let mut form = Multipart::new(req.headers(), payload);
-    let mut stored = None;
-    let mut alt_text = None;
-    let bad_form = || {
-        AppError::new(
-            ErrorCode::MalformedRequest,
-            "the multipart body is malformed",
-        )
-    };
-    let result: Result<(), AppError> = async {
-        while let Some(field) = form.next().await {
-            let mut field = field.map_err(|_| bad_form())?;
-            let name = field.name().unwrap_or_default().to_owned();
-            match name.as_str() {
-                "file" if stored.is_none() => {
-                    let filename = field
-                        .content_disposition()
-                        .and_then(|d| d.get_filename())
-                        .map(str::to_owned);
-                    let chunks = (&mut field).map(|c| c.map_err(|_| ()));
-                    let new = uploads::store_upload(
-                        &state.config.media_dir,
-                        actor.site_id,
-                        filename.as_deref(),
-                        state.config.max_upload_bytes,
-                        Box::pin(chunks),
-                    )
-                    .await?;
-                    stored = Some(new);
-                }
-                "file" => return Err(AppError::validation("file", "send exactly one file")),
-                "alt_text" => {
-                    let mut buf = Vec::new();
-                    while let Some(chunk) = field.next().await {
-                        buf.extend_from_slice(&chunk.map_err(|_| bad_form())?);
-                        if buf.len() > MAX_ALT_TEXT_BYTES {
-                            return Err(AppError::validation("alt_text", "alt_text is too long"));
-                        }
-                    }
-                    let text = String::from_utf8(buf).map_err(|_| {
-                        AppError::validation("alt_text", "alt_text must be UTF-8 text")
-                    })?;
-                    check_alt_text(&text).map_err(|e| AppError::fields(vec![e]))?;
-                    alt_text = Some(text);
-                }
-                other => {
-                    return Err(AppError::validation(
-                        other.to_owned(),
-                        "unknown form field; send file and optionally alt_text",
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-    .await;
-    if let Err(e) = result {
-        if let Some(new) = &stored {
-            uploads::remove(&state.config.media_dir, &new.storage_key).await;
-        }
-        return Err(e);
-    }
-    let Some(mut new) = stored else {
-        return Err(AppError::validation("file", "a file field is required"));
-    };
-    new.alt_text = alt_text;
+    let media_dir = &state.config.media_dir;
+    let new = body
+        .receive(UploadTarget {
+            media_dir,
+            site_id: actor.site_id,
+            max_bytes: state.config.max_upload_bytes,
+        })
+        .await?;
     let key = new.storage_key.clone();
     match service::create_media(&state.store, &actor, new).await {
         Ok(media) => Ok(respond::created(
@@ -165,7 +92,7 @@ pub async fn upload_media(
             media,
         )),
         Err(e) => {
-            uploads::remove(&state.config.media_dir, &key).await;
+            uploads::remove(media_dir, &key).await;
             Err(e.into())
         }
     }
@@ -184,19 +111,10 @@ pub async fn list_media(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let pairs = query_pairs(&req)?;
-    let query = MediaListQuery::from_pairs(
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        |raw, b| state.cursors.open(raw, &caller.binding(b)).ok(),
-    )
-    .map_err(AppError::fields)?;
-    let page = service::list_media(&state.store, &caller.actor(), &query).await?;
-    Ok(respond::page(
-        page,
-        query.limit,
-        &state.cursors,
-        &caller.binding(&query.binding()),
-    ))
+    let list = list_request::<MediaListQuery>(&req, &caller, &state.cursors)?;
+    let rows =
+        service::list_media(&state.store, &caller.actor(), &list.query, &list.window).await?;
+    Ok(respond::page(list.page(rows)))
 }
 
 /// Gets one medium's record.

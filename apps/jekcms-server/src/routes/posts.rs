@@ -1,8 +1,9 @@
 //! Posts (API.md §3): thin handlers over `jekcms_content::service`.
 
 use crate::errors::AppError;
-use crate::extract::{Caller, JsonPayload, query_pairs};
+use crate::extract::{Caller, JsonPayload};
 use crate::idempotent::{self, Done};
+use crate::paging::list_request;
 use crate::respond;
 use crate::schemas::{ErrorBody, PostEnvelope, PostList, envelopes};
 use crate::state::AppState;
@@ -10,14 +11,14 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use jekcms_content::idempotency::Record;
-use jekcms_content::list::{ListParams, ListQuery};
+use jekcms_content::list::PostListQuery;
 use jekcms_content::post::{self as post_rules, Post};
 use jekcms_content::service;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-/// Query parameters of the post list (documentation; parsing is `ListParams`).
+/// Query parameters of the post list (documentation; parsing is `PostListQuery`).
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
@@ -110,16 +111,10 @@ pub async fn list_posts(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let pairs = query_pairs(&req)?;
-    let params = ListParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(AppError::fields)?;
-    let query = ListQuery::from_params(&params, |raw, binding| {
-        state.cursors.open(raw, &caller.binding(binding)).ok()
-    })
-    .map_err(AppError::fields)?;
-    let page = service::list_posts(&state.store, &caller.actor(), &query).await?;
-    let binding = caller.binding(&query.binding());
-    Ok(respond::page(page, query.limit, &state.cursors, &binding))
+    let list = list_request::<PostListQuery>(&req, &caller, &state.cursors)?;
+    let rows =
+        service::list_posts(&state.store, &caller.actor(), &list.query, &list.window).await?;
+    Ok(respond::page(list.page(rows)))
 }
 
 /// Gets one post.

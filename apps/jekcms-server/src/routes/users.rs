@@ -2,17 +2,16 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonBody, query_pairs};
-use crate::paging::IdPage;
+use crate::paging::{ById, list_request};
 use crate::respond;
 use crate::schemas::{ErrorBody, UserEnvelope, UserList, envelopes};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use jekcms_accounts::model::{UserPatch, UserRequest};
+use jekcms_accounts::model::{User, UserPatch, UserRequest};
 use jekcms_accounts::service;
+use jekcms_content::page::{Params, Rows};
 use serde::Serialize;
 use utoipa::ToSchema;
-
-const BINDING: &[u8] = b"users";
 
 /// A user's role, lowest first (documentation: `jekcms_auth::Role` by its wire names).
 #[derive(Debug, serde::Deserialize, ToSchema)]
@@ -127,11 +126,10 @@ pub async fn list_users(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let binding = caller.binding(BINDING);
-    let page = IdPage::from_request(&req, &state.cursors, &binding)?;
-    let rows = service::list_users(&state.store, &caller.actor(), page.after, page.fetch()).await?;
-    let page_of = page.page(rows, |u| u.id);
-    Ok(respond::page(page_of, page.limit, &state.cursors, &binding))
+    let list = list_request::<ById<User>>(&req, &caller, &state.cursors)?;
+    let (after, fetch) = (list.window.after_id(), list.window.fetch());
+    let rows = service::list_users(&state.store, &caller.actor(), after, fetch).await?;
+    Ok(respond::page(list.page(Rows::new(rows))))
 }
 
 /// Creates a user.
@@ -247,22 +245,19 @@ pub async fn delete_user(
     id: web::Path<i64>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let mut reassign_to = None;
-    for (name, value) in query_pairs(&req)? {
-        match name.as_str() {
-            "reassign_to" => {
-                reassign_to = Some(value.parse::<i64>().map_err(|_| {
-                    AppError::validation("reassign_to", "reassign_to must be a user id")
-                })?);
-            }
-            _ => {
-                return Err(AppError::validation(
-                    name.clone(),
-                    format!("unknown parameter {name}"),
-                ));
-            }
-        }
-    }
+    let pairs = query_pairs(&req)?;
+    let params = Params::parse(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        &["reassign_to"],
+    )
+    .map_err(AppError::fields)?;
+    let reassign_to =
+        match params.get("reassign_to") {
+            None => None,
+            Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
+                AppError::validation("reassign_to", "reassign_to must be a user id")
+            })?),
+        };
     let actor = caller.actor();
     let id = id.into_inner();
     service::delete_user(&state.store, &actor, id, reassign_to).await?;

@@ -201,7 +201,8 @@ both_stores! {
 
         // Duplicate email, unknown fields, null.
         let r = app.post("/api/v2/users", &admin.access, json!({"name": "x", "email": "EDITOR@example.com", "role": "viewer"})).await;
-        assert_eq!(r.expect_error(409, "CONFLICT")["errors"][0]["field"], "email");
+        let v = r.expect_error(409, "CONFLICT");
+        assert_eq!((&v["errors"][0]["field"], &v["errors"][0]["message"]), (&json!("email"), &json!("email is already taken")));
         let r = app.patch(&format!("/api/v2/users/{editor_id}"), &admin.access, json!({"email": "admin@example.com"})).await;
         assert_eq!(r.expect_error(409, "CONFLICT")["errors"][0]["field"], "email");
         let r = app.patch(&format!("/api/v2/users/{editor_id}"), &admin.access, json!({"name": null, "is_admin": true})).await;
@@ -334,6 +335,10 @@ both_stores! {
         let path = format!("/api/v2/users/{writer_id}");
         app.delete(&format!("{path}?reassign_to={writer_id}"), &admin.access).await.expect_error(422, "VALIDATION_FAILED");
         app.delete(&format!("{path}?reassign_to=999999"), &admin.access).await.expect_error(422, "VALIDATION_FAILED");
+        for (query, field) in [("reassign_to=1&reassign_to=1", "reassign_to"), ("reassign=1", "reassign")] {
+            let r = app.delete(&format!("{path}?{query}"), &admin.access).await;
+            assert_eq!(r.expect_error(422, "VALIDATION_FAILED")["errors"][0]["field"], field, "{query}");
+        }
         let v = app.delete(&path, &admin.access).await.expect(200);
         assert_eq!(v["data"], json!({"id": writer_id, "deleted": true, "reassigned_to": admin_id}));
         app.get("/api/v2/me", &writer.access).await.expect_error(401, "AUTH_INVALID");

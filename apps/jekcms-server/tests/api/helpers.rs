@@ -164,7 +164,17 @@ impl TestApp {
         Self::start(self.db.clone(), self.config.clone(), self.media_dir.clone()).await
     }
 
-    async fn start(db: std::sync::Arc<TestDatabase>, config: Config, media_dir: PathBuf) -> Self {
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// An app over an existing database (`config.database_url` must be `db`'s).
+    pub async fn start(
+        db: std::sync::Arc<TestDatabase>,
+        config: Config,
+        media_dir: PathBuf,
+    ) -> Self {
         let store = Store::connect(&config.database_url, config.store_options())
             .await
             .unwrap();

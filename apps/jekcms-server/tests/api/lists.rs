@@ -247,3 +247,63 @@ both_stores! {
         assert_eq!(tagged.len() as u64, total);
     }
 }
+
+/// The first page's `next_cursor` of `path` (which must have more than one page).
+async fn a_cursor_of(app: &TestApp, token: &str, path: &str) -> String {
+    let v = app.get(path, token).await.expect(200);
+    v["meta"]["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_owned()
+}
+
+both_stores! {
+    async fn every_list_reads_its_page_request_the_same_way(app) {
+        let t = app.owner().await;
+        seed(&app, &t.access, 3).await;
+        for i in 0..3 {
+            app.call(crate::media::multipart(&t.access, &[("file", Some("a.png"), crate::media::PNG)])).await.expect(201);
+            app.post("/api/v2/api-keys", &t.access, json!({"name": "k"})).await.expect(201);
+            app.add_user(&t.access, &format!("u{i}@example.com"), "viewer", None).await;
+        }
+        let lists = ["/api/v2/posts", "/api/v2/media", "/api/v2/users", "/api/v2/api-keys"];
+        let mut cursors = Vec::new();
+        for list in lists {
+            // A repeated or unknown parameter, or a bad limit: 422 naming it, on every list.
+            for (query, field) in [
+                ("limit=2&limit=3", "limit"), ("limit=2&cursor=x&cursor=x", "cursor"),
+                ("colour=red", "colour"), ("limit=0", "limit"), ("limit=101", "limit"),
+                ("cursor=", "cursor"), ("cursor=not-a-cursor", "cursor"),
+            ] {
+                let r = app.get(&format!("{list}?{query}"), &t.access).await;
+                r.expect_error(422, "VALIDATION_FAILED");
+                assert_eq!(r.field(), field, "{list}?{query}");
+            }
+            // The same page size bounds and default everywhere.
+            let v = app.get(&format!("{list}?limit=100"), &t.access).await.expect(200);
+            assert_eq!(v["meta"]["limit"], 100, "{list}");
+            assert_eq!(v["meta"]["next_cursor"], Value::Null, "{list}");
+            assert_eq!(v["meta"]["has_more"], false, "{list}");
+            let v = app.get(list, &t.access).await.expect(200);
+            assert_eq!(v["meta"]["limit"], 20, "{list}");
+            let cursor = a_cursor_of(&app, &t.access, &format!("{list}?limit=1")).await;
+            let next = app.get(&format!("{list}?limit=1&cursor={cursor}"), &t.access).await.expect(200);
+            assert_eq!(next["meta"]["limit"], 1, "{list}");
+            cursors.push((list, cursor));
+        }
+        // A cursor of one list is refused by every other.
+        for (made_by, cursor) in &cursors {
+            for list in lists.iter().filter(|l| *l != made_by) {
+                let r = app.get(&format!("{list}?cursor={cursor}"), &t.access).await;
+                r.expect_error(422, "VALIDATION_FAILED");
+                assert_eq!(r.field(), "cursor", "{made_by}'s cursor on {list}");
+            }
+        }
+        // And by the same list of another site.
+        let other = app.login("elsewhere", "e@example.com", Role::Owner).await;
+        for (list, cursor) in &cursors {
+            let r = app.get(&format!("{list}?cursor={cursor}"), &other.access).await;
+            assert_eq!(r.expect_error(422, "VALIDATION_FAILED")["errors"][0]["field"], "cursor", "{list}");
+        }
+    }
+}

@@ -6,6 +6,7 @@ mod helpers;
 
 mod accounts;
 mod auth;
+mod backup;
 mod bulk;
 mod cli;
 mod errors;
