@@ -3,9 +3,9 @@
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonPayload};
 use crate::idempotent::{self, Done};
-use crate::openapi::{DeletedEnvelope, ErrorBody, PostEnvelope, PostList};
 use crate::paging::list_request;
 use crate::respond;
+use crate::schemas::{ErrorBody, PostEnvelope, PostList, envelopes};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -245,6 +245,11 @@ pub struct Deleted {
     pub id: i64,
     /// Always true.
     pub deleted: bool,
+}
+
+envelopes! {
+    /// A success envelope around the outcome of a delete.
+    DeletedEnvelope(Deleted);
 }
 
 /// Deletes a post.

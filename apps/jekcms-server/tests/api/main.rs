@@ -18,5 +18,6 @@ mod matrix;
 mod media;
 mod posts;
 mod ratelimit;
+mod routes;
 mod secret_key;
 mod v1;
