@@ -47,7 +47,7 @@ pub mod page;
 pub mod post;
 pub mod repo;
 #[cfg(feature = "openapi")]
-mod schema;
+pub mod schema;
 pub mod service;
 pub mod timestamp;
 

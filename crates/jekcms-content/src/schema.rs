@@ -41,3 +41,19 @@ pub(crate) fn tags_or_null() -> RefOr<Schema> {
         ))
         .into()
 }
+
+/// `?tag=` of the post list, repeatable (any of): at most 20 values of 1–50 characters.
+pub fn tag_filter() -> RefOr<Schema> {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(crate::post::MAX_TAG_CHARS)),
+        )
+        .max_items(Some(crate::post::MAX_TAGS))
+        .description(Some(
+            "Only posts with this tag; repeat it (`?tag=a&tag=b`, at most 20) for posts with any of them.",
+        ))
+        .into()
+}

@@ -63,12 +63,15 @@ macro_rules! filtered {
                     .escape('\\'),
             );
         }
-        if let Some(tag) = &f.tag {
+        if let Some(slug) = &f.slug {
+            q = q.filter(posts::slug.eq(slug.clone()));
+        }
+        if !f.tags.is_empty() {
             q = q.filter(
                 posts::id.eq_any(
                     post_tags::table
                         .filter(post_tags::site_id.eq($site_id))
-                        .filter(post_tags::tag.eq(tag.clone()))
+                        .filter(post_tags::tag.eq_any(f.tags.clone()))
                         .select(post_tags::post_id),
                 ),
             );
