@@ -235,7 +235,7 @@ async fn run(cli: Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    init_logging(&config.log);
+    init_logging(&config.log, config.log_format);
     let result = match command {
         Command::Serve => crate::serve(config).await,
         Command::Migrate => {
@@ -313,19 +313,33 @@ async fn seed(config: &Config, site: &str, posts: usize) -> Result<(), StartErro
     Ok(())
 }
 
-/// Logs go to stderr (stdout carries `listening on …` and `--json` output).
-fn init_logging(filter: &str) {
+/// Logs go to stderr (stdout carries `listening on …` and `--json` output): text lines, or
+/// with `JEKCMS_LOG_FORMAT=json` one JSON object per line with the event's fields at the top
+/// level (`{"timestamp":…,"level":"INFO","target":"jekcms::access","request_id":…}`).
+fn init_logging(filter: &str, format: crate::config::LogFormat) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
-    let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .with_target(false),
-        )
-        .with(log_filter(filter))
-        .try_init();
+    let registry = tracing_subscriber::registry().with(log_filter(filter));
+    let _ = match format {
+        crate::config::LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_target(false),
+            )
+            .try_init(),
+        crate::config::LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
 }
 
 /// `JEKCMS_LOG`: a default level and `target=level` directives (`info,jekcms_store=debug`),

@@ -49,6 +49,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     /// `JEKCMS_LOG`
     pub log: String,
+    /// `JEKCMS_LOG_FORMAT`: `text` (default) or `json`, one JSON object per line.
+    pub log_format: LogFormat,
     /// `JEKCMS_IDEMPOTENCY_LEASE`: how long an `Idempotency-Key` claim without a response
     /// holds off retries before one may take it over (its request died).
     pub idempotency_lease: Duration,
@@ -109,7 +111,7 @@ pub struct ConfigError {
 }
 
 /// Every variable the server reads; the keys a `jekcms.toml` may set.
-pub const VARIABLES: [&str; 30] = [
+pub const VARIABLES: &[&str] = &[
     "JEKCMS_DATABASE_URL",
     "JEKCMS_BIND",
     "JEKCMS_ACCESS_TOKEN_TTL",
@@ -128,6 +130,7 @@ pub const VARIABLES: [&str; 30] = [
     "JEKCMS_REDIS_PREFIX",
     "JEKCMS_TRUSTED_PROXIES",
     "JEKCMS_LOG",
+    "JEKCMS_LOG_FORMAT",
     "JEKCMS_IDEMPOTENCY_LEASE",
     "JEKCMS_DB_CONNECT_TIMEOUT",
     "JEKCMS_DB_ACQUIRE_TIMEOUT",
@@ -141,6 +144,16 @@ pub const VARIABLES: [&str; 30] = [
     "JEKCMS_METRICS",
     "JEKCMS_METRICS_BIND",
 ];
+
+/// How log lines are written (`JEKCMS_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, the event's fields at the top level, for log pipelines.
+    Json,
+}
 
 /// The optional configuration file, read from the working directory.
 pub const CONFIG_FILE: &str = "jekcms.toml";
@@ -292,6 +305,11 @@ impl Config {
         }
         let log = val("JEKCMS_LOG").unwrap_or_else(|| "info".into());
         log_filter(&log).map_err(|m| err("JEKCMS_LOG", &m))?;
+        let log_format = match val("JEKCMS_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(err("JEKCMS_LOG_FORMAT", "expected text or json")),
+        };
         Ok(Self {
             database_url,
             bind,
@@ -313,6 +331,7 @@ impl Config {
             redis_prefix: val("JEKCMS_REDIS_PREFIX").unwrap_or_else(|| "jekcms:".into()),
             trusted_proxies,
             log,
+            log_format,
             idempotency_lease: secs(
                 "JEKCMS_IDEMPOTENCY_LEASE",
                 jekcms_content::idempotency::DEFAULT_LEASE.as_secs(),
@@ -532,6 +551,7 @@ mod tests {
             ("JEKCMS_LOG", "json"),
             ("JEKCMS_LOG", "info,jekcms"),
             ("JEKCMS_LOG", "jekcms=loud"),
+            ("JEKCMS_LOG_FORMAT", "yaml"),
             ("JEKCMS_LOG", "info,"),
             ("JEKCMS_METRICS", "sometimes"),
             ("JEKCMS_METRICS_BIND", "9090"),

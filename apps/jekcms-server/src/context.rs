@@ -4,7 +4,7 @@
 //! Each request runs in a task of its own (see `call`).
 //!
 //! The access log records method, path (never the query string: it may hold `?token=`),
-//! status, time and request id — no header, no body.
+//! route template, status, time and request id — no header, no body.
 
 use crate::errors::{AppError, envelope_error, fallback_error};
 use actix_web::HttpMessage;
@@ -177,9 +177,10 @@ where
                     set_request_id(res.headers_mut(), &id);
                     set_rate_limit_headers(res.headers_mut());
                     set_cache_control(res.headers_mut(), credentialed);
-                    log_access(&id, &method, &path, res.status(), started);
+                    let route = res.request().match_pattern();
+                    log_access(&id, &method, &path, route.as_deref(), res.status(), started);
                     crate::metrics::record_request(
-                        Some(res.request()),
+                        route.as_deref(),
                         &method,
                         res.status(),
                         started,
@@ -199,7 +200,7 @@ where
             set_request_id(res.headers_mut(), &id);
             set_rate_limit_headers(res.headers_mut());
             set_cache_control(res.headers_mut(), credentialed);
-            log_access(&id, &method, &path, res.status(), started);
+            log_access(&id, &method, &path, None, res.status(), started);
             crate::metrics::record_request(None, &method, res.status(), started);
             Err(InternalError::from_response("request failed", res).into())
         });
@@ -261,10 +262,13 @@ fn set_request_id(headers: &mut actix_web::http::header::HeaderMap, id: &str) {
     }
 }
 
+/// One access-log event. `route` is the matched route's template (`/api/v2/posts/{id}`), the
+/// same for every id, so that logs group by endpoint; `-` when no route matched.
 fn log_access(
     id: &str,
     method: &actix_web::http::Method,
     path: &str,
+    route: Option<&str>,
     status: StatusCode,
     started: Instant,
 ) {
@@ -273,6 +277,7 @@ fn log_access(
         request_id = %id,
         %method,
         %path,
+        route = route.unwrap_or("-"),
         status = status.as_u16(),
         micros = started.elapsed().as_micros() as u64,
     );

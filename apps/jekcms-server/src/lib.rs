@@ -6,7 +6,9 @@
 //! - [`server`]: connections (TCP_NODELAY, timeouts, limits). [`compress`]: gzip in one
 //!   write. [`body_deadline`]: request bodies that stall or trickle are cut.
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`), recorded by [`context`].
-//! - [`routes`]: thin handlers. [`paging`]: every list's request read once, and the id-ordered lists (users, keys). [`openapi`]: the generated spec. [`uploads`]: media bytes.
+//! - [`routes`]: thin handlers and the one route list. [`paging`]: every list's request read
+//!   once, and the id-ordered lists (users, keys). [`openapi`]: the generated spec.
+//!   [`schemas`]: the documentation shapes both name. [`uploads`]: media bytes.
 //!
 //! This is the only crate that knows actix-web; domain rules live in `crates/`.
 
@@ -24,6 +26,7 @@ pub mod openapi;
 pub mod paging;
 pub mod respond;
 pub mod routes;
+pub mod schemas;
 pub mod secret_key;
 pub mod seed;
 pub mod server;

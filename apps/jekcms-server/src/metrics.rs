@@ -12,7 +12,7 @@ use crate::state::AppState;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{App, HttpRequest, HttpResponse, web};
+use actix_web::{App, HttpResponse, web};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -113,20 +113,13 @@ fn recording() -> bool {
     HANDLE.get().is_some()
 }
 
-/// Records one answered request. `req` is the routed request (`None`: it was lost to a
-/// failure before it was answered); its route template, never its path, is the label.
-pub fn record_request(
-    req: Option<&HttpRequest>,
-    method: &Method,
-    status: StatusCode,
-    started: Instant,
-) {
+/// Records one answered request under its route template (`None`: no route matched, or the
+/// request was lost to a failure before it was answered), never its path.
+pub fn record_request(route: Option<&str>, method: &Method, status: StatusCode, started: Instant) {
     if !recording() {
         return;
     }
-    let route = req
-        .and_then(HttpRequest::match_pattern)
-        .unwrap_or_else(|| UNMATCHED.to_owned());
+    let route = route.unwrap_or(UNMATCHED).to_owned();
     let method = method_label(method);
     metrics::histogram!(DURATION, "route" => route.clone(), "method" => method)
         .record(started.elapsed().as_secs_f64());

@@ -1,130 +1,27 @@
 //! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations.
 //! `jekcms openapi` prints it; CI checks that `openapi/openapi.json` equals it.
+//!
+//! The paths come from the route lists of [`crate::routes`] (the same lists that register the
+//! handlers, see its module doc), merged by the first modifier, `RouteList`; the shapes the
+//! annotations name live in the leaf module [`crate::schemas`]. The other modifiers add what
+//! is true of every operation: security schemes, the shared failure responses, the response
+//! headers.
 
 use crate::routes;
-use jekcms_envelope::{ErrorCode, ErrorEntry, Meta, PageMeta};
-use serde::Serialize;
+use crate::schemas::ErrorBody;
+use jekcms_envelope::{ErrorCode, ErrorEntry};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
-/// Declares named success envelopes (documentation shapes): one component schema per
-/// resource, which every operation answering it references, so that a client generator
-/// makes one `PostEnvelope` type where `inline(Data<Post>)` made one per operation.
-macro_rules! envelopes {
-    ($($(#[$doc:meta])* $name:ident($data:ty);)*) => {$(
-        $(#[$doc])*
-        #[derive(Debug, Serialize, ToSchema)]
-        pub struct $name {
-            /// Always true.
-            pub success: bool,
-            /// The resource.
-            pub data: $data,
-            /// Request id.
-            pub meta: Meta,
-            /// Always empty.
-            pub errors: Vec<ErrorEntry>,
-        }
-    )*};
-}
+/// Adds the paths (and the schemas they name) of the route lists: v2 and the probes, then
+/// v1. Runs first, so that every other modifier sees every operation.
+struct RouteList;
 
-/// Declares named success envelopes around a page of rows (documentation shapes).
-macro_rules! lists {
-    ($($(#[$doc:meta])* $name:ident($row:ty);)*) => {$(
-        $(#[$doc])*
-        #[derive(Debug, Serialize, ToSchema)]
-        pub struct $name {
-            /// Always true.
-            pub success: bool,
-            /// The rows.
-            pub data: Vec<$row>,
-            /// Request id and pagination.
-            pub meta: ListMeta,
-            /// Always empty.
-            pub errors: Vec<ErrorEntry>,
-        }
-    )*};
-}
-
-envelopes! {
-    /// A success envelope around the API description.
-    ApiIndexEnvelope(routes::meta::ApiIndex);
-    /// A success envelope around a token pair.
-    TokenResponseEnvelope(routes::auth::TokenResponse);
-    /// A success envelope around a signed-in user and their token pair.
-    LoginResponseEnvelope(routes::auth::LoginResponse);
-    /// A success envelope around a new site, its owner and their token pair.
-    RegisteredEnvelope(routes::auth::Registered);
-    /// A success envelope around the outcome of a logout.
-    RevokedEnvelope(routes::auth::Revoked);
-    /// A success envelope around the caller.
-    MeEnvelope(routes::auth::Me);
-    /// A success envelope around one post.
-    PostEnvelope(jekcms_content::post::Post);
-    /// A success envelope around the outcome of a delete.
-    DeletedEnvelope(routes::posts::Deleted);
-    /// A success envelope around the outcome of a bulk import.
-    BulkResultEnvelope(routes::bulk::BulkResult);
-    /// A success envelope around one medium's record.
-    MediaEnvelope(jekcms_content::media::Media);
-    /// A success envelope around one user.
-    UserEnvelope(jekcms_accounts::User);
-    /// A success envelope around the outcome of a user's deletion.
-    UserDeletedEnvelope(routes::users::UserDeleted);
-    /// A success envelope around one API key (never its secret).
-    ApiKeyEnvelope(jekcms_accounts::ApiKey);
-    /// A success envelope around a new API key with its secret, shown this once.
-    CreatedKeyEnvelope(jekcms_accounts::CreatedKey);
-}
-
-lists! {
-    /// A success envelope around a page of posts.
-    PostList(jekcms_content::post::Post);
-    /// A success envelope around a page of media.
-    MediaList(jekcms_content::media::Media);
-    /// A success envelope around a page of users.
-    UserList(jekcms_accounts::User);
-    /// A success envelope around a page of API keys (never their secrets).
-    ApiKeyList(jekcms_accounts::ApiKey);
-}
-
-/// `meta` of a list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ListMeta {
-    /// Equal to `X-Request-Id`.
-    pub request_id: String,
-    /// Pagination.
-    #[serde(flatten)]
-    pub page: PageMeta,
-}
-
-/// Raw file bytes, as `GET /api/v2/media/{id}/content` sends them (documentation shape).
-#[derive(Debug)]
-pub struct Binary;
-
-impl utoipa::PartialSchema for Binary {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
-            .description(Some("The file's bytes"))
-            .into()
+impl Modify for RouteList {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi.merge(routes::RouteDoc::openapi());
+        openapi.merge(routes::v1::V1RouteDoc::openapi());
     }
-}
-
-impl ToSchema for Binary {}
-
-/// A failure envelope: `data` is null and `errors` says why.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// Always false.
-    pub success: bool,
-    /// Always null.
-    pub data: Option<()>,
-    /// Request id.
-    pub meta: Meta,
-    /// One entry per problem.
-    pub errors: Vec<ErrorEntry>,
 }
 
 struct Security;
@@ -528,44 +425,8 @@ impl Modify for ResponseHeaders {
         description = "Headless CMS API. Every response under /api/v2 is the envelope {success, data, meta, errors}; see the ErrorCode schema for machine-readable codes.",
     ),
     servers((url = "/", description = "The server that serves this document (`GET /api/v2/openapi.json`)")),
-    paths(
-        routes::meta::healthz,
-        routes::meta::readyz,
-        routes::meta::api_index,
-        routes::auth::token,
-        routes::auth::refresh,
-        routes::auth::revoke,
-        routes::auth::login,
-        routes::auth::register,
-        routes::auth::me,
-        routes::posts::list_posts,
-        routes::posts::get_post,
-        routes::posts::create_post,
-        routes::posts::update_post,
-        routes::posts::delete_post,
-        routes::bulk::bulk_create_posts,
-        routes::media::upload_media,
-        routes::media::list_media,
-        routes::media::get_media,
-        routes::media::update_media,
-        routes::media::delete_media,
-        routes::media::media_content,
-        routes::users::list_users,
-        routes::users::create_user,
-        routes::users::get_user,
-        routes::users::update_user,
-        routes::users::delete_user,
-        routes::keys::create_key,
-        routes::keys::list_keys,
-        routes::keys::revoke_key,
-        routes::v1::list_posts,
-        routes::v1::create_post,
-        routes::v1::update_post,
-        routes::v1::delete_post,
-        routes::v1::list_media,
-    ),
     components(schemas(ErrorCode, ErrorEntry, ErrorBody)),
-    modifiers(&Security, &V1Deprecated, &PublicOperations, &CommonErrors, &ResponseHeaders),
+    modifiers(&RouteList, &Security, &V1Deprecated, &PublicOperations, &CommonErrors, &ResponseHeaders),
     tags(
         (name = "auth", description = "Token pair and the caller"),
         (name = "posts", description = "Posts"),

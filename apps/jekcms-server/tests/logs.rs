@@ -290,7 +290,7 @@ fn exercise(http: &Http) -> Vec<String> {
     secrets
 }
 
-async fn no_secret_in_trace_logs(backend: Backend) {
+async fn no_secret_in_trace_logs(backend: Backend, format: &str) {
     let Some(db) = TestDatabase::new(backend).await else {
         return eprintln!("skipped: JEKCMS_TEST_POSTGRES_URL is not set");
     };
@@ -314,6 +314,7 @@ async fn no_secret_in_trace_logs(backend: Backend) {
         .env("JEKCMS_BIND", "127.0.0.1:0")
         .env("JEKCMS_MEDIA_DIR", &media)
         .env("JEKCMS_LOG", "trace")
+        .env("JEKCMS_LOG_FORMAT", format)
         .env("JEKCMS_OPEN_REGISTRATION", "true")
         // The walk makes more credential calls (and deliberately failed v1 key checks, which
         // count too) than the default per-IP quota of 10 a minute allows.
@@ -363,6 +364,31 @@ async fn no_secret_in_trace_logs(backend: Backend) {
         "JEKCMS_LOG=trace was not applied"
     );
     assert_eq!(secrets.len(), 14, "every secret handled is checked");
+    if format == "json" {
+        // One JSON object per line; access lines carry what a log pipeline groups by.
+        let mut access = 0;
+        for line in log.lines().filter(|l| !l.trim().is_empty()) {
+            let event: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            if event["target"] == "jekcms::access" {
+                access += 1;
+                for field in ["request_id", "method", "path", "route", "status", "micros"] {
+                    assert!(!event[field].is_null(), "no {field} in {line}");
+                }
+            }
+        }
+        assert!(access >= 7, "{access} access lines");
+        assert!(
+            log.lines()
+                .any(|l| l.contains(r#""route":"/api/v2/auth/token""#)),
+            "access lines name their route template"
+        );
+        assert!(
+            log.lines()
+                .any(|l| l.contains(r#""path":"/api/v2/nowhere""#) && l.contains(r#""route":"-""#)),
+            "an unmatched request has no route"
+        );
+    }
     for secret in &secrets {
         // The whole secret, and its last 16 characters (a secret logged without its prefix
         // or cut short still leaks).
@@ -377,10 +403,16 @@ async fn no_secret_in_trace_logs(backend: Backend) {
 
 #[actix_web::test]
 async fn no_secret_reaches_the_logs_sqlite() {
-    no_secret_in_trace_logs(Backend::Sqlite).await;
+    no_secret_in_trace_logs(Backend::Sqlite, "text").await;
 }
 
 #[actix_web::test]
 async fn no_secret_reaches_the_logs_postgres() {
-    no_secret_in_trace_logs(Backend::Postgres).await;
+    no_secret_in_trace_logs(Backend::Postgres, "text").await;
+}
+
+/// `JEKCMS_LOG_FORMAT=json` (#19): the same walk, every line a JSON object, still no secret.
+#[actix_web::test]
+async fn json_logs_are_one_object_per_line_without_secrets() {
+    no_secret_in_trace_logs(Backend::Sqlite, "json").await;
 }

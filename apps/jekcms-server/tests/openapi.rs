@@ -322,3 +322,328 @@ fn shared_responses_are_used_and_request_headers_declared() {
     );
     assert_eq!(key["schema"]["pattern"], "^[ -~]+$");
 }
+
+/// The first example of component schema `name`.
+fn example(doc: &serde_json::Value, name: &str) -> serde_json::Value {
+    doc["components"]["schemas"][name]["examples"][0].clone()
+}
+
+/// Every request body has an example, and the server's own parser accepts it.
+#[test]
+fn request_body_examples_pass_the_servers_parsers() {
+    use jekcms_accounts::model::{KeyRequest, Login, Registration, UserPatch, UserRequest};
+    use jekcms_content::{media, post};
+    let doc = document();
+    for (path, method, op) in operations(&doc) {
+        let Some(body) = op.get("requestBody") else {
+            continue;
+        };
+        if body["content"].get("multipart/form-data").is_some() {
+            continue;
+        }
+        let schema = body["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path}: a named request schema"));
+        let name = schema.trim_start_matches("#/components/schemas/");
+        assert!(
+            example(&doc, name).is_object(),
+            "{method} {path}: {name} has an example"
+        );
+        // Every parser refuses unknown fields.
+        assert_eq!(
+            doc["components"]["schemas"][name]["additionalProperties"], false,
+            "{method} {path}: {name} allows no other field"
+        );
+    }
+    let ok = |name: &str, result: Result<(), String>| {
+        if let Err(e) = result {
+            panic!("the example of {name} is refused: {e}");
+        }
+    };
+    let dbg = |e: &dyn std::fmt::Debug| format!("{e:?}");
+    ok(
+        "NewPost",
+        post::parse_new(example(&doc, "NewPost"), "")
+            .map(drop)
+            .map_err(|e| dbg(&e)),
+    );
+    ok(
+        "PostPatch",
+        post::parse_patch(example(&doc, "PostPatch"))
+            .map(drop)
+            .map_err(|e| dbg(&e)),
+    );
+    let bulk = example(&doc, "BulkPosts");
+    let items = bulk["posts"].as_array().unwrap();
+    assert!((1..=jekcms_content::bulk::MAX_BULK_POSTS).contains(&items.len()));
+    for item in items {
+        ok(
+            "BulkPosts",
+            post::parse_new(item.clone(), "")
+                .map(drop)
+                .map_err(|e| dbg(&e)),
+        );
+    }
+    let alt = example(&doc, "MediaPatch");
+    ok(
+        "MediaPatch",
+        media::check_alt_text(alt["alt_text"].as_str().unwrap()).map_err(|e| dbg(&e)),
+    );
+    ok(
+        "CreateUserBody",
+        UserRequest::parse(&example(&doc, "CreateUserBody"))
+            .map(drop)
+            .map_err(|e| dbg(&e)),
+    );
+    ok(
+        "UpdateUserBody",
+        UserPatch::parse(&example(&doc, "UpdateUserBody"))
+            .map(drop)
+            .map_err(|e| dbg(&e)),
+    );
+    // The day the examples were written: the key example's expiry is after it.
+    let written = chrono::DateTime::parse_from_rfc3339("2026-12-04T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    ok(
+        "CreateKeyBody",
+        KeyRequest::parse(&example(&doc, "CreateKeyBody"), written)
+            .map(drop)
+            .map_err(|e| dbg(&e)),
+    );
+    ok(
+        "RegisterRequest",
+        Registration::parse(&example(&doc, "RegisterRequest"))
+            .map(drop)
+            .map_err(|e| dbg(&e)),
+    );
+    ok(
+        "LoginRequest",
+        Login::parse(&example(&doc, "LoginRequest"))
+            .map(drop)
+            .map_err(|e| dbg(&e)),
+    );
+    for (name, fields) in [
+        ("TokenRequest", &["api_key", "api_secret"][..]),
+        ("RefreshRequest", &["refresh_token"][..]),
+    ] {
+        let e = example(&doc, name);
+        let keys: Vec<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, fields, "{name}");
+    }
+    // The main responses have examples too.
+    for name in ["Post", "PostEnvelope", "PostList", "ErrorBody"] {
+        assert!(example(&doc, name).is_object(), "{name} has an example");
+    }
+}
+
+/// A string constraint of the document: `minLength`, `maxLength` and `pattern` of the property
+/// `field` of component schema `schema` (of its items with `items`).
+struct StringRule {
+    min: usize,
+    max: usize,
+    pattern: regex::Regex,
+}
+
+impl StringRule {
+    fn of(doc: &serde_json::Value, schema: &str, field: &str, items: bool) -> Self {
+        let mut p = &doc["components"]["schemas"][schema]["properties"][field];
+        if items {
+            p = &p["items"];
+        }
+        let n = |k: &str| p.get(k).and_then(|v| v.as_u64()).map(|v| v as usize);
+        Self {
+            min: n("minLength").unwrap_or(0),
+            max: n("maxLength").unwrap_or(usize::MAX),
+            pattern: regex::Regex::new(p["pattern"].as_str().unwrap_or(".*")).unwrap(),
+        }
+    }
+
+    fn allows(&self, s: &str) -> bool {
+        (self.min..=self.max).contains(&s.chars().count()) && self.pattern.is_match(s)
+    }
+}
+
+/// The string constraints of the request schemas accept exactly what the server's parsers
+/// accept, over samples at and around each rule's edges.
+#[test]
+fn request_constraints_equal_the_servers_rules() {
+    use jekcms_accounts::model::{check_name, normalise_email};
+    let doc = document();
+    let check =
+        |what: &str, rule: &StringRule, server: &dyn Fn(&str) -> bool, samples: &[String]| {
+            for s in samples {
+                assert_eq!(
+                    rule.allows(s),
+                    server(s),
+                    "{what}: the document and the server disagree on {s:?}"
+                );
+            }
+        };
+    let strs = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+
+    let mut slugs = strs(&[
+        "hello",
+        "hello-world",
+        "a",
+        "1-2-3",
+        "",
+        "-a",
+        "a-",
+        "a--b",
+        "Hello",
+        "héllo",
+        "a_b",
+        "a b",
+    ]);
+    slugs.extend(["x".repeat(200), "x".repeat(201)]);
+    for schema in ["NewPost", "PostPatch"] {
+        let rule = StringRule::of(&doc, schema, "slug", false);
+        check(
+            schema,
+            &rule,
+            &|s: &str| jekcms_content::slug::is_valid(s),
+            &slugs,
+        );
+    }
+
+    let mut names = strs(&[
+        "Ada",
+        "  Ada  ",
+        "\tAda\n",
+        "",
+        "   ",
+        "a b",
+        "a\u{7}b",
+        "a\nb",
+        "\u{80}a",
+        "Café",
+        // Whitespace as Rust's `trim` sees it, which differs from `\s` in ECMA and Python:
+        "\u{85}Ada\u{3000}",
+        "\u{a0}Ada",
+        "\u{1c}Ada",
+        "\u{feff}Ada",
+        "\u{2028}",
+    ]);
+    names.extend([
+        "a".repeat(100),
+        "a".repeat(101),
+        "é".repeat(100),
+        "é".repeat(101),
+    ]);
+    for (schema, field) in [
+        ("CreateUserBody", "name"),
+        ("UpdateUserBody", "name"),
+        ("RegisterRequest", "name"),
+        ("RegisterRequest", "site_name"),
+        ("CreateKeyBody", "name"),
+    ] {
+        let rule = StringRule::of(&doc, schema, field, false);
+        check(
+            field,
+            &rule,
+            &|s: &str| check_name(field, s).is_ok(),
+            &names,
+        );
+    }
+
+    let mut titles = names.clone();
+    titles.extend(["t".repeat(300), "t".repeat(301)]);
+    for schema in ["NewPost", "PostPatch"] {
+        let rule = StringRule::of(&doc, schema, "title", false);
+        let server = |s: &str| {
+            jekcms_content::post::parse_new(serde_json::json!({ "title": s }), "").is_ok()
+        };
+        check(schema, &rule, &server, &titles);
+    }
+
+    let mut tags = strs(&[
+        "news",
+        "two words",
+        "",
+        " lead",
+        "trail ",
+        "a\u{1}b",
+        "é",
+        "\u{a0}x",
+        "\u{feff}x",
+        "x\u{1c}",
+    ]);
+    tags.extend(["t".repeat(50), "t".repeat(51)]);
+    for schema in ["NewPost", "PostPatch"] {
+        let rule = StringRule::of(&doc, schema, "tags", true);
+        let server = |s: &str| {
+            jekcms_content::post::parse_new(serde_json::json!({"title": "t", "tags": [s]}), "")
+                .is_ok()
+        };
+        check(schema, &rule, &server, &tags);
+    }
+
+    let mut emails = strs(&[
+        "\u{a0}a@b.c\u{85}",
+        "a\u{feff}@b.c",
+        "\u{1c}a@b.c",
+        "a\u{2000}b@c.d",
+        "a@b.c",
+        " A@Example.COM ",
+        "a@b",
+        "@b.c",
+        "a@.b",
+        "a@b.",
+        "a b@c.d",
+        "a@b@c.d",
+        "a@b..c",
+        "a.b@c.d",
+        "a@b.c\u{1}",
+        "",
+    ]);
+    emails.extend([
+        format!("{}@b.c", "x".repeat(64)),
+        format!("{}@b.c", "x".repeat(65)),
+    ]);
+    for schema in ["CreateUserBody", "UpdateUserBody", "RegisterRequest"] {
+        let rule = StringRule::of(&doc, schema, "email", false);
+        check(
+            schema,
+            &rule,
+            &|s: &str| normalise_email(s).is_ok(),
+            &emails,
+        );
+    }
+
+    let mut passwords = strs(&["short", "exactly12chr", "twelve\u{0}chars", "twelve chars"]);
+    passwords.extend(["p".repeat(256), "p".repeat(257), "é".repeat(12)]);
+    for schema in ["CreateUserBody", "UpdateUserBody", "RegisterRequest"] {
+        let rule = StringRule::of(&doc, schema, "password", false);
+        let server = |s: &str| jekcms_auth::password::check_rules(s).is_ok() && !s.contains('\0');
+        check(schema, &rule, &server, &passwords);
+    }
+
+    let mut alts = strs(&["", "a lighthouse", "nul\u{0}"]);
+    alts.extend(["a".repeat(1000), "a".repeat(1001)]);
+    for schema in ["MediaPatch", "UploadForm"] {
+        let rule = StringRule::of(&doc, schema, "alt_text", false);
+        let server = |s: &str| jekcms_content::media::check_alt_text(s).is_ok();
+        check(schema, &rule, &server, &alts);
+    }
+
+    // The enums are the server's names.
+    let names_of = |schema: &str| -> Vec<String> {
+        doc["components"]["schemas"][schema]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let roles: Vec<String> = jekcms_auth::Role::ALL
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    assert_eq!(names_of("Role"), roles);
+    assert_eq!(names_of("KeyFamily"), ["api", "mcp"]);
+    assert_eq!(
+        doc["components"]["schemas"]["BulkPosts"]["properties"]["posts"]["maxItems"],
+        jekcms_content::bulk::MAX_BULK_POSTS
+    );
+}

@@ -606,6 +606,7 @@ fn unusable_settings_stop_the_start_with_one_line() {
         ("JEKCMS_LOG", "json"),
         ("JEKCMS_METRICS", "sometimes"),
         ("JEKCMS_METRICS_BIND", "9090"),
+        ("JEKCMS_LOG_FORMAT", "yaml"),
     ] {
         let started = Instant::now();
         let out = Command::new(env!("CARGO_BIN_EXE_jekcms"))
@@ -728,4 +729,46 @@ fn a_metrics_address_in_use_stops_the_start() {
         "{stderr}"
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+}
+
+/// #19: a start-up error names the variable AND what it points at: the database file or
+/// its missing directory, PostgreSQL's host and the server's own reason.
+#[test]
+fn start_up_errors_name_the_file_or_server_and_the_reason() {
+    let mut cases = vec![(
+        "sqlite:///nonexistent-jekcms-dir/sub/x.db".to_owned(),
+        vec![
+            "JEKCMS_DATABASE_URL",
+            "/nonexistent-jekcms-dir/sub/x.db",
+            "its directory /nonexistent-jekcms-dir/sub does not exist",
+        ],
+    )];
+    if let Ok(admin) = std::env::var("JEKCMS_TEST_POSTGRES_URL") {
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        cases.push((
+            format!("{base}/jekcms_no_such_database_here"),
+            vec![
+                "JEKCMS_DATABASE_URL",
+                "PostgreSQL at ",
+                r#"database "jekcms_no_such_database_here" does not exist"#,
+            ],
+        ));
+    }
+    for (url, says) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_jekcms"))
+            .env_clear()
+            .env("JEKCMS_DATABASE_URL", &url)
+            .env("JEKCMS_SECRET_KEY", "7".repeat(64))
+            .env("JEKCMS_DB_STARTUP_TIMEOUT", "1")
+            .arg("migrate")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{url}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().last().unwrap_or_default();
+        for part in says {
+            assert!(last.contains(part), "{url}: no {part:?} in {last:?}");
+        }
+    }
 }

@@ -7,7 +7,9 @@
 //! import's transaction ([`crate::PostRepository::create_posts`]).
 
 use crate::FieldError;
+use crate::page::Params;
 use crate::post::{NewPost, parse_new};
+use jekcms_envelope::fields::Fields;
 use serde_json::Value;
 
 pub mod slugs;
@@ -24,44 +26,33 @@ pub type BulkItem = Result<NewPost, Vec<FieldError>>;
 /// key, `posts` missing, not an array, empty, or over [`MAX_BULK_POSTS`]) fail the whole
 /// call; otherwise each item is validated on its own.
 pub fn parse_bulk(value: Value) -> Result<Vec<BulkItem>, Vec<FieldError>> {
-    let Value::Object(mut map) = value else {
-        return Err(vec![FieldError::new("body", "expected a JSON object")]);
-    };
-    let posts = map.remove("posts");
-    let mut errors: Vec<FieldError> = map
-        .keys()
-        .map(|k| FieldError::new(k.clone(), "unknown field; the only field is posts"))
-        .collect();
-    let items = match posts {
+    let mut body = Fields::new(value, &["posts"])?;
+    let items = match body.take("posts") {
         None => {
-            errors.push(FieldError::new("posts", "posts is required"));
+            body.fail("posts", "posts is required");
             Vec::new()
         }
-        Some(Value::Array(items)) => {
-            if items.is_empty() {
-                errors.push(FieldError::new(
-                    "posts",
-                    "posts must hold at least one post",
-                ));
-            } else if items.len() > MAX_BULK_POSTS {
-                errors.push(FieldError::new(
-                    "posts",
-                    format!(
-                        "at most {MAX_BULK_POSTS} posts per call (got {}); split the import",
-                        items.len()
-                    ),
-                ));
-            }
+        Some(Value::Array(items)) if items.is_empty() => {
+            body.fail("posts", "posts must hold at least one post");
             items
         }
+        Some(Value::Array(items)) if items.len() > MAX_BULK_POSTS => {
+            body.fail(
+                "posts",
+                format!(
+                    "at most {MAX_BULK_POSTS} posts per call (got {}); split the import",
+                    items.len()
+                ),
+            );
+            items
+        }
+        Some(Value::Array(items)) => items,
         Some(_) => {
-            errors.push(FieldError::new("posts", "posts must be an array of posts"));
+            body.fail("posts", "posts must be an array of posts");
             Vec::new()
         }
     };
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let items = body.finish(items)?;
     Ok(items
         .into_iter()
         .enumerate()
@@ -69,33 +60,19 @@ pub fn parse_bulk(value: Value) -> Result<Vec<BulkItem>, Vec<FieldError>> {
         .collect())
 }
 
-/// Reads the bulk endpoint's query parameters: only `atomic` (`true` or `false`).
+/// Reads the bulk endpoint's query parameters: only `atomic` (`true` or `false`, default
+/// `false`), through the one query reader ([`Params`]).
 pub fn parse_atomic<'a>(
     pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<bool, Vec<FieldError>> {
-    let mut atomic = None;
-    let mut errors = Vec::new();
-    for (name, value) in pairs {
-        if name != "atomic" {
-            errors.push(FieldError::new(name, "unknown query parameter"));
-            continue;
-        }
-        let parsed = match value {
-            "true" => true,
-            "false" => false,
-            _ => {
-                errors.push(FieldError::new("atomic", "atomic must be true or false"));
-                continue;
-            }
-        };
-        if atomic.replace(parsed).is_some() {
-            errors.push(FieldError::new("atomic", "parameter given more than once"));
-        }
-    }
-    if errors.is_empty() {
-        Ok(atomic.unwrap_or(false))
-    } else {
-        Err(errors)
+    let params = Params::parse(pairs, &["atomic"])?;
+    match params.get("atomic") {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(vec![FieldError::new(
+            "atomic",
+            "atomic must be true or false",
+        )]),
     }
 }
 

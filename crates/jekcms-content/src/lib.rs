@@ -46,6 +46,8 @@ pub mod media;
 pub mod page;
 pub mod post;
 pub mod repo;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod service;
 pub mod timestamp;
 

@@ -112,8 +112,11 @@ impl PostSort {
 pub struct PostFilter {
     /// Only this status.
     pub status: Option<PostStatus>,
-    /// Only posts carrying this tag.
-    pub tag: Option<String>,
+    /// Only posts carrying at least one of these tags (sorted, without repeats; empty: no
+    /// tag filter).
+    pub tags: Vec<String>,
+    /// Only the post with this slug.
+    pub slug: Option<String>,
     /// Only this author's posts.
     pub author_id: Option<i64>,
     /// Only posts changed at or after this time.
@@ -140,11 +143,14 @@ impl Listing for PostListQuery {
         "sort",
         "status",
         "tag",
+        "slug",
         "author_id",
         "updated_since",
         "q",
         "include",
     ];
+
+    const REPEATABLE: &'static [&'static str] = &["tag"];
 
     fn from_params(p: &Params<'_>) -> Result<Self, Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -171,12 +177,29 @@ impl Listing for PostListQuery {
                 )),
             }
         }
-        if let Some(t) = p.get("tag") {
+        for t in p.get_all("tag") {
             let n = t.chars().count();
             if n == 0 || n > crate::post::MAX_TAG_CHARS {
                 errors.push(FieldError::new("tag", "tag must be 1–50 characters"));
+            } else if !q.filter.tags.iter().any(|have| have == t) {
+                q.filter.tags.push(t.to_owned());
+            }
+        }
+        if q.filter.tags.len() > crate::post::MAX_TAGS {
+            errors.push(FieldError::new(
+                "tag",
+                format!("at most {} tag values", crate::post::MAX_TAGS),
+            ));
+        }
+        q.filter.tags.sort_unstable();
+        if let Some(s) = p.get("slug") {
+            if jekcms_slug::is_valid(s) {
+                q.filter.slug = Some(s.to_owned());
             } else {
-                q.filter.tag = Some(t.to_owned());
+                errors.push(FieldError::new(
+                    "slug",
+                    "slug must be lowercase letters and digits in groups joined by single hyphens, at most 200 characters",
+                ));
             }
         }
         if let Some(a) = p.get("author_id") {
@@ -211,19 +234,24 @@ impl Listing for PostListQuery {
         }
     }
 
-    /// Each part is length-prefixed so that no two different queries share a binding.
+    /// Each part is length-prefixed so that no two different queries share a binding. The
+    /// tags are joined by NUL, which no tag holds; the slug is a part only when given, so
+    /// that cursors made before these filters existed still open.
     fn binding(&self) -> Vec<u8> {
         let f = &self.filter;
-        let parts: [String; 6] = [
+        let mut parts: Vec<String> = vec![
             self.sort.name(),
             f.status.map(|s| s.as_str().to_owned()).unwrap_or_default(),
-            f.tag.clone().unwrap_or_default(),
+            f.tags.join("\0"),
             f.author_id.map(|a| a.to_string()).unwrap_or_default(),
             f.updated_since
                 .map(|t| t.timestamp_micros().to_string())
                 .unwrap_or_default(),
             f.q.clone().unwrap_or_default(),
         ];
+        if let Some(slug) = &f.slug {
+            parts.push(format!("slug:{slug}"));
+        }
         let mut out = b"posts/v1".to_vec();
         for part in parts {
             out.extend_from_slice(&(part.len() as u32).to_be_bytes());

@@ -34,6 +34,16 @@ impl<'a> Params<'a> {
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
         known: &[&str],
     ) -> Result<Self, Vec<FieldError>> {
+        Self::parse_repeating(pairs, known, &[])
+    }
+
+    /// [`Params::parse`] for an endpoint whose `repeatable` parameters may be given several
+    /// times (`?tag=a&tag=b`: any of them); read those with [`Params::get_all`].
+    pub fn parse_repeating(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        known: &[&str],
+        repeatable: &[&str],
+    ) -> Result<Self, Vec<FieldError>> {
         let mut params = Self::default();
         let mut errors = Vec::new();
         for (name, value) in pairs {
@@ -46,7 +56,7 @@ impl<'a> Params<'a> {
                     ),
                 };
                 errors.push(FieldError::new(name, message));
-            } else if params.get(name).is_some() {
+            } else if params.get(name).is_some() && !repeatable.contains(&name) {
                 errors.push(FieldError::new(name, "parameter given more than once"));
             } else {
                 params.pairs.push((name, value));
@@ -59,9 +69,17 @@ impl<'a> Params<'a> {
         }
     }
 
-    /// The value of `name`, if given.
+    /// The value of `name`, if given (the first, for a repeatable one).
     pub fn get(&self, name: &str) -> Option<&'a str> {
         self.pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+
+    /// Every value of `name`, in the order given.
+    pub fn get_all<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a str> + 's {
+        self.pairs
+            .iter()
+            .filter(move |(n, _)| *n == name)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -218,6 +236,8 @@ pub trait Listing: Sized {
     type Item;
     /// The list's parameters besides `limit` and `cursor`.
     const PARAMS: &'static [&'static str];
+    /// Those of [`Listing::PARAMS`] that may be given several times.
+    const REPEATABLE: &'static [&'static str] = &[];
     /// Reads the list's own parameters, reporting every bad one.
     fn from_params(params: &Params<'_>) -> Result<Self, Vec<FieldError>>;
     /// The canonical bytes of the collection, sort and filters a cursor is sealed to; not
@@ -254,7 +274,7 @@ impl<'c, Q: Listing> ListRequest<'c, Q> {
     ) -> Result<Self, Vec<FieldError>> {
         let mut known = vec!["limit", "cursor"];
         known.extend_from_slice(Q::PARAMS);
-        let params = Params::parse(pairs, &known)?;
+        let params = Params::parse_repeating(pairs, &known, Q::REPEATABLE)?;
         let limit = parse_limit(params.get("limit"));
         let query = Q::from_params(&params);
         let (limit, query) = match (limit, query) {

@@ -55,6 +55,20 @@ impl PostStatus {
 /// A post as stored and returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({
+    "id": 42,
+    "site_id": 1,
+    "author_id": 7,
+    "title": "Hello, world",
+    "slug": "hello-world",
+    "excerpt": "The first post.",
+    "body": "Welcome to the site.",
+    "status": "published",
+    "tags": ["news", "welcome"],
+    "published_at": "2026-11-23T10:00:00Z",
+    "created_at": "2026-11-23T09:58:12.123456Z",
+    "updated_at": "2026-11-23T10:00:00Z"
+}))))]
 pub struct Post {
     /// Unique id.
     pub id: i64,
@@ -104,21 +118,54 @@ pub fn title_key(title: &str) -> String {
 /// A validated post to create.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({
+    "title": "Hello, world",
+    "slug": "hello-world",
+    "excerpt": "The first post.",
+    "body": "Welcome to the site.",
+    "status": "published",
+    "tags": ["news", "welcome"],
+    "published_at": "2026-11-23T10:00:00Z"
+}))))]
 #[serde(deny_unknown_fields)]
 pub struct NewPost {
-    /// Required, 1–300 characters after trimming.
+    /// Required, 1–300 characters after trimming, with something besides spaces and no
+    /// control characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 300,
+            pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+        )
+    )]
     pub title: String,
-    /// Made from the title when absent.
+    /// Lowercase letters and digits in groups joined by single hyphens, at most 200
+    /// characters, unique within the site. Made from the title when absent.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            nullable = false,
+            max_length = 200,
+            pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+        )
+    )]
     pub slug: Option<String>,
     /// At most 1,000 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 1000, pattern = r"^[^\x00]*$")
+    )]
     pub excerpt: Option<String>,
-    /// At most 1,000,000 bytes.
+    /// At most 1,000,000 bytes of UTF-8.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[^\x00]*$"))]
     pub body: Option<String>,
     /// Defaults to `draft`.
     #[serde(default)]
     pub status: PostStatus,
     /// At most 20 distinct tags of 1–50 characters.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::tags))]
     pub tags: Vec<String>,
     /// Defaults to now when created as `published`.
     pub published_at: Option<DateTime<Utc>>,
@@ -128,22 +175,48 @@ pub struct NewPost {
 /// fields `Some(None)` clears it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({
+    "title": "Hello again",
+    "status": "archived",
+    "excerpt": null
+}))))]
 #[serde(deny_unknown_fields)]
 pub struct PostPatch {
-    /// New title.
+    /// New title, with the rules of a new post's.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            nullable = false,
+            min_length = 1,
+            max_length = 300,
+            pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+        )
+    )]
     pub title: Option<String>,
-    /// New slug.
+    /// New slug, with the rules of a new post's; cannot be cleared.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            nullable = false,
+            max_length = 200,
+            pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+        )
+    )]
     pub slug: Option<String>,
-    /// New excerpt, or `null` to clear.
-    #[cfg_attr(feature = "openapi", schema(nullable))]
+    /// New excerpt (at most 1,000 characters), or `null` to clear.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(nullable, max_length = 1000, pattern = r"^[^\x00]*$")
+    )]
     pub excerpt: Option<Option<String>>,
-    /// New body, or `null` to clear.
-    #[cfg_attr(feature = "openapi", schema(nullable))]
+    /// New body (at most 1,000,000 bytes), or `null` to clear.
+    #[cfg_attr(feature = "openapi", schema(nullable, pattern = r"^[^\x00]*$"))]
     pub body: Option<Option<String>>,
     /// New status.
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub status: Option<PostStatus>,
     /// New tags (`null` clears).
-    #[cfg_attr(feature = "openapi", schema(nullable))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::tags_or_null))]
     pub tags: Option<Option<Vec<String>>>,
     /// New publication time, or `null` to clear.
     #[cfg_attr(feature = "openapi", schema(nullable))]

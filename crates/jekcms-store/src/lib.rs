@@ -369,6 +369,16 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
+/// ` (its directory D does not exist)` when that is why a database file cannot be opened.
+fn missing_directory(path: &str) -> String {
+    match std::path::Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => {
+            format!(" (its directory {} does not exist)", dir.display())
+        }
+        _ => String::new(),
+    }
+}
+
 /// Handle on the database; cheap to clone (pools are shared).
 #[derive(Clone)]
 pub struct Store {
@@ -467,8 +477,20 @@ impl Store {
                 }
             }
         };
-        store.migrate_when_reachable(&target, options).await?;
-        Ok(store)
+        match (
+            backend,
+            store.migrate_when_reachable(&target, options).await,
+        ) {
+            (_, Ok(())) => Ok(store),
+            // SQLite's own words ("unable to open database file") do not say which file.
+            (Backend::Sqlite, Err(StoreError::Unavailable(reason))) if target != ":memory:" => {
+                Err(StoreError::Unavailable(format!(
+                    "cannot open the SQLite database {target}{}: {reason}",
+                    missing_directory(&target)
+                )))
+            }
+            (_, Err(e)) => Err(e),
+        }
     }
 
     /// How busy each connection pool is right now (PostgreSQL: `main`; SQLite: `read` and

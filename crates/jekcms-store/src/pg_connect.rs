@@ -107,7 +107,7 @@ pub(crate) async fn connect(
         let (client, connection) = config
             .connect_raw(Watched::new(socket, limits.silence), tokio_postgres::NoTls)
             .await
-            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            .map_err(|e| ConnectionError::BadConnection(server_said(&e)))?;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "PostgreSQL connection ended");
@@ -117,6 +117,22 @@ pub(crate) async fn connect(
     })
     .await
     .map_err(|_| timed_out())?
+}
+
+/// What PostgreSQL refused and why, in its own words (`database "x" does not exist`,
+/// `password authentication failed for user "y"`): tokio-postgres's own text for a server
+/// error is only "db error".
+fn server_said(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return format!("the server refused: {}", db.message());
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
 }
 
 /// A byte stream to the server: TCP or a Unix socket.

@@ -2,11 +2,8 @@
 
 use crate::errors::AppError;
 use crate::extract::{AuthThrottle, Caller, JsonBody, RegistrationOpen, typed};
-use crate::openapi::{
-    ErrorBody, LoginResponseEnvelope, MeEnvelope, RegisteredEnvelope, RevokedEnvelope,
-    TokenResponseEnvelope,
-};
 use crate::respond;
+use crate::schemas::{ErrorBody, envelopes};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
 use jekcms_accounts::model::{Login, Registration};
@@ -18,6 +15,10 @@ use utoipa::ToSchema;
 /// `POST /auth/token` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({
+    "api_key": "api_2fq8x0Jm4TnC1Lw9",
+    "api_secret": "sk_9aQ3vX7mP2kR8sT1wY6zB4nD0fG5hJ"
+})))]
 pub struct TokenRequest {
     /// `api_…`
     pub api_key: String,
@@ -28,6 +29,7 @@ pub struct TokenRequest {
 /// `POST /auth/refresh` and `/auth/revoke` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(examples(json!({"refresh_token": "rf_7Hc2Lq9Wm4Xz1Bv8Nt3Kp6Rs0Dy5Fg"})))]
 pub struct RefreshRequest {
     /// `rf_…`
     pub refresh_token: String,
@@ -102,7 +104,9 @@ pub async fn refresh(
 }
 
 /// `POST /auth/login` body.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(json!({"email": "ada@example.com", "password": "correct horse battery"})))]
 #[allow(dead_code)]
 pub struct LoginRequest {
     /// The account's email.
@@ -111,6 +115,7 @@ pub struct LoginRequest {
     password: String,
     /// Slug of the site to sign in to. Needed only when the email belongs to users of
     /// several sites; without it such a login fails like a wrong password.
+    #[schema(nullable = false)]
     site: Option<String>,
 }
 
@@ -150,16 +155,39 @@ pub async fn login(
 }
 
 /// `POST /auth/register` body.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(json!({
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "password": "correct horse battery",
+    "site_name": "Analytical Engines"
+})))]
 #[allow(dead_code)]
 pub struct RegisterRequest {
-    /// Your name.
+    /// Your name: 1–100 characters after trimming, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     name: String,
-    /// Your email (the new site's first user, so never taken).
+    /// Your email (the new site's first user, so never taken); stored trimmed and in lower
+    /// case.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@\x00-\x1f\x7f-\x9f]{1,64}@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.\x00-\x1f\x7f-\x9f][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@\x00-\x1f\x7f-\x9f]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.\x00-\x1f\x7f-\x9f][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     email: String,
     /// 12–256 characters.
+    #[schema(min_length = 12, max_length = 256, pattern = r"^[^\x00]*$")]
     password: String,
-    /// The new site's name; its slug is made from it.
+    /// The new site's name, with the rules of `name`; its slug is made from it.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     site_name: String,
 }
 
@@ -324,4 +352,17 @@ pub async fn me(caller: Caller) -> HttpResponse {
         },
         rate_limit,
     })
+}
+
+envelopes! {
+    /// A success envelope around a token pair.
+    TokenResponseEnvelope(TokenResponse);
+    /// A success envelope around a signed-in user and their token pair.
+    LoginResponseEnvelope(LoginResponse);
+    /// A success envelope around a new site, its owner and their token pair.
+    RegisteredEnvelope(Registered);
+    /// A success envelope around the outcome of a logout.
+    RevokedEnvelope(Revoked);
+    /// A success envelope around the caller.
+    MeEnvelope(Me);
 }

@@ -4,7 +4,7 @@
 use crate::errors::{AppError, item_fault_entries};
 use crate::extract::{Caller, JsonPayload, query_pairs};
 use crate::idempotent::{self, Done};
-use crate::openapi::{BulkResultEnvelope, ErrorBody};
+use crate::schemas::{ErrorBody, envelopes};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -16,10 +16,16 @@ use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 /// The body of a bulk import.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(json!({"posts": [
+    {"title": "First import", "body": "From the old site.", "status": "published", "tags": ["import"]},
+    {"title": "Second import", "slug": "second-import"}
+]})))]
 #[allow(dead_code)]
 pub struct BulkPosts {
     /// 1–100 post bodies, each with the rules of `POST /api/v2/posts`.
+    #[schema(min_items = 1, max_items = 100)]
     posts: Vec<jekcms_content::post::NewPost>,
 }
 
@@ -54,6 +60,11 @@ pub struct BulkResult {
     pub failed: usize,
     /// One entry per item, in input order.
     pub results: Vec<BulkItemResult>,
+}
+
+envelopes! {
+    /// A success envelope around the outcome of a bulk import.
+    BulkResultEnvelope(BulkResult);
 }
 
 impl From<BulkOutcome> for BulkResult {

@@ -2,9 +2,9 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonBody};
-use crate::openapi::{ApiKeyEnvelope, ApiKeyList, CreatedKeyEnvelope, ErrorBody};
 use crate::paging::{ById, list_request};
 use crate::respond;
+use crate::schemas::{ApiKeyEnvelope, ApiKeyList, CreatedKeyEnvelope, ErrorBody};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
@@ -13,18 +13,43 @@ use jekcms_accounts::service;
 use jekcms_content::page::Rows;
 use utoipa::ToSchema;
 
+/// A key family (documentation: `jekcms_accounts::KeyFamily` by its wire names).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = KeyFamily, rename_all = "lowercase", description = "A key family.")]
+#[allow(dead_code)]
+pub enum FamilyName {
+    /// An `api_` id and `sk_` secret for `/auth/token`.
+    Api,
+    /// One `mcp_` token for `/mcp`.
+    Mcp,
+}
+
 /// `POST /api-keys` body.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(json!({
+    "name": "CI deploys",
+    "family": "api",
+    "expires_at": "2027-06-01T00:00:00Z"
+})))]
 #[allow(dead_code)]
 pub struct CreateKeyBody {
-    /// A label, 1–100 characters.
+    /// A label, 1–100 characters after trimming, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     name: String,
     /// The user the key acts as (default: you); must hold a role you manage.
     user_id: Option<i64>,
     /// `api` (default: an `api_` id and `sk_` secret for `/auth/token`) or `mcp` (one
     /// `mcp_` token for `/mcp`).
-    family: Option<String>,
+    #[schema(nullable = false)]
+    family: Option<FamilyName>,
     /// RFC 3339 time in the future after which the key is refused.
+    #[schema(format = DateTime)]
     expires_at: Option<String>,
 }
 

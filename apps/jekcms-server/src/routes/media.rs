@@ -2,10 +2,10 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonPayload, typed};
-use crate::openapi::{Binary, DeletedEnvelope, ErrorBody, MediaEnvelope, MediaList};
 use crate::paging::list_request;
 use crate::respond;
-use crate::routes::posts::{Deleted, IncludeParam};
+use crate::routes::posts::{Deleted, DeletedEnvelope, IncludeParam};
+use crate::schemas::{Binary, ErrorBody, MediaEnvelope, MediaList};
 use crate::state::AppState;
 use crate::uploads::{self, UploadBody, UploadTarget};
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
@@ -23,7 +23,8 @@ pub struct UploadForm {
     /// The file; its type is sniffed from its bytes.
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
     file: String,
-    /// Text alternative.
+    /// Text alternative, at most 1,000 characters.
+    #[schema(nullable = false, max_length = 1000, pattern = r"^[^\x00]*$")]
     alt_text: Option<String>,
 }
 
@@ -47,8 +48,12 @@ pub struct ListMediaParams {
 
 /// Body of a media patch.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(json!({"alt_text": "A lighthouse at dusk"})))]
 pub struct MediaPatch {
-    /// New alt text, or `null` to clear.
+    /// New alt text (at most 1,000 characters), or `null` to clear. Required: the patch
+    /// has no other field.
+    #[schema(required = true, max_length = 1000, pattern = r"^[^\x00]*$")]
     pub alt_text: Option<String>,
 }
 

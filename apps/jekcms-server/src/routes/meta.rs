@@ -1,7 +1,7 @@
 //! Health, readiness and the API description.
 
-use crate::openapi::{ApiIndexEnvelope, ErrorBody};
 use crate::respond;
+use crate::schemas::{ErrorBody, envelopes};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
@@ -67,6 +67,11 @@ pub struct ApiIndex {
     pub docs_url: &'static str,
     /// Related endpoints.
     pub links: ApiLinks,
+}
+
+envelopes! {
+    /// A success envelope around the API description.
+    ApiIndexEnvelope(ApiIndex);
 }
 
 /// Entry points.

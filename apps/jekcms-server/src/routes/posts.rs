@@ -3,9 +3,9 @@
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonPayload};
 use crate::idempotent::{self, Done};
-use crate::openapi::{DeletedEnvelope, ErrorBody, PostEnvelope, PostList};
 use crate::paging::list_request;
 use crate::respond;
+use crate::schemas::{ErrorBody, PostEnvelope, PostList, envelopes};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -34,9 +34,13 @@ pub struct ListPostsParams {
     /// Only posts in this status.
     #[param(inline)]
     status: Option<post_rules::PostStatus>,
-    /// Only posts with this tag.
-    #[param(min_length = 1, max_length = 50)]
-    tag: Option<String>,
+    /// Only posts with this tag; repeat it (`?tag=a&tag=b`, at most 20) for posts with any
+    /// of them.
+    #[param(schema_with = jekcms_content::schema::tag_filter, explode = true, style = Form)]
+    tag: Option<Vec<String>>,
+    /// Only the post with this slug (a list of at most one post).
+    #[param(max_length = 200, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    slug: Option<String>,
     /// Only posts by this author.
     #[param(minimum = 1)]
     author_id: Option<i64>,
@@ -245,6 +249,11 @@ pub struct Deleted {
     pub id: i64,
     /// Always true.
     pub deleted: bool,
+}
+
+envelopes! {
+    /// A success envelope around the outcome of a delete.
+    DeletedEnvelope(Deleted);
 }
 
 /// Deletes a post.

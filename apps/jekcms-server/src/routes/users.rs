@@ -2,9 +2,9 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonBody, query_pairs};
-use crate::openapi::{ErrorBody, UserDeletedEnvelope, UserEnvelope, UserList};
 use crate::paging::{ById, list_request};
 use crate::respond;
+use crate::schemas::{ErrorBody, UserEnvelope, UserList, envelopes};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use jekcms_accounts::model::{User, UserPatch, UserRequest};
@@ -13,35 +13,96 @@ use jekcms_content::page::{Params, Rows};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// A user's role, lowest first (documentation: `jekcms_auth::Role` by its wire names).
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = Role, rename_all = "lowercase", description = "A user's role, lowest first.")]
+#[allow(dead_code)]
+pub enum RoleName {
+    /// Reads.
+    Viewer,
+    /// Writes their own posts.
+    Author,
+    /// Writes and publishes every post.
+    Editor,
+    /// Also manages users and keys.
+    Admin,
+    /// Also manages admins and owners.
+    Owner,
+}
+
 /// `POST /users` body (documentation; parsing reports every bad field).
-#[derive(Debug, ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(json!({
+    "name": "Grace Hopper",
+    "email": "grace@example.com",
+    "role": "editor",
+    "password": "a long passphrase"
+})))]
 #[allow(dead_code)]
 pub struct CreateUserBody {
-    /// Display name, 1–100 characters.
+    /// Display name, 1–100 characters after trimming, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     name: String,
-    /// Email; unique within your site (409 `CONFLICT`, field `email`).
+    /// Email; unique within your site (409 `CONFLICT`, field `email`); stored trimmed and in
+    /// lower case.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@\x00-\x1f\x7f-\x9f]{1,64}@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.\x00-\x1f\x7f-\x9f][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@\x00-\x1f\x7f-\x9f]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.\x00-\x1f\x7f-\x9f][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     email: String,
-    /// `viewer`, `author`, `editor`, `admin` or `owner`: below your own role (owners may
-    /// create owners).
-    role: String,
+    /// Below your own role (owners may create owners).
+    role: RoleName,
     /// 12–256 characters; without one the user cannot log in (API keys only).
+    #[schema(
+        nullable = false,
+        min_length = 12,
+        max_length = 256,
+        pattern = r"^[^\x00]*$"
+    )]
     password: Option<String>,
 }
 
-/// `PATCH /users/{id}` body: absent fields are unchanged.
-#[derive(Debug, ToSchema)]
+/// `PATCH /users/{id}` body: absent fields are unchanged; none may be `null`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(examples(json!({"name": "Grace B. Hopper", "role": "admin"})))]
 #[allow(dead_code)]
 pub struct UpdateUserBody {
-    /// Display name.
+    /// Display name, with the rules of a new user's.
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x1f\x7f-\x9f])?[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     name: Option<String>,
-    /// Email.
+    /// Email, with the rules of a new user's.
+    #[schema(
+        nullable = false,
+        max_length = 254,
+        pattern = r"^[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@\x00-\x1f\x7f-\x9f]{1,64}@[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.\x00-\x1f\x7f-\x9f][^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@\x00-\x1f\x7f-\x9f]*\.[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@\x00-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000@.\x00-\x1f\x7f-\x9f][\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*$"
+    )]
     email: Option<String>,
     /// New role; a demotion ends the user's sessions at once.
-    role: Option<String>,
-    /// New password; ends the user's sessions at once.
+    #[schema(nullable = false)]
+    role: Option<RoleName>,
+    /// New password (12–256 characters); ends the user's sessions at once.
+    #[schema(
+        nullable = false,
+        min_length = 12,
+        max_length = 256,
+        pattern = r"^[^\x00]*$"
+    )]
     password: Option<String>,
     /// Your password now: required to change your own password or email, which only a
     /// password session (`/auth/login`) may do, never a session from an API key.
+    #[schema(nullable = false, pattern = r"^[^\x00]*$")]
     current_password: Option<String>,
 }
 
@@ -153,6 +214,11 @@ pub struct UserDeleted {
     pub deleted: bool,
     /// Who now authors the user's posts and media.
     pub reassigned_to: i64,
+}
+
+envelopes! {
+    /// A success envelope around the outcome of a user's deletion.
+    UserDeletedEnvelope(UserDeleted);
 }
 
 /// Deletes a user.

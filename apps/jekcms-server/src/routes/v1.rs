@@ -43,6 +43,14 @@ pub fn successor(path: &str) -> String {
     }
 }
 
+route_list! {
+    /// The paths of the five v1 handlers (the document before `crate::openapi`'s modifiers).
+    pub struct V1RouteDoc;
+    /// Registers the five v1 handlers on the `/api/v1` scope.
+    fn register;
+    [list_posts, create_post, update_post, delete_post, list_media]
+}
+
 /// The `/api/v1` scope: the five endpoints, a v1-shaped 404/405 for anything else, and the
 /// deprecation headers on every response.
 pub fn scope() -> actix_web::Scope<
@@ -55,11 +63,7 @@ pub fn scope() -> actix_web::Scope<
     >,
 > {
     web::scope("/api/v1")
-        .service(list_posts)
-        .service(create_post)
-        .service(update_post)
-        .service(delete_post)
-        .service(list_media)
+        .configure(register)
         .default_service(web::to(fallback))
         .wrap_fn(|req, srv| {
             use actix_web::dev::Service;

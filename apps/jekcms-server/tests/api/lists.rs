@@ -155,6 +155,51 @@ both_stores! {
         }
     }
 
+    // #16 item 7: what a website's front end looks up — a post by slug, posts with any of
+    // several tags — with cursors sealed to the tag set (in any order) and the slug.
+    async fn lookups_by_slug_and_by_any_of_several_tags(app) {
+        let t = app.owner().await;
+        let mut ids = Vec::new();
+        for (title, tags) in [("Alpha", vec!["rust"]), ("Beta", vec!["go"]), ("Gamma", vec!["rust", "go"]), ("Delta", vec!["zig"]), ("Epsilon", vec![])] {
+            ids.push(app.create_post(&t.access, json!({"title": title, "tags": tags})).await["id"].as_i64().unwrap());
+        }
+        let v = app.get("/api/v2/posts?slug=gamma", &t.access).await.expect(200);
+        let found: Vec<i64> = v["data"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect();
+        assert_eq!(found, [ids[2]]);
+        let none = app.get("/api/v2/posts?slug=no-such-post", &t.access).await.expect(200);
+        assert_eq!(none["data"], json!([]));
+        for bad in ["Gamma", "a--b", ""] {
+            let r = app.get(&format!("/api/v2/posts?slug={bad}"), &t.access).await;
+            r.expect_error(422, "VALIDATION_FAILED");
+            assert_eq!(r.field(), "slug");
+        }
+
+        let (any, _) = walk(&app, &t.access, "tag=rust&tag=go&sort=created_at", 1).await;
+        assert_eq!(any, [ids[0], ids[1], ids[2]], "any of the tags, each post once");
+        let (one, _) = walk(&app, &t.access, "tag=zig", 10).await;
+        assert_eq!(one, [ids[3]]);
+        let total = app.get("/api/v2/posts?tag=go&tag=rust&tag=rust&include=total", &t.access).await.expect(200);
+        assert_eq!(total["meta"]["total"], 3);
+
+        // The cursor belongs to the set of tags, whatever their order, and to the slug.
+        let first = app.get("/api/v2/posts?tag=rust&tag=go&limit=1", &t.access).await.expect(200);
+        let cursor = first["meta"]["next_cursor"].as_str().unwrap().to_owned();
+        app.get(&format!("/api/v2/posts?tag=go&tag=rust&limit=1&cursor={cursor}"), &t.access).await.expect(200);
+        for other in ["tag=rust", "tag=rust&tag=go&tag=zig", "tag=rust&tag=go&slug=alpha"] {
+            let r = app.get(&format!("/api/v2/posts?{other}&cursor={cursor}"), &t.access).await;
+            r.expect_error(422, "VALIDATION_FAILED");
+            assert_eq!(r.field(), "cursor");
+        }
+        let many: String = (0..21).map(|i| format!("tag=t{i}&")).collect();
+        let r = app.get(&format!("/api/v2/posts?{many}limit=1"), &t.access).await;
+        r.expect_error(422, "VALIDATION_FAILED");
+        assert_eq!(r.field(), "tag");
+        // Other parameters are still refused when repeated.
+        let r = app.get("/api/v2/posts?slug=alpha&slug=beta", &t.access).await;
+        r.expect_error(422, "VALIDATION_FAILED");
+        assert_eq!(r.field(), "slug");
+    }
+
     async fn cursors_are_sealed_to_query_and_site(app) {
         let t = app.owner().await;
         seed(&app, &t.access, 5).await;

@@ -19,5 +19,6 @@ mod media;
 mod metrics;
 mod posts;
 mod ratelimit;
+mod routes;
 mod secret_key;
 mod v1;

@@ -1,0 +1,543 @@
+//! Writes of posts: one create, a batch (bulk), an operator import, updates and deletes.
+
+use super::{ImportPost, NewPostRow, PostRow};
+use crate::idempotency::record_response;
+use crate::schema::{post_tags, posts};
+use crate::{Store, StoreError, UniqueKey, naive, with_write_conn, with_write_txn};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use jekcms_content::bulk::SlugPlan;
+use jekcms_content::idempotency::Record;
+use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
+use jekcms_content::{ContentError, PostRepository, slug};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+
+/// Rows per multi-row `INSERT` on PostgreSQL (13 parameters a row, far below its limit).
+const IMPORT_CHUNK: usize = 500;
+
+/// Whether no post of the site has this slug (a point lookup on the unique index).
+macro_rules! slug_is_free {
+    ($conn:expr, $site_id:expr, $slug:expr) => {
+        posts::table
+            .filter(posts::site_id.eq($site_id))
+            .filter(posts::slug.eq($slug))
+            .select(posts::id)
+            .load::<i64>($conn)
+            .await?
+            .is_empty()
+    };
+}
+
+/// How many slugs of the site start with `base-`: where numbering a taken slug's suffix
+/// starts (a hint; point lookups decide). Counted as the index range `base-` ≤ slug <
+/// `base.` ('.' follows '-'): slugs are compared bytewise on both stores (SQLite's binary
+/// collation; `COLLATE "C"` on PostgreSQL, migration `2026-11-30-000006`), which makes the
+/// range exact and lets it use the `(site_id, slug)` index. (`LIKE 'base-%'` could not use
+/// the index on either store: a scan of the whole site per taken slug.)
+macro_rules! suffixed_count {
+    ($conn:expr, $site_id:expr, $base:expr) => {{
+        let base: &str = $base;
+        posts::table
+            .filter(posts::site_id.eq($site_id))
+            .filter(posts::slug.ge(format!("{base}-")))
+            .filter(posts::slug.lt(format!("{base}.")))
+            .count()
+            .get_result::<i64>($conn)
+            .await?
+    }};
+}
+
+/// Inserts a post's tag rows (at most 20, so one statement each).
+macro_rules! insert_tags {
+    ($conn:expr, $post_id:expr, $site_id:expr, $tags:expr) => {{
+        for tag in $tags.iter() {
+            diesel::insert_into(post_tags::table)
+                .values((
+                    post_tags::post_id.eq($post_id),
+                    post_tags::site_id.eq($site_id),
+                    post_tags::tag.eq(tag.as_str()),
+                ))
+                .execute($conn)
+                .await?;
+        }
+    }};
+}
+
+/// Inserts rows of posts and their tags on a connection inside a transaction, the fastest
+/// way each backend allows; returns the new ids in row order.
+trait InsertBatch {
+    fn insert_batch(
+        &mut self,
+        site_id: i64,
+        rows: Vec<NewPostRow>,
+        tags: Vec<Vec<String>>,
+    ) -> impl std::future::Future<Output = Result<Vec<i64>, StoreError>> + Send;
+}
+
+impl InsertBatch for diesel_async::AsyncPgConnection {
+    /// Multi-row `INSERT … RETURNING` for the posts, then one multi-row insert of the tags.
+    async fn insert_batch(
+        &mut self,
+        site_id: i64,
+        rows: Vec<NewPostRow>,
+        tags: Vec<Vec<String>>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut ids = Vec::with_capacity(rows.len());
+        for (chunk, chunk_tags) in rows.chunks(IMPORT_CHUNK).zip(tags.chunks(IMPORT_CHUNK)) {
+            let inserted: Vec<(i64, String)> = diesel::insert_into(posts::table)
+                .values(chunk)
+                .returning((posts::id, posts::slug))
+                .get_results(self)
+                .await?;
+            // RETURNING order is not promised; match rows back by their unique slug.
+            let by_slug: HashMap<&str, i64> = inserted
+                .iter()
+                .map(|(id, slug)| (slug.as_str(), *id))
+                .collect();
+            let mut tag_rows = Vec::new();
+            for (row, post_tags) in chunk.iter().zip(chunk_tags) {
+                let id = by_slug[row.slug.as_str()];
+                ids.push(id);
+                for tag in post_tags {
+                    tag_rows.push((
+                        post_tags::post_id.eq(id),
+                        post_tags::site_id.eq(site_id),
+                        post_tags::tag.eq(tag.clone()),
+                    ));
+                }
+            }
+            for part in tag_rows.chunks(IMPORT_CHUNK * 2) {
+                diesel::insert_into(post_tags::table)
+                    .values(part)
+                    .execute(self)
+                    .await?;
+            }
+        }
+        Ok(ids)
+    }
+}
+
+impl InsertBatch for crate::SqliteWrite {
+    /// One prepared insert per row, all in one hop to the blocking thread (SQLite has no
+    /// network round trip to save, and diesel cannot send SQLite batches asynchronously).
+    async fn insert_batch(
+        &mut self,
+        site_id: i64,
+        rows: Vec<NewPostRow>,
+        tags: Vec<Vec<String>>,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.spawn_blocking(move |c| {
+            use diesel::RunQueryDsl as Sync;
+            let mut ids = Vec::with_capacity(rows.len());
+            for (row, post_tags) in rows.iter().zip(&tags) {
+                let insert = diesel::insert_into(posts::table)
+                    .values(row)
+                    .returning(posts::id);
+                let id: i64 = Sync::get_result(insert, c)?;
+                for tag in post_tags {
+                    let tag_row = (
+                        post_tags::post_id.eq(id),
+                        post_tags::site_id.eq(site_id),
+                        post_tags::tag.eq(tag),
+                    );
+                    Sync::execute(diesel::insert_into(post_tags::table).values(tag_row), c)?;
+                }
+                ids.push(id);
+            }
+            Ok(ids)
+        })
+        .await
+        .map_err(StoreError::from)
+    }
+}
+
+/// Serialises slug allocation within a site: inside a write transaction, the caller holds
+/// the site's slugs until it commits, so that a slug found free is still free when inserted.
+trait SiteSlugLock {
+    fn lock_site_slugs(
+        &mut self,
+        site_id: i64,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The first key of the per-site slug lock (`"JEKS"` in ASCII), in PostgreSQL's two-`int`
+/// advisory key space, which does not overlap the one-`bigint` space of the migration lock.
+const SLUG_LOCK_CLASS: i32 = 0x4A45_4B53;
+
+impl SiteSlugLock for diesel_async::AsyncPgConnection {
+    /// A transaction-scoped advisory lock on (class, site): concurrent creates in one site
+    /// queue here for the few milliseconds of their allocation and insert, instead of all
+    /// choosing the same free slug and all but one failing on the unique index. Sites whose
+    /// ids agree in their low 31 bits share a lock, which only costs a little waiting.
+    async fn lock_site_slugs(&mut self, site_id: i64) -> Result<(), StoreError> {
+        let site_key = (site_id & 0x7FFF_FFFF) as i32;
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind::<diesel::sql_types::Integer, _>(SLUG_LOCK_CLASS)
+            .bind::<diesel::sql_types::Integer, _>(site_key)
+            .execute(self)
+            .await?;
+        Ok(())
+    }
+}
+
+impl SiteSlugLock for crate::SqliteWrite {
+    /// Nothing to do: every SQLite write transaction starts with `BEGIN IMMEDIATE` on the
+    /// single writer connection, so allocations never overlap.
+    async fn lock_site_slugs(&mut self, _site_id: i64) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Attempts of a create whose generated slug lost a race anyway (to a slug changed by an
+/// update, which does not take the lock): each attempt allocates again from fresh reads.
+const SLUG_ATTEMPTS: usize = 5;
+
+impl Store {
+    /// Inserts many posts in one transaction; all or nothing. A slug already taken in the
+    /// site fails the whole import with `Unique`. Returns the new ids in input order.
+    ///
+    /// PostgreSQL gets multi-row `INSERT … RETURNING`; SQLite, which diesel cannot batch
+    /// asynchronously, gets one prepared insert per row, all on one blocking thread inside
+    /// one `BEGIN IMMEDIATE` transaction (each costs microseconds: no network hop).
+    pub fn import_posts(
+        &self,
+        site_id: i64,
+        author_id: i64,
+        batch: &[ImportPost],
+    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send {
+        // The rows are built here, before the future: it then owns them and need not copy
+        // the batch.
+        let rows = batch
+            .iter()
+            .map(|p| NewPostRow::new(site_id, author_id, &p.slug, p))
+            .collect::<Result<Vec<_>, _>>();
+        let tags: Vec<Vec<String>> = batch.iter().map(|p| p.tags.clone()).collect();
+        crate::boxed::<Result<Vec<i64>, StoreError>>(async move {
+            let rows = rows?;
+            with_write_txn!(self, Vec<i64>, conn => {
+                SiteSlugLock::lock_site_slugs(conn, site_id).await?;
+                InsertBatch::insert_batch(conn, site_id, rows, tags).await
+            })
+        })
+    }
+}
+
+pub(super) fn create_posts<'a>(
+    store: &'a Store,
+    site_id: i64,
+    author_id: i64,
+    batch: Vec<NewPost>,
+    atomic: bool,
+    record: Option<Record<'a, [Option<i64>]>>,
+) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send + 'a {
+    crate::boxed::<Result<Vec<Option<i64>>, ContentError>>(async move {
+        let now = jekcms_content::now();
+        // Every slug the batch would like, looked up in the site with one query.
+        let wanted = SlugPlan::wanted(&batch);
+        let imports: Vec<ImportPost> = batch
+            .iter()
+            .map(|p| ImportPost {
+                slug: String::new(),
+                title: p.title.clone(),
+                excerpt: p.excerpt.clone(),
+                body: p.body.clone(),
+                status: p.status,
+                tags: p.tags.clone(),
+                published_at: match (p.status, p.published_at) {
+                    (_, Some(t)) => Some(t),
+                    (PostStatus::Published, None) => Some(now),
+                    _ => None,
+                },
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        // A unique violation here means a slug was taken by a write that does not take
+        // the site's slug lock (an update); the next attempt sees it and steps around it,
+        // or reports the item whose given slug it was.
+        let mut attempts = 0;
+        let outcome = loop {
+            attempts += 1;
+            let outcome = with_write_txn!(store, Result<Vec<Option<i64>>, Vec<jekcms_content::FieldError>>, conn => {
+                SiteSlugLock::lock_site_slugs(conn, site_id).await?;
+                let taken: HashSet<String> = posts::table
+                    .filter(posts::site_id.eq(site_id))
+                    .filter(posts::slug.eq_any(&wanted))
+                    .select(posts::slug)
+                    .load::<String>(conn)
+                    .await?
+                    .into_iter()
+                    .collect();
+                // The plan decides; the store answers its questions in a fixed number of
+                // queries however many titles collide (see `jekcms_content::bulk::slugs`):
+                // this lookup, one of the suffixed candidates, and for the few of those
+                // the site has, a count of the suffixed slugs and point lookups.
+                let mut plan = SlugPlan::new(&batch, &taken);
+                if atomic && plan.refused().next().is_some() {
+                    return Ok(Err(plan.conflicts()));
+                }
+                let candidates = plan.unchecked();
+                let clashes: HashSet<String> = if candidates.is_empty() {
+                    HashSet::new()
+                } else {
+                    posts::table
+                        .filter(posts::site_id.eq(site_id))
+                        .filter(posts::slug.eq_any(&candidates))
+                        .select(posts::slug)
+                        .load::<String>(conn)
+                        .await?
+                        .into_iter()
+                        .collect()
+                };
+                for i in plan.clashing(&clashes) {
+                    let suffixed: i64 = suffixed_count!(conn, site_id, plan.base(i));
+                    let mut search = plan.search(i, suffixed);
+                    let found = loop {
+                        let candidate = search.next_candidate(&plan);
+                        if slug_is_free!(conn, site_id, candidate.clone()) {
+                            break candidate;
+                        }
+                    };
+                    plan.choose(i, found);
+                }
+                let slugs = plan.into_slugs();
+                let mut rows = Vec::with_capacity(batch.len());
+                let mut row_tags = Vec::with_capacity(batch.len());
+                for ((slug, post), tags) in slugs.iter().zip(&imports).zip(batch.iter().map(|p| &p.tags)) {
+                    if let Some(slug) = slug {
+                        rows.push(NewPostRow::new(site_id, author_id, slug, post)?);
+                        row_tags.push(tags.clone());
+                    }
+                }
+                let ids = InsertBatch::insert_batch(conn, site_id, rows, row_tags).await?;
+                let mut ids = ids.into_iter();
+                let ids: Vec<Option<i64>> = slugs
+                    .iter()
+                    .map(|s| s.as_ref().and_then(|_| ids.next()))
+                    .collect();
+                record_response!(conn, record, &ids[..]);
+                Ok(Ok(ids))
+            });
+            match outcome {
+                Err(StoreError::Unique(UniqueKey::PostSlug)) if attempts < SLUG_ATTEMPTS => {
+                    continue;
+                }
+                other => break other,
+            }
+        };
+        match outcome {
+            Ok(Ok(ids)) => Ok(ids),
+            Ok(Err(conflicts)) => Err(ContentError::Conflicts(conflicts)),
+            Err(StoreError::Unique(UniqueKey::PostSlug)) => Err(ContentError::Conflict {
+                field: "slug".into(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+pub(super) fn create_post<'a>(
+    store: &'a Store,
+    site_id: i64,
+    author_id: i64,
+    new: NewPost,
+    record: Option<Record<'a, Post>>,
+) -> impl Future<Output = Result<Post, ContentError>> + Send + 'a {
+    crate::boxed::<Result<Post, ContentError>>(async move {
+        let now = jekcms_content::now();
+        let published_at = match (new.status, new.published_at) {
+            (_, Some(t)) => Some(t),
+            (PostStatus::Published, None) => Some(now),
+            _ => None,
+        };
+        let base_slug = new.slug.clone();
+        let generated_base = slug::from_title(&new.title);
+        let post = ImportPost {
+            slug: String::new(),
+            title: new.title,
+            excerpt: new.excerpt,
+            body: new.body,
+            status: new.status,
+            tags: new.tags,
+            published_at,
+            created_at: now,
+            updated_at: now,
+        };
+        // A generated slug can lose a race to a concurrent insert; try again a few times.
+        for _attempt in 0..SLUG_ATTEMPTS {
+            let result = with_write_txn!(store, Post, conn => {
+                    SiteSlugLock::lock_site_slugs(conn, site_id).await?;
+                    let slug = match &base_slug {
+                        Some(s) => s.clone(),
+                        None => {
+                            // Point lookups on the (site_id, slug) unique index, so the
+                            // cost does not grow with the number of posts sharing a title.
+                            if slug_is_free!(conn, site_id, generated_base.clone()) {
+                                generated_base.clone()
+                            } else {
+                                // Start after the suffixed slugs already there (see
+                                // `suffixed_count!`), then step until one is free.
+                                let suffixed: i64 =
+                                    suffixed_count!(conn, site_id, &generated_base);
+                                let mut n = u32::try_from(suffixed).unwrap_or(u32::MAX - 2) + 2;
+                                loop {
+                                    let candidate = slug::with_suffix(&generated_base, n);
+                                    if slug_is_free!(conn, site_id, candidate.clone()) {
+                                        break candidate;
+                                    }
+                                    n += 1;
+                                }
+                            }
+                        }
+                    };
+                    let row = diesel::insert_into(posts::table)
+                        .values(NewPostRow::new(site_id, author_id, &slug, &post)?)
+                        .returning(PostRow::as_returning())
+                        .get_result::<PostRow>(conn)
+                        .await?;
+                    insert_tags!(conn, row.id, site_id, post.tags);
+                    let created = row.into_post()?;
+                    record_response!(conn, record, &created);
+                    Ok(created)
+            });
+            match result {
+                Ok(created) => return Ok(created),
+                Err(StoreError::Unique(UniqueKey::PostSlug)) if base_slug.is_none() => continue,
+                Err(StoreError::Unique(UniqueKey::PostSlug)) => {
+                    return Err(ContentError::Conflict {
+                        field: "slug".into(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ContentError::Conflict {
+            field: "slug".into(),
+        })
+    })
+}
+
+pub(super) fn update_post(
+    store: &Store,
+    site_id: i64,
+    id: i64,
+    patch: PostPatch,
+    expected_version: Option<i64>,
+) -> impl Future<Output = Result<Post, ContentError>> + Send {
+    crate::boxed::<Result<Post, ContentError>>(async move {
+        // Optimistic concurrency: read, compute, write only if the version is unchanged.
+        // A concurrent change without If-Match simply causes a re-read.
+        for _attempt in 0..5 {
+            let current = store.get_post(site_id, id).await?;
+            if expected_version.is_some_and(|v| v != current.version) {
+                return Err(ContentError::PreconditionFailed);
+            }
+            if patch.is_empty() {
+                return Ok(current);
+            }
+            let next = apply_patch(&current, &patch);
+            let tags_changed = next.tags != current.tags;
+            let tags_json = serde_json::to_string(&next.tags)
+                .map_err(|e| StoreError::Encode(format!("tags as JSON: {e}")))?;
+            let title_k = title_key(&next.title);
+            let result = with_write_txn!(store, Option<PostRow>, conn => {
+                    let row = diesel::update(
+                        posts::table
+                            .filter(posts::site_id.eq(site_id))
+                            .filter(posts::id.eq(id))
+                            .filter(posts::version.eq(current.version)),
+                    )
+                    .set((
+                        posts::title.eq(&next.title),
+                        posts::title_key.eq(&title_k),
+                        posts::slug.eq(&next.slug),
+                        posts::excerpt.eq(&next.excerpt),
+                        posts::body.eq(&next.body),
+                        posts::status.eq(next.status.as_str()),
+                        posts::tags.eq(&tags_json),
+                        posts::published_at.eq(next.published_at.map(naive)),
+                        posts::updated_at.eq(naive(next.updated_at)),
+                        posts::version.eq(current.version + 1),
+                    ))
+                    .returning(PostRow::as_returning())
+                    .get_result::<PostRow>(conn)
+                    .await
+                    .optional()?;
+                    if row.is_some() && tags_changed {
+                        diesel::delete(post_tags::table.filter(post_tags::post_id.eq(id)))
+                            .execute(conn)
+                            .await?;
+                        insert_tags!(conn, id, site_id, next.tags);
+                    }
+                    Ok(row)
+            });
+            match result {
+                Ok(Some(row)) => return Ok(row.into_post()?),
+                Ok(None) if expected_version.is_some() => {
+                    return Err(ContentError::PreconditionFailed);
+                }
+                Ok(None) => continue,
+                Err(StoreError::Unique(UniqueKey::PostSlug)) => {
+                    return Err(ContentError::Conflict {
+                        field: "slug".into(),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Contention("the post kept changing during the update".into()).into())
+    })
+}
+
+pub(super) fn delete_post(
+    store: &Store,
+    site_id: i64,
+    id: i64,
+) -> impl Future<Output = Result<(), ContentError>> + Send {
+    crate::boxed::<Result<(), ContentError>>(async move {
+        let n = with_write_conn!(store, conn => {
+            diesel::delete(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::id.eq(id)))
+                .execute(conn)
+                .await
+                .map_err(StoreError::from)?
+        });
+        if n == 0 {
+            return Err(ContentError::NotFound);
+        }
+        Ok(())
+    })
+}
+
+/// The post after applying `patch` (not yet stored).
+fn apply_patch(current: &Post, patch: &PostPatch) -> Post {
+    let mut next = current.clone();
+    if let Some(t) = &patch.title {
+        next.title = t.clone();
+    }
+    if let Some(s) = &patch.slug {
+        next.slug = s.clone();
+    }
+    if let Some(e) = &patch.excerpt {
+        next.excerpt = e.clone();
+    }
+    if let Some(b) = &patch.body {
+        next.body = b.clone();
+    }
+    if let Some(t) = &patch.tags {
+        next.tags = t.clone().unwrap_or_default();
+    }
+    if let Some(s) = patch.status {
+        next.status = s;
+    }
+    let now = jekcms_content::now();
+    match patch.published_at {
+        Some(t) => next.published_at = t,
+        None if next.status == PostStatus::Published && next.published_at.is_none() => {
+            next.published_at = Some(now);
+        }
+        None => {}
+    }
+    next.updated_at = now;
+    next
+}
