@@ -59,11 +59,14 @@ run_leg() { # name database-url
   status=0
   JEKCMS_ST_OWNER_USER_ID=$(echo "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user_id"])') \
   JEKCMS_ST_OWNER_KEY_ID=$(echo "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key_id"])') \
+  # One worker: with two threads, Hypothesis's lambda descriptions (ast.parse) hit CPython
+  # 3.11's "AST constructor recursion depth mismatch" now and then, a runtime error of the
+  # tool that fails the run without any fault of the server.
   SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$root/scripts" \
     "$venv/bin/st" run "$base/api/v2/openapi.json" \
       --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
       --phases examples,coverage,fuzzing \
-      --max-examples "$max_examples" --workers 2 --seed "${ST_SEED:-1}" --generation-database none \
+      --max-examples "$max_examples" --workers 1 --seed "${ST_SEED:-1}" --generation-database none \
       --generation-with-security-parameters false \
       --request-timeout 30 --no-color \
       --suppress-health-check all \
