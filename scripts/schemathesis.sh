@@ -56,12 +56,12 @@ run_leg() { # name database-url
   curl -sf "${auth[@]}" "$base/api/v2/media" -F "file=@$work/dot.png" -F alt_text=dot >/dev/null
 
   echo "== schemathesis $version on $name ($base), at most $max_examples cases per operation"
-  status=0
-  JEKCMS_ST_OWNER_USER_ID=$(echo "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user_id"])') \
-  JEKCMS_ST_OWNER_KEY_ID=$(echo "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key_id"])') \
   # One worker: with two threads, Hypothesis's lambda descriptions (ast.parse) hit CPython
   # 3.11's "AST constructor recursion depth mismatch" now and then, a runtime error of the
   # tool that fails the run without any fault of the server.
+  status=0
+  JEKCMS_ST_OWNER_USER_ID=$(echo "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["user_id"])') \
+  JEKCMS_ST_OWNER_KEY_ID=$(echo "$key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["key_id"])') \
   SCHEMATHESIS_HOOKS=schemathesis_hooks PYTHONPATH="$root/scripts" \
     "$venv/bin/st" run "$base/api/v2/openapi.json" \
       --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
