@@ -57,20 +57,7 @@ envelopes! {
     /// A success envelope around one post.
     #[schema(examples(json!({
         "success": true,
-        "data": {
-        "id": 42,
-        "site_id": 1,
-        "author_id": 7,
-        "title": "Hello, world",
-        "slug": "hello-world",
-        "excerpt": "The first post.",
-        "body": "Welcome to the site.",
-        "status": "published",
-        "tags": ["news", "welcome"],
-        "published_at": "2026-11-23T10:00:00Z",
-        "created_at": "2026-11-23T09:58:12.123456Z",
-        "updated_at": "2026-11-23T10:00:00Z"
-    },
+        "data": jekcms_content::post::Post::example(),
         "meta": {"request_id": "5f0c2a9e41d7b3c86a1e0f47"},
         "errors": []
     })))]
@@ -89,20 +76,7 @@ lists! {
     /// A success envelope around a page of posts.
     #[schema(examples(json!({
         "success": true,
-        "data": [{
-        "id": 42,
-        "site_id": 1,
-        "author_id": 7,
-        "title": "Hello, world",
-        "slug": "hello-world",
-        "excerpt": "The first post.",
-        "body": "Welcome to the site.",
-        "status": "published",
-        "tags": ["news", "welcome"],
-        "published_at": "2026-11-23T10:00:00Z",
-        "created_at": "2026-11-23T09:58:12.123456Z",
-        "updated_at": "2026-11-23T10:00:00Z"
-    }],
+        "data": [jekcms_content::post::Post::example()],
         "meta": {
             "request_id": "5f0c2a9e41d7b3c86a1e0f47",
             "limit": 1,

@@ -55,20 +55,7 @@ impl PostStatus {
 /// A post as stored and returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "openapi", schema(examples(json!({
-    "id": 42,
-    "site_id": 1,
-    "author_id": 7,
-    "title": "Hello, world",
-    "slug": "hello-world",
-    "excerpt": "The first post.",
-    "body": "Welcome to the site.",
-    "status": "published",
-    "tags": ["news", "welcome"],
-    "published_at": "2026-11-23T10:00:00Z",
-    "created_at": "2026-11-23T09:58:12.123456Z",
-    "updated_at": "2026-11-23T10:00:00Z"
-}))))]
+#[cfg_attr(feature = "openapi", schema(examples(Post::example)))]
 pub struct Post {
     /// Unique id.
     pub id: i64,
@@ -103,6 +90,26 @@ pub struct Post {
 }
 
 impl Post {
+    /// The post of the API documentation's examples (the OpenAPI document shows it alone,
+    /// inside an envelope and in a page).
+    #[cfg(feature = "openapi")]
+    pub fn example() -> Value {
+        serde_json::json!({
+            "id": 42,
+            "site_id": 1,
+            "author_id": 7,
+            "title": "Hello, world",
+            "slug": "hello-world",
+            "excerpt": "The first post.",
+            "body": "Welcome to the site.",
+            "status": "published",
+            "tags": ["news", "welcome"],
+            "published_at": "2026-11-23T10:00:00Z",
+            "created_at": "2026-11-23T09:58:12.123456Z",
+            "updated_at": "2026-11-23T10:00:00Z"
+        })
+    }
+
     /// A strong ETag for this version of the post.
     pub fn etag(&self) -> String {
         format!("\"{}-{}\"", self.id, self.version)
