@@ -191,6 +191,11 @@ pub struct PostFilter {
     pub status: Option<PostStatus>,
     /// Only posts with this tag.
     pub tag: Option<String>,
+    /// Only posts with any of these tags (together with [`PostFilter::tag`]; at most 20 in
+    /// all).
+    pub any_tags: Vec<String>,
+    /// Only the post with this slug.
+    pub slug: Option<String>,
     /// Only posts by this user.
     pub author_id: Option<i64>,
     /// Only posts changed at or after this time.
@@ -215,6 +220,20 @@ impl PostFilter {
     /// Only posts with this tag.
     pub fn tag(mut self, tag: impl Into<String>) -> Self {
         self.tag = Some(tag.into());
+        self
+    }
+
+    /// Also posts with this tag: the list holds posts with any of the tags given by
+    /// [`PostFilter::tag`] and this method.
+    pub fn any_tag(mut self, tag: impl Into<String>) -> Self {
+        self.any_tags.push(tag.into());
+        self
+    }
+
+    /// Only the post with this slug (a list of at most one post: what a front end asks
+    /// for a post's page).
+    pub fn slug(mut self, slug: impl Into<String>) -> Self {
+        self.slug = Some(slug.into());
         self
     }
 
@@ -262,6 +281,12 @@ impl PostFilter {
         }
         if let Some(t) = &self.tag {
             q.push(("tag", t.clone()));
+        }
+        for t in &self.any_tags {
+            q.push(("tag", t.clone()));
+        }
+        if let Some(s) = &self.slug {
+            q.push(("slug", s.clone()));
         }
         if let Some(a) = self.author_id {
             q.push(("author_id", a.to_string()));

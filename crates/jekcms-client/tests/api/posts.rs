@@ -179,3 +179,33 @@ async fn a_raw_page_is_the_typed_page_as_sent() {
     assert_eq!(next.items.len(), 2);
     server.stop().await;
 }
+
+/// What a website's front end looks up: a post by slug, posts with any of several tags.
+#[tokio::test(flavor = "multi_thread")]
+async fn lookups_by_slug_and_any_of_several_tags() {
+    let server = TestServer::start(|_| {}).await;
+    let posts = server.client().await.posts();
+    for (title, tag) in [("Alpha", "x"), ("Beta", "y"), ("Gamma", "z")] {
+        posts.create(NewPost::new(title).tags([tag])).await.unwrap();
+    }
+    let either: Vec<String> = posts
+        .list(
+            PostFilter::default()
+                .tag("x")
+                .any_tag("y")
+                .sort(PostSort::CreatedAsc),
+        )
+        .stream()
+        .map_ok(|p| p.title)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(either, ["Alpha", "Beta"]);
+    let page = posts
+        .list(PostFilter::default().slug("gamma"))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].title, "Gamma");
+    server.stop().await;
+}
