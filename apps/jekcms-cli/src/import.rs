@@ -103,9 +103,9 @@ impl ImportSummary {
     }
 }
 
-/// One line of the failure report.
+/// One line of the report: a post that failed, or one imported with changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Failure {
+pub struct ReportEntry {
     /// 1-based position among the posts of the input.
     pub item: usize,
     /// 1-based line of a JSON Lines input.
@@ -120,31 +120,16 @@ pub struct Failure {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
     /// Why it failed, as the server said it (fields renamed to the post's own, e.g.
-    /// `title` rather than `posts[3].title`).
+    /// `title` rather than `posts[3].title`); empty for a post imported with changes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ErrorEntry>,
     /// What the import had changed in it on the way in.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
-/// One line of the report for a post imported with changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Changed {
-    /// 1-based position among the posts of the input.
-    pub item: usize,
-    /// 1-based line of a JSON Lines input.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
-    /// `wp:post_id` of a WXR input.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_id: Option<String>,
-    /// The post's title.
-    pub title: String,
-    /// The slug it was sent with.
-    pub slug: Option<String>,
-    /// What was changed, in plain words.
-    pub notes: Vec<String>,
-}
+/// A failed post's report line.
+pub type Failure = ReportEntry;
 
 /// The outcome of an import: the summary and every failure.
 #[derive(Debug, Clone, Default)]
@@ -154,7 +139,7 @@ pub struct ImportOutcome {
     /// One entry per failed item, in input order.
     pub failures: Vec<Failure>,
     /// One entry per item imported with a change, in input order.
-    pub changed: Vec<Changed>,
+    pub changed: Vec<ReportEntry>,
 }
 
 /// What [`read_input`] read.
@@ -266,7 +251,7 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
             Action::Exclude(_) => out.summary.skipped_excluded += 1,
             Action::Invalid(reason) => {
                 out.summary.failed += 1;
-                out.failures.push(failure(
+                out.failures.push(entry(
                     &it,
                     None,
                     vec![ErrorEntry::field(
@@ -337,21 +322,14 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
                         }
                         if !it.notes.is_empty() {
                             out.summary.changed += 1;
-                            out.changed.push(Changed {
-                                item: it.item,
-                                line: it.line,
-                                source_id: it.source_id.clone(),
-                                title: it.title.clone(),
-                                slug: post.slug.clone(),
-                                notes: it.notes.clone(),
-                            });
+                            out.changed.push(entry(it, post.slug.clone(), Vec::new()));
                         }
                     } else if is_existing(&r.errors) {
                         out.summary.skipped_existing += 1;
                     } else {
                         out.summary.failed += 1;
                         let errors = r.errors.into_iter().map(own_field).collect();
-                        out.failures.push(failure(it, post.slug.clone(), errors));
+                        out.failures.push(entry(it, post.slug.clone(), errors));
                     }
                 }
             }
@@ -373,7 +351,7 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
                 for (it, post) in &chunk {
                     out.summary.failed += 1;
                     out.failures
-                        .push(failure(it, post.slug.clone(), errors.clone()));
+                        .push(entry(it, post.slug.clone(), errors.clone()));
                 }
             }
         }
@@ -390,8 +368,8 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
     Ok(out)
 }
 
-fn failure(it: &SourceItem, slug: Option<String>, errors: Vec<ErrorEntry>) -> Failure {
-    Failure {
+fn entry(it: &SourceItem, slug: Option<String>, errors: Vec<ErrorEntry>) -> ReportEntry {
+    ReportEntry {
         item: it.item,
         line: it.line,
         source_id: it.source_id.clone(),
@@ -407,8 +385,8 @@ fn failure(it: &SourceItem, slug: Option<String>, errors: Vec<ErrorEntry>) -> Fa
 /// old report never outlives a clean re-run.
 pub fn write_report(
     path: &std::path::Path,
-    failures: &[Failure],
-    changed: &[Changed],
+    failures: &[ReportEntry],
+    changed: &[ReportEntry],
 ) -> Result<(), CliError> {
     #[derive(Serialize)]
     struct Line<'a, T: Serialize> {

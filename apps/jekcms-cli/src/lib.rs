@@ -22,6 +22,6 @@ pub mod wxr;
 
 pub use error::CliError;
 pub use export::{ExportOptions, ExportSummary};
-pub use import::{Failure, ImportOptions, ImportOutcome, ImportSummary};
+pub use import::{Failure, ImportOptions, ImportOutcome, ImportSummary, ReportEntry};
 pub use progress::RateLimitWait;
 pub use source::{Format, WxrOptions};
