@@ -103,18 +103,13 @@ fn transport_message(e: &reqwest::Error) -> String {
             origin.as_str().trim_end_matches('/').to_owned()
         })
         .unwrap_or_else(|| "the server".to_owned());
-    let io_kind = {
-        let mut source = std::error::Error::source(e);
-        let mut kind = None;
-        while let Some(s) = source {
-            if let Some(io) = s.downcast_ref::<std::io::Error>() {
-                kind = Some(io.kind());
-                break;
-            }
-            source = s.source();
-        }
-        kind
-    };
+    // The causes, outermost first (hyper's error, then the OS error it wraps).
+    let causes: Vec<&(dyn std::error::Error + 'static)> =
+        std::iter::successors(std::error::Error::source(e), |s| s.source()).collect();
+    let io_kind = causes
+        .iter()
+        .find_map(|s| s.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind);
     if e.is_timeout() {
         return format!("{server} did not answer in time");
     }
@@ -125,15 +120,10 @@ fn transport_message(e: &reqwest::Error) -> String {
         Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof) => {
             format!("{server} closed the connection before answering")
         }
-        _ if e.is_connect() => {
-            let mut cause = String::new();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                cause = s.to_string();
-                source = s.source();
-            }
-            format!("cannot connect to {server}: {cause}")
-        }
+        _ if e.is_connect() => match causes.last() {
+            Some(cause) => format!("cannot connect to {server}: {cause}"),
+            None => format!("cannot connect to {server}"),
+        },
         _ => format!("transport error talking to {server}: {e}"),
     }
 }
