@@ -177,7 +177,12 @@ where
                     set_request_id(res.headers_mut(), &id);
                     set_rate_limit_headers(res.headers_mut());
                     set_cache_control(res.headers_mut(), credentialed);
-                    let route = res.request().match_pattern();
+                    // The template is rebuilt from the route map (a String each time): only
+                    // when the access log or the metrics will use it.
+                    let route = (crate::metrics::recording()
+                        || tracing::enabled!(target: "jekcms::access", tracing::Level::INFO))
+                    .then(|| res.request().match_pattern())
+                    .flatten();
                     log_access(&id, &method, &path, route.as_deref(), res.status(), started);
                     crate::metrics::record_request(
                         route.as_deref(),

@@ -109,7 +109,7 @@ fn describe() {
 }
 
 /// Whether metrics are being recorded in this process.
-fn recording() -> bool {
+pub fn recording() -> bool {
     HANDLE.get().is_some()
 }
 
