@@ -74,6 +74,8 @@ impl MediaRepository for Store {
                         media::storage_key.eq(&m.storage_key),
                         media::created_at.eq(now),
                         media::updated_at.eq(now),
+                        // 22 base62 characters: 131 bits from the OS CSPRNG.
+                        media::public_token.eq(jekcms_auth::credential::random_base62(22)),
                     ))
                     .returning(MediaRow::as_returning())
                     .get_result::<MediaRow>(conn)

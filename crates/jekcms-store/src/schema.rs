@@ -16,6 +16,25 @@ diesel::table! {
         plan -> Text,
         api_access -> Bool,
         created_at -> Timestamp,
+        content_version -> BigInt,
+    }
+}
+
+diesel::table! {
+    site_cors_origins (site_id, origin) {
+        site_id -> BigInt,
+        origin -> Text,
+    }
+}
+
+diesel::table! {
+    pull_keys (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        key_hash -> Binary,
+        webhook_secret -> Binary,
+        created_at -> Timestamp,
+        valid_until -> Nullable<Timestamp>,
     }
 }
 
@@ -114,6 +133,9 @@ diesel::table! {
         storage_key -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        // NOT NULL on PostgreSQL; on SQLite (which cannot add a NOT NULL column without a
+        // default) every row is given one by the migration and by every insert.
+        public_token -> Text,
     }
 }
 
@@ -137,10 +159,14 @@ diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(posts -> sites (site_id));
 diesel::joinable!(media -> sites (site_id));
+diesel::joinable!(site_cors_origins -> sites (site_id));
+diesel::joinable!(pull_keys -> sites (site_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
     sites,
+    site_cors_origins,
+    pull_keys,
     users,
     api_keys,
     sessions,

@@ -115,7 +115,7 @@ impl Store {
                     .values((
                         sites::slug.eq(slug),
                         sites::name.eq(name),
-                        sites::plan.eq("free"),
+                        sites::plan.eq("unlimited"),
                         sites::api_access.eq(true),
                         sites::created_at.eq(now),
                     ))

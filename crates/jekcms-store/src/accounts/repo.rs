@@ -59,7 +59,7 @@ impl AccountStore for Store {
                         .values((
                             sites::slug.eq(&slug),
                             sites::name.eq(site_name),
-                            sites::plan.eq("free"),
+                            sites::plan.eq("unlimited"),
                             sites::api_access.eq(true),
                             sites::created_at.eq(now),
                         ))
@@ -478,7 +478,7 @@ mod tests {
                     .values((
                         sites::slug.eq(&site.slug),
                         sites::name.eq("Again"),
-                        sites::plan.eq("free"),
+                        sites::plan.eq("unlimited"),
                         sites::api_access.eq(true),
                         sites::created_at.eq(now),
                     ))
