@@ -24,6 +24,8 @@ pub mod idempotent;
 pub mod metrics;
 pub mod openapi;
 pub mod paging;
+pub mod pull_auth;
+pub mod pull_cache;
 pub mod respond;
 pub mod routes;
 pub mod schemas;

@@ -4,6 +4,7 @@
 //!   generation with a checksum, SHA-256 hashing for storage and constant-time comparison.
 //! - [`access`]: 15-minute PASETO v4.local access tokens ([`AccessTokens`]).
 //! - [`password`]: Argon2id password hashing for user accounts.
+//! - [`sealed`]: small secrets the server must read back, sealed with the deployment key.
 //! - [`policy`]: roles and the one place that decides whether a role may perform an action.
 //! - [`session`]: the token pair's rules ([`TokenService`]) over a [`SessionStore`].
 //!
@@ -42,6 +43,7 @@ pub mod access;
 pub mod credential;
 pub mod password;
 pub mod policy;
+pub mod sealed;
 pub mod session;
 
 pub use access::{AccessClaims, AccessTokens};
