@@ -18,8 +18,8 @@ use crate::errors::AppError;
 use actix_web::body::SizedStream;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{
-    self, ContentDisposition, DispositionParam, DispositionType, EntityTag, HeaderValue,
-    HttpDate, IfMatch, IfModifiedSince, IfNoneMatch, IfRange,
+    self, ContentDisposition, DispositionParam, DispositionType, EntityTag, HeaderValue, HttpDate,
+    IfMatch, IfModifiedSince, IfNoneMatch, IfRange,
 };
 use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
@@ -96,7 +96,10 @@ pub async fn serve(
         .insert_header((header::CONTENT_DISPOSITION, disposition.to_string()))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'; sandbox"));
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; sandbox",
+        ));
 
     let (offset, length) = match requested_range(req, &etag, media.created_at) {
         None => (0, len),
