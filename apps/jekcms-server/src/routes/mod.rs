@@ -95,6 +95,7 @@ route_list! {
         media::update_media,
         media::delete_media,
         media::media_content,
+        media::public_media,
         users::list_users,
         users::create_user,
         users::get_user,
