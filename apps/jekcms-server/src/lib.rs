@@ -17,6 +17,7 @@ pub mod backup;
 pub mod body_deadline;
 pub mod cli;
 pub mod compress;
+pub mod conditional;
 pub mod config;
 pub mod context;
 pub mod errors;
@@ -82,6 +83,7 @@ pub fn build_app(
         .default_service(web::to(routes::fallback))
         .wrap(body_deadline)
         .wrap(actix_web::middleware::from_fn(compress::gzip_responses))
+        .wrap(actix_web::middleware::from_fn(conditional::conditional_get))
         .wrap(context::RequestContext)
 }
 

@@ -47,8 +47,30 @@ pub fn created<T: Serialize>(location: String, data: T) -> HttpResponse {
         .json(Envelope::ok(data, Meta::new(context::request_id())))
 }
 
-/// `200` with a list page (cut and sealed by `ListRequest::page`).
+/// `200` with a list page (cut and sealed by `ListRequest::page`), tagged with a hash of its
+/// rows and pagination (not of its `next_cursor`, which is sealed afresh each time), so a
+/// client can revalidate it (`conditional.rs` answers the `304`).
 pub fn page<T: Serialize>(page: Page<T>) -> HttpResponse {
+    let etag = serde_json::to_vec(&(
+        &page.items,
+        page.next_cursor.is_some(),
+        page.total,
+        page.limit,
+    ))
+    .ok()
+    .map(|rows| {
+        let digest = ring::digest::digest(&ring::digest::SHA256, &rows);
+        format!("W/\"r{}\"", hex::encode(&digest.as_ref()[..12]))
+    });
+    let mut res = page_tagged(page);
+    if let Some(v) = etag.and_then(|e| actix_web::http::header::HeaderValue::from_str(&e).ok()) {
+        res.headers_mut().insert(actix_web::http::header::ETAG, v);
+    }
+    res
+}
+
+/// `200` with a list page whose `ETag` the caller sets.
+pub fn page_tagged<T: Serialize>(page: Page<T>) -> HttpResponse {
     let meta = Meta::new(context::request_id()).with_page(PageMeta {
         has_more: page.next_cursor.is_some(),
         next_cursor: page.next_cursor,

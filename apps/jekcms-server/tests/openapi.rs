@@ -412,6 +412,12 @@ fn request_body_examples_pass_the_servers_parsers() {
             .map_err(|e| dbg(&e)),
     );
     ok(
+        "RotateKeysBody",
+        jekcms_content::pull::parse_rotation(Some(example(&doc, "RotateKeysBody")))
+            .map(drop)
+            .map_err(|e| dbg(&e)),
+    );
+    ok(
         "RegisterRequest",
         Registration::parse(&example(&doc, "RegisterRequest"))
             .map(drop)

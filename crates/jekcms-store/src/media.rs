@@ -1,8 +1,9 @@
 //! [`MediaRepository`] for both backends. Only records live here; the app stores the bytes.
 
+use crate::delivery::bump_content_version;
 use crate::schema::media;
 use crate::sql::LimitLiteral;
-use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn};
+use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -62,8 +63,8 @@ impl MediaRepository for Store {
     ) -> impl Future<Output = Result<Media, ContentError>> + Send {
         crate::boxed::<Result<Media, ContentError>>(async move {
             let now = naive(jekcms_content::now());
-            let row = with_write_conn!(self, conn => {
-                diesel::insert_into(media::table)
+            let row = with_write_txn!(self, MediaRow, conn => {
+                let row = diesel::insert_into(media::table)
                     .values((
                         media::site_id.eq(site_id),
                         media::author_id.eq(author_id),
@@ -82,9 +83,10 @@ impl MediaRepository for Store {
                     ))
                     .returning(MediaRow::as_returning())
                     .get_result::<MediaRow>(conn)
-                    .await
-                    .map_err(StoreError::from)?
-            });
+                    .await?;
+                bump_content_version!(conn, site_id);
+                Ok(row)
+            })?;
             Ok(row.into())
         })
     }
@@ -223,14 +225,15 @@ impl MediaRepository for Store {
     ) -> impl Future<Output = Result<Media, ContentError>> + Send {
         crate::boxed::<Result<Media, ContentError>>(async move {
             let now = naive(jekcms_content::now());
-            let row = with_write_conn!(self, conn => {
-                diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
+            let row = with_write_txn!(self, MediaRow, conn => {
+                let row = diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
                     .set((media::alt_text.eq(&alt_text), media::updated_at.eq(now)))
                     .returning(MediaRow::as_returning())
                     .get_result::<MediaRow>(conn)
-                    .await
-                    .map_err(StoreError::from)?
-            });
+                    .await?;
+                bump_content_version!(conn, site_id);
+                Ok(row)
+            })?;
             Ok(row.into())
         })
     }
@@ -241,13 +244,14 @@ impl MediaRepository for Store {
         id: i64,
     ) -> impl Future<Output = Result<Media, ContentError>> + Send {
         crate::boxed::<Result<Media, ContentError>>(async move {
-            let row = with_write_conn!(self, conn => {
-                diesel::delete(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
+            let row = with_write_txn!(self, MediaRow, conn => {
+                let row = diesel::delete(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
                     .returning(MediaRow::as_returning())
                     .get_result::<MediaRow>(conn)
-                    .await
-                    .map_err(StoreError::from)?
-            });
+                    .await?;
+                bump_content_version!(conn, site_id);
+                Ok(row)
+            })?;
             Ok(row.into())
         })
     }

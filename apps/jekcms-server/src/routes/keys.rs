@@ -86,7 +86,8 @@ pub async fn create_key(
         ("cursor" = Option<String>, Query, description = "`meta.next_cursor` of the previous page"),
     ),
     responses(
-        (status = 200, description = "A page of keys", body = ApiKeyList),
+        (status = 200, description = "A page of keys", body = ApiKeyList, headers(("ETag" = String, description = "The page's tag, for If-None-Match"))),
+    (status = 304, description = "Not modified: the If-None-Match tag is current", headers(("ETag" = String, description = "The page's tag"))),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 422, description = "A bad limit or cursor", body = ErrorBody),
     ))]

@@ -2,6 +2,7 @@
 //! (`/content`, and the public URL `/m/{token}/{filename}`; both served by
 //! [`crate::media_bytes`]).
 
+use crate::conditional;
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonPayload, typed};
 use crate::media_bytes::{self, Caching};
@@ -13,6 +14,7 @@ use crate::state::AppState;
 use crate::uploads::{self, UploadBody, UploadTarget};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use jekcms_content::media::{MediaListQuery, check_alt_text};
+use jekcms_content::pull::PullRepository;
 use jekcms_content::service;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -103,7 +105,8 @@ pub async fn upload_media(
 ///
 /// Cursor pagination like `GET /api/v2/posts`.
 #[utoipa::path(tag = "media", params(ListMediaParams), security(("bearer" = [])), responses(
-    (status = 200, description = "A page of media", body = MediaList),
+    (status = 200, description = "A page of media", body = MediaList, headers(("ETag" = String, description = "The page's tag, for If-None-Match"))),
+    (status = 304, description = "Not modified: the If-None-Match tag is current", headers(("ETag" = String, description = "The page's tag"))),
     (status = 422, description = "A bad limit, cursor or filter", body = ErrorBody),
 ))]
 #[get("/api/v2/media")]
@@ -113,9 +116,17 @@ pub async fn list_media(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let list = list_request::<MediaListQuery>(&req, &caller, &state.cursors)?;
+    let version = PullRepository::content_version(&state.store, caller.0.site_id).await?;
+    let etag = conditional::list_etag(&req, version);
+    if conditional::not_modified(&req, &etag) {
+        return Ok(conditional::not_modified_response(&etag));
+    }
     let rows =
         service::list_media(&state.store, &caller.actor(), &list.query, &list.window).await?;
-    Ok(respond::page(list.page(rows)))
+    Ok(conditional::with_etag(
+        respond::page_tagged(list.page(rows)),
+        &etag,
+    ))
 }
 
 /// Gets one medium's record.

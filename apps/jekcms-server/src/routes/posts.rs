@@ -1,5 +1,6 @@
 //! Posts (API.md §3): thin handlers over `jekcms_content::service`.
 
+use crate::conditional;
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonPayload};
 use crate::idempotent::{self, Done};
@@ -13,6 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use jekcms_content::idempotency::Record;
 use jekcms_content::list::PostListQuery;
 use jekcms_content::post::{self as post_rules, Post};
+use jekcms_content::pull::PullRepository;
 use jekcms_content::service;
 use serde::Serialize;
 use serde_json::Value;
@@ -105,7 +107,8 @@ fn with_etag(mut res: HttpResponse, post: &Post) -> HttpResponse {
 /// Newest first by default, with cursor pagination: pass `meta.next_cursor` as `cursor` for
 /// the next page.
 #[utoipa::path(tag = "posts", params(ListPostsParams), security(("bearer" = [])), responses(
-    (status = 200, description = "A page of posts", body = PostList),
+    (status = 200, description = "A page of posts", body = PostList, headers(("ETag" = String, description = "The page's tag, for If-None-Match"))),
+    (status = 304, description = "Not modified: the If-None-Match tag is current", headers(("ETag" = String, description = "The page's tag"))),
     (status = 401, description = "Not authenticated", body = ErrorBody),
     (status = 422, description = "A bad limit, cursor, sort or filter", body = ErrorBody),
 ))]
@@ -116,9 +119,17 @@ pub async fn list_posts(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let list = list_request::<PostListQuery>(&req, &caller, &state.cursors)?;
+    let version = PullRepository::content_version(&state.store, caller.0.site_id).await?;
+    let etag = conditional::list_etag(&req, version);
+    if conditional::not_modified(&req, &etag) {
+        return Ok(conditional::not_modified_response(&etag));
+    }
     let rows =
         service::list_posts(&state.store, &caller.actor(), &list.query, &list.window).await?;
-    Ok(respond::page(list.page(rows)))
+    Ok(conditional::with_etag(
+        respond::page_tagged(list.page(rows)),
+        &etag,
+    ))
 }
 
 /// Gets one post.

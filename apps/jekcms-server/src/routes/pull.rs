@@ -135,8 +135,8 @@ crate::schemas::envelopes! {
 /// scheduled for later appears by itself at that moment. Authenticated by the site's pull
 /// key (`X-API-Key: pk_…`) and counted against the site's pull quota.
 #[utoipa::path(tag = "pull", params(PullPostsParams), security(("pull_key" = [])), responses(
-    (status = 200, description = "A page of visible posts", body = PullPostList),
-    (status = 304, description = "Not modified: the `If-None-Match` tag is current"),
+    (status = 200, description = "A page of visible posts", body = PullPostList, headers(("ETag" = String, description = "The page's tag, for If-None-Match"), ("Cache-Control" = String, description = "public, with JEKCMS_PULL_MAX_AGE"))),
+    (status = 304, description = "Not modified: the `If-None-Match` tag is current", headers(("ETag" = String, description = "The page's tag"))),
     (status = 401, description = "No pull key, or not a current one", body = ErrorBody),
     (status = 422, description = "A bad limit, cursor, sort, filter or field name", body = ErrorBody),
 ))]
@@ -183,8 +183,8 @@ pub async fn pull_posts(
 #[utoipa::path(tag = "pull", security(("pull_key" = [])),
     params(("slug" = String, Path, description = "The post's slug", max_length = 200, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")),
     responses(
-        (status = 200, description = "The post", body = PullPostEnvelope),
-        (status = 304, description = "Not modified: the `If-None-Match` tag is current"),
+        (status = 200, description = "The post", body = PullPostEnvelope, headers(("ETag" = String, description = "The post's tag, for If-None-Match"), ("Cache-Control" = String, description = "public, with JEKCMS_PULL_MAX_AGE"))),
+        (status = 304, description = "Not modified: the `If-None-Match` tag is current", headers(("ETag" = String, description = "The page's tag"))),
         (status = 401, description = "No pull key, or not a current one", body = ErrorBody),
         (status = 404, description = "No visible post with this slug", body = ErrorBody),
     ))]
@@ -326,7 +326,7 @@ pub struct RotatedKeysData {
 /// pair keeps working that long, so front ends can be redeployed without a gap.
 #[utoipa::path(tag = "sites", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Your site's id", minimum = 1)),
-    request_body(content = Option<RotateKeysBody>, description = "Optional"),
+    request_body(content = RotateKeysBody, description = "The overlap; `{}` (or no body at all) for none"),
     responses(
         (status = 200, description = "The new key and secret, shown once", body = RotatedKeysEnvelope),
         (status = 403, description = "Only owners manage the site's keys", body = ErrorBody),

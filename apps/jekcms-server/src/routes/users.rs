@@ -115,7 +115,8 @@ pub struct UpdateUserBody {
         ("cursor" = Option<String>, Query, description = "`meta.next_cursor` of the previous page"),
     ),
     responses(
-        (status = 200, description = "A page of users", body = UserList),
+        (status = 200, description = "A page of users", body = UserList, headers(("ETag" = String, description = "The page's tag, for If-None-Match"))),
+    (status = 304, description = "Not modified: the If-None-Match tag is current", headers(("ETag" = String, description = "The page's tag"))),
         (status = 401, description = "Not authenticated", body = ErrorBody),
         (status = 403, description = "Your role may not manage users", body = ErrorBody),
         (status = 422, description = "A bad limit or cursor", body = ErrorBody),

@@ -8,6 +8,7 @@ mod accounts;
 mod auth;
 mod backup;
 mod bulk;
+mod caching;
 mod cli;
 mod errors;
 mod faults;

@@ -283,6 +283,7 @@ impl AccountStore for Store {
                     .set((media::author_id.eq(heir_id), media::updated_at.eq(now)))
                     .execute(conn)
                     .await?;
+                crate::delivery::bump_content_version!(conn, site_id);
                 // Keys, sessions and refresh tokens go with the user (ON DELETE CASCADE).
                 let n = diesel::delete(users::table.filter(users::site_id.eq(site_id)).filter(users::id.eq(user_id)))
                     .execute(conn)
