@@ -328,7 +328,11 @@ pub struct Me {
 pub async fn me(caller: Caller) -> HttpResponse {
     let p = caller.0;
     let now = crate::context::unix_now();
-    let rate_limit = crate::context::rate_limit().map(|d| MeRateLimit {
+    let rate_limits = crate::context::rate_limits();
+    let rate_limit = rate_limits
+        .iter()
+        .find(|d| matches!(d.policy, "key" | "user"))
+        .map(|d| MeRateLimit {
         limit: d.quota.requests.get(),
         remaining: d.remaining,
         reset: now + d.reset_secs(),
