@@ -10,6 +10,8 @@
 //!   once, and the id-ordered lists (users, keys). [`openapi`]: the generated spec.
 //!   [`schemas`]: the documentation shapes both name. [`uploads`]: media bytes.
 //!
+//! - [`cli`]: the `jekcms` command; [`sites_cli`]: the operator's `jekcms sites`.
+//!
 //! This is the only crate that knows actix-web; domain rules live in `crates/`.
 
 pub mod backup;
@@ -30,6 +32,7 @@ pub mod schemas;
 pub mod secret_key;
 pub mod seed;
 pub mod server;
+pub mod sites_cli;
 pub mod state;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -220,7 +220,13 @@ pub async fn register(
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     let registration = Registration::parse(&body.0)?;
-    let (user, site, pair) = accounts::register(&state.store, &state.tokens, registration).await?;
+    let (user, site, pair) = accounts::register(
+        &state.store,
+        &state.tokens,
+        registration,
+        state.config.default_plan,
+    )
+    .await?;
     let location = format!("/api/v2/users/{}", user.id);
     Ok(respond::no_store(respond::created(
         location,

@@ -54,6 +54,8 @@ pub mod meta;
 #[allow(unreachable_pub)]
 pub mod posts;
 #[allow(unreachable_pub)]
+pub mod site;
+#[allow(unreachable_pub)]
 pub mod users;
 #[allow(unreachable_pub)]
 pub mod v1;
@@ -101,6 +103,8 @@ route_list! {
         keys::create_key,
         keys::list_keys,
         keys::revoke_key,
+        site::get_site,
+        site::update_site,
     ]
 }
 
