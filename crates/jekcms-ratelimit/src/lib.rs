@@ -324,7 +324,14 @@ impl RateLimiter {
         if let Some(shared) = &self.shared
             && let Some(d) = shared
                 .check(
-                    &format!("rl:site:{}:{site_id}", api.as_str()),
+                    // The quota is part of the key: a site whose plan changes starts a
+                    // fresh bucket, as in process.
+                    &format!(
+                        "rl:site:{}:{}:{}:{site_id}",
+                        api.as_str(),
+                        quota.requests,
+                        quota.period.as_millis()
+                    ),
                     quota,
                     api.policy(),
                 )
@@ -388,6 +395,10 @@ mod shared_tests {
         let pull = b.check_site(1, SiteApi::Pull, starter).await.unwrap();
         assert!(pull.allowed && pull.remaining == 99 && pull.policy == "pull");
         assert_eq!(a.check_site(1, SiteApi::Management, None).await, None);
+        // On a bigger plan the site starts afresh, as in process.
+        let pro = Quota::parse("1000/hour").ok();
+        let d = a.check_site(1, SiteApi::Management, pro).await.unwrap();
+        assert!(d.allowed && d.remaining == 999);
     }
 }
 

@@ -134,7 +134,7 @@ async fn keys_create_takes_over_no_site(backend: Backend) {
         role: jekcms_auth::Role::Owner,
         password_hash: None,
     };
-    let (registered, _) = jekcms_accounts::AccountStore::register(&store, "Default", owner)
+    let (registered, _) = jekcms_accounts::AccountStore::register(&store, "Default", jekcms_auth::Plan::Unlimited, owner)
         .await
         .unwrap();
     assert_ne!(registered.slug, "default");

@@ -21,4 +21,5 @@ mod posts;
 mod ratelimit;
 mod routes;
 mod secret_key;
+mod sites;
 mod v1;

@@ -459,7 +459,7 @@ mod tests {
             role: Role::Editor,
             password_hash: None,
         };
-        let (site, owner) = store.register("Blog", Plan::Unlimited, user("a@example.com")).await.unwrap();
+        let (site, owner) = store.register("Blog", jekcms_auth::Plan::Unlimited, user("a@example.com")).await.unwrap();
 
         // The email: on create and on update, exactly as before.
         match store.create_user(site.id, user("a@example.com")).await {
@@ -532,7 +532,7 @@ mod tests {
         let registered = futures_util::future::join_all(
             names
                 .iter()
-                .map(|email| store.register("Race", Plan::Unlimited, user(email))),
+                .map(|email| store.register("Race", jekcms_auth::Plan::Unlimited, user(email))),
         )
         .await;
         let mut slugs: Vec<String> = registered
