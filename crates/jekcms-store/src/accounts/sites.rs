@@ -297,3 +297,109 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::UniqueKey;
+    use crate::testing::TestDatabase;
+    use jekcms_accounts::AccountStore;
+
+    async fn add_pull_key(store: &Store, site_id: i64, hash: u8, ended: bool) -> i64 {
+        let now = naive(jekcms_auth::now());
+        let id: Result<i64, StoreError> = async {
+            Ok(with_write_conn!(store, conn => {
+            diesel::insert_into(pull_keys::table)
+                .values((
+                    pull_keys::site_id.eq(site_id),
+                    pull_keys::key_hash.eq(vec![hash; 32]),
+                    pull_keys::webhook_secret.eq(vec![0u8; 32]),
+                    pull_keys::created_at.eq(now),
+                    pull_keys::valid_until.eq(ended.then_some(now)),
+                ))
+                .returning(pull_keys::id)
+                .get_result::<i64>(conn)
+                .await?
+            }))
+        }
+        .await;
+        id.unwrap()
+    }
+
+    /// The pull key shown is the site's newest one without an end of validity (one kept
+    /// valid for an overlap after a rotation has one); none before the first rotation.
+    async fn site_settings(store: Store) {
+        let a = store.create_site("a", "A", Plan::Starter).await.unwrap();
+        let b = store.create_site("b", "B", Plan::Pro).await.unwrap();
+        assert_eq!((a.plan, a.api_access, a.pull_key), (Plan::Starter, true, None));
+        let first = add_pull_key(&store, a.id, 1, false).await;
+        let second = add_pull_key(&store, a.id, 2, false).await;
+        add_pull_key(&store, a.id, 3, true).await;
+        assert!(second > first);
+        let shown = store.site_details(a.id).await.unwrap().pull_key.unwrap();
+        assert_eq!(shown.key_id, second);
+        let listed = store.list_sites().await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(listed[0].pull_key.map(|k| k.key_id), Some(second));
+        assert_eq!(listed[1].pull_key, None);
+        assert_eq!(store.site_by_slug("a").await.unwrap(), listed[0]);
+
+        // Origins are replaced as a set, per site.
+        let patch = |origins: &[&str]| SitePatch {
+            name: None,
+            cors_origins: Some(origins.iter().map(|o| (*o).to_owned()).collect()),
+        };
+        store
+            .update_site(a.id, patch(&["https://a.example", "https://b.example"]))
+            .await
+            .unwrap();
+        store.update_site(b.id, patch(&["https://a.example"])).await.unwrap();
+        let a_now = store.update_site(a.id, patch(&["https://c.example"])).await.unwrap();
+        assert_eq!(a_now.cors_origins, ["https://c.example"]);
+        assert_eq!(a_now.name, "A");
+        let listed = store.list_sites().await.unwrap();
+        assert_eq!(listed[1].cors_origins, ["https://a.example"]);
+
+        assert!(matches!(
+            store.create_site("a", "again", Plan::Pro).await,
+            Err(StoreError::Unique(UniqueKey::SiteSlug))
+        ));
+        assert!(matches!(
+            store.set_site("zzz", SiteSettings::default()).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.update_site(999_999, SitePatch::default()).await,
+            Err(jekcms_accounts::AccountError::NotFound)
+        ));
+        let set = store
+            .set_site(
+                "b",
+                SiteSettings {
+                    plan: Some(Plan::Agency),
+                    api_access: Some(false),
+                    name: Some("Bee".into()),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (set.plan, set.api_access, set.name.as_str(), set.cors_origins.len()),
+            (Plan::Agency, false, "Bee", 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn site_settings_on_sqlite() {
+        let db = TestDatabase::sqlite();
+        site_settings(Store::connect(db.url(), Default::default()).await.unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn site_settings_on_postgres() {
+        let Some(db) = TestDatabase::postgres().await else {
+            return;
+        };
+        site_settings(Store::connect(db.url(), Default::default()).await.unwrap()).await;
+    }
+}
