@@ -196,8 +196,8 @@ mod tests {
                 .unwrap_err()
             ),
             [
-                "plan",
                 "api_access",
+                "plan",
                 "name",
                 "cors_origins[1]",
                 "cors_origins[2]",
