@@ -371,7 +371,9 @@ impl Config {
             Some(p) => p
                 .trim()
                 .parse()
-                .map_err(|e: jekcms_auth::plan::UnknownPlan| err("JEKCMS_DEFAULT_PLAN", &e.to_string()))?,
+                .map_err(|e: jekcms_auth::plan::UnknownPlan| {
+                    err("JEKCMS_DEFAULT_PLAN", &e.to_string())
+                })?,
         };
         Ok(Self {
             database_url,
@@ -647,11 +649,7 @@ mod tests {
             (Plan::Unlimited, None, None),
         ];
         for (plan, management, pull) in table {
-            assert_eq!(
-                c.plans.get(plan),
-                SiteQuotas { management, pull },
-                "{plan}"
-            );
+            assert_eq!(c.plans.get(plan), SiteQuotas { management, pull }, "{plan}");
         }
         let c = with(&[
             ("JEKCMS_PLAN_STARTER", "10/min,none"),
@@ -667,11 +665,21 @@ mod tests {
                 pull: None
             }
         );
-        assert_eq!(c.plans.unlimited.pull, Quota::new(100_000, Duration::from_secs(1)));
-        assert_eq!(c.plans.pro.management, hour(1000), "the others keep their defaults");
+        assert_eq!(
+            c.plans.unlimited.pull,
+            Quota::new(100_000, Duration::from_secs(1))
+        );
+        assert_eq!(
+            c.plans.pro.management,
+            hour(1000),
+            "the others keep their defaults"
+        );
         let file = parse_file("plan_pro = \"5/s,6/s\"\ndefault_plan = \"pro\"\n").unwrap();
         let c = Config::from_lookup(|k| file.get(k).cloned()).unwrap();
-        assert_eq!((c.default_plan, c.plans.pro.pull), (Plan::Pro, Quota::new(6, Duration::from_secs(1))));
+        assert_eq!(
+            (c.default_plan, c.plans.pro.pull),
+            (Plan::Pro, Quota::new(6, Duration::from_secs(1)))
+        );
     }
 
     #[test]

@@ -76,7 +76,9 @@ pub fn rate_limit_applies(policy: &'static str, quota: jekcms_ratelimit::Quota) 
 
 /// The quota decisions of this request, in the order they were made (empty outside one).
 pub fn rate_limits() -> Decisions {
-    CURRENT.try_with(|s| s.rate_limits.get()).unwrap_or_default()
+    CURRENT
+        .try_with(|s| s.rate_limits.get())
+        .unwrap_or_default()
 }
 
 /// Seconds since the Unix epoch, for absolute times in headers and bodies.

@@ -277,15 +277,15 @@ fn rate_limited(decision: &jekcms_ratelimit::Decision) -> AppError {
     crate::metrics::rate_limited(decision.policy);
     let secs = decision.retry_after_secs().unwrap_or(1);
     let message = match decision.policy {
-        "site" => format!(
-            "this site's management API quota is used up (see its plan); retry in {secs} s"
-        ),
-        "pull" => format!("this site's pull API quota is used up (see its plan); retry in {secs} s"),
+        "site" => {
+            format!("this site's management API quota is used up (see its plan); retry in {secs} s")
+        }
+        "pull" => {
+            format!("this site's pull API quota is used up (see its plan); retry in {secs} s")
+        }
         _ => format!("rate limit exceeded; retry in {secs} s"),
     };
-    AppError(
-        jekcms_envelope::ApiError::new(ErrorCode::RateLimited, message).with_retry_after(secs),
-    )
+    AppError(jekcms_envelope::ApiError::new(ErrorCode::RateLimited, message).with_retry_after(secs))
 }
 
 /// The per-IP quota of the unauthenticated auth endpoints (`/auth/token`, `/auth/refresh`,

@@ -73,7 +73,8 @@ pub enum OnOff {
 }
 
 fn parse_plan(s: &str) -> Result<Plan, String> {
-    s.parse().map_err(|e: jekcms_auth::plan::UnknownPlan| e.to_string())
+    s.parse()
+        .map_err(|e: jekcms_auth::plan::UnknownPlan| e.to_string())
 }
 
 /// Runs a `sites` command and returns what to print on stdout.
@@ -81,9 +82,7 @@ pub async fn run(config: &Config, command: &SitesCommand) -> Result<String, Star
     // Arguments first: a mistake is reported without touching the database.
     let name = |n: &Option<String>| {
         n.as_deref()
-            .map(|n| {
-                jekcms_accounts::model::check_name("--name", n).map_err(StartError)
-            })
+            .map(|n| jekcms_accounts::model::check_name("--name", n).map_err(StartError))
             .transpose()
     };
     match command {
@@ -205,19 +204,18 @@ fn quotas(v: &SiteView) -> String {
 
 /// One line per site under a header, columns aligned.
 fn table(views: &[SiteView]) -> String {
-    let rows: Vec<[String; 5]> = std::iter::once(
-        ["ID", "SLUG", "PLAN", "API", "NAME"].map(str::to_owned),
-    )
-    .chain(views.iter().map(|v| {
-        [
-            v.id.to_string(),
-            v.slug.clone(),
-            v.plan.to_owned(),
-            on_off(v.api_access).to_owned(),
-            v.name.clone(),
-        ]
-    }))
-    .collect();
+    let rows: Vec<[String; 5]> =
+        std::iter::once(["ID", "SLUG", "PLAN", "API", "NAME"].map(str::to_owned))
+            .chain(views.iter().map(|v| {
+                [
+                    v.id.to_string(),
+                    v.slug.clone(),
+                    v.plan.to_owned(),
+                    on_off(v.api_access).to_owned(),
+                    v.name.clone(),
+                ]
+            }))
+            .collect();
     let widths: Vec<usize> = (0..5)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();

@@ -58,8 +58,8 @@ impl SitePatch {
     /// not one (`cors_origins[i]`), `*`, or more than [`MAX_CORS_ORIGINS`] distinct origins
     /// is a validation error naming the field.
     pub fn parse(body: &Value) -> Result<Self, AccountError> {
-        let mut f =
-            Fields::new(body.clone(), &["name", "cors_origins"]).map_err(AccountError::Validation)?;
+        let mut f = Fields::new(body.clone(), &["name", "cors_origins"])
+            .map_err(AccountError::Validation)?;
         let name = f.checked("name", false, |s| check_name("name", s));
         let cors_origins = match f.take("cors_origins") {
             None => None,
@@ -105,7 +105,8 @@ pub fn check_origin(raw: &str) -> Result<String, String> {
                 .to_owned(),
         );
     }
-    let bad = || format!("{raw:?} is not an origin such as https://example.com or http://localhost:3000");
+    let bad =
+        || format!("{raw:?} is not an origin such as https://example.com or http://localhost:3000");
     let url = url::Url::parse(raw).map_err(|_| bad())?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{raw:?} must use http or https"));
@@ -184,7 +185,9 @@ mod tests {
         );
         assert_eq!(SitePatch::parse(&json!({})).unwrap(), SitePatch::default());
         assert_eq!(
-            SitePatch::parse(&json!({"cors_origins": []})).unwrap().cors_origins,
+            SitePatch::parse(&json!({"cors_origins": []}))
+                .unwrap()
+                .cors_origins,
             Some(vec![])
         );
         assert_eq!(

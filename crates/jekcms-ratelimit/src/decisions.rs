@@ -131,7 +131,10 @@ mod tests {
         all.push(l.check_api_key(1, false));
         all.push(l.check_site(9, SiteApi::Management, site));
         let h: HashMap<_, _> = all.headers(now).into_iter().collect();
-        assert_eq!(h["ratelimit-policy"], "\"key\";q=3;w=60, \"site\";q=10;w=3600");
+        assert_eq!(
+            h["ratelimit-policy"],
+            "\"key\";q=3;w=60, \"site\";q=10;w=3600"
+        );
         // The key has 2 of 3 left, the site 9 of 10: the key is closer.
         assert_eq!(h["x-ratelimit-limit"], "3");
         assert_eq!(h["ratelimit"], "\"key\";r=2;t=20");
@@ -171,7 +174,10 @@ mod tests {
         all.applies("site", Quota::parse("100/hour").unwrap());
         all.applies("site", Quota::parse("100/hour").unwrap());
         let h: HashMap<_, _> = all.headers(0).into_iter().collect();
-        assert_eq!(h["ratelimit-policy"], "\"key\";q=3;w=60, \"site\";q=100;w=3600");
+        assert_eq!(
+            h["ratelimit-policy"],
+            "\"key\";q=3;w=60, \"site\";q=100;w=3600"
+        );
         assert_eq!(h["retry-after"], "20");
         assert!(Decisions::default().headers(0).is_empty());
         assert!(Decisions::default().is_empty() && !all.is_empty());

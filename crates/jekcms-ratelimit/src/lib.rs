@@ -54,8 +54,8 @@ pub use site::{BadSiteQuotas, SiteApi, SiteQuotas};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
-use std::net::IpAddr;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -380,7 +380,10 @@ mod shared_tests {
         let starter = Quota::parse("100/hour").ok();
         for i in 0..100 {
             let by = if i % 2 == 0 { &a } else { &b };
-            let d = by.check_site(1, SiteApi::Management, starter).await.unwrap();
+            let d = by
+                .check_site(1, SiteApi::Management, starter)
+                .await
+                .unwrap();
             assert!(d.allowed, "request {}", i + 1);
         }
         // Had each instance counted alone, both would have 50 left.
@@ -389,9 +392,19 @@ mod shared_tests {
         assert_eq!(refused.policy, "site");
         let retry = refused.retry_after_secs().unwrap();
         assert!((1..=36).contains(&retry), "{retry}");
-        assert!(!b.check_site(1, SiteApi::Management, starter).await.unwrap().allowed);
+        assert!(
+            !b.check_site(1, SiteApi::Management, starter)
+                .await
+                .unwrap()
+                .allowed
+        );
         // Another site, and the pull API, have their own buckets; no quota, no decision.
-        assert!(b.check_site(2, SiteApi::Management, starter).await.unwrap().allowed);
+        assert!(
+            b.check_site(2, SiteApi::Management, starter)
+                .await
+                .unwrap()
+                .allowed
+        );
         let pull = b.check_site(1, SiteApi::Pull, starter).await.unwrap();
         assert!(pull.allowed && pull.remaining == 99 && pull.policy == "pull");
         assert_eq!(a.check_site(1, SiteApi::Management, None).await, None);
@@ -438,6 +451,9 @@ pub fn ip_bucket(ip: IpAddr) -> IpAddr {
 type Keyed<K, C> =
     governor::RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
 
+/// The buckets of every site under one quota, keyed by API and site.
+type SiteBucket<C> = Arc<Keyed<(SiteApi, i64), C>>;
+
 /// In-process quotas for credentials (standard and admin tiers), client IPs and sites.
 pub struct Limiter<C: Clock = DefaultClock> {
     standard: Keyed<Holder, C>,
@@ -445,7 +461,7 @@ pub struct Limiter<C: Clock = DefaultClock> {
     ip: Keyed<IpAddr, C>,
     quotas: [Quota; 3],
     /// Site buckets, one keyed limiter per distinct quota (a handful: one per plan and API).
-    sites: Mutex<HashMap<Quota, Arc<Keyed<(SiteApi, i64), C>>>>,
+    sites: Mutex<HashMap<Quota, SiteBucket<C>>>,
     clock: C,
 }
 
@@ -538,7 +554,7 @@ impl<C: Clock> Limiter<C> {
             + self.site_buckets().iter().map(|b| b.len()).sum::<usize>()
     }
 
-    fn site_buckets(&self) -> Vec<Arc<Keyed<(SiteApi, i64), C>>> {
+    fn site_buckets(&self) -> Vec<SiteBucket<C>> {
         self.sites
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -764,7 +780,10 @@ mod tests {
         assert_eq!(Quota::parse("100/hour").unwrap().window(), "hour");
         assert_eq!(Quota::parse("3/min").unwrap().window(), "minute");
         let odd = Quota::new(7, Duration::from_secs(90)).unwrap();
-        assert_eq!((odd.window().as_str(), odd.to_string().as_str()), ("90 seconds", "7/90s"));
+        assert_eq!(
+            (odd.window().as_str(), odd.to_string().as_str()),
+            ("90 seconds", "7/90s")
+        );
     }
 
     #[test]

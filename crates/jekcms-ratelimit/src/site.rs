@@ -97,13 +97,30 @@ mod tests {
     fn parse_plans() {
         let q = SiteQuotas::parse("100/hour,500/hour").unwrap();
         assert_eq!(q.management, Quota::new(100, Duration::from_secs(3600)));
-        assert_eq!(q.get(SiteApi::Pull), Quota::new(500, Duration::from_secs(3600)));
+        assert_eq!(
+            q.get(SiteApi::Pull),
+            Quota::new(500, Duration::from_secs(3600))
+        );
         assert_eq!(q.to_string(), "100/hour,500/hour");
         let q = SiteQuotas::parse(" none , 5/s").unwrap();
-        assert_eq!((q.management, q.pull), (None, Quota::new(5, Duration::from_secs(1))));
+        assert_eq!(
+            (q.management, q.pull),
+            (None, Quota::new(5, Duration::from_secs(1)))
+        );
         assert_eq!(SiteQuotas::parse("NONE,none"), Ok(SiteQuotas::NONE));
-        assert_eq!(SiteQuotas::parse("none,none").unwrap().to_string(), "none,none");
-        for bad in ["", "100/hour", "100/hour,", "0/hour,1/hour", "1/day,none", "off,none", "1/s,2/s,3/s"] {
+        assert_eq!(
+            SiteQuotas::parse("none,none").unwrap().to_string(),
+            "none,none"
+        );
+        for bad in [
+            "",
+            "100/hour",
+            "100/hour,",
+            "0/hour,1/hour",
+            "1/day,none",
+            "off,none",
+            "1/s,2/s,3/s",
+        ] {
             assert_eq!(SiteQuotas::parse(bad), Err(BadSiteQuotas), "{bad}");
         }
     }

@@ -9,11 +9,11 @@ use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_writ
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use jekcms_auth::{Plan, SecretHash};
 use jekcms_auth::session::{
     KeyHolder, NewSession, Principal, Rotation, SessionFamily, SessionStore, StoreFailure,
     StoredKey,
 };
+use jekcms_auth::{Plan, SecretHash};
 
 type KeyRow = (
     i64,
@@ -326,7 +326,6 @@ impl SessionStore for Store {
 /// A site's stored plan; anything else is a corrupt row (the migration set every old value
 /// to `unlimited`, and the store writes only [`Plan::as_str`]).
 fn stored_plan(site_id: i64, plan: &str) -> Result<Plan, StoreFailure> {
-    plan.parse().map_err(|_| {
-        StoreFailure::Internal(format!("site {site_id} has an unknown plan").into())
-    })
+    plan.parse()
+        .map_err(|_| StoreFailure::Internal(format!("site {site_id} has an unknown plan").into()))
 }

@@ -339,10 +339,10 @@ pub async fn me(caller: Caller) -> HttpResponse {
         .iter()
         .find(|d| matches!(d.policy, "key" | "user"))
         .map(|d| MeRateLimit {
-        limit: d.quota.requests.get(),
-        remaining: d.remaining,
-        reset: now + d.reset_secs(),
-    });
+            limit: d.quota.requests.get(),
+            remaining: d.remaining,
+            reset: now + d.reset_secs(),
+        });
     respond::ok(Me {
         user: MeUser {
             id: p.user_id,

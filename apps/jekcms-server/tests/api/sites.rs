@@ -101,7 +101,9 @@ async fn starter_site_quota(backend: Backend, counting: Counting) {
         _ => &app,
     };
     let owner = app.owner().await;
-    let editor = app.login("default", "editor@example.com", Role::Editor).await;
+    let editor = app
+        .login("default", "editor@example.com", Role::Editor)
+        .await;
     let (v1_key, v1_secret, _, _) = app
         .api_key("default", "editor@example.com", Role::Editor)
         .await;
@@ -159,11 +161,14 @@ async fn starter_site_quota(backend: Backend, counting: Counting) {
         .await
         .expect_error(429, "RATE_LIMITED");
     assert_eq!(
-        v1_get(&app, &v1_key, &v1_secret, "/api/v1/posts").await.status,
+        v1_get(&app, &v1_key, &v1_secret, "/api/v1/posts")
+            .await
+            .status,
         429
     );
     // Signing in still works (not counted, not refused).
-    app.login("default", "author@example.com", Role::Author).await;
+    app.login("default", "author@example.com", Role::Author)
+        .await;
     // Another starter site has its own quota.
     let r = app.get("/api/v2/posts", &other.access).await;
     r.expect(200);
@@ -194,7 +199,9 @@ async fn headers_describe_the_closest_quota(backend: Backend, counting: Counting
         return;
     };
     let owner = app.owner().await; // admin tier: 1,000,000/s
-    let editor = app.login("default", "editor@example.com", Role::Editor).await;
+    let editor = app
+        .login("default", "editor@example.com", Role::Editor)
+        .await;
     app.state
         .store
         .set_site_plan(owner.site_id, Plan::Starter)
@@ -556,7 +563,10 @@ async fn default_plan_applies_everywhere(backend: Backend) {
         .expect(200);
     let token = v["data"]["access_token"].as_str().unwrap().to_owned();
     let v = app.get("/api/v2/site", &token).await.expect(200);
-    assert_eq!((&v["data"]["slug"], &v["data"]["plan"]), (&json!("fresh"), &json!("pro")));
+    assert_eq!(
+        (&v["data"]["slug"], &v["data"]["plan"]),
+        (&json!("fresh"), &json!("pro"))
+    );
 
     let made: Value = serde_json::from_str(
         &sites_cmd(

@@ -3,7 +3,9 @@
 use super::rows::{
     KeyTuple, UserTuple, insert_user, keep_an_owner, key_columns, key_from, user_columns, user_from,
 };
+use super::sites::{SiteTuple, apply_site_patch, details_from, load_site_details, site_columns};
 use crate::schema::{api_keys, media, posts, sessions, sites, users};
+use crate::schema::{pull_keys, site_cors_origins};
 use crate::sql::LimitLiteral;
 use crate::{Store, StoreError, UniqueKey, naive, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, Utc};
@@ -11,8 +13,6 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jekcms_accounts::model::{NewApiKey, NewUser, UserChange};
 use jekcms_accounts::repo::{AccountStore, KeyScope, LoginRecord};
-use super::sites::{SiteTuple, apply_site_patch, details_from, load_site_details, site_columns};
-use crate::schema::{pull_keys, site_cors_origins};
 use jekcms_accounts::site::SitePatch;
 use jekcms_accounts::{AccountError, ApiKey, Site, SiteDetails, User};
 use jekcms_auth::{Plan, Role};
@@ -459,7 +459,10 @@ mod tests {
             role: Role::Editor,
             password_hash: None,
         };
-        let (site, owner) = store.register("Blog", jekcms_auth::Plan::Unlimited, user("a@example.com")).await.unwrap();
+        let (site, owner) = store
+            .register("Blog", jekcms_auth::Plan::Unlimited, user("a@example.com"))
+            .await
+            .unwrap();
 
         // The email: on create and on update, exactly as before.
         match store.create_user(site.id, user("a@example.com")).await {

@@ -101,12 +101,14 @@ macro_rules! apply_site_patch {
             // PostgreSQL, serialises two concurrent replacements of the origins.
             let name = match &patch.name {
                 Some(name) => name.clone(),
-                None => sites::table
-                    .filter(sites::id.eq(site_id))
-                    .select(sites::name)
-                    .limit_literal(1)
-                    .get_result::<String>($conn)
-                    .await?,
+                None => {
+                    sites::table
+                        .filter(sites::id.eq(site_id))
+                        .select(sites::name)
+                        .limit_literal(1)
+                        .get_result::<String>($conn)
+                        .await?
+                }
             };
             let n = diesel::update(sites::table.filter(sites::id.eq(site_id)))
                 .set(sites::name.eq(&name))
@@ -331,7 +333,10 @@ mod tests {
     async fn site_settings(store: Store) {
         let a = store.create_site("a", "A", Plan::Starter).await.unwrap();
         let b = store.create_site("b", "B", Plan::Pro).await.unwrap();
-        assert_eq!((a.plan, a.api_access, a.pull_key), (Plan::Starter, true, None));
+        assert_eq!(
+            (a.plan, a.api_access, a.pull_key),
+            (Plan::Starter, true, None)
+        );
         let first = add_pull_key(&store, a.id, 1, false).await;
         let second = add_pull_key(&store, a.id, 2, false).await;
         add_pull_key(&store, a.id, 3, true).await;
@@ -353,8 +358,14 @@ mod tests {
             .update_site(a.id, patch(&["https://a.example", "https://b.example"]))
             .await
             .unwrap();
-        store.update_site(b.id, patch(&["https://a.example"])).await.unwrap();
-        let a_now = store.update_site(a.id, patch(&["https://c.example"])).await.unwrap();
+        store
+            .update_site(b.id, patch(&["https://a.example"]))
+            .await
+            .unwrap();
+        let a_now = store
+            .update_site(a.id, patch(&["https://c.example"]))
+            .await
+            .unwrap();
         assert_eq!(a_now.cors_origins, ["https://c.example"]);
         assert_eq!(a_now.name, "A");
         let listed = store.list_sites().await.unwrap();
@@ -384,7 +395,12 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            (set.plan, set.api_access, set.name.as_str(), set.cors_origins.len()),
+            (
+                set.plan,
+                set.api_access,
+                set.name.as_str(),
+                set.cors_origins.len()
+            ),
             (Plan::Agency, false, "Bee", 1)
         );
     }
