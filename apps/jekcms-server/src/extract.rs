@@ -87,10 +87,9 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
-        let state_for_quotas = state.clone();
-        let limiter = state.as_ref().map(|s| s.limiter.clone());
+        let lookup_state = state.clone();
         let lookup = async move {
-            let state = state
+            let state = lookup_state
                 .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
             Ok::<_, AppError>(state.tokens.authenticate(&token?).await?)
         };
@@ -104,25 +103,34 @@ impl FromRequest for Caller {
                     "internal server error",
                 ))
             })?;
+            // The lookup has failed already without it.
+            let Some(state) = state else {
+                return Err(AppError::new(
+                    ErrorCode::InternalError,
+                    "internal server error",
+                ));
+            };
             // Counted once the credential is known good, whatever happens next. The quota
             // belongs to the key (shared by all its sessions and its v1 calls) or, for a
             // password session, to the user: more sessions buy no more requests.
             let admin_tier = principal.role.is_admin_tier();
-            let decision = match (&limiter, principal.api_key_id) {
-                (None, _) => None,
-                (Some(limiter), Some(key_id)) => limiter.check_api_key(key_id, admin_tier).await,
-                (Some(limiter), None) => limiter.check_user(principal.user_id, admin_tier).await,
+            let decision = match principal.api_key_id {
+                Some(key_id) => state.limiter.check_api_key(key_id, admin_tier).await,
+                None => {
+                    state
+                        .limiter
+                        .check_user(principal.user_id, admin_tier)
+                        .await
+                }
             };
-            if let Some(state) = &state_for_quotas {
-                credential_then_site(
-                    state,
-                    decision,
-                    principal.site_id,
-                    principal.site_plan,
-                    principal.site_api_access,
-                )
-                .await?;
-            }
+            credential_then_site(
+                &state,
+                decision,
+                principal.site_id,
+                principal.site_plan,
+                principal.site_api_access,
+            )
+            .await?;
             Ok(Caller(principal))
         })
     }

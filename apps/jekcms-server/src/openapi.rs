@@ -276,7 +276,7 @@ struct ResponseHeader {
 }
 
 /// The headers [`ResponseHeaders`] declares: the request id on every response, the quota
-/// headers of `jekcms_ratelimit::Decision::headers`, `Retry-After` on `429`,
+/// headers of `jekcms_ratelimit::Decisions::headers`, `Retry-After` on `429`,
 /// `WWW-Authenticate` on `401`, and v1's deprecation headers.
 const RESPONSE_HEADERS: [ResponseHeader; 11] = [
     ResponseHeader {
@@ -287,7 +287,7 @@ const RESPONSE_HEADERS: [ResponseHeader; 11] = [
     ResponseHeader {
         name: "X-RateLimit-Limit",
         integer: true,
-        description: "Requests allowed per window by the quota this request was counted against (absent when that tier is off)",
+        description: "Requests allowed per window by the quota this request was counted against, or of the two (the credential's and the site's) the one closest to running out (absent when no quota applies)",
     },
     ResponseHeader {
         name: "X-RateLimit-Remaining",
@@ -302,12 +302,12 @@ const RESPONSE_HEADERS: [ResponseHeader; 11] = [
     ResponseHeader {
         name: "RateLimit-Policy",
         integer: false,
-        description: "The quota as a structured field: `\"<tier>\";q=<requests>;w=<window seconds>`",
+        description: "Every quota that applies, as a structured field list: `\"<tier>\";q=<requests>;w=<window seconds>` (tiers `key`, `user`, `ip`, and `site` when the site's plan sets a quota), e.g. `\"key\";q=60;w=60, \"site\";q=100;w=3600`",
     },
     ResponseHeader {
         name: "RateLimit",
         integer: false,
-        description: "The quota's state as a structured field: `\"<tier>\";r=<remaining>;t=<seconds until full>`",
+        description: "The state of the quota closest to running out, as a structured field: `\"<tier>\";r=<remaining>;t=<seconds until full>`",
     },
     ResponseHeader {
         name: "Retry-After",
