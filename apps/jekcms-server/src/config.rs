@@ -76,6 +76,10 @@ pub struct Config {
     pub metrics: bool,
     /// `JEKCMS_METRICS_BIND`: serve `GET /metrics` on this address instead, and only there.
     pub metrics_bind: Option<SocketAddr>,
+    /// `JEKCMS_PULL_MAX_AGE`: how long browsers and CDNs may keep a pull response.
+    pub pull_max_age: Duration,
+    /// `JEKCMS_PULL_CACHE_BYTES`: the in-process pull page cache's bound (0: off).
+    pub pull_cache_bytes: u64,
 }
 
 /// The per-site quotas of each plan (API.md §8), Blogree's numbers unless configured.
@@ -188,6 +192,8 @@ pub const VARIABLES: &[&str] = &[
     "JEKCMS_MAX_CONNECTIONS",
     "JEKCMS_METRICS",
     "JEKCMS_METRICS_BIND",
+    "JEKCMS_PULL_MAX_AGE",
+    "JEKCMS_PULL_CACHE_BYTES",
 ];
 
 /// How log lines are written (`JEKCMS_LOG_FORMAT`).
@@ -404,6 +410,8 @@ impl Config {
                 jekcms_content::idempotency::DEFAULT_LEASE.as_secs(),
                 1..=86_400,
             )?,
+            pull_max_age: secs("JEKCMS_PULL_MAX_AGE", 60, 0..=31_536_000)?,
+            pull_cache_bytes: count("JEKCMS_PULL_CACHE_BYTES", 64 * 1024 * 1024, 0)?,
             db_timeouts: DbTimeouts {
                 connect: secs("JEKCMS_DB_CONNECT_TIMEOUT", 5, 1..=86_400)?,
                 acquire: secs("JEKCMS_DB_ACQUIRE_TIMEOUT", 5, 1..=86_400)?,

@@ -159,7 +159,7 @@ where
             .filter(|v| acceptable(v))
             .map_or_else(new_request_id, str::to_owned);
         let method = req.method().clone();
-        let path = req.path().to_owned();
+        let path = loggable_path(req.path());
         let credentialed = carries_credential(&req);
         // HEAD is served by the GET route: actix-http sends the GET answer's status and
         // headers (Content-Length included) and leaves the body out for a HEAD request.
@@ -236,6 +236,18 @@ where
                 .into())
             })
         })
+    }
+}
+
+/// The path as the access log records it: a public media URL's token is a capability (it
+/// opens the file to whoever holds it), so it is left out like any other credential.
+fn loggable_path(path: &str) -> String {
+    match path.strip_prefix("/m/") {
+        Some(rest) => match rest.split_once('/') {
+            Some((_, filename)) => format!("/m/…/{filename}"),
+            None => "/m/…".to_owned(),
+        },
+        None => path.to_owned(),
     }
 }
 
@@ -334,6 +346,16 @@ fn fallback_response(status: StatusCode) -> actix_web::HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_media_tokens_stay_out_of_the_log() {
+        assert_eq!(loggable_path("/m/AbC123/cat.png"), "/m/…/cat.png");
+        assert_eq!(loggable_path("/m/AbC123"), "/m/…");
+        assert_eq!(
+            loggable_path("/api/v2/media/1/content"),
+            "/api/v2/media/1/content"
+        );
+    }
 
     #[test]
     fn bare_client_errors_keep_their_status() {

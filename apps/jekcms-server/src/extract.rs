@@ -443,13 +443,29 @@ impl JsonPayload {
     /// [`MAX_JSON_BYTES`] or [`MAX_JSON_VALUES`], `400` if it does not parse, `422` naming
     /// the field when an object has the same key twice (which of the two would count is
     /// not obvious, and parsers disagree).
-    pub async fn read(mut self) -> Result<Value, AppError> {
+    pub async fn read(self) -> Result<Value, AppError> {
         if !self.is_json {
-            return Err(AppError::new(
-                ErrorCode::UnsupportedMediaType,
-                "send the body as JSON with Content-Type: application/json",
-            ));
+            return Err(not_json());
         }
+        parse_json(&self.bytes().await?)
+    }
+
+    /// [`JsonPayload::read`] for an endpoint whose body may be left out: an empty body is
+    /// `None`, whatever its content type.
+    pub async fn read_optional(self) -> Result<Option<Value>, AppError> {
+        let is_json = self.is_json;
+        let bytes = self.bytes().await?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        if !is_json {
+            return Err(not_json());
+        }
+        parse_json(&bytes).map(Some)
+    }
+
+    /// The body's bytes, at most [`MAX_JSON_BYTES`] of them.
+    async fn bytes(mut self) -> Result<web::BytesMut, AppError> {
         let too_large = || {
             AppError::new(
                 ErrorCode::PayloadTooLarge,
@@ -473,8 +489,15 @@ impl JsonPayload {
             }
             buf.extend_from_slice(&chunk);
         }
-        parse_json(&buf)
+        Ok(buf)
     }
+}
+
+fn not_json() -> AppError {
+    AppError::new(
+        ErrorCode::UnsupportedMediaType,
+        "send the body as JSON with Content-Type: application/json",
+    )
 }
 
 /// A parsed JSON request body ([`JsonPayload`] read at once), for handlers with no role to

@@ -8,7 +8,8 @@
 //! - [`metrics`]: Prometheus metrics (`GET /metrics`), recorded by [`context`].
 //! - [`routes`]: thin handlers and the one route list. [`paging`]: every list's request read
 //!   once, and the id-ordered lists (users, keys). [`openapi`]: the generated spec.
-//!   [`schemas`]: the documentation shapes both name. [`uploads`]: media bytes.
+//!   [`schemas`]: the documentation shapes both name. [`uploads`]: receiving media bytes;
+//!   [`media_bytes`]: serving them (`/content` and public URLs).
 //!
 //! - [`cli`]: the `jekcms` command; [`sites_cli`]: the operator's `jekcms sites`.
 //!
@@ -23,9 +24,12 @@ pub mod context;
 pub mod errors;
 pub mod extract;
 pub mod idempotent;
+pub mod media_bytes;
 pub mod metrics;
 pub mod openapi;
 pub mod paging;
+pub mod pull_auth;
+pub mod pull_cache;
 pub mod respond;
 pub mod routes;
 pub mod schemas;

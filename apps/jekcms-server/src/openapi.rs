@@ -41,6 +41,15 @@ impl Modify for Security {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "pull_key",
+            SecurityScheme::ApiKey(utoipa::openapi::security::ApiKey::Header(
+                utoipa::openapi::security::ApiKeyValue::with_description(
+                    "X-API-Key",
+                    "The pull API only: the site's pk_ key, from POST /api/v2/sites/{id}/rotate-keys",
+                ),
+            )),
+        );
     }
 }
 

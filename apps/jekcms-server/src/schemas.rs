@@ -52,6 +52,7 @@ macro_rules! lists {
         }
     )*};
 }
+pub(crate) use lists;
 
 envelopes! {
     /// A success envelope around one post.

@@ -20,6 +20,10 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Configuration.
     pub config: Arc<Config>,
+    /// Ready-to-send pull pages.
+    pub pull_cache: Arc<crate::pull_cache::PullCache>,
+    /// Seals the secrets the server reads back (webhook secrets).
+    pub secrets: Arc<jekcms_auth::sealed::SecretBox>,
 }
 
 impl AppState {
@@ -76,6 +80,8 @@ impl AppState {
         Ok(Self {
             tokens: Arc::new(TokenService::new(store.clone(), access, policy)),
             cursors: Arc::new(CursorCodec::new(&secret)),
+            secrets: Arc::new(jekcms_auth::sealed::SecretBox::new(&secret)),
+            pull_cache: Arc::new(crate::pull_cache::PullCache::new(config.pull_cache_bytes)),
             limiter: Arc::new(limiter),
             store,
             config: Arc::new(config),

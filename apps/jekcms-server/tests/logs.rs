@@ -1,7 +1,7 @@
 #![allow(missing_docs)]
 //! No token, secret or password reaches the logs at any level: the real `jekcms` binary runs
 //! with `JEKCMS_LOG=trace` over real HTTP, a client walks every credential path (register,
-//! login, keys, token pair, refresh and reuse, `?token=`, wrong families, malformed bodies,
+//! login, keys, token pair, refresh and reuse, `?token=`, pull keys, wrong families, malformed bodies,
 //! the v1 key-pair headers, a bulk import with an `Idempotency-Key`, a password change,
 //! logout), and the captured log is searched for every secret handled.
 
@@ -270,6 +270,30 @@ fn exercise(http: &Http) -> Vec<String> {
         assert_eq!(st, 200);
     }
 
+    // The pull key and webhook secret: made by a rotation, then used and misused.
+    let (st, me) = http.get("/api/v2/me", &owner_access);
+    assert_eq!(st, 200);
+    let site_id = me["data"]["site"]["id"].as_i64().unwrap();
+    let (st, rotated) = http.json(
+        "POST",
+        &format!("/api/v2/sites/{site_id}/rotate-keys"),
+        Some(&owner_access),
+        json!({"overlap_seconds": 60}),
+    );
+    assert_eq!(st, 200, "{rotated}");
+    let pull_key = s(&rotated, "new_api_key");
+    secrets.extend([pull_key.clone(), s(&rotated, "new_webhook_secret")]);
+    let pull = [("X-API-Key", pull_key.as_str())];
+    assert_eq!(
+        http.send("GET", "/api/v2/pull/posts?limit=1", &pull, None)
+            .0,
+        200
+    );
+    assert_eq!(http.get("/api/v2/me", &pull_key).0, 401);
+    let tampered = format!("{pull_key}x");
+    let wrong = [("X-API-Key", tampered.as_str())];
+    assert_eq!(http.send("GET", "/api/v2/pull/posts", &wrong, None).0, 401);
+
     let (st, me) = http.get("/api/v2/me", &owner_access);
     assert_eq!(st, 200);
     let owner_id = me["data"]["user"]["id"].as_i64().unwrap();
@@ -363,7 +387,7 @@ async fn no_secret_in_trace_logs(backend: Backend, format: &str) {
         log.contains("TRACE") || log.contains("DEBUG"),
         "JEKCMS_LOG=trace was not applied"
     );
-    assert_eq!(secrets.len(), 14, "every secret handled is checked");
+    assert_eq!(secrets.len(), 16, "every secret handled is checked");
     if format == "json" {
         // One JSON object per line; access lines carry what a log pipeline groups by.
         let mut access = 0;

@@ -772,3 +772,101 @@ fn start_up_errors_name_the_file_or_server_and_the_reason() {
         }
     }
 }
+
+/// Reads a response's status line and headers only (the answer to `HEAD`).
+fn read_head(conn: &mut impl BufRead) -> (u16, Vec<(String, String)>) {
+    let mut line = String::new();
+    conn.read_line(&mut line).unwrap();
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a status line: {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        conn.read_line(&mut line).unwrap();
+        let Some((name, value)) = line.trim_end().split_once(':') else {
+            break;
+        };
+        headers.push((name.to_ascii_lowercase(), value.trim().to_owned()));
+    }
+    (status, headers)
+}
+
+/// #16: a public media URL over a real connection: the streamed body is the whole file
+/// across several read chunks, with its `Content-Length`; `HEAD` sends the same length and
+/// no body (the next answer on the connection starts right after the head); a `Range`
+/// across chunk boundaries is exact.
+#[test]
+fn public_media_urls_stream_whole_files_ranges_and_heads() {
+    let served = Served::start(0, &[]);
+    let token = served.owner_token();
+    let mut file = vec![
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, b'I', b'H', b'D', b'R', 0,
+        0, 0, 3, 0, 0, 0, 2, 8, 6, 0, 0, 0, 0x72, 0xB6, 0x0D, 0x24,
+    ];
+    file.extend((0..200_000u32).map(|i| (i % 251) as u8));
+    let boundary = "jekcms-boundary";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.png\"\r\n\
+         Content-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(&file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let mut conn = TcpStream::connect(&served.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let head = format!(
+        "POST /api/v2/media HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        served.addr,
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(&body).unwrap();
+    let (status, _, created) = read_response(&mut BufReader::new(conn));
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&created));
+    let created: Value = serde_json::from_slice(&created).unwrap();
+    let url = created["data"]["public_url"].as_str().unwrap().to_owned();
+
+    let mut conn = TcpStream::connect(&served.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let host = &served.addr;
+    let mut send = |req: String| conn.write_all(req.as_bytes()).unwrap();
+
+    send(format!("GET {url} HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+    let (status, headers, bytes) = read_response(&mut reader);
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-length"),
+        Some(file.len().to_string().as_str())
+    );
+    assert!(bytes == file, "the whole file, byte for byte");
+
+    send(format!("HEAD {url} HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+    let (status, headers) = read_head(&mut reader);
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-length"),
+        Some(file.len().to_string().as_str())
+    );
+    assert_eq!(
+        header(&headers, "cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+
+    send(format!(
+        "GET {url} HTTP/1.1\r\nHost: {host}\r\nRange: bytes=60000-140000\r\n\r\n"
+    ));
+    let (status, headers, part) = read_response(&mut reader);
+    assert_eq!(status, 206);
+    assert_eq!(
+        header(&headers, "content-range"),
+        Some(format!("bytes 60000-140000/{}", file.len()).as_str())
+    );
+    assert!(part == file[60_000..=140_000], "the range, byte for byte");
+}

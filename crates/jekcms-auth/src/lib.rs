@@ -4,6 +4,7 @@
 //!   generation with a checksum, SHA-256 hashing for storage and constant-time comparison.
 //! - [`access`]: 15-minute PASETO v4.local access tokens ([`AccessTokens`]).
 //! - [`password`]: Argon2id password hashing for user accounts.
+//! - [`sealed`]: small secrets the server must read back, sealed with the deployment key.
 //! - [`policy`]: roles and the one place that decides whether a role may perform an action.
 //! - [`plan`]: a site's plan ([`Plan`]), which names its per-site quotas.
 //! - [`session`]: the token pair's rules ([`TokenService`]) over a [`SessionStore`].
@@ -44,6 +45,7 @@ pub mod credential;
 pub mod password;
 pub mod plan;
 pub mod policy;
+pub mod sealed;
 pub mod session;
 
 pub use access::{AccessClaims, AccessTokens};

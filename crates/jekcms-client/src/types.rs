@@ -344,6 +344,11 @@ pub struct Media {
     /// Where the bytes are served, relative to the base URL:
     /// `/api/v2/media/{id}/content` (fetch them with [`MediaLibrary::content`](crate::MediaLibrary::content)).
     pub url: String,
+    /// Where the bytes are served to anyone, with no credential, relative to the base URL:
+    /// `/m/{token}/{filename}`, for `<img src>` on a website; fixed for the medium's life.
+    /// Empty from a server older than public URLs.
+    #[serde(default)]
+    pub public_url: String,
     /// Upload time.
     pub created_at: DateTime<Utc>,
     /// Last change of the record (its alt text).
@@ -557,6 +562,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!((pdf.width, pdf.height, pdf.alt_text), (None, None, None));
+        assert_eq!(pdf.public_url, "");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!   cursor opened and sealed under one binding, a typed keyset bound for the store, the
 //!   page cutter; and the legacy offset page.
 //! - [`list`]: the post list's sorts and filters on top of it.
+//! - [`pull`]: the pull API for websites: visible posts, `?fields=`, pull keys' rotation.
 //! - [`media`]: [`Media`] records and content-type sniffing from bytes (API.md §5).
 //! - [`repo`]: [`PostRepository`] and [`MediaRepository`], implemented by `jekcms-store`.
 //! - [`service`]: operations as an [`service::Actor`] performs them, role checks included.
@@ -45,6 +46,7 @@ pub mod list;
 pub mod media;
 pub mod page;
 pub mod post;
+pub mod pull;
 pub mod repo;
 #[cfg(feature = "openapi")]
 pub mod schema;

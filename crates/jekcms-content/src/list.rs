@@ -123,6 +123,9 @@ pub struct PostFilter {
     pub updated_since: Option<DateTime<Utc>>,
     /// Case-insensitive literal substring of the title (already case-folded).
     pub q: Option<String>,
+    /// Only posts published at or before this time (with `status` published: the posts
+    /// visible at that time; the pull API's filter, never a management parameter).
+    pub visible_at: Option<DateTime<Utc>>,
 }
 
 /// What the post list adds to a page request: order, filters, and whether to count.

@@ -46,8 +46,16 @@ pub struct Media {
     pub height: Option<i32>,
     /// Text alternative.
     pub alt_text: Option<String>,
-    /// Where the bytes are served.
+    /// Where the bytes are served to the site's users (with a credential).
     pub url: String,
+    /// Where the bytes are served to anyone, with no credential: `/m/{token}/{filename}`, the
+    /// token an unguessable capability (at least 128 random bits), the file name
+    /// percent-encoded as one path segment. Fixed for the medium's life; for `<img src>`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "/m/7Rk2pQx9LmZa4VbN0cYt3W/lighthouse%20at%20dusk.jpg")
+    )]
+    pub public_url: String,
     /// Upload time.
     #[serde(serialize_with = "crate::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
@@ -60,10 +68,34 @@ pub struct Media {
 }
 
 impl Media {
-    /// The public URL path of a medium's bytes.
+    /// The URL path of a medium's bytes for the site's users.
     pub fn content_url(id: i64) -> String {
         format!("/api/v2/media/{id}/content")
     }
+
+    /// The public URL path of a medium's bytes: `/m/{token}/{filename}`, the file name
+    /// percent-encoded as one path segment (everything but `A–Z a–z 0–9 - . _ ~`).
+    pub fn public_url(token: &str, filename: &str) -> String {
+        format!(
+            "/m/{token}/{}",
+            percent_encoding::utf8_percent_encode(filename, PATH_SEGMENT)
+        )
+    }
+}
+
+/// What [`Media::public_url`] encodes: all but RFC 3986's unreserved characters, so the
+/// file name stays one path segment (`/`, `?`, `#`, `%` and spaces are encoded).
+const PATH_SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Whether `token` can be a public-URL token: 16 to 64 ASCII letters and digits (tokens
+/// are 22 base62 characters; media recorded before public URLs existed got 32 or 64 hex
+/// digits). Anything else is answered 404 without asking the database.
+pub fn is_public_token(token: &str) -> bool {
+    (16..=64).contains(&token.len()) && token.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// A medium to record, after its bytes are safely stored.
@@ -375,6 +407,20 @@ mod tests {
             clean_filename(Some("café ünïcödé.png"), "png"),
             "café ünïcödé.png"
         );
+    }
+
+    #[test]
+    fn public_urls_keep_the_file_name_one_segment() {
+        assert_eq!(Media::public_url("Ab12", "a.png"), "/m/Ab12/a.png");
+        assert_eq!(
+            Media::public_url("t", "café ünï #1?%/x~_-.pdf"),
+            "/m/t/caf%C3%A9%20%C3%BCn%C3%AF%20%231%3F%25%2Fx~_-.pdf"
+        );
+        assert!(is_public_token("7Rk2pQx9LmZa4VbN0cYt3W"));
+        assert!(is_public_token(&"a".repeat(64)));
+        assert!(!is_public_token(&"a".repeat(65)));
+        assert!(!is_public_token("short"));
+        assert!(!is_public_token("7Rk2pQx9LmZa4VbN0cYt3-"));
     }
 
     #[test]

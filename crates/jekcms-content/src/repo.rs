@@ -117,6 +117,17 @@ pub trait MediaRepository: Send + Sync {
         id: i64,
     ) -> impl Future<Output = Result<Media, ContentError>> + Send;
 
+    /// One medium by the token of its public URL, whatever its site.
+    ///
+    /// The one repository call without a `site_id`: a public URL is read with no
+    /// credential, so there is no caller's site to scope it to. The token itself is the
+    /// capability (at least 128 random bits, unique across all sites), so knowing it is the
+    /// permission to read that one medium's bytes, and nothing else.
+    fn get_media_by_public_token(
+        &self,
+        token: &str,
+    ) -> impl Future<Output = Result<Media, ContentError>> + Send;
+
     /// Changes the alt text (`None` clears it).
     fn update_media_alt_text(
         &self,

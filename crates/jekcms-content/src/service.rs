@@ -215,6 +215,25 @@ pub async fn get_media<R: MediaRepository>(
     repo.get_media(actor.site_id, id).await
 }
 
+/// The medium a public URL `/m/{token}/{filename}` names, for anyone: no actor, the token is
+/// the capability. A token that cannot be one is not looked up; a file name other than the
+/// medium's own is `NotFound` too, so that each medium has exactly one public URL (caches
+/// keep one copy, and a link cannot be made to show another name).
+pub async fn get_public_media<R: MediaRepository>(
+    repo: &R,
+    token: &str,
+    filename: &str,
+) -> Result<Media, ContentError> {
+    if !crate::media::is_public_token(token) {
+        return Err(ContentError::NotFound);
+    }
+    let media = repo.get_media_by_public_token(token).await?;
+    if media.filename != filename {
+        return Err(ContentError::NotFound);
+    }
+    Ok(media)
+}
+
 /// Changes a medium's alt text.
 pub async fn update_media_alt_text<R: MediaRepository>(
     repo: &R,

@@ -23,6 +23,7 @@ use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper
 
 pub mod accounts;
 pub mod backup;
+mod delivery;
 mod idempotency;
 mod load;
 mod media;

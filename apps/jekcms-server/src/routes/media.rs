@@ -1,18 +1,19 @@
-//! Media (API.md §5): multipart upload, list, get, alt-text patch, delete, and the bytes.
+//! Media (API.md §5): multipart upload, list, get, alt-text patch, delete, and the bytes
+//! (`/content`, and the public URL `/m/{token}/{filename}`; both served by
+//! [`crate::media_bytes`]).
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonPayload, typed};
+use crate::media_bytes::{self, Caching};
 use crate::paging::list_request;
 use crate::respond;
 use crate::routes::posts::{Deleted, DeletedEnvelope, IncludeParam};
 use crate::schemas::{Binary, ErrorBody, MediaEnvelope, MediaList};
 use crate::state::AppState;
 use crate::uploads::{self, UploadBody, UploadTarget};
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use jekcms_content::media::{MediaListQuery, check_alt_text};
-use jekcms_content::{ContentError, service};
-use jekcms_envelope::ErrorCode;
+use jekcms_content::service;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -183,7 +184,8 @@ pub async fn delete_media(
 /// Downloads a medium's file.
 ///
 /// The bytes with their sniffed `Content-Type`. Supports `Range` (`206`, `416`) and
-/// conditional GETs (`If-None-Match`, `If-Modified-Since`: `304`).
+/// conditional GETs (`If-None-Match`, `If-Modified-Since`: `304`). The ETag is the quoted
+/// SHA-256 of the bytes, as on the medium's `public_url`.
 #[utoipa::path(tag = "media", security(("bearer" = [])), params(
     ("id" = i64, Path, description = "Media id"),
     ("Range" = Option<String>, Header, nullable = false, description = "`bytes=first-last`, `bytes=first-` or `bytes=-suffix`: `206` with that part; a malformed value is ignored"),
@@ -193,8 +195,8 @@ pub async fn delete_media(
     (status = 200, description = "The bytes, with the type sniffed at upload", content(
         (Binary = "image/*"), (Binary = "audio/*"), (Binary = "video/*"), (Binary = "application/pdf"),
     ), headers(
-        ("ETag" = String, description = "The file's version tag"),
-        ("Last-Modified" = String, description = "When the file was stored"),
+        ("ETag" = String, description = "The quoted SHA-256 of the bytes"),
+        ("Last-Modified" = String, description = "When the file was uploaded"),
         ("Accept-Ranges" = String, description = "`bytes`"),
         ("Content-Disposition" = String, description = "`inline` with the uploaded filename"),
     )),
@@ -202,12 +204,13 @@ pub async fn delete_media(
         (Binary = "image/*"), (Binary = "audio/*"), (Binary = "video/*"), (Binary = "application/pdf"),
     ), headers(
         ("Content-Range" = String, description = "`bytes first-last/length`"),
-        ("ETag" = String, description = "The file's version tag"),
+        ("ETag" = String, description = "The quoted SHA-256 of the bytes"),
     )),
     (status = 304, description = "Unchanged since the ETag in If-None-Match or the date in If-Modified-Since", headers(
-        ("ETag" = String, description = "The file's version tag"),
+        ("ETag" = String, description = "The quoted SHA-256 of the bytes"),
     )),
     (status = 404, description = "No such medium in your site", body = ErrorBody),
+    (status = 412, description = "PRECONDITION_FAILED: If-Match names another ETag", body = ErrorBody),
     (status = 416, description = "RANGE_NOT_SATISFIABLE: the Range is outside the file", body = ErrorBody, headers(
         ("Content-Range" = String, description = "`bytes */length`"),
     )),
@@ -220,47 +223,58 @@ pub async fn media_content(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let media = service::get_media(&state.store, &caller.actor(), id.into_inner()).await?;
-    let path = uploads::path_of(&state.config.media_dir, &media.storage_key);
-    let file = actix_files::NamedFile::open_async(&path)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, media_id = media.id, "a medium's file is missing");
-            AppError::from(ContentError::NotFound)
-        })?;
-    let mime: actix_web::mime::Mime = media
-        .mime_type
-        .parse()
-        .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
-    let disposition = ContentDisposition {
-        disposition: DispositionType::Inline,
-        parameters: vec![DispositionParam::Filename(media.filename.clone())],
-    };
-    let mut res = file
-        .set_content_type(mime)
-        .set_content_disposition(disposition)
-        .into_response(&req);
-    if res.status() == actix_web::http::StatusCode::RANGE_NOT_SATISFIABLE {
-        // actix-files answers a bare 416; ours is the envelope, with its `Content-Range`.
-        let content_range = res.headers().get(header::CONTENT_RANGE).cloned();
-        let mut refused = actix_web::ResponseError::error_response(&AppError::new(
-            ErrorCode::RangeNotSatisfiable,
-            "the requested range is outside the file; Content-Range gives its length",
-        ));
-        if let Some(v) = content_range {
-            refused.headers_mut().insert(header::CONTENT_RANGE, v);
-        }
-        return Ok(refused);
-    }
-    let headers = res.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        header::HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        header::HeaderValue::from_static("default-src 'none'; sandbox"),
-    );
-    Ok(res)
+    media_bytes::serve(&req, &state.config.media_dir, &media, Caching::Private).await
+}
+
+/// Serves a medium's public URL, with no credential.
+///
+/// `public_url` of a medium: the bytes for anyone who has the URL, e.g. in an `<img src>`;
+/// outside `/api/v2` and outside the envelope. The same headers, `Range` and conditional
+/// GETs as the medium's `url`, plus `Cache-Control: public, max-age=31536000, immutable`:
+/// the bytes at a public URL never change. An unknown token, a file name other than the
+/// medium's own, and a deleted medium are `404`.
+#[utoipa::path(tag = "media", params(
+    ("token" = String, Path, pattern = r"^[A-Za-z0-9]{16,64}$", description = "The medium's capability token, from its `public_url`"),
+    ("filename" = String, Path, description = "The medium's `filename`, percent-encoded, exactly as in its `public_url`"),
+    ("Range" = Option<String>, Header, nullable = false, description = "`bytes=first-last`, `bytes=first-` or `bytes=-suffix`: `206` with that part; a malformed value is ignored"),
+    ("If-None-Match" = Option<String>, Header, nullable = false, description = "ETags from an earlier answer: `304` if the file still has one of them"),
+    ("If-Modified-Since" = Option<String>, Header, nullable = false, description = "An HTTP date: `304` if the file has not changed since"),
+), responses(
+    (status = 200, description = "The bytes, with the type sniffed at upload", content(
+        (Binary = "image/*"), (Binary = "audio/*"), (Binary = "video/*"), (Binary = "application/pdf"),
+    ), headers(
+        ("ETag" = String, description = "The quoted SHA-256 of the bytes"),
+        ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
+        ("Last-Modified" = String, description = "When the file was uploaded"),
+        ("Accept-Ranges" = String, description = "`bytes`"),
+        ("Content-Disposition" = String, description = "`inline` with the medium's filename"),
+    )),
+    (status = 206, description = "The part of the file the Range asked for", content(
+        (Binary = "image/*"), (Binary = "audio/*"), (Binary = "video/*"), (Binary = "application/pdf"),
+    ), headers(
+        ("Content-Range" = String, description = "`bytes first-last/length`"),
+        ("ETag" = String, description = "The quoted SHA-256 of the bytes"),
+        ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
+    )),
+    (status = 304, description = "Unchanged since the ETag in If-None-Match or the date in If-Modified-Since", headers(
+        ("ETag" = String, description = "The quoted SHA-256 of the bytes"),
+        ("Cache-Control" = String, description = "`public, max-age=31536000, immutable`"),
+    )),
+    (status = 404, description = "No medium has this token, the file name is not the medium's, or the medium was deleted", body = ErrorBody),
+    (status = 412, description = "PRECONDITION_FAILED: If-Match names another ETag", body = ErrorBody),
+    (status = 416, description = "RANGE_NOT_SATISFIABLE: the Range is outside the file", body = ErrorBody, headers(
+        ("Content-Range" = String, description = "`bytes */length`"),
+    )),
+))]
+#[get("/m/{token}/{filename}")]
+pub async fn public_media(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let (token, filename) = path.into_inner();
+    let media = service::get_public_media(&state.store, &token, &filename).await?;
+    media_bytes::serve(&req, &state.config.media_dir, &media, Caching::Immutable).await
 }
 
 /// Whether a `Range` value is a well-formed `bytes` range set (RFC 9110 §14.1.2), as

@@ -54,6 +54,8 @@ pub mod meta;
 #[allow(unreachable_pub)]
 pub mod posts;
 #[allow(unreachable_pub)]
+pub mod pull;
+#[allow(unreachable_pub)]
 pub mod site;
 #[allow(unreachable_pub)]
 pub mod users;
@@ -95,6 +97,7 @@ route_list! {
         media::update_media,
         media::delete_media,
         media::media_content,
+        media::public_media,
         users::list_users,
         users::create_user,
         users::get_user,
@@ -105,6 +108,9 @@ route_list! {
         keys::revoke_key,
         site::get_site,
         site::update_site,
+        pull::rotate_keys,
+        pull::pull_posts,
+        pull::pull_post,
     ]
 }
 

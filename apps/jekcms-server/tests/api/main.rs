@@ -18,6 +18,7 @@ mod matrix;
 mod media;
 mod metrics;
 mod posts;
+mod pull;
 mod ratelimit;
 mod routes;
 mod secret_key;

@@ -21,8 +21,12 @@ both_stores! {
         let mut checked = 0;
         for (path, item) in doc["paths"].as_object().unwrap() {
             // Any id: a missing row is the handler's 404, not the fallback's.
-            let uri = path.replace("{id}", "987654321");
-            assert!(!uri.contains('{'), "a path parameter other than id in {path}");
+            let uri = path
+                .replace("{id}", "987654321")
+                .replace("{slug}", "no-such-post")
+                .replace("{token}", "0000000000000000000000")
+                .replace("{filename}", "none.png");
+            assert!(!uri.contains('{'), "an unknown path parameter in {path}");
             for (method, op) in item.as_object().unwrap() {
                 let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let body = op.get("requestBody").map(|_| json!({}));

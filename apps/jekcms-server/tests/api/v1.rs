@@ -159,6 +159,10 @@ both_stores! {
         let v = expect_v1(&v1(&app, Method::GET, "/api/v1/media/list?per_page=5", Some(&p), None).await, 200, "/api/v2/media");
         assert_eq!(v.as_array().unwrap().len(), 1);
         assert_eq!(v[0]["mime_type"], "image/png");
+        // v1 items are v2's media, public_url included.
+        let public_url = v[0]["public_url"].as_str().unwrap();
+        assert!(public_url.starts_with("/m/") && public_url.ends_with("/a.png"), "{public_url}");
+        assert_eq!(app.call(TestRequest::get().uri(public_url)).await.status, 200);
 
         // Unknown routes and methods under /api/v1 answer in v1's shape, with the headers.
         expect_v1_error(&v1(&app, Method::GET, "/api/v1/nothing", Some(&p), None).await, 404, "/api/v2");

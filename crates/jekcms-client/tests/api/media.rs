@@ -54,6 +54,11 @@ async fn upload_get_list_content_alt_text_delete() {
         from_bytes.url,
         format!("/api/v2/media/{}/content", from_bytes.id)
     );
+    assert!(
+        from_bytes.public_url.starts_with("/m/") && from_bytes.public_url.ends_with("/tiny.png"),
+        "{}",
+        from_bytes.public_url
+    );
 
     // From a file: the name is the path's last component.
     let dir = temp_dir("upload");

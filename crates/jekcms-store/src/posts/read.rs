@@ -66,6 +66,9 @@ macro_rules! filtered {
         if let Some(slug) = &f.slug {
             q = q.filter(posts::slug.eq(slug.clone()));
         }
+        if let Some(at) = f.visible_at {
+            q = q.filter(posts::published_at.le(naive(at)));
+        }
         if !f.tags.is_empty() {
             q = q.filter(
                 posts::id.eq_any(

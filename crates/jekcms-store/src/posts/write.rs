@@ -1,9 +1,10 @@
 //! Writes of posts: one create, a batch (bulk), an operator import, updates and deletes.
 
 use super::{ImportPost, NewPostRow, PostRow};
+use crate::delivery::bump_content_version;
 use crate::idempotency::record_response;
 use crate::schema::{post_tags, posts};
-use crate::{Store, StoreError, UniqueKey, naive, with_write_conn, with_write_txn};
+use crate::{Store, StoreError, UniqueKey, naive, with_write_txn};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jekcms_content::bulk::SlugPlan;
@@ -217,7 +218,9 @@ impl Store {
             let rows = rows?;
             with_write_txn!(self, Vec<i64>, conn => {
                 SiteSlugLock::lock_site_slugs(conn, site_id).await?;
-                InsertBatch::insert_batch(conn, site_id, rows, tags).await
+                let ids = InsertBatch::insert_batch(conn, site_id, rows, tags).await?;
+                bump_content_version!(conn, site_id);
+                Ok(ids)
             })
         })
     }
@@ -311,6 +314,9 @@ pub(super) fn create_posts<'a>(
                     }
                 }
                 let ids = InsertBatch::insert_batch(conn, site_id, rows, row_tags).await?;
+                if !ids.is_empty() {
+                    bump_content_version!(conn, site_id);
+                }
                 let mut ids = ids.into_iter();
                 let ids: Vec<Option<i64>> = slugs
                     .iter()
@@ -397,6 +403,7 @@ pub(super) fn create_post<'a>(
                         .get_result::<PostRow>(conn)
                         .await?;
                     insert_tags!(conn, row.id, site_id, post.tags);
+                    bump_content_version!(conn, site_id);
                     let created = row.into_post()?;
                     record_response!(conn, record, &created);
                     Ok(created)
@@ -470,6 +477,9 @@ pub(super) fn update_post(
                             .await?;
                         insert_tags!(conn, id, site_id, next.tags);
                     }
+                    if row.is_some() {
+                        bump_content_version!(conn, site_id);
+                    }
                     Ok(row)
             });
             match result {
@@ -496,12 +506,15 @@ pub(super) fn delete_post(
     id: i64,
 ) -> impl Future<Output = Result<(), ContentError>> + Send {
     crate::boxed::<Result<(), ContentError>>(async move {
-        let n = with_write_conn!(store, conn => {
-            diesel::delete(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::id.eq(id)))
+        let n = with_write_txn!(store, usize, conn => {
+            let n = diesel::delete(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::id.eq(id)))
                 .execute(conn)
-                .await
-                .map_err(StoreError::from)?
-        });
+                .await?;
+            if n > 0 {
+                bump_content_version!(conn, site_id);
+            }
+            Ok(n)
+        })?;
         if n == 0 {
             return Err(ContentError::NotFound);
         }

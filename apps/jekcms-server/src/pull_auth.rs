@@ -1,0 +1,98 @@
+//! The caller of the pull API (`/api/v2/pull/*`): a site's `pk_` key in `X-API-Key`, and
+//! nothing else (API.md §9).
+//!
+//! One indexed read per request finds the key's site with its license, plan, content
+//! version and next scheduled publication; the page cache needs the last two, so a pull
+//! request that is answered from the cache runs exactly this one statement.
+
+use crate::context;
+use crate::errors::AppError;
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::{DateTime, Utc};
+use futures_util::future::LocalBoxFuture;
+use jekcms_auth::{CredentialFamily, SecretHash};
+use jekcms_content::pull::{PullRepository, PullSite};
+use jekcms_envelope::ErrorCode;
+
+/// What every refusal of a credential other than a pull key says.
+const PULL_KEY_ONLY: &str = "the pull API takes the site's pk_ key in the X-API-Key header (made by POST /api/v2/sites/{id}/rotate-keys)";
+
+/// An authenticated pull request: the key's site, read at `now`.
+#[derive(Debug, Clone)]
+pub struct PullCaller {
+    /// The site, its content version and next scheduled publication.
+    pub site: PullSite,
+    /// The time the site was read at: the visibility of posts is judged at this moment.
+    pub now: DateTime<Utc>,
+}
+
+/// The pull key of a request, or why there is none.
+fn pull_key(req: &HttpRequest) -> Result<String, AppError> {
+    let refused = |message: &str| AppError::new(ErrorCode::AuthInvalid, message.to_owned());
+    let key = match req.headers().get("x-api-key") {
+        Some(value) => value
+            .to_str()
+            .map(|v| v.trim().to_owned())
+            .map_err(|_| refused("the X-API-Key header is malformed"))?,
+        None => {
+            if req.headers().contains_key(header::AUTHORIZATION) {
+                context::mark_token_presented();
+            }
+            return Err(refused(PULL_KEY_ONLY));
+        }
+    };
+    context::mark_token_presented();
+    match CredentialFamily::detect(&key) {
+        Some(CredentialFamily::Pull) if CredentialFamily::Pull.is_well_formed(&key) => Ok(key),
+        Some(CredentialFamily::Pull) => Err(refused("the pull key is malformed")),
+        Some(other) => Err(refused(&format!(
+            "{} {PULL_KEY_ONLY}",
+            match other {
+                CredentialFamily::ApiKey => "api_ keys authenticate the management API;",
+                CredentialFamily::Mcp => "mcp_ tokens authenticate the MCP endpoint at /mcp;",
+                _ => "this credential does not authenticate the pull API;",
+            }
+        ))),
+        None => Err(refused(PULL_KEY_ONLY)),
+    }
+}
+
+impl FromRequest for PullCaller {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let key = pull_key(req);
+        Box::pin(async move {
+            let state = state
+                .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
+            let hash = SecretHash::of(&key?);
+            let now = jekcms_content::now();
+            // Its own task, so that a failing sibling extractor never cancels the read.
+            let store = state.store.clone();
+            let site =
+                actix_web::rt::spawn(async move { store.pull_site(hash.as_bytes(), now).await })
+                    .await
+                    .map_err(|_| {
+                        AppError::new(ErrorCode::InternalError, "internal server error")
+                    })??;
+            let Some(site) = site else {
+                return Err(AppError::new(
+                    ErrorCode::AuthInvalid,
+                    "the pull key is unknown, or was rotated out",
+                ));
+            };
+            if !site.api_access {
+                return Err(AppError::new(
+                    ErrorCode::LicenseRequired,
+                    "this site's license does not include API access",
+                ));
+            }
+            Ok(PullCaller { site, now })
+        })
+    }
+}

@@ -1,0 +1,242 @@
+//! The pull API's cache of ready-to-send pages (API.md §9), in process.
+//!
+//! A page is kept under (site, the site's content version, the request's path and query)
+//! and holds the serialized envelope cut around its `meta.request_id`, so a hit writes
+//! head, the request's id and tail, and runs no query and no serializer.
+//!
+//! Why it is never stale: every write to a site's posts or media bumps the site's content
+//! version in its own transaction, and every pull request reads the version (with the key,
+//! in one indexed read) before it looks here. A page made under an older version is simply
+//! never asked for again, and ages out. The visible set also changes without a write when a
+//! scheduled post's time comes: a page remembers the site's next scheduled publication at
+//! the time it was made and is not served from that moment on.
+//!
+//! The cache is bounded by bytes (`JEKCMS_PULL_CACHE_BYTES`, default 64 MiB; 0 turns it off),
+//! evicting with quick_cache's CLOCK-Pro, and counts its hits and misses for `/metrics` and
+//! the benchmark.
+
+use actix_web::web::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where a page is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    /// The site.
+    pub site_id: i64,
+    /// The site's content version the page was made under.
+    pub content_version: i64,
+    /// The request's path and query string, as sent.
+    pub request: Box<str>,
+}
+
+/// A ready-to-send page.
+#[derive(Debug)]
+pub struct CachedPage {
+    /// The envelope up to the request id's value.
+    pub head: Bytes,
+    /// The envelope after the request id's value.
+    pub tail: Bytes,
+    /// The page's entity tag (weak: the request id differs between responses).
+    pub etag: String,
+    /// When the page stops being exact: the next scheduled publication it did not show.
+    pub fresh_until: Option<DateTime<Utc>>,
+}
+
+impl CachedPage {
+    /// Whether the page may be served at `now`.
+    pub fn is_fresh(&self, now: DateTime<Utc>) -> bool {
+        self.fresh_until.is_none_or(|t| now < t)
+    }
+
+    /// The body, with `request_id` in its place.
+    pub fn body(&self, request_id: &str) -> Bytes {
+        let mut body =
+            BytesMut::with_capacity(self.head.len() + request_id.len() + self.tail.len());
+        body.extend_from_slice(&self.head);
+        body.extend_from_slice(request_id.as_bytes());
+        body.extend_from_slice(&self.tail);
+        body.freeze()
+    }
+}
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl quick_cache::Weighter<PageKey, Arc<CachedPage>> for ByBytes {
+    fn weight(&self, key: &PageKey, page: &Arc<CachedPage>) -> u64 {
+        // The bytes held, plus what a key and an entry cost besides.
+        (key.request.len() + page.head.len() + page.tail.len() + page.etag.len() + 128) as u64
+    }
+}
+
+/// The cache, shared by every worker of an instance.
+pub struct PullCache {
+    pages: Option<quick_cache::sync::Cache<PageKey, Arc<CachedPage>, ByBytes>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl std::fmt::Debug for PullCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PullCache")
+            .field("enabled", &self.pages.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A typical page's weight, to size the cache's tables.
+const TYPICAL_PAGE_BYTES: u64 = 16 * 1024;
+
+impl PullCache {
+    /// A cache holding at most `max_bytes` (0: nothing is cached).
+    pub fn new(max_bytes: u64) -> Self {
+        let pages = (max_bytes > 0).then(|| {
+            let items = (max_bytes / TYPICAL_PAGE_BYTES).clamp(16, 1 << 20) as usize;
+            quick_cache::sync::Cache::with_weighter(items, max_bytes, ByBytes)
+        });
+        Self {
+            pages,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// The page under `key` if it may be served at `now`; counts a hit or a miss.
+    pub fn get(&self, key: &PageKey, now: DateTime<Utc>) -> Option<Arc<CachedPage>> {
+        let page = self
+            .pages
+            .as_ref()?
+            .get(key)
+            .filter(|page| page.is_fresh(now));
+        let counter = if page.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        page
+    }
+
+    /// Keeps `page` under `key`.
+    pub fn insert(&self, key: PageKey, page: Arc<CachedPage>) {
+        if let Some(pages) = &self.pages {
+            pages.insert(key, page);
+        }
+    }
+
+    /// Hits and misses so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Bytes held now.
+    pub fn weight(&self) -> u64 {
+        self.pages.as_ref().map_or(0, |p| p.weight())
+    }
+}
+
+/// Stands for the request id while a page is serialized; cut out by [`split_at_request_id`]. Content
+/// cannot forge it where it matters: `meta` comes after `data`, and the last occurrence is
+/// the one cut.
+pub const REQUEST_ID_MARK: &str = "\u{1}jekcms-request-id\u{1}";
+
+/// Cuts a serialized envelope at its request id mark: (head, tail). `None` if the mark is
+/// missing (a bug: the caller then sends the body as it is).
+pub fn split_at_request_id(body: Vec<u8>) -> Option<(Bytes, Bytes)> {
+    // The mark as serde_json writes it inside a string.
+    const ESCAPED: &[u8] = b"\\u0001jekcms-request-id\\u0001";
+    let at = body.windows(ESCAPED.len()).rposition(|w| w == ESCAPED)?;
+    let mut head = Bytes::from(body);
+    let tail = head.split_off(at).slice(ESCAPED.len()..);
+    Some((head, tail))
+}
+
+/// A weak entity tag for a page: a hash of its bytes (the request id excluded).
+pub fn etag_of(head: &[u8], tail: &[u8]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(head);
+    ctx.update(tail);
+    let digest = ctx.finish();
+    format!("W/\"{}\"", hex::encode(&digest.as_ref()[..12]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_the_last_mark_and_puts_the_id_back() {
+        let envelope = serde_json::json!({
+            "data": [{"title": REQUEST_ID_MARK}],
+            "meta": {"request_id": REQUEST_ID_MARK},
+        });
+        let (head, tail) = split_at_request_id(serde_json::to_vec(&envelope).unwrap()).unwrap();
+        let page = CachedPage {
+            etag: etag_of(&head, &tail),
+            head,
+            tail,
+            fresh_until: None,
+        };
+        let body: serde_json::Value = serde_json::from_slice(&page.body("abc")).unwrap();
+        assert_eq!(body["meta"]["request_id"], "abc");
+        assert_eq!(body["data"][0]["title"], REQUEST_ID_MARK);
+        assert!(split_at_request_id(b"{}".to_vec()).is_none());
+    }
+
+    #[test]
+    fn pages_expire_at_the_next_scheduled_publication() {
+        let now = jekcms_content::now();
+        let page = CachedPage {
+            head: Bytes::new(),
+            tail: Bytes::new(),
+            etag: String::new(),
+            fresh_until: Some(now + chrono::Duration::seconds(1)),
+        };
+        assert!(page.is_fresh(now));
+        assert!(!page.is_fresh(now + chrono::Duration::seconds(1)));
+    }
+
+    #[test]
+    fn the_cache_is_bounded_by_bytes_and_counts() {
+        let cache = PullCache::new(64 * 1024);
+        let now = jekcms_content::now();
+        for i in 0..100 {
+            let key = PageKey {
+                site_id: 1,
+                content_version: i,
+                request: "/api/v2/pull/posts".into(),
+            };
+            let page = CachedPage {
+                head: Bytes::from(vec![b'x'; 4096]),
+                tail: Bytes::new(),
+                etag: String::new(),
+                fresh_until: None,
+            };
+            cache.insert(key.clone(), Arc::new(page));
+            assert!(cache.get(&key, now).is_some());
+        }
+        assert!(cache.weight() <= 64 * 1024, "{}", cache.weight());
+        assert_eq!(cache.counts(), (100, 0));
+        let off = PullCache::new(0);
+        let key = PageKey {
+            site_id: 1,
+            content_version: 1,
+            request: "/".into(),
+        };
+        off.insert(
+            key.clone(),
+            Arc::new(CachedPage {
+                head: Bytes::new(),
+                tail: Bytes::new(),
+                etag: String::new(),
+                fresh_until: None,
+            }),
+        );
+        assert!(off.get(&key, now).is_none());
+    }
+}
