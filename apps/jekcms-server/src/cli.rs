@@ -1,5 +1,5 @@
 //! The `jekcms` command line: `serve` (default), `migrate`, `openapi`, `keys create`,
-//! `backup`, `restore`.
+//! `sites list|create|set` (in [`crate::sites_cli`]), `backup`, `restore`.
 
 use crate::config::Config;
 use crate::state::StartError;
@@ -60,6 +60,12 @@ pub enum Command {
         /// What to do with keys.
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage sites: their plans and licenses (API access).
+    Sites {
+        /// What to do with sites.
+        #[command(subcommand)]
+        command: crate::sites_cli::SitesCommand,
     },
 }
 
@@ -130,7 +136,7 @@ pub async fn create_key(config: &Config, args: &CreateKey) -> Result<String, Sta
         .await
         .map_err(|e| StartError(format!("JEKCMS_DATABASE_URL: {e}")))?;
     let site = store
-        .ensure_site(&args.site, &args.site)
+        .ensure_site_on_plan(&args.site, &args.site, config.default_plan)
         .await
         .map_err(|e| StartError(e.to_string()))?;
     let fail = |e: jekcms_store::StoreError| StartError(e.to_string());
@@ -286,6 +292,9 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Keys {
             command: KeysCommand::Create(args),
         } => create_key(&config, &args)
+            .await
+            .map(|out| println!("{out}")),
+        Command::Sites { command } => crate::sites_cli::run(&config, &command)
             .await
             .map(|out| println!("{out}")),
         Command::Openapi => unreachable!("handled above"),

@@ -6,7 +6,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use jekcms_ratelimit::Quota;
+pub use jekcms_auth::Plan;
+pub use jekcms_ratelimit::{Quota, SiteQuotas};
 
 /// Everything the server reads at start-up.
 #[derive(Debug, Clone)]
@@ -27,6 +28,10 @@ pub struct Config {
     pub rate_limit_admin: Option<Quota>,
     /// `JEKCMS_RATE_LIMIT_AUTH` (`None`: `off`)
     pub rate_limit_auth: Option<Quota>,
+    /// `JEKCMS_PLAN_STARTER`, `_PRO`, `_AGENCY`, `_UNLIMITED`: each plan's per-site quotas.
+    pub plans: PlanQuotas,
+    /// `JEKCMS_DEFAULT_PLAN`: the plan of new sites.
+    pub default_plan: Plan,
     /// `JEKCMS_SECRET_KEY`; required with PostgreSQL. When absent on SQLite, the key is
     /// generated once and kept in [`Config::secret_key_file`], never in the database.
     pub secret_key: Option<[u8; 32]>,
@@ -77,6 +82,41 @@ pub struct Config {
     pub pull_cache_bytes: u64,
 }
 
+/// The per-site quotas of each plan (API.md §8), Blogree's numbers unless configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanQuotas {
+    /// `starter`: 100 and 500 an hour.
+    pub starter: SiteQuotas,
+    /// `pro`: 1,000 and 5,000 an hour.
+    pub pro: SiteQuotas,
+    /// `agency`: 10,000 and 50,000 an hour.
+    pub agency: SiteQuotas,
+    /// `unlimited`: none.
+    pub unlimited: SiteQuotas,
+}
+
+impl PlanQuotas {
+    /// The quotas of `plan`.
+    pub const fn get(&self, plan: Plan) -> SiteQuotas {
+        match plan {
+            Plan::Starter => self.starter,
+            Plan::Pro => self.pro,
+            Plan::Agency => self.agency,
+            Plan::Unlimited => self.unlimited,
+        }
+    }
+
+    /// The variable that configures `plan`, and its default value.
+    pub const fn variable(plan: Plan) -> (&'static str, &'static str) {
+        match plan {
+            Plan::Starter => ("JEKCMS_PLAN_STARTER", "100/hour,500/hour"),
+            Plan::Pro => ("JEKCMS_PLAN_PRO", "1000/hour,5000/hour"),
+            Plan::Agency => ("JEKCMS_PLAN_AGENCY", "10000/hour,50000/hour"),
+            Plan::Unlimited => ("JEKCMS_PLAN_UNLIMITED", "none,none"),
+        }
+    }
+}
+
 /// How long the server waits for the database before answering 503 (or, at start-up,
 /// giving up); see [`jekcms_store::StoreOptions`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +164,11 @@ pub const VARIABLES: &[&str] = &[
     "JEKCMS_RATE_LIMIT_STANDARD",
     "JEKCMS_RATE_LIMIT_ADMIN",
     "JEKCMS_RATE_LIMIT_AUTH",
+    "JEKCMS_PLAN_STARTER",
+    "JEKCMS_PLAN_PRO",
+    "JEKCMS_PLAN_AGENCY",
+    "JEKCMS_PLAN_UNLIMITED",
+    "JEKCMS_DEFAULT_PLAN",
     "JEKCMS_SECRET_KEY",
     "JEKCMS_SECRET_KEY_FILE",
     "JEKCMS_MEDIA_DIR",
@@ -209,6 +254,11 @@ impl Config {
         let quota = |var: &'static str, default: &str| -> Result<Option<Quota>, ConfigError> {
             let raw = val(var).unwrap_or_else(|| default.to_owned());
             Quota::parse_setting(&raw).map_err(|e| err(var, &format!("{e}, or off")))
+        };
+        let plan_quotas = |plan: Plan| -> Result<SiteQuotas, ConfigError> {
+            let (var, default) = PlanQuotas::variable(plan);
+            let raw = val(var).unwrap_or_else(|| default.to_owned());
+            SiteQuotas::parse(&raw).map_err(|e| err(var, &e.to_string()))
         };
         let flag = |var: &'static str, default: bool| -> Result<bool, ConfigError> {
             match val(var).as_deref().map(str::to_ascii_lowercase).as_deref() {
@@ -316,6 +366,21 @@ impl Config {
             Some("json") => LogFormat::Json,
             Some(_) => return Err(err("JEKCMS_LOG_FORMAT", "expected text or json")),
         };
+        let plans = PlanQuotas {
+            starter: plan_quotas(Plan::Starter)?,
+            pro: plan_quotas(Plan::Pro)?,
+            agency: plan_quotas(Plan::Agency)?,
+            unlimited: plan_quotas(Plan::Unlimited)?,
+        };
+        let default_plan = match val("JEKCMS_DEFAULT_PLAN") {
+            None => Plan::default(),
+            Some(p) => p
+                .trim()
+                .parse()
+                .map_err(|e: jekcms_auth::plan::UnknownPlan| {
+                    err("JEKCMS_DEFAULT_PLAN", &e.to_string())
+                })?,
+        };
         Ok(Self {
             database_url,
             bind,
@@ -325,6 +390,8 @@ impl Config {
             rate_limit_standard: quota("JEKCMS_RATE_LIMIT_STANDARD", "60/min")?,
             rate_limit_admin: quota("JEKCMS_RATE_LIMIT_ADMIN", "300/min")?,
             rate_limit_auth: quota("JEKCMS_RATE_LIMIT_AUTH", "10/min")?,
+            plans,
+            default_plan,
             secret_key,
             secret_key_file: val("JEKCMS_SECRET_KEY_FILE").map(PathBuf::from),
             media_dir: val("JEKCMS_MEDIA_DIR")
@@ -564,12 +631,63 @@ mod tests {
             ("JEKCMS_METRICS", "sometimes"),
             ("JEKCMS_METRICS_BIND", "9090"),
             ("JEKCMS_METRICS_BIND", "127.0.0.1:8080"),
+            ("JEKCMS_PLAN_STARTER", "100/hour"),
+            ("JEKCMS_PLAN_PRO", "1000/day,none"),
+            ("JEKCMS_PLAN_AGENCY", "0/hour,1/hour"),
+            ("JEKCMS_PLAN_UNLIMITED", "off,off"),
+            ("JEKCMS_DEFAULT_PLAN", "free"),
+            ("JEKCMS_DEFAULT_PLAN", "Starter"),
         ] {
             let e = with(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);
             assert!(e.to_string().starts_with(var));
             assert!(!e.to_string().contains('\n'), "one line: {e}");
         }
+    }
+
+    #[test]
+    fn plans_have_blogrees_numbers_unless_configured() {
+        let hour = |n| Quota::new(n, Duration::from_secs(3600));
+        let c = with(&[]).unwrap();
+        assert_eq!(c.default_plan, Plan::Unlimited);
+        let table = [
+            (Plan::Starter, hour(100), hour(500)),
+            (Plan::Pro, hour(1000), hour(5000)),
+            (Plan::Agency, hour(10_000), hour(50_000)),
+            (Plan::Unlimited, None, None),
+        ];
+        for (plan, management, pull) in table {
+            assert_eq!(c.plans.get(plan), SiteQuotas { management, pull }, "{plan}");
+        }
+        let c = with(&[
+            ("JEKCMS_PLAN_STARTER", "10/min,none"),
+            ("JEKCMS_PLAN_UNLIMITED", "none,100000/s"),
+            ("JEKCMS_DEFAULT_PLAN", "starter"),
+        ])
+        .unwrap();
+        assert_eq!(c.default_plan, Plan::Starter);
+        assert_eq!(
+            c.plans.starter,
+            SiteQuotas {
+                management: Quota::new(10, Duration::from_secs(60)),
+                pull: None
+            }
+        );
+        assert_eq!(
+            c.plans.unlimited.pull,
+            Quota::new(100_000, Duration::from_secs(1))
+        );
+        assert_eq!(
+            c.plans.pro.management,
+            hour(1000),
+            "the others keep their defaults"
+        );
+        let file = parse_file("plan_pro = \"5/s,6/s\"\ndefault_plan = \"pro\"\n").unwrap();
+        let c = Config::from_lookup(|k| file.get(k).cloned()).unwrap();
+        assert_eq!(
+            (c.default_plan, c.plans.pro.pull),
+            (Plan::Pro, Quota::new(6, Duration::from_secs(1)))
+        );
     }
 
     #[test]

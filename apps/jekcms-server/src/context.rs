@@ -18,7 +18,7 @@ use actix_web::http::{Method, StatusCode};
 use futures_util::FutureExt;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 use jekcms_envelope::{ApiError, ErrorCode};
-use jekcms_ratelimit::Decision;
+use jekcms_ratelimit::{Decision, Decisions};
 use std::cell::Cell;
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -33,7 +33,7 @@ tokio::task_local! {
 struct RequestScope {
     id: String,
     presented_token: Cell<bool>,
-    rate_limit: Cell<Option<Decision>>,
+    rate_limits: Cell<Decisions>,
 }
 
 /// The current request's id (empty outside a request).
@@ -53,15 +53,32 @@ pub fn presented_token() -> bool {
         .unwrap_or(false)
 }
 
-/// Records the quota decision of this request; its headers go on the response, whatever
-/// the response is.
+/// Records a quota decision of this request (one per quota counted: the credential's, the
+/// site's); their headers go on the response, whatever the response is
+/// ([`Decisions::headers`]).
 pub fn set_rate_limit(decision: Decision) {
-    let _ = CURRENT.try_with(|s| s.rate_limit.set(Some(decision)));
+    let _ = CURRENT.try_with(|s| {
+        let mut all = s.rate_limits.get();
+        all.push(decision);
+        s.rate_limits.set(all);
+    });
 }
 
-/// The quota decision of this request, if one was made.
-pub fn rate_limit() -> Option<Decision> {
-    CURRENT.try_with(|s| s.rate_limit.get()).ok().flatten()
+/// Records that a quota applies to this request although it was not counted (an earlier
+/// quota refused it), so that `RateLimit-Policy` still lists it.
+pub fn rate_limit_applies(policy: &'static str, quota: jekcms_ratelimit::Quota) {
+    let _ = CURRENT.try_with(|s| {
+        let mut all = s.rate_limits.get();
+        all.applies(policy, quota);
+        s.rate_limits.set(all);
+    });
+}
+
+/// The quota decisions of this request, in the order they were made (empty outside one).
+pub fn rate_limits() -> Decisions {
+    CURRENT
+        .try_with(|s| s.rate_limits.get())
+        .unwrap_or_default()
 }
 
 /// Seconds since the Unix epoch, for absolute times in headers and bodies.
@@ -72,10 +89,7 @@ pub fn unix_now() -> u64 {
 }
 
 fn set_rate_limit_headers(headers: &mut actix_web::http::header::HeaderMap) {
-    let Some(decision) = rate_limit() else {
-        return;
-    };
-    for (name, value) in decision.headers(unix_now()) {
+    for (name, value) in rate_limits().headers(unix_now()) {
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(HeaderName::from_static(name), v);
         }
@@ -165,7 +179,7 @@ where
         let scope = RequestScope {
             id: id.clone(),
             presented_token: Cell::new(false),
-            rate_limit: Cell::new(None),
+            rate_limits: Cell::new(Decisions::default()),
         };
         let task = CURRENT.scope(scope, async move {
             let outcome = AssertUnwindSafe(service.call(req)).catch_unwind().await;

@@ -12,6 +12,7 @@ use futures_util::future::LocalBoxFuture;
 use jekcms_auth::{KeyPrincipal, Principal};
 use jekcms_content::service::Actor;
 use jekcms_envelope::ErrorCode;
+use jekcms_ratelimit::SiteApi;
 use serde_json::Value;
 use std::net::IpAddr;
 
@@ -86,9 +87,9 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req);
-        let limiter = state.as_ref().map(|s| s.limiter.clone());
+        let lookup_state = state.clone();
         let lookup = async move {
-            let state = state
+            let state = lookup_state
                 .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
             Ok::<_, AppError>(state.tokens.authenticate(&token?).await?)
         };
@@ -102,27 +103,34 @@ impl FromRequest for Caller {
                     "internal server error",
                 ))
             })?;
+            // The lookup has failed already without it.
+            let Some(state) = state else {
+                return Err(AppError::new(
+                    ErrorCode::InternalError,
+                    "internal server error",
+                ));
+            };
             // Counted once the credential is known good, whatever happens next. The quota
             // belongs to the key (shared by all its sessions and its v1 calls) or, for a
             // password session, to the user: more sessions buy no more requests.
             let admin_tier = principal.role.is_admin_tier();
-            let decision = match (&limiter, principal.api_key_id) {
-                (None, _) => None,
-                (Some(limiter), Some(key_id)) => limiter.check_api_key(key_id, admin_tier).await,
-                (Some(limiter), None) => limiter.check_user(principal.user_id, admin_tier).await,
-            };
-            if let Some(decision) = decision {
-                context::set_rate_limit(decision);
-                if !decision.allowed {
-                    return Err(rate_limited(&decision));
+            let decision = match principal.api_key_id {
+                Some(key_id) => state.limiter.check_api_key(key_id, admin_tier).await,
+                None => {
+                    state
+                        .limiter
+                        .check_user(principal.user_id, admin_tier)
+                        .await
                 }
-            }
-            if !principal.site_api_access {
-                return Err(AppError::new(
-                    ErrorCode::LicenseRequired,
-                    "this site's license does not include API access",
-                ));
-            }
+            };
+            credential_then_site(
+                &state,
+                decision,
+                principal.site_id,
+                principal.site_plan,
+                principal.site_api_access,
+            )
+            .await?;
             Ok(Caller(principal))
         })
     }
@@ -206,39 +214,86 @@ impl FromRequest for V1Caller {
                     return Err(refused.into());
                 }
             };
-            if let Some(decision) = state
+            let decision = state
                 .limiter
                 .check_api_key(principal.key_id, principal.role.is_admin_tier())
-                .await
-            {
-                context::set_rate_limit(decision);
-                if !decision.allowed {
-                    return Err(V1Error(rate_limited(&decision).0));
-                }
-            }
-            if !principal.site_api_access {
-                return Err(AppError::new(
-                    ErrorCode::LicenseRequired,
-                    "this site's license does not include API access",
-                )
-                .into());
-            }
+                .await;
+            credential_then_site(
+                &state,
+                decision,
+                principal.site_id,
+                principal.site_plan,
+                principal.site_api_access,
+            )
+            .await?;
             Ok(V1Caller(principal))
         })
     }
+}
+
+/// After the credential's quota `decision` (already made): the license, then the site's
+/// management quota (API.md §8). The first quota used up answers 429; a site quota not
+/// counted because the credential's refused is still listed in `RateLimit-Policy`.
+async fn credential_then_site(
+    state: &AppState,
+    decision: Option<jekcms_ratelimit::Decision>,
+    site_id: i64,
+    plan: jekcms_auth::Plan,
+    api_access: bool,
+) -> Result<(), AppError> {
+    let site_quota = state.site_quotas(plan).management;
+    if let Some(decision) = decision {
+        context::set_rate_limit(decision);
+        if !decision.allowed {
+            if let Some(quota) = site_quota {
+                context::rate_limit_applies(SiteApi::Management.policy(), quota);
+            }
+            return Err(rate_limited(&decision));
+        }
+    }
+    if !api_access {
+        return Err(AppError::new(
+            ErrorCode::LicenseRequired,
+            "this site's license does not include API access",
+        ));
+    }
+    check_site_quota(state, site_id, plan, SiteApi::Management).await
+}
+
+/// Counts one request of site `site_id`, whose plan is `plan`, against the site's `api`
+/// quota (`JEKCMS_PLAN_*`; none on `unlimited` by default): its headers join the request's
+/// others, and a used-up quota answers 429 with `Retry-After`. Every instance shares the
+/// count when Redis is configured.
+pub async fn check_site_quota(
+    state: &AppState,
+    site_id: i64,
+    plan: jekcms_auth::Plan,
+    api: SiteApi,
+) -> Result<(), AppError> {
+    let quota = state.site_quotas(plan).get(api);
+    if let Some(decision) = state.limiter.check_site(site_id, api, quota).await {
+        context::set_rate_limit(decision);
+        if !decision.allowed {
+            return Err(rate_limited(&decision));
+        }
+    }
+    Ok(())
 }
 
 /// The `429` for a refused `decision` (counted in the metrics by its policy).
 fn rate_limited(decision: &jekcms_ratelimit::Decision) -> AppError {
     crate::metrics::rate_limited(decision.policy);
     let secs = decision.retry_after_secs().unwrap_or(1);
-    AppError(
-        jekcms_envelope::ApiError::new(
-            ErrorCode::RateLimited,
-            format!("rate limit exceeded; retry in {secs} s"),
-        )
-        .with_retry_after(secs),
-    )
+    let message = match decision.policy {
+        "site" => {
+            format!("this site's management API quota is used up (see its plan); retry in {secs} s")
+        }
+        "pull" => {
+            format!("this site's pull API quota is used up (see its plan); retry in {secs} s")
+        }
+        _ => format!("rate limit exceeded; retry in {secs} s"),
+    };
+    AppError(jekcms_envelope::ApiError::new(ErrorCode::RateLimited, message).with_retry_after(secs))
 }
 
 /// The per-IP quota of the unauthenticated auth endpoints (`/auth/token`, `/auth/refresh`,

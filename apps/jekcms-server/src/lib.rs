@@ -11,6 +11,8 @@
 //!   [`schemas`]: the documentation shapes both name. [`uploads`]: receiving media bytes;
 //!   [`media_bytes`]: serving them (`/content` and public URLs).
 //!
+//! - [`cli`]: the `jekcms` command; [`sites_cli`]: the operator's `jekcms sites`.
+//!
 //! This is the only crate that knows actix-web; domain rules live in `crates/`.
 
 pub mod backup;
@@ -35,6 +37,7 @@ pub mod schemas;
 pub mod secret_key;
 pub mod seed;
 pub mod server;
+pub mod sites_cli;
 pub mod state;
 #[cfg(feature = "test-support")]
 pub mod testing;

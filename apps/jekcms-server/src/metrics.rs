@@ -141,7 +141,8 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// Counts a request refused by the quota of `policy` (`key`, `user` or `ip`).
+/// Counts a request refused by the quota of `policy` (`key`, `user`, `ip`, or a site's
+/// `site` and `pull`).
 pub fn rate_limited(policy: &'static str) {
     metrics::counter!(RATE_LIMITED, "policy" => policy).increment(1);
 }

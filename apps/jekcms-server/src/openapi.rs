@@ -285,7 +285,7 @@ struct ResponseHeader {
 }
 
 /// The headers [`ResponseHeaders`] declares: the request id on every response, the quota
-/// headers of `jekcms_ratelimit::Decision::headers`, `Retry-After` on `429`,
+/// headers of `jekcms_ratelimit::Decisions::headers`, `Retry-After` on `429`,
 /// `WWW-Authenticate` on `401`, and v1's deprecation headers.
 const RESPONSE_HEADERS: [ResponseHeader; 11] = [
     ResponseHeader {
@@ -296,7 +296,7 @@ const RESPONSE_HEADERS: [ResponseHeader; 11] = [
     ResponseHeader {
         name: "X-RateLimit-Limit",
         integer: true,
-        description: "Requests allowed per window by the quota this request was counted against (absent when that tier is off)",
+        description: "Requests allowed per window by the quota this request was counted against, or of the two (the credential's and the site's) the one closest to running out (absent when no quota applies)",
     },
     ResponseHeader {
         name: "X-RateLimit-Remaining",
@@ -311,12 +311,12 @@ const RESPONSE_HEADERS: [ResponseHeader; 11] = [
     ResponseHeader {
         name: "RateLimit-Policy",
         integer: false,
-        description: "The quota as a structured field: `\"<tier>\";q=<requests>;w=<window seconds>`",
+        description: "Every quota that applies, as a structured field list: `\"<tier>\";q=<requests>;w=<window seconds>` (tiers `key`, `user`, `ip`, and `site` when the site's plan sets a quota), e.g. `\"key\";q=60;w=60, \"site\";q=100;w=3600`",
     },
     ResponseHeader {
         name: "RateLimit",
         integer: false,
-        description: "The quota's state as a structured field: `\"<tier>\";r=<remaining>;t=<seconds until full>`",
+        description: "The state of the quota closest to running out, as a structured field: `\"<tier>\";r=<remaining>;t=<seconds until full>`",
     },
     ResponseHeader {
         name: "Retry-After",
@@ -442,6 +442,7 @@ impl Modify for ResponseHeaders {
         (name = "media", description = "Uploaded files"),
         (name = "users", description = "Users of your site and their roles"),
         (name = "api-keys", description = "API keys: created once with their secret, listed without"),
+        (name = "site", description = "Your site: plan, license, quotas, CORS origins, pull key"),
         (name = "meta", description = "Health and description"),
         (name = "v1", description = "Legacy v1 API: deprecated, removed after the Sunset date; see docs/migrating-v1-to-v2.md"),
     )

@@ -27,6 +27,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The per-site quotas of `plan` (`JEKCMS_PLAN_*`): what a site's requests are counted
+    /// against with [`RateLimiter::check_site`].
+    pub fn site_quotas(&self, plan: jekcms_auth::Plan) -> jekcms_ratelimit::SiteQuotas {
+        self.config.plans.get(plan)
+    }
+
     /// Connects to the database (running migrations) and derives the keys.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let store = jekcms_store::Store::connect(&config.database_url, config.store_options())

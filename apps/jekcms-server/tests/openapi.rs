@@ -396,6 +396,12 @@ fn request_body_examples_pass_the_servers_parsers() {
             .map_err(|e| dbg(&e)),
     );
     ok(
+        "UpdateSiteBody",
+        jekcms_accounts::site::SitePatch::parse(&example(&doc, "UpdateSiteBody"))
+            .map(drop)
+            .map_err(|e| dbg(&e)),
+    );
+    ok(
         "UpdateUserBody",
         UserPatch::parse(&example(&doc, "UpdateUserBody"))
             .map(drop)

@@ -3,6 +3,8 @@
 //!
 //! - [`model`]: users, sites and keys as the API shows them, and request bodies parsed with
 //!   one error per bad field.
+//! - [`site`]: a site's settings ([`SiteDetails`]) and the owner's change to them
+//!   ([`site::SitePatch`], origins checked as browsers send them).
 //! - [`repo`]: [`AccountStore`], the storage this crate needs; `jekcms-store` implements it
 //!   for SQLite and PostgreSQL and makes each method one atomic step (the "last owner"
 //!   invariant included).
@@ -16,9 +18,11 @@
 pub mod model;
 pub mod repo;
 pub mod service;
+pub mod site;
 
 pub use model::{ApiKey, CreatedKey, KeyFamily, Site, User};
 pub use repo::AccountStore;
+pub use site::SiteDetails;
 
 /// One invalid field of a request body (the one type of every crate, from
 /// `jekcms-envelope`).

@@ -3,8 +3,9 @@
 
 use crate::AccountError;
 use crate::model::{ApiKey, NewApiKey, NewUser, Site, User, UserChange};
+use crate::site::{SiteDetails, SitePatch};
 use chrono::{DateTime, Utc};
-use jekcms_auth::Role;
+use jekcms_auth::{Plan, Role};
 use std::future::Future;
 
 /// A user with their stored password hash, for login only.
@@ -31,15 +32,31 @@ pub struct KeyScope<'a> {
 pub trait AccountStore: Send + Sync {
     /// Creates a site named `site_name` (slug made from the name, suffixed until unique and
     /// never one of [`RESERVED_SITE_SLUGS`](crate::model::RESERVED_SITE_SLUGS)) with
-    /// `owner` as its first user.
+    /// `owner` as its first user, on `plan`.
     fn register(
         &self,
         site_name: &str,
+        plan: Plan,
         owner: NewUser,
     ) -> impl Future<Output = Result<(Site, User), AccountError>> + Send;
 
     /// The site with this id.
     fn site(&self, site_id: i64) -> impl Future<Output = Result<Site, AccountError>> + Send;
+
+    /// The site with this id, its origins and its active pull key (the newest without an
+    /// end of validity), or `NotFound`.
+    fn site_details(
+        &self,
+        site_id: i64,
+    ) -> impl Future<Output = Result<SiteDetails, AccountError>> + Send;
+
+    /// Applies an owner's change to the site: the name, and the set of origins replaced as
+    /// a whole, in one transaction. Returns the site as it now is.
+    fn update_site(
+        &self,
+        site_id: i64,
+        patch: SitePatch,
+    ) -> impl Future<Output = Result<SiteDetails, AccountError>> + Send;
 
     /// Users with this (normalised) email, with their password hashes, in id order and at
     /// most two: of the site with slug `site_slug`, or of any site when it is `None`.

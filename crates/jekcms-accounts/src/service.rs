@@ -15,8 +15,11 @@ use crate::model::{
     UserChange, UserPatch, UserRequest,
 };
 use crate::repo::{AccountStore, KeyScope, LoginRecord};
+use crate::site::{SiteDetails, SitePatch};
 use jekcms_auth::session::{SessionFamily, SessionStore};
-use jekcms_auth::{Action, Actor, CredentialFamily, Role, SecretHash, TokenPair, TokenService};
+use jekcms_auth::{
+    Action, Actor, CredentialFamily, Plan, Role, SecretHash, TokenPair, TokenService,
+};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -73,11 +76,13 @@ async fn hash_password(password: String) -> Result<String, AccountError> {
     blocking(move || jekcms_auth::password::hash(&password)).await
 }
 
-/// Creates a site with the registrant as its owner and signs them in.
+/// Creates a site on `plan` (the server's default plan) with the registrant as its owner
+/// and signs them in.
 pub async fn register<A: AccountStore, S: SessionStore>(
     accounts: &A,
     tokens: &TokenService<S>,
     registration: Registration,
+    plan: Plan,
 ) -> Result<(User, Site, TokenPair), AccountError> {
     let Registration {
         name,
@@ -92,7 +97,7 @@ pub async fn register<A: AccountStore, S: SessionStore>(
         role: Role::Owner,
         password_hash: Some(password_hash),
     };
-    let (site, user) = accounts.register(&site_name, owner).await?;
+    let (site, user) = accounts.register(&site_name, plan, owner).await?;
     let pair = tokens.open_password_session(user.id, site.id).await?;
     Ok((user, site, pair))
 }
@@ -144,6 +149,25 @@ pub async fn login<A: AccountStore, S: SessionStore>(
     let user = record.user;
     let pair = tokens.open_password_session(user.id, user.site_id).await?;
     Ok((user, pair))
+}
+
+/// The actor's site (any role).
+pub async fn get_site<A: AccountStore>(
+    accounts: &A,
+    actor: &Actor,
+) -> Result<SiteDetails, AccountError> {
+    actor.require(Action::ReadContent, false)?;
+    accounts.site_details(actor.site_id).await
+}
+
+/// Changes the actor's site's name and origins (owners only: [`Action::ManageSite`]).
+pub async fn update_site<A: AccountStore>(
+    accounts: &A,
+    actor: &Actor,
+    patch: SitePatch,
+) -> Result<SiteDetails, AccountError> {
+    actor.require(Action::ManageSite, false)?;
+    accounts.update_site(actor.site_id, patch).await
 }
 
 /// Users of the actor's site (admins and owners).

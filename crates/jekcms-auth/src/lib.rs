@@ -6,6 +6,7 @@
 //! - [`password`]: Argon2id password hashing for user accounts.
 //! - [`sealed`]: small secrets the server must read back, sealed with the deployment key.
 //! - [`policy`]: roles and the one place that decides whether a role may perform an action.
+//! - [`plan`]: a site's plan ([`Plan`]), which names its per-site quotas.
 //! - [`session`]: the token pair's rules ([`TokenService`]) over a [`SessionStore`].
 //!
 //! This crate holds no state and does no I/O: storing sessions and keys is the store's job,
@@ -42,12 +43,14 @@
 pub mod access;
 pub mod credential;
 pub mod password;
+pub mod plan;
 pub mod policy;
 pub mod sealed;
 pub mod session;
 
 pub use access::{AccessClaims, AccessTokens};
 pub use credential::{CredentialFamily, SecretHash};
+pub use plan::Plan;
 pub use policy::{Action, Actor, Role};
 pub use session::{
     KeyPrincipal, Principal, SessionFamily, SessionStore, TokenPair, TokenPolicy, TokenService,

@@ -6,6 +6,7 @@
 //! holds the state and makes each step atomic.
 
 use crate::credential::{CredentialFamily, SecretHash};
+use crate::plan::Plan;
 use crate::policy::Role;
 use crate::{AccessTokens, AuthError};
 use chrono::{DateTime, Duration, Utc};
@@ -117,6 +118,8 @@ pub struct Principal {
     pub site_name: String,
     /// Whether the site's license includes API access.
     pub site_api_access: bool,
+    /// The site's plan (its per-site quotas), read by the same query.
+    pub site_plan: Plan,
 }
 
 /// The user an API key acts as, read fresh on every use of the key.
@@ -126,6 +129,8 @@ pub struct KeyHolder {
     pub role: Role,
     /// Whether the user's site's license includes API access.
     pub site_api_access: bool,
+    /// The user's site's plan.
+    pub site_plan: Plan,
 }
 
 /// Who a request authenticated with an API key pair (v1's `X-API-Key` + `X-API-Secret`)
@@ -142,6 +147,8 @@ pub struct KeyPrincipal {
     pub role: Role,
     /// Whether the site's license includes API access.
     pub site_api_access: bool,
+    /// The site's plan.
+    pub site_plan: Plan,
 }
 
 /// A failure of the store itself (not of the credential).
@@ -346,6 +353,7 @@ impl<S: SessionStore> TokenService<S> {
             site_id: key.site_id,
             role: holder.role,
             site_api_access: holder.site_api_access,
+            site_plan: holder.site_plan,
         })
     }
 
@@ -609,6 +617,7 @@ mod tests {
             KeyHolder {
                 role: Role::Editor,
                 site_api_access: true,
+                site_plan: Plan::Starter,
             },
         );
         let policy = TokenPolicy {
@@ -649,7 +658,8 @@ mod tests {
                 user_id: 10,
                 site_id: 1,
                 role: Role::Editor,
-                site_api_access: true
+                site_api_access: true,
+                site_plan: Plan::Starter,
             }
         );
         f.service

@@ -15,6 +15,12 @@
 //! feature and a URL, quotas shared by every instance through Redis (falling back to the
 //! in-process limiter whenever Redis cannot answer).
 //!
+//! A site's plan adds per-site quotas ([`SiteQuotas`], [`SiteApi`]): the management API's,
+//! counted over every credential of the site, and the pull API's. Their quota comes with each
+//! check ([`RateLimiter::check_site`]), as the plan may change between two requests. When
+//! several quotas apply to one request, [`Decisions`] gathers them and writes one set of
+//! headers.
+//!
 //! No HTTP framework here: the app asks for a [`Decision`] and writes the headers itself.
 //!
 //! ```
@@ -39,15 +45,23 @@
 //! assert!(headers.contains(&("retry-after", "30".to_owned())));
 //! ```
 
+mod decisions;
+mod site;
+
+pub use decisions::Decisions;
+pub use site::{BadSiteQuotas, SiteApi, SiteQuotas};
+
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A quota such as `60/min`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Quota {
     /// Requests allowed per period (also the burst).
     pub requests: NonZeroU32,
@@ -100,6 +114,31 @@ impl Quota {
     /// Time for one request's worth of quota to come back.
     pub fn interval(self) -> Duration {
         self.period / self.requests.get()
+    }
+
+    /// The period as a word: `second`, `minute`, `hour`, or else `N seconds`.
+    pub fn window(self) -> String {
+        let whole = self.period.subsec_nanos() == 0;
+        match self.period.as_secs() {
+            1 if whole => "second".to_owned(),
+            60 if whole => "minute".to_owned(),
+            3600 if whole => "hour".to_owned(),
+            _ => format!("{} seconds", ceil_secs(self.period)),
+        }
+    }
+}
+
+impl std::fmt::Display for Quota {
+    /// `N/s`, `N/min`, `N/hour` (the form [`Quota::parse`] reads), or `N/Ns` for another
+    /// period.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = match self.window().as_str() {
+            "second" => "s".to_owned(),
+            "minute" => "min".to_owned(),
+            "hour" => "hour".to_owned(),
+            _ => format!("{}s", ceil_secs(self.period)),
+        };
+        write!(f, "{}/{unit}", self.requests)
     }
 }
 
@@ -271,9 +310,108 @@ impl RateLimiter {
         Some(self.local.check_ip(ip))
     }
 
+    /// Counts one request of site `site_id` against its `api` quota `quota` (from the site's
+    /// plan); `None` when the plan sets none. In Redis when shared, like the others: the
+    /// bucket is the site's, whichever instance or credential the request came through.
+    pub async fn check_site(
+        &self,
+        site_id: i64,
+        api: SiteApi,
+        quota: Option<Quota>,
+    ) -> Option<Decision> {
+        let quota = quota?;
+        #[cfg(feature = "redis")]
+        if let Some(shared) = &self.shared
+            && let Some(d) = shared
+                .check(
+                    // The quota is part of the key: a site whose plan changes starts a
+                    // fresh bucket, as in process.
+                    &format!(
+                        "rl:site:{}:{}:{}:{site_id}",
+                        api.as_str(),
+                        quota.requests,
+                        quota.period.as_millis()
+                    ),
+                    quota,
+                    api.policy(),
+                )
+                .await
+        {
+            return Some(d);
+        }
+        Some(self.local.check_site(site_id, api, quota))
+    }
+
     /// See [`Limiter::retain_recent`].
     pub fn retain_recent(&self) {
         self.local.retain_recent();
+    }
+}
+
+#[cfg(all(test, feature = "redis"))]
+mod shared_tests {
+    //! Against a real Redis when `JEKCMS_TEST_REDIS_URL` is set (CI sets it); skipped else.
+    use super::*;
+
+    fn redis_url() -> Option<String> {
+        std::env::var("JEKCMS_TEST_REDIS_URL")
+            .ok()
+            .filter(|v| !v.is_empty())
+    }
+
+    fn instance(url: &str, prefix: &str) -> RateLimiter {
+        RateLimiter::shared(None, None, None, url, prefix).unwrap()
+    }
+
+    #[tokio::test]
+    async fn two_instances_share_a_site_quota() {
+        let Some(url) = redis_url() else {
+            return eprintln!("skipped: JEKCMS_TEST_REDIS_URL is not set");
+        };
+        let prefix = format!(
+            "jekcms-test:ratelimit:{}:{}:",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let (a, b) = (instance(&url, &prefix), instance(&url, &prefix));
+        let starter = Quota::parse("100/hour").ok();
+        for i in 0..100 {
+            let by = if i % 2 == 0 { &a } else { &b };
+            let d = by
+                .check_site(1, SiteApi::Management, starter)
+                .await
+                .unwrap();
+            assert!(d.allowed, "request {}", i + 1);
+        }
+        // Had each instance counted alone, both would have 50 left.
+        let refused = a.check_site(1, SiteApi::Management, starter).await.unwrap();
+        assert!(!refused.allowed, "the 101st, over both instances");
+        assert_eq!(refused.policy, "site");
+        let retry = refused.retry_after_secs().unwrap();
+        assert!((1..=36).contains(&retry), "{retry}");
+        assert!(
+            !b.check_site(1, SiteApi::Management, starter)
+                .await
+                .unwrap()
+                .allowed
+        );
+        // Another site, and the pull API, have their own buckets; no quota, no decision.
+        assert!(
+            b.check_site(2, SiteApi::Management, starter)
+                .await
+                .unwrap()
+                .allowed
+        );
+        let pull = b.check_site(1, SiteApi::Pull, starter).await.unwrap();
+        assert!(pull.allowed && pull.remaining == 99 && pull.policy == "pull");
+        assert_eq!(a.check_site(1, SiteApi::Management, None).await, None);
+        // On a bigger plan the site starts afresh, as in process.
+        let pro = Quota::parse("1000/hour").ok();
+        let d = a.check_site(1, SiteApi::Management, pro).await.unwrap();
+        assert!(d.allowed && d.remaining == 999);
     }
 }
 
@@ -313,12 +451,17 @@ pub fn ip_bucket(ip: IpAddr) -> IpAddr {
 type Keyed<K, C> =
     governor::RateLimiter<K, DefaultKeyedStateStore<K>, C, StateInformationMiddleware>;
 
-/// In-process quotas for credentials (standard and admin tiers) and client IPs.
+/// The buckets of every site under one quota, keyed by API and site.
+type SiteBucket<C> = Arc<Keyed<(SiteApi, i64), C>>;
+
+/// In-process quotas for credentials (standard and admin tiers), client IPs and sites.
 pub struct Limiter<C: Clock = DefaultClock> {
     standard: Keyed<Holder, C>,
     admin: Keyed<Holder, C>,
     ip: Keyed<IpAddr, C>,
     quotas: [Quota; 3],
+    /// Site buckets, one keyed limiter per distinct quota (a handful: one per plan and API).
+    sites: Mutex<HashMap<Quota, SiteBucket<C>>>,
     clock: C,
 }
 
@@ -345,8 +488,24 @@ impl<C: Clock + Clone> Limiter<C> {
             admin: keyed(admin, &clock),
             ip: keyed(ip, &clock),
             quotas: [standard, admin, ip],
+            sites: Mutex::new(HashMap::new()),
             clock,
         }
+    }
+}
+
+impl<C: Clock + Clone> Limiter<C> {
+    /// Counts one request of site `site_id` against its `api` quota `quota`, over every
+    /// credential of the site. A site whose plan changes starts a fresh bucket.
+    pub fn check_site(&self, site_id: i64, api: SiteApi, quota: Quota) -> Decision {
+        let bucket = self
+            .sites
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(quota)
+            .or_insert_with(|| Arc::new(keyed(quota, &self.clock)))
+            .clone();
+        decide(&bucket, &(api, site_id), quota, &self.clock, api.policy())
     }
 }
 
@@ -382,11 +541,26 @@ impl<C: Clock> Limiter<C> {
         self.standard.retain_recent();
         self.admin.retain_recent();
         self.ip.retain_recent();
+        for bucket in self.site_buckets() {
+            bucket.retain_recent();
+        }
     }
 
     /// Number of keys tracked.
     pub fn len(&self) -> usize {
-        self.standard.len() + self.admin.len() + self.ip.len()
+        self.standard.len()
+            + self.admin.len()
+            + self.ip.len()
+            + self.site_buckets().iter().map(|b| b.len()).sum::<usize>()
+    }
+
+    fn site_buckets(&self) -> Vec<SiteBucket<C>> {
+        self.sites
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// Whether no key is tracked.
@@ -575,12 +749,51 @@ mod tests {
     }
 
     #[test]
+    fn a_site_quota_counts_per_site_and_api() {
+        let clock = FakeRelativeClock::default();
+        let l = limiter(&clock);
+        let starter = Quota::parse("100/hour").unwrap();
+        for i in 0..100u32 {
+            let d = l.check_site(1, SiteApi::Management, starter);
+            assert!(d.allowed, "request {}", i + 1);
+            assert_eq!((d.remaining, d.policy), (99 - i, "site"));
+        }
+        let refused = l.check_site(1, SiteApi::Management, starter);
+        assert!(!refused.allowed, "the 101st");
+        assert_eq!(refused.retry_after_secs(), Some(36));
+        // Another site, and the same site's pull API, are apart.
+        assert!(l.check_site(2, SiteApi::Management, starter).allowed);
+        let pull = l.check_site(1, SiteApi::Pull, starter);
+        assert!(pull.allowed && pull.remaining == 99 && pull.policy == "pull");
+        // On a bigger plan the site starts afresh.
+        let pro = Quota::parse("1000/hour").unwrap();
+        assert_eq!(l.check_site(1, SiteApi::Management, pro).remaining, 999);
+        clock.advance(Duration::from_secs(36));
+        assert!(l.check_site(1, SiteApi::Management, starter).allowed);
+    }
+
+    #[test]
+    fn quotas_print_as_they_parse() {
+        for q in ["100/hour", "5/s", "60/min"] {
+            assert_eq!(Quota::parse(q).unwrap().to_string(), q);
+        }
+        assert_eq!(Quota::parse("100/hour").unwrap().window(), "hour");
+        assert_eq!(Quota::parse("3/min").unwrap().window(), "minute");
+        let odd = Quota::new(7, Duration::from_secs(90)).unwrap();
+        assert_eq!(
+            (odd.window().as_str(), odd.to_string().as_str()),
+            ("90 seconds", "7/90s")
+        );
+    }
+
+    #[test]
     fn idle_keys_can_be_forgotten() {
         let clock = FakeRelativeClock::default();
         let l = limiter(&clock);
         l.check_user(1, false);
         l.check_ip("10.0.0.1".parse().unwrap());
-        assert_eq!(l.len(), 2);
+        l.check_site(1, SiteApi::Pull, Quota::parse("10/min").unwrap());
+        assert_eq!(l.len(), 3);
         clock.advance(Duration::from_secs(3600));
         l.retain_recent();
         assert!(l.is_empty());

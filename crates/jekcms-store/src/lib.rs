@@ -37,7 +37,7 @@ mod stored_time;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
-pub use accounts::{SiteRecord, UserRecord};
+pub use accounts::{SiteRecord, SiteSettings, UserRecord};
 pub use posts::ImportPost;
 
 /// A SQLite connection whose queries run on the calling thread. Used for reads only: in WAL

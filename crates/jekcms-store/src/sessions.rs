@@ -9,11 +9,11 @@ use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_writ
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use jekcms_auth::SecretHash;
 use jekcms_auth::session::{
     KeyHolder, NewSession, Principal, Rotation, SessionFamily, SessionStore, StoreFailure,
     StoredKey,
 };
+use jekcms_auth::{Plan, SecretHash};
 
 type KeyRow = (
     i64,
@@ -28,7 +28,7 @@ type KeyRow = (
 type PrincipalRow = (
     (i64, Option<i64>, String, StoredTime, Option<StoredTime>),
     (i64, String, String, String),
-    (i64, String, String, bool),
+    (i64, String, String, bool, String),
     Option<(String, Option<StoredTime>, Option<StoredTime>)>,
 );
 
@@ -236,21 +236,24 @@ impl SessionStore for Store {
         user_id: i64,
     ) -> impl Future<Output = Result<Option<KeyHolder>, StoreFailure>> + Send {
         crate::boxed::<Result<Option<KeyHolder>, StoreFailure>>(async move {
-            let row: Option<(String, bool)> = with_conn!(self, conn => {
+            let row: Option<(String, bool, i64, String)> = with_conn!(self, conn => {
                 users::table
                     .inner_join(sites::table.on(sites::id.eq(users::site_id)))
                     .filter(users::id.eq(user_id))
-                    .select((users::role, sites::api_access))
-                    .limit_literal(1).get_result::<(String, bool)>(conn)
+                    .select((users::role, sites::api_access, sites::id, sites::plan))
+                    .limit_literal(1).get_result::<(String, bool, i64, String)>(conn)
                     .await
                     .optional()
                     .map_err(StoreError::from)?
             });
-            Ok(row.and_then(|(role, site_api_access)| {
-                Some(KeyHolder {
-                    role: role.parse().ok()?,
-                    site_api_access,
-                })
+            let Some((role, site_api_access, site_id, plan)) = row else {
+                return Ok(None);
+            };
+            let site_plan = stored_plan(site_id, &plan)?;
+            Ok(role.parse().ok().map(|role| KeyHolder {
+                role,
+                site_api_access,
+                site_plan,
             }))
         })
     }
@@ -270,7 +273,7 @@ impl SessionStore for Store {
                     .select((
                         (sessions::id, sessions::api_key_id, sessions::family, sessions::expires_at, sessions::revoked_at),
                         (users::id, users::name, users::email, users::role),
-                        (sites::id, sites::slug, sites::name, sites::api_access),
+                        (sites::id, sites::slug, sites::name, sites::api_access, sites::plan),
                         (api_keys::public_id, api_keys::expires_at, api_keys::revoked_at).nullable(),
                     ))
                     .limit_literal(1);
@@ -299,7 +302,8 @@ impl SessionStore for Store {
             let Ok(role) = role.parse() else {
                 return Ok(None);
             };
-            let (site_id, site_slug, site_name, site_api_access) = site;
+            let (site_id, site_slug, site_name, site_api_access, plan) = site;
+            let site_plan = stored_plan(site_id, &plan)?;
             Ok(Some(Principal {
                 session_id,
                 family,
@@ -313,7 +317,15 @@ impl SessionStore for Store {
                 site_slug,
                 site_name,
                 site_api_access,
+                site_plan,
             }))
         })
     }
+}
+
+/// A site's stored plan; anything else is a corrupt row (the migration set every old value
+/// to `unlimited`, and the store writes only [`Plan::as_str`]).
+fn stored_plan(site_id: i64, plan: &str) -> Result<Plan, StoreFailure> {
+    plan.parse()
+        .map_err(|_| StoreFailure::Internal(format!("site {site_id} has an unknown plan").into()))
 }

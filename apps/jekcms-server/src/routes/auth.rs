@@ -220,7 +220,13 @@ pub async fn register(
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     let registration = Registration::parse(&body.0)?;
-    let (user, site, pair) = accounts::register(&state.store, &state.tokens, registration).await?;
+    let (user, site, pair) = accounts::register(
+        &state.store,
+        &state.tokens,
+        registration,
+        state.config.default_plan,
+    )
+    .await?;
     let location = format!("/api/v2/users/{}", user.id);
     Ok(respond::no_store(respond::created(
         location,
@@ -328,11 +334,15 @@ pub struct Me {
 pub async fn me(caller: Caller) -> HttpResponse {
     let p = caller.0;
     let now = crate::context::unix_now();
-    let rate_limit = crate::context::rate_limit().map(|d| MeRateLimit {
-        limit: d.quota.requests.get(),
-        remaining: d.remaining,
-        reset: now + d.reset_secs(),
-    });
+    let rate_limits = crate::context::rate_limits();
+    let rate_limit = rate_limits
+        .iter()
+        .find(|d| matches!(d.policy, "key" | "user"))
+        .map(|d| MeRateLimit {
+            limit: d.quota.requests.get(),
+            remaining: d.remaining,
+            reset: now + d.reset_secs(),
+        });
     respond::ok(Me {
         user: MeUser {
             id: p.user_id,

@@ -56,6 +56,8 @@ pub mod posts;
 #[allow(unreachable_pub)]
 pub mod pull;
 #[allow(unreachable_pub)]
+pub mod site;
+#[allow(unreachable_pub)]
 pub mod users;
 #[allow(unreachable_pub)]
 pub mod v1;
@@ -104,6 +106,8 @@ route_list! {
         keys::create_key,
         keys::list_keys,
         keys::revoke_key,
+        site::get_site,
+        site::update_site,
         pull::rotate_keys,
         pull::pull_posts,
         pull::pull_post,

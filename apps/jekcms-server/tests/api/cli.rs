@@ -134,9 +134,14 @@ async fn keys_create_takes_over_no_site(backend: Backend) {
         role: jekcms_auth::Role::Owner,
         password_hash: None,
     };
-    let (registered, _) = jekcms_accounts::AccountStore::register(&store, "Default", owner)
-        .await
-        .unwrap();
+    let (registered, _) = jekcms_accounts::AccountStore::register(
+        &store,
+        "Default",
+        jekcms_auth::Plan::Unlimited,
+        owner,
+    )
+    .await
+    .unwrap();
     assert_ne!(registered.slug, "default");
     // ... so the operator's first key lands in a site of their own.
     let op = run("op@example.com", None, "default").await.unwrap();

@@ -23,4 +23,5 @@ mod pull;
 mod ratelimit;
 mod routes;
 mod secret_key;
+mod sites;
 mod v1;

@@ -6,7 +6,7 @@ use crate::sql::LimitLiteral;
 use crate::{Store, StoreError, naive, with_conn, with_write_conn};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use jekcms_auth::Role;
+use jekcms_auth::{Plan, Role};
 use std::future::Future;
 
 /// A site.
@@ -98,11 +98,22 @@ impl Store {
         })
     }
 
-    /// The site with this slug, created (named `name`) if missing.
+    /// The site with this slug, created (named `name`, plan `unlimited`) if missing.
     pub fn ensure_site(
         &self,
         slug: &str,
         name: &str,
+    ) -> impl Future<Output = Result<SiteRecord, StoreError>> + Send {
+        self.ensure_site_on_plan(slug, name, Plan::Unlimited)
+    }
+
+    /// The site with this slug, created (named `name`, on `plan`) if missing; an existing
+    /// site keeps its plan.
+    pub fn ensure_site_on_plan(
+        &self,
+        slug: &str,
+        name: &str,
+        plan: Plan,
     ) -> impl Future<Output = Result<SiteRecord, StoreError>> + Send {
         let slug = slug.to_owned();
         let name = name.to_owned();
@@ -115,7 +126,7 @@ impl Store {
                     .values((
                         sites::slug.eq(slug),
                         sites::name.eq(name),
-                        sites::plan.eq("unlimited"),
+                        sites::plan.eq(plan.as_str()),
                         sites::api_access.eq(true),
                         sites::created_at.eq(now),
                     ))

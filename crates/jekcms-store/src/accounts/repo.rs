@@ -3,7 +3,9 @@
 use super::rows::{
     KeyTuple, UserTuple, insert_user, keep_an_owner, key_columns, key_from, user_columns, user_from,
 };
+use super::sites::{SiteTuple, apply_site_patch, details_from, load_site_details, site_columns};
 use crate::schema::{api_keys, media, posts, sessions, sites, users};
+use crate::schema::{pull_keys, site_cors_origins};
 use crate::sql::LimitLiteral;
 use crate::{Store, StoreError, UniqueKey, naive, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, Utc};
@@ -11,8 +13,9 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jekcms_accounts::model::{NewApiKey, NewUser, UserChange};
 use jekcms_accounts::repo::{AccountStore, KeyScope, LoginRecord};
-use jekcms_accounts::{AccountError, ApiKey, Site, User};
-use jekcms_auth::Role;
+use jekcms_accounts::site::SitePatch;
+use jekcms_accounts::{AccountError, ApiKey, Site, SiteDetails, User};
+use jekcms_auth::{Plan, Role};
 use std::future::Future;
 
 /// Attempts of a registration whose site slug was taken by a concurrent one.
@@ -22,6 +25,7 @@ impl AccountStore for Store {
     fn register(
         &self,
         site_name: &str,
+        plan: Plan,
         owner: NewUser,
     ) -> impl Future<Output = Result<(Site, User), AccountError>> + Send {
         let site_name = site_name.to_owned();
@@ -59,7 +63,7 @@ impl AccountStore for Store {
                         .values((
                             sites::slug.eq(&slug),
                             sites::name.eq(site_name),
-                            sites::plan.eq("unlimited"),
+                            sites::plan.eq(plan.as_str()),
                             sites::api_access.eq(true),
                             sites::created_at.eq(now),
                         ))
@@ -90,6 +94,28 @@ impl AccountStore for Store {
                     .map_err(StoreError::from)?
             });
             Ok(Site { id, slug, name })
+        })
+    }
+
+    fn site_details(
+        &self,
+        site_id: i64,
+    ) -> impl Future<Output = Result<SiteDetails, AccountError>> + Send {
+        crate::boxed::<Result<SiteDetails, AccountError>>(async move {
+            Ok(with_conn!(self, conn => load_site_details!(conn, site_id)?))
+        })
+    }
+
+    fn update_site(
+        &self,
+        site_id: i64,
+        patch: SitePatch,
+    ) -> impl Future<Output = Result<SiteDetails, AccountError>> + Send {
+        crate::boxed::<Result<SiteDetails, AccountError>>(async move {
+            Ok(with_write_txn!(self, SiteDetails, conn => {
+                apply_site_patch!(conn, site_id, &patch)?;
+                load_site_details!(conn, site_id)
+            })?)
         })
     }
 
@@ -434,7 +460,10 @@ mod tests {
             role: Role::Editor,
             password_hash: None,
         };
-        let (site, owner) = store.register("Blog", user("a@example.com")).await.unwrap();
+        let (site, owner) = store
+            .register("Blog", jekcms_auth::Plan::Unlimited, user("a@example.com"))
+            .await
+            .unwrap();
 
         // The email: on create and on update, exactly as before.
         match store.create_user(site.id, user("a@example.com")).await {
@@ -507,7 +536,7 @@ mod tests {
         let registered = futures_util::future::join_all(
             names
                 .iter()
-                .map(|email| store.register("Race", user(email))),
+                .map(|email| store.register("Race", jekcms_auth::Plan::Unlimited, user(email))),
         )
         .await;
         let mut slugs: Vec<String> = registered
