@@ -6,7 +6,7 @@
 # BENCH_SKIP_BOUND=1, BENCH_STORES ("sqlite postgres"), JEKCMS_TEST_POSTGRES_URL (admin URL
 # for a scratch db), BENCH_ONLY=issue5 (only the v1-versus-v2 pages and the bulk import of
 # issue #5), BENCH_ONLY=gzip (only the list and get-by-id pages plain, gzipped and through
-# Node's fetch, issue #14).
+# Node's fetch, issue #14), BENCH_ONLY=pull (the pull API against the management list, #16).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -92,6 +92,7 @@ wrk_run() { # connections url token
   local script=() auth=(-H "Authorization: Bearer $token") extra=()
   [ -n "${WRK_SCRIPT:-}" ] && script=(-s "$WRK_SCRIPT")
   [ -n "${WRK_HEADER:-}" ] && extra=(-H "$WRK_HEADER")
+  [ -n "${WRK_HEADER2:-}" ] && extra+=(-H "$WRK_HEADER2")
   # v1 authenticates with the key pair itself (V1_KEY / V1_SECRET), not a bearer token.
   [ -n "${V1_KEY:-}" ] && auth=(-H "X-API-Key: $V1_KEY" -H "X-API-Secret: $V1_SECRET")
   wrk -t"$threads" -c"$c" -d"${secs}s" --latency "${script[@]}" "${auth[@]}" "${extra[@]}" "$url" > "$out/wrk.txt"
@@ -203,7 +204,7 @@ PY
   scenario() { # name connections path   (WRK_SCRIPT, WRK_HEADER, BENCH_* pass through the environment)
     : > "$log"
     if [ -n "${BENCH_FETCH:-}" ]; then
-      read -r p50 p99 rps < <(node "$root/scripts/fetch-bench.mjs" "$base$3" "$token" "$2" "$secs")
+      read -r p50 p99 rps < <(node "$root/scripts/fetch-bench.mjs" "$base$3" "${BENCH_FETCH_KEY:-$token}" "$2" "$secs")
     else
       read -r p50 p99 rps < <(BENCH_TOKEN=${BENCH_TOKEN:-} wrk_run "$2" "$base$3" "$token")
     fi
@@ -230,10 +231,49 @@ PY
       gzip_scenarios "$c"
     done
   fi
+  # Issue #16: the pull API (cached pages, revalidations, the first page with the cache off)
+  # beside the management list in the same run; the cache's hit rate from /metrics.
+  if [ -z "${BENCH_ONLY:-}" ] || [ "${BENCH_ONLY:-}" = pull ]; then
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    start_server JEKCMS_METRICS=true
+    site_id=$(curl -sf "$base/api/v2/me" -H "Authorization: Bearer $token" | jq -r .data.site.id)
+    pk=$(curl -sf -X POST "$base/api/v2/sites/$site_id/rotate-keys" -H "Authorization: Bearer $token" \
+      -H 'Content-Type: application/json' -d '{}' | jq -r .data.new_api_key)
+    pull_etag=$(curl -sf -o /dev/null -D - "$base/api/v2/pull/posts" -H "X-API-Key: $pk" \
+      | tr -d '\r' | sed -n 's/^etag: //Ip')
+    [ -n "$pull_etag" ] || { echo "the pull list has no ETag" >&2; exit 1; }
+    some_slug=$(curl -sf "$base/api/v2/pull/posts?limit=1&fields=slug" -H "X-API-Key: $pk" | jq -r '.data[0].slug')
+    for c in 1 32; do
+      scenario "management list, first page (limit 20)" "$c" "/api/v2/posts"
+      WRK_HEADER="X-API-Key: $pk" scenario "pull list, first page (cached)" "$c" "/api/v2/pull/posts"
+      WRK_HEADER="X-API-Key: $pk" WRK_HEADER2="If-None-Match: $pull_etag" \
+        scenario "pull list, If-None-Match (304)" "$c" "/api/v2/pull/posts"
+      WRK_HEADER="X-API-Key: $pk" WRK_HEADER2="$gzip" scenario "pull list, gzip (cached)" "$c" "/api/v2/pull/posts"
+      BENCH_FETCH=1 BENCH_FETCH_KEY=$pk scenario "pull list, Node fetch (gzip, cached)" "$c" "/api/v2/pull/posts"
+      WRK_HEADER="X-API-Key: $pk" scenario "pull post by slug (cached)" "$c" "/api/v2/pull/posts/$some_slug"
+    done
+    stats=$(curl -sf "$base/metrics")
+    hits=$(echo "$stats" | awk '$1=="jekcms_pull_cache_hits_total"{print $2}')
+    misses=$(echo "$stats" | awk '$1=="jekcms_pull_cache_misses_total"{print $2}')
+    cache_bytes=$(echo "$stats" | awk '$1=="jekcms_pull_cache_bytes"{print $2}')
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    # The first (cold) page: every request built from the database, as after a write.
+    start_server JEKCMS_PULL_CACHE_BYTES=0
+    for c in 1 32; do
+      scenario "management list, first page (limit 20)" "$c" "/api/v2/posts"
+      WRK_HEADER="X-API-Key: $pk" scenario "pull list, first page, cache off (cold)" "$c" "/api/v2/pull/posts"
+    done
+    echo "" >> "$results"
+    echo "Pull cache on $store: $hits hits, $misses misses (hit rate $(awk -v h="$hits" -v m="$misses" 'BEGIN{ if (h+m>0) printf "%.4f", h/(h+m); else print "n/a"}')), ${cache_bytes} bytes held (bound: 64 MiB by default)" | tee -a "$results"
+    echo "" >> "$results"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    start_server
+    phase "$store: pull scenarios done"
+  fi
   # Issue #5: v1 offset pages, to read against the v2 cursor pages at the same depths below
   # (per_page 20: page 501 starts at row 10,000, page 5000 at row 99,980).
   v1_key=$(echo "$creds" | jq -r .api_key); v1_secret=$(echo "$creds" | jq -r .api_secret)
-  if [ "${BENCH_ONLY:-}" != gzip ]; then
+  if [ "${BENCH_ONLY:-}" != gzip ] && [ "${BENCH_ONLY:-}" != pull ]; then
     V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=1 (per_page 20)" 1 "/api/v1/posts?page=1&per_page=20"
     V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=501 (depth 10,000)" 1 "/api/v1/posts?page=501&per_page=20"
     V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=5000 (depth 99,980)" 1 "/api/v1/posts?page=5000&per_page=20"
@@ -294,7 +334,7 @@ PY
   phase "$store: wrk scenarios done"
   rss_kb=${rss_kb:-$(awk '/VmHWM/{print $2}' "/proc/$pid/status")}
   # BENCH_ONLY=gzip: no bulk import.
-  if [ "${BENCH_ONLY:-}" != gzip ]; then
+  if [ "${BENCH_ONLY:-}" != gzip ] && [ "${BENCH_ONLY:-}" != pull ]; then
     # 10,000 posts through 100 bulk calls of 100 (1 KB bodies, 2 tags each) into a fresh
     # site of the same database, one after another on one keep-alive connection.
     import_creds=$("$bin" keys create --user importer@example.com --site import --json)

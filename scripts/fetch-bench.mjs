@@ -3,13 +3,14 @@
 // reads the whole body (fetch decompresses gzip) before the next request; undici keeps
 // one keep-alive connection per loop. Prints "p50_ms p99_ms req_per_s", as bench.sh's wrk_run.
 //
-//   node scripts/fetch-bench.mjs URL TOKEN CONNECTIONS SECONDS
+//   node scripts/fetch-bench.mjs URL TOKEN|PULL_KEY CONNECTIONS SECONDS
 const [url, token, connections, seconds] = process.argv.slice(2);
 if (!url || !token || !connections || !seconds) {
   console.error("usage: fetch-bench.mjs URL TOKEN CONNECTIONS SECONDS");
   process.exit(2);
 }
-const headers = { Authorization: `Bearer ${token}` };
+// A pull key (pk_…) goes in X-API-Key; anything else is a bearer token.
+const headers = token.startsWith("pk_") ? { "X-API-Key": token } : { Authorization: `Bearer ${token}` };
 const latencies = [];
 const failures = new Map();
 

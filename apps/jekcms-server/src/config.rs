@@ -80,6 +80,8 @@ pub struct Config {
     pub pull_max_age: Duration,
     /// `JEKCMS_PULL_CACHE_BYTES`: the in-process pull page cache's bound (0: off).
     pub pull_cache_bytes: u64,
+    /// `JEKCMS_CORS_ORIGINS`: origins allowed to call all of `/api/v2` from a browser.
+    pub cors_origins: crate::cors::CorsOrigins,
 }
 
 /// The per-site quotas of each plan (API.md §8), Blogree's numbers unless configured.
@@ -194,6 +196,7 @@ pub const VARIABLES: &[&str] = &[
     "JEKCMS_METRICS_BIND",
     "JEKCMS_PULL_MAX_AGE",
     "JEKCMS_PULL_CACHE_BYTES",
+    "JEKCMS_CORS_ORIGINS",
 ];
 
 /// How log lines are written (`JEKCMS_LOG_FORMAT`).
@@ -412,6 +415,10 @@ impl Config {
             )?,
             pull_max_age: secs("JEKCMS_PULL_MAX_AGE", 60, 0..=31_536_000)?,
             pull_cache_bytes: count("JEKCMS_PULL_CACHE_BYTES", 64 * 1024 * 1024, 0)?,
+            cors_origins: crate::cors::CorsOrigins::parse(
+                &val("JEKCMS_CORS_ORIGINS").unwrap_or_default(),
+            )
+            .map_err(|m| err("JEKCMS_CORS_ORIGINS", &m))?,
             db_timeouts: DbTimeouts {
                 connect: secs("JEKCMS_DB_CONNECT_TIMEOUT", 5, 1..=86_400)?,
                 acquire: secs("JEKCMS_DB_ACQUIRE_TIMEOUT", 5, 1..=86_400)?,

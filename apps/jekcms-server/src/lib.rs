@@ -22,6 +22,7 @@ pub mod compress;
 pub mod conditional;
 pub mod config;
 pub mod context;
+pub mod cors;
 pub mod errors;
 pub mod extract;
 pub mod idempotent;
@@ -87,6 +88,7 @@ pub fn build_app(
         .wrap(body_deadline)
         .wrap(actix_web::middleware::from_fn(compress::gzip_responses))
         .wrap(actix_web::middleware::from_fn(conditional::conditional_get))
+        .wrap(actix_web::middleware::from_fn(cors::cors))
         .wrap(context::RequestContext)
 }
 

@@ -31,6 +31,12 @@ pub const POOL_MAX: &str = "jekcms_db_pool_max";
 pub const RATE_LIMITED: &str = "jekcms_rate_limit_rejections_total";
 /// Responses replayed for a repeated `Idempotency-Key` (counter).
 pub const IDEMPOTENCY_REPLAYS: &str = "jekcms_idempotency_replays_total";
+/// Pull pages answered from the in-process cache (counter, set at scrape time).
+pub const PULL_CACHE_HITS: &str = "jekcms_pull_cache_hits_total";
+/// Pull pages the cache did not hold, or held no longer exact (counter, set at scrape time).
+pub const PULL_CACHE_MISSES: &str = "jekcms_pull_cache_misses_total";
+/// Bytes the pull cache holds (gauge).
+pub const PULL_CACHE_BYTES: &str = "jekcms_pull_cache_bytes";
 /// `1`, labelled with the server's version (gauge).
 pub const BUILD_INFO: &str = "jekcms_build_info";
 
@@ -102,6 +108,15 @@ fn describe() {
         IDEMPOTENCY_REPLAYS,
         "Responses replayed for a repeated Idempotency-Key"
     );
+    describe_counter!(
+        PULL_CACHE_HITS,
+        "Pull pages answered from the in-process cache"
+    );
+    describe_counter!(
+        PULL_CACHE_MISSES,
+        "Pull pages the cache did not hold or that were no longer exact"
+    );
+    describe_gauge!(PULL_CACHE_BYTES, "Bytes the pull page cache holds");
     describe_gauge!(
         BUILD_INFO,
         "Always 1; the version label names the running build"
@@ -163,6 +178,12 @@ pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
         gauge(POOL_WAITING).set(pool.waiting as f64);
         gauge(POOL_MAX).set(pool.max as f64);
     }
+    // The cache counts for itself (two relaxed atomic adds per request); the exporter is
+    // told at scrape time.
+    let (hits, misses) = state.pull_cache.counts();
+    metrics::counter!(PULL_CACHE_HITS).absolute(hits);
+    metrics::counter!(PULL_CACHE_MISSES).absolute(misses);
+    metrics::gauge!(PULL_CACHE_BYTES).set(state.pull_cache.weight() as f64);
     HttpResponse::Ok()
         .insert_header((
             CONTENT_TYPE,

@@ -10,7 +10,7 @@ use crate::errors::AppError;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use jekcms_auth::{CredentialFamily, SecretHash};
@@ -67,6 +67,7 @@ impl FromRequest for PullCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let key = pull_key(req);
+        let req = req.clone();
         Box::pin(async move {
             let state = state
                 .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
@@ -91,6 +92,30 @@ impl FromRequest for PullCaller {
                     ErrorCode::LicenseRequired,
                     "this site's license does not include API access",
                 ));
+            }
+            // The site's pull quota (its plan's), shared by every key and instance.
+            crate::extract::check_site_quota(
+                &state,
+                site.site_id,
+                site.plan,
+                jekcms_ratelimit::SiteApi::Pull,
+            )
+            .await?;
+            // A cross-origin call from an origin the deployment does not allow everywhere:
+            // the key's site may list it (cors.rs reads the mark).
+            let origin = req
+                .headers()
+                .get(header::ORIGIN)
+                .and_then(|v| v.to_str().ok())
+                .filter(|o| !state.config.cors_origins.allows(o))
+                .map(str::to_owned);
+            if let Some(origin) = origin
+                && state
+                    .store
+                    .site_lists_origin(Some(site.site_id), &origin)
+                    .await?
+            {
+                req.extensions_mut().insert(crate::cors::SiteOrigin);
             }
             Ok(PullCaller { site, now })
         })

@@ -317,8 +317,8 @@ pub struct PullSite {
     pub site_id: i64,
     /// Its license: false answers 402.
     pub api_access: bool,
-    /// Its plan's name (the app maps it to the pull quota).
-    pub plan: String,
+    /// Its plan (the app maps it to the pull quota).
+    pub plan: jekcms_auth::Plan,
     /// Bumped by every write to the site's posts or media.
     pub content_version: i64,
     /// The earliest `published_at` after the time asked about among the site's published
@@ -358,6 +358,14 @@ pub trait PullRepository: Send + Sync {
         now: DateTime<Utc>,
         previous_valid_until: Option<DateTime<Utc>>,
     ) -> impl Future<Output = Result<i64, ContentError>> + Send;
+
+    /// Whether site `site_id` lists `origin` among its front ends' origins, or with `None`,
+    /// whether any site does (a CORS preflight carries no key).
+    fn site_lists_origin(
+        &self,
+        site_id: Option<i64>,
+        origin: &str,
+    ) -> impl Future<Output = Result<bool, ContentError>> + Send;
 
     /// The site's content version.
     fn content_version(

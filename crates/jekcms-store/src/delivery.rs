@@ -7,7 +7,7 @@
 //! request tells, and a write is answered only after its transaction, bump included, has
 //! committed.
 
-use crate::schema::{posts, pull_keys, sites};
+use crate::schema::{posts, pull_keys, site_cors_origins, sites};
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -78,15 +78,19 @@ impl PullRepository for Store {
                     .optional()
                     .map_err(StoreError::from)?
             });
-            Ok(row.map(
-                |(site_id, api_access, plan, content_version, next)| PullSite {
-                    site_id,
-                    api_access,
-                    plan,
-                    content_version,
-                    next_scheduled: next.map(utc),
-                },
-            ))
+            let Some((site_id, api_access, plan, content_version, next)) = row else {
+                return Ok(None);
+            };
+            let plan = plan
+                .parse()
+                .map_err(|_| StoreError::Encode(format!("site {site_id} has an unknown plan")))?;
+            Ok(Some(PullSite {
+                site_id,
+                api_access,
+                plan,
+                content_version,
+                next_scheduled: next.map(utc),
+            }))
         })
     }
 
@@ -141,6 +145,27 @@ impl PullRepository for Store {
                 Ok(id)
             })?;
             Ok(id)
+        })
+    }
+
+    fn site_lists_origin(
+        &self,
+        site_id: Option<i64>,
+        origin: &str,
+    ) -> impl Future<Output = Result<bool, ContentError>> + Send {
+        let origin = origin.to_owned();
+        crate::boxed::<Result<bool, ContentError>>(async move {
+            let found = with_conn!(self, conn => {
+                let mut q = site_cors_origins::table
+                    .filter(site_cors_origins::origin.eq(origin))
+                    .select(site_cors_origins::site_id)
+                    .into_boxed();
+                if let Some(site_id) = site_id {
+                    q = q.filter(site_cors_origins::site_id.eq(site_id));
+                }
+                q.first::<i64>(conn).await.optional().map_err(StoreError::from)?
+            });
+            Ok(found.is_some())
         })
     }
 

@@ -10,6 +10,7 @@ mod backup;
 mod bulk;
 mod caching;
 mod cli;
+mod cors;
 mod errors;
 mod faults;
 mod idempotency;

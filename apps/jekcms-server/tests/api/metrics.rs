@@ -117,7 +117,28 @@ async fn one_series_per_route_template(backend: Backend) {
     let t = app.owner().await;
     let route = [("route", "/api/v2/posts/{id}"), ("method", "GET")];
     let not_found = [route[0], route[1], ("status", "404")];
+    let pk = app
+        .post(
+            &format!("/api/v2/sites/{}/rotate-keys", t.site_id),
+            &t.access,
+            serde_json::json!({}),
+        )
+        .await
+        .expect(200)["data"]["new_api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..3 {
+        let req = actix_web::test::TestRequest::get()
+            .uri("/api/v2/pull/posts")
+            .insert_header(("x-api-key", pk.as_str()));
+        app.call(req).await.expect(200);
+    }
     let before = scrape(&app).await;
+    // The pull cache: the first page made once (a miss), then served twice from memory.
+    assert!(total(&before, "jekcms_pull_cache_hits_total", &[]) >= 2.0);
+    assert!(total(&before, "jekcms_pull_cache_misses_total", &[]) >= 1.0);
+    assert!(total(&before, "jekcms_pull_cache_bytes", &[]) > 0.0);
     app.get("/api/v2/posts/123", &t.access)
         .await
         .expect_error(404, "NOT_FOUND");

@@ -263,3 +263,53 @@ both_stores! {
         pull(&app, &key, "/api/v2/pull/posts", &[]).await.expect(200);
     }
 }
+
+/// The pull quota of a site's plan: per site (every key of it, every instance), its own
+/// bucket beside the management quota, described in the rate-limit headers.
+async fn the_pull_quota_is_the_sites(backend: jekcms_store::Backend) {
+    use jekcms_auth::Plan;
+    use jekcms_ratelimit::SiteQuotas;
+    let Some(app) = TestApp::new(backend, |c| {
+        c.plans.starter = SiteQuotas::parse("1000/hour,5/hour").unwrap();
+    })
+    .await
+    else {
+        return eprintln!("skipped: JEKCMS_TEST_POSTGRES_URL is not set");
+    };
+    let owner = app.owner().await;
+    let first = pull_key(&app, &owner).await;
+    app.state
+        .store
+        .set_site_plan(owner.site_id, Plan::Starter)
+        .await
+        .unwrap();
+    let r = pull(&app, &first, "/api/v2/pull/posts", &[]).await;
+    r.expect(200);
+    assert_eq!(r.header("ratelimit-policy"), Some("\"pull\";q=5;w=3600"));
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("4"));
+    // A second key (inside an overlap) draws from the same bucket, and so does a cached page.
+    let second = rotate(&app, &owner, json!({"overlap_seconds": 60})).await["new_api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for key in [&first, &second, &first, &second] {
+        pull(&app, key, "/api/v2/pull/posts", &[]).await.expect(200);
+    }
+    let refused = pull(&app, &second, "/api/v2/pull/posts", &[]).await;
+    let v = refused.expect_error(429, "RATE_LIMITED");
+    assert!(v["errors"][0]["message"].as_str().unwrap().contains("pull"));
+    assert!(refused.header("retry-after").is_some());
+    // The management API has its own quota, untouched.
+    app.get("/api/v2/posts", &owner.access).await.expect(200);
+}
+
+mod the_pull_quota_is_the_sites {
+    #[actix_web::test]
+    async fn sqlite() {
+        super::the_pull_quota_is_the_sites(jekcms_store::Backend::Sqlite).await;
+    }
+    #[actix_web::test]
+    async fn postgres() {
+        super::the_pull_quota_is_the_sites(jekcms_store::Backend::Postgres).await;
+    }
+}
