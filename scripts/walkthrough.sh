@@ -34,9 +34,12 @@ migration_checks='
       test "$(curl -s -o /dev/null -w "%{http_code}" "$BASE/api/v2/posts/$ID" -H "Authorization: Bearer $ACCESS")" = 404
       rm -f "$EXPORT"'
 
-# docs/api.md: the retried create made one post, the walk saw all four, the old ETag is stale.
+# docs/api.md: the retried create made one post, the walk saw all four, the old ETag is stale;
+# the pull API shows the one published post (the bulk-imported three are drafts) by its slug.
 api_checks='
       test "$(curl -sf "$BASE/api/v2/posts?limit=1&include=total" -H "$AUTH" | jq .meta.total)" = 4
+      test "$SLUG" = hello-api
+      test "$(curl -sf "$BASE/api/v2/pull/posts?include=total" -H "X-API-Key: $PULL_KEY" | jq .meta.total)" = 1
       test "$SEEN" = 4
       test "$(curl -s -o /dev/null -w "%{http_code}" -X PATCH "$BASE/api/v2/posts/$ID" -H "$AUTH" -H "If-Match: $ETAG" -H "Content-Type: application/json" -d "{}")" = 412'
 
@@ -49,7 +52,7 @@ run_leg() { # name database-url script checks
     bash -euo pipefail -c "$script
       $checks") || { echo "walk-through failed on $name"; cat "$log"; stop_server; exit 1; }
   stop_server
-  if grep -qE 'v4\.local\.|rf_[0-9A-Za-z]{10}|sk_[0-9A-Za-z]{10}' "$log"; then
+  if grep -qE 'v4\.local\.|rf_[0-9A-Za-z]{10}|sk_[0-9A-Za-z]{10}|pk_[0-9A-Za-z]{10}|whsec_[0-9A-Za-z]{10}' "$log"; then
     echo "a token or secret reached the server log on $name"; exit 1
   fi
   echo "$out"
