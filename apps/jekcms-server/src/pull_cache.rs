@@ -42,9 +42,110 @@ pub struct CachedPage {
     pub etag: String,
     /// When the page stops being exact: the next scheduled publication it did not show.
     pub fresh_until: Option<DateTime<Utc>>,
+    /// Its gzip form, made on the first request that accepts gzip (`None`: not worth it).
+    gzipped: std::sync::OnceLock<Option<Gzipped>>,
+}
+
+/// A page compressed once, around the request id: a gzip header and the head's deflate
+/// blocks (flushed to a byte boundary), then per request a stored block holding the request
+/// id, then the tail's deflate blocks (the last one final) and the trailer. Deflate blocks
+/// made separately may follow one another once the first stream ends on a byte boundary;
+/// the trailer's CRC-32 is combined from the three parts' CRCs. Browsers and Node's
+/// `fetch` ask for gzip on every request: this keeps a cached page from being compressed
+/// again for each of them.
+#[derive(Debug)]
+struct Gzipped {
+    head: Bytes,
+    tail: Bytes,
+    head_crc: crc32fast::Hasher,
+    tail_crc: crc32fast::Hasher,
+    plain_len: usize,
+}
+
+impl Gzipped {
+    fn of(head: &[u8], tail: &[u8]) -> Option<Self> {
+        use flate2::{Compress, Compression, FlushCompress};
+        let deflate = |input: &[u8], flush: FlushCompress| -> Option<Vec<u8>> {
+            let mut c = Compress::new(Compression::new(crate::compress::LEVEL), false);
+            let mut out = Vec::with_capacity(input.len() / 2 + 128);
+            loop {
+                let consumed = usize::try_from(c.total_in()).ok()?;
+                let status = c.compress_vec(&input[consumed..], &mut out, flush).ok()?;
+                let done = usize::try_from(c.total_in()).ok()? == input.len();
+                match status {
+                    flate2::Status::StreamEnd => return Some(out),
+                    _ if done && flush != FlushCompress::Finish && out.len() < out.capacity() => {
+                        return Some(out);
+                    }
+                    _ => out.reserve(out.capacity().max(1024)),
+                }
+            }
+        };
+        // The gzip header (RFC 1952): deflate, no name or time, unknown OS.
+        let mut gz_head = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+        gz_head.extend(deflate(head, FlushCompress::Sync)?);
+        let gz_tail = deflate(tail, FlushCompress::Finish)?;
+        let plain_len = head.len() + tail.len();
+        if gz_head.len() + gz_tail.len() + 64 >= plain_len {
+            return None;
+        }
+        let crc = |bytes: &[u8]| {
+            let mut h = crc32fast::Hasher::new();
+            h.update(bytes);
+            h
+        };
+        Some(Self {
+            head_crc: crc(head),
+            tail_crc: crc(tail),
+            head: Bytes::from(gz_head),
+            tail: Bytes::from(gz_tail),
+            plain_len,
+        })
+    }
+
+    fn body(&self, request_id: &str) -> Option<Bytes> {
+        let id = request_id.as_bytes();
+        let len = u16::try_from(id.len()).ok()?;
+        let mut crc = self.head_crc.clone();
+        crc.update(id);
+        crc.combine(&self.tail_crc);
+        let total = self.plain_len + id.len();
+        let mut body =
+            BytesMut::with_capacity(self.head.len() + 5 + id.len() + self.tail.len() + 8);
+        body.extend_from_slice(&self.head);
+        // A stored block, not final: its 3 header bits, padding to the byte, LEN, NLEN.
+        body.extend_from_slice(&[0]);
+        body.extend_from_slice(&len.to_le_bytes());
+        body.extend_from_slice(&(!len).to_le_bytes());
+        body.extend_from_slice(id);
+        body.extend_from_slice(&self.tail);
+        body.extend_from_slice(&crc.finalize().to_le_bytes());
+        body.extend_from_slice(&(total as u32).to_le_bytes());
+        Some(body.freeze())
+    }
 }
 
 impl CachedPage {
+    /// A page of `head` and `tail` (see [`split_at_request_id`]).
+    pub fn new(head: Bytes, tail: Bytes, fresh_until: Option<DateTime<Utc>>) -> Self {
+        Self {
+            etag: etag_of(&head, &tail),
+            head,
+            tail,
+            fresh_until,
+            gzipped: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The body gzipped, with `request_id` in its place; `None` when the page does not
+    /// shrink enough to be worth it.
+    pub fn gzip_body(&self, request_id: &str) -> Option<Bytes> {
+        self.gzipped
+            .get_or_init(|| Gzipped::of(&self.head, &self.tail))
+            .as_ref()?
+            .body(request_id)
+    }
+
     /// Whether the page may be served at `now`.
     pub fn is_fresh(&self, now: DateTime<Utc>) -> bool {
         self.fresh_until.is_none_or(|t| now < t)
@@ -176,12 +277,7 @@ mod tests {
             "meta": {"request_id": REQUEST_ID_MARK},
         });
         let (head, tail) = split_at_request_id(serde_json::to_vec(&envelope).unwrap()).unwrap();
-        let page = CachedPage {
-            etag: etag_of(&head, &tail),
-            head,
-            tail,
-            fresh_until: None,
-        };
+        let page = CachedPage::new(head, tail, None);
         let body: serde_json::Value = serde_json::from_slice(&page.body("abc")).unwrap();
         assert_eq!(body["meta"]["request_id"], "abc");
         assert_eq!(body["data"][0]["title"], REQUEST_ID_MARK);
@@ -189,14 +285,42 @@ mod tests {
     }
 
     #[test]
+    fn the_gzip_form_is_one_valid_stream_for_every_request_id() {
+        use std::io::Read;
+        let posts: Vec<_> = (0..40)
+            .map(|i| serde_json::json!({"id": i, "title": format!("Post number {i}"), "tags": ["rust", "cms"]}))
+            .collect();
+        let envelope = serde_json::json!({"data": posts, "meta": {"request_id": REQUEST_ID_MARK}});
+        let plain_len = serde_json::to_vec(&envelope).unwrap().len();
+        let (head, tail) = split_at_request_id(serde_json::to_vec(&envelope).unwrap()).unwrap();
+        let page = CachedPage::new(head, tail, None);
+        for id in ["a", "5f0c2a9e41d7b3c86a1e0f47", &"x".repeat(64)] {
+            let gz = page.gzip_body(id).unwrap();
+            assert!(gz.len() < plain_len / 3, "{} of {plain_len}", gz.len());
+            let mut back = Vec::new();
+            // GzDecoder checks the CRC-32 and the length of the trailer.
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, page.body(id));
+        }
+        // A tiny page is not worth it.
+        let (head, tail) = split_at_request_id(
+            serde_json::to_vec(&serde_json::json!({"meta": {"request_id": REQUEST_ID_MARK}}))
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(CachedPage::new(head, tail, None).gzip_body("a").is_none());
+    }
+
+    #[test]
     fn pages_expire_at_the_next_scheduled_publication() {
         let now = jekcms_content::now();
-        let page = CachedPage {
-            head: Bytes::new(),
-            tail: Bytes::new(),
-            etag: String::new(),
-            fresh_until: Some(now + chrono::Duration::seconds(1)),
-        };
+        let page = CachedPage::new(
+            Bytes::new(),
+            Bytes::new(),
+            Some(now + chrono::Duration::seconds(1)),
+        );
         assert!(page.is_fresh(now));
         assert!(!page.is_fresh(now + chrono::Duration::seconds(1)));
     }
@@ -211,12 +335,7 @@ mod tests {
                 content_version: i,
                 request: "/api/v2/pull/posts".into(),
             };
-            let page = CachedPage {
-                head: Bytes::from(vec![b'x'; 4096]),
-                tail: Bytes::new(),
-                etag: String::new(),
-                fresh_until: None,
-            };
+            let page = CachedPage::new(Bytes::from(vec![b'x'; 4096]), Bytes::new(), None);
             cache.insert(key.clone(), Arc::new(page));
             assert!(cache.get(&key, now).is_some());
         }
@@ -230,12 +349,7 @@ mod tests {
         };
         off.insert(
             key.clone(),
-            Arc::new(CachedPage {
-                head: Bytes::new(),
-                tail: Bytes::new(),
-                etag: String::new(),
-                fresh_until: None,
-            }),
+            Arc::new(CachedPage::new(Bytes::new(), Bytes::new(), None)),
         );
         assert!(off.get(&key, now).is_none());
     }

@@ -9,12 +9,12 @@ use crate::context;
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonPayload, query_pairs};
 use crate::pull_auth::PullCaller;
-use crate::pull_cache::{CachedPage, PageKey, REQUEST_ID_MARK, etag_of, split_at_request_id};
+use crate::pull_cache::{CachedPage, PageKey, REQUEST_ID_MARK, split_at_request_id};
 use crate::respond;
 use crate::schemas::ErrorBody;
 use crate::state::AppState;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, post, web};
 use jekcms_auth::CredentialFamily;
 use jekcms_content::page::{ListRequest, Params};
 use jekcms_content::pull::{self, PullFields, PullItem, PullListQuery};
@@ -240,12 +240,7 @@ fn keep<T: Serialize>(
     let (head, tail) = split_at_request_id(body).ok_or_else(|| {
         AppError::internal(&std::io::Error::other("the request id mark is missing"))
     })?;
-    let page = Arc::new(CachedPage {
-        etag: etag_of(&head, &tail),
-        head,
-        tail,
-        fresh_until: caller.site.next_scheduled,
-    });
+    let page = Arc::new(CachedPage::new(head, tail, caller.site.next_scheduled));
     state.pull_cache.insert(key, page.clone());
     Ok(page)
 }
@@ -257,12 +252,22 @@ fn send(req: &HttpRequest, state: &AppState, page: &CachedPage) -> HttpResponse 
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| jekcms_content::service::etag_none_match_hits(v, &page.etag));
+    let request_id = context::request_id();
+    let gzip = !not_modified
+        && crate::compress::accepts_gzip(req.get_header::<header::AcceptEncoding>().as_ref());
     let mut res = if not_modified {
         HttpResponse::NotModified().finish()
+    } else if let Some(body) = gzip.then(|| page.gzip_body(&request_id)).flatten() {
+        // Compressed once per page, not once per request (compress.rs leaves it alone).
+        HttpResponse::Ok()
+            .content_type(header::ContentType::json())
+            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .insert_header((header::VARY, "accept-encoding"))
+            .body(body)
     } else {
         HttpResponse::Ok()
             .content_type(header::ContentType::json())
-            .body(page.body(&context::request_id()))
+            .body(page.body(&request_id))
     };
     let headers = res.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&page.etag) {
@@ -275,11 +280,8 @@ fn send(req: &HttpRequest, state: &AppState, page: &CachedPage) -> HttpResponse 
         headers.insert(header::CACHE_CONTROL, v);
     }
     // A shared cache must keep one copy per key (two sites' front ends may call through
-    // one CDN) and per origin (the CORS headers differ).
-    headers.insert(
-        header::VARY,
-        HeaderValue::from_static("X-API-Key, Origin, Accept-Encoding"),
-    );
+    // one CDN) and per origin (the CORS headers differ); compression adds Accept-Encoding.
+    headers.append(header::VARY, HeaderValue::from_static("X-API-Key, Origin"));
     res
 }
 

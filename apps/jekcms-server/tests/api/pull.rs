@@ -144,7 +144,8 @@ both_stores! {
     async fn etags_revalidate_and_writes_are_seen_by_every_instance(app) {
         let owner = app.owner().await;
         let key = pull_key(&app, &owner).await;
-        let post = app.create_post(&owner.access, json!({"title": "One", "slug": "one", "status": "published"})).await;
+        // A body long enough to be worth compressing.
+        let post = app.create_post(&owner.access, json!({"title": "One", "slug": "one", "status": "published", "body": "All work and no play. ".repeat(100)})).await;
         let b = app.another_instance().await;
 
         let first = pull(&b, &key, "/api/v2/pull/posts", &[]).await;
@@ -162,6 +163,18 @@ both_stores! {
         assert_eq!(third.json()["meta"]["request_id"], third.header("x-request-id").unwrap());
         assert_ne!(third.json()["meta"]["request_id"], first.json()["meta"]["request_id"]);
 
+        // Browsers and Node's fetch ask for gzip: the page is compressed once, and each
+        // answer still carries its own request id.
+        for _ in 0..2 {
+            let gz = pull(&b, &key, "/api/v2/pull/posts?fields=id,slug,title,excerpt,tags,body", &[("accept-encoding", "gzip, deflate")]).await;
+            assert_eq!(gz.status, 200);
+            assert_eq!(gz.header("content-encoding"), Some("gzip"));
+            let mut plain = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz.body[..]), &mut plain).unwrap();
+            let v: Value = serde_json::from_slice(&plain).unwrap();
+            assert_eq!(v["meta"]["request_id"], gz.header("x-request-id").unwrap());
+            assert_eq!(v["data"][0]["slug"], "one");
+        }
         // A write answered by instance A is seen by B's next pull request.
         app.patch(&format!("/api/v2/posts/{}", post["id"]), &owner.access, json!({"title": "Changed"}))
             .await
@@ -183,16 +196,25 @@ both_stores! {
 
     async fn rotation_keeps_or_ends_the_previous_key(app) {
         let owner = app.owner().await;
+        let site = app.get("/api/v2/site", &owner.access).await.expect(200);
+        assert!(site["data"]["pull_key"].is_null(), "no key before the first rotation");
         let first = rotate(&app, &owner, json!({})).await;
         assert_eq!(first["site_id"], owner.site_id);
+        // The site shows the active key's id and age, never the key.
+        let site = app.get("/api/v2/site", &owner.access).await.expect(200);
+        let shown = &site["data"]["pull_key"];
+        assert!(shown["key_id"].is_i64(), "{shown}");
+        assert!(!site.to_string().contains("pk_"));
         assert!(first["previous_valid_until"].is_null());
         let k1 = first["new_api_key"].as_str().unwrap().to_owned();
         assert!(k1.starts_with("pk_"));
         assert!(first["new_webhook_secret"].as_str().unwrap().starts_with("whsec_"));
         pull(&app, &k1, "/api/v2/pull/posts", &[]).await.expect(200);
 
-        // With an overlap both keys work.
+        // With an overlap both keys work; the site shows the new one.
         let second = rotate(&app, &owner, json!({"overlap_seconds": 3600})).await;
+        let site = app.get("/api/v2/site", &owner.access).await.expect(200);
+        assert_ne!(&site["data"]["pull_key"]["key_id"], &shown["key_id"]);
         let k2 = second["new_api_key"].as_str().unwrap().to_owned();
         assert!(second["previous_valid_until"].is_string());
         pull(&app, &k1, "/api/v2/pull/posts", &[]).await.expect(200);
