@@ -120,6 +120,9 @@ pub struct Principal {
     pub site_api_access: bool,
     /// The site's plan (its per-site quotas), read by the same query.
     pub site_plan: Plan,
+    /// The site's content version as this request found it (bumped by every write to the
+    /// site's posts and media): list `ETag`s are made from it, at no extra query.
+    pub site_content_version: i64,
 }
 
 /// The user an API key acts as, read fresh on every use of the key.

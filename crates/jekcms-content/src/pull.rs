@@ -366,12 +366,6 @@ pub trait PullRepository: Send + Sync {
         site_id: Option<i64>,
         origin: &str,
     ) -> impl Future<Output = Result<bool, ContentError>> + Send;
-
-    /// The site's content version.
-    fn content_version(
-        &self,
-        site_id: i64,
-    ) -> impl Future<Output = Result<i64, ContentError>> + Send;
 }
 
 /// The longest overlap a rotation may ask for: a day.

@@ -168,22 +168,4 @@ impl PullRepository for Store {
             Ok(found.is_some())
         })
     }
-
-    fn content_version(
-        &self,
-        site_id: i64,
-    ) -> impl Future<Output = Result<i64, ContentError>> + Send {
-        crate::boxed::<Result<i64, ContentError>>(async move {
-            let version = with_conn!(self, conn => {
-                sites::table
-                    .find(site_id)
-                    .select(sites::content_version)
-                    .first::<i64>(conn)
-                    .await
-                    .optional()
-                    .map_err(StoreError::from)?
-            });
-            version.ok_or(ContentError::NotFound)
-        })
-    }
 }

@@ -28,7 +28,7 @@ type KeyRow = (
 type PrincipalRow = (
     (i64, Option<i64>, String, StoredTime, Option<StoredTime>),
     (i64, String, String, String),
-    (i64, String, String, bool, String),
+    (i64, String, String, bool, String, i64),
     Option<(String, Option<StoredTime>, Option<StoredTime>)>,
 );
 
@@ -273,7 +273,7 @@ impl SessionStore for Store {
                     .select((
                         (sessions::id, sessions::api_key_id, sessions::family, sessions::expires_at, sessions::revoked_at),
                         (users::id, users::name, users::email, users::role),
-                        (sites::id, sites::slug, sites::name, sites::api_access, sites::plan),
+                        (sites::id, sites::slug, sites::name, sites::api_access, sites::plan, sites::content_version),
                         (api_keys::public_id, api_keys::expires_at, api_keys::revoked_at).nullable(),
                     ))
                     .limit_literal(1);
@@ -302,7 +302,7 @@ impl SessionStore for Store {
             let Ok(role) = role.parse() else {
                 return Ok(None);
             };
-            let (site_id, site_slug, site_name, site_api_access, plan) = site;
+            let (site_id, site_slug, site_name, site_api_access, plan, site_content_version) = site;
             let site_plan = stored_plan(site_id, &plan)?;
             Ok(Some(Principal {
                 session_id,
@@ -318,6 +318,7 @@ impl SessionStore for Store {
                 site_name,
                 site_api_access,
                 site_plan,
+                site_content_version,
             }))
         })
     }

@@ -14,7 +14,6 @@ use crate::state::AppState;
 use crate::uploads::{self, UploadBody, UploadTarget};
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use jekcms_content::media::{MediaListQuery, check_alt_text};
-use jekcms_content::pull::PullRepository;
 use jekcms_content::service;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -116,8 +115,9 @@ pub async fn list_media(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let list = list_request::<MediaListQuery>(&req, &caller, &state.cursors)?;
-    let version = PullRepository::content_version(&state.store, caller.0.site_id).await?;
-    let etag = conditional::list_etag(&req, version);
+    // The version the session lookup read with the caller, before the list query: a write
+    // committed in between makes the tag older than the rows, never newer.
+    let etag = conditional::list_etag(&req, caller.0.site_content_version);
     if conditional::not_modified(&req, &etag) {
         return Ok(conditional::not_modified_response(&etag));
     }
