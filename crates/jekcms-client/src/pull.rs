@@ -9,6 +9,7 @@ use crate::list::{MAX_LIMIT, Query, into_page, walk_with};
 use crate::transport::{Call, Policy, Presenting, Raw, Transport, WaitHook};
 use crate::types::{Page, PullPost, PullQuery};
 use futures_core::Stream;
+use jekcms_envelope::ErrorCode;
 use reqwest::header::{ETAG, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -267,9 +268,19 @@ impl PullClient {
         let call = Call::new(Method::GET, path)
             .query(query)
             .if_none_match(kept.as_ref().map(|k| k.etag.clone()));
-        let raw = transport
+        let raw = match transport
             .send(&call, Presenting::PullKey(&self.inner.key))
-            .await?;
+            .await
+        {
+            Ok(raw) => raw,
+            Err(e) => {
+                // What is gone (a post unpublished or deleted) is not kept any longer.
+                if e.code() == Some(ErrorCode::NotFound) {
+                    self.kept().remove(key);
+                }
+                return Err(e);
+            }
+        };
         if raw.status == StatusCode::NOT_MODIFIED {
             let Some(kept) = kept else {
                 return Err(Error::UnexpectedResponse {
@@ -289,17 +300,18 @@ impl PullClient {
             }
             return Ok(decoded);
         }
-        match raw.header(ETAG.as_str()) {
-            Some(etag) => self.kept().insert(
-                key.to_owned(),
-                Kept {
-                    etag: etag.to_owned(),
-                    body: raw.body().into(),
-                },
-            ),
-            None => self.kept().remove(key),
+        // Kept only once it has been read: an answer that cannot be read is not served
+        // again from the copy.
+        let etag = raw.header(ETAG.as_str()).map(str::to_owned);
+        let body: Option<Arc<[u8]>> = etag.as_ref().map(|_| raw.body().into());
+        let decoded = raw.decode();
+        match (etag, body, &decoded) {
+            (Some(etag), Some(body), Ok(_)) => {
+                self.kept().insert(key.to_owned(), Kept { etag, body })
+            }
+            _ => self.kept().remove(key),
         }
-        raw.decode()
+        decoded
     }
 }
 

@@ -320,3 +320,44 @@ async fn rate_limits_and_5xx_are_waited_out_with_the_same_if_none_match() {
     assert_eq!(sent[2].header("if-none-match"), Some("W/\"v1\""));
     assert_eq!(sent[3].header("if-none-match"), Some("W/\"v1\""));
 }
+
+#[tokio::test]
+async fn what_is_gone_or_unreadable_is_not_kept() {
+    let fake = Fake::start(|req, nth| {
+        let json = ("content-type", "application/json".to_owned());
+        let tag = ("etag", "W/\"v1\"".to_owned());
+        let post = json!({"success": true, "data": {"slug": "a", "body": "B"},
+            "meta": {"request_id": "r"}, "errors": []})
+        .to_string();
+        match (req.line.as_str(), nth) {
+            ("GET /api/v2/pull/posts/a", 0 | 2) => Some((200, vec![json, tag], post)),
+            ("GET /api/v2/pull/posts/a", 1) => fail(404, "NOT_FOUND"),
+            ("GET /api/v2/pull/posts/b", 0) => Some((200, vec![json, tag], "<html>".into())),
+            ("GET /api/v2/pull/posts/b", _) => Some((200, vec![json, tag], post)),
+            _ => fail(404, "NOT_FOUND"),
+        }
+    })
+    .await;
+    let site = PullClient::new(&fake.base_url, "pk_x").unwrap();
+    assert_eq!(site.post("a").await.unwrap().body.as_deref(), Some("B"));
+    let err = site.post("a").await.unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::NotFound));
+    site.post("a").await.unwrap();
+    let sent = fake.requests("GET /api/v2/pull/posts/a");
+    assert_eq!(sent[1].header("if-none-match"), Some("W/\"v1\""));
+    assert_eq!(
+        sent[2].header("if-none-match"),
+        None,
+        "forgotten after the 404"
+    );
+
+    assert!(site.post("b").await.is_err(), "not an envelope");
+    site.post("b").await.unwrap();
+    let sent = fake.requests("GET /api/v2/pull/posts/b");
+    assert_eq!(
+        sent[1].header("if-none-match"),
+        None,
+        "the unreadable answer was not kept"
+    );
+    assert_eq!(site.revalidations(), 0);
+}
