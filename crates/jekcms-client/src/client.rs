@@ -284,6 +284,8 @@ mod tests {
         shareable::<crate::ListPosts>();
         shareable::<crate::MediaLibrary>();
         shareable::<crate::ListMedia>();
+        shareable::<crate::PullClient>();
+        shareable::<crate::ListPullPosts>();
     }
 
     #[test]

@@ -201,6 +201,10 @@ async fn an_unchanged_answer_is_revalidated_and_a_write_is_seen() {
     // …and the new answer is what is kept and revalidated from then on.
     assert_eq!(list().await.unwrap().items, edited.items);
     assert_eq!(site.revalidations(), 4);
+    // Forgotten: a whole answer again.
+    site.forget_kept_responses();
+    assert_eq!(list().await.unwrap().items, edited.items);
+    assert_eq!(site.revalidations(), 4);
 
     // A post that stops being visible is NOT_FOUND, not its kept copy.
     let unpublish = PostPatch {
