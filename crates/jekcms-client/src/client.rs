@@ -2,7 +2,7 @@
 
 use crate::auth::{self, Auth, Secret};
 use crate::error::Error;
-use crate::transport::{Call, Policy, Raw, Step, Transport};
+use crate::transport::{Call, Policy, Presenting, Raw, Step, Transport};
 use jekcms_envelope::ErrorCode;
 use reqwest::StatusCode;
 use std::fmt;
@@ -137,17 +137,7 @@ impl ClientBuilder {
     /// Builds the client and exchanges the API key for a token pair, so that a wrong base
     /// URL or a bad key fails here rather than on the first call.
     pub async fn connect(self) -> Result<Client, Error> {
-        let base = normalise_base(&self.base_url)?;
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .user_agent(self.user_agent)
-            .build()
-            .map_err(Error::Transport)?;
-        let transport = Transport {
-            http,
-            base: base.into(),
-            policy: Arc::new(self.policy),
-        };
+        let transport = transport(&self.base_url, self.policy, self.timeout, self.user_agent)?;
         let auth = Arc::new(Auth {
             transport: transport.clone(),
             api_key: self.api_key,
@@ -162,6 +152,29 @@ impl ClientBuilder {
         Ok(client)
     }
 }
+
+/// The transport to the server at `base_url` (checked and trimmed), with these settings.
+pub(crate) fn transport(
+    base_url: &str,
+    policy: Policy,
+    timeout: Duration,
+    user_agent: String,
+) -> Result<Transport, Error> {
+    let base = normalise_base(base_url)?;
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(user_agent)
+        .build()
+        .map_err(Error::Transport)?;
+    Ok(Transport {
+        http,
+        base: base.into(),
+        policy: Arc::new(policy),
+    })
+}
+
+/// The default `User-Agent`.
+pub(crate) const USER_AGENT: &str = concat!("jekcms-client/", env!("CARGO_PKG_VERSION"));
 
 fn normalise_base(url: &str) -> Result<String, Error> {
     let invalid = |reason: &str| Error::InvalidBaseUrl {
@@ -204,7 +217,7 @@ impl Client {
             api_secret: Secret::new(api_secret.into()),
             policy: Policy::default(),
             timeout: Duration::from_secs(30),
-            user_agent: concat!("jekcms-client/", env!("CARGO_PKG_VERSION")).to_owned(),
+            user_agent: USER_AGENT.to_owned(),
         }
     }
 
@@ -235,7 +248,10 @@ impl Inner {
         let mut renewed = false;
         loop {
             let (token, generation) = auth::access_token(&self.auth).await?;
-            let outcome = self.transport.send_once(call, Some(&token)).await;
+            let outcome = self
+                .transport
+                .send_once(call, Presenting::Bearer(&token))
+                .await;
             if let Ok(raw) = &outcome
                 && raw.status == StatusCode::UNAUTHORIZED
             {
@@ -268,6 +284,8 @@ mod tests {
         shareable::<crate::ListPosts>();
         shareable::<crate::MediaLibrary>();
         shareable::<crate::ListMedia>();
+        shareable::<crate::PullClient>();
+        shareable::<crate::ListPullPosts>();
     }
 
     #[test]

@@ -40,6 +40,11 @@ pub enum Error {
         /// Why it was refused.
         reason: String,
     },
+    /// The pull key given to [`PullClient`](crate::PullClient) cannot be sent in a header
+    /// (it has a control or non-ASCII character: a copy-and-paste accident). Nothing was
+    /// sent.
+    #[error("invalid pull key: it must be printable ASCII, as a pk_ key is")]
+    InvalidPullKey,
     /// A local file given to upload could not be read (nothing was sent).
     #[error("cannot read {}: {source}", path.display())]
     File {
@@ -86,7 +91,10 @@ impl Error {
             Self::Api(f) => Some(f.status),
             Self::UnexpectedResponse { status, .. } => Some(*status),
             Self::Transport(e) => e.status().map(|s| s.as_u16()),
-            Self::InvalidBaseUrl { .. } | Self::Shutdown | Self::File { .. } => None,
+            Self::InvalidBaseUrl { .. }
+            | Self::InvalidPullKey
+            | Self::Shutdown
+            | Self::File { .. } => None,
         }
     }
 }

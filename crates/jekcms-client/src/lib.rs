@@ -8,6 +8,22 @@
 //! they may have reached the server), lists, alt text and the stored bytes. Start with
 //! [`Client`].
 //!
+//! A website's back end, which reads the site's published posts with its `pk_` pull key
+//! rather than managing them, uses [`PullClient`] instead: the pull API's list (pages or a
+//! stream), a post by slug, and the revalidation of every answer it keeps by `ETag`.
+//!
+//! ```no_run
+//! use jekcms_client::{PullClient, PullQuery};
+//!
+//! # async fn run() -> Result<(), jekcms_client::Error> {
+//! let site = PullClient::new("https://cms.example.com", "pk_…")?;
+//! let latest = site.posts(PullQuery::default().limit(5)).await?;
+//! let post = site.post("hello-world").await?;
+//! println!("{} recent posts; {:?}", latest.items.len(), post.title);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! It speaks HTTP through reqwest with rustls (no OpenSSL) and reuses the envelope types of
 //! `jekcms-envelope`; it must not depend on the server, the store or any web framework, so
 //! that a program using it pulls in none of them. Tokens and secrets never appear in its
@@ -17,9 +33,11 @@ mod auth;
 mod bulk;
 mod client;
 mod error;
+mod etags;
 mod list;
 mod media;
 mod posts;
+mod pull;
 mod transport;
 mod types;
 
@@ -29,7 +47,8 @@ pub use error::{ApiFailure, Error};
 pub use jekcms_envelope::{ErrorCode, ErrorEntry};
 pub use media::{ListMedia, MediaLibrary};
 pub use posts::{ListPosts, Posts};
+pub use pull::{ListPullPosts, PullClient, PullClientBuilder};
 pub use types::{
     Credential, Me, Media, MediaContent, MediaFilter, NewPost, Page, Post, PostFilter, PostPatch,
-    PostSort, PostStatus, RateLimit, Site, User,
+    PostSort, PostStatus, PullField, PullPost, PullQuery, PullSort, RateLimit, Site, User,
 };

@@ -3,12 +3,13 @@
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::transport::Call;
+use crate::transport::{Call, Decoded};
 use crate::types::Page;
 use futures_core::Stream;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use std::collections::VecDeque;
+use std::future::Future;
 
 /// The largest page the server gives.
 pub(crate) const MAX_LIMIT: u32 = 100;
@@ -23,24 +24,31 @@ pub(crate) async fn fetch_page<T: DeserializeOwned>(
     query: Query,
 ) -> Result<Page<T>, Error> {
     let call = Call::new(Method::GET, path).query(query);
-    let decoded = client.inner.send(&call).await?.decode::<Vec<T>>()?;
+    Ok(into_page(
+        client.inner.send(&call).await?.decode::<Vec<T>>()?,
+    ))
+}
+
+/// The page a decoded list response stands for.
+pub(crate) fn into_page<T>(decoded: Decoded<Vec<T>>) -> Page<T> {
     let page = decoded.meta.page.unwrap_or(jekcms_envelope::PageMeta {
         next_cursor: None,
         has_more: false,
         limit: 0,
         total: None,
     });
-    Ok(Page {
+    Page {
         items: decoded.data,
         next_cursor: page.next_cursor,
         has_more: page.has_more,
         total: page.total,
         request_id: decoded.meta.request_id,
-    })
+    }
 }
 
-/// Every row of the list at `path` from `cursor` on, page after page; ends after the first
-/// error. `query` makes a page's parameters from the cursor to pass.
+/// Every row of the list at `path` from `cursor` on, page after page, with the
+/// management client; ends after the first error. `query` makes a page's parameters from
+/// the cursor to pass.
 pub(crate) fn walk<T, Q>(
     client: Client,
     path: &'static str,
@@ -51,9 +59,29 @@ where
     T: DeserializeOwned + Send + 'static,
     Q: Fn(Option<&str>) -> Query + Send + 'static,
 {
+    walk_with(
+        move |cursor| {
+            let client = client.clone();
+            let query = query(cursor);
+            async move { fetch_page(&client, path, query).await }
+        },
+        cursor,
+    )
+}
+
+/// Every row from `cursor` on, page after page, each page fetched by `fetch` given the
+/// cursor to pass; ends after the first error.
+pub(crate) fn walk_with<T, F, Fut>(
+    fetch: F,
+    cursor: Option<String>,
+) -> impl Stream<Item = Result<T, Error>> + Send + 'static
+where
+    T: Send + 'static,
+    F: Fn(Option<&str>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Page<T>, Error>> + Send,
+{
     let state = Walk {
-        client,
-        query,
+        fetch,
         cursor,
         buffer: VecDeque::new(),
         done: false,
@@ -66,8 +94,7 @@ where
             if walk.done {
                 return None;
             }
-            let query = (walk.query)(walk.cursor.as_deref());
-            match fetch_page(&walk.client, path, query).await {
+            match (walk.fetch)(walk.cursor.as_deref()).await {
                 Ok(page) => {
                     walk.done = page.next_cursor.is_none();
                     walk.cursor = page.next_cursor;
@@ -82,9 +109,8 @@ where
     })
 }
 
-struct Walk<T, Q> {
-    client: Client,
-    query: Q,
+struct Walk<T, F> {
+    fetch: F,
     cursor: Option<String>,
     buffer: VecDeque<T>,
     done: bool,

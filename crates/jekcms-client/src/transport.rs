@@ -3,7 +3,7 @@
 use crate::auth::Secret;
 use crate::error::{ApiFailure, Error};
 use jekcms_envelope::{Envelope, Meta};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue, IF_NONE_MATCH, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
@@ -53,8 +53,21 @@ pub(crate) struct Call {
     query: Vec<(&'static str, String)>,
     body: Option<Body>,
     idempotency_key: Option<String>,
+    /// `If-None-Match`: the tag of the copy the caller keeps; a `304` is then an answer.
+    if_none_match: Option<String>,
     /// Whether sending it twice has the effect of sending it once.
     repeatable: bool,
+}
+
+/// The credential an attempt presents.
+#[derive(Clone, Copy)]
+pub(crate) enum Presenting<'a> {
+    /// None (the auth endpoints).
+    Nothing,
+    /// `Authorization: Bearer …` (the management API).
+    Bearer(&'a Secret),
+    /// `X-API-Key: pk_…` (the pull API).
+    PullKey(&'a Secret),
 }
 
 impl Call {
@@ -66,6 +79,7 @@ impl Call {
             query: Vec::new(),
             body: None,
             idempotency_key: None,
+            if_none_match: None,
             repeatable,
         }
     }
@@ -98,6 +112,12 @@ impl Call {
     pub(crate) fn idempotency_key(mut self, key: String) -> Self {
         self.idempotency_key = Some(key);
         self.repeatable = true;
+        self
+    }
+
+    /// Sends `If-None-Match: etag`; a `304` then counts as an answer, not a failure.
+    pub(crate) fn if_none_match(mut self, etag: Option<String>) -> Self {
+        self.if_none_match = etag;
         self
     }
 
@@ -143,11 +163,11 @@ pub(crate) struct Raw {
 }
 
 impl Raw {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    fn request_id(&self) -> Option<String> {
+    pub(crate) fn request_id(&self) -> Option<String> {
         self.header("x-request-id").map(str::to_owned)
     }
 
@@ -163,6 +183,21 @@ impl Raw {
             status: self.status.as_u16(),
             request_id: self.request_id(),
             detail,
+        }
+    }
+
+    /// The body as received.
+    pub(crate) fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// A `200` carrying `body` (a copy kept from an earlier answer) with the headers of
+    /// `answer` (the `304` that said the copy is current).
+    pub(crate) fn kept(answer: Raw, body: Vec<u8>) -> Self {
+        Self {
+            status: StatusCode::OK,
+            headers: answer.headers,
+            body,
         }
     }
 
@@ -240,9 +275,15 @@ pub(crate) struct Transport {
 impl Transport {
     /// Sends `call` without a bearer token (the auth endpoints).
     pub(crate) async fn send_unauthenticated(&self, call: &Call) -> Result<Raw, Error> {
+        self.send(call, Presenting::Nothing).await
+    }
+
+    /// Sends `call` presenting `credential`, retrying as the policy says. (A bearer token
+    /// that may need renewing goes through the management client's own loop.)
+    pub(crate) async fn send(&self, call: &Call, credential: Presenting<'_>) -> Result<Raw, Error> {
         let mut budget = self.budget();
         loop {
-            let outcome = self.send_once(call, None).await;
+            let outcome = self.send_once(call, credential).await;
             match self.next_step(call, outcome, &mut budget) {
                 Step::Return(result) => return result,
                 Step::Wait(wait) => tokio::time::sleep(wait).await,
@@ -261,15 +302,26 @@ impl Transport {
     pub(crate) async fn send_once(
         &self,
         call: &Call,
-        bearer: Option<&Secret>,
+        credential: Presenting<'_>,
     ) -> Result<Raw, reqwest::Error> {
         let url = format!("{}{}", self.base, call.path);
         let mut req = self.http.request(call.method.clone(), url);
         if !call.query.is_empty() {
             req = req.query(&call.query);
         }
-        if let Some(token) = bearer {
-            req = req.bearer_auth(token.expose());
+        match credential {
+            Presenting::Nothing => {}
+            Presenting::Bearer(token) => req = req.bearer_auth(token.expose()),
+            Presenting::PullKey(key) => {
+                // Checked to be a valid header value when the client was built.
+                if let Ok(mut value) = HeaderValue::from_str(key.expose()) {
+                    value.set_sensitive(true);
+                    req = req.header("X-API-Key", value);
+                }
+            }
+        }
+        if let Some(etag) = &call.if_none_match {
+            req = req.header(IF_NONE_MATCH, etag);
         }
         if let Some(key) = &call.idempotency_key {
             req = req.header("Idempotency-Key", key);
@@ -304,6 +356,9 @@ impl Transport {
         budget.attempts += 1;
         let raw = match outcome {
             Ok(raw) if raw.status.is_success() => return Step::Return(Ok(raw)),
+            Ok(raw) if raw.status == StatusCode::NOT_MODIFIED && call.if_none_match.is_some() => {
+                return Step::Return(Ok(raw));
+            }
             Ok(raw) => raw,
             Err(e) => {
                 if call.repeatable && budget.retries > 0 {

@@ -316,6 +316,201 @@ impl PostFilter {
     }
 }
 
+/// A visible post as the pull API returns it (API.md §9).
+///
+/// Every field is optional because a list asked with [`PullQuery::fields`] has exactly the
+/// fields named there. By default a list item has every field but `body`; a post fetched
+/// by slug has every field. `excerpt` and `body` are also `None` when the post has none.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PullPost {
+    /// Unique id.
+    pub id: Option<i64>,
+    /// Unique within the site: the post's address on the website.
+    pub slug: Option<String>,
+    /// Title.
+    pub title: Option<String>,
+    /// Short summary.
+    pub excerpt: Option<String>,
+    /// When it was published (always in the past: scheduled posts are not visible).
+    pub published_at: Option<DateTime<Utc>>,
+    /// Last change.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Its tags.
+    pub tags: Option<Vec<String>>,
+    /// Content (by slug, or in a list that asked for [`PullField::Body`]).
+    pub body: Option<String>,
+}
+
+/// The order of a pull list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PullSort {
+    /// Most recently published first (the server's default).
+    #[default]
+    PublishedDesc,
+    /// Earliest published first.
+    PublishedAsc,
+    /// Most recently changed first.
+    UpdatedDesc,
+    /// Least recently changed first.
+    UpdatedAsc,
+    /// By title, A to Z, case-insensitively.
+    TitleAsc,
+    /// By title, Z to A.
+    TitleDesc,
+}
+
+impl PullSort {
+    /// The `sort` parameter value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::PublishedDesc => "-published_at",
+            Self::PublishedAsc => "published_at",
+            Self::UpdatedDesc => "-updated_at",
+            Self::UpdatedAsc => "updated_at",
+            Self::TitleAsc => "title",
+            Self::TitleDesc => "-title",
+        }
+    }
+}
+
+/// A field of a [`PullPost`], for [`PullQuery::fields`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PullField {
+    /// `id`.
+    Id,
+    /// `slug`.
+    Slug,
+    /// `title`.
+    Title,
+    /// `excerpt`.
+    Excerpt,
+    /// `published_at`.
+    PublishedAt,
+    /// `updated_at`.
+    UpdatedAt,
+    /// `tags`.
+    Tags,
+    /// `body`: not in a list unless asked for.
+    Body,
+}
+
+impl PullField {
+    /// The wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::Slug => "slug",
+            Self::Title => "title",
+            Self::Excerpt => "excerpt",
+            Self::PublishedAt => "published_at",
+            Self::UpdatedAt => "updated_at",
+            Self::Tags => "tags",
+            Self::Body => "body",
+        }
+    }
+}
+
+/// Filters, fields, order and page size of a pull list. Every field is optional: the
+/// default is the site's visible posts, newest first, 20 a page, every field but `body`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PullQuery {
+    /// Only posts with any of these tags (at most 20).
+    pub tags: Vec<String>,
+    /// Only posts whose title contains this text, case-insensitively.
+    pub q: Option<String>,
+    /// Only posts changed at or after this time.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// The order; the server's default is newest published first.
+    pub sort: Option<PullSort>,
+    /// The fields of each post; empty for the server's default (all but `body`).
+    pub fields: Vec<PullField>,
+    /// Page size, 1–100 (server default 20; a stream asks for 100).
+    pub limit: Option<u32>,
+    /// Ask for `total`, the count of all matching posts.
+    pub include_total: bool,
+}
+
+impl PullQuery {
+    /// Only posts with this tag; call it again for posts with any of several tags.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Only posts whose title contains this text.
+    pub fn search(mut self, q: impl Into<String>) -> Self {
+        self.q = Some(q.into());
+        self
+    }
+
+    /// Only posts changed at or after this time (what a static-site build asks for since
+    /// its last run).
+    pub fn updated_since(mut self, since: DateTime<Utc>) -> Self {
+        self.updated_since = Some(since);
+        self
+    }
+
+    /// The order.
+    pub fn sort(mut self, sort: PullSort) -> Self {
+        self.sort = Some(sort);
+        self
+    }
+
+    /// Exactly these fields of each post (e.g. `[Slug, Title]` for a sitemap, or with
+    /// [`PullField::Body`] to render whole posts from the list).
+    pub fn fields(mut self, fields: impl IntoIterator<Item = PullField>) -> Self {
+        self.fields = fields.into_iter().collect();
+        self
+    }
+
+    /// The page size, 1–100.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Ask for the total count.
+    pub fn include_total(mut self) -> Self {
+        self.include_total = true;
+        self
+    }
+
+    /// The query parameters, `cursor` included when given.
+    pub(crate) fn to_query(&self, cursor: Option<&str>) -> Vec<(&'static str, String)> {
+        let mut q = Vec::new();
+        for t in &self.tags {
+            q.push(("tag", t.clone()));
+        }
+        if let Some(text) = &self.q {
+            q.push(("q", text.clone()));
+        }
+        if let Some(t) = self.updated_since {
+            q.push((
+                "updated_since",
+                t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+            ));
+        }
+        if let Some(s) = self.sort {
+            q.push(("sort", s.as_str().to_owned()));
+        }
+        if !self.fields.is_empty() {
+            let names: Vec<&str> = self.fields.iter().map(|f| f.as_str()).collect();
+            q.push(("fields", names.join(",")));
+        }
+        if let Some(l) = self.limit {
+            q.push(("limit", l.to_string()));
+        }
+        if self.include_total {
+            q.push(("include", "total".to_owned()));
+        }
+        if let Some(c) = cursor {
+            q.push(("cursor", c.to_owned()));
+        }
+        q
+    }
+}
+
 /// A stored medium (an uploaded file) as the server returns it (API.md §5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Media {
@@ -563,6 +758,44 @@ mod tests {
         .unwrap();
         assert_eq!((pdf.width, pdf.height, pdf.alt_text), (None, None, None));
         assert_eq!(pdf.public_url, "");
+    }
+
+    #[test]
+    fn pull_queries_become_query_parameters() {
+        assert_eq!(PullQuery::default().to_query(None), vec![]);
+        let since = DateTime::parse_from_rfc3339("2026-12-04T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let q = PullQuery::default()
+            .tag("a")
+            .tag("b")
+            .search("rust")
+            .updated_since(since)
+            .sort(PullSort::TitleDesc)
+            .fields([PullField::Slug, PullField::PublishedAt, PullField::Body])
+            .limit(5)
+            .include_total();
+        assert_eq!(
+            q.to_query(Some("c")),
+            vec![
+                ("tag", "a".to_owned()),
+                ("tag", "b".to_owned()),
+                ("q", "rust".to_owned()),
+                ("updated_since", "2026-12-04T10:00:00Z".to_owned()),
+                ("sort", "-title".to_owned()),
+                ("fields", "slug,published_at,body".to_owned()),
+                ("limit", "5".to_owned()),
+                ("include", "total".to_owned()),
+                ("cursor", "c".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn pull_posts_read_only_the_fields_sent() {
+        let p: PullPost = serde_json::from_value(json!({"slug": "a", "body": null})).unwrap();
+        assert_eq!(p.slug.as_deref(), Some("a"));
+        assert_eq!((p.id, p.title, p.body, p.tags), (None, None, None, None));
     }
 
     #[test]

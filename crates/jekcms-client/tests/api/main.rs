@@ -5,5 +5,6 @@ mod errors;
 mod fake;
 mod media;
 mod posts;
+mod pull;
 mod retries;
 mod support;

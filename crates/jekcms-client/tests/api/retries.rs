@@ -224,7 +224,9 @@ async fn no_token_or_secret_is_logged_even_at_trace() {
         .await
         .unwrap();
     client.me().await.unwrap();
-    let shown = format!("{client:?}");
+    let site = jekcms_client::PullClient::new(&fake.base_url, "pk_PULL-KEY").unwrap();
+    let _ = site.posts(jekcms_client::PullQuery::default()).await;
+    let shown = format!("{client:?} {site:?}");
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(log.contains("renewing"), "the renewal was logged: {log}");
@@ -239,6 +241,7 @@ async fn no_token_or_secret_is_logged_even_at_trace() {
         "REFRESH-ONE",
         "REFRESH-TWO",
         "SECRET-KEY",
+        "PULL-KEY",
     ] {
         assert!(!log.contains(secret), "{secret} in the log: {log}");
         assert!(!shown.contains(secret), "{secret} in Debug: {shown}");

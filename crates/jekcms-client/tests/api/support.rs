@@ -28,3 +28,48 @@ impl TestServer {
         self.0.stop().await;
     }
 }
+
+impl TestServer {
+    /// Rotates the site's pull key as its owner (`POST /api/v2/sites/{id}/rotate-keys`,
+    /// which the typed client does not wrap) and returns the new `pk_…` key.
+    pub(crate) async fn rotate_pull_key(&self) -> String {
+        let http = reqwest::Client::new();
+        let base = &self.base_url;
+        let token: serde_json::Value = http
+            .post(format!("{base}/api/v2/auth/token"))
+            .json(&serde_json::json!({"api_key": self.api_key, "api_secret": self.api_secret}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let access = token["data"]["access_token"].as_str().unwrap().to_owned();
+        let me: serde_json::Value = http
+            .get(format!("{base}/api/v2/me"))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let site = &me["data"]["site"]["id"];
+        let rotated: serde_json::Value = http
+            .post(format!("{base}/api/v2/sites/{site}/rotate-keys"))
+            .bearer_auth(&access)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        rotated["data"]["new_api_key"].as_str().unwrap().to_owned()
+    }
+
+    /// A pull client of this server with `key`.
+    pub(crate) fn pull(&self, key: &str) -> jekcms_client::PullClient {
+        jekcms_client::PullClient::new(&self.base_url, key).unwrap()
+    }
+}
