@@ -7,10 +7,15 @@
 //! request tells, and a write is answered only after its transaction, bump included, has
 //! committed.
 
-use crate::schema::{posts, pull_keys, site_cors_origins, sites};
+use crate::schema::{pull_keys, site_cors_origins};
+use crate::sql::LimitLiteral;
+use crate::stored_time::StoredTime;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Binary, Bool, HasSqlType, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use jekcms_content::ContentError;
 use jekcms_content::pull::{PullRepository, PullSite};
@@ -30,7 +35,53 @@ macro_rules! bump_content_version {
 }
 pub(crate) use bump_content_version;
 
-type SiteRow = (i64, bool, String, i64, Option<NaiveDateTime>);
+/// The pull request's one statement: the key's site (through the unique `key_hash` index)
+/// and the site's next scheduled publication (the first entry of
+/// `posts_site_status_published` after now).
+///
+/// Written as a query type of its own, with a static query id, because it runs on every
+/// pull request: diesel finds a statement with a static id in its cache by type, while the
+/// DSL form (whose `LIMIT` literal has no static id) had its SQL text rebuilt on every call
+/// to be looked up by text, which cost more than running it. `diesel::sql_query` is never
+/// cached at all.
+#[derive(Debug, Clone)]
+struct PullSiteQuery {
+    key_hash: Vec<u8>,
+    now: NaiveDateTime,
+}
+
+impl QueryId for PullSiteQuery {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for PullSiteQuery {
+    type SqlType = (BigInt, Bool, Text, BigInt, Nullable<Timestamp>);
+}
+
+impl<DB> QueryFragment<DB> for PullSiteQuery
+where
+    DB: diesel::backend::Backend + HasSqlType<Timestamp> + HasSqlType<Binary>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+    Vec<u8>: ToSql<Binary, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(
+            "SELECT s.id, s.api_access, s.plan, s.content_version, \
+             (SELECT MIN(p.published_at) FROM posts p WHERE p.site_id = s.id \
+             AND p.status = 'published' AND p.published_at > ",
+        );
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(") FROM pull_keys k JOIN sites s ON s.id = k.site_id WHERE k.key_hash = ");
+        out.push_bind_param::<Binary, _>(&self.key_hash)?;
+        out.push_sql(" AND (k.valid_until IS NULL OR k.valid_until > ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(") LIMIT 1");
+        Ok(())
+    }
+}
+
+type PullSiteRow = (i64, bool, String, i64, Option<StoredTime>);
 
 impl PullRepository for Store {
     fn pull_site(
@@ -38,58 +89,31 @@ impl PullRepository for Store {
         key_hash: &[u8],
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<PullSite>, ContentError>> + Send {
-        let key_hash = key_hash.to_vec();
+        let query = PullSiteQuery {
+            key_hash: key_hash.to_vec(),
+            now: naive(now),
+        };
         crate::boxed::<Result<Option<PullSite>, ContentError>>(async move {
-            let now = naive(now);
-            let valid = pull_keys::valid_until
-                .is_null()
-                .or(pull_keys::valid_until.gt(now));
-            // One statement: the key's site (through the unique key_hash index) and, through
-            // the same key, the site's next scheduled publication (the first entry of
-            // posts_site_status_published after now).
-            let key_site = pull_keys::table
-                .filter(pull_keys::key_hash.eq(key_hash.clone()))
-                .filter(valid)
-                .select(pull_keys::site_id)
-                .single_value();
-            let next_scheduled = posts::table
-                .filter(posts::site_id.nullable().eq(key_site))
-                .filter(posts::status.eq("published"))
-                .filter(posts::published_at.gt(now))
-                .select(diesel::dsl::min(posts::published_at))
-                .single_value();
-            let site = pull_keys::table
-                .filter(pull_keys::key_hash.eq(key_hash))
-                .filter(valid)
-                .select(pull_keys::site_id)
-                .single_value();
-            let row: Option<SiteRow> = with_conn!(self, conn => {
-                sites::table
-                    .filter(sites::id.nullable().eq(site))
-                    .select((
-                        sites::id,
-                        sites::api_access,
-                        sites::plan,
-                        sites::content_version,
-                        next_scheduled,
-                    ))
-                    .first::<SiteRow>(conn)
+            let row: Option<PullSiteRow> = with_conn!(self, conn => {
+                query
+                    .clone()
+                    .get_result::<PullSiteRow>(conn)
                     .await
                     .optional()
                     .map_err(StoreError::from)?
             });
-            let Some((site_id, api_access, plan, content_version, next)) = row else {
+            let Some((id, api_access, plan, content_version, next_scheduled)) = row else {
                 return Ok(None);
             };
             let plan = plan
                 .parse()
-                .map_err(|_| StoreError::Encode(format!("site {site_id} has an unknown plan")))?;
+                .map_err(|_| StoreError::Encode(format!("site {id} has an unknown plan")))?;
             Ok(Some(PullSite {
-                site_id,
+                site_id: id,
                 api_access,
                 plan,
                 content_version,
-                next_scheduled: next.map(utc),
+                next_scheduled: next_scheduled.map(|t| utc(t.0)),
             }))
         })
     }
@@ -155,15 +179,25 @@ impl PullRepository for Store {
     ) -> impl Future<Output = Result<bool, ContentError>> + Send {
         let origin = origin.to_owned();
         crate::boxed::<Result<bool, ContentError>>(async move {
-            let found = with_conn!(self, conn => {
-                let mut q = site_cors_origins::table
-                    .filter(site_cors_origins::origin.eq(origin))
-                    .select(site_cors_origins::site_id)
-                    .into_boxed();
-                if let Some(site_id) = site_id {
-                    q = q.filter(site_cors_origins::site_id.eq(site_id));
+            // Two fixed statements rather than one boxed query, so both stay prepared.
+            let found: Option<i64> = with_conn!(self, conn => {
+                match site_id {
+                    Some(site_id) => site_cors_origins::table
+                        .filter(site_cors_origins::origin.eq(origin))
+                        .filter(site_cors_origins::site_id.eq(site_id))
+                        .select(site_cors_origins::site_id)
+                        .limit_literal(1)
+                        .get_result::<i64>(conn)
+                        .await,
+                    None => site_cors_origins::table
+                        .filter(site_cors_origins::origin.eq(origin))
+                        .select(site_cors_origins::site_id)
+                        .limit_literal(1)
+                        .get_result::<i64>(conn)
+                        .await,
                 }
-                q.first::<i64>(conn).await.optional().map_err(StoreError::from)?
+                .optional()
+                .map_err(StoreError::from)?
             });
             Ok(found.is_some())
         })

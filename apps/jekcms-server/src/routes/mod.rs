@@ -75,7 +75,12 @@ route_list! {
     pub struct RouteDoc;
     /// Registers every handler outside `/api/v1`.
     fn register;
+    // actix tries routes in this order, matching the dynamic ones with a regex each: the
+    // delivery routes, the hottest by far, come first.
     [
+        pull::pull_posts,
+        pull::pull_post,
+        media::public_media,
         meta::healthz,
         meta::readyz,
         meta::api_index,
@@ -97,7 +102,6 @@ route_list! {
         media::update_media,
         media::delete_media,
         media::media_content,
-        media::public_media,
         users::list_users,
         users::create_user,
         users::get_user,
@@ -109,8 +113,6 @@ route_list! {
         site::get_site,
         site::update_site,
         pull::rotate_keys,
-        pull::pull_posts,
-        pull::pull_post,
     ]
 }
 
