@@ -35,6 +35,10 @@ openapi-lint:
 generated-client:
     scripts/generated-client.sh
 
+# Two real server instances on one PostgreSQL, Redis and media directory: what one does holds on the other at once
+cluster:
+    JEKCMS_TEST_POSTGRES_URL={{pg_url}} JEKCMS_TEST_REDIS_URL={{redis_url}} scripts/cluster.sh
+
 # Prove that no domain crate depends on actix and only the store on diesel
 check-layers:
     scripts/check-layers.sh
