@@ -82,6 +82,9 @@ pub struct Config {
     pub pull_cache_bytes: u64,
     /// `JEKCMS_CORS_ORIGINS`: origins allowed to call all of `/api/v2` from a browser.
     pub cors_origins: crate::cors::CorsOrigins,
+    /// `JEKCMS_WORKERS`: worker threads (default: one per available core). A container
+    /// limited to fewer cores than its host shows wants it set.
+    pub workers: Option<usize>,
 }
 
 /// The per-site quotas of each plan (API.md §8), Blogree's numbers unless configured.
@@ -197,6 +200,7 @@ pub const VARIABLES: &[&str] = &[
     "JEKCMS_PULL_MAX_AGE",
     "JEKCMS_PULL_CACHE_BYTES",
     "JEKCMS_CORS_ORIGINS",
+    "JEKCMS_WORKERS",
 ];
 
 /// How log lines are written (`JEKCMS_LOG_FORMAT`).
@@ -419,6 +423,14 @@ impl Config {
                 &val("JEKCMS_CORS_ORIGINS").unwrap_or_default(),
             )
             .map_err(|m| err("JEKCMS_CORS_ORIGINS", &m))?,
+            workers: match val("JEKCMS_WORKERS") {
+                None => None,
+                Some(_) => Some(
+                    usize::try_from(count("JEKCMS_WORKERS", 0, 1)?)
+                        .unwrap_or(usize::MAX)
+                        .min(1024),
+                ),
+            },
             db_timeouts: DbTimeouts {
                 connect: secs("JEKCMS_DB_CONNECT_TIMEOUT", 5, 1..=86_400)?,
                 acquire: secs("JEKCMS_DB_ACQUIRE_TIMEOUT", 5, 1..=86_400)?,
@@ -644,6 +656,12 @@ mod tests {
             ("JEKCMS_PLAN_UNLIMITED", "off,off"),
             ("JEKCMS_DEFAULT_PLAN", "free"),
             ("JEKCMS_DEFAULT_PLAN", "Starter"),
+            ("JEKCMS_WORKERS", "0"),
+            ("JEKCMS_WORKERS", "two"),
+            ("JEKCMS_CORS_ORIGINS", "https://a.example/"),
+            ("JEKCMS_CORS_ORIGINS", "*, https://a.example"),
+            ("JEKCMS_PULL_MAX_AGE", "1m"),
+            ("JEKCMS_PULL_CACHE_BYTES", "-1"),
         ] {
             let e = with(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);

@@ -95,6 +95,7 @@ pub fn build_app(
 /// Runs the server until it is stopped. Prints `listening on http://ADDR` once bound.
 pub async fn serve(config: config::Config) -> Result<(), StartError> {
     let bind = config.bind;
+    let config_workers = config.workers;
     let state = AppState::build(config).await?;
     // Forget quotas that are full again, so idle sessions and IPs cost no memory.
     let limiter = state.limiter.clone();
@@ -114,7 +115,7 @@ pub async fn serve(config: config::Config) -> Result<(), StartError> {
     let (server, addrs) = server::start(
         state,
         server::Listen::Bind(bind),
-        server::Workers::for_this_machine(),
+        server::Workers::for_this_machine(config_workers),
     )
     .map_err(|e| StartError(format!("JEKCMS_BIND: cannot listen on {bind}: {e}")))?;
     for addr in &addrs {

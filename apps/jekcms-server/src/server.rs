@@ -34,10 +34,12 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// One worker per available core, signals handled: what `serve` runs.
-    pub fn for_this_machine() -> Self {
+    /// `count` workers (`JEKCMS_WORKERS`), or one per available core; signals handled: what
+    /// `serve` runs.
+    pub fn for_this_machine(count: Option<usize>) -> Self {
         Self {
-            count: std::thread::available_parallelism().map_or(2, usize::from),
+            count: count
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
             signals: true,
         }
     }
