@@ -57,22 +57,32 @@ pub async fn conditional_get(
     }))
 }
 
+/// A weak entity tag: `prefix` and a hash of `parts` (each length-prefixed, so that no two
+/// different part lists hash alike). The one way the server makes a tag from content: list
+/// pages, their rows, pull pages.
+pub fn weak_etag(prefix: &str, parts: &[&[u8]]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in parts {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part);
+    }
+    let digest = ctx.finish();
+    format!("W/\"{prefix}{}\"", hex::encode(&digest.as_ref()[..12]))
+}
+
 /// The entity tag of a post or media list page: the site's content version (bumped by every
 /// write to its posts and media) and a hash of the request's path and query. Two requests
 /// with the same tag get the same rows, so a revalidation is answered with no list query.
-/// Weak: the page's `next_cursor` is sealed afresh each time.
+/// Weak: the page's `next_cursor` is sealed afresh each time. The server's version is in it
+/// too: another build may write the same rows differently.
 pub fn list_etag(req: &HttpRequest, content_version: i64) -> String {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    // The server's version too: another build may write the same rows differently.
-    ctx.update(env!("CARGO_PKG_VERSION").as_bytes());
-    ctx.update(b"\0");
-    ctx.update(req.path().as_bytes());
-    ctx.update(b"?");
-    ctx.update(req.query_string().as_bytes());
-    let digest = ctx.finish();
-    format!(
-        "W/\"c{content_version}-{}\"",
-        hex::encode(&digest.as_ref()[..8])
+    weak_etag(
+        &format!("c{content_version}-"),
+        &[
+            env!("CARGO_PKG_VERSION").as_bytes(),
+            req.path().as_bytes(),
+            req.query_string().as_bytes(),
+        ],
     )
 }
 
@@ -86,11 +96,7 @@ pub fn not_modified(req: &HttpRequest, etag: &str) -> bool {
 
 /// `304` with `etag`, for a handler that knows before doing the work.
 pub fn not_modified_response(etag: &str) -> actix_web::HttpResponse {
-    let mut res = actix_web::HttpResponse::NotModified().finish();
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        res.headers_mut().insert(header::ETAG, v);
-    }
-    res
+    with_etag(actix_web::HttpResponse::NotModified().finish(), etag)
 }
 
 /// `res` with `etag` as its `ETag`.

@@ -259,11 +259,7 @@ pub fn split_at_request_id(body: Vec<u8>) -> Option<(Bytes, Bytes)> {
 
 /// A weak entity tag for a page: a hash of its bytes (the request id excluded).
 pub fn etag_of(head: &[u8], tail: &[u8]) -> String {
-    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    ctx.update(head);
-    ctx.update(tail);
-    let digest = ctx.finish();
-    format!("W/\"{}\"", hex::encode(&digest.as_ref()[..12]))
+    crate::conditional::weak_etag("", &[head, tail])
 }
 
 #[cfg(test)]

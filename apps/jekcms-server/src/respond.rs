@@ -58,10 +58,7 @@ pub fn page<T: Serialize>(page: Page<T>) -> HttpResponse {
         page.limit,
     ))
     .ok()
-    .map(|rows| {
-        let digest = ring::digest::digest(&ring::digest::SHA256, &rows);
-        format!("W/\"r{}\"", hex::encode(&digest.as_ref()[..12]))
-    });
+    .map(|rows| crate::conditional::weak_etag("r", &[&rows]));
     let mut res = page_tagged(page);
     if let Some(v) = etag.and_then(|e| actix_web::http::header::HeaderValue::from_str(&e).ok()) {
         res.headers_mut().insert(actix_web::http::header::ETAG, v);
