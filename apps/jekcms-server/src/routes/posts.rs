@@ -9,7 +9,7 @@ use crate::respond;
 use crate::schemas::{ErrorBody, PostEnvelope, PostList, envelopes};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use jekcms_content::idempotency::Record;
 use jekcms_content::list::PostListQuery;
@@ -94,13 +94,6 @@ pub enum IncludeParam {
     Total,
 }
 
-fn with_etag(mut res: HttpResponse, post: &Post) -> HttpResponse {
-    if let Ok(v) = HeaderValue::from_str(&post.etag()) {
-        res.headers_mut().insert(header::ETAG, v);
-    }
-    res
-}
-
 /// Lists posts.
 ///
 /// Newest first by default, with cursor pagination: pass `meta.next_cursor` as `cursor` for
@@ -148,18 +141,10 @@ pub async fn get_post(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
-    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let post = service::get_post(&state.store, &caller.actor(), id.into_inner()).await?;
-    let unchanged = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| service::etag_none_match_hits(tags, &post.etag()));
-    if unchanged {
-        return Ok(with_etag(HttpResponse::NotModified().finish(), &post));
-    }
-    Ok(with_etag(respond::ok(&post), &post))
+    // `If-None-Match` is answered by conditional.rs from this ETag.
+    Ok(conditional::with_etag(respond::ok(&post), &post.etag()))
 }
 
 /// Creates a post.
@@ -250,7 +235,7 @@ pub async fn update_post(
         if_match,
     )
     .await?;
-    Ok(with_etag(respond::ok(&post), &post))
+    Ok(conditional::with_etag(respond::ok(&post), &post.etag()))
 }
 
 /// Result of a delete.

@@ -247,11 +247,8 @@ fn keep<T: Serialize>(
 
 /// `page` as this request's answer: `304` when `If-None-Match` names it.
 fn send(req: &HttpRequest, state: &AppState, page: &CachedPage) -> HttpResponse {
-    let not_modified = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| jekcms_content::service::etag_none_match_hits(v, &page.etag));
+    // Answered here, before conditional.rs would: a 304 needs no body, gzipped or not.
+    let not_modified = crate::conditional::not_modified(req, &page.etag);
     let request_id = context::request_id();
     let gzip = !not_modified
         && crate::compress::accepts_gzip(req.get_header::<header::AcceptEncoding>().as_ref());
@@ -269,10 +266,8 @@ fn send(req: &HttpRequest, state: &AppState, page: &CachedPage) -> HttpResponse 
             .content_type(header::ContentType::json())
             .body(page.body(&request_id))
     };
+    res = crate::conditional::with_etag(res, &page.etag);
     let headers = res.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&page.etag) {
-        headers.insert(header::ETAG, etag);
-    }
     let max_age = state.config.pull_max_age.as_secs();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "public, max-age={max_age}, stale-while-revalidate={max_age}"
