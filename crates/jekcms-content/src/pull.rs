@@ -205,44 +205,30 @@ impl Listing for PullListQuery {
     fn from_params(p: &Params<'_>) -> Result<Self, Vec<FieldError>> {
         // The management list reads the shared parameters; only the names above reach it.
         let mut errors = Vec::new();
-        let mut query = match PostListQuery::from_params(p) {
-            Ok(q) => Some(q),
-            Err(e) => {
-                errors.extend(e.into_iter().filter(|e| e.field != "sort"));
-                None
-            }
-        };
+        let query = PostListQuery::from_params(p).map_err(|e| {
+            errors.extend(e.into_iter().filter(|e| e.field != "sort"));
+        });
         let sort = match p.get("sort") {
-            None => PostSort {
+            None => Some(PostSort {
                 field: SortField::PublishedAt,
                 descending: true,
-            },
-            Some(s) => match PostSort::parse(s).filter(|_| PULL_SORTS.contains(&s)) {
-                Some(sort) => sort,
-                None => {
-                    errors.push(FieldError::new(
-                        "sort",
-                        format!("sort must be one of {}", PULL_SORTS.join(", ")),
-                    ));
-                    PostSort::default()
-                }
-            },
+            }),
+            Some(s) => PostSort::parse(s).filter(|_| PULL_SORTS.contains(&s)),
         };
-        let fields = match p.get("fields").map(PullFields::parse) {
-            None => PullFields::LIST_DEFAULT,
-            Some(Ok(f)) => f,
-            Some(Err(e)) => {
-                errors.push(e);
-                PullFields::LIST_DEFAULT
-            }
-        };
-        match query.as_mut() {
-            Some(q) if errors.is_empty() => {
-                q.sort = sort;
-                Ok(Self {
-                    query: q.clone(),
-                    fields,
-                })
+        if sort.is_none() {
+            errors.push(FieldError::new(
+                "sort",
+                format!("sort must be one of {}", PULL_SORTS.join(", ")),
+            ));
+        }
+        let fields = p
+            .get("fields")
+            .map_or(Ok(PullFields::LIST_DEFAULT), PullFields::parse)
+            .map_err(|e| errors.push(e));
+        match (query, sort, fields) {
+            (Ok(mut query), Some(sort), Ok(fields)) if errors.is_empty() => {
+                query.sort = sort;
+                Ok(Self { query, fields })
             }
             _ => Err(errors),
         }
