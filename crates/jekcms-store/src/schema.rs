@@ -107,6 +107,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        publish_announced -> Bool,
     }
 }
 
@@ -154,6 +155,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    events (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        #[sql_name = "type"]
+        event_type -> Text,
+        actor_user_id -> Nullable<BigInt>,
+        actor_family -> Text,
+        actor_key_id -> Nullable<Text>,
+        subject_kind -> Text,
+        subject_id -> BigInt,
+        request_id -> Nullable<Text>,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        url -> Text,
+        events -> Text,
+        enabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        webhook_id -> BigInt,
+        event_id -> Nullable<BigInt>,
+        #[sql_name = "type"]
+        event_type -> Text,
+        payload -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        last_response -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> sites (site_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
@@ -161,6 +210,10 @@ diesel::joinable!(posts -> sites (site_id));
 diesel::joinable!(media -> sites (site_id));
 diesel::joinable!(site_cors_origins -> sites (site_id));
 diesel::joinable!(pull_keys -> sites (site_id));
+diesel::joinable!(events -> sites (site_id));
+diesel::joinable!(webhooks -> sites (site_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_deliveries -> events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
@@ -175,4 +228,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     post_tags,
     media,
     idempotency_keys,
+    events,
+    webhooks,
+    webhook_deliveries,
 );
