@@ -43,7 +43,7 @@ pub async fn list_webhooks<R: WebhookRepository>(
     repo: &R,
     actor: &Actor,
     after_id: Option<i64>,
-    fetch: i64,
+    fetch: u32,
 ) -> Result<Vec<Webhook>, WebhookError> {
     may_manage(actor)?;
     repo.list_webhooks(actor.site_id, after_id, fetch).await
@@ -113,7 +113,7 @@ pub async fn list_deliveries<R: WebhookRepository>(
     actor: &Actor,
     webhook_id: i64,
     before_id: Option<i64>,
-    fetch: i64,
+    fetch: u32,
 ) -> Result<Vec<Delivery>, WebhookError> {
     may_manage(actor)?;
     // A missing endpoint is 404, not an empty log.

@@ -22,7 +22,8 @@ pub fn message_id(delivery_id: i64) -> String {
 pub struct BadSecret;
 
 /// The keys a message is signed with: one per valid secret. The key bytes are never
-/// printed (no `Debug` of them).
+/// printed (no `Debug` of them). The default has none.
+#[derive(Default)]
 pub struct SigningKeys(Vec<hmac::Key>);
 
 impl std::fmt::Debug for SigningKeys {
