@@ -40,6 +40,7 @@ mod posts;
 mod pull;
 mod transport;
 mod types;
+mod webhooks;
 
 pub use bulk::{BULK_CHUNK, BulkItem, BulkReport};
 pub use client::{Client, ClientBuilder};
@@ -52,3 +53,4 @@ pub use types::{
     Credential, Me, Media, MediaContent, MediaFilter, NewPost, Page, Post, PostFilter, PostPatch,
     PostSort, PostStatus, PullField, PullPost, PullQuery, PullSort, RateLimit, Site, User,
 };
+pub use webhooks::{DeliveryStatus, Webhook, WebhookDelivery, WebhookRequest, Webhooks};

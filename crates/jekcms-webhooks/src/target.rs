@@ -15,6 +15,9 @@ use url::{Host, Url};
 /// The longest URL accepted.
 pub const MAX_URL_LEN: usize = 2000;
 
+/// How long a host name may take to resolve.
+pub const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The deployment's two switches for development and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TargetPolicy {
@@ -79,12 +82,15 @@ impl TargetPolicy {
     pub async fn resolve(&self, name: &str) -> Result<Vec<SocketAddr>, Refused> {
         // An IPv6 literal reaches a resolver in brackets.
         let bare = name.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare, 0))
-            .await
-            .map_err(|_| Refused(format!("url's host {name} does not resolve")))?
-            .collect();
+        let unresolved = || Refused(format!("url's host {name} does not resolve"));
+        let addrs: Vec<SocketAddr> =
+            tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((bare, 0)))
+                .await
+                .map_err(|_| Refused(format!("url's host {name} did not resolve in time")))?
+                .map_err(|_| unresolved())?
+                .collect();
         if addrs.is_empty() {
-            return Err(Refused(format!("url's host {name} does not resolve")));
+            return Err(unresolved());
         }
         for addr in &addrs {
             self.check_ip(addr.ip()).map_err(|Refused(why)| {

@@ -8,3 +8,4 @@ mod posts;
 mod pull;
 mod retries;
 mod support;
+mod webhooks;
