@@ -55,7 +55,7 @@ impl Role {
             Action::CreateContent => self >= Self::Author,
             Action::ChangeContent => self >= Self::Editor || (self >= Self::Author && owns),
             Action::BulkImport => self >= Self::Editor,
-            Action::ManageUsers => self >= Self::Admin,
+            Action::ManageUsers | Action::ReadActivity => self >= Self::Admin,
             Action::ManageSite => self == Self::Owner,
         }
     }
@@ -103,6 +103,8 @@ pub enum Action {
     ManageUsers,
     /// Site settings, pull keys, webhooks, owners.
     ManageSite,
+    /// Read the site's activity log (who wrote what).
+    ReadActivity,
 }
 
 /// Who is acting: enough to scope and authorise any operation.
@@ -158,6 +160,7 @@ fn describe(action: Action, owns: bool) -> &'static str {
         (Action::BulkImport, _) => "bulk import",
         (Action::ManageUsers, _) => "manage users or keys",
         (Action::ManageSite, _) => "manage the site",
+        (Action::ReadActivity, _) => "read the activity log",
     }
 }
 

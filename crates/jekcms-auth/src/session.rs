@@ -142,6 +142,8 @@ pub struct KeyHolder {
 pub struct KeyPrincipal {
     /// Row id of the key (rate limits are counted per key).
     pub key_id: i64,
+    /// Public id of the key (what the activity log shows).
+    pub key_public_id: String,
     /// The user.
     pub user_id: i64,
     /// The site.
@@ -352,6 +354,7 @@ impl<S: SessionStore> TokenService<S> {
             .ok_or_else(|| AuthError::invalid("the API key's user no longer exists"))?;
         Ok(KeyPrincipal {
             key_id: key.id,
+            key_public_id: key_id.to_owned(),
             user_id: key.user_id,
             site_id: key.site_id,
             role: holder.role,
@@ -658,6 +661,7 @@ mod tests {
             p,
             KeyPrincipal {
                 key_id: 1,
+                key_public_id: f.key.clone(),
                 user_id: 10,
                 site_id: 1,
                 role: Role::Editor,
