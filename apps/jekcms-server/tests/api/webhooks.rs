@@ -401,6 +401,144 @@ with_local_receivers! {
         receiver.stop().await;
     }
 
+    async fn writes_are_delivered_with_the_resource_as_the_api_returns_it(app) {
+        let owner = app.owner().await;
+        let secret = rotate(&app, &owner, 0).await;
+        let receiver = Receiver::start(vec![]).await;
+        let hook = app
+            .post("/api/v2/webhooks", &owner.access, json!({"url": receiver.url, "events": ["post.created", "post.deleted"]}))
+            .await
+            .expect(201)["data"]["id"]
+            .as_i64()
+            .unwrap();
+        let everything = create_hook(&app, &owner, &receiver.url).await;
+        let off = app
+            .post("/api/v2/webhooks", &owner.access, json!({"url": receiver.url, "enabled": false}))
+            .await
+            .expect(201)["data"]["id"]
+            .as_i64()
+            .unwrap();
+
+        let post = app.create_post(&owner.access, json!({"title": "Hello", "body": "text", "tags": ["a"]})).await;
+        let id = post["id"].as_i64().unwrap();
+        // created to the first and to `*`; nothing to the disabled one.
+        assert_eq!(deliver_due(&app.state, now(), 100).await.unwrap(), 2);
+        let shown = app.get(&format!("/api/v2/posts/{id}"), &owner.access).await.expect(200)["data"].clone();
+        for message in receiver.got() {
+            let body = message.json();
+            assert_eq!(body["type"], "post.created");
+            assert_eq!(body["data"], shown, "the post as GET /posts/{{id}} shows it");
+        }
+        app.patch(&format!("/api/v2/posts/{id}"), &owner.access, json!({"title": "Hello again"})).await.expect(200);
+        app.delete(&format!("/api/v2/posts/{id}"), &owner.access).await.expect(200);
+        // deleted to the first; updated and deleted to `*` (the update's data: the post is
+        // gone by the first attempt, so `{"id"}`).
+        assert_eq!(deliver_due(&app.state, now(), 100).await.unwrap(), 3);
+        assert!(deliveries(&app, &owner, off).await.is_empty());
+        let got = receiver.got();
+        assert_eq!(got.len(), 5);
+        for message in &got {
+            message.verify(&secret).unwrap();
+        }
+        let mut ids = Vec::new();
+        for h in [hook, everything] {
+            let log = deliveries(&app, &owner, h).await;
+            ids.push(log.iter().map(|d| format!("msg_{}", d["id"])).collect::<Vec<_>>());
+        }
+        let of = |ids: &[String]| -> Vec<Value> {
+            got.iter().filter(|m| ids.contains(&m.id)).map(Received::json).collect()
+        };
+        let mut first = of(&ids[0]);
+        first.sort_by_key(|m| m["type"].as_str().unwrap().to_owned());
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0]["type"], "post.created");
+        assert_eq!(first[1], json!({"type": "post.deleted", "timestamp": first[1]["timestamp"], "data": {"id": id}}));
+        let mut all: Vec<String> = of(&ids[1]).iter().map(|m| m["type"].as_str().unwrap().to_owned()).collect();
+        all.sort();
+        assert_eq!(all, ["post.created", "post.deleted", "post.updated"]);
+        let log = deliveries(&app, &owner, hook).await;
+        assert!(log.iter().all(|d| d["event_id"].is_i64() && d["status"] == "succeeded"), "{log:?}");
+        receiver.stop().await;
+    }
+
+    async fn a_rolled_back_write_delivers_nothing(app) {
+        let owner = app.owner().await;
+        rotate(&app, &owner, 0).await;
+        let receiver = Receiver::start(vec![]).await;
+        let hook = create_hook(&app, &owner, &receiver.url).await;
+        app.create_post(&owner.access, json!({"title": "Kept", "slug": "kept"})).await;
+        assert_eq!(deliver_due(&app.state, now(), 100).await.unwrap(), 1);
+        app.post("/api/v2/bulk/posts?atomic=true", &owner.access, json!({"posts": [{"title": "New"}, {"title": "Dup", "slug": "kept"}]}))
+            .await
+            .expect_error(409, "CONFLICT");
+        assert_eq!(deliver_due(&app.state, now(), 100).await.unwrap(), 0);
+        assert_eq!(deliveries(&app, &owner, hook).await.len(), 1);
+        // A committed bulk: one delivery per post.
+        app.post("/api/v2/bulk/posts", &owner.access, json!({"posts": [{"title": "One"}, {"title": "Two"}]}))
+            .await
+            .expect(200);
+        assert_eq!(deliver_due(&app.state, now(), 100).await.unwrap(), 2);
+        assert_eq!(receiver.got().len(), 3);
+        receiver.stop().await;
+    }
+
+    async fn a_hanging_receiver_delays_no_request(app) {
+        let owner = app.owner().await;
+        rotate(&app, &owner, 0).await;
+        // Every request hangs (past the 10 s deadline).
+        let receiver = Receiver::start(vec![None; 100]).await;
+        create_hook(&app, &owner, &receiver.url).await;
+        let worker = jekcms_server::webhook_delivery::start(app.state.clone()).unwrap();
+        let received = |n: usize| {
+            let receiver = receiver.clone();
+            async move {
+                let start = std::time::Instant::now();
+                while receiver.got().len() < n {
+                    assert!(start.elapsed() < Duration::from_secs(5), "{} of {n} sent", receiver.got().len());
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        for n in 0..10 {
+            app.create_post(&owner.access, json!({"title": format!("Post {n}")})).await;
+        }
+        // Ten deliveries in flight, each waiting on the receiver.
+        received(10).await;
+        let mut slowest = Duration::ZERO;
+        for n in 0..20 {
+            let start = std::time::Instant::now();
+            app.create_post(&owner.access, json!({"title": format!("Later {n}")})).await;
+            app.get("/api/v2/posts?limit=5", &owner.access).await.expect(200);
+            slowest = slowest.max(start.elapsed());
+        }
+        received(30).await;
+        // No database connection is held while a receiver is waited for: SQLite has one
+        // writer connection, which a held claim would have taken from every write here.
+        assert!(slowest < Duration::from_secs(2), "a request took {slowest:?}");
+        worker.abort();
+        receiver.stop().await;
+    }
+
+    async fn an_internal_address_is_refused_again_at_delivery(app) {
+        let owner = app.owner().await;
+        rotate(&app, &owner, 0).await;
+        let receiver = Receiver::start(vec![]).await;
+        // Saved while private addresses were allowed; delivered by an instance that refuses
+        // them (as a name that now resolves to loopback would be).
+        let hook = create_hook(&app, &owner, &receiver.url).await;
+        let mut strict = app.config().clone();
+        strict.webhook_allow_private = false;
+        let strict = TestApp::start(app.db.clone(), strict, app.media_dir.clone()).await;
+        ping(&app, &owner, hook).await;
+        assert_eq!(deliver_due(&strict.state, now(), 100).await.unwrap(), 1);
+        assert!(receiver.got().is_empty(), "nothing reached the receiver");
+        let log = deliveries(&app, &owner, hook).await;
+        assert_eq!((&log[0]["status"], &log[0]["attempts"], &log[0]["last_status_code"]), (&json!("pending"), &json!(1), &Value::Null));
+        let error = log[0]["last_error"].as_str().unwrap();
+        assert!(error.contains("loopback"), "{error}");
+        receiver.stop().await;
+    }
+
     async fn two_instances_deliver_each_message_once(app) {
         let owner = app.owner().await;
         rotate(&app, &owner, 0).await;
@@ -432,8 +570,9 @@ with_local_receivers! {
     }
 }
 
-/// The real binary, killed with SIGKILL while a receiver holds its delivery, then started
-/// again: the delivery goes out once the dead run's claim has expired.
+/// The real binary, killed with SIGKILL between a write and its delivery (while the receiver
+/// holds the request), then started again: the delivery goes out once the dead run's claim
+/// has expired.
 async fn killed_mid_delivery_resumes_on_restart(backend: jekcms_store::Backend) {
     let Some(app) = TestApp::new(backend, allow_local).await else {
         eprintln!("skipped: JEKCMS_TEST_POSTGRES_URL is not set");
@@ -479,7 +618,9 @@ async fn killed_mid_delivery_resumes_on_restart(backend: jekcms_store::Backend) 
     };
 
     let mut first = serve();
-    let delivery = ping(&app, &owner, hook).await;
+    let post = app
+        .create_post(&owner.access, json!({"title": "Written before the kill"}))
+        .await;
     wait_for(1, Duration::from_secs(20)).await;
     first.kill().unwrap(); // SIGKILL
     first.wait().unwrap();
@@ -489,6 +630,8 @@ async fn killed_mid_delivery_resumes_on_restart(backend: jekcms_store::Backend) 
         (&json!("pending"), &json!(0)),
         "killed before any outcome"
     );
+    assert_eq!(log[0]["type"], "post.created");
+    let delivery = log[0]["id"].as_i64().unwrap();
 
     let mut second = serve();
     wait_for(2, Duration::from_secs(30)).await;
@@ -496,6 +639,7 @@ async fn killed_mid_delivery_resumes_on_restart(backend: jekcms_store::Backend) 
     assert_eq!(got[1].id, format!("msg_{delivery}"));
     assert_eq!(got[0].id, got[1].id);
     got[1].verify(&secret).unwrap();
+    assert_eq!(got[1].json()["data"], post);
     let start = std::time::Instant::now();
     loop {
         let log = deliveries(&app, &owner, hook).await;
