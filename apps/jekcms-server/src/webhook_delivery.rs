@@ -31,6 +31,9 @@ use tokio::sync::Semaphore;
 /// How often an idle worker looks for due deliveries (events of writes on any instance).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
+/// How long a worker with few free slots waits for more before claiming.
+const GATHER: Duration = Duration::from_millis(20);
+
 /// Starts this instance's worker on the current runtime; `None` when
 /// `JEKCMS_WEBHOOK_CONCURRENCY` is 0 (this instance delivers nothing).
 pub fn start(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
@@ -39,13 +42,21 @@ pub fn start(state: AppState) -> Option<tokio::task::JoinHandle<()>> {
 }
 
 async fn run(state: AppState, slots: usize) {
+    // With few slots free, wait a moment for half of them to be: one claim transaction per
+    // batch rather than one per finished attempt.
+    let batch = u32::try_from(slots.div_ceil(2)).unwrap_or(u32::MAX);
     let slots = Arc::new(Semaphore::new(slots));
     loop {
-        let free = slots.available_permits();
-        if free == 0 {
-            // Every slot is busy: wait for one to free, then claim.
-            drop(slots.acquire().await);
-            continue;
+        let mut free = slots.available_permits();
+        if free < batch as usize {
+            if let Ok(Ok(permits)) = tokio::time::timeout(GATHER, slots.acquire_many(batch)).await {
+                drop(permits);
+            }
+            free = slots.available_permits();
+            if free == 0 {
+                drop(slots.acquire().await);
+                continue;
+            }
         }
         let now = jekcms_auth::now();
         let claimed = match claim(&state, now, free).await {
@@ -56,13 +67,15 @@ async fn run(state: AppState, slots: usize) {
             }
         };
         let full = claimed.len() == free;
+        let mut keys = SiteKeys::default();
         for due in claimed {
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 return;
             };
+            let site_keys = keys.of(&state, due.site_id, now).await;
             let state = state.clone();
             tokio::spawn(async move {
-                attempt(&state, due, now).await;
+                attempt(&state, due, site_keys, now).await;
                 drop(permit);
             });
         }
@@ -98,19 +111,57 @@ pub async fn deliver_due(
 ) -> Result<usize, jekcms_store::StoreError> {
     let claimed = claim(state, now, limit).await?;
     let count = claimed.len();
-    let attempts = claimed.into_iter().map(|due| {
+    let mut keys = SiteKeys::default();
+    let mut attempts = Vec::with_capacity(count);
+    for due in claimed {
+        let site_keys = keys.of(state, due.site_id, now).await;
         let state = state.clone();
-        tokio::spawn(async move { attempt(&state, due, now).await })
-    });
-    for handle in attempts.collect::<Vec<_>>() {
+        attempts.push(tokio::spawn(async move {
+            attempt(&state, due, site_keys, now).await;
+        }));
+    }
+    for handle in attempts {
         let _ = handle.await;
     }
     Ok(count)
 }
 
-/// One attempt at `due`, its outcome recorded; `now` is the claim's time (the retry is
-/// scheduled from it).
-async fn attempt(state: &AppState, due: DueDelivery, now: DateTime<Utc>) {
+/// The signing keys of each site of one claimed batch, read once per site per batch: a
+/// rotation takes effect from the next batch.
+#[derive(Default)]
+struct SiteKeys(std::collections::HashMap<i64, Option<Arc<SigningKeys>>>);
+
+impl SiteKeys {
+    /// `None` when they cannot be read now (the attempt is left to the claim's expiry).
+    async fn of(
+        &mut self,
+        state: &AppState,
+        site_id: i64,
+        now: DateTime<Utc>,
+    ) -> Option<Arc<SigningKeys>> {
+        if let Some(keys) = self.0.get(&site_id) {
+            return keys.clone();
+        }
+        let keys = match signing_keys(state, site_id, now).await {
+            Ok(keys) => Some(Arc::new(keys)),
+            Err(e) => {
+                tracing::warn!(site = site_id, error = %e, "cannot read the site's webhook secrets");
+                None
+            }
+        };
+        self.0.insert(site_id, keys.clone());
+        keys
+    }
+}
+
+/// One attempt at `due` signed with `keys`, its outcome recorded; `now` is the claim's time
+/// (the retry is scheduled from it).
+async fn attempt(
+    state: &AppState,
+    due: DueDelivery,
+    keys: Option<Arc<SigningKeys>>,
+    now: DateTime<Utc>,
+) {
     let payload = match &due.payload {
         Some(body) => body.clone(),
         None => match data(state, &due).await {
@@ -122,12 +173,14 @@ async fn attempt(state: &AppState, due: DueDelivery, now: DateTime<Utc>) {
             }
         },
     };
-    let outcome = match signing_keys(state, due.site_id, now).await {
-        Ok(keys) if keys.is_empty() => Outcome::NoAnswer(
+    let outcome = match keys {
+        // The claim's lease runs out and the attempt is made again then.
+        None => return,
+        Some(keys) if keys.is_empty() => Outcome::NoAnswer(
             "the site has no webhook secret yet: rotate its keys (POST /api/v2/sites/{id}/rotate-keys)"
                 .into(),
         ),
-        Ok(keys) => {
+        Some(keys) => {
             let id = message_id(due.id);
             let timestamp = Utc::now().timestamp();
             let signature = keys.sign(&id, timestamp, payload.as_bytes());
@@ -138,10 +191,6 @@ async fn attempt(state: &AppState, due: DueDelivery, now: DateTime<Utc>) {
                 body: &payload,
             };
             state.webhook_sender.send(&due.url, &message).await
-        }
-        Err(e) => {
-            tracing::warn!(delivery = due.id, error = %e, "cannot read the site's webhook secrets");
-            return;
         }
     };
     let attempts = due.attempts.saturating_add(1);
