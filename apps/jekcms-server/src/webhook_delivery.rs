@@ -10,8 +10,10 @@
 //! died is taken up when any instance (itself restarted) next polls.
 //!
 //! A delivery's body is made at its first attempt — the post or medium read as the API
-//! returns it, or `{"id"}` once deleted — and kept, so retries and redeliveries send the
-//! same bytes under the same `webhook-id`; each attempt has a fresh timestamp and
+//! returns it, or `{"id"}` once deleted — and kept with that attempt's outcome, so retries
+//! and redeliveries send the same bytes under the same `webhook-id` (only an instance that
+//! dies during a first attempt leaves the body to be made again, from the resource as it is
+//! then; the `webhook-id` is the same either way); each attempt has a fresh timestamp and
 //! signatures by every webhook secret of the site still valid. Neither secrets nor bodies
 //! are logged.
 
@@ -215,15 +217,22 @@ async fn attempt(
         }
         Outcome::NoAnswer(why) => (None, Some(why), None),
     };
-    tracing::info!(
-        delivery = due.id,
-        webhook = due.webhook_id,
-        event = %due.event_type,
-        attempt = attempts,
-        status = status.as_str(),
-        status_code,
-        "webhook delivery attempted"
-    );
+    // A success at debug (there may be thousands a second), a failure at info; never the
+    // body or a secret.
+    if status == DeliveryStatus::Succeeded {
+        tracing::debug!(delivery = due.id, webhook = due.webhook_id, event = %due.event_type, attempt = attempts, "webhook delivered");
+    } else {
+        tracing::info!(
+            delivery = due.id,
+            webhook = due.webhook_id,
+            event = %due.event_type,
+            attempt = attempts,
+            status = status.as_str(),
+            status_code,
+            error = error.as_deref().unwrap_or_default(),
+            "webhook delivery failed"
+        );
+    }
     let record = AttemptRecord {
         payload,
         attempts,

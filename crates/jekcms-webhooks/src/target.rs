@@ -92,11 +92,12 @@ impl TargetPolicy {
         if addrs.is_empty() {
             return Err(unresolved());
         }
+        // The address itself is not named: the owner learns that the name is internal, not
+        // what the deployment's resolver answers for it.
         for addr in &addrs {
             self.check_ip(addr.ip()).map_err(|Refused(why)| {
                 Refused(format!(
-                    "url's host {name} resolves to {}: {why}",
-                    addr.ip()
+                    "url's host {name} resolves to a non-public address: {why}"
                 ))
             })?;
         }
