@@ -1,101 +1,15 @@
 //! The activity log (API.md §10): who wrote what, when, from which request.
 //!
-//! Every write takes a [`Writer`] — the [`Actor`] whose role is checked, plus how they came
+//! Every write takes a [`Writer`] — the `Actor` whose role is checked, plus how they came
 //! (credential family, key, request id) — and the store records the write's [`EventType`]s
 //! in the write's own transaction: a committed write always has its events, a rolled-back
 //! one never does. Webhook deliveries are made from the same rows. Reads record nothing.
 
 use crate::page::{Bound, Keys, Listing, Params};
 use chrono::{DateTime, Utc};
-use jekcms_auth::policy::Actor;
+pub use jekcms_auth::policy::{ActorFamily, Writer};
 use jekcms_envelope::FieldError;
 use serde::Serialize;
-
-/// How the writer came: the credential family of `actor.family` in the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "lowercase")]
-pub enum ActorFamily {
-    /// A session opened with an `api_` key.
-    Api,
-    /// A session opened with an email and password.
-    Password,
-    /// An `mcp_` token at the MCP endpoint.
-    Mcp,
-    /// The operator's command line, writing to the store directly.
-    Cli,
-    /// The server itself, on nobody's request: a scheduled post reaching its time.
-    System,
-}
-
-impl ActorFamily {
-    /// Every family.
-    pub const ALL: [Self; 5] = [
-        Self::Api,
-        Self::Password,
-        Self::Mcp,
-        Self::Cli,
-        Self::System,
-    ];
-
-    /// Stored and shown name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Api => "api",
-            Self::Password => "password",
-            Self::Mcp => "mcp",
-            Self::Cli => "cli",
-            Self::System => "system",
-        }
-    }
-
-    /// The family a stored name stands for.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.as_str() == s)
-    }
-}
-
-/// Who makes a write: the actor the policy checks, and what the activity log records of
-/// them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Writer {
-    /// The acting user, their site and role.
-    pub actor: Actor,
-    /// How they came.
-    pub family: ActorFamily,
-    /// The public id of the key their session came from, if any.
-    pub key_id: Option<String>,
-    /// The request's `X-Request-Id`.
-    pub request_id: Option<String>,
-}
-
-impl Writer {
-    /// The writer's site: every write is confined to it.
-    pub fn site_id(&self) -> i64 {
-        self.actor.site_id
-    }
-
-    /// The acting user.
-    pub fn user_id(&self) -> i64 {
-        self.actor.user_id
-    }
-
-    /// The server itself writing to site `site_id` on nobody's request (a scheduled post
-    /// reaching its time). Its events show no user. For stores only: it passes every
-    /// role check, so no request may act as it.
-    pub fn system(site_id: i64) -> Self {
-        Self {
-            actor: Actor {
-                user_id: 0,
-                site_id,
-                role: jekcms_auth::Role::Owner,
-            },
-            family: ActorFamily::System,
-            key_id: None,
-            request_id: None,
-        }
-    }
-}
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -216,7 +130,8 @@ impl SubjectKind {
 pub struct EventActor {
     /// The acting user; null for the server itself (`system`).
     pub user_id: Option<i64>,
-    /// How they came.
+    /// How they came: `api`, `password`, `mcp`, `cli`, or `system` (the server itself).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "api"))]
     pub family: ActorFamily,
     /// The public id of the key their session came from, if any.
     pub key_id: Option<String>,

@@ -234,6 +234,22 @@ both_stores! {
         assert_eq!(types, ["post.published", "post.unpublished", "post.updated", "post.updated", "post.published", "post.created"]);
     }
 
+    async fn content_changing_hands_is_recorded(app) {
+        let owner = app.owner().await;
+        let author = app.login("default", "author@example.com", Role::Author).await;
+        let p1 = app.create_post(&author.access, json!({"title": "One"})).await["id"].as_i64().unwrap();
+        let p2 = app.create_post(&author.access, json!({"title": "Two"})).await["id"].as_i64().unwrap();
+        let m = app.call(multipart(&author.access, &[("file", Some("a.png"), PNG)])).await.expect(201)["data"]["id"].as_i64().unwrap();
+        app.delete(&format!("/api/v2/users/{}", author.user_id), &owner.access).await.expect(200);
+        let events = activity(&app, &owner.access, "").await;
+        let mut moved = kinds(&events[..3]);
+        moved.sort();
+        assert_eq!(moved, [("media.updated".to_owned(), m), ("post.updated".to_owned(), p1), ("post.updated".to_owned(), p2)]);
+        assert!(events[..3].iter().all(|e| e["actor"]["user_id"] == owner.user_id));
+        // The author's own events stay in the log after the author is gone.
+        assert_eq!(events[3]["actor"]["user_id"], author.user_id);
+    }
+
     async fn old_events_are_deleted(app) {
         let owner = app.owner().await;
         app.create_post(&owner.access, json!({"title": "Old"})).await;
