@@ -36,7 +36,8 @@ run_leg() { # name database-url
   export JEKCMS_DATABASE_URL="$url" JEKCMS_SECRET_KEY="$secret_key" \
     JEKCMS_MEDIA_DIR="$work/media" \
     JEKCMS_RATE_LIMIT_STANDARD=off JEKCMS_RATE_LIMIT_ADMIN=off JEKCMS_RATE_LIMIT_AUTH=off \
-    JEKCMS_OPEN_REGISTRATION=true JEKCMS_ACCESS_TOKEN_TTL=3600 JEKCMS_LOG=warn
+    JEKCMS_OPEN_REGISTRATION=true JEKCMS_ACCESS_TOKEN_TTL=3600 JEKCMS_LOG=warn \
+    JEKCMS_WEBHOOK_CONCURRENCY=0
   key=$("$bin" keys create --user owner@example.com --json)
   start_server "$bin" "$work"
   local base="http://$server_addr"
@@ -54,6 +55,11 @@ run_leg() { # name database-url
     -d '{"name":"Ed","email":"ed@example.com","role":"editor"}' >/dev/null
   printf '\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90wS\xde' >"$work/dot.png"
   curl -sf "${auth[@]}" "$base/api/v2/media" -F "file=@$work/dot.png" -F alt_text=dot >/dev/null
+  # A webhook (an address literal: no DNS needed; JEKCMS_WEBHOOK_CONCURRENCY=0 above, so
+  # nothing the run queues is ever sent) with a ping in its log.
+  curl -sf "${auth[@]}" "$base/api/v2/webhooks" -H 'Content-Type: application/json' \
+    -d '{"url":"https://93.184.215.14/hooks/jekcms"}' >/dev/null
+  curl -sf "${auth[@]}" -X POST "$base/api/v2/webhooks/1/test" >/dev/null
 
   echo "== schemathesis $version on $name ($base), at most $max_examples cases per operation"
   # One worker: with two threads, Hypothesis's lambda descriptions (ast.parse) hit CPython

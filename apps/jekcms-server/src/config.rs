@@ -84,6 +84,18 @@ pub struct Config {
     pub pull_cache_bytes: u64,
     /// `JEKCMS_CORS_ORIGINS`: origins allowed to call all of `/api/v2` from a browser.
     pub cors_origins: crate::cors::CorsOrigins,
+    /// `JEKCMS_WEBHOOK_ALLOW_INSECURE`: webhook URLs may be `http://` (development, tests).
+    pub webhook_allow_insecure: bool,
+    /// `JEKCMS_WEBHOOK_ALLOW_PRIVATE`: webhook URLs may reach loopback, private and other
+    /// non-public addresses (development, tests).
+    pub webhook_allow_private: bool,
+    /// `JEKCMS_WEBHOOK_CONCURRENCY`: deliveries in flight at once from this instance (0: this
+    /// instance delivers none).
+    pub webhook_concurrency: usize,
+    /// `JEKCMS_WEBHOOK_LEASE`: how long a claimed delivery is this instance's; if it dies
+    /// mid-attempt, another instance (or itself restarted) retries after this. Longer than
+    /// the 10-second attempt deadline.
+    pub webhook_lease: Duration,
     /// `JEKCMS_WORKERS`: worker threads (default: one per available core). A container
     /// limited to fewer cores than its host shows wants it set.
     pub workers: Option<usize>,
@@ -139,6 +151,14 @@ pub struct DbTimeouts {
 }
 
 impl Config {
+    /// Where webhooks may point (`JEKCMS_WEBHOOK_ALLOW_INSECURE`, `_PRIVATE`).
+    pub fn webhook_policy(&self) -> jekcms_webhooks::target::TargetPolicy {
+        jekcms_webhooks::target::TargetPolicy {
+            allow_insecure: self.webhook_allow_insecure,
+            allow_private: self.webhook_allow_private,
+        }
+    }
+
     /// The store settings this configuration asks for.
     pub fn store_options(&self) -> jekcms_store::StoreOptions {
         jekcms_store::StoreOptions {
@@ -428,6 +448,12 @@ impl Config {
                 &val("JEKCMS_CORS_ORIGINS").unwrap_or_default(),
             )
             .map_err(|m| err("JEKCMS_CORS_ORIGINS", &m))?,
+            webhook_allow_insecure: flag("JEKCMS_WEBHOOK_ALLOW_INSECURE", false)?,
+            webhook_allow_private: flag("JEKCMS_WEBHOOK_ALLOW_PRIVATE", false)?,
+            webhook_concurrency: usize::try_from(count("JEKCMS_WEBHOOK_CONCURRENCY", 64, 0)?)
+                .unwrap_or(usize::MAX)
+                .min(4096),
+            webhook_lease: secs("JEKCMS_WEBHOOK_LEASE", 30, 11..=3600)?,
             workers: match val("JEKCMS_WORKERS") {
                 None => None,
                 Some(_) => Some(
@@ -640,6 +666,9 @@ mod tests {
             ("JEKCMS_BODY_TIMEOUT", "0"),
             ("JEKCMS_BODY_MIN_RATE", "fast"),
             ("JEKCMS_KEEP_ALIVE", "5s"),
+            ("JEKCMS_WEBHOOK_ALLOW_PRIVATE", "sometimes"),
+            ("JEKCMS_WEBHOOK_LEASE", "10"),
+            ("JEKCMS_WEBHOOK_CONCURRENCY", "-1"),
             ("JEKCMS_MAX_CONNECTIONS", "0"),
             ("JEKCMS_ACCESS_TOKEN_TTL", "86401"),
             ("JEKCMS_ACCESS_TOKEN_TTL", "18446744073709551615"),

@@ -167,6 +167,19 @@ impl From<jekcms_accounts::AccountError> for AppError {
     }
 }
 
+impl From<jekcms_webhooks::WebhookError> for AppError {
+    fn from(e: jekcms_webhooks::WebhookError) -> Self {
+        use jekcms_webhooks::WebhookError as E;
+        match e {
+            E::Validation(fields) => Self::fields(fields),
+            E::NotFound => Self::new(ErrorCode::NotFound, "resource not found"),
+            E::Forbidden(m) => Self::new(ErrorCode::Forbidden, m),
+            E::Unavailable => unavailable(),
+            E::Internal(cause) => Self::internal(cause.as_ref()),
+        }
+    }
+}
+
 /// The `errors` of one failed bulk item, capped as every error list is.
 pub fn item_fault_entries(faults: &[ItemFault]) -> Vec<ErrorEntry> {
     jekcms_envelope::capped_entries(faults.iter().map(item_fault_entry).collect())
@@ -442,6 +455,22 @@ mod tests {
             (
                 ContentError::internal(std::io::Error::other("SELECT secret FROM x")).into(),
                 ErrorCode::InternalError,
+            ),
+            (
+                jekcms_webhooks::WebhookError::field("url", "x").into(),
+                ErrorCode::ValidationFailed,
+            ),
+            (
+                jekcms_webhooks::WebhookError::NotFound.into(),
+                ErrorCode::NotFound,
+            ),
+            (
+                jekcms_webhooks::WebhookError::Forbidden("no".into()).into(),
+                ErrorCode::Forbidden,
+            ),
+            (
+                jekcms_webhooks::WebhookError::Unavailable.into(),
+                ErrorCode::Unavailable,
             ),
             (AuthError::Expired.into(), ErrorCode::AuthExpired),
             (AuthError::invalid("x").into(), ErrorCode::AuthInvalid),

@@ -11,6 +11,8 @@
 //!   [`schemas`]: the documentation shapes both name. [`uploads`]: receiving media bytes;
 //!   [`media_bytes`]: serving them (`/content` and public URLs).
 //!
+//! - [`webhook_delivery`]: the background task that delivers webhooks.
+//!
 //! - [`cli`]: the `jekcms` command; [`sites_cli`]: the operator's `jekcms sites`.
 //!
 //! This is the only crate that knows actix-web; domain rules live in `crates/`.
@@ -44,6 +46,7 @@ pub mod state;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod uploads;
+pub mod webhook_delivery;
 
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -111,6 +114,9 @@ pub async fn serve(config: config::Config) -> Result<(), StartError> {
             limiter.retain_recent();
         }
     });
+    // Webhook deliveries, from this process's runtime (not an HTTP worker's): whatever was
+    // due when a previous run stopped goes out now.
+    crate::webhook_delivery::start(state.clone());
     let metrics_server = match state.config.metrics_bind {
         None => None,
         Some(addr) => Some(server::start_metrics(state.clone(), addr).map_err(|e| {

@@ -24,6 +24,11 @@ pub struct AppState {
     pub pull_cache: Arc<crate::pull_cache::PullCache>,
     /// Seals the secrets the server reads back (webhook secrets).
     pub secrets: Arc<jekcms_auth::sealed::SecretBox>,
+    /// Sends webhook deliveries (one connection pool, the URL policy at connection time).
+    pub webhook_sender: jekcms_webhooks::sender::Sender,
+    /// Wakes this instance's delivery worker when a delivery is queued here (a ping, a
+    /// redelivery), instead of waiting for its next poll.
+    pub webhook_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -77,7 +82,11 @@ impl AppState {
                 "removed partial uploads left by an interrupted run"
             );
         }
+        let webhook_sender = jekcms_webhooks::sender::Sender::new(config.webhook_policy())
+            .map_err(|e| StartError(format!("cannot set up the webhook client: {e}")))?;
         Ok(Self {
+            webhook_sender,
+            webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
             tokens: Arc::new(TokenService::new(store.clone(), access, policy)),
             cursors: Arc::new(CursorCodec::new(&secret)),
             secrets: Arc::new(jekcms_auth::sealed::SecretBox::new(&secret)),

@@ -53,6 +53,8 @@ impl TestServer {
             count: 2,
             signals: false,
         };
+        // As `serve` does: this instance delivers webhooks.
+        crate::webhook_delivery::start(state.clone());
         let (server, _) = crate::server::start(state, Listen::Listener(listener), workers)
             .expect("the listener is usable");
         let handle = server.handle();

@@ -41,6 +41,7 @@ mod posts;
 mod pull;
 mod transport;
 mod types;
+mod webhooks;
 
 pub use activity::{ActivityFilter, Event, EventActor, EventSubject, ListActivity};
 pub use bulk::{BULK_CHUNK, BulkItem, BulkReport};
@@ -54,3 +55,4 @@ pub use types::{
     Credential, Me, Media, MediaContent, MediaFilter, NewPost, Page, Post, PostFilter, PostPatch,
     PostSort, PostStatus, PullField, PullPost, PullQuery, PullSort, RateLimit, Site, User,
 };
+pub use webhooks::{DeliveryStatus, Webhook, WebhookDelivery, WebhookRequest, Webhooks};

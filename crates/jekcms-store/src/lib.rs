@@ -37,6 +37,7 @@ mod sql;
 mod stored_time;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+mod webhooks;
 
 pub use accounts::{SiteRecord, SiteSettings, UserRecord};
 pub use activity::ANNOUNCE_BATCH;

@@ -63,6 +63,8 @@ pub mod site;
 pub mod users;
 #[allow(unreachable_pub)]
 pub mod v1;
+#[allow(unreachable_pub)]
+pub mod webhooks;
 
 use crate::errors::AppError;
 use actix_web::dev::ResourceDef;
@@ -116,6 +118,14 @@ route_list! {
         site::update_site,
         pull::rotate_keys,
         activity::list_activity,
+        webhooks::list_webhooks,
+        webhooks::create_webhook,
+        webhooks::get_webhook,
+        webhooks::update_webhook,
+        webhooks::delete_webhook,
+        webhooks::test_webhook,
+        webhooks::list_deliveries,
+        webhooks::redeliver,
     ]
 }
 

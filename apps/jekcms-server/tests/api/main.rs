@@ -27,3 +27,4 @@ mod routes;
 mod secret_key;
 mod sites;
 mod v1;
+mod webhooks;

@@ -23,6 +23,7 @@ both_stores! {
             // Any id: a missing row is the handler's 404, not the fallback's.
             let uri = path
                 .replace("{id}", "987654321")
+                .replace("{delivery_id}", "987654321")
                 .replace("{slug}", "no-such-post")
                 .replace("{token}", "0000000000000000000000")
                 .replace("{filename}", "none.png");

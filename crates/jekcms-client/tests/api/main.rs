@@ -9,3 +9,4 @@ mod posts;
 mod pull;
 mod retries;
 mod support;
+mod webhooks;
