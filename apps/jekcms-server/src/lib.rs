@@ -11,6 +11,9 @@
 //!   [`schemas`]: the documentation shapes both name. [`uploads`]: receiving media bytes;
 //!   [`media_bytes`]: serving them (`/content` and public URLs).
 //!
+//! - [`mcp`]: `POST /mcp`, the MCP server for AI agents (`mcp_` tokens), its tools and
+//!   resources over the same service functions as the REST API.
+//!
 //! - [`cli`]: the `jekcms` command; [`sites_cli`]: the operator's `jekcms sites`.
 //!
 //! This is the only crate that knows actix-web; domain rules live in `crates/`.
@@ -26,6 +29,7 @@ pub mod cors;
 pub mod errors;
 pub mod extract;
 pub mod idempotent;
+pub mod mcp;
 pub mod media_bytes;
 pub mod metrics;
 pub mod openapi;
@@ -76,6 +80,7 @@ pub fn build_app(
             web::PathConfig::default().error_handler(|_, _| AppError::not_found("resource").into()),
         )
         .configure(|cfg| routes::configure(cfg, v1_enabled))
+        .configure(mcp::configure)
         .configure(|cfg| {
             if metrics_here {
                 metrics::configure(cfg);
