@@ -280,7 +280,7 @@ const BAD_KEY: &str = "the API key or secret is invalid";
 const MCP_TAKES: &str = "the MCP endpoint /mcp authenticates with an mcp_ token (Authorization: Bearer mcp_…, made by `jekcms keys create --family mcp` or POST /api/v2/api-keys with family mcp)";
 
 /// An unknown or malformed `mcp_` token.
-const BAD_MCP_TOKEN: &str = "the MCP token is invalid";
+const BAD_MCP_TOKEN: &str = "the mcp_ token is invalid";
 
 impl<S: SessionStore> TokenService<S> {
     /// A service minting access tokens with `access` and storing state in `store`.

@@ -139,11 +139,26 @@ struct ById {
     id: i64,
 }
 
-/// The arguments of `get_post`.
-#[derive(Deserialize)]
-struct IdOrSlug {
-    id: Option<i64>,
-    slug: Option<String>,
+/// `get_post`'s arguments: exactly one of `id` (an integer) and `slug` (a string).
+fn id_or_slug(args: Value) -> Result<Result<i64, String>, AppError> {
+    let Value::Object(map) = args else {
+        return Err(AppError::validation("arguments", "arguments must be an object"));
+    };
+    if let Some(other) = map.keys().find(|k| *k != "id" && *k != "slug") {
+        return Err(unknown_field(Some(other), "id or slug"));
+    }
+    match (map.get("id"), map.get("slug")) {
+        (Some(id), None) => id
+            .as_i64()
+            .map(Ok)
+            .ok_or_else(|| AppError::validation("id", "id must be an integer")),
+        (None, Some(slug)) => slug
+            .as_str()
+            .filter(|s| !s.contains('\0'))
+            .map(|s| Err(s.to_owned()))
+            .ok_or_else(|| AppError::validation("slug", "slug must be a string")),
+        _ => Err(AppError::validation("id", "give either id or slug")),
+    }
 }
 
 async fn run(
@@ -168,11 +183,9 @@ async fn run(
             list::<PostListQuery>(state, caller, pairs).await?
         }
         "get_post" => {
-            let IdOrSlug { id, slug } = typed(args, &["id", "slug"])?;
-            let post = match (id, slug) {
-                (Some(id), None) => service::get_post(store, &actor, id).await?,
-                (None, Some(slug)) => post_by_slug(state, caller, slug).await?,
-                _ => return Err(AppError::validation("id", "give either id or slug")),
+            let post = match id_or_slug(args)? {
+                Ok(id) => service::get_post(store, &actor, id).await?,
+                Err(slug) => post_by_slug(state, caller, slug).await?,
             };
             to_value(&post)?
         }

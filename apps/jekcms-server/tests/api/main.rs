@@ -16,6 +16,7 @@ mod faults;
 mod idempotency;
 mod input;
 mod lists;
+mod mcp;
 mod matrix;
 mod media;
 mod metrics;
