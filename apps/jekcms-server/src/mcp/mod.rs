@@ -63,6 +63,16 @@ async fn post_mcp(
     req: HttpRequest,
     body: JsonPayload,
 ) -> Result<HttpResponse, AppError> {
+    if !origin_allowed(&req, &state) {
+        return Ok(rpc_failure(
+            StatusCode::FORBIDDEN,
+            None,
+            ErrorData::invalid_request(
+                "this Origin may not call /mcp: only the server's own origin and JEKCMS_CORS_ORIGINS",
+                None,
+            ),
+        ));
+    }
     if !accepts_json(&req) {
         return Ok(rpc_failure(
             StatusCode::NOT_ACCEPTABLE,
@@ -258,6 +268,25 @@ fn request_id(value: &Value) -> Option<RequestId> {
         .get("id")
         .filter(|_| value.get("method").is_some())
         .and_then(|id| serde_json::from_value(id.clone()).ok())
+}
+
+/// Whether a browser's `Origin` (when sent) may call: the server's own origin (its `Host`),
+/// or one of `JEKCMS_CORS_ORIGINS`. The transport requires the check against DNS
+/// rebinding: a page that rebinds its name to this server would otherwise reach it with the
+/// browser's own network position.
+fn origin_allowed(req: &HttpRequest, state: &AppState) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let own = origin
+        .split_once("://")
+        .map(|(_, authority)| authority)
+        .zip(req.headers().get(header::HOST).and_then(|h| h.to_str().ok()))
+        .is_some_and(|(authority, host)| authority.eq_ignore_ascii_case(host));
+    own || state.config.cors_origins.allows(origin)
 }
 
 /// Whether `Accept` (when sent) admits `application/json`.

@@ -324,6 +324,12 @@ both_stores! {
             .insert_header(("accept", "text/event-stream"))
             .set_payload(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#);
         assert_eq!(app.call(req).await.status, 406);
+        // A browser page of another origin (DNS rebinding) is refused; the server's own passes.
+        let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+        let r = post_mcp(&app, t, ping, &[("origin", "http://evil.example"), ("host", "localhost:8080")]).await;
+        assert_eq!(r.status, 403);
+        let r = post_mcp(&app, t, ping, &[("origin", "http://localhost:8080"), ("host", "localhost:8080")]).await;
+        assert_eq!(r.status, 200);
         // Unknown methods and tools are protocol errors; the request's id is kept.
         let r = post_mcp(&app, t, r#"{"jsonrpc":"2.0","id":7,"method":"prompts/list"}"#, &[]).await;
         assert_eq!((&r.json()["id"], &r.json()["error"]["code"]), (&json!(7), &json!(-32601)));
