@@ -25,11 +25,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use jekcms_content::service;
 use jekcms_envelope::ErrorCode as EnvelopeCode;
 use rmcp::model::{
-    ClientJsonRpcMessage, ClientRequest, ErrorCode, ErrorData, Implementation,
-    InitializeResult, JsonRpcMessage, ListResourceTemplatesResult, ListResourcesResult,
-    ListToolsResult, ProtocolVersion, Resource, ResourceTemplate, ReadResourceResult,
-    RequestId, ResourceContents, ResourcesCapability, ServerCapabilities, ServerJsonRpcMessage, ServerResult,
-    ToolsCapability,
+    ClientJsonRpcMessage, ClientRequest, ErrorCode, ErrorData, Implementation, InitializeResult,
+    JsonRpcMessage, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    ProtocolVersion, ReadResourceResult, RequestId, Resource, ResourceContents, ResourceTemplate,
+    ResourcesCapability, ServerCapabilities, ServerJsonRpcMessage, ServerResult, ToolsCapability,
 };
 use serde_json::Value;
 
@@ -93,7 +92,10 @@ async fn post_mcp(
                 StatusCode::BAD_REQUEST,
                 None,
                 ErrorData::invalid_request(
-                    format!("unsupported MCP-Protocol-Version; this server speaks {}", versions()),
+                    format!(
+                        "unsupported MCP-Protocol-Version; this server speaks {}",
+                        versions()
+                    ),
                     None,
                 ),
             ));
@@ -122,8 +124,13 @@ async fn post_mcp(
         Ok(message) => message,
         Err(_) => {
             let error = match id {
-                Some(_) => ErrorData::invalid_params("the request's params do not fit its method", None),
-                None => ErrorData::invalid_request("not a JSON-RPC 2.0 request, notification or response", None),
+                Some(_) => {
+                    ErrorData::invalid_params("the request's params do not fit its method", None)
+                }
+                None => ErrorData::invalid_request(
+                    "not a JSON-RPC 2.0 request, notification or response",
+                    None,
+                ),
             };
             return Ok(rpc_failure(StatusCode::BAD_REQUEST, id, error));
         }
@@ -284,7 +291,11 @@ fn origin_allowed(req: &HttpRequest, state: &AppState) -> bool {
     let own = origin
         .split_once("://")
         .map(|(_, authority)| authority)
-        .zip(req.headers().get(header::HOST).and_then(|h| h.to_str().ok()))
+        .zip(
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok()),
+        )
         .is_some_and(|(authority, host)| authority.eq_ignore_ascii_case(host));
     own || state.config.cors_origins.allows(origin)
 }
@@ -298,7 +309,12 @@ fn accepts_json(req: &HttpRequest) -> bool {
         return false;
     };
     accept.split(',').any(|range| {
-        let media = range.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = range
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         matches!(media.as_str(), "application/json" | "application/*" | "*/*")
     })
 }

@@ -66,7 +66,13 @@ mod tests {
     #[test]
     fn uris_round_trip_and_strangers_are_refused() {
         assert_eq!(post_id(&post_uri(42)), Some(42));
-        for bad in ["jekcms://posts/", "jekcms://posts/0", "jekcms://posts/-1", "jekcms://media/1", "jekcms://posts/1/x"] {
+        for bad in [
+            "jekcms://posts/",
+            "jekcms://posts/0",
+            "jekcms://posts/-1",
+            "jekcms://media/1",
+            "jekcms://posts/1/x",
+        ] {
             assert_eq!(post_id(bad), None, "{bad}");
         }
     }

@@ -31,10 +31,11 @@ fn inline(value: &Value, depth: usize) -> Value {
                 .and_then(|r| r.strip_prefix("#/components/schemas/"));
             match target {
                 Some(name) if depth < MAX_DEPTH => {
-                    let mut resolved = match inline(&DOCUMENT["components"]["schemas"][name], depth + 1) {
-                        Value::Object(m) => m,
-                        _ => Map::new(),
-                    };
+                    let mut resolved =
+                        match inline(&DOCUMENT["components"]["schemas"][name], depth + 1) {
+                            Value::Object(m) => m,
+                            _ => Map::new(),
+                        };
                     for (k, v) in map.iter().filter(|(k, _)| *k != "$ref") {
                         resolved.insert(k.clone(), inline(v, depth));
                     }
@@ -92,9 +93,7 @@ pub(crate) fn extend(schema: Value, extra: Map<String, Value>, required: &[&str]
     let Value::Object(mut schema) = schema else {
         return object(extra, required);
     };
-    let properties = schema
-        .entry("properties")
-        .or_insert_with(|| json!({}));
+    let properties = schema.entry("properties").or_insert_with(|| json!({}));
     if let Value::Object(properties) = properties {
         properties.extend(extra);
     }

@@ -8,12 +8,12 @@ use crate::errors::AppError;
 use crate::extract::{McpCaller, typed};
 use crate::routes::site::SiteView;
 use crate::state::AppState;
+use jekcms_content::FieldError;
 use jekcms_content::list::PostListQuery;
 use jekcms_content::media::MediaListQuery;
 use jekcms_content::page::{ListRequest, Listing, Page, Rows, Window};
 use jekcms_content::post::{self as post_rules, Post};
 use jekcms_content::service::{self, Actor};
-use jekcms_content::FieldError;
 use rmcp::model::{CallToolResult, ContentBlock, Tool, ToolAnnotations};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -24,14 +24,29 @@ pub(crate) static TOOLS: LazyLock<Vec<Tool>> = LazyLock::new(definitions);
 
 /// The list parameters of `GET /api/v2/posts`, which `list_posts` takes as they are.
 const POST_LIST_PARAMS: &[&str] = &[
-    "limit", "cursor", "sort", "status", "tag", "slug", "author_id", "updated_since", "q",
+    "limit",
+    "cursor",
+    "sort",
+    "status",
+    "tag",
+    "slug",
+    "author_id",
+    "updated_since",
+    "q",
     "include",
 ];
 
 /// The list parameters of `GET /api/v2/media`.
 const MEDIA_LIST_PARAMS: &[&str] = &["limit", "cursor", "mime_type", "include"];
 
-fn tool(name: &'static str, title: &str, description: &'static str, input: Value, output: Value, read_only: bool) -> Tool {
+fn tool(
+    name: &'static str,
+    title: &str,
+    description: &'static str,
+    input: Value,
+    output: Value,
+    read_only: bool,
+) -> Tool {
     let as_object = |v: Value| match v {
         Value::Object(m) => Arc::new(m),
         _ => Arc::new(Map::new()),
@@ -67,28 +82,94 @@ fn definitions() -> Vec<Tool> {
     }
     let post = component("Post");
     vec![
-        tool("list_posts", "List posts", "Lists the site's posts, newest first, with the filters and cursor pagination of GET /api/v2/posts: pass next_cursor back as cursor for the next page.",
-            object(parameters("/api/v2/posts", "get", POST_LIST_PARAMS), &[]), page_of("Post", "The posts of this page."), true),
-        tool("get_post", "Get a post", "Gets one post by id or by slug (give one of them).",
-            object(by_id_or_slug, &[]), post.clone(), true),
-        tool("search_posts", "Search posts", "Finds posts whose title contains query (case-insensitive, literal), with cursor pagination.",
-            object(search, &["query"]), page_of("Post", "The posts of this page."), true),
-        tool("create_post", "Create a post", "Creates a post authored by the token's user (author role and above), as POST /api/v2/posts.",
-            extend(component("NewPost"), Map::new(), &[]), post.clone(), false),
-        tool("update_post", "Change a post", "Changes the fields given of post id (a JSON merge patch, as PATCH /api/v2/posts/{id}); authors change only their own posts.",
-            extend(component("PostPatch"), post_id.clone(), &["id"]), post.clone(), false),
-        tool("publish_post", "Publish a post", "Sets post id's status to published; published_at defaults to now.",
-            object(publish, &["id"]), post.clone(), false),
-        tool("unpublish_post", "Unpublish a post", "Sets post id's status back to draft.",
-            object(post_id.clone(), &["id"]), post.clone(), false),
-        tool("delete_post", "Delete a post", "Deletes post id for good; authors delete only their own posts.",
-            object(post_id, &["id"]), component("Deleted"), false),
-        tool("list_media", "List media", "Lists the site's uploaded files, newest first, with cursor pagination (filter mime_type by type or prefix, e.g. image/).",
-            object(parameters("/api/v2/media", "get", MEDIA_LIST_PARAMS), &[]), page_of("Media", "The media of this page."), true),
-        tool("get_media", "Get a medium", "Gets one uploaded file's record (its public_url serves the bytes).",
-            object(media_id, &["id"]), component("Media"), true),
-        tool("get_site", "Get the site", "Gets the token's site: name, plan, license, quotas.",
-            object(Map::new(), &[]), component("SiteView"), true),
+        tool(
+            "list_posts",
+            "List posts",
+            "Lists the site's posts, newest first, with the filters and cursor pagination of GET /api/v2/posts: pass next_cursor back as cursor for the next page.",
+            object(parameters("/api/v2/posts", "get", POST_LIST_PARAMS), &[]),
+            page_of("Post", "The posts of this page."),
+            true,
+        ),
+        tool(
+            "get_post",
+            "Get a post",
+            "Gets one post by id or by slug (give one of them).",
+            object(by_id_or_slug, &[]),
+            post.clone(),
+            true,
+        ),
+        tool(
+            "search_posts",
+            "Search posts",
+            "Finds posts whose title contains query (case-insensitive, literal), with cursor pagination.",
+            object(search, &["query"]),
+            page_of("Post", "The posts of this page."),
+            true,
+        ),
+        tool(
+            "create_post",
+            "Create a post",
+            "Creates a post authored by the token's user (author role and above), as POST /api/v2/posts.",
+            extend(component("NewPost"), Map::new(), &[]),
+            post.clone(),
+            false,
+        ),
+        tool(
+            "update_post",
+            "Change a post",
+            "Changes the fields given of post id (a JSON merge patch, as PATCH /api/v2/posts/{id}); authors change only their own posts.",
+            extend(component("PostPatch"), post_id.clone(), &["id"]),
+            post.clone(),
+            false,
+        ),
+        tool(
+            "publish_post",
+            "Publish a post",
+            "Sets post id's status to published; published_at defaults to now.",
+            object(publish, &["id"]),
+            post.clone(),
+            false,
+        ),
+        tool(
+            "unpublish_post",
+            "Unpublish a post",
+            "Sets post id's status back to draft.",
+            object(post_id.clone(), &["id"]),
+            post.clone(),
+            false,
+        ),
+        tool(
+            "delete_post",
+            "Delete a post",
+            "Deletes post id for good; authors delete only their own posts.",
+            object(post_id, &["id"]),
+            component("Deleted"),
+            false,
+        ),
+        tool(
+            "list_media",
+            "List media",
+            "Lists the site's uploaded files, newest first, with cursor pagination (filter mime_type by type or prefix, e.g. image/).",
+            object(parameters("/api/v2/media", "get", MEDIA_LIST_PARAMS), &[]),
+            page_of("Media", "The media of this page."),
+            true,
+        ),
+        tool(
+            "get_media",
+            "Get a medium",
+            "Gets one uploaded file's record (its public_url serves the bytes).",
+            object(media_id, &["id"]),
+            component("Media"),
+            true,
+        ),
+        tool(
+            "get_site",
+            "Get the site",
+            "Gets the token's site: name, plan, license, quotas.",
+            object(Map::new(), &[]),
+            component("SiteView"),
+            true,
+        ),
     ]
 }
 
@@ -142,7 +223,10 @@ struct ById {
 /// `get_post`'s arguments: exactly one of `id` (an integer) and `slug` (a string).
 fn id_or_slug(args: Value) -> Result<Result<i64, String>, AppError> {
     let Value::Object(map) = args else {
-        return Err(AppError::validation("arguments", "arguments must be an object"));
+        return Err(AppError::validation(
+            "arguments",
+            "arguments must be an object",
+        ));
     };
     if let Some(other) = map.keys().find(|k| *k != "id" && *k != "slug") {
         return Err(unknown_field(Some(other), "id or slug"));
@@ -209,7 +293,12 @@ async fn run(
                     Some(at) if m.is_empty() => body["published_at"] = at,
                     _ => return Err(unknown_field(m.keys().next(), "id, published_at")),
                 },
-                _ => return Err(AppError::validation("arguments", "arguments must be an object")),
+                _ => {
+                    return Err(AppError::validation(
+                        "arguments",
+                        "arguments must be an object",
+                    ));
+                }
             }
             patch(state, caller, id, body).await?
         }
@@ -252,7 +341,10 @@ fn unknown_field(name: Option<&String>, takes: &str) -> AppError {
 /// Splits `id` off a tool's arguments.
 fn take_id(args: Value) -> Result<(i64, Value), AppError> {
     let Value::Object(mut map) = args else {
-        return Err(AppError::validation("arguments", "arguments must be an object"));
+        return Err(AppError::validation(
+            "arguments",
+            "arguments must be an object",
+        ));
     };
     let id = match map.remove("id") {
         Some(Value::Number(n)) => n.as_i64(),
@@ -263,17 +355,30 @@ fn take_id(args: Value) -> Result<(i64, Value), AppError> {
 }
 
 /// Applies the merge patch `body` to post `id`, as `PATCH /api/v2/posts/{id}` does.
-async fn patch(state: &AppState, caller: &McpCaller, id: i64, body: Value) -> Result<Value, AppError> {
+async fn patch(
+    state: &AppState,
+    caller: &McpCaller,
+    id: i64,
+    body: Value,
+) -> Result<Value, AppError> {
     let patch = post_rules::parse_patch(body).map_err(AppError::fields)?;
     let post = service::update_post(&state.store, &writer(caller), id, patch, None).await?;
     to_value(&post)
 }
 
 /// The post with `slug`: the post list filtered by it, as `GET /api/v2/posts?slug=` reads it.
-async fn post_by_slug(state: &AppState, caller: &McpCaller, slug: String) -> Result<Post, AppError> {
-    let pairs = vec![("slug".to_owned(), slug), ("limit".to_owned(), "1".to_owned())];
+async fn post_by_slug(
+    state: &AppState,
+    caller: &McpCaller,
+    slug: String,
+) -> Result<Post, AppError> {
+    let pairs = vec![
+        ("slug".to_owned(), slug),
+        ("limit".to_owned(), "1".to_owned()),
+    ];
     let list = parse::<PostListQuery>(state, caller, &pairs)?;
-    let rows = service::list_posts(&state.store, &caller.actor(), &list.query, &list.window).await?;
+    let rows =
+        service::list_posts(&state.store, &caller.actor(), &list.query, &list.window).await?;
     list.page(rows)
         .items
         .into_iter()
@@ -286,7 +391,10 @@ async fn post_by_slug(state: &AppState, caller: &McpCaller, slug: String) -> Res
 /// `rename` maps an argument's name to the parameter's.
 fn pairs(args: Value, rename: &[(&str, &str)]) -> Result<Vec<(String, String)>, AppError> {
     let Value::Object(map) = args else {
-        return Err(AppError::validation("arguments", "arguments must be an object"));
+        return Err(AppError::validation(
+            "arguments",
+            "arguments must be an object",
+        ));
     };
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -307,7 +415,10 @@ fn pairs(args: Value, rename: &[(&str, &str)]) -> Result<Vec<(String, String)>, 
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 _ => {
-                    errors.push(FieldError::new(name.clone(), "must be a string, a number or an array of them"));
+                    errors.push(FieldError::new(
+                        name.clone(),
+                        "must be a string, a number or an array of them",
+                    ));
                     continue;
                 }
             };
@@ -359,7 +470,11 @@ pub(crate) async fn list_posts_page(
 }
 
 /// One page of list `Q` as a tool's result: the items and the page's pagination.
-async fn list<Q>(state: &AppState, caller: &McpCaller, pairs: Vec<(String, String)>) -> Result<Value, AppError>
+async fn list<Q>(
+    state: &AppState,
+    caller: &McpCaller,
+    pairs: Vec<(String, String)>,
+) -> Result<Value, AppError>
 where
     Q: ListRows,
     Q::Item: serde::Serialize,

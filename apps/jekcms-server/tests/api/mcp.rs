@@ -9,7 +9,10 @@ use actix_web::test::TestRequest;
 use jekcms_auth::{CredentialFamily, Role, SecretHash};
 use jekcms_server::server::{Listen, Workers};
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult, ProtocolVersion, ReadResourceRequestParams, ResourceContents};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ProtocolVersion, ReadResourceRequestParams,
+    ResourceContents,
+};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -22,7 +25,10 @@ async fn serve(app: &TestApp) -> String {
     let (server, _) = jekcms_server::server::start(
         app.state.clone(),
         Listen::Listener(listener),
-        Workers { count: 1, signals: false },
+        Workers {
+            count: 1,
+            signals: false,
+        },
     )
     .unwrap();
     tokio::spawn(server);
@@ -33,7 +39,10 @@ async fn serve(app: &TestApp) -> String {
 async fn mcp_token(app: &TestApp, email: &str, role: Role) -> (String, i64, i64) {
     let store = &app.state.store;
     let site = store.ensure_site("default", "default").await.unwrap();
-    let user = store.ensure_user(site.id, email, email, role).await.unwrap();
+    let user = store
+        .ensure_user(site.id, email, email, role)
+        .await
+        .unwrap();
     let token = CredentialFamily::Mcp.generate();
     let key = jekcms_accounts::AccountStore::create_key(
         store,
@@ -56,12 +65,17 @@ type Client = RunningService<RoleClient, ()>;
 
 /// A connected (initialized) client.
 async fn connect(base: &str, token: &str) -> Client {
-    let config = StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp")).auth_header(token);
-    ().serve(StreamableHttpClientTransport::from_config(config)).await.unwrap()
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(format!("{base}/mcp")).auth_header(token);
+    ().serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .unwrap()
 }
 
 async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
-    let Value::Object(args) = args else { panic!("arguments are an object") };
+    let Value::Object(args) = args else {
+        panic!("arguments are an object")
+    };
     client
         .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
         .await
@@ -72,10 +86,20 @@ async fn call(client: &Client, tool: &str, args: Value) -> CallToolResult {
 async fn ok(client: &Client, tool: &str, args: Value) -> Value {
     let r = call(client, tool, args).await;
     assert_ne!(r.is_error, Some(true), "{tool}: {r:?}");
-    let value = r.structured_content.clone().unwrap_or_else(|| panic!("{tool}: no structured content"));
+    let value = r
+        .structured_content
+        .clone()
+        .unwrap_or_else(|| panic!("{tool}: no structured content"));
     // The text block carries the same JSON, for clients that read only text.
-    let text = r.content[0].as_text().map(|t| t.text.clone()).unwrap_or_default();
-    assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value, "{tool}");
+    let text = r.content[0]
+        .as_text()
+        .map(|t| t.text.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        value,
+        "{tool}"
+    );
     value
 }
 
@@ -83,11 +107,19 @@ async fn ok(client: &Client, tool: &str, args: Value) -> Value {
 async fn fails(client: &Client, tool: &str, args: Value) -> String {
     let r = call(client, tool, args).await;
     assert_eq!(r.is_error, Some(true), "{tool}: {r:?}");
-    r.content[0].as_text().map(|t| t.text.clone()).unwrap_or_default()
+    r.content[0]
+        .as_text()
+        .map(|t| t.text.clone())
+        .unwrap_or_default()
 }
 
 /// A raw POST to `/mcp` through the app.
-async fn post_mcp(app: &TestApp, bearer: Option<&str>, body: &str, headers: &[(&str, &str)]) -> crate::helpers::Resp {
+async fn post_mcp(
+    app: &TestApp,
+    bearer: Option<&str>,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> crate::helpers::Resp {
     let mut req = TestRequest::default()
         .method(Method::POST)
         .uri("/mcp")
@@ -104,8 +136,17 @@ async fn post_mcp(app: &TestApp, bearer: Option<&str>, body: &str, headers: &[(&
 }
 
 const TOOLS: [&str; 11] = [
-    "create_post", "delete_post", "get_media", "get_post", "get_site", "list_media",
-    "list_posts", "publish_post", "search_posts", "unpublish_post", "update_post",
+    "create_post",
+    "delete_post",
+    "get_media",
+    "get_post",
+    "get_site",
+    "list_media",
+    "list_posts",
+    "publish_post",
+    "search_posts",
+    "unpublish_post",
+    "update_post",
 ];
 
 both_stores! {
