@@ -10,7 +10,7 @@
 //! actix-web and hold sessions this endpoint does not need.
 //!
 //! Authentication comes first, as HTTP ([`McpCaller`]: an `mcp_` token, the key's quota,
-//! the license, the site's quota); tools ([`tools`]) and resources ([`resource`]) then run
+//! the license, the site's quota); tools (`tools.rs`) and resources (`resource.rs`) then run
 //! the same service functions as the REST API.
 
 mod resource;
