@@ -76,6 +76,8 @@ pub struct Config {
     pub metrics: bool,
     /// `JEKCMS_METRICS_BIND`: serve `GET /metrics` on this address instead, and only there.
     pub metrics_bind: Option<SocketAddr>,
+    /// `JEKCMS_ACTIVITY_RETENTION_DAYS`: how long the activity log keeps an event.
+    pub activity_retention: Duration,
     /// `JEKCMS_PULL_MAX_AGE`: how long browsers and CDNs may keep a pull response.
     pub pull_max_age: Duration,
     /// `JEKCMS_PULL_CACHE_BYTES`: the in-process pull page cache's bound (0: off).
@@ -417,6 +419,9 @@ impl Config {
                 jekcms_content::idempotency::DEFAULT_LEASE.as_secs(),
                 1..=86_400,
             )?,
+            activity_retention: Duration::from_secs(
+                count("JEKCMS_ACTIVITY_RETENTION_DAYS", 90, 1)?.min(36_500) * 86_400,
+            ),
             pull_max_age: secs("JEKCMS_PULL_MAX_AGE", 60, 0..=31_536_000)?,
             pull_cache_bytes: count("JEKCMS_PULL_CACHE_BYTES", 64 * 1024 * 1024, 0)?,
             cors_origins: crate::cors::CorsOrigins::parse(

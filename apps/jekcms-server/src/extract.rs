@@ -9,12 +9,18 @@ use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
-use jekcms_auth::{KeyPrincipal, Principal};
+use jekcms_auth::{KeyPrincipal, Principal, SessionFamily};
+use jekcms_content::activity::{ActorFamily, Writer};
 use jekcms_content::service::Actor;
 use jekcms_envelope::ErrorCode;
 use jekcms_ratelimit::SiteApi;
 use serde_json::Value;
 use std::net::IpAddr;
+
+/// The current request's id, for the activity log.
+fn current_request_id() -> Option<String> {
+    Some(context::request_id()).filter(|id| !id.is_empty())
+}
 
 /// The authenticated caller of a `/api/v2` request, checked against its session.
 #[derive(Debug, Clone)]
@@ -27,6 +33,19 @@ impl Caller {
             user_id: self.0.user_id,
             site_id: self.0.site_id,
             role: self.0.role,
+        }
+    }
+
+    /// The caller as the writer of this request's writes (what the activity log records).
+    pub fn writer(&self) -> Writer {
+        Writer {
+            actor: self.actor(),
+            family: match self.0.family {
+                SessionFamily::Api => ActorFamily::Api,
+                SessionFamily::Password => ActorFamily::Password,
+            },
+            key_id: self.0.key_public_id.clone(),
+            request_id: current_request_id(),
         }
     }
 }
@@ -151,6 +170,16 @@ impl V1Caller {
             role: self.0.role,
         }
     }
+
+    /// The caller as the writer of this request's writes: an `api_` key.
+    pub fn writer(&self) -> Writer {
+        Writer {
+            actor: self.actor(),
+            family: ActorFamily::Api,
+            key_id: Some(self.0.key_public_id.clone()),
+            request_id: current_request_id(),
+        }
+    }
 }
 
 /// The v1 key pair of a request.
@@ -244,6 +273,17 @@ impl McpCaller {
             user_id: self.0.user_id,
             site_id: self.0.site_id,
             role: self.0.role,
+        }
+    }
+
+    /// The caller as the writer of this call's writes: family `mcp`, the token's listed id
+    /// (`mcpid_…`, never the token).
+    pub fn writer(&self) -> Writer {
+        Writer {
+            actor: self.actor(),
+            family: ActorFamily::Mcp,
+            key_id: Some(self.0.key_public_id.clone()),
+            request_id: current_request_id(),
         }
     }
 }

@@ -29,6 +29,7 @@ pub mod cors;
 pub mod errors;
 pub mod extract;
 pub mod idempotent;
+pub mod jobs;
 pub mod mcp;
 pub mod media_bytes;
 pub mod metrics;
@@ -105,6 +106,7 @@ pub async fn serve(config: config::Config) -> Result<(), StartError> {
     // Start-up ran on this runtime; the workers should open (and drive) their own
     // connections (see `Store::close_idle_connections`).
     state.store.close_idle_connections();
+    jobs::spawn(state.store.clone(), state.config.activity_retention);
     // Forget quotas that are full again, so idle sessions and IPs cost no memory.
     let limiter = state.limiter.clone();
     tokio::spawn(async move {

@@ -443,6 +443,7 @@ impl Modify for ResponseHeaders {
         (name = "users", description = "Users of your site and their roles"),
         (name = "api-keys", description = "API keys: created once with their secret, listed without"),
         (name = "site", description = "Your site: plan, license, quotas, CORS origins, pull key"),
+        (name = "activity", description = "The activity log: every write, who made it and from which request"),
         (name = "meta", description = "Health and description"),
         (name = "v1", description = "Legacy v1 API: deprecated, removed after the Sunset date; see docs/migrating-v1-to-v2.md"),
     )

@@ -93,6 +93,8 @@ lists! {
     UserList(jekcms_accounts::User);
     /// A success envelope around a page of API keys (never their secrets).
     ApiKeyList(jekcms_accounts::ApiKey);
+    /// A success envelope around a page of the activity log.
+    ActivityList(jekcms_content::activity::Event);
 }
 
 /// `meta` of a list.

@@ -105,11 +105,12 @@ pub trait AccountStore: Send + Sync {
         change: UserChange,
     ) -> impl Future<Output = Result<User, AccountError>> + Send;
 
-    /// Deletes a user, their keys and sessions; their posts and media pass to `heir_id`
-    /// (a user of the same site). Deleting the last owner is `LastOwner`.
+    /// Deletes a user of the writer's site, their keys and sessions; their posts and media
+    /// pass to `heir_id` (a user of the same site), each recorded as updated by `by`.
+    /// Deleting the last owner is `LastOwner`.
     fn delete_user(
         &self,
-        site_id: i64,
+        by: &jekcms_auth::Writer,
         user_id: i64,
         heir_id: i64,
     ) -> impl Future<Output = Result<(), AccountError>> + Send;

@@ -284,13 +284,15 @@ async fn confirm_password<A: AccountStore>(
     }
 }
 
-/// Deletes a user. Their posts and media pass to `reassign_to`, or to the actor.
+/// Deletes a user. Their posts and media pass to `reassign_to`, or to the writer (each such
+/// post and medium is an update in the activity log).
 pub async fn delete_user<A: AccountStore>(
     accounts: &A,
-    actor: &Actor,
+    by: &jekcms_auth::Writer,
     user_id: i64,
     reassign_to: Option<i64>,
 ) -> Result<(), AccountError> {
+    let actor = &by.actor;
     let target = accounts.get_user(actor.site_id, user_id).await?;
     actor.require_manage(target.role)?;
     let heir = reassign_to.unwrap_or(actor.user_id);
@@ -315,7 +317,7 @@ pub async fn delete_user<A: AccountStore>(
         }
         Err(e) => return Err(e),
     }
-    accounts.delete_user(actor.site_id, user_id, heir).await
+    accounts.delete_user(by, user_id, heir).await
 }
 
 /// Prefix of the listed id of an MCP token.

@@ -51,7 +51,7 @@ pub mod session;
 pub use access::{AccessClaims, AccessTokens};
 pub use credential::{CredentialFamily, SecretHash};
 pub use plan::Plan;
-pub use policy::{Action, Actor, Role};
+pub use policy::{Action, Actor, ActorFamily, Role, Writer};
 pub use session::{
     KeyPrincipal, Principal, SessionFamily, SessionStore, TokenPair, TokenPolicy, TokenService,
 };

@@ -55,7 +55,7 @@ impl Role {
             Action::CreateContent => self >= Self::Author,
             Action::ChangeContent => self >= Self::Editor || (self >= Self::Author && owns),
             Action::BulkImport => self >= Self::Editor,
-            Action::ManageUsers => self >= Self::Admin,
+            Action::ManageUsers | Action::ReadActivity => self >= Self::Admin,
             Action::ManageSite => self == Self::Owner,
         }
     }
@@ -103,6 +103,8 @@ pub enum Action {
     ManageUsers,
     /// Site settings, pull keys, webhooks, owners.
     ManageSite,
+    /// Read the site's activity log (who wrote what).
+    ReadActivity,
 }
 
 /// Who is acting: enough to scope and authorise any operation.
@@ -114,6 +116,92 @@ pub struct Actor {
     pub site_id: i64,
     /// Their current role.
     pub role: Role,
+}
+
+/// How a writer came: the credential family the activity log records (`api`, `password`,
+/// `mcp`, `cli`, or `system` for the server itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorFamily {
+    /// A session opened with an `api_` key.
+    Api,
+    /// A session opened with an email and password.
+    Password,
+    /// An `mcp_` token at the MCP endpoint.
+    Mcp,
+    /// The operator's command line, writing to the store directly.
+    Cli,
+    /// The server itself, on nobody's request: a scheduled post reaching its time.
+    System,
+}
+
+impl ActorFamily {
+    /// Every family.
+    pub const ALL: [Self; 5] = [
+        Self::Api,
+        Self::Password,
+        Self::Mcp,
+        Self::Cli,
+        Self::System,
+    ];
+
+    /// Stored and shown name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Password => "password",
+            Self::Mcp => "mcp",
+            Self::Cli => "cli",
+            Self::System => "system",
+        }
+    }
+
+    /// The family a stored name stands for.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+}
+
+/// Who makes a write: the [`Actor`] the policy checks, and what the activity log records
+/// of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writer {
+    /// The acting user, their site and role.
+    pub actor: Actor,
+    /// How they came.
+    pub family: ActorFamily,
+    /// The public id of the key their session came from, if any.
+    pub key_id: Option<String>,
+    /// The request's `X-Request-Id`.
+    pub request_id: Option<String>,
+}
+
+impl Writer {
+    /// The writer's site: every write is confined to it.
+    pub fn site_id(&self) -> i64 {
+        self.actor.site_id
+    }
+
+    /// The acting user.
+    pub fn user_id(&self) -> i64 {
+        self.actor.user_id
+    }
+
+    /// The server itself writing to site `site_id` on nobody's request (a scheduled post
+    /// reaching its time). Its events show no user. For stores only: it passes every
+    /// role check, so no request may act as it.
+    pub fn system(site_id: i64) -> Self {
+        Self {
+            actor: Actor {
+                user_id: 0,
+                site_id,
+                role: Role::Owner,
+            },
+            family: ActorFamily::System,
+            key_id: None,
+            request_id: None,
+        }
+    }
 }
 
 /// A refused action; the message names the role and what it may not do.
@@ -158,6 +246,7 @@ fn describe(action: Action, owns: bool) -> &'static str {
         (Action::BulkImport, _) => "bulk import",
         (Action::ManageUsers, _) => "manage users or keys",
         (Action::ManageSite, _) => "manage the site",
+        (Action::ReadActivity, _) => "read the activity log",
     }
 }
 

@@ -36,6 +36,8 @@ impl SessionFamily {
 pub struct StoredKey {
     /// Row id.
     pub id: i64,
+    /// The public id (`api_…`, or an MCP token's `mcpid_…`).
+    pub public_id: String,
     /// The site of its user.
     pub site_id: i64,
     /// The user it acts as.
@@ -142,6 +144,8 @@ pub struct KeyHolder {
 pub struct KeyPrincipal {
     /// Row id of the key (rate limits are counted per key).
     pub key_id: i64,
+    /// Public id of the key (what the activity log shows).
+    pub key_public_id: String,
     /// The user.
     pub user_id: i64,
     /// The site.
@@ -365,6 +369,7 @@ impl<S: SessionStore> TokenService<S> {
             .ok_or_else(|| AuthError::invalid("the API key's user no longer exists"))?;
         Ok(KeyPrincipal {
             key_id: key.id,
+            key_public_id: key_id.to_owned(),
             user_id: key.user_id,
             site_id: key.site_id,
             role: holder.role,
@@ -407,6 +412,7 @@ impl<S: SessionStore> TokenService<S> {
             .ok_or_else(|| AuthError::invalid("the MCP token's user no longer exists"))?;
         Ok(KeyPrincipal {
             key_id: key.id,
+            key_public_id: key.public_id,
             user_id: key.user_id,
             site_id: key.site_id,
             role: holder.role,
@@ -668,9 +674,10 @@ mod tests {
             let public = CredentialFamily::ApiKey.generate();
             names.insert(name, public.clone());
             store.keys.insert(
-                public,
+                public.clone(),
                 StoredKey {
                     id,
+                    public_id: public,
                     site_id: 1,
                     user_id: user,
                     family: family.into(),
@@ -723,6 +730,7 @@ mod tests {
             p,
             KeyPrincipal {
                 key_id: 1,
+                key_public_id: f.key.clone(),
                 user_id: 10,
                 site_id: 1,
                 role: Role::Editor,
@@ -793,6 +801,7 @@ mod tests {
                 format!("mcpid_{id}"),
                 StoredKey {
                     id,
+                    public_id: format!("mcpid_{id}"),
                     site_id: 1,
                     user_id: 10,
                     family: family.into(),
@@ -819,6 +828,7 @@ mod tests {
         let s = TokenService::new(store, access, policy);
         let p = s.authenticate_mcp(&tokens["good"]).await.unwrap();
         assert_eq!((p.key_id, p.user_id, p.role), (1, 10, Role::Author));
+        assert_eq!(p.key_public_id, "mcpid_1");
         let m = refusal(s.authenticate_mcp(&tokens["revoked"]).await);
         assert!(m.contains("revoked"), "{m}");
         let m = refusal(s.authenticate_mcp(&tokens["api"]).await);

@@ -1,6 +1,8 @@
 //! The JekCMS content model: posts and media, the rules they obey, how they are listed,
 //! and the repository traits a store implements.
 //!
+//! - [`activity`]: the activity log: [`activity::Writer`] (who writes), the event types
+//!   every write records in its own transaction, the activity list's filters (API.md §10).
 //! - [`post`]: [`Post`], the create and merge-patch inputs, and validation (API.md §3).
 //! - [`slug`]: slug rules and generation from titles (the `jekcms-slug` crate, which the CLI
 //!   uses too).
@@ -40,6 +42,7 @@
 //! assert_eq!(fields, ["color", "title", "slug"]);
 //! ```
 
+pub mod activity;
 pub mod bulk;
 pub mod idempotency;
 pub mod list;
@@ -60,7 +63,7 @@ pub use list::{PostFilter, PostListQuery, PostSort};
 pub use media::{Media, NewMedia};
 pub use page::{ListRequest, Listing, Page, Window};
 pub use post::{NewPost, Post, PostPatch, PostStatus};
-pub use repo::{MediaRepository, PostRepository};
+pub use repo::{ActivityRepository, MediaRepository, PostRepository};
 
 /// One invalid field: the field name and what is wrong with it (the one type of every
 /// crate, from `jekcms-envelope`).

@@ -50,6 +50,12 @@ impl PostStatus {
             _ => None,
         }
     }
+
+    /// Whether a post with this status and publication time is visible at `now` — on the
+    /// pull API, and in the sense of `post.published`: published, and its time reached.
+    pub fn is_visible_at(self, published_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        self == Self::Published && published_at.is_some_and(|t| t <= now)
+    }
 }
 
 /// A post as stored and returned.

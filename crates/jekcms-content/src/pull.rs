@@ -12,6 +12,7 @@
 //! read, which also returns the site's content version and next scheduled publication, so a
 //! cache can tell whether a page it holds is still exact), and rotation.
 
+use crate::activity::Writer;
 use crate::list::{PostListQuery, PostSort, SortField};
 use crate::page::{Bound, Keys, Listing, Params, Rows, Window};
 use crate::post::{Post, PostStatus};
@@ -333,12 +334,12 @@ pub trait PullRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<PullSite>, ContentError>> + Send;
 
-    /// Makes `key_hash` the site's active pull key (with the webhook secret, sealed) in
-    /// one transaction: the previous active key stays valid until `previous_valid_until`,
+    /// Makes `key_hash` the writer's site's active pull key (with the webhook secret,
+    /// sealed) in one transaction, with its `site.keys_rotated` event: the previous active key stays valid until `previous_valid_until`,
     /// or is removed at once when that is `None`; keys whose overlap has ended are removed.
     fn rotate_pull_key(
         &self,
-        site_id: i64,
+        by: &Writer,
         key_hash: &[u8],
         sealed_webhook_secret: &[u8],
         now: DateTime<Utc>,
@@ -377,19 +378,19 @@ pub fn parse_rotation(body: Option<Value>) -> Result<i64, ContentError> {
 /// is `NotFound`). The caller made the key and the sealed secret; the store keeps the hash.
 pub async fn rotate_pull_key<R: PullRepository>(
     repo: &R,
-    actor: &Actor,
+    by: &Writer,
     site_id: i64,
     key_hash: &[u8],
     sealed_webhook_secret: &[u8],
     overlap_seconds: i64,
 ) -> Result<RotatedKeys, ContentError> {
-    may_rotate(actor, site_id)?;
+    may_rotate(&by.actor, site_id)?;
     let now = crate::now();
     let previous_valid_until =
         (overlap_seconds > 0).then(|| now + chrono::Duration::seconds(overlap_seconds));
     let key_id = repo
         .rotate_pull_key(
-            site_id,
+            by,
             key_hash,
             sealed_webhook_secret,
             now,

@@ -1,9 +1,12 @@
 //! Repository traits: what a store must provide for content. `jekcms-store` implements them
 //! for SQLite and PostgreSQL; tests and embedders may implement them for anything else.
 //!
-//! Every method takes the caller's `site_id` and must never touch another site's rows.
+//! Every method takes the caller's `site_id` (a write: the [`Writer`], whose site it is) and
+//! must never touch another site's rows. Every write records its events
+//! ([`crate::activity`]) in its own transaction.
 
 use crate::ContentError;
+use crate::activity::{ActivityQuery, Event, Writer};
 use crate::idempotency::Record;
 use crate::list::PostListQuery;
 use crate::media::{Media, MediaListQuery, NewMedia};
@@ -44,8 +47,7 @@ pub trait PostRepository: Send + Sync {
     /// [`crate::idempotency`]).
     fn create_post<'a>(
         &'a self,
-        site_id: i64,
-        author_id: i64,
+        by: &'a Writer,
         post: NewPost,
         record: Option<Record<'a, Post>>,
     ) -> impl Future<Output = Result<Post, ContentError>> + Send + 'a;
@@ -59,8 +61,7 @@ pub trait PostRepository: Send + Sync {
     /// from the returned entries is stored in the same transaction.
     fn create_posts<'a>(
         &'a self,
-        site_id: i64,
-        author_id: i64,
+        by: &'a Writer,
         posts: Vec<NewPost>,
         atomic: bool,
         record: Option<Record<'a, [Option<i64>]>>,
@@ -70,7 +71,7 @@ pub trait PostRepository: Send + Sync {
     /// the post has changed since.
     fn update_post(
         &self,
-        site_id: i64,
+        by: &Writer,
         id: i64,
         patch: PostPatch,
         expected_version: Option<i64>,
@@ -79,7 +80,7 @@ pub trait PostRepository: Send + Sync {
     /// Deletes a post; `NotFound` if it does not exist (any more).
     fn delete_post(
         &self,
-        site_id: i64,
+        by: &Writer,
         id: i64,
     ) -> impl Future<Output = Result<(), ContentError>> + Send;
 }
@@ -89,8 +90,7 @@ pub trait MediaRepository: Send + Sync {
     /// Records an uploaded medium.
     fn create_media(
         &self,
-        site_id: i64,
-        author_id: i64,
+        by: &Writer,
         media: NewMedia,
     ) -> impl Future<Output = Result<Media, ContentError>> + Send;
 
@@ -131,7 +131,7 @@ pub trait MediaRepository: Send + Sync {
     /// Changes the alt text (`None` clears it).
     fn update_media_alt_text(
         &self,
-        site_id: i64,
+        by: &Writer,
         id: i64,
         alt_text: Option<String>,
     ) -> impl Future<Output = Result<Media, ContentError>> + Send;
@@ -139,7 +139,19 @@ pub trait MediaRepository: Send + Sync {
     /// Deletes the record and returns it, so the caller can remove the bytes.
     fn delete_media(
         &self,
-        site_id: i64,
+        by: &Writer,
         id: i64,
     ) -> impl Future<Output = Result<Media, ContentError>> + Send;
+}
+
+/// Reading the activity log (its events are written by the writes themselves).
+pub trait ActivityRepository: Send + Sync {
+    /// The site's events under `query`, newest first, after `window.after`: at most
+    /// `window.fetch()` of them.
+    fn list_activity(
+        &self,
+        site_id: i64,
+        query: &ActivityQuery,
+        window: &Window,
+    ) -> impl Future<Output = Result<Rows<Event>, ContentError>> + Send;
 }

@@ -3,13 +3,14 @@
 //! repository directly, so no endpoint can forget a check.
 
 use crate::ContentError;
+use crate::activity::{ActivityQuery, Event, Writer};
 use crate::bulk::{BulkItem, BulkOutcome, ItemFault, ItemOutcome, slug_conflict};
 use crate::idempotency::Record;
 use crate::list::PostListQuery;
 use crate::media::{Media, MediaListQuery, NewMedia};
 use crate::page::{OffsetList, OffsetPage, Rows, Window};
 use crate::post::{NewPost, Post, PostPatch};
-use crate::repo::{MediaRepository, PostRepository};
+use crate::repo::{ActivityRepository, MediaRepository, PostRepository};
 use jekcms_auth::Action;
 
 pub use jekcms_auth::policy::Actor;
@@ -52,12 +53,12 @@ pub async fn list_media_offset<R: MediaRepository>(
 /// the outcome's response is stored in the import's transaction.
 pub async fn bulk_create_posts<R: PostRepository>(
     repo: &R,
-    actor: &Actor,
+    by: &Writer,
     items: Vec<BulkItem>,
     atomic: bool,
     record: Option<Record<'_, BulkOutcome>>,
 ) -> Result<BulkOutcome, ContentError> {
-    actor.require(Action::BulkImport, false)?;
+    by.actor.require(Action::BulkImport, false)?;
     if atomic && items.iter().any(Result::is_err) {
         let errors = items
             .into_iter()
@@ -109,8 +110,7 @@ pub async fn bulk_create_posts<R: PostRepository>(
     } else {
         let render = |ids: &[Option<i64>]| record?.response(&assemble(ids).ok()?);
         let record = record.map(|r| r.map::<[Option<i64>]>(&render));
-        repo.create_posts(actor.site_id, actor.user_id, valid, atomic, record)
-            .await?
+        repo.create_posts(by, valid, atomic, record).await?
     };
     assemble(&ids)
 }
@@ -129,23 +129,23 @@ pub async fn get_post<R: PostRepository>(
 /// same transaction.
 pub async fn create_post<R: PostRepository>(
     repo: &R,
-    actor: &Actor,
+    by: &Writer,
     post: NewPost,
     record: Option<Record<'_, Post>>,
 ) -> Result<Post, ContentError> {
-    actor.require(Action::CreateContent, false)?;
-    repo.create_post(actor.site_id, actor.user_id, post, record)
-        .await
+    by.actor.require(Action::CreateContent, false)?;
+    repo.create_post(by, post, record).await
 }
 
 /// Patches a post; `if_match` is the ETag the client holds, if it sent one.
 pub async fn update_post<R: PostRepository>(
     repo: &R,
-    actor: &Actor,
+    by: &Writer,
     id: i64,
     patch: PostPatch,
     if_match: Option<&str>,
 ) -> Result<Post, ContentError> {
+    let actor = &by.actor;
     let current = repo.get_post(actor.site_id, id).await?;
     actor.require(Action::ChangeContent, current.author_id == actor.user_id)?;
     let expected = match if_match {
@@ -153,18 +153,30 @@ pub async fn update_post<R: PostRepository>(
         Some(tag) if etag_matches(tag, &current.etag()) => Some(current.version),
         Some(_) => return Err(ContentError::PreconditionFailed),
     };
-    repo.update_post(actor.site_id, id, patch, expected).await
+    repo.update_post(by, id, patch, expected).await
 }
 
 /// Deletes a post.
 pub async fn delete_post<R: PostRepository>(
     repo: &R,
-    actor: &Actor,
+    by: &Writer,
     id: i64,
 ) -> Result<(), ContentError> {
+    let actor = &by.actor;
     let current = repo.get_post(actor.site_id, id).await?;
     actor.require(Action::ChangeContent, current.author_id == actor.user_id)?;
-    repo.delete_post(actor.site_id, id).await
+    repo.delete_post(by, id).await
+}
+
+/// Lists the site's activity log (admins and owners): the rows of one window.
+pub async fn list_activity<R: ActivityRepository>(
+    repo: &R,
+    actor: &Actor,
+    query: &ActivityQuery,
+    window: &Window,
+) -> Result<Rows<Event>, ContentError> {
+    actor.require(Action::ReadActivity, false)?;
+    repo.list_activity(actor.site_id, query, window).await
 }
 
 /// Checks that the actor may upload, before the bytes are read.
@@ -187,11 +199,11 @@ pub fn may_bulk_import(actor: &Actor) -> Result<(), ContentError> {
 /// Records an uploaded medium.
 pub async fn create_media<R: MediaRepository>(
     repo: &R,
-    actor: &Actor,
+    by: &Writer,
     media: NewMedia,
 ) -> Result<Media, ContentError> {
-    actor.require(Action::CreateContent, false)?;
-    repo.create_media(actor.site_id, actor.user_id, media).await
+    by.actor.require(Action::CreateContent, false)?;
+    repo.create_media(by, media).await
 }
 
 /// Lists media: the rows of one window, for [`crate::ListRequest::page`] to cut.
@@ -237,25 +249,26 @@ pub async fn get_public_media<R: MediaRepository>(
 /// Changes a medium's alt text.
 pub async fn update_media_alt_text<R: MediaRepository>(
     repo: &R,
-    actor: &Actor,
+    by: &Writer,
     id: i64,
     alt_text: Option<String>,
 ) -> Result<Media, ContentError> {
+    let actor = &by.actor;
     let current = repo.get_media(actor.site_id, id).await?;
     actor.require(Action::ChangeContent, current.author_id == actor.user_id)?;
-    repo.update_media_alt_text(actor.site_id, id, alt_text)
-        .await
+    repo.update_media_alt_text(by, id, alt_text).await
 }
 
 /// Deletes a medium's record and returns it, so the caller removes the bytes.
 pub async fn delete_media<R: MediaRepository>(
     repo: &R,
-    actor: &Actor,
+    by: &Writer,
     id: i64,
 ) -> Result<Media, ContentError> {
+    let actor = &by.actor;
     let current = repo.get_media(actor.site_id, id).await?;
     actor.require(Action::ChangeContent, current.author_id == actor.user_id)?;
-    repo.delete_media(actor.site_id, id).await
+    repo.delete_media(by, id).await
 }
 
 /// RFC 9110 `If-Match`: `*` or a list of entity tags, compared strongly.
@@ -315,8 +328,7 @@ mod tests {
         }
         async fn create_post(
             &self,
-            _: i64,
-            _: i64,
+            _: &Writer,
             _: NewPost,
             _: Option<Record<'_, Post>>,
         ) -> Result<Post, ContentError> {
@@ -324,8 +336,7 @@ mod tests {
         }
         async fn create_posts(
             &self,
-            _: i64,
-            _: i64,
+            _: &Writer,
             posts: Vec<NewPost>,
             atomic: bool,
             _: Option<Record<'_, [Option<i64>]>>,
@@ -340,23 +351,28 @@ mod tests {
         }
         async fn update_post(
             &self,
-            _: i64,
+            _: &Writer,
             _: i64,
             _: PostPatch,
             _: Option<i64>,
         ) -> Result<Post, ContentError> {
             Err(ContentError::NotFound)
         }
-        async fn delete_post(&self, _: i64, _: i64) -> Result<(), ContentError> {
+        async fn delete_post(&self, _: &Writer, _: i64) -> Result<(), ContentError> {
             Err(ContentError::NotFound)
         }
     }
 
-    fn actor(role: Role) -> Actor {
-        Actor {
-            user_id: 1,
-            site_id: 1,
-            role,
+    fn actor(role: Role) -> Writer {
+        Writer {
+            actor: Actor {
+                user_id: 1,
+                site_id: 1,
+                role,
+            },
+            family: crate::activity::ActorFamily::Api,
+            key_id: None,
+            request_id: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! request tells, and a write is answered only after its transaction, bump included, has
 //! committed.
 
+use crate::activity::RecordEvents;
 use crate::schema::{pull_keys, site_cors_origins};
 use crate::sql::LimitLiteral;
 use crate::stored_time::StoredTime;
@@ -18,6 +19,7 @@ use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Binary, Bool, HasSqlType, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use jekcms_content::ContentError;
+use jekcms_content::activity::{EventType, NewEvent, Writer};
 use jekcms_content::pull::{PullRepository, PullSite};
 use std::future::Future;
 
@@ -120,14 +122,17 @@ impl PullRepository for Store {
 
     fn rotate_pull_key(
         &self,
-        site_id: i64,
+        by: &Writer,
         key_hash: &[u8],
         sealed_webhook_secret: &[u8],
         now: DateTime<Utc>,
         previous_valid_until: Option<DateTime<Utc>>,
     ) -> impl Future<Output = Result<i64, ContentError>> + Send {
         let (key_hash, secret) = (key_hash.to_vec(), sealed_webhook_secret.to_vec());
+        let by = by.clone();
+        let site_id = by.site_id();
         crate::boxed::<Result<i64, ContentError>>(async move {
+            let at = now;
             let now = naive(now);
             let id = with_write_txn!(self, i64, conn => {
                 let mine = pull_keys::site_id.eq(site_id);
@@ -166,6 +171,8 @@ impl PullRepository for Store {
                     .returning(pull_keys::id)
                     .get_result(conn)
                     .await?;
+                let rotated = [NewEvent::new(EventType::SiteKeysRotated, site_id)];
+                RecordEvents::record_events(conn, &by, at, &rotated).await?;
                 Ok(id)
             })?;
             Ok(id)

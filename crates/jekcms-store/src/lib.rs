@@ -22,6 +22,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 
 pub mod accounts;
+mod activity;
 pub mod backup;
 mod delivery;
 mod idempotency;
@@ -38,6 +39,7 @@ mod stored_time;
 pub mod testing;
 
 pub use accounts::{SiteRecord, SiteSettings, UserRecord};
+pub use activity::ANNOUNCE_BATCH;
 pub use posts::ImportPost;
 
 /// A SQLite connection whose queries run on the calling thread. Used for reads only: in WAL

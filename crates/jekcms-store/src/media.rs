@@ -1,5 +1,6 @@
 //! [`MediaRepository`] for both backends. Only records live here; the app stores the bytes.
 
+use crate::activity::RecordEvents;
 use crate::delivery::bump_content_version;
 use crate::schema::media;
 use crate::sql::LimitLiteral;
@@ -7,6 +8,7 @@ use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use jekcms_content::activity::{EventType, NewEvent, Writer};
 use jekcms_content::media::{Media, MediaListQuery, NewMedia};
 use jekcms_content::page::{Key, OffsetList, OffsetPage, Rows, Window};
 use jekcms_content::{ContentError, MediaRepository};
@@ -57,12 +59,14 @@ impl From<MediaRow> for Media {
 impl MediaRepository for Store {
     fn create_media(
         &self,
-        site_id: i64,
-        author_id: i64,
+        by: &Writer,
         m: NewMedia,
     ) -> impl Future<Output = Result<Media, ContentError>> + Send {
+        let by = by.clone();
+        let (site_id, author_id) = (by.site_id(), by.user_id());
         crate::boxed::<Result<Media, ContentError>>(async move {
-            let now = naive(jekcms_content::now());
+            let at = jekcms_content::now();
+            let now = naive(at);
             let row = with_write_txn!(self, MediaRow, conn => {
                 let row = diesel::insert_into(media::table)
                     .values((
@@ -85,6 +89,8 @@ impl MediaRepository for Store {
                     .get_result::<MediaRow>(conn)
                     .await?;
                 bump_content_version!(conn, site_id);
+                let created = [NewEvent::new(EventType::MediaCreated, row.id)];
+                RecordEvents::record_events(conn, &by, at, &created).await?;
                 Ok(row)
             })?;
             Ok(row.into())
@@ -219,12 +225,15 @@ impl MediaRepository for Store {
 
     fn update_media_alt_text(
         &self,
-        site_id: i64,
+        by: &Writer,
         id: i64,
         alt_text: Option<String>,
     ) -> impl Future<Output = Result<Media, ContentError>> + Send {
+        let by = by.clone();
+        let site_id = by.site_id();
         crate::boxed::<Result<Media, ContentError>>(async move {
-            let now = naive(jekcms_content::now());
+            let at = jekcms_content::now();
+            let now = naive(at);
             let row = with_write_txn!(self, MediaRow, conn => {
                 let row = diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
                     .set((media::alt_text.eq(&alt_text), media::updated_at.eq(now)))
@@ -232,6 +241,8 @@ impl MediaRepository for Store {
                     .get_result::<MediaRow>(conn)
                     .await?;
                 bump_content_version!(conn, site_id);
+                let updated = [NewEvent::new(EventType::MediaUpdated, id)];
+                RecordEvents::record_events(conn, &by, at, &updated).await?;
                 Ok(row)
             })?;
             Ok(row.into())
@@ -240,9 +251,11 @@ impl MediaRepository for Store {
 
     fn delete_media(
         &self,
-        site_id: i64,
+        by: &Writer,
         id: i64,
     ) -> impl Future<Output = Result<Media, ContentError>> + Send {
+        let by = by.clone();
+        let site_id = by.site_id();
         crate::boxed::<Result<Media, ContentError>>(async move {
             let row = with_write_txn!(self, MediaRow, conn => {
                 let row = diesel::delete(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
@@ -250,6 +263,8 @@ impl MediaRepository for Store {
                     .get_result::<MediaRow>(conn)
                     .await?;
                 bump_content_version!(conn, site_id);
+                let deleted = [NewEvent::new(EventType::MediaDeleted, id)];
+                RecordEvents::record_events(conn, &by, jekcms_content::now(), &deleted).await?;
                 Ok(row)
             })?;
             Ok(row.into())

@@ -17,6 +17,7 @@ use jekcms_auth::{Plan, SecretHash};
 
 type KeyRow = (
     i64,
+    String,
     i64,
     i64,
     String,
@@ -28,6 +29,7 @@ type KeyRow = (
 /// The columns of a [`KeyRow`].
 const KEY_COLUMNS: (
     api_keys::id,
+    api_keys::public_id,
     api_keys::site_id,
     api_keys::user_id,
     api_keys::family,
@@ -36,6 +38,7 @@ const KEY_COLUMNS: (
     api_keys::revoked_at,
 ) = (
     api_keys::id,
+    api_keys::public_id,
     api_keys::site_id,
     api_keys::user_id,
     api_keys::family,
@@ -46,12 +49,13 @@ const KEY_COLUMNS: (
 
 /// A key row as the auth crate sees it.
 fn stored_key(row: KeyRow) -> Result<StoredKey, StoreFailure> {
-    let (id, site_id, user_id, family, hash, expires_at, revoked_at) = row;
+    let (id, public_id, site_id, user_id, family, hash, expires_at, revoked_at) = row;
     let secret_hash = SecretHash::from_slice(&hash).ok_or_else(|| {
         StoreFailure::Internal(format!("api key {id} has a malformed hash").into())
     })?;
     Ok(StoredKey {
         id,
+        public_id,
         site_id,
         user_id,
         family,

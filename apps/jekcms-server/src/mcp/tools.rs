@@ -9,6 +9,7 @@ use crate::extract::{McpCaller, typed};
 use crate::routes::site::SiteView;
 use crate::state::AppState;
 use jekcms_content::FieldError;
+use jekcms_content::activity::Writer;
 use jekcms_content::list::PostListQuery;
 use jekcms_content::media::MediaListQuery;
 use jekcms_content::page::{ListRequest, Listing, Page, Rows, Window};
@@ -207,11 +208,10 @@ pub(crate) fn failure_text(e: &AppError) -> String {
         .join("\n")
 }
 
-/// The actor of a write made by a tool: the one place tool writes name who made them.
-/// Once `jekcms_content::activity` lands, this becomes the `Writer` of family `mcp` (the
-/// token's key id, the request id), so that every tool write is in the activity log.
-fn writer(caller: &McpCaller) -> Actor {
-    caller.actor()
+/// The writer of a tool's write: family `mcp`, the token's key, the request id; what the
+/// activity log records for it.
+fn writer(caller: &McpCaller) -> Writer {
+    caller.writer()
 }
 
 /// The arguments of a tool that acts on one post or medium.

@@ -125,9 +125,9 @@ pub async fn bulk_create_posts(
         .map_err(AppError::fields)?;
     let raw = body.read().await?;
     let items = bulk::parse_bulk(raw.clone()).map_err(AppError::fields)?;
-    let (store, actor) = (&state.store, caller.actor());
+    let (store, writer) = (&state.store, caller.writer());
     let work = async move |record: Option<Record<'_, BulkOutcome>>| {
-        Ok(service::bulk_create_posts(store, &actor, items, atomic, record).await?)
+        Ok(service::bulk_create_posts(store, &writer, items, atomic, record).await?)
     };
     idempotent::respond(&req, &caller, &state, &raw, |_| None, imported, work).await
 }

@@ -88,7 +88,7 @@ pub async fn upload_media(
         })
         .await?;
     let key = new.storage_key.clone();
-    match service::create_media(&state.store, &actor, new).await {
+    match service::create_media(&state.store, &caller.writer(), new).await {
         Ok(media) => Ok(respond::created(
             format!("/api/v2/media/{}", media.id),
             media,
@@ -164,7 +164,7 @@ pub async fn update_media(
     }
     let media = service::update_media_alt_text(
         &state.store,
-        &caller.actor(),
+        &caller.writer(),
         id.into_inner(),
         patch.alt_text,
     )
@@ -184,7 +184,7 @@ pub async fn delete_media(
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let media = service::delete_media(&state.store, &caller.actor(), id.into_inner()).await?;
+    let media = service::delete_media(&state.store, &caller.writer(), id.into_inner()).await?;
     uploads::remove(&state.config.media_dir, &media.storage_key).await;
     Ok(respond::ok(Deleted {
         id: media.id,

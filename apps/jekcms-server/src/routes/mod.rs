@@ -42,6 +42,8 @@ macro_rules! route_list {
 // actix's route macros turn each handler into a unit struct and leave the original `pub fn`
 // inside it, which the lint then sees as unreachable.
 #[allow(unreachable_pub)]
+pub mod activity;
+#[allow(unreachable_pub)]
 pub mod auth;
 #[allow(unreachable_pub)]
 pub mod bulk;
@@ -113,6 +115,7 @@ route_list! {
         site::get_site,
         site::update_site,
         pull::rotate_keys,
+        activity::list_activity,
     ]
 }
 

@@ -174,9 +174,9 @@ pub async fn create_post(
     idempotent::check_key(&req)?;
     let raw = body.read().await?;
     let new = post_rules::parse_new(raw.clone(), "").map_err(AppError::fields)?;
-    let (store, actor) = (&state.store, caller.actor());
+    let (store, writer) = (&state.store, caller.writer());
     let work = async move |record: Option<Record<'_, Post>>| {
-        Ok(service::create_post(store, &actor, new, record).await?)
+        Ok(service::create_post(store, &writer, new, record).await?)
     };
     idempotent::respond(&req, &caller, &state, &raw, post_location, created, work).await
 }
@@ -229,7 +229,7 @@ pub async fn update_post(
         .map(|v| v.to_str().unwrap_or("\"\""));
     let post = service::update_post(
         &state.store,
-        &caller.actor(),
+        &caller.writer(),
         id.into_inner(),
         patch,
         if_match,
@@ -267,6 +267,6 @@ pub async fn delete_post(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let id = id.into_inner();
-    service::delete_post(&state.store, &caller.actor(), id).await?;
+    service::delete_post(&state.store, &caller.writer(), id).await?;
     Ok(respond::ok(Deleted { id, deleted: true }))
 }

@@ -350,7 +350,7 @@ pub async fn rotate_keys(
     );
     let rotated = pull::rotate_pull_key(
         &state.store,
-        &actor,
+        &caller.writer(),
         site_id,
         jekcms_auth::SecretHash::of(&key).as_bytes(),
         &sealed,

@@ -261,7 +261,7 @@ pub async fn delete_user(
         };
     let actor = caller.actor();
     let id = id.into_inner();
-    service::delete_user(&state.store, &actor, id, reassign_to).await?;
+    service::delete_user(&state.store, &caller.writer(), id, reassign_to).await?;
     Ok(respond::ok(UserDeleted {
         id,
         deleted: true,

@@ -221,7 +221,7 @@ pub async fn create_post(
 ) -> Result<HttpResponse, V1Error> {
     service::may_write(&caller.actor())?;
     let new = post_rules::parse_new(body.read().await?, "").map_err(AppError::fields)?;
-    let post = service::create_post(&state.store, &caller.actor(), new, None).await?;
+    let post = service::create_post(&state.store, &caller.writer(), new, None).await?;
     Ok(HttpResponse::Created().json(V1Post { post }))
 }
 
@@ -246,7 +246,7 @@ pub async fn update_post(
     let id = post_id(&id)?;
     service::may_write(&caller.actor())?;
     let patch = post_rules::parse_patch(body.read().await?).map_err(AppError::fields)?;
-    let post = service::update_post(&state.store, &caller.actor(), id, patch, None).await?;
+    let post = service::update_post(&state.store, &caller.writer(), id, patch, None).await?;
     Ok(HttpResponse::Ok().json(V1Post { post }))
 }
 
@@ -266,7 +266,7 @@ pub async fn delete_post(
     id: web::Path<String>,
 ) -> Result<HttpResponse, V1Error> {
     let id = post_id(&id)?;
-    service::delete_post(&state.store, &caller.actor(), id).await?;
+    service::delete_post(&state.store, &caller.writer(), id).await?;
     Ok(HttpResponse::Ok().json(V1Deleted { deleted: true, id }))
 }
 

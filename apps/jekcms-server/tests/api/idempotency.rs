@@ -191,7 +191,12 @@ both_stores! {
             panic!("the retry takes the expired claim over");
         };
         assert_eq!((slow.ticket().attempt, retry.ticket().attempt), (1, 2));
-        let actor = Actor { user_id: t.user_id, site_id: t.site_id, role: Role::Owner };
+        let actor = jekcms_content::activity::Writer {
+            actor: Actor { user_id: t.user_id, site_id: t.site_id, role: Role::Owner },
+            family: jekcms_content::activity::ActorFamily::Api,
+            key_id: None,
+            request_id: None,
+        };
         let render = |p: &Post| Some(StoredResponse { status: 201, body: json!({"data": {"id": p.id}}) });
         let new = |title: &str| jekcms_content::post::parse_new(json!({"title": title}), "").unwrap();
         // The slow request wakes up and tries to commit: refused, and nothing is created.

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts;
+mod activity;
 mod auth;
 mod backup;
 mod bulk;

@@ -81,8 +81,16 @@ async fn role_row(app: &TestApp, index: usize, other_author: &Tokens, owner: &To
         .state
         .store
         .create_post(
-            me.site_id,
-            me.user_id,
+            &jekcms_content::activity::Writer {
+                actor: jekcms_content::service::Actor {
+                    user_id: me.user_id,
+                    site_id: me.site_id,
+                    role: jekcms_auth::Role::Viewer,
+                },
+                family: jekcms_content::activity::ActorFamily::Cli,
+                key_id: None,
+                request_id: None,
+            },
             jekcms_content::post::parse_new(json!({"title": "own"}), "").unwrap(),
             None,
         )

@@ -35,8 +35,9 @@ async fn serve(app: &TestApp) -> String {
     format!("http://{addr}")
 }
 
-/// An `mcp_` token of a user of `role` on site `default`: `(token, key row id, user id)`.
-async fn mcp_token(app: &TestApp, email: &str, role: Role) -> (String, i64, i64) {
+/// An `mcp_` token of a user of `role` on site `default`: `(token, key row id, user id,
+/// the key's listed id)`.
+async fn mcp_token(app: &TestApp, email: &str, role: Role) -> (String, i64, i64, String) {
     let store = &app.state.store;
     let site = store.ensure_site("default", "default").await.unwrap();
     let user = store
@@ -44,6 +45,7 @@ async fn mcp_token(app: &TestApp, email: &str, role: Role) -> (String, i64, i64)
         .await
         .unwrap();
     let token = CredentialFamily::Mcp.generate();
+    let public_id = format!("mcpid_{}", jekcms_auth::credential::random_base62(16));
     let key = jekcms_accounts::AccountStore::create_key(
         store,
         user.site_id,
@@ -51,14 +53,14 @@ async fn mcp_token(app: &TestApp, email: &str, role: Role) -> (String, i64, i64)
             user_id: user.id,
             family: jekcms_accounts::KeyFamily::Mcp,
             name: "agent".to_owned(),
-            public_id: format!("mcpid_{}", jekcms_auth::credential::random_base62(16)),
+            public_id: public_id.clone(),
             secret_hash: SecretHash::of(&token),
             expires_at: None,
         },
     )
     .await
     .unwrap();
-    (token, key.id, user.id)
+    (token, key.id, user.id, public_id)
 }
 
 type Client = RunningService<RoleClient, ()>;
@@ -152,7 +154,7 @@ const TOOLS: [&str; 11] = [
 both_stores! {
     async fn an_agent_initializes_lists_tools_calls_each_and_reads_a_post(app) {
         let base = serve(&app).await;
-        let (token, _, user_id) = mcp_token(&app, "owner@example.com", Role::Owner).await;
+        let (token, _, user_id, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
         let client = connect(&base, &token).await;
         let info = client.peer_info().unwrap();
         assert_eq!(info.protocol_version, ProtocolVersion::V_2025_11_25);
@@ -236,11 +238,11 @@ both_stores! {
 
     async fn each_tool_keeps_the_role_table(app) {
         let base = serve(&app).await;
-        let (owner, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
+        let (owner, _, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
         let owner = connect(&base, &owner).await;
         let theirs = ok(&owner, "create_post", json!({"title": "The owner's"})).await["id"].clone();
         for role in [Role::Viewer, Role::Author, Role::Editor, Role::Admin] {
-            let (token, _, _) = mcp_token(&app, &format!("{}@example.com", role.as_str()), role).await;
+            let (token, _, _, _) = mcp_token(&app, &format!("{}@example.com", role.as_str()), role).await;
             let c = connect(&base, &token).await;
             // Everyone reads.
             ok(&c, "list_posts", json!({})).await;
@@ -293,7 +295,7 @@ both_stores! {
     }
 
     async fn only_mcp_tokens_open_mcp_and_they_open_nothing_else(app) {
-        let (token, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
+        let (token, _, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
         let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
         let r = post_mcp(&app, Some(&token), init, &[]).await;
         assert_eq!(r.status, 200);
@@ -320,7 +322,7 @@ both_stores! {
 
     async fn revoking_the_token_refuses_the_next_call(app) {
         let base = serve(&app).await;
-        let (token, key_id, _) = mcp_token(&app, "editor@example.com", Role::Editor).await;
+        let (token, key_id, _, _) = mcp_token(&app, "editor@example.com", Role::Editor).await;
         let client = connect(&base, &token).await;
         ok(&client, "list_posts", json!({})).await;
         let site = app.state.store.ensure_site("default", "default").await.unwrap();
@@ -335,7 +337,7 @@ both_stores! {
     }
 
     async fn the_transport_keeps_the_streamable_http_rules(app) {
-        let (token, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
+        let (token, _, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
         let t = Some(token.as_str());
         // No SSE stream and no session: GET and DELETE are 405 naming POST.
         for method in [Method::GET, Method::DELETE] {
@@ -381,8 +383,38 @@ both_stores! {
         assert_eq!(r.json()["result"]["protocolVersion"], "2025-11-25");
     }
 
+    async fn every_tool_write_is_in_the_activity_log_as_mcp(app) {
+        let base = serve(&app).await;
+        let (token, _, user_id, public_id) = mcp_token(&app, "editor@example.com", Role::Editor).await;
+        let client = connect(&base, &token).await;
+        let id = ok(&client, "create_post", json!({"title": "Agent's"})).await["id"].as_i64().unwrap();
+        ok(&client, "update_post", json!({"id": id, "title": "Agent's, changed"})).await;
+        ok(&client, "publish_post", json!({"id": id})).await;
+        ok(&client, "unpublish_post", json!({"id": id})).await;
+        ok(&client, "delete_post", json!({"id": id})).await;
+        // Reads are not logged.
+        ok(&client, "list_posts", json!({})).await;
+        let owner = app.owner().await;
+        let events = app.get("/api/v2/activity?limit=100", &owner.access).await.expect(200)["data"].as_array().unwrap().clone();
+        // As for REST writes: a status change is an update too.
+        let kinds: Vec<&str> = events.iter().rev().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["post.created",
+                "post.updated",
+                "post.updated",
+                "post.published",
+                "post.updated",
+                "post.unpublished",
+                "post.deleted"], "{events:?}");
+        for e in &events {
+            assert_eq!(e["actor"]["family"], "mcp", "{e}");
+            assert_eq!(e["actor"]["user_id"], user_id, "{e}");
+            assert_eq!(e["actor"]["key_id"], json!(public_id), "{e}");
+            assert!(e["request_id"].as_str().is_some_and(|r| !r.is_empty()), "{e}");
+        }
+    }
+
     async fn quota_and_license_apply_before_json_rpc(app) {
-        let (token, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
+        let (token, _, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
         let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
         let r = post_mcp(&app, Some(&token), ping, &[]).await;
         assert_eq!(r.status, 200);
@@ -410,7 +442,7 @@ async fn the_key_quota_counts_mcp_calls() {
     })
     .await
     .unwrap();
-    let (token, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
+    let (token, _, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
     let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
     for _ in 0..2 {
         assert_eq!(post_mcp(&app, Some(&token), ping, &[]).await.status, 200);

@@ -16,6 +16,7 @@ use jekcms_accounts::repo::{AccountStore, KeyScope, LoginRecord};
 use jekcms_accounts::site::SitePatch;
 use jekcms_accounts::{AccountError, ApiKey, Site, SiteDetails, User};
 use jekcms_auth::{Plan, Role};
+use jekcms_content::activity::{EventType, NewEvent};
 use std::future::Future;
 
 /// Attempts of a registration whose site slug was taken by a concurrent one.
@@ -278,12 +279,15 @@ impl AccountStore for Store {
 
     fn delete_user(
         &self,
-        site_id: i64,
+        by: &jekcms_auth::Writer,
         user_id: i64,
         heir_id: i64,
     ) -> impl Future<Output = Result<(), AccountError>> + Send {
+        let by = by.clone();
+        let site_id = by.site_id();
         crate::boxed::<Result<(), AccountError>>(async move {
-            let now = naive(jekcms_auth::now());
+            let at = jekcms_auth::now();
+            let now = naive(at);
             with_write_txn!(self, (), conn => {
                 keep_an_owner!(conn, site_id, user_id);
                 let heir: Vec<i64> = users::table
@@ -297,19 +301,28 @@ impl AccountStore for Store {
                 }
                 // The content changes hands: a new version, so ETags and `updated_since` syncs
                 // see it.
-                diesel::update(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::author_id.eq(user_id)))
+                let posts_moved: Vec<i64> = diesel::update(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::author_id.eq(user_id)))
                     .set((
                         posts::author_id.eq(heir_id),
                         posts::updated_at.eq(now),
                         posts::version.eq(posts::version + 1),
                     ))
-                    .execute(conn)
+                    .returning(posts::id)
+                    .get_results(conn)
                     .await?;
-                diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::author_id.eq(user_id)))
+                let media_moved: Vec<i64> = diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::author_id.eq(user_id)))
                     .set((media::author_id.eq(heir_id), media::updated_at.eq(now)))
-                    .execute(conn)
+                    .returning(media::id)
+                    .get_results(conn)
                     .await?;
                 crate::delivery::bump_content_version!(conn, site_id);
+                // Every post and medium that changed hands is an update.
+                let events: Vec<NewEvent> = posts_moved
+                    .iter()
+                    .map(|&id| NewEvent::new(EventType::PostUpdated, id))
+                    .chain(media_moved.iter().map(|&id| NewEvent::new(EventType::MediaUpdated, id)))
+                    .collect();
+                crate::activity::RecordEvents::record_events(conn, &by, at, &events).await?;
                 // Keys, sessions and refresh tokens go with the user (ON DELETE CASCADE).
                 let n = diesel::delete(users::table.filter(users::site_id.eq(site_id)).filter(users::id.eq(user_id)))
                     .execute(conn)

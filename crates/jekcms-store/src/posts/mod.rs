@@ -18,6 +18,7 @@ use crate::stored_time::StoredTime;
 use crate::{Store, StoreError, naive, utc};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use jekcms_content::activity::Writer;
 use jekcms_content::idempotency::Record;
 use jekcms_content::list::PostListQuery;
 use jekcms_content::page::{OffsetList, OffsetPage, Rows, Window};
@@ -87,6 +88,9 @@ struct NewPostRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     version: i64,
+    /// Visible when written: its `post.published` is recorded with the write; a post
+    /// scheduled for later is announced by the scheduler instead.
+    publish_announced: bool,
 }
 
 impl NewPostRow {
@@ -106,6 +110,9 @@ impl NewPostRow {
             created_at: naive(p.created_at),
             updated_at: naive(p.updated_at),
             version: 1,
+            publish_announced: p
+                .status
+                .is_visible_at(p.published_at, jekcms_content::now()),
         })
     }
 }
@@ -154,13 +161,12 @@ impl PostRepository for Store {
 
     fn create_posts<'a>(
         &'a self,
-        site_id: i64,
-        author_id: i64,
+        by: &'a Writer,
         batch: Vec<NewPost>,
         atomic: bool,
         record: Option<Record<'a, [Option<i64>]>>,
     ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send + 'a {
-        write::create_posts(self, site_id, author_id, batch, atomic, record)
+        write::create_posts(self, by, batch, atomic, record)
     }
 
     fn get_post(
@@ -173,29 +179,28 @@ impl PostRepository for Store {
 
     fn create_post<'a>(
         &'a self,
-        site_id: i64,
-        author_id: i64,
+        by: &'a Writer,
         new: NewPost,
         record: Option<Record<'a, Post>>,
     ) -> impl Future<Output = Result<Post, ContentError>> + Send + 'a {
-        write::create_post(self, site_id, author_id, new, record)
+        write::create_post(self, by, new, record)
     }
 
     fn update_post(
         &self,
-        site_id: i64,
+        by: &Writer,
         id: i64,
         patch: PostPatch,
         expected_version: Option<i64>,
     ) -> impl Future<Output = Result<Post, ContentError>> + Send {
-        write::update_post(self, site_id, id, patch, expected_version)
+        write::update_post(self, by.clone(), id, patch, expected_version)
     }
 
     fn delete_post(
         &self,
-        site_id: i64,
+        by: &Writer,
         id: i64,
     ) -> impl Future<Output = Result<(), ContentError>> + Send {
-        write::delete_post(self, site_id, id)
+        write::delete_post(self, by.clone(), id)
     }
 }

@@ -258,6 +258,31 @@ pub(super) fn get_post(
     })
 }
 
+/// One post by id, and whether its visibility has been announced (`publish_announced`):
+/// what an update needs to tell which events it makes.
+pub(super) fn get_post_announced(
+    store: &Store,
+    site_id: i64,
+    id: i64,
+) -> impl Future<Output = Result<(Post, bool), ContentError>> + Send {
+    crate::boxed::<Result<(Post, bool), ContentError>>(async move {
+        let (row, announced) = with_conn!(store, conn => {
+            let rows: Vec<(PostRow, bool)> = conn
+                .load_all(
+                    posts::table
+                        .filter(posts::site_id.eq(site_id))
+                        .filter(posts::id.eq(id))
+                        .select((PostRow::as_select(), posts::publish_announced))
+                        .limit_literal(1),
+                )
+                .await
+                .map_err(StoreError::from)?;
+            rows.into_iter().next().ok_or(StoreError::NotFound)?
+        });
+        Ok((row.into_post()?, announced))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

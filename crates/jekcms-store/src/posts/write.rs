@@ -1,16 +1,18 @@
 //! Writes of posts: one create, a batch (bulk), an operator import, updates and deletes.
 
 use super::{ImportPost, NewPostRow, PostRow};
+use crate::activity::RecordEvents;
 use crate::delivery::bump_content_version;
 use crate::idempotency::record_response;
 use crate::schema::{post_tags, posts};
 use crate::{Store, StoreError, UniqueKey, naive, with_write_txn};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use jekcms_content::activity::{EventType, NewEvent, Writer, visibility_event};
 use jekcms_content::bulk::SlugPlan;
 use jekcms_content::idempotency::Record;
 use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
-use jekcms_content::{ContentError, PostRepository, slug};
+use jekcms_content::{ContentError, slug};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
@@ -228,12 +230,12 @@ impl Store {
 
 pub(super) fn create_posts<'a>(
     store: &'a Store,
-    site_id: i64,
-    author_id: i64,
+    by: &'a Writer,
     batch: Vec<NewPost>,
     atomic: bool,
     record: Option<Record<'a, [Option<i64>]>>,
 ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send + 'a {
+    let (site_id, author_id) = (by.site_id(), by.user_id());
     crate::boxed::<Result<Vec<Option<i64>>, ContentError>>(async move {
         let now = jekcms_content::now();
         // Every slug the batch would like, looked up in the site with one query.
@@ -313,9 +315,18 @@ pub(super) fn create_posts<'a>(
                         row_tags.push(tags.clone());
                     }
                 }
+                let visible: Vec<bool> = rows.iter().map(|r| r.publish_announced).collect();
                 let ids = InsertBatch::insert_batch(conn, site_id, rows, row_tags).await?;
                 if !ids.is_empty() {
                     bump_content_version!(conn, site_id);
+                    let mut events = Vec::with_capacity(ids.len() * 2);
+                    for (&id, &visible) in ids.iter().zip(&visible) {
+                        events.push(NewEvent::new(EventType::PostCreated, id));
+                        if visible {
+                            events.push(NewEvent::new(EventType::PostPublished, id));
+                        }
+                    }
+                    RecordEvents::record_events(conn, by, now, &events).await?;
                 }
                 let mut ids = ids.into_iter();
                 let ids: Vec<Option<i64>> = slugs
@@ -345,11 +356,11 @@ pub(super) fn create_posts<'a>(
 
 pub(super) fn create_post<'a>(
     store: &'a Store,
-    site_id: i64,
-    author_id: i64,
+    by: &'a Writer,
     new: NewPost,
     record: Option<Record<'a, Post>>,
 ) -> impl Future<Output = Result<Post, ContentError>> + Send + 'a {
+    let (site_id, author_id) = (by.site_id(), by.user_id());
     crate::boxed::<Result<Post, ContentError>>(async move {
         let now = jekcms_content::now();
         let published_at = match (new.status, new.published_at) {
@@ -397,13 +408,20 @@ pub(super) fn create_post<'a>(
                             }
                         }
                     };
+                    let new_row = NewPostRow::new(site_id, author_id, &slug, &post)?;
+                    let visible = new_row.publish_announced;
                     let row = diesel::insert_into(posts::table)
-                        .values(NewPostRow::new(site_id, author_id, &slug, &post)?)
+                        .values(new_row)
                         .returning(PostRow::as_returning())
                         .get_result::<PostRow>(conn)
                         .await?;
                     insert_tags!(conn, row.id, site_id, post.tags);
                     bump_content_version!(conn, site_id);
+                    let created = NewEvent::new(EventType::PostCreated, row.id);
+                    let published = NewEvent::new(EventType::PostPublished, row.id);
+                    let events: &[NewEvent] =
+                        if visible { &[created, published] } else { &[created] };
+                    RecordEvents::record_events(conn, by, now, events).await?;
                     let created = row.into_post()?;
                     record_response!(conn, record, &created);
                     Ok(created)
@@ -427,16 +445,19 @@ pub(super) fn create_post<'a>(
 
 pub(super) fn update_post(
     store: &Store,
-    site_id: i64,
+    by: Writer,
     id: i64,
     patch: PostPatch,
     expected_version: Option<i64>,
 ) -> impl Future<Output = Result<Post, ContentError>> + Send {
+    let site_id = by.site_id();
     crate::boxed::<Result<Post, ContentError>>(async move {
-        // Optimistic concurrency: read, compute, write only if the version is unchanged.
-        // A concurrent change without If-Match simply causes a re-read.
+        // Optimistic concurrency: read, compute, write only if the version (and the
+        // announced visibility, which the scheduler flips without a new version) is
+        // unchanged. A concurrent change causes a re-read, which answers 412 to If-Match
+        // only if the version moved.
         for _attempt in 0..5 {
-            let current = store.get_post(site_id, id).await?;
+            let (current, announced) = super::read::get_post_announced(store, site_id, id).await?;
             if expected_version.is_some_and(|v| v != current.version) {
                 return Err(ContentError::PreconditionFailed);
             }
@@ -448,12 +469,18 @@ pub(super) fn update_post(
             let tags_json = serde_json::to_string(&next.tags)
                 .map_err(|e| StoreError::Encode(format!("tags as JSON: {e}")))?;
             let title_k = title_key(&next.title);
+            let visible = next
+                .status
+                .is_visible_at(next.published_at, next.updated_at);
+            let mut events = vec![NewEvent::new(EventType::PostUpdated, id)];
+            events.extend(visibility_event(announced, visible).map(|t| NewEvent::new(t, id)));
             let result = with_write_txn!(store, Option<PostRow>, conn => {
                     let row = diesel::update(
                         posts::table
                             .filter(posts::site_id.eq(site_id))
                             .filter(posts::id.eq(id))
-                            .filter(posts::version.eq(current.version)),
+                            .filter(posts::version.eq(current.version))
+                            .filter(posts::publish_announced.eq(announced)),
                     )
                     .set((
                         posts::title.eq(&next.title),
@@ -466,6 +493,7 @@ pub(super) fn update_post(
                         posts::published_at.eq(next.published_at.map(naive)),
                         posts::updated_at.eq(naive(next.updated_at)),
                         posts::version.eq(current.version + 1),
+                        posts::publish_announced.eq(visible),
                     ))
                     .returning(PostRow::as_returning())
                     .get_result::<PostRow>(conn)
@@ -479,14 +507,12 @@ pub(super) fn update_post(
                     }
                     if row.is_some() {
                         bump_content_version!(conn, site_id);
+                        RecordEvents::record_events(conn, &by, next.updated_at, &events).await?;
                     }
                     Ok(row)
             });
             match result {
                 Ok(Some(row)) => return Ok(row.into_post()?),
-                Ok(None) if expected_version.is_some() => {
-                    return Err(ContentError::PreconditionFailed);
-                }
                 Ok(None) => continue,
                 Err(StoreError::Unique(UniqueKey::PostSlug)) => {
                     return Err(ContentError::Conflict {
@@ -502,9 +528,10 @@ pub(super) fn update_post(
 
 pub(super) fn delete_post(
     store: &Store,
-    site_id: i64,
+    by: Writer,
     id: i64,
 ) -> impl Future<Output = Result<(), ContentError>> + Send {
+    let site_id = by.site_id();
     crate::boxed::<Result<(), ContentError>>(async move {
         let n = with_write_txn!(store, usize, conn => {
             let n = diesel::delete(posts::table.filter(posts::site_id.eq(site_id)).filter(posts::id.eq(id)))
@@ -512,6 +539,8 @@ pub(super) fn delete_post(
                 .await?;
             if n > 0 {
                 bump_content_version!(conn, site_id);
+                let deleted = [NewEvent::new(EventType::PostDeleted, id)];
+                RecordEvents::record_events(conn, &by, jekcms_content::now(), &deleted).await?;
             }
             Ok(n)
         })?;

@@ -1,0 +1,434 @@
+//! The activity log: events recorded inside every write's transaction ([`RecordEvents`]),
+//! fanned out there and then into one pending webhook delivery per subscribed endpoint; the
+//! activity list; the scheduler's claim of posts whose publication time has come; and the
+//! retention job.
+//!
+//! Recording and fan-out are one statement on PostgreSQL (a data-modifying CTE, prepared
+//! once per connection) and one hop to the writer thread on SQLite, so a write pays a small,
+//! fixed cost for its events however many there are.
+
+use crate::schema::{events, webhooks};
+use crate::stored_time::StoredTime;
+use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+use diesel_async::RunQueryDsl;
+use jekcms_content::activity::{
+    ActivityQuery, ActorFamily, Event, EventActor, EventType, NewEvent, Subject, SubjectKind,
+    Writer,
+};
+use jekcms_content::page::{Rows, Window};
+use jekcms_content::{ActivityRepository, ContentError};
+use std::future::Future;
+
+/// Records `events` of a write made by `writer` at `at`, on a connection inside the
+/// write's transaction, with a pending delivery for every enabled webhook of the site that
+/// subscribes to its type.
+pub(crate) trait RecordEvents {
+    fn record_events(
+        &mut self,
+        writer: &Writer,
+        at: DateTime<Utc>,
+        events: &[NewEvent],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Who, as stored: the writer's columns (`None` user for the server itself).
+#[derive(Debug, Clone)]
+struct StoredActor {
+    site_id: i64,
+    user_id: Option<i64>,
+    family: &'static str,
+    key_id: Option<String>,
+    request_id: Option<String>,
+}
+
+impl StoredActor {
+    fn of(writer: &Writer) -> Self {
+        Self {
+            site_id: writer.site_id(),
+            user_id: (writer.family != ActorFamily::System).then_some(writer.user_id()),
+            family: writer.family.as_str(),
+            key_id: writer.key_id.clone(),
+            request_id: writer.request_id.clone(),
+        }
+    }
+}
+
+/// The PostgreSQL statement: the events from three parallel arrays, and their deliveries,
+/// in one round trip. A static query id keeps it prepared.
+struct RecordEventsPg {
+    actor: StoredActor,
+    at: NaiveDateTime,
+    types: Vec<&'static str>,
+    kinds: Vec<&'static str>,
+    subjects: Vec<i64>,
+}
+
+impl QueryId for RecordEventsPg {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Pg> for RecordEventsPg {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "WITH ev AS (INSERT INTO events (site_id, type, actor_user_id, actor_family, \
+             actor_key_id, subject_kind, subject_id, request_id, occurred_at) SELECT ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.actor.site_id)?;
+        out.push_sql(", u.t, ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&self.actor.user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.actor.family)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.actor.key_id)?;
+        out.push_sql(", u.k, u.s, ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.actor.request_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(" FROM unnest(");
+        out.push_bind_param::<Array<Text>, _>(&self.types)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.kinds)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.subjects)?;
+        out.push_sql(
+            ") AS u(t, k, s) RETURNING id, site_id, type) \
+             INSERT INTO webhook_deliveries (site_id, webhook_id, event_id, type, status, \
+             attempts, next_attempt_at, created_at, updated_at) \
+             SELECT ev.site_id, w.id, ev.id, ev.type, 'pending', 0, ",
+        );
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&self.at)?;
+        out.push_sql(
+            " FROM ev JOIN webhooks w ON w.site_id = ev.site_id AND w.enabled \
+             AND (w.events = '*' \
+             OR position(',' || ev.type || ',' in ',' || w.events || ',') > 0)",
+        );
+        Ok(())
+    }
+}
+
+impl RecordEvents for diesel_async::AsyncPgConnection {
+    async fn record_events(
+        &mut self,
+        writer: &Writer,
+        at: DateTime<Utc>,
+        events: &[NewEvent],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        RecordEventsPg {
+            actor: StoredActor::of(writer),
+            at: naive(at),
+            types: events.iter().map(|e| e.event_type.as_str()).collect(),
+            kinds: events
+                .iter()
+                .map(|e| e.event_type.subject_kind().as_str())
+                .collect(),
+            subjects: events.iter().map(|e| e.subject_id).collect(),
+        }
+        .execute(self)
+        .await?;
+        Ok(())
+    }
+}
+
+/// A row of `events` to insert.
+#[derive(Insertable)]
+#[diesel(table_name = events)]
+struct NewEventRow {
+    site_id: i64,
+    event_type: &'static str,
+    actor_user_id: Option<i64>,
+    actor_family: &'static str,
+    actor_key_id: Option<String>,
+    subject_kind: &'static str,
+    subject_id: i64,
+    request_id: Option<String>,
+    occurred_at: NaiveDateTime,
+}
+
+impl RecordEvents for crate::SqliteWrite {
+    /// One hop to the writer thread: the events in one multi-row insert, then — only when
+    /// the site has an enabled webhook — their deliveries with one `INSERT … SELECT` over
+    /// the ids just made (SQLite's single writer makes them the ones above the previous
+    /// maximum).
+    async fn record_events(
+        &mut self,
+        writer: &Writer,
+        at: DateTime<Utc>,
+        events: &[NewEvent],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let actor = StoredActor::of(writer);
+        let at = naive(at);
+        let rows: Vec<NewEventRow> = events
+            .iter()
+            .map(|e| NewEventRow {
+                site_id: actor.site_id,
+                event_type: e.event_type.as_str(),
+                actor_user_id: actor.user_id,
+                actor_family: actor.family,
+                actor_key_id: actor.key_id.clone(),
+                subject_kind: e.event_type.subject_kind().as_str(),
+                subject_id: e.subject_id,
+                request_id: actor.request_id.clone(),
+                occurred_at: at,
+            })
+            .collect();
+        let site_id = actor.site_id;
+        self.spawn_blocking(move |c| {
+            use diesel::RunQueryDsl as Sync;
+            let hooks: i64 = Sync::get_result(
+                webhooks::table
+                    .filter(webhooks::site_id.eq(site_id))
+                    .filter(webhooks::enabled.eq(true))
+                    .count(),
+                c,
+            )?;
+            let before: Option<i64> = if hooks > 0 {
+                Sync::get_result(events::table.select(diesel::dsl::max(events::id)), c)?
+            } else {
+                None
+            };
+            Sync::execute(diesel::insert_into(events::table).values(&rows), c)?;
+            if hooks > 0 {
+                Sync::execute(
+                    diesel::sql_query(
+                        "INSERT INTO webhook_deliveries (site_id, webhook_id, event_id, type, \
+                         status, attempts, next_attempt_at, created_at, updated_at) \
+                         SELECT e.site_id, w.id, e.id, e.type, 'pending', 0, ?, ?, ? \
+                         FROM events e JOIN webhooks w ON w.site_id = e.site_id AND w.enabled \
+                         AND (w.events = '*' \
+                         OR instr(',' || w.events || ',', ',' || e.type || ',') > 0) \
+                         WHERE e.site_id = ? AND e.id > ?",
+                    )
+                    .bind::<Timestamp, _>(at)
+                    .bind::<Timestamp, _>(at)
+                    .bind::<Timestamp, _>(at)
+                    .bind::<BigInt, _>(site_id)
+                    .bind::<BigInt, _>(before.unwrap_or(0)),
+                    c,
+                )?;
+            }
+            Ok::<(), diesel::result::Error>(())
+        })
+        .await
+        .map_err(StoreError::from)
+    }
+}
+
+/// A stored event.
+type EventRow = (
+    i64,
+    String,
+    Option<i64>,
+    String,
+    Option<String>,
+    String,
+    i64,
+    Option<String>,
+    StoredTime,
+);
+
+fn event_of(row: EventRow) -> Result<Event, StoreError> {
+    let (id, event_type, user_id, family, key_id, kind, subject_id, request_id, at) = row;
+    let bad = |what: &str| StoreError::Encode(format!("event {id} has an unknown {what}"));
+    Ok(Event {
+        id,
+        event_type: EventType::parse(&event_type).ok_or_else(|| bad("type"))?,
+        actor: EventActor {
+            user_id,
+            family: ActorFamily::parse(&family).ok_or_else(|| bad("actor family"))?,
+            key_id,
+        },
+        subject: Subject {
+            kind: SubjectKind::parse(&kind).ok_or_else(|| bad("subject kind"))?,
+            id: subject_id,
+        },
+        occurred_at: utc(at.0),
+        request_id,
+    })
+}
+
+/// The site's events under `query`, newest first, after `window`.
+macro_rules! activity_query {
+    ($site_id:expr, $query:expr, $window:expr) => {{
+        let mut q = events::table
+            .filter(events::site_id.eq($site_id))
+            .select((
+                events::id,
+                events::event_type,
+                events::actor_user_id,
+                events::actor_family,
+                events::actor_key_id,
+                events::subject_kind,
+                events::subject_id,
+                events::request_id,
+                events::occurred_at,
+            ))
+            .order(events::id.desc())
+            .limit(i64::from($window.fetch()))
+            .into_boxed();
+        if let Some(after) = $window.after_id() {
+            q = q.filter(events::id.lt(after));
+        }
+        if !$query.types.is_empty() {
+            q = q.filter(events::event_type.eq_any($query.types.iter().map(|t| t.as_str())));
+        }
+        if let Some(actor) = $query.actor_id {
+            q = q.filter(events::actor_user_id.eq(actor));
+        }
+        if let Some(since) = $query.since {
+            q = q.filter(events::occurred_at.ge(naive(since)));
+        }
+        q
+    }};
+}
+
+/// How many due scheduled posts one claim takes at most (call again after a full batch).
+pub const ANNOUNCE_BATCH: usize = 500;
+/// How many old events one retention statement deletes (short transactions).
+const PRUNE_BATCH: i64 = 2_000;
+
+impl ActivityRepository for Store {
+    fn list_activity(
+        &self,
+        site_id: i64,
+        query: &ActivityQuery,
+        window: &Window,
+    ) -> impl Future<Output = Result<Rows<Event>, ContentError>> + Send {
+        let (query, window) = (query.clone(), window.clone());
+        crate::boxed::<Result<Rows<Event>, ContentError>>(async move {
+            let rows: Vec<EventRow> = with_conn!(self, conn => {
+                activity_query!(site_id, query, window)
+                    .load::<EventRow>(conn)
+                    .await
+                    .map_err(StoreError::from)?
+            });
+            let items = rows
+                .into_iter()
+                .map(event_of)
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Rows::new(items))
+        })
+    }
+}
+
+impl Store {
+    /// Announces posts whose publication time has come since they were written: claims up
+    /// to a batch of them (flipping `publish_announced`, which no other instance can then
+    /// flip again) and records a `post.published` event for each, by `system`, in the same
+    /// transaction. Returns how many were announced; call again while it is a full batch.
+    pub fn announce_due_publications(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        use crate::schema::posts;
+        crate::boxed::<Result<usize, StoreError>>(async move {
+            let at = naive(now);
+            // Literal conditions, so that both stores use the partial index
+            // `posts_unannounced` (a bound `false` would not prove its predicate).
+            let unannounced = diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "status = 'published' AND NOT publish_announced",
+            );
+            with_write_txn!(self, usize, conn => {
+                let due: Vec<i64> = posts::table
+                    .filter(unannounced.clone())
+                    .filter(posts::published_at.le(at))
+                    .order(posts::published_at)
+                    .limit(ANNOUNCE_BATCH as i64)
+                    .select(posts::id)
+                    .load(conn)
+                    .await?;
+                if due.is_empty() {
+                    return Ok(0);
+                }
+                // Re-checked under the row locks: on PostgreSQL a concurrent claim by
+                // another instance makes these rows fail the condition once it commits.
+                let claimed: Vec<(i64, i64)> = diesel::update(
+                    posts::table
+                        .filter(posts::id.eq_any(&due))
+                        .filter(unannounced.clone())
+                        .filter(posts::published_at.le(at)),
+                )
+                .set(posts::publish_announced.eq(true))
+                .returning((posts::id, posts::site_id))
+                .get_results(conn)
+                .await?;
+                let mut by_site: std::collections::BTreeMap<i64, Vec<NewEvent>> =
+                    std::collections::BTreeMap::new();
+                for (id, site_id) in &claimed {
+                    by_site
+                        .entry(*site_id)
+                        .or_default()
+                        .push(NewEvent::new(EventType::PostPublished, *id));
+                }
+                for (site_id, events) in by_site {
+                    let system = Writer::system(site_id);
+                    RecordEvents::record_events(conn, &system, now, &events).await?;
+                }
+                Ok(claimed.len())
+            })
+        })
+    }
+
+    /// Deletes events that occurred before `before` (and their webhook deliveries), and
+    /// `ping` deliveries made before then; returns how many events went.
+    pub fn prune_activity(
+        &self,
+        before: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        use crate::schema::webhook_deliveries;
+        crate::boxed::<Result<u64, StoreError>>(async move {
+            let before = naive(before);
+            let mut total = 0u64;
+            loop {
+                let n = with_write_txn!(self, usize, conn => {
+                    let old: Vec<i64> = events::table
+                        .filter(events::occurred_at.lt(before))
+                        .select(events::id)
+                        .limit(PRUNE_BATCH)
+                        .load(conn)
+                        .await?;
+                    if old.is_empty() {
+                        return Ok(0);
+                    }
+                    diesel::delete(
+                        webhook_deliveries::table.filter(webhook_deliveries::event_id.eq_any(&old)),
+                    )
+                    .execute(conn)
+                    .await?;
+                    Ok(diesel::delete(events::table.filter(events::id.eq_any(&old)))
+                        .execute(conn)
+                        .await?)
+                })?;
+                total += n as u64;
+                if (n as i64) < PRUNE_BATCH {
+                    break;
+                }
+            }
+            with_write_txn!(self, usize, conn => {
+                Ok(diesel::delete(
+                    webhook_deliveries::table
+                        .filter(webhook_deliveries::event_id.is_null())
+                        .filter(webhook_deliveries::created_at.lt(before)),
+                )
+                .execute(conn)
+                .await?)
+            })?;
+            Ok(total)
+        })
+    }
+}
