@@ -177,12 +177,13 @@ pub trait SessionStore: Send + Sync {
         public_id: &str,
     ) -> impl Future<Output = Result<Option<StoredKey>, StoreFailure>> + Send;
 
-    /// The key whose secret hashes to `hash`, if any: how an `mcp_` token, which is its
-    /// key's only secret, finds its key.
+    /// The key whose secret hashes to `hash` and the user it acts as, in one read, if both
+    /// exist: how an `mcp_` token, which is its key's only secret, finds its key on every
+    /// call.
     fn find_key_by_secret(
         &self,
         hash: &SecretHash,
-    ) -> impl Future<Output = Result<Option<StoredKey>, StoreFailure>> + Send;
+    ) -> impl Future<Output = Result<Option<(StoredKey, KeyHolder)>, StoreFailure>> + Send;
 
     /// Records that a key was just used.
     fn touch_api_key(
@@ -393,11 +394,13 @@ impl<S: SessionStore> TokenService<S> {
         }
         // The token is random and long: its SHA-256 is a safe lookup key, and an equal
         // hash is an equal token, so no comparison of secrets is left to time.
-        let key = self
+        // The key's user comes with it: a key whose user is gone is no key (its row goes
+        // with the user, ON DELETE CASCADE).
+        let (key, holder) = self
             .store
             .find_key_by_secret(&SecretHash::of(token))
             .await?
-            .filter(|k| k.family == "mcp")
+            .filter(|(k, _)| k.family == "mcp")
             .ok_or_else(|| AuthError::invalid(BAD_MCP_TOKEN))?;
         if key.revoked_at.is_some() {
             return Err(AuthError::invalid("the MCP token has been revoked").into());
@@ -405,11 +408,6 @@ impl<S: SessionStore> TokenService<S> {
         if key.expires_at.is_some_and(|t| t <= crate::now()) {
             return Err(AuthError::invalid("the MCP token has expired").into());
         }
-        let holder = self
-            .store
-            .key_holder(key.user_id)
-            .await?
-            .ok_or_else(|| AuthError::invalid("the MCP token's user no longer exists"))?;
         Ok(KeyPrincipal {
             key_id: key.id,
             key_public_id: key.public_id,
@@ -610,12 +608,13 @@ mod tests {
         async fn find_key_by_secret(
             &self,
             hash: &SecretHash,
-        ) -> Result<Option<StoredKey>, StoreFailure> {
+        ) -> Result<Option<(StoredKey, KeyHolder)>, StoreFailure> {
+            let holders = self.holders.lock().unwrap();
             Ok(self
                 .keys
                 .values()
                 .find(|k| k.secret_hash.as_bytes() == hash.as_bytes())
-                .cloned())
+                .and_then(|k| Some((k.clone(), holders.get(&k.user_id)?.clone()))))
         }
         async fn touch_api_key(&self, _: i64, _: DateTime<Utc>) -> Result<(), StoreFailure> {
             Ok(())

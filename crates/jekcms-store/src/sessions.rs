@@ -96,20 +96,33 @@ impl SessionStore for Store {
     fn find_key_by_secret(
         &self,
         hash: &SecretHash,
-    ) -> impl Future<Output = Result<Option<StoredKey>, StoreFailure>> + Send {
+    ) -> impl Future<Output = Result<Option<(StoredKey, KeyHolder)>, StoreFailure>> + Send {
         let hash = hash.as_bytes().to_vec();
-        crate::boxed::<Result<Option<StoredKey>, StoreFailure>>(async move {
+        crate::boxed::<Result<Option<(StoredKey, KeyHolder)>, StoreFailure>>(async move {
             let hash: &[u8] = &hash;
-            let row: Option<KeyRow> = with_conn!(self, conn => {
+            let row: Option<(KeyRow, (String, bool, i64, String))> = with_conn!(self, conn => {
                 api_keys::table
+                    .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
+                    .inner_join(sites::table.on(sites::id.eq(users::site_id)))
                     .filter(api_keys::secret_hash.eq(hash))
-                    .select(KEY_COLUMNS)
-                    .limit_literal(1).get_result::<KeyRow>(conn)
+                    .select((KEY_COLUMNS, (users::role, sites::api_access, sites::id, sites::plan)))
+                    .limit_literal(1).get_result::<(KeyRow, (String, bool, i64, String))>(conn)
                     .await
                     .optional()
                     .map_err(StoreError::from)?
             });
-            row.map(stored_key).transpose()
+            let Some((key, (role, site_api_access, site_id, plan))) = row else {
+                return Ok(None);
+            };
+            let Ok(role) = role.parse() else {
+                return Ok(None);
+            };
+            let holder = KeyHolder {
+                role,
+                site_api_access,
+                site_plan: stored_plan(site_id, &plan)?,
+            };
+            Ok(Some((stored_key(key)?, holder)))
         })
     }
 

@@ -10,9 +10,12 @@
 //! actix-web and hold sessions this endpoint does not need.
 //!
 //! Authentication comes first, as HTTP ([`McpCaller`]: an `mcp_` token, the key's quota,
-//! the license, the site's quota); tools (`tools.rs`) and resources (`resource.rs`) then run
-//! the same service functions as the REST API.
+//! the license, the site's quota); tools (`tools.rs`, listed by `catalog.rs`, lists read by
+//! `lists.rs`) and resources (`resource.rs`) then run the same service functions as the
+//! REST API.
 
+mod catalog;
+mod lists;
 mod resource;
 mod schema;
 mod tools;
@@ -179,7 +182,7 @@ async fn answer(
         }
         ClientRequest::PingRequest(_) => ServerResult::empty(()),
         ClientRequest::ListToolsRequest(_) => {
-            ServerResult::ListToolsResult(ListToolsResult::with_all_items(tools::TOOLS.clone()))
+            ServerResult::ListToolsResult(ListToolsResult::with_all_items(catalog::TOOLS.clone()))
         }
         ClientRequest::CallToolRequest(r) => {
             let arguments = r.params.arguments.map_or(Value::Null, Value::Object);
@@ -240,7 +243,7 @@ async fn list_resources(
     if let Some(cursor) = cursor {
         args.insert("cursor".into(), Value::String(cursor));
     }
-    let page = tools::list_posts_page(state, caller, Value::Object(args))
+    let page = lists::list_posts_page(state, caller, Value::Object(args))
         .await
         .map_err(rpc_error)?;
     let resources = page
