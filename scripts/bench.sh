@@ -7,7 +7,11 @@
 # for a scratch db), BENCH_ONLY=issue5 (only the v1-versus-v2 pages and the bulk import of
 # issue #5), BENCH_ONLY=gzip (only the list and get-by-id pages plain, gzipped and through
 # Node's fetch, issue #14), BENCH_ONLY=pull (the pull API against the management list, #16),
-# BENCH_ONLY=mcp (a list_posts call on /mcp against the REST list at the same page size, #18).
+# BENCH_ONLY=mcp (a list_posts call on /mcp against the REST list at the same page size, #18),
+# BENCH_ONLY=events (what recording the activity log costs a create and a bulk import of 100,
+# without and with a webhook configured, #17). BENCH_BIN=path: measure that server binary
+# instead of building one (e.g. an older commit's, to compare; needs BENCH_SKIP_CRITERION=1
+# and BENCH_SKIP_BOUND=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -40,12 +44,18 @@ command -v node >/dev/null || apt-get install -y -qq nodejs >/dev/null
 node -e 'if (typeof fetch !== "function") process.exit(1)' || {
   echo "Node 18 or later is needed (global fetch): $(node --version)" >&2; exit 1; }
 # --timings: where a cold build's time went, in target/cargo-timings/cargo-timing.html.
+if [ -n "${BENCH_BIN:-}" ]; then
+  [ -n "${BENCH_SKIP_CRITERION:-}" ] && [ -n "${BENCH_SKIP_BOUND:-}" ] \
+    || { echo "BENCH_BIN needs BENCH_SKIP_CRITERION=1 and BENCH_SKIP_BOUND=1" >&2; exit 1; }
+  bench_exes=()
+else
 cargo build --release --timings --message-format=json-render-diagnostics \
   -p jekcms-server --bins -p jekcms-benches --benches \
   > "$out/build.json"
 mapfile -t bench_exes < <(jq -r 'select(.reason == "compiler-artifact" and .target.kind == ["bench"])
   | .executable // empty' "$out/build.json")
 [ "${#bench_exes[@]}" -gt 0 ] || { echo "no bench executables were built" >&2; exit 1; }
+fi
 export CRITERION_HOME="${CARGO_TARGET_DIR:-$root/target}/criterion"
 # Runs every criterion executable with the given arguments (a name filter selects the benches).
 run_benches() {
@@ -53,7 +63,7 @@ run_benches() {
   for exe in "${bench_exes[@]}"; do "$exe" --bench "$@"; done
 }
 phase "build done (server, criterion benches, the bound)"
-bin="${CARGO_TARGET_DIR:-$root/target}/release/jekcms"
+bin="${BENCH_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/jekcms}"
 
 {
   echo "# JekCMS benchmark results"
@@ -166,7 +176,8 @@ for store in $stores; do
   # one keep-alive connection: a curl and a jq per page cost more than the page.
   declare -A cursor_at=()
   rss_kb=""
-  walk=$(python3 - "$base" "$token" <<'PY'
+  # (BENCH_ONLY=events reads no deep page: no walk, and any BENCH_POSTS will do.)
+  [ "${BENCH_ONLY:-}" = events ] || walk=$(python3 - "$base" "$token" <<'PY'
 import http.client, re, sys, urllib.parse
 base, token = sys.argv[1], sys.argv[2]
 u = urllib.parse.urlsplit(base)
@@ -192,7 +203,7 @@ for target in (10000, 50000, 99980):
     print(f"cursor_at[{target}]='{cursor}'")
 PY
 )
-  eval "$walk"
+  eval "${walk:-}"
   phase "$store: cursors found"
   some_id=$(curl -sf "$base/api/v2/posts?limit=1" -H "Authorization: Bearer $token" | jq -r '.data[0].id')
 
@@ -289,10 +300,55 @@ PY
     done
     phase "$store: mcp scenarios done"
   fi
+  # Issue #17: what recording a write's events (and their webhook deliveries) costs: a
+  # create, and bulk imports of 100 posts into a fresh site, without and then with a webhook
+  # subscribed to every event (its row inserted by SQL, so this measures the recording alone:
+  # a binary without the table skips that half).
+  if [ "${BENCH_ONLY:-}" = events ]; then
+    sql() { # statement
+      case $store in
+        sqlite) sqlite3 "$work/bench.db" "$1" ;;
+        postgres) psql -q -t -A "$url" -c "$1" ;;
+      esac
+    }
+    add_webhook() { # site slug
+      local now; now=$(date -u '+%Y-%m-%d %H:%M:%S')
+      sql "INSERT INTO webhooks (site_id, url, events, enabled, created_at, updated_at)
+           SELECT id, 'https://hooks.example.com/jekcms', '*', TRUE, '$now', '$now' FROM sites WHERE slug = '$1'" 2>/dev/null
+    }
+    lorem=$(printf 'lorem ipsum dolor sit amet %.0s' $(seq 1 38))
+    events_bulk() { # label site
+      local creds tok
+      creds=$("$bin" keys create --user "events@$2.example.com" --site "$2" --json)
+      tok=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
+        -d "$(echo "$creds" | jq -c '{api_key, api_secret}')" | jq -r .data.access_token)
+      [ "$1" = "1 webhook" ] && { add_webhook "$2" || return 0; }
+      mkdir -p "$work/events"
+      for b in $(seq 0 29); do
+        jq -nc --argjson b "$b" --arg body "$lorem" --arg site "$2" '{posts: [range(0; 100) | {title: "Event post \($site) \($b)-\(.)",
+          body: $body, tags: ["import", "batch-\($b % 10)"], status: "published"}]}' > "$work/events/$b.json"
+        [ "$b" = 0 ] || echo next
+        printf 'url = "%s/api/v2/bulk/posts"\nheader = "Authorization: Bearer %s"\nheader = "Content-Type: application/json"\ndata-binary = "@%s"\noutput = "/dev/null"\n' \
+          "$base" "$tok" "$work/events/$b.json"
+      done > "$work/events/curl.cfg"
+      : > "$log"
+      curl -sf -K "$work/events/curl.cfg"
+      echo "| bulk import of 100 posts, $1 | 1 | | | | $(server_p50 "$log") |" | tee -a "$results"
+    }
+    BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body), no webhook" 1 "/api/v2/posts"
+    events_bulk "no webhook" events-a
+    if add_webhook default; then
+      BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body), 1 webhook" 1 "/api/v2/posts"
+      events_bulk "1 webhook" events-b
+      echo "(deliveries recorded: $(sql 'SELECT COUNT(*) FROM webhook_deliveries'))" | tee -a "$results"
+    fi
+    phase "$store: events scenarios done"
+  fi
   # Issue #5: v1 offset pages, to read against the v2 cursor pages at the same depths below
   # (per_page 20: page 501 starts at row 10,000, page 5000 at row 99,980).
   v1_key=$(echo "$creds" | jq -r .api_key); v1_secret=$(echo "$creds" | jq -r .api_secret)
-  if [ "${BENCH_ONLY:-}" != gzip ] && [ "${BENCH_ONLY:-}" != pull ] && [ "${BENCH_ONLY:-}" != mcp ]; then
+  if [ "${BENCH_ONLY:-}" != gzip ] && [ "${BENCH_ONLY:-}" != pull ] && [ "${BENCH_ONLY:-}" != events ] \
+    && [ "${BENCH_ONLY:-}" != mcp ]; then
     V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=1 (per_page 20)" 1 "/api/v1/posts?page=1&per_page=20"
     V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=501 (depth 10,000)" 1 "/api/v1/posts?page=501&per_page=20"
     V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=5000 (depth 99,980)" 1 "/api/v1/posts?page=5000&per_page=20"
@@ -352,8 +408,9 @@ PY
   fi
   phase "$store: wrk scenarios done"
   rss_kb=${rss_kb:-$(awk '/VmHWM/{print $2}' "/proc/$pid/status")}
-  # BENCH_ONLY=gzip, pull, mcp: no bulk import.
-  if [ "${BENCH_ONLY:-}" != gzip ] && [ "${BENCH_ONLY:-}" != pull ] && [ "${BENCH_ONLY:-}" != mcp ]; then
+  # BENCH_ONLY=gzip, pull, events, mcp: no bulk import.
+  if [ "${BENCH_ONLY:-}" != gzip ] && [ "${BENCH_ONLY:-}" != pull ] && [ "${BENCH_ONLY:-}" != events ] \
+    && [ "${BENCH_ONLY:-}" != mcp ]; then
     # 10,000 posts through 100 bulk calls of 100 (1 KB bodies, 2 tags each) into a fresh
     # site of the same database, one after another on one keep-alive connection.
     import_creds=$("$bin" keys create --user importer@example.com --site import --json)

@@ -29,6 +29,7 @@
 //! that a program using it pulls in none of them. Tokens and secrets never appear in its
 //! `Debug` output or its logs.
 
+mod activity;
 mod auth;
 mod bulk;
 mod client;
@@ -41,6 +42,7 @@ mod pull;
 mod transport;
 mod types;
 
+pub use activity::{ActivityFilter, Event, EventActor, EventSubject, ListActivity};
 pub use bulk::{BULK_CHUNK, BulkItem, BulkReport};
 pub use client::{Client, ClientBuilder};
 pub use error::{ApiFailure, Error};

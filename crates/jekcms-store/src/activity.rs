@@ -204,21 +204,45 @@ impl RecordEvents for crate::SqliteWrite {
             };
             Sync::execute(diesel::insert_into(events::table).values(&rows), c)?;
             if hooks > 0 {
+                use crate::schema::webhook_deliveries as wd;
+                use diesel::dsl::sql;
+                use diesel::sql_types::{Bool, Integer};
+                // The DSL rather than `sql_query`, so that the statement stays prepared.
+                let subscribed = sql::<Bool>(
+                    "(webhooks.events = '*' \
+                     OR instr(',' || webhooks.events || ',', ',' || events.type || ',') > 0)",
+                );
+                let fan_out = events::table
+                    .inner_join(webhooks::table.on(webhooks::site_id.eq(events::site_id)))
+                    .filter(events::site_id.eq(site_id))
+                    .filter(events::id.gt(before.unwrap_or(0)))
+                    .filter(webhooks::enabled.eq(true))
+                    .filter(subscribed)
+                    .select((
+                        events::site_id,
+                        webhooks::id,
+                        events::id.nullable(),
+                        events::event_type,
+                        "pending".into_sql::<Text>(),
+                        0.into_sql::<Integer>(),
+                        at.into_sql::<Timestamp>(),
+                        at.into_sql::<Timestamp>(),
+                        at.into_sql::<Timestamp>(),
+                    ));
                 Sync::execute(
-                    diesel::sql_query(
-                        "INSERT INTO webhook_deliveries (site_id, webhook_id, event_id, type, \
-                         status, attempts, next_attempt_at, created_at, updated_at) \
-                         SELECT e.site_id, w.id, e.id, e.type, 'pending', 0, ?, ?, ? \
-                         FROM events e JOIN webhooks w ON w.site_id = e.site_id AND w.enabled \
-                         AND (w.events = '*' \
-                         OR instr(',' || w.events || ',', ',' || e.type || ',') > 0) \
-                         WHERE e.site_id = ? AND e.id > ?",
-                    )
-                    .bind::<Timestamp, _>(at)
-                    .bind::<Timestamp, _>(at)
-                    .bind::<Timestamp, _>(at)
-                    .bind::<BigInt, _>(site_id)
-                    .bind::<BigInt, _>(before.unwrap_or(0)),
+                    diesel::insert_into(wd::table)
+                        .values(fan_out)
+                        .into_columns((
+                            wd::site_id,
+                            wd::webhook_id,
+                            wd::event_id,
+                            wd::event_type,
+                            wd::status,
+                            wd::attempts,
+                            wd::next_attempt_at,
+                            wd::created_at,
+                            wd::updated_at,
+                        )),
                     c,
                 )?;
             }

@@ -3,10 +3,13 @@
 -- One row per event of a write (post.created, media.deleted, site.keys_rotated, ...),
 -- inserted in the write's own transaction: a committed write always has its events and a
 -- rolled-back one never does. `GET /api/v2/activity` reads it; webhook deliveries are made
--- from it. No foreign key to users: the log outlives a deleted user.
+-- from it. No foreign key to users: the log outlives a deleted user. No foreign key to
+-- sites either, here or in webhook_deliveries: these rows are written by every write, many
+-- at a time in a bulk import, and a per-row check of a parent that is never deleted costs
+-- more than it guards.
 CREATE TABLE events (
     id            INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
-    site_id       BIGINT NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+    site_id       BIGINT NOT NULL,
     type          TEXT NOT NULL,
     actor_user_id BIGINT,
     actor_family  TEXT NOT NULL,
@@ -37,11 +40,13 @@ CREATE INDEX webhooks_site ON webhooks (site_id, id);
 -- `ping`. `payload` is the body fixed at the first attempt, so that retries and
 -- redeliveries send the same message. A worker claims a due row by moving its
 -- `next_attempt_at` forward by a lease; a worker that dies leaves it due again then.
+-- `event_id` has no foreign key (the retention job deletes a delivery with its event);
+-- deleting a webhook deletes its deliveries.
 CREATE TABLE webhook_deliveries (
     id               INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
-    site_id          BIGINT NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+    site_id          BIGINT NOT NULL,
     webhook_id       BIGINT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
-    event_id         BIGINT REFERENCES events (id) ON DELETE CASCADE,
+    event_id         BIGINT,
     type             TEXT NOT NULL,
     payload          TEXT,
     status           TEXT NOT NULL,

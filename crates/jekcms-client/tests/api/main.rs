@@ -1,5 +1,6 @@
 //! The client against the real server, started in-process on SQLite.
 
+mod activity;
 mod auth;
 mod errors;
 mod fake;
