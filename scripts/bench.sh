@@ -7,6 +7,7 @@
 # for a scratch db), BENCH_ONLY=issue5 (only the v1-versus-v2 pages and the bulk import of
 # issue #5), BENCH_ONLY=gzip (only the list and get-by-id pages plain, gzipped and through
 # Node's fetch, issue #14), BENCH_ONLY=pull (the pull API against the management list, #16),
+# BENCH_ONLY=mcp (a list_posts call on /mcp against the REST list at the same page size, #18),
 # BENCH_ONLY=events (what recording the activity log costs a create and a bulk import of 100,
 # without and with a webhook configured, #17). BENCH_BIN=path: measure that server binary
 # instead of building one (e.g. an older commit's, to compare; needs BENCH_SKIP_CRITERION=1
@@ -281,6 +282,24 @@ PY
     start_server
     phase "$store: pull scenarios done"
   fi
+  # Issue #18: a list_posts tool call on /mcp (an mcp_ token, one JSON-RPC request per POST)
+  # against the REST list at the same page size (20), alternated so that both see the same
+  # machine; the target is a server-side p50 at most 1.5 times the REST list's.
+  if [ "${BENCH_ONLY:-}" = mcp ]; then
+    mcp_token=$("$bin" keys create --user bench@example.com --family mcp --json | jq -r .token)
+    check=$(curl -sf -X POST "$base/mcp" -H "Authorization: Bearer $mcp_token" -H 'Content-Type: application/json' \
+      -H 'Accept: application/json, text/event-stream' \
+      -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_posts","arguments":{"limit":20}}}' \
+      | jq '.result.structuredContent.items | length')
+    [ "$check" = 20 ] || { echo "list_posts on /mcp did not return 20 posts ($check)" >&2; exit 1; }
+    for c in 1 32; do
+      for _ in 1 2; do
+        scenario "REST list, first page (limit 20)" "$c" "/api/v2/posts"
+        token=$mcp_token WRK_SCRIPT="$root/scripts/wrk/mcp.lua" scenario "MCP list_posts (limit 20)" "$c" "/mcp"
+      done
+    done
+    phase "$store: mcp scenarios done"
+  fi
   # Issue #17: what recording a write's events (and their webhook deliveries) costs: a
   # create, and bulk imports of 100 posts into a fresh site, without and then with a webhook
   # subscribed to every event (its row inserted by SQL, so this measures the recording alone:
@@ -328,7 +347,8 @@ PY
   # Issue #5: v1 offset pages, to read against the v2 cursor pages at the same depths below
   # (per_page 20: page 501 starts at row 10,000, page 5000 at row 99,980).
   v1_key=$(echo "$creds" | jq -r .api_key); v1_secret=$(echo "$creds" | jq -r .api_secret)
-  if [ "${BENCH_ONLY:-}" != gzip ] && [ "${BENCH_ONLY:-}" != pull ] && [ "${BENCH_ONLY:-}" != events ]; then
+  if [ "${BENCH_ONLY:-}" != gzip ] && [ "${BENCH_ONLY:-}" != pull ] && [ "${BENCH_ONLY:-}" != events ] \
+    && [ "${BENCH_ONLY:-}" != mcp ]; then
     V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=1 (per_page 20)" 1 "/api/v1/posts?page=1&per_page=20"
     V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=501 (depth 10,000)" 1 "/api/v1/posts?page=501&per_page=20"
     V1_KEY=$v1_key V1_SECRET=$v1_secret scenario "v1 ?page=5000 (depth 99,980)" 1 "/api/v1/posts?page=5000&per_page=20"
@@ -388,8 +408,9 @@ PY
   fi
   phase "$store: wrk scenarios done"
   rss_kb=${rss_kb:-$(awk '/VmHWM/{print $2}' "/proc/$pid/status")}
-  # BENCH_ONLY=gzip: no bulk import.
-  if [ "${BENCH_ONLY:-}" != gzip ] && [ "${BENCH_ONLY:-}" != pull ] && [ "${BENCH_ONLY:-}" != events ]; then
+  # BENCH_ONLY=gzip, pull, events, mcp: no bulk import.
+  if [ "${BENCH_ONLY:-}" != gzip ] && [ "${BENCH_ONLY:-}" != pull ] && [ "${BENCH_ONLY:-}" != events ] \
+    && [ "${BENCH_ONLY:-}" != mcp ]; then
     # 10,000 posts through 100 bulk calls of 100 (1 KB bodies, 2 tags each) into a fresh
     # site of the same database, one after another on one keep-alive connection.
     import_creds=$("$bin" keys create --user importer@example.com --site import --json)

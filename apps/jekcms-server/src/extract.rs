@@ -260,6 +260,82 @@ impl FromRequest for V1Caller {
     }
 }
 
+/// The caller of `/mcp`: an `mcp_` token in `Authorization: Bearer`, checked against the
+/// store on every request (no session is opened), then the same checks in the same order
+/// as a REST request: the key's quota, the license, the site's management quota.
+#[derive(Debug, Clone)]
+pub struct McpCaller(pub KeyPrincipal);
+
+impl McpCaller {
+    /// The caller as a content actor.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.0.user_id,
+            site_id: self.0.site_id,
+            role: self.0.role,
+        }
+    }
+
+    /// The caller as the writer of this call's writes: family `mcp`, the token's listed id
+    /// (`mcpid_…`, never the token).
+    pub fn writer(&self) -> Writer {
+        Writer {
+            actor: self.actor(),
+            family: ActorFamily::Mcp,
+            key_id: Some(self.0.key_public_id.clone()),
+            request_id: current_request_id(),
+        }
+    }
+}
+
+/// The bearer of a `/mcp` request: the `Authorization` header only (an agent's client can
+/// always set it, and a token in a URL ends up in logs and histories).
+fn mcp_bearer(req: &HttpRequest) -> Result<String, AppError> {
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        return bearer(req);
+    }
+    Err(AppError::new(
+        ErrorCode::AuthInvalid,
+        "authentication required: send Authorization: Bearer mcp_… (an MCP token, made by `jekcms keys create --family mcp` or POST /api/v2/api-keys with family mcp)",
+    ))
+}
+
+impl FromRequest for McpCaller {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = mcp_bearer(req);
+        Box::pin(async move {
+            let state = state
+                .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
+            let token = token?;
+            let tokens = state.tokens.clone();
+            // Its own task, so that a failing sibling extractor never cancels the lookup.
+            let principal =
+                actix_web::rt::spawn(async move { tokens.authenticate_mcp(&token).await })
+                    .await
+                    .map_err(|_| {
+                        AppError::new(ErrorCode::InternalError, "internal server error")
+                    })??;
+            let decision = state
+                .limiter
+                .check_api_key(principal.key_id, principal.role.is_admin_tier())
+                .await;
+            credential_then_site(
+                &state,
+                decision,
+                principal.site_id,
+                principal.site_plan,
+                principal.site_api_access,
+            )
+            .await?;
+            Ok(McpCaller(principal))
+        })
+    }
+}
+
 /// After the credential's quota `decision` (already made): the license, then the site's
 /// management quota (API.md §8). The first quota used up answers 429; a site quota not
 /// counted because the credential's refused is still listed in `RateLimit-Policy`.

@@ -12,6 +12,8 @@
 //!   [`media_bytes`]: serving them (`/content` and public URLs).
 //!
 //! - [`webhook_delivery`]: the background task that delivers webhooks.
+//! - [`mcp`]: `POST /mcp`, the MCP server for AI agents (`mcp_` tokens), its tools and
+//!   resources over the same service functions as the REST API.
 //!
 //! - [`cli`]: the `jekcms` command; [`sites_cli`]: the operator's `jekcms sites`.
 //!
@@ -29,6 +31,7 @@ pub mod errors;
 pub mod extract;
 pub mod idempotent;
 pub mod jobs;
+pub mod mcp;
 pub mod media_bytes;
 pub mod metrics;
 pub mod openapi;
@@ -80,6 +83,7 @@ pub fn build_app(
             web::PathConfig::default().error_handler(|_, _| AppError::not_found("resource").into()),
         )
         .configure(|cfg| routes::configure(cfg, v1_enabled))
+        .configure(mcp::configure)
         .configure(|cfg| {
             if metrics_here {
                 metrics::configure(cfg);

@@ -36,6 +36,8 @@ impl SessionFamily {
 pub struct StoredKey {
     /// Row id.
     pub id: i64,
+    /// The public id (`api_…`, or an MCP token's `mcpid_…`).
+    pub public_id: String,
     /// The site of its user.
     pub site_id: i64,
     /// The user it acts as.
@@ -175,6 +177,14 @@ pub trait SessionStore: Send + Sync {
         public_id: &str,
     ) -> impl Future<Output = Result<Option<StoredKey>, StoreFailure>> + Send;
 
+    /// The key whose secret hashes to `hash` and the user it acts as, in one read, if both
+    /// exist: how an `mcp_` token, which is its key's only secret, finds its key on every
+    /// call.
+    fn find_key_by_secret(
+        &self,
+        hash: &SecretHash,
+    ) -> impl Future<Output = Result<Option<(StoredKey, KeyHolder)>, StoreFailure>> + Send;
+
     /// Records that a key was just used.
     fn touch_api_key(
         &self,
@@ -271,6 +281,12 @@ pub struct TokenService<S> {
 
 const BAD_KEY: &str = "the API key or secret is invalid";
 
+/// What `/mcp` takes, for a refusal of anything else.
+const MCP_TAKES: &str = "the MCP endpoint /mcp authenticates with an mcp_ token (Authorization: Bearer mcp_…, made by `jekcms keys create --family mcp` or POST /api/v2/api-keys with family mcp)";
+
+/// An unknown or malformed `mcp_` token.
+const BAD_MCP_TOKEN: &str = "the mcp_ token is invalid";
+
 impl<S: SessionStore> TokenService<S> {
     /// A service minting access tokens with `access` and storing state in `store`.
     pub fn new(store: S, access: AccessTokens, policy: TokenPolicy) -> Self {
@@ -355,6 +371,46 @@ impl<S: SessionStore> TokenService<S> {
         Ok(KeyPrincipal {
             key_id: key.id,
             key_public_id: key_id.to_owned(),
+            user_id: key.user_id,
+            site_id: key.site_id,
+            role: holder.role,
+            site_api_access: holder.site_api_access,
+            site_plan: holder.site_plan,
+        })
+    }
+
+    /// Authenticates a request to `/mcp` by its `mcp_` token, without opening a session:
+    /// well-formed (an `api_` key, `sk_` secret or access token is refused with a message
+    /// saying what `/mcp` takes), known, of the `mcp` family, not revoked, not expired; then
+    /// the user's current role, read fresh, so revoking the token or demoting or deleting
+    /// the user takes effect on the next call.
+    pub async fn authenticate_mcp(&self, token: &str) -> Result<KeyPrincipal, SessionError> {
+        if !CredentialFamily::Mcp.is_well_formed(token) {
+            return Err(AuthError::invalid(match CredentialFamily::detect(token) {
+                Some(CredentialFamily::Mcp) | None => BAD_MCP_TOKEN.to_owned(),
+                Some(other) => format!("{MCP_TAKES}; {}", other.belongs()),
+            })
+            .into());
+        }
+        // The token is random and long: its SHA-256 is a safe lookup key, and an equal
+        // hash is an equal token, so no comparison of secrets is left to time.
+        // The key's user comes with it: a key whose user is gone is no key (its row goes
+        // with the user, ON DELETE CASCADE).
+        let (key, holder) = self
+            .store
+            .find_key_by_secret(&SecretHash::of(token))
+            .await?
+            .filter(|(k, _)| k.family == "mcp")
+            .ok_or_else(|| AuthError::invalid(BAD_MCP_TOKEN))?;
+        if key.revoked_at.is_some() {
+            return Err(AuthError::invalid("the MCP token has been revoked").into());
+        }
+        if key.expires_at.is_some_and(|t| t <= crate::now()) {
+            return Err(AuthError::invalid("the MCP token has expired").into());
+        }
+        Ok(KeyPrincipal {
+            key_id: key.id,
+            key_public_id: key.public_id,
             user_id: key.user_id,
             site_id: key.site_id,
             role: holder.role,
@@ -549,6 +605,17 @@ mod tests {
         async fn find_api_key(&self, public_id: &str) -> Result<Option<StoredKey>, StoreFailure> {
             Ok(self.keys.get(public_id).cloned())
         }
+        async fn find_key_by_secret(
+            &self,
+            hash: &SecretHash,
+        ) -> Result<Option<(StoredKey, KeyHolder)>, StoreFailure> {
+            let holders = self.holders.lock().unwrap();
+            Ok(self
+                .keys
+                .values()
+                .find(|k| k.secret_hash.as_bytes() == hash.as_bytes())
+                .and_then(|k| Some((k.clone(), holders.get(&k.user_id)?.clone()))))
+        }
         async fn touch_api_key(&self, _: i64, _: DateTime<Utc>) -> Result<(), StoreFailure> {
             Ok(())
         }
@@ -606,9 +673,10 @@ mod tests {
             let public = CredentialFamily::ApiKey.generate();
             names.insert(name, public.clone());
             store.keys.insert(
-                public,
+                public.clone(),
                 StoredKey {
                     id,
+                    public_id: public,
                     site_id: 1,
                     user_id: user,
                     family: family.into(),
@@ -714,5 +782,65 @@ mod tests {
         assert!(m.contains("expired"), "{m}");
         let m = refusal(s.authenticate_key_pair(&names["orphan"], &f.secret).await);
         assert!(m.contains("no longer exists"), "{m}");
+    }
+
+    #[tokio::test]
+    async fn an_mcp_token_authenticates_its_key_and_nothing_else_does() {
+        let mut store = Keys::default();
+        let now = crate::now();
+        let mut tokens = HashMap::new();
+        for (id, name, family, revoked) in [
+            (1, "good", "mcp", false),
+            (2, "revoked", "mcp", true),
+            (3, "api", "api", false),
+        ] {
+            let token = CredentialFamily::Mcp.generate();
+            tokens.insert(name, token.clone());
+            store.keys.insert(
+                format!("mcpid_{id}"),
+                StoredKey {
+                    id,
+                    public_id: format!("mcpid_{id}"),
+                    site_id: 1,
+                    user_id: 10,
+                    family: family.into(),
+                    secret_hash: SecretHash::of(&token),
+                    expires_at: None,
+                    revoked_at: revoked.then_some(now),
+                },
+            );
+        }
+        store.holders.lock().unwrap().insert(
+            10,
+            KeyHolder {
+                role: Role::Author,
+                site_api_access: true,
+                site_plan: Plan::Starter,
+            },
+        );
+        let access = AccessTokens::new(&[7; 32], std::time::Duration::from_secs(900));
+        let policy = TokenPolicy {
+            refresh_ttl: Duration::days(30),
+            reuse_grace: Duration::seconds(10),
+        };
+        let access_token = access.issue(1, 10, 1);
+        let s = TokenService::new(store, access, policy);
+        let p = s.authenticate_mcp(&tokens["good"]).await.unwrap();
+        assert_eq!((p.key_id, p.user_id, p.role), (1, 10, Role::Author));
+        assert_eq!(p.key_public_id, "mcpid_1");
+        let m = refusal(s.authenticate_mcp(&tokens["revoked"]).await);
+        assert!(m.contains("revoked"), "{m}");
+        let m = refusal(s.authenticate_mcp(&tokens["api"]).await);
+        assert!(m.contains("invalid"), "{m}");
+        let m = refusal(s.authenticate_mcp(&CredentialFamily::Mcp.generate()).await);
+        assert!(m.contains("invalid"), "{m}");
+        for other in [
+            CredentialFamily::ApiKey.generate(),
+            CredentialFamily::ApiSecret.generate(),
+            access_token,
+        ] {
+            let m = refusal(s.authenticate_mcp(&other).await);
+            assert!(m.contains("mcp_ token"), "{m}");
+        }
     }
 }

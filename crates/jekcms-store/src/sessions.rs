@@ -17,6 +17,7 @@ use jekcms_auth::{Plan, SecretHash};
 
 type KeyRow = (
     i64,
+    String,
     i64,
     i64,
     String,
@@ -24,6 +25,45 @@ type KeyRow = (
     Option<NaiveDateTime>,
     Option<NaiveDateTime>,
 );
+
+/// The columns of a [`KeyRow`].
+const KEY_COLUMNS: (
+    api_keys::id,
+    api_keys::public_id,
+    api_keys::site_id,
+    api_keys::user_id,
+    api_keys::family,
+    api_keys::secret_hash,
+    api_keys::expires_at,
+    api_keys::revoked_at,
+) = (
+    api_keys::id,
+    api_keys::public_id,
+    api_keys::site_id,
+    api_keys::user_id,
+    api_keys::family,
+    api_keys::secret_hash,
+    api_keys::expires_at,
+    api_keys::revoked_at,
+);
+
+/// A key row as the auth crate sees it.
+fn stored_key(row: KeyRow) -> Result<StoredKey, StoreFailure> {
+    let (id, public_id, site_id, user_id, family, hash, expires_at, revoked_at) = row;
+    let secret_hash = SecretHash::from_slice(&hash).ok_or_else(|| {
+        StoreFailure::Internal(format!("api key {id} has a malformed hash").into())
+    })?;
+    Ok(StoredKey {
+        id,
+        public_id,
+        site_id,
+        user_id,
+        family,
+        secret_hash,
+        expires_at: expires_at.map(utc),
+        revoked_at: revoked_at.map(utc),
+    })
+}
 
 type PrincipalRow = (
     (i64, Option<i64>, String, StoredTime, Option<StoredTime>),
@@ -43,35 +83,46 @@ impl SessionStore for Store {
             let row: Option<KeyRow> = with_conn!(self, conn => {
                 api_keys::table
                     .filter(api_keys::public_id.eq(public_id))
-                    .select((
-                        api_keys::id,
-                        api_keys::site_id,
-                        api_keys::user_id,
-                        api_keys::family,
-                        api_keys::secret_hash,
-                        api_keys::expires_at,
-                        api_keys::revoked_at,
-                    ))
+                    .select(KEY_COLUMNS)
                     .limit_literal(1).get_result::<KeyRow>(conn)
                     .await
                     .optional()
                     .map_err(StoreError::from)?
             });
-            let Some((id, site_id, user_id, family, hash, expires_at, revoked_at)) = row else {
+            row.map(stored_key).transpose()
+        })
+    }
+
+    fn find_key_by_secret(
+        &self,
+        hash: &SecretHash,
+    ) -> impl Future<Output = Result<Option<(StoredKey, KeyHolder)>, StoreFailure>> + Send {
+        let hash = hash.as_bytes().to_vec();
+        crate::boxed::<Result<Option<(StoredKey, KeyHolder)>, StoreFailure>>(async move {
+            let hash: &[u8] = &hash;
+            let row: Option<(KeyRow, (String, bool, i64, String))> = with_conn!(self, conn => {
+                api_keys::table
+                    .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
+                    .inner_join(sites::table.on(sites::id.eq(users::site_id)))
+                    .filter(api_keys::secret_hash.eq(hash))
+                    .select((KEY_COLUMNS, (users::role, sites::api_access, sites::id, sites::plan)))
+                    .limit_literal(1).get_result::<(KeyRow, (String, bool, i64, String))>(conn)
+                    .await
+                    .optional()
+                    .map_err(StoreError::from)?
+            });
+            let Some((key, (role, site_api_access, site_id, plan))) = row else {
                 return Ok(None);
             };
-            let secret_hash = SecretHash::from_slice(&hash).ok_or_else(|| {
-                StoreFailure::Internal(format!("api key {id} has a malformed hash").into())
-            })?;
-            Ok(Some(StoredKey {
-                id,
-                site_id,
-                user_id,
-                family,
-                secret_hash,
-                expires_at: expires_at.map(utc),
-                revoked_at: revoked_at.map(utc),
-            }))
+            let Ok(role) = role.parse() else {
+                return Ok(None);
+            };
+            let holder = KeyHolder {
+                role,
+                site_api_access,
+                site_plan: stored_plan(site_id, &plan)?,
+            };
+            Ok(Some((stored_key(key)?, holder)))
         })
     }
 

@@ -171,6 +171,7 @@ fn known_routes() -> &'static [(ResourceDef, Vec<String>)] {
             .collect();
         routes.push((ResourceDef::new("/api/v2/openapi.json"), vec!["GET".into()]));
         routes.push((ResourceDef::new("/docs"), vec!["GET".into()]));
+        routes.push((ResourceDef::new(crate::mcp::PATH), vec!["POST".into()]));
         routes.push((ResourceDef::new("/docs/{_:.*}"), vec!["GET".into()]));
         routes
     })

@@ -18,6 +18,7 @@ mod idempotency;
 mod input;
 mod lists;
 mod matrix;
+mod mcp;
 mod media;
 mod metrics;
 mod posts;

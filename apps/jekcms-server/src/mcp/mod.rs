@@ -1,0 +1,345 @@
+//! `POST /mcp`: the Model Context Protocol server (API.md §11) on the Streamable HTTP
+//! transport, stateless: each POST carries one JSON-RPC message and a request is answered
+//! with one `application/json` response (the transport lets a server answer so instead of
+//! opening an SSE stream); a notification or response is acknowledged with `202`. With no
+//! stream and no session to offer, `GET` and `DELETE` are `405` (`routes::fallback`, which
+//! names `POST` in `Allow`).
+//!
+//! The messages are `rmcp::model`'s (the official Rust SDK's protocol types); its server
+//! runtime and transports are not used, as they are built on other HTTP stacks than
+//! actix-web and hold sessions this endpoint does not need.
+//!
+//! Authentication comes first, as HTTP ([`McpCaller`]: an `mcp_` token, the key's quota,
+//! the license, the site's quota); tools (`tools.rs`, listed by `catalog.rs`, lists read by
+//! `lists.rs`) and resources (`resource.rs`) then run the same service functions as the
+//! REST API.
+
+mod catalog;
+mod lists;
+mod resource;
+mod schema;
+mod tools;
+
+use crate::errors::AppError;
+use crate::extract::{JsonPayload, McpCaller};
+use crate::state::AppState;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use jekcms_content::service;
+use jekcms_envelope::ErrorCode as EnvelopeCode;
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientRequest, ErrorCode, ErrorData, Implementation, InitializeResult,
+    JsonRpcMessage, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    ProtocolVersion, ReadResourceResult, RequestId, Resource, ResourceContents, ResourceTemplate,
+    ResourcesCapability, ServerCapabilities, ServerJsonRpcMessage, ServerResult, ToolsCapability,
+};
+use serde_json::Value;
+
+/// The path of the endpoint.
+pub const PATH: &str = "/mcp";
+
+/// Protocol revisions this server speaks, newest first: the current one with the
+/// `initialize` handshake and the earlier Streamable HTTP ones the official SDKs still send.
+pub const SUPPORTED_VERSIONS: &[ProtocolVersion] = &[
+    ProtocolVersion::V_2025_11_25,
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_03_26,
+];
+
+/// The header a client sends, after `initialize`, naming the negotiated revision.
+const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// Registers `POST /mcp`; other methods fall to `routes::fallback` (405 with `Allow`).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource(PATH)
+            .route(web::post().to(post_mcp))
+            .default_service(web::to(crate::routes::fallback)),
+    );
+}
+
+/// One JSON-RPC message in, its answer out.
+async fn post_mcp(
+    caller: McpCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: JsonPayload,
+) -> Result<HttpResponse, AppError> {
+    if !origin_allowed(&req, &state) {
+        return Ok(rpc_failure(
+            StatusCode::FORBIDDEN,
+            None,
+            ErrorData::invalid_request(
+                "this Origin may not call /mcp: only the server's own origin and JEKCMS_CORS_ORIGINS",
+                None,
+            ),
+        ));
+    }
+    if !accepts_json(&req) {
+        return Ok(rpc_failure(
+            StatusCode::NOT_ACCEPTABLE,
+            None,
+            ErrorData::invalid_request(
+                "this server answers with application/json: list it in Accept (with text/event-stream)",
+                None,
+            ),
+        ));
+    }
+    if let Some(version) = req.headers().get(PROTOCOL_VERSION_HEADER) {
+        let known = version
+            .to_str()
+            .ok()
+            .is_some_and(|v| SUPPORTED_VERSIONS.iter().any(|s| s.as_str() == v));
+        if !known {
+            return Ok(rpc_failure(
+                StatusCode::BAD_REQUEST,
+                None,
+                ErrorData::invalid_request(
+                    format!(
+                        "unsupported MCP-Protocol-Version; this server speaks {}",
+                        versions()
+                    ),
+                    None,
+                ),
+            ));
+        }
+    }
+    let value = match body.read().await {
+        Ok(value) => value,
+        Err(e) if e.0.code() == EnvelopeCode::MalformedRequest => {
+            return Ok(rpc_failure(
+                StatusCode::BAD_REQUEST,
+                None,
+                ErrorData::parse_error("the body is not valid JSON", None),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    if value.is_array() {
+        return Ok(rpc_failure(
+            StatusCode::BAD_REQUEST,
+            None,
+            ErrorData::invalid_request("send one JSON-RPC message per request (no batches)", None),
+        ));
+    }
+    let id = request_id(&value);
+    let message: ClientJsonRpcMessage = match serde_json::from_value(value) {
+        Ok(message) => message,
+        Err(_) => {
+            let error = match id {
+                Some(_) => {
+                    ErrorData::invalid_params("the request's params do not fit its method", None)
+                }
+                None => ErrorData::invalid_request(
+                    "not a JSON-RPC 2.0 request, notification or response",
+                    None,
+                ),
+            };
+            return Ok(rpc_failure(StatusCode::BAD_REQUEST, id, error));
+        }
+    };
+    let (request, id) = match message {
+        JsonRpcMessage::Request(r) => (r.request, r.id),
+        // Notifications (`notifications/initialized`, cancellations) and responses need
+        // no answer: there is nothing in flight to cancel, and the server asks nothing.
+        _ => return Ok(HttpResponse::Accepted().finish()),
+    };
+    let answer = match answer(&state, &caller, request).await {
+        Ok(mut result) => {
+            result.strip_result_type_for_legacy_peer();
+            ServerJsonRpcMessage::response(result, id)
+        }
+        Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
+    };
+    Ok(rpc_json(StatusCode::OK, &answer))
+}
+
+/// The answer to one request.
+async fn answer(
+    state: &AppState,
+    caller: &McpCaller,
+    request: ClientRequest,
+) -> Result<ServerResult, ErrorData> {
+    Ok(match request {
+        ClientRequest::InitializeRequest(r) => {
+            let asked = r.params.protocol_version;
+            let version = SUPPORTED_VERSIONS
+                .iter()
+                .find(|v| **v == asked)
+                .unwrap_or(&SUPPORTED_VERSIONS[0])
+                .clone();
+            let mut capabilities = ServerCapabilities::default();
+            capabilities.tools = Some(ToolsCapability::default());
+            capabilities.resources = Some(ResourcesCapability::default());
+            ServerResult::InitializeResult(
+                InitializeResult::new(capabilities)
+                    .with_protocol_version(version)
+                    .with_server_info(Implementation::new("jekcms", env!("CARGO_PKG_VERSION")))
+                    .with_instructions(
+                        "JekCMS content tools: read, create, change and publish the posts of this token's site, read its media and settings. What the token may do is its user's role.",
+                    ),
+            )
+        }
+        ClientRequest::PingRequest(_) => ServerResult::empty(()),
+        ClientRequest::ListToolsRequest(_) => {
+            ServerResult::ListToolsResult(ListToolsResult::with_all_items(catalog::TOOLS.clone()))
+        }
+        ClientRequest::CallToolRequest(r) => {
+            let arguments = r.params.arguments.map_or(Value::Null, Value::Object);
+            match tools::call(state, caller, &r.params.name, arguments).await {
+                Some(result) => ServerResult::CallToolResult(result),
+                None => {
+                    return Err(ErrorData::invalid_params(
+                        format!("no tool named {}; tools/list lists them", r.params.name),
+                        None,
+                    ));
+                }
+            }
+        }
+        ClientRequest::ListResourceTemplatesRequest(_) => {
+            let mut template = ResourceTemplate::new(resource::POST_TEMPLATE, "post");
+            template.title = Some("A post as Markdown with front matter".into());
+            template.mime_type = Some(resource::MARKDOWN.into());
+            ServerResult::ListResourceTemplatesResult(ListResourceTemplatesResult::with_all_items(
+                vec![template],
+            ))
+        }
+        ClientRequest::ListResourcesRequest(r) => {
+            let cursor = r.params.and_then(|p| p.cursor);
+            list_resources(state, caller, cursor).await?
+        }
+        ClientRequest::ReadResourceRequest(r) => {
+            let uri = r.params.uri;
+            let Some(id) = resource::post_id(&uri) else {
+                return Err(ErrorData::resource_not_found(
+                    format!("no resource {uri}; posts are {}", resource::POST_TEMPLATE),
+                    None,
+                ));
+            };
+            let post = service::get_post(&state.store, &caller.actor(), id)
+                .await
+                .map_err(|e| rpc_error(AppError::from(e)))?;
+            let contents = ResourceContents::text(resource::post_markdown(&post), uri)
+                .with_mime_type(resource::MARKDOWN);
+            ServerResult::ReadResourceResult(ReadResourceResult::new(vec![contents]))
+        }
+        other => {
+            return Err(ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                format!("method {} is not offered by this server", other.method()),
+                None,
+            ));
+        }
+    })
+}
+
+/// `resources/list`: the posts, a page at a time in the post list's order, its cursor.
+async fn list_resources(
+    state: &AppState,
+    caller: &McpCaller,
+    cursor: Option<String>,
+) -> Result<ServerResult, ErrorData> {
+    let mut args = serde_json::Map::new();
+    if let Some(cursor) = cursor {
+        args.insert("cursor".into(), Value::String(cursor));
+    }
+    let page = lists::list_posts_page(state, caller, Value::Object(args))
+        .await
+        .map_err(rpc_error)?;
+    let resources = page
+        .items
+        .iter()
+        .map(|post| {
+            let mut r = Resource::new(resource::post_uri(post.id), post.slug.clone());
+            r.title = Some(post.title.clone());
+            r.mime_type = Some(resource::MARKDOWN.into());
+            r
+        })
+        .collect();
+    let mut result = ListResourcesResult::with_all_items(resources);
+    result.next_cursor = page.next_cursor;
+    Ok(ServerResult::ListResourcesResult(result))
+}
+
+/// A failure outside a tool as a JSON-RPC error: a missing resource is the protocol's
+/// `-32002`, anything else `-32603`; the text carries the envelope's code either way.
+fn rpc_error(e: AppError) -> ErrorData {
+    let code = match e.0.code() {
+        EnvelopeCode::NotFound => ErrorCode::RESOURCE_NOT_FOUND,
+        EnvelopeCode::ValidationFailed => ErrorCode::INVALID_PARAMS,
+        _ => ErrorCode::INTERNAL_ERROR,
+    };
+    ErrorData::new(code, tools::failure_text(&e), None)
+}
+
+/// The `id` of a message that did not parse, when it has a usable one.
+fn request_id(value: &Value) -> Option<RequestId> {
+    value
+        .get("id")
+        .filter(|_| value.get("method").is_some())
+        .and_then(|id| serde_json::from_value(id.clone()).ok())
+}
+
+/// Whether a browser's `Origin` (when sent) may call: the server's own origin (its `Host`),
+/// or one of `JEKCMS_CORS_ORIGINS`. The transport requires the check against DNS
+/// rebinding: a page that rebinds its name to this server would otherwise reach it with the
+/// browser's own network position.
+fn origin_allowed(req: &HttpRequest, state: &AppState) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let own = origin
+        .split_once("://")
+        .map(|(_, authority)| authority)
+        .zip(
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok()),
+        )
+        .is_some_and(|(authority, host)| authority.eq_ignore_ascii_case(host));
+    own || state.config.cors_origins.allows(origin)
+}
+
+/// Whether `Accept` (when sent) admits `application/json`.
+fn accepts_json(req: &HttpRequest) -> bool {
+    let Some(accept) = req.headers().get(header::ACCEPT) else {
+        return true;
+    };
+    let Ok(accept) = accept.to_str() else {
+        return false;
+    };
+    accept.split(',').any(|range| {
+        let media = range
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        matches!(media.as_str(), "application/json" | "application/*" | "*/*")
+    })
+}
+
+fn versions() -> String {
+    SUPPORTED_VERSIONS
+        .iter()
+        .map(ProtocolVersion::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A JSON-RPC error with no answerable request, with `status`.
+fn rpc_failure(status: StatusCode, id: Option<RequestId>, error: ErrorData) -> HttpResponse {
+    rpc_json(status, &ServerJsonRpcMessage::error(error, id))
+}
+
+fn rpc_json(status: StatusCode, message: &ServerJsonRpcMessage) -> HttpResponse {
+    match serde_json::to_vec(message) {
+        Ok(body) => HttpResponse::build(status)
+            .content_type(header::ContentType::json())
+            .body(body),
+        Err(e) => actix_web::ResponseError::error_response(&AppError::internal(&e)),
+    }
+}
