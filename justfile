@@ -35,6 +35,10 @@ openapi-lint:
 generated-client:
     scripts/generated-client.sh
 
+# Drive /mcp with the official MCP Python SDK (pinned, own venv)
+mcp-python:
+    scripts/mcp-python.sh
+
 # Two real server instances on one PostgreSQL, Redis and media directory: what one does holds on the other at once
 cluster:
     JEKCMS_TEST_POSTGRES_URL={{pg_url}} JEKCMS_TEST_REDIS_URL={{redis_url}} scripts/cluster.sh
