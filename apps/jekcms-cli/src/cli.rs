@@ -85,6 +85,10 @@ pub struct ExportArgs {
         allow_hyphen_values = true
     )]
     pub sort: SortArg,
+    /// Also write every medium to DIR: `media.jsonl` (the records) and `files/` (the
+    /// bytes); `import --media DIR` brings them into another site.
+    #[arg(long, value_name = "DIR")]
+    pub with_media: Option<PathBuf>,
 }
 
 /// `import` arguments.
@@ -103,6 +107,14 @@ pub struct ImportArgs {
     /// a JekCMS post has no password and would be readable by everyone).
     #[arg(long)]
     pub publish_protected: bool,
+    /// Bring in the media of DIR (written by `export --with-media DIR`) and point the
+    /// bodies' URLs of them at the new media; media the site has (same SHA-256) are reused.
+    #[arg(long, value_name = "DIR")]
+    pub media: Option<PathBuf>,
+    /// WXR: do not fetch the attachments (by default each one's `wp:attachment_url` is
+    /// fetched, uploaded, and the bodies' links to it rewritten).
+    #[arg(long)]
+    pub no_attachments: bool,
     /// Write each failed item (position, title, errors) as a JSON line to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

@@ -7,6 +7,7 @@
 //! `409 CONFLICT` on `slug` and is counted as skipped rather than created again.
 
 use crate::error::CliError;
+use crate::media::{self, MediaFailure, MediaSource, MediaSummary, Origin};
 use crate::progress;
 use crate::source::{self, Action, Format, SourceItem, WxrOptions};
 use futures_util::StreamExt;
@@ -32,6 +33,12 @@ pub struct ImportOptions {
     pub wxr: WxrOptions,
     /// Where to write one JSON line per failed item.
     pub report: Option<PathBuf>,
+    /// A media directory written by `export --with-media`: its media are brought in and
+    /// the bodies' URLs of them rewritten.
+    pub media: Option<PathBuf>,
+    /// WXR: fetch the attachments from their URLs and bring them in (when `false`, they
+    /// are counted as items not imported).
+    pub fetch_attachments: bool,
     /// Chunks in flight at once (at least 1). With more than one, the posts of different
     /// chunks may be created in either order; 1 keeps the input's order.
     pub concurrency: usize,
@@ -54,6 +61,8 @@ impl ImportOptions {
             format: None,
             wxr: WxrOptions::default(),
             report: None,
+            media: None,
+            fetch_attachments: true,
             concurrency: 2,
             progress: false,
             rate_limit_wait: crate::RateLimitWait::default(),
@@ -88,6 +97,8 @@ pub struct ImportSummary {
     /// The WordPress authors of the posts read: their posts are attributed to the user of
     /// the API key that imports them.
     pub wordpress_authors: Vec<String>,
+    /// Media brought in (from `--media DIR`, or a WordPress export's attachments).
+    pub media: MediaSummary,
     /// Whether it stopped before the end.
     pub interrupted: bool,
     /// Why it stopped, when an error stopped it (said once, not per post).
@@ -140,6 +151,8 @@ pub struct ImportOutcome {
     pub failures: Vec<Failure>,
     /// One entry per item imported with a change, in input order.
     pub changed: Vec<ReportEntry>,
+    /// One entry per medium not brought in.
+    pub media_failures: Vec<MediaFailure>,
 }
 
 /// What [`read_input`] read.
@@ -151,6 +164,8 @@ pub struct Input {
     pub ignored: BTreeMap<String, usize>,
     /// WXR authors of the items.
     pub wordpress_authors: Vec<String>,
+    /// The media to bring in: the `--media` directory's, or the WXR attachments to fetch.
+    pub media: Vec<MediaSource>,
 }
 
 /// Reads the input (a file, or standard input for `-`) and turns it into items with slugs.
@@ -175,15 +190,40 @@ pub fn read_input(opts: &ImportOptions) -> Result<Input, CliError> {
             ..Input::default()
         },
         Format::Wxr => {
-            let wxr = source::read_wxr(reader, opts.wxr)
+            let mut wxr = source::read_wxr(reader, opts.wxr)
                 .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+            let media = if opts.fetch_attachments {
+                wxr.attachments
+                    .into_iter()
+                    .map(|a| MediaSource {
+                        label: format!(
+                            "attachment {}",
+                            a.post_id.as_deref().unwrap_or(a.title.as_str())
+                        ),
+                        filename: media::url_filename(&a.url),
+                        alt_text: a.alt_text,
+                        origin: Origin::Url(a.url.clone()),
+                        old_urls: vec![a.url],
+                    })
+                    .collect()
+            } else {
+                if !wxr.attachments.is_empty() {
+                    *wxr.ignored.entry("attachment".to_owned()).or_default() +=
+                        wxr.attachments.len();
+                }
+                Vec::new()
+            };
             Input {
                 items: wxr.items,
                 ignored: wxr.ignored,
                 wordpress_authors: wxr.authors.into_iter().collect(),
+                media,
             }
         }
     };
+    if let Some(dir) = &opts.media {
+        input.media.extend(media::read_media_dir(dir)?);
+    }
     source::assign_slugs(&mut input.items);
     Ok(input)
 }
@@ -208,7 +248,7 @@ fn own_field(mut e: ErrorEntry) -> ErrorEntry {
 }
 
 /// An error after which no further chunk can succeed.
-fn is_fatal(e: &jekcms_client::Error) -> bool {
+pub(crate) fn is_fatal(e: &jekcms_client::Error) -> bool {
     match e.code() {
         Some(
             ErrorCode::AuthInvalid
@@ -230,11 +270,31 @@ fn is_fatal(e: &jekcms_client::Error) -> bool {
 pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome, CliError> {
     let started = Instant::now();
     let Input {
-        items,
+        mut items,
         ignored,
         wordpress_authors,
+        media: media_sources,
     } = read_input(opts)?;
     let mut out = ImportOutcome::default();
+    // Media first, so that the posts are created with their bodies pointing at them.
+    if !media_sources.is_empty() {
+        let brought = media::import(client, media_sources).await?;
+        for it in &mut items {
+            if let Action::Send(post) = &mut it.action
+                && let Some(body) = &post.body
+                && let Some(rewritten) = brought.rewriter.rewrite(body)
+            {
+                post.body = Some(rewritten);
+                out.summary.media.bodies_rewritten += 1;
+            }
+        }
+        let bodies_rewritten = out.summary.media.bodies_rewritten;
+        out.summary.media = MediaSummary {
+            bodies_rewritten,
+            ..brought.summary
+        };
+        out.media_failures = brought.failures;
+    }
     out.summary.read = items.len();
     out.summary.other_items = ignored.values().sum();
     out.summary.ignored = ignored;
@@ -363,7 +423,7 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
     out.changed.sort_by_key(|c| c.item);
     out.summary.elapsed_ms = started.elapsed().as_millis();
     if let Some(path) = &opts.report {
-        write_report(path, &out.failures, &out.changed)?;
+        write_report(path, &out.failures, &out.changed, &out.media_failures)?;
     }
     Ok(out)
 }
@@ -381,12 +441,14 @@ fn entry(it: &SourceItem, slug: Option<String>, errors: Vec<ErrorEntry>) -> Repo
 }
 
 /// Writes one JSON line per failure (`"outcome": "failed"`), then one per post imported
-/// with changes (`"outcome": "changed"`); an empty file when there is neither, so that an
-/// old report never outlives a clean re-run.
+/// with changes (`"outcome": "changed"`), then one per medium not brought in
+/// (`"outcome": "media_failed"`); an empty file when there is none, so that an old report
+/// never outlives a clean re-run.
 pub fn write_report(
     path: &std::path::Path,
     failures: &[ReportEntry],
     changed: &[ReportEntry],
+    media_failures: &[MediaFailure],
 ) -> Result<(), CliError> {
     #[derive(Serialize)]
     struct Line<'a, T: Serialize> {
@@ -410,6 +472,12 @@ pub fn write_report(
     for entry in changed {
         write(serde_json::to_vec(&Line {
             outcome: "changed",
+            entry,
+        }))?;
+    }
+    for entry in media_failures {
+        write(serde_json::to_vec(&Line {
+            outcome: "media_failed",
             entry,
         }))?;
     }
@@ -449,6 +517,17 @@ impl std::fmt::Display for ImportSummary {
             write!(f, "\nWordPress items not imported: {}", by_type.join(", "))?;
             if self.ignored.contains_key("page") {
                 write!(f, " (--pages imports pages)")?;
+            }
+        }
+        let m = &self.media;
+        if m.read > 0 {
+            write!(
+                f,
+                "\nmedia: {} read, {} uploaded, {} already there, {} failed; {} bodies rewritten",
+                m.read, m.uploaded, m.already_there, m.failed, m.bodies_rewritten
+            )?;
+            if m.failed > 0 {
+                write!(f, " (the failed media keep their old URLs: see the report)")?;
             }
         }
         if !self.wordpress_authors.is_empty() {

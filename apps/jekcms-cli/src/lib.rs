@@ -15,6 +15,7 @@ pub mod cli;
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod media;
 mod progress;
 pub mod slug;
 pub mod source;

@@ -5,7 +5,7 @@
 //! silently.
 
 use crate::slug;
-use crate::wxr::{self, WxrPost};
+use crate::wxr::{self, WxrAttachment, WxrPost};
 use jekcms_client::{NewPost, PostStatus};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -222,6 +222,8 @@ pub struct WxrItems {
     pub ignored: BTreeMap<String, usize>,
     /// The WordPress authors (`dc:creator` logins) of the items read.
     pub authors: BTreeSet<String>,
+    /// The attachments that name their file (those that do not are counted in `ignored`).
+    pub attachments: Vec<WxrAttachment>,
 }
 
 /// Reads a WXR file: its posts (and pages with [`WxrOptions::pages`]), mapped as the module
@@ -230,6 +232,7 @@ pub fn read_wxr<R: BufRead>(input: R, opts: WxrOptions) -> Result<WxrItems, wxr:
     let file = wxr::read(input)?;
     let mut out = WxrItems {
         ignored: file.other_items,
+        attachments: file.attachments,
         ..WxrItems::default()
     };
     for p in file.posts {
