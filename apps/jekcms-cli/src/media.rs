@@ -255,7 +255,10 @@ async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String>
     if !status.is_success() {
         return Err(format!("answered HTTP {status}"));
     }
-    let bytes = response.bytes().await.map_err(|e| format!("cut short ({e})"))?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| format!("cut short ({e})"))?;
     Ok(bytes.to_vec())
 }
 
@@ -273,8 +276,10 @@ pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaI
         .stream()
         .try_collect()
         .await?;
-    let mut by_sha: HashMap<String, Media> =
-        existing.into_iter().map(|m| (m.sha256.clone(), m)).collect();
+    let mut by_sha: HashMap<String, Media> = existing
+        .into_iter()
+        .map(|m| (m.sha256.clone(), m))
+        .collect();
     let http = reqwest::Client::builder()
         .user_agent(concat!("jekcms-cli/", env!("CARGO_PKG_VERSION")))
         .timeout(Duration::from_secs(60))
@@ -282,40 +287,41 @@ pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaI
         .map_err(|e| CliError::Input(format!("no HTTP client for attachments: {e}")))?;
 
     // Read (or fetch) the bytes of every medium, a few at a time.
-    let loaded: Vec<(MediaSource, Result<(Vec<u8>, String), String>)> =
-        futures_util::stream::iter(sources)
-            .map(|source| {
-                let http = http.clone();
-                async move {
-                    let bytes = match &source.origin {
-                        Origin::File { path, sha256 } => match tokio::fs::read(path).await {
-                            Ok(bytes) => {
-                                let sha = sha256_hex(&bytes);
-                                if &sha == sha256 {
-                                    Ok((bytes, sha))
-                                } else {
-                                    Err(format!(
-                                        "{} does not hold the bytes its record names (SHA-256 differs)",
-                                        path.display()
-                                    ))
-                                }
-                            }
-                            Err(e) => Err(format!("{}: {e}", path.display())),
-                        },
-                        Origin::Url(url) => fetch_url(&http, url)
-                            .await
-                            .map(|b| {
-                                let sha = sha256_hex(&b);
-                                (b, sha)
-                            })
-                            .map_err(|why| format!("{url}: {why}")),
-                    };
-                    (source, bytes)
-                }
-            })
-            .buffered(MEDIA_CONCURRENCY)
-            .collect()
-            .await;
+    let loaded: Vec<(MediaSource, Result<(Vec<u8>, String), String>)> = futures_util::stream::iter(
+        sources,
+    )
+    .map(|source| {
+        let http = http.clone();
+        async move {
+            let bytes = match &source.origin {
+                Origin::File { path, sha256 } => match tokio::fs::read(path).await {
+                    Ok(bytes) => {
+                        let sha = sha256_hex(&bytes);
+                        if &sha == sha256 {
+                            Ok((bytes, sha))
+                        } else {
+                            Err(format!(
+                                "{} does not hold the bytes its record names (SHA-256 differs)",
+                                path.display()
+                            ))
+                        }
+                    }
+                    Err(e) => Err(format!("{}: {e}", path.display())),
+                },
+                Origin::Url(url) => fetch_url(&http, url)
+                    .await
+                    .map(|b| {
+                        let sha = sha256_hex(&b);
+                        (b, sha)
+                    })
+                    .map_err(|why| format!("{url}: {why}")),
+            };
+            (source, bytes)
+        }
+    })
+    .buffered(MEDIA_CONCURRENCY)
+    .collect()
+    .await;
 
     // Upload what the site does not have; the same bytes twice in the input are uploaded
     // once.
