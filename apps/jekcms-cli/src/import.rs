@@ -137,6 +137,9 @@ pub struct ReportEntry {
     /// What the import had changed in it on the way in.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Its WordPress author (`dc:creator`), for WXR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wordpress_author: Option<String>,
 }
 
 /// A failed post's report line.
@@ -153,6 +156,9 @@ pub struct ImportOutcome {
     pub changed: Vec<ReportEntry>,
     /// One entry per medium not brought in.
     pub media_failures: Vec<MediaFailure>,
+    /// One entry per post created with a WordPress author: it belongs to the importing
+    /// user instead (the API creates posts as the caller).
+    pub authors_kept: Vec<ReportEntry>,
 }
 
 /// What [`read_input`] read.
@@ -384,6 +390,10 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
                             out.summary.changed += 1;
                             out.changed.push(entry(it, post.slug.clone(), Vec::new()));
                         }
+                        if it.author.is_some() && !replayed {
+                            out.authors_kept
+                                .push(entry(it, post.slug.clone(), Vec::new()));
+                        }
                     } else if is_existing(&r.errors) {
                         out.summary.skipped_existing += 1;
                     } else {
@@ -421,9 +431,16 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
     debug_assert!(sent_chunks <= total_chunks);
     out.failures.sort_by_key(|f| f.item);
     out.changed.sort_by_key(|c| c.item);
+    out.authors_kept.sort_by_key(|c| c.item);
     out.summary.elapsed_ms = started.elapsed().as_millis();
     if let Some(path) = &opts.report {
-        write_report(path, &out.failures, &out.changed, &out.media_failures)?;
+        write_report(
+            path,
+            &out.failures,
+            &out.changed,
+            &out.media_failures,
+            &out.authors_kept,
+        )?;
     }
     Ok(out)
 }
@@ -437,18 +454,21 @@ fn entry(it: &SourceItem, slug: Option<String>, errors: Vec<ErrorEntry>) -> Repo
         slug,
         errors,
         notes: it.notes.clone(),
+        wordpress_author: it.author.clone(),
     }
 }
 
 /// Writes one JSON line per failure (`"outcome": "failed"`), then one per post imported
-/// with changes (`"outcome": "changed"`), then one per medium not brought in
-/// (`"outcome": "media_failed"`); an empty file when there is none, so that an old report
-/// never outlives a clean re-run.
+/// with changes (`"outcome": "changed"`), one per medium not brought in
+/// (`"outcome": "media_failed"`), and one per post created with a WordPress author that
+/// now belongs to the importing user (`"outcome": "author_kept"`); an empty file when
+/// there is none, so that an old report never outlives a clean re-run.
 pub fn write_report(
     path: &std::path::Path,
     failures: &[ReportEntry],
     changed: &[ReportEntry],
     media_failures: &[MediaFailure],
+    authors_kept: &[ReportEntry],
 ) -> Result<(), CliError> {
     #[derive(Serialize)]
     struct Line<'a, T: Serialize> {
@@ -478,6 +498,12 @@ pub fn write_report(
     for entry in media_failures {
         write(serde_json::to_vec(&Line {
             outcome: "media_failed",
+            entry,
+        }))?;
+    }
+    for entry in authors_kept {
+        write(serde_json::to_vec(&Line {
+            outcome: "author_kept",
             entry,
         }))?;
     }
@@ -533,7 +559,8 @@ impl std::fmt::Display for ImportSummary {
         if !self.wordpress_authors.is_empty() {
             write!(
                 f,
-                "\nposts by the WordPress authors {} are attributed to the importing user",
+                "\nposts by the WordPress authors {} are attributed to the importing user \
+                 (the API creates posts as the caller; the report lists each)",
                 self.wordpress_authors.join(", ")
             )?;
         }

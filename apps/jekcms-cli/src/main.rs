@@ -134,7 +134,8 @@ async fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> Result<ExitCode, CliError>
             if let Some(report) = &args.report
                 && !(outcome.failures.is_empty()
                     && outcome.changed.is_empty()
-                    && outcome.media_failures.is_empty())
+                    && outcome.media_failures.is_empty()
+                    && outcome.authors_kept.is_empty())
             {
                 eprintln!("failures and changes written to {}", report.display());
             } else if args.report.is_none() && s.changed > 0 {

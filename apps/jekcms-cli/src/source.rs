@@ -63,6 +63,8 @@ pub struct SourceItem {
     pub action: Action,
     /// What was changed on the way in, in plain words (empty when nothing was).
     pub notes: Vec<String>,
+    /// The WordPress author (`dc:creator` login), for WXR.
+    pub author: Option<String>,
 }
 
 /// What an import does with a [`SourceItem`].
@@ -116,6 +118,7 @@ pub fn read_jsonl<R: BufRead>(input: R) -> std::io::Result<Vec<SourceItem>> {
             title,
             action,
             notes: Vec::new(),
+            author: None,
         });
     }
     Ok(items)
@@ -292,6 +295,7 @@ pub fn from_wxr(item: usize, p: WxrPost, opts: WxrOptions) -> SourceItem {
                 title,
                 action: Action::Exclude(format!("WordPress status {other:?} is not imported")),
                 notes,
+                author: p.creator,
             };
         }
     };
@@ -324,6 +328,7 @@ pub fn from_wxr(item: usize, p: WxrPost, opts: WxrOptions) -> SourceItem {
         title,
         action: Action::Send(post),
         notes,
+        author: p.creator,
     }
 }
 

@@ -294,8 +294,30 @@ async fn wordpress_specials_are_kept_or_reported() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 3, "{lines:?}");
-    assert!(lines.iter().all(|l| l["outcome"] == "changed"));
+    assert_eq!(lines.len(), 3 + 5, "{lines:?}");
+    assert!(lines[..3].iter().all(|l| l["outcome"] == "changed"));
+    // Every post created says that its WordPress author was not kept.
+    let kept: Vec<(&str, &str)> = lines[3..]
+        .iter()
+        .map(|l| {
+            assert_eq!(l["outcome"], "author_kept", "{l}");
+            (
+                l["slug"].as_str().unwrap(),
+                l["wordpress_author"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("members-only", "alice"),
+            ("next-year", "bob"),
+            ("tagged", "alice"),
+            ("hello-there", "alice"),
+            ("about", "bob")
+        ]
+    );
+    assert_eq!(lines[0]["wordpress_author"], "alice");
     assert_eq!(lines[0]["source_id"], "1");
     assert!(
         lines[0]["notes"][0]
