@@ -25,7 +25,6 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The file of media records in an export's media directory.
@@ -262,6 +261,9 @@ async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String>
     Ok(bytes.to_vec())
 }
 
+/// A medium's bytes and their SHA-256, or why they could not be had.
+type Loaded = Result<(Vec<u8>, String), String>;
+
 /// Brings `sources` into the site: each medium whose SHA-256 the site has is reused, the
 /// others are uploaded; returns what happened and the [`Rewriter`] for the bodies.
 pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaImport, CliError> {
@@ -287,45 +289,43 @@ pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaI
         .map_err(|e| CliError::Input(format!("no HTTP client for attachments: {e}")))?;
 
     // Read (or fetch) the bytes of every medium, a few at a time.
-    let loaded: Vec<(MediaSource, Result<(Vec<u8>, String), String>)> = futures_util::stream::iter(
-        sources,
-    )
-    .map(|source| {
-        let http = http.clone();
-        async move {
-            let bytes = match &source.origin {
-                Origin::File { path, sha256 } => match tokio::fs::read(path).await {
-                    Ok(bytes) => {
-                        let sha = sha256_hex(&bytes);
-                        if &sha == sha256 {
-                            Ok((bytes, sha))
-                        } else {
-                            Err(format!(
-                                "{} does not hold the bytes its record names (SHA-256 differs)",
-                                path.display()
-                            ))
+    let loaded: Vec<(MediaSource, Loaded)> = futures_util::stream::iter(sources)
+        .map(|source| {
+            let http = http.clone();
+            async move {
+                let bytes = match &source.origin {
+                    Origin::File { path, sha256 } => match tokio::fs::read(path).await {
+                        Ok(bytes) => {
+                            let sha = sha256_hex(&bytes);
+                            if &sha == sha256 {
+                                Ok((bytes, sha))
+                            } else {
+                                Err(format!(
+                                    "{} does not hold the bytes its record names (SHA-256 differs)",
+                                    path.display()
+                                ))
+                            }
                         }
-                    }
-                    Err(e) => Err(format!("{}: {e}", path.display())),
-                },
-                Origin::Url(url) => fetch_url(&http, url)
-                    .await
-                    .map(|b| {
-                        let sha = sha256_hex(&b);
-                        (b, sha)
-                    })
-                    .map_err(|why| format!("{url}: {why}")),
-            };
-            (source, bytes)
-        }
-    })
-    .buffered(MEDIA_CONCURRENCY)
-    .collect()
-    .await;
+                        Err(e) => Err(format!("{}: {e}", path.display())),
+                    },
+                    Origin::Url(url) => fetch_url(&http, url)
+                        .await
+                        .map(|b| {
+                            let sha = sha256_hex(&b);
+                            (b, sha)
+                        })
+                        .map_err(|why| format!("{url}: {why}")),
+                };
+                (source, bytes)
+            }
+        })
+        .buffered(MEDIA_CONCURRENCY)
+        .collect()
+        .await;
 
     // Upload what the site does not have; the same bytes twice in the input are uploaded
     // once.
-    let mut new_by_source: Vec<(MediaSource, Result<Arc<Media>, String>)> = Vec::new();
+    let mut new_by_source: Vec<(MediaSource, Result<Media, String>)> = Vec::new();
     let mut to_upload: Vec<(usize, Vec<u8>, String)> = Vec::new();
     let mut first_of_sha: HashMap<String, usize> = HashMap::new();
     let mut waiting_for: Vec<(usize, usize)> = Vec::new();
@@ -336,7 +336,7 @@ pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaI
             Ok((bytes, sha)) => {
                 if let Some(medium) = by_sha.get(&sha) {
                     out.summary.already_there += 1;
-                    new_by_source.push((source, Ok(Arc::new(medium.clone()))));
+                    new_by_source.push((source, Ok(medium.clone())));
                 } else if let Some(&first) = first_of_sha.get(&sha) {
                     out.summary.already_there += 1;
                     waiting_for.push((i, first));
@@ -371,7 +371,7 @@ pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaI
             Ok(medium) => {
                 out.summary.uploaded += 1;
                 by_sha.insert(sha, medium.clone());
-                new_by_source[i].1 = Ok(Arc::new(medium));
+                new_by_source[i].1 = Ok(medium);
             }
             // Said once rather than for every medium: nothing after it would work either.
             Err(e) if crate::import::is_fatal(&e) => return Err(e.into()),
