@@ -19,13 +19,16 @@
 
 use crate::error::CliError;
 use aho_corasick::{AhoCorasick, MatchKind};
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use futures_util::{StreamExt, TryStreamExt};
 use jekcms_client::{Client, Media, MediaFilter};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// The file of media records in an export's media directory.
 pub const MEDIA_LIST: &str = "media.jsonl";
@@ -261,11 +264,46 @@ async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String>
     Ok(bytes.to_vec())
 }
 
-/// A medium's bytes and their SHA-256, or why they could not be had.
-type Loaded = Result<(Vec<u8>, String), String>;
+/// Reads (or fetches) a source's bytes and checks them; returns them with their SHA-256.
+async fn load(http: &reqwest::Client, origin: &Origin) -> Result<(Vec<u8>, String), String> {
+    match origin {
+        Origin::File { path, sha256 } => {
+            let bytes = tokio::fs::read(path)
+                .await
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let sha = sha256_hex(&bytes);
+            if &sha != sha256 {
+                return Err(format!(
+                    "{} does not hold the bytes its record names (SHA-256 differs)",
+                    path.display()
+                ));
+            }
+            Ok((bytes, sha))
+        }
+        Origin::Url(url) => {
+            let bytes = fetch_url(http, url)
+                .await
+                .map_err(|why| format!("{url}: {why}"))?;
+            let sha = sha256_hex(&bytes);
+            Ok((bytes, sha))
+        }
+    }
+}
+
+/// The medium of some bytes: ready for media the site had, else the upload of the first
+/// source with those bytes, which later sources with the same bytes wait for too.
+type Pending = Shared<BoxFuture<'static, Result<Media, String>>>;
+
+/// A source's medium to wait for, and whether this source is the one uploaded; or why it
+/// could not be had.
+type Matched = Result<(Pending, bool), String>;
 
 /// Brings `sources` into the site: each medium whose SHA-256 the site has is reused, the
-/// others are uploaded; returns what happened and the [`Rewriter`] for the bodies.
+/// others are uploaded, a few at a time (only those few are held in memory); returns what
+/// happened and the [`Rewriter`] for the bodies. Of several sources with the same bytes
+/// the first, in input order, is uploaded (its file name and alt text are kept) and the
+/// others reuse it. An error that no later upload could escape (the key, the role, the
+/// quota, an unreachable server) is returned as an `Err`.
 pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaImport, CliError> {
     let mut out = MediaImport::default();
     out.summary.read = sources.len();
@@ -278,115 +316,96 @@ pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaI
         .stream()
         .try_collect()
         .await?;
-    let mut by_sha: HashMap<String, Media> = existing
+    let mut by_sha: HashMap<String, Pending> = existing
         .into_iter()
-        .map(|m| (m.sha256.clone(), m))
+        .map(|m| {
+            (
+                m.sha256.clone(),
+                futures_util::future::ready(Ok(m)).boxed().shared(),
+            )
+        })
         .collect();
     let http = reqwest::Client::builder()
         .user_agent(concat!("jekcms-cli/", env!("CARGO_PKG_VERSION")))
         .timeout(Duration::from_secs(60))
         .build()
         .map_err(|e| CliError::Input(format!("no HTTP client for attachments: {e}")))?;
+    let fatal: Arc<Mutex<Option<jekcms_client::Error>>> = Arc::default();
+    let slots = Arc::new(Semaphore::new(MEDIA_CONCURRENCY));
 
-    // Read (or fetch) the bytes of every medium, a few at a time.
-    let loaded: Vec<(MediaSource, Loaded)> = futures_util::stream::iter(sources)
+    // Loads run a few ahead; each loaded medium is matched in input order, and an upload
+    // is started when a slot is free.
+    let mut loads = futures_util::stream::iter(sources)
         .map(|source| {
             let http = http.clone();
             async move {
-                let bytes = match &source.origin {
-                    Origin::File { path, sha256 } => match tokio::fs::read(path).await {
-                        Ok(bytes) => {
-                            let sha = sha256_hex(&bytes);
-                            if &sha == sha256 {
-                                Ok((bytes, sha))
-                            } else {
-                                Err(format!(
-                                    "{} does not hold the bytes its record names (SHA-256 differs)",
-                                    path.display()
-                                ))
-                            }
-                        }
-                        Err(e) => Err(format!("{}: {e}", path.display())),
-                    },
-                    Origin::Url(url) => fetch_url(&http, url)
-                        .await
-                        .map(|b| {
-                            let sha = sha256_hex(&b);
-                            (b, sha)
-                        })
-                        .map_err(|why| format!("{url}: {why}")),
-                };
-                (source, bytes)
+                let loaded = load(&http, &source.origin).await;
+                (source, loaded)
             }
         })
-        .buffered(MEDIA_CONCURRENCY)
-        .collect()
-        .await;
-
-    // Upload what the site does not have; the same bytes twice in the input are uploaded
-    // once.
-    let mut new_by_source: Vec<(MediaSource, Result<Media, String>)> = Vec::new();
-    let mut to_upload: Vec<(usize, Vec<u8>, String)> = Vec::new();
-    let mut first_of_sha: HashMap<String, usize> = HashMap::new();
-    let mut waiting_for: Vec<(usize, usize)> = Vec::new();
-    for (source, loaded) in loaded {
-        let i = new_by_source.len();
-        match loaded {
-            Err(why) => new_by_source.push((source, Err(why))),
-            Ok((bytes, sha)) => {
-                if let Some(medium) = by_sha.get(&sha) {
-                    out.summary.already_there += 1;
-                    new_by_source.push((source, Ok(medium.clone())));
-                } else if let Some(&first) = first_of_sha.get(&sha) {
-                    out.summary.already_there += 1;
-                    waiting_for.push((i, first));
-                    new_by_source.push((source, Err(String::new())));
-                } else {
-                    first_of_sha.insert(sha.clone(), i);
-                    to_upload.push((i, bytes, sha));
-                    new_by_source.push((source, Err(String::new())));
-                }
-            }
+        .buffered(MEDIA_CONCURRENCY);
+    let mut outcomes: Vec<(MediaSource, Matched)> = Vec::new();
+    while let Some((source, loaded)) = loads.next().await {
+        if fatal.lock().expect("not poisoned").is_some() {
+            outcomes.push((source, Err("not sent: the import stopped".to_owned())));
+            continue;
         }
-    }
-    let uploads: Vec<(usize, String, Result<Media, jekcms_client::Error>)> =
-        futures_util::stream::iter(to_upload)
-            .map(|(i, bytes, sha)| {
-                let client = client.clone();
-                let filename = new_by_source[i].0.filename.clone();
-                let alt = new_by_source[i].0.alt_text.clone();
-                async move {
-                    let result = client
-                        .media()
-                        .upload_bytes(filename, bytes, alt.as_deref())
-                        .await;
-                    (i, sha, result)
+        let (bytes, sha) = match loaded {
+            Ok(loaded) => loaded,
+            Err(why) => {
+                outcomes.push((source, Err(why)));
+                continue;
+            }
+        };
+        if let Some(pending) = by_sha.get(&sha) {
+            outcomes.push((source, Ok((pending.clone(), false))));
+            continue;
+        }
+        let permit = slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        let (client, fatal) = (client.clone(), fatal.clone());
+        let (filename, alt_text) = (source.filename.clone(), source.alt_text.clone());
+        let upload = tokio::spawn(async move {
+            let _slot = permit;
+            let result = client
+                .media()
+                .upload_bytes(filename, bytes, alt_text.as_deref())
+                .await;
+            result.map_err(|e| {
+                let why = e.to_string();
+                if crate::import::is_fatal(&e) {
+                    fatal.lock().expect("not poisoned").get_or_insert(e);
                 }
+                why
             })
-            .buffer_unordered(MEDIA_CONCURRENCY)
-            .collect()
-            .await;
-    for (i, sha, result) in uploads {
-        match result {
-            Ok(medium) => {
-                out.summary.uploaded += 1;
-                by_sha.insert(sha, medium.clone());
-                new_by_source[i].1 = Ok(medium);
-            }
-            // Said once rather than for every medium: nothing after it would work either.
-            Err(e) if crate::import::is_fatal(&e) => return Err(e.into()),
-            Err(e) => new_by_source[i].1 = Err(e.to_string()),
+        });
+        let pending: Pending = async move {
+            upload
+                .await
+                .unwrap_or_else(|e| Err(format!("the upload failed: {e}")))
         }
-    }
-    for (i, first) in waiting_for {
-        new_by_source[i].1 = new_by_source[first].1.clone();
+        .boxed()
+        .shared();
+        by_sha.insert(sha, pending.clone());
+        outcomes.push((source, Ok((pending, true))));
     }
 
-    let base = client.base_url().to_owned();
     let mut rewrites = Vec::new();
-    for (source, result) in new_by_source {
+    for (source, outcome) in outcomes {
+        let result = match outcome {
+            Ok((pending, uploaded)) => pending.await.map(|medium| (medium, uploaded)),
+            Err(why) => Err(why),
+        };
         match result {
-            Ok(medium) => {
+            Ok((medium, uploaded)) => {
+                if uploaded {
+                    out.summary.uploaded += 1;
+                } else {
+                    out.summary.already_there += 1;
+                }
                 for old in source.old_urls {
                     rewrites.push((old, medium.public_url.clone()));
                 }
@@ -401,7 +420,10 @@ pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaI
             }
         }
     }
-    out.rewriter = Rewriter::new(rewrites, base);
+    if let Some(e) = fatal.lock().expect("not poisoned").take() {
+        return Err(e.into());
+    }
+    out.rewriter = Rewriter::new(rewrites, client.base_url().to_owned());
     Ok(out)
 }
 
