@@ -231,6 +231,30 @@ mod tests {
     }
 
     #[test]
+    fn media_flags_are_read() {
+        let cli = Cli::try_parse_from(["jekcms-cli", "export", "--with-media", "m"]).unwrap();
+        let Command::Export(args) = cli.command else {
+            panic!("export expected")
+        };
+        assert_eq!(args.with_media, Some(PathBuf::from("m")));
+        let cli = Cli::try_parse_from([
+            "jekcms-cli",
+            "import",
+            "posts.jsonl",
+            "--media",
+            "m",
+            "--no-attachments",
+        ])
+        .unwrap();
+        let Command::Import(args) = cli.command else {
+            panic!("import expected")
+        };
+        assert_eq!(args.media, Some(PathBuf::from("m")));
+        assert!(args.no_attachments);
+        assert!(Cli::try_parse_from(["jekcms-cli", "export", "--with-media"]).is_err());
+    }
+
+    #[test]
     fn help_never_shows_the_secret() {
         let mut cmd = Cli::command();
         let help = cmd.render_long_help().to_string();
