@@ -5,6 +5,10 @@
 //! from its content (an identical chunk within the server's 24 hours is replayed, creating
 //! nothing), and every post is sent with a slug, so that a post already there answers
 //! `409 CONFLICT` on `slug` and is counted as skipped rather than created again.
+//!
+//! Media (`--media DIR`, or a WXR file's attachments) are brought in before the posts, and
+//! the posts' bodies rewritten to link them ([`crate::media`]); a re-run reuses the media
+//! it uploaded, so the bodies, and so the chunks, are the same as the first time.
 
 use crate::error::CliError;
 use crate::media::{self, MediaFailure, MediaSource, MediaSummary, Origin};
