@@ -101,6 +101,9 @@ pub struct ImportSummary {
     /// The WordPress authors of the posts read: their posts are attributed to the user of
     /// the API key that imports them.
     pub wordpress_authors: Vec<String>,
+    /// The e-mail addresses of those authors, where the WXR file's `<wp:author>`s give them.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub wordpress_author_emails: BTreeMap<String, String>,
     /// Media brought in (from `--media DIR`, or a WordPress export's attachments).
     pub media: MediaSummary,
     /// Whether it stopped before the end.
@@ -176,6 +179,8 @@ pub struct Input {
     pub wordpress_authors: Vec<String>,
     /// The media to bring in: the `--media` directory's, or the WXR attachments to fetch.
     pub media: Vec<MediaSource>,
+    /// WXR authors' e-mail addresses, by login.
+    pub author_emails: BTreeMap<String, String>,
 }
 
 /// Reads the input (a file, or standard input for `-`) and turns it into items with slugs.
@@ -228,6 +233,7 @@ pub fn read_input(opts: &ImportOptions) -> Result<Input, CliError> {
                 ignored: wxr.ignored,
                 wordpress_authors: wxr.authors.into_iter().collect(),
                 media,
+                author_emails: wxr.author_emails,
             }
         }
     };
@@ -284,6 +290,7 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
         ignored,
         wordpress_authors,
         media: media_sources,
+        author_emails,
     } = read_input(opts)?;
     let mut out = ImportOutcome::default();
     // Media first, so that the posts are created with their bodies pointing at them.
@@ -308,6 +315,10 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
     out.summary.read = items.len();
     out.summary.other_items = ignored.values().sum();
     out.summary.ignored = ignored;
+    out.summary.wordpress_author_emails = author_emails
+        .into_iter()
+        .filter(|(login, _)| wordpress_authors.contains(login))
+        .collect();
     out.summary.wordpress_authors = wordpress_authors;
 
     // Items that are not sent are settled now; the rest go in chunks of 100.
@@ -565,7 +576,14 @@ impl std::fmt::Display for ImportSummary {
                 f,
                 "\nposts by the WordPress authors {} are attributed to the importing user \
                  (the API creates posts as the caller; the report lists each)",
-                self.wordpress_authors.join(", ")
+                self.wordpress_authors
+                    .iter()
+                    .map(|login| match self.wordpress_author_emails.get(login) {
+                        Some(email) => format!("{login} <{email}>"),
+                        None => login.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )?;
         }
         if let Some(why) = &self.stopped_by {

@@ -227,6 +227,8 @@ pub struct WxrItems {
     pub authors: BTreeSet<String>,
     /// The attachments that name their file (those that do not are counted in `ignored`).
     pub attachments: Vec<WxrAttachment>,
+    /// The e-mail address of each author login the channel's `<wp:author>`s give one.
+    pub author_emails: BTreeMap<String, String>,
 }
 
 /// Reads a WXR file: its posts (and pages with [`WxrOptions::pages`]), mapped as the module
@@ -236,6 +238,11 @@ pub fn read_wxr<R: BufRead>(input: R, opts: WxrOptions) -> Result<WxrItems, wxr:
     let mut out = WxrItems {
         ignored: file.other_items,
         attachments: file.attachments,
+        author_emails: file
+            .authors
+            .into_iter()
+            .filter_map(|a| Some((a.login, a.email?)))
+            .collect(),
         ..WxrItems::default()
     };
     for p in file.posts {

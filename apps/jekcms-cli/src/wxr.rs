@@ -54,6 +54,17 @@ pub struct WxrPost {
     pub image_alt: Option<String>,
 }
 
+/// One `<wp:author>` of the channel: a WordPress user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WxrAuthor {
+    /// `wp:author_login`, what `dc:creator` names.
+    pub login: String,
+    /// `wp:author_email`.
+    pub email: Option<String>,
+    /// `wp:author_display_name`.
+    pub display_name: Option<String>,
+}
+
 /// One `<item>` of type `attachment` that names its file (`wp:attachment_url`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WxrAttachment {
@@ -74,6 +85,8 @@ pub struct WxrFile {
     pub posts: Vec<WxrPost>,
     /// The attachments that name their file, in file order.
     pub attachments: Vec<WxrAttachment>,
+    /// The channel's `<wp:author>`s (those with a login), in file order.
+    pub authors: Vec<WxrAuthor>,
     /// How many items of each other type (menu items, attachments without a URL, …) there
     /// are, not read.
     pub other_items: std::collections::BTreeMap<String, usize>,
@@ -187,6 +200,12 @@ pub fn read<R: BufRead>(input: R) -> Result<WxrFile, WxrError> {
     let mut meta_part: Option<bool> = None;
     let mut meta_text = String::new();
     let mut meta_key = String::new();
+    // Inside a channel's `<wp:author>`: the author, its depth, the child being read
+    // (0 login, 1 email, 2 display name) and its text.
+    let mut author: Option<WxrAuthor> = None;
+    let mut author_depth = 0usize;
+    let mut author_part: Option<u8> = None;
+    let mut author_text = String::new();
 
     loop {
         let position = reader.buffer_position();
@@ -196,7 +215,15 @@ pub fn read<R: BufRead>(input: R) -> Result<WxrFile, WxrError> {
             .map_err(|e| fail(e.to_string()))?;
         let in_field = field.is_some() && depth == item_depth + 1;
         let in_meta = meta_part.is_some() && depth == item_depth + 2;
-        let collected = if in_meta { &mut meta_text } else { &mut text };
+        let in_author = author_part.is_some() && depth == author_depth + 1;
+        let collected = if in_meta {
+            &mut meta_text
+        } else if in_author {
+            &mut author_text
+        } else {
+            &mut text
+        };
+        let in_field = in_field || in_meta || in_author;
         match event {
             Event::Start(start) => {
                 depth += 1;
@@ -204,6 +231,17 @@ pub fn read<R: BufRead>(input: R) -> Result<WxrFile, WxrError> {
                 if depth == 1 {
                     check_root(&start).map_err(fail)?;
                     seen_root = true;
+                } else if item.is_none() && author.is_none() && name.as_ref() == b"wp:author" {
+                    author = Some(WxrAuthor::default());
+                    author_depth = depth;
+                } else if author.is_some() && depth == author_depth + 1 {
+                    author_part = match name.as_ref() {
+                        b"wp:author_login" => Some(0),
+                        b"wp:author_email" => Some(1),
+                        b"wp:author_display_name" => Some(2),
+                        _ => None,
+                    };
+                    author_text.clear();
                 } else if item.is_none() && name.as_ref() == b"item" {
                     item = Some((WxrPost::default(), String::new()));
                     item_depth = depth;
@@ -220,16 +258,33 @@ pub fn read<R: BufRead>(input: R) -> Result<WxrFile, WxrError> {
                     meta_text.clear();
                 }
             }
-            Event::Text(t) if in_field || in_meta => {
+            Event::Text(t) if in_field => {
                 collected.push_str(&t.xml_content().map_err(|e| fail(e.to_string()))?);
             }
-            Event::CData(t) if in_field || in_meta => {
+            Event::CData(t) if in_field => {
                 collected.push_str(&t.xml_content().map_err(|e| fail(e.to_string()))?);
             }
-            Event::GeneralRef(r) if in_field || in_meta => {
+            Event::GeneralRef(r) if in_field => {
                 resolve_ref(&r, collected).map_err(fail)?;
             }
             Event::End(_) => {
+                if let Some(a) = author.as_mut() {
+                    if depth == author_depth + 1 {
+                        let value = std::mem::take(&mut author_text).trim().to_owned();
+                        let value = Some(value).filter(|v| !v.is_empty());
+                        match author_part.take() {
+                            Some(0) => a.login = value.unwrap_or_default(),
+                            Some(1) => a.email = value,
+                            Some(2) => a.display_name = value,
+                            _ => {}
+                        }
+                    } else if depth == author_depth {
+                        let a = author.take().expect("inside an author");
+                        if !a.login.is_empty() {
+                            file.authors.push(a);
+                        }
+                    }
+                }
                 if let Some((post, kind)) = item.as_mut() {
                     if depth == item_depth + 2 {
                         match meta_part.take() {
@@ -356,6 +411,8 @@ mod tests {
   xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/" xmlns:wp="http://wordpress.org/export/1.2/">
 <channel>
   <title>My blog &amp; more</title>
+  <wp:author><wp:author_id>1</wp:author_id><wp:author_login><![CDATA[admin]]></wp:author_login><wp:author_email><![CDATA[admin@example.com]]></wp:author_email><wp:author_display_name><![CDATA[The Admin]]></wp:author_display_name></wp:author>
+  <wp:author><wp:author_login>ed</wp:author_login></wp:author>
   <item>
     <title>Tom &amp; Jerry&#8217;s <![CDATA[<b>show</b>]]></title>
     <content:encoded><![CDATA[<p>Hello & "world"</p>]]></content:encoded>
@@ -394,6 +451,20 @@ mod tests {
             ]
         );
         assert_eq!(file.posts.len(), 2);
+        assert_eq!(
+            file.authors,
+            [
+                WxrAuthor {
+                    login: "admin".into(),
+                    email: Some("admin@example.com".into()),
+                    display_name: Some("The Admin".into()),
+                },
+                WxrAuthor {
+                    login: "ed".into(),
+                    ..WxrAuthor::default()
+                }
+            ]
+        );
         let p = &file.posts[0];
         assert_eq!(p.post_type, "post");
         assert_eq!(p.creator.as_deref(), Some("admin"));

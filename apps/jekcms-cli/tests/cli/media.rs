@@ -333,6 +333,7 @@ async fn wordpress_attachments_are_fetched_uploaded_once_and_linked() {
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
   xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:wp="http://wordpress.org/export/1.2/">
 <channel>
+  <wp:author><wp:author_id>1</wp:author_id><wp:author_login><![CDATA[admin]]></wp:author_login><wp:author_email><![CDATA[admin@example.com]]></wp:author_email></wp:author>
 "#,
     );
     doc += &format!(
@@ -387,6 +388,11 @@ async fn wordpress_attachments_are_fetched_uploaded_once_and_linked() {
         "{text}"
     );
     assert!(s.to_string().contains("1 failed"), "{s}");
+    assert!(
+        s.to_string()
+            .contains("WordPress authors admin <admin@example.com> are attributed"),
+        "{s}"
+    );
 
     let media = all_media(&client).await;
     assert_eq!(media.len(), 2);
