@@ -115,6 +115,13 @@ pub struct ImportArgs {
     /// fetched, uploaded, and the bodies' links to it rewritten).
     #[arg(long)]
     pub no_attachments: bool,
+    /// WXR: create each post as the user of the site whose e-mail address is its WordPress
+    /// author's (from the file's `<wp:author>`), or, failing that, whose name or e-mail
+    /// address before the `@` is the author's login; posts of authors with no such user
+    /// stay the importing user's (reported). Needs an admin or owner key (to read the
+    /// site's users).
+    #[arg(long)]
+    pub map_authors: bool,
     /// Write each failed item (position, title, errors) as a JSON line to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,

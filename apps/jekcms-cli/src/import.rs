@@ -14,7 +14,7 @@ use crate::error::CliError;
 use crate::media::{self, MediaFailure, MediaSource, MediaSummary, Origin};
 use crate::progress;
 use crate::source::{self, Action, Format, SourceItem, WxrOptions};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use jekcms_client::{BULK_CHUNK, Client, ErrorCode, ErrorEntry, NewPost};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -40,6 +40,9 @@ pub struct ImportOptions {
     /// A media directory written by `export --with-media`: its media are brought in and
     /// the bodies' URLs of them rewritten.
     pub media: Option<PathBuf>,
+    /// WXR: create posts as the site's users their WordPress authors match (by e-mail
+    /// address, else login), see [`map_authors`].
+    pub map_authors: bool,
     /// WXR: fetch the attachments from their URLs and bring them in (when `false`, they
     /// are counted as items not imported).
     pub fetch_attachments: bool,
@@ -67,6 +70,7 @@ impl ImportOptions {
             report: None,
             media: None,
             fetch_attachments: true,
+            map_authors: false,
             concurrency: 2,
             progress: false,
             rate_limit_wait: crate::RateLimitWait::default(),
@@ -104,6 +108,10 @@ pub struct ImportSummary {
     /// The e-mail addresses of those authors, where the WXR file's `<wp:author>`s give them.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub wordpress_author_emails: BTreeMap<String, String>,
+    /// With `--map-authors`: each WordPress author login matched to a user of the site, and
+    /// that user's e-mail address.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub authors_mapped: BTreeMap<String, String>,
     /// Media brought in (from `--media DIR`, or a WordPress export's attachments).
     pub media: MediaSummary,
     /// Whether it stopped before the end.
@@ -244,6 +252,39 @@ pub fn read_input(opts: &ImportOptions) -> Result<Input, CliError> {
     Ok(input)
 }
 
+/// Matches WordPress authors to users of the site: by e-mail address (`emails`, from the
+/// file's `<wp:author>`s), else a user whose name, or e-mail address before the `@`, is the
+/// login (ignoring case). A login two users could match by name is left unmatched.
+pub fn map_authors<'a>(
+    logins: &[String],
+    emails: &BTreeMap<String, String>,
+    users: &'a [jekcms_client::User],
+) -> BTreeMap<String, &'a jekcms_client::User> {
+    let mut out = BTreeMap::new();
+    for login in logins {
+        let by_email = emails
+            .get(login)
+            .and_then(|email| users.iter().find(|u| u.email.eq_ignore_ascii_case(email)));
+        let found = by_email.or_else(|| {
+            let mut by_login = users.iter().filter(|u| {
+                u.name.eq_ignore_ascii_case(login)
+                    || u.email
+                        .split('@')
+                        .next()
+                        .is_some_and(|local| local.eq_ignore_ascii_case(login))
+            });
+            match (by_login.next(), by_login.next()) {
+                (Some(user), None) => Some(user),
+                _ => None,
+            }
+        });
+        if let Some(user) = found {
+            out.insert(login.clone(), user);
+        }
+    }
+    out
+}
+
 /// A slug conflict: the post is there already.
 fn is_existing(errors: &[ErrorEntry]) -> bool {
     !errors.is_empty()
@@ -320,6 +361,39 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
         .filter(|(login, _)| wordpress_authors.contains(login))
         .collect();
     out.summary.wordpress_authors = wordpress_authors;
+
+    if opts.map_authors && !out.summary.wordpress_authors.is_empty() {
+        let users = match client.users().try_collect::<Vec<_>>().await {
+            Ok(users) => users,
+            Err(e) if e.code() == Some(ErrorCode::Forbidden) => {
+                return Err(CliError::Input(
+                    "--map-authors reads the site's users, which only an admin or owner key may do"
+                        .into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let matched = map_authors(
+            &out.summary.wordpress_authors,
+            &out.summary.wordpress_author_emails,
+            &users,
+        );
+        for it in &mut items {
+            if let (Action::Send(post), Some(login)) = (&mut it.action, &it.author)
+                && let Some(user) = matched.get(login)
+            {
+                post.author_id = Some(user.id);
+                it.author = None;
+            }
+        }
+        out.summary.authors_mapped = matched
+            .into_iter()
+            .map(|(login, user)| (login, user.email.clone()))
+            .collect();
+        out.summary
+            .wordpress_authors
+            .retain(|login| !out.summary.authors_mapped.contains_key(login));
+    }
 
     // Items that are not sent are settled now; the rest go in chunks of 100.
     let mut to_send: Vec<(SourceItem, NewPost)> = Vec::new();
@@ -570,6 +644,18 @@ impl std::fmt::Display for ImportSummary {
             if m.failed > 0 {
                 write!(f, " (the failed media keep their old URLs: see the report)")?;
             }
+        }
+        if !self.authors_mapped.is_empty() {
+            let mapped: Vec<String> = self
+                .authors_mapped
+                .iter()
+                .map(|(login, email)| format!("{login} → {email}"))
+                .collect();
+            write!(
+                f,
+                "\nWordPress authors mapped to users of the site: {}",
+                mapped.join(", ")
+            )?;
         }
         if !self.wordpress_authors.is_empty() {
             write!(

@@ -116,6 +116,7 @@ async fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> Result<ExitCode, CliError>
                 report: args.report.clone(),
                 media: args.media.clone(),
                 fetch_attachments: !args.no_attachments,
+                map_authors: args.map_authors,
                 concurrency: usize::from(args.concurrency),
                 progress: !cli.quiet,
                 rate_limit_wait,

@@ -171,6 +171,7 @@ fn parse_line(line: &str) -> Result<NewPost, (String, String)> {
             .map_err(fail)?
             .unwrap_or_default(),
         published_at: field(&map, "published_at").map_err(fail)?,
+        author_id: None,
     })
 }
 
@@ -327,6 +328,7 @@ pub fn from_wxr(item: usize, p: WxrPost, opts: WxrOptions) -> SourceItem {
         status: Some(status),
         tags,
         published_at,
+        author_id: None,
     };
     SourceItem {
         item,

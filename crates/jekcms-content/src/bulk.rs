@@ -206,7 +206,10 @@ mod tests {
         .unwrap();
         assert_eq!(items[0].as_ref().unwrap().author_id, Some(7));
         assert_eq!(items[1].as_ref().unwrap().author_id, None);
-        assert_eq!(items[2].as_ref().unwrap_err()[0].field, "posts[2].author_id");
+        assert_eq!(
+            items[2].as_ref().unwrap_err()[0].field,
+            "posts[2].author_id"
+        );
         let mut fields: Vec<&str> = items[3]
             .as_ref()
             .unwrap_err()

@@ -6,8 +6,8 @@
 //! ([`crate::activity`]) in its own transaction.
 
 use crate::ContentError;
-use crate::bulk::BulkPost;
 use crate::activity::{ActivityQuery, Event, Writer};
+use crate::bulk::BulkPost;
 use crate::idempotency::Record;
 use crate::list::PostListQuery;
 use crate::media::{Media, MediaListQuery, NewMedia};

@@ -4,9 +4,7 @@
 
 use crate::ContentError;
 use crate::activity::{ActivityQuery, Event, Writer};
-use crate::bulk::{
-    BulkItem, BulkOutcome, ItemFault, ItemOutcome, slug_conflict, unknown_author,
-};
+use crate::bulk::{BulkItem, BulkOutcome, ItemFault, ItemOutcome, slug_conflict, unknown_author};
 use crate::idempotency::Record;
 use crate::list::PostListQuery;
 use crate::media::{Media, MediaListQuery, NewMedia};
@@ -382,9 +380,7 @@ mod tests {
             let ids = posts
                 .iter()
                 .enumerate()
-                .map(|(i, p)| {
-                    (p.post.slug.as_deref() != Some("taken")).then_some(100 + i as i64)
-                })
+                .map(|(i, p)| (p.post.slug.as_deref() != Some("taken")).then_some(100 + i as i64))
                 .collect();
             Ok(ids)
         }
