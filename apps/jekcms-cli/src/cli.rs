@@ -85,6 +85,10 @@ pub struct ExportArgs {
         allow_hyphen_values = true
     )]
     pub sort: SortArg,
+    /// Also write every medium to DIR: `media.jsonl` (the records) and `files/` (the
+    /// bytes); `import --media DIR` brings them into another site.
+    #[arg(long, value_name = "DIR")]
+    pub with_media: Option<PathBuf>,
 }
 
 /// `import` arguments.
@@ -103,6 +107,21 @@ pub struct ImportArgs {
     /// a JekCMS post has no password and would be readable by everyone).
     #[arg(long)]
     pub publish_protected: bool,
+    /// Bring in the media of DIR (written by `export --with-media DIR`) and point the
+    /// bodies' URLs of them at the new media; media the site has (same SHA-256) are reused.
+    #[arg(long, value_name = "DIR")]
+    pub media: Option<PathBuf>,
+    /// WXR: do not fetch the attachments (by default each one's `wp:attachment_url` is
+    /// fetched, uploaded, and the bodies' links to it rewritten).
+    #[arg(long)]
+    pub no_attachments: bool,
+    /// WXR: create each post as the user of the site whose e-mail address is its WordPress
+    /// author's (from the file's `<wp:author>`), or, failing that, whose name or e-mail
+    /// address before the `@` is the author's login; posts of authors with no such user
+    /// stay the importing user's (reported). Needs an admin or owner key (to read the
+    /// site's users).
+    #[arg(long)]
+    pub map_authors: bool,
     /// Write each failed item (position, title, errors) as a JSON line to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -216,6 +235,30 @@ mod tests {
         assert_eq!(f.tag.as_deref(), Some("rust"));
         assert!(f.updated_since.is_some());
         assert!(Cli::try_parse_from(["jekcms-cli", "export", "--resume"]).is_err());
+    }
+
+    #[test]
+    fn media_flags_are_read() {
+        let cli = Cli::try_parse_from(["jekcms-cli", "export", "--with-media", "m"]).unwrap();
+        let Command::Export(args) = cli.command else {
+            panic!("export expected")
+        };
+        assert_eq!(args.with_media, Some(PathBuf::from("m")));
+        let cli = Cli::try_parse_from([
+            "jekcms-cli",
+            "import",
+            "posts.jsonl",
+            "--media",
+            "m",
+            "--no-attachments",
+        ])
+        .unwrap();
+        let Command::Import(args) = cli.command else {
+            panic!("import expected")
+        };
+        assert_eq!(args.media, Some(PathBuf::from("m")));
+        assert!(args.no_attachments);
+        assert!(Cli::try_parse_from(["jekcms-cli", "export", "--with-media"]).is_err());
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct ExportOptions {
     pub interrupt: Arc<AtomicBool>,
     /// Stop, as if interrupted, after this many pages (for tests and trial runs).
     pub stop_after_pages: Option<usize>,
+    /// Also write every medium (record and bytes) to this directory, once the posts are
+    /// written (see [`crate::media`]).
+    pub with_media: Option<PathBuf>,
 }
 
 /// What an export did.
@@ -50,6 +53,8 @@ pub struct ExportSummary {
     pub in_output: u64,
     /// The cursor to resume from when the export stopped early; `None` when complete.
     pub next_cursor: Option<String>,
+    /// The media written with `--with-media`.
+    pub media: Option<crate::media::MediaExportSummary>,
     /// Wall time, milliseconds.
     pub elapsed_ms: u128,
 }
@@ -236,6 +241,9 @@ pub async fn run(client: &Client, opts: &ExportOptions) -> Result<ExportSummary,
     bar.finish_and_clear();
     if let Some(cp_path) = &checkpoint {
         let _ = std::fs::remove_file(cp_path);
+    }
+    if let Some(dir) = &opts.with_media {
+        summary.media = Some(crate::media::export(client, dir).await?);
     }
     summary.elapsed_ms = started.elapsed().as_millis();
     Ok(summary)

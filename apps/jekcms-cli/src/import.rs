@@ -5,11 +5,16 @@
 //! from its content (an identical chunk within the server's 24 hours is replayed, creating
 //! nothing), and every post is sent with a slug, so that a post already there answers
 //! `409 CONFLICT` on `slug` and is counted as skipped rather than created again.
+//!
+//! Media (`--media DIR`, or a WXR file's attachments) are brought in before the posts, and
+//! the posts' bodies rewritten to link them ([`crate::media`]); a re-run reuses the media
+//! it uploaded, so the bodies, and so the chunks, are the same as the first time.
 
 use crate::error::CliError;
+use crate::media::{self, MediaFailure, MediaSource, MediaSummary, Origin};
 use crate::progress;
 use crate::source::{self, Action, Format, SourceItem, WxrOptions};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use jekcms_client::{BULK_CHUNK, Client, ErrorCode, ErrorEntry, NewPost};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -32,6 +37,15 @@ pub struct ImportOptions {
     pub wxr: WxrOptions,
     /// Where to write one JSON line per failed item.
     pub report: Option<PathBuf>,
+    /// A media directory written by `export --with-media`: its media are brought in and
+    /// the bodies' URLs of them rewritten.
+    pub media: Option<PathBuf>,
+    /// WXR: create posts as the site's users their WordPress authors match (by e-mail
+    /// address, else login), see [`map_authors`].
+    pub map_authors: bool,
+    /// WXR: fetch the attachments from their URLs and bring them in (when `false`, they
+    /// are counted as items not imported).
+    pub fetch_attachments: bool,
     /// Chunks in flight at once (at least 1). With more than one, the posts of different
     /// chunks may be created in either order; 1 keeps the input's order.
     pub concurrency: usize,
@@ -54,6 +68,9 @@ impl ImportOptions {
             format: None,
             wxr: WxrOptions::default(),
             report: None,
+            media: None,
+            fetch_attachments: true,
+            map_authors: false,
             concurrency: 2,
             progress: false,
             rate_limit_wait: crate::RateLimitWait::default(),
@@ -88,6 +105,15 @@ pub struct ImportSummary {
     /// The WordPress authors of the posts read: their posts are attributed to the user of
     /// the API key that imports them.
     pub wordpress_authors: Vec<String>,
+    /// The e-mail addresses of those authors, where the WXR file's `<wp:author>`s give them.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub wordpress_author_emails: BTreeMap<String, String>,
+    /// With `--map-authors`: each WordPress author login matched to a user of the site, and
+    /// that user's e-mail address.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub authors_mapped: BTreeMap<String, String>,
+    /// Media brought in (from `--media DIR`, or a WordPress export's attachments).
+    pub media: MediaSummary,
     /// Whether it stopped before the end.
     pub interrupted: bool,
     /// Why it stopped, when an error stopped it (said once, not per post).
@@ -126,6 +152,9 @@ pub struct ReportEntry {
     /// What the import had changed in it on the way in.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Its WordPress author (`dc:creator`), for WXR.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wordpress_author: Option<String>,
 }
 
 /// A failed post's report line.
@@ -140,6 +169,11 @@ pub struct ImportOutcome {
     pub failures: Vec<Failure>,
     /// One entry per item imported with a change, in input order.
     pub changed: Vec<ReportEntry>,
+    /// One entry per medium not brought in.
+    pub media_failures: Vec<MediaFailure>,
+    /// One entry per post created with a WordPress author: it belongs to the importing
+    /// user instead (the API creates posts as the caller).
+    pub authors_kept: Vec<ReportEntry>,
 }
 
 /// What [`read_input`] read.
@@ -151,6 +185,10 @@ pub struct Input {
     pub ignored: BTreeMap<String, usize>,
     /// WXR authors of the items.
     pub wordpress_authors: Vec<String>,
+    /// The media to bring in: the `--media` directory's, or the WXR attachments to fetch.
+    pub media: Vec<MediaSource>,
+    /// WXR authors' e-mail addresses, by login.
+    pub author_emails: BTreeMap<String, String>,
 }
 
 /// Reads the input (a file, or standard input for `-`) and turns it into items with slugs.
@@ -175,17 +213,76 @@ pub fn read_input(opts: &ImportOptions) -> Result<Input, CliError> {
             ..Input::default()
         },
         Format::Wxr => {
-            let wxr = source::read_wxr(reader, opts.wxr)
+            let mut wxr = source::read_wxr(reader, opts.wxr)
                 .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?;
+            let media = if opts.fetch_attachments {
+                wxr.attachments
+                    .into_iter()
+                    .map(|a| MediaSource {
+                        label: format!(
+                            "attachment {}",
+                            a.post_id.as_deref().unwrap_or(a.title.as_str())
+                        ),
+                        filename: media::url_filename(&a.url),
+                        alt_text: a.alt_text,
+                        origin: Origin::Url(a.url.clone()),
+                        old_urls: vec![a.url],
+                    })
+                    .collect()
+            } else {
+                if !wxr.attachments.is_empty() {
+                    *wxr.ignored.entry("attachment".to_owned()).or_default() +=
+                        wxr.attachments.len();
+                }
+                Vec::new()
+            };
             Input {
                 items: wxr.items,
                 ignored: wxr.ignored,
                 wordpress_authors: wxr.authors.into_iter().collect(),
+                media,
+                author_emails: wxr.author_emails,
             }
         }
     };
+    if let Some(dir) = &opts.media {
+        input.media.extend(media::read_media_dir(dir)?);
+    }
     source::assign_slugs(&mut input.items);
     Ok(input)
+}
+
+/// Matches WordPress authors to users of the site: by e-mail address (`emails`, from the
+/// file's `<wp:author>`s), else a user whose name, or e-mail address before the `@`, is the
+/// login (ignoring case). A login two users could match by name is left unmatched.
+pub fn map_authors<'a>(
+    logins: &[String],
+    emails: &BTreeMap<String, String>,
+    users: &'a [jekcms_client::User],
+) -> BTreeMap<String, &'a jekcms_client::User> {
+    let mut out = BTreeMap::new();
+    for login in logins {
+        let by_email = emails
+            .get(login)
+            .and_then(|email| users.iter().find(|u| u.email.eq_ignore_ascii_case(email)));
+        let found = by_email.or_else(|| {
+            let mut by_login = users.iter().filter(|u| {
+                u.name.eq_ignore_ascii_case(login)
+                    || u.email
+                        .split('@')
+                        .next()
+                        .is_some_and(|local| local.eq_ignore_ascii_case(login))
+            });
+            match (by_login.next(), by_login.next()) {
+                (Some(user), None) => Some(user),
+                _ => None,
+            }
+        });
+        if let Some(user) = found {
+            out.insert(login.clone(), user);
+        }
+    }
+    out
 }
 
 /// A slug conflict: the post is there already.
@@ -208,7 +305,7 @@ fn own_field(mut e: ErrorEntry) -> ErrorEntry {
 }
 
 /// An error after which no further chunk can succeed.
-fn is_fatal(e: &jekcms_client::Error) -> bool {
+pub(crate) fn is_fatal(e: &jekcms_client::Error) -> bool {
     match e.code() {
         Some(
             ErrorCode::AuthInvalid
@@ -230,15 +327,73 @@ fn is_fatal(e: &jekcms_client::Error) -> bool {
 pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome, CliError> {
     let started = Instant::now();
     let Input {
-        items,
+        mut items,
         ignored,
         wordpress_authors,
+        media: media_sources,
+        author_emails,
     } = read_input(opts)?;
     let mut out = ImportOutcome::default();
+    // Media first, so that the posts are created with their bodies pointing at them.
+    if !media_sources.is_empty() {
+        let brought = media::import(client, media_sources).await?;
+        for it in &mut items {
+            if let Action::Send(post) = &mut it.action
+                && let Some(body) = &post.body
+                && let Some(rewritten) = brought.rewriter.rewrite(body)
+            {
+                post.body = Some(rewritten);
+                out.summary.media.bodies_rewritten += 1;
+            }
+        }
+        let bodies_rewritten = out.summary.media.bodies_rewritten;
+        out.summary.media = MediaSummary {
+            bodies_rewritten,
+            ..brought.summary
+        };
+        out.media_failures = brought.failures;
+    }
     out.summary.read = items.len();
     out.summary.other_items = ignored.values().sum();
     out.summary.ignored = ignored;
+    out.summary.wordpress_author_emails = author_emails
+        .into_iter()
+        .filter(|(login, _)| wordpress_authors.contains(login))
+        .collect();
     out.summary.wordpress_authors = wordpress_authors;
+
+    if opts.map_authors && !out.summary.wordpress_authors.is_empty() {
+        let users = match client.users().try_collect::<Vec<_>>().await {
+            Ok(users) => users,
+            Err(e) if e.code() == Some(ErrorCode::Forbidden) => {
+                return Err(CliError::Input(
+                    "--map-authors reads the site's users, which only an admin or owner key may do"
+                        .into(),
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let matched = map_authors(
+            &out.summary.wordpress_authors,
+            &out.summary.wordpress_author_emails,
+            &users,
+        );
+        for it in &mut items {
+            if let (Action::Send(post), Some(login)) = (&mut it.action, &it.author)
+                && let Some(user) = matched.get(login)
+            {
+                post.author_id = Some(user.id);
+                it.author = None;
+            }
+        }
+        out.summary.authors_mapped = matched
+            .into_iter()
+            .map(|(login, user)| (login, user.email.clone()))
+            .collect();
+        out.summary
+            .wordpress_authors
+            .retain(|login| !out.summary.authors_mapped.contains_key(login));
+    }
 
     // Items that are not sent are settled now; the rest go in chunks of 100.
     let mut to_send: Vec<(SourceItem, NewPost)> = Vec::new();
@@ -324,6 +479,10 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
                             out.summary.changed += 1;
                             out.changed.push(entry(it, post.slug.clone(), Vec::new()));
                         }
+                        if it.author.is_some() && !replayed {
+                            out.authors_kept
+                                .push(entry(it, post.slug.clone(), Vec::new()));
+                        }
                     } else if is_existing(&r.errors) {
                         out.summary.skipped_existing += 1;
                     } else {
@@ -361,9 +520,16 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
     debug_assert!(sent_chunks <= total_chunks);
     out.failures.sort_by_key(|f| f.item);
     out.changed.sort_by_key(|c| c.item);
+    out.authors_kept.sort_by_key(|c| c.item);
     out.summary.elapsed_ms = started.elapsed().as_millis();
     if let Some(path) = &opts.report {
-        write_report(path, &out.failures, &out.changed)?;
+        write_report(
+            path,
+            &out.failures,
+            &out.changed,
+            &out.media_failures,
+            &out.authors_kept,
+        )?;
     }
     Ok(out)
 }
@@ -377,16 +543,21 @@ fn entry(it: &SourceItem, slug: Option<String>, errors: Vec<ErrorEntry>) -> Repo
         slug,
         errors,
         notes: it.notes.clone(),
+        wordpress_author: it.author.clone(),
     }
 }
 
 /// Writes one JSON line per failure (`"outcome": "failed"`), then one per post imported
-/// with changes (`"outcome": "changed"`); an empty file when there is neither, so that an
-/// old report never outlives a clean re-run.
+/// with changes (`"outcome": "changed"`), one per medium not brought in
+/// (`"outcome": "media_failed"`), and one per post created with a WordPress author that
+/// now belongs to the importing user (`"outcome": "author_kept"`); an empty file when
+/// there is none, so that an old report never outlives a clean re-run.
 pub fn write_report(
     path: &std::path::Path,
     failures: &[ReportEntry],
     changed: &[ReportEntry],
+    media_failures: &[MediaFailure],
+    authors_kept: &[ReportEntry],
 ) -> Result<(), CliError> {
     #[derive(Serialize)]
     struct Line<'a, T: Serialize> {
@@ -410,6 +581,18 @@ pub fn write_report(
     for entry in changed {
         write(serde_json::to_vec(&Line {
             outcome: "changed",
+            entry,
+        }))?;
+    }
+    for entry in media_failures {
+        write(serde_json::to_vec(&Line {
+            outcome: "media_failed",
+            entry,
+        }))?;
+    }
+    for entry in authors_kept {
+        write(serde_json::to_vec(&Line {
+            outcome: "author_kept",
             entry,
         }))?;
     }
@@ -451,11 +634,42 @@ impl std::fmt::Display for ImportSummary {
                 write!(f, " (--pages imports pages)")?;
             }
         }
+        let m = &self.media;
+        if m.read > 0 {
+            write!(
+                f,
+                "\nmedia: {} read, {} uploaded, {} already there, {} failed; {} bodies rewritten",
+                m.read, m.uploaded, m.already_there, m.failed, m.bodies_rewritten
+            )?;
+            if m.failed > 0 {
+                write!(f, " (the failed media keep their old URLs: see the report)")?;
+            }
+        }
+        if !self.authors_mapped.is_empty() {
+            let mapped: Vec<String> = self
+                .authors_mapped
+                .iter()
+                .map(|(login, email)| format!("{login} → {email}"))
+                .collect();
+            write!(
+                f,
+                "\nWordPress authors mapped to users of the site: {}",
+                mapped.join(", ")
+            )?;
+        }
         if !self.wordpress_authors.is_empty() {
             write!(
                 f,
-                "\nposts by the WordPress authors {} are attributed to the importing user",
-                self.wordpress_authors.join(", ")
+                "\nposts by the WordPress authors {} are attributed to the importing user \
+                 (the API creates posts as the caller; the report lists each)",
+                self.wordpress_authors
+                    .iter()
+                    .map(|login| match self.wordpress_author_emails.get(login) {
+                        Some(email) => format!("{login} <{email}>"),
+                        None => login.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )?;
         }
         if let Some(why) = &self.stopped_by {

@@ -69,6 +69,7 @@ async fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> Result<ExitCode, CliError>
                 rate_limit_wait,
                 interrupt,
                 stop_after_pages: None,
+                with_media: args.with_media.clone(),
             };
             let summary = export::run(&client, &opts).await?;
             let secs = summary.elapsed_ms as f64 / 1000.0;
@@ -79,6 +80,15 @@ async fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> Result<ExitCode, CliError>
                         "exported {} posts in {secs:.2} s ({rate:.0} posts/s)",
                         summary.exported
                     );
+                    if let (Some(m), Some(dir)) = (&summary.media, &opts.with_media) {
+                        eprintln!(
+                            "and {} media ({} downloaded now, {:.1} MB) to {}",
+                            m.media,
+                            m.downloaded,
+                            m.bytes as f64 / 1_048_576.0,
+                            dir.display()
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Some(cursor) => {
@@ -104,6 +114,9 @@ async fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> Result<ExitCode, CliError>
                     publish_protected: args.publish_protected,
                 },
                 report: args.report.clone(),
+                media: args.media.clone(),
+                fetch_attachments: !args.no_attachments,
+                map_authors: args.map_authors,
                 concurrency: usize::from(args.concurrency),
                 progress: !cli.quiet,
                 rate_limit_wait,
@@ -120,7 +133,10 @@ async fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> Result<ExitCode, CliError>
             }
             eprintln!("{s}");
             if let Some(report) = &args.report
-                && !(outcome.failures.is_empty() && outcome.changed.is_empty())
+                && !(outcome.failures.is_empty()
+                    && outcome.changed.is_empty()
+                    && outcome.media_failures.is_empty()
+                    && outcome.authors_kept.is_empty())
             {
                 eprintln!("failures and changes written to {}", report.display());
             } else if args.report.is_none() && s.changed > 0 {
@@ -128,7 +144,7 @@ async fn run(cli: Cli, interrupt: Arc<AtomicBool>) -> Result<ExitCode, CliError>
             }
             Ok(if interrupt.load(Ordering::SeqCst) {
                 ExitCode::from(130)
-            } else if s.failed > 0 || s.not_sent > 0 {
+            } else if s.failed > 0 || s.not_sent > 0 || s.media.failed > 0 {
                 ExitCode::from(3)
             } else {
                 ExitCode::SUCCESS

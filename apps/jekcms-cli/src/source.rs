@@ -5,7 +5,7 @@
 //! silently.
 
 use crate::slug;
-use crate::wxr::{self, WxrPost};
+use crate::wxr::{self, WxrAttachment, WxrPost};
 use jekcms_client::{NewPost, PostStatus};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -63,6 +63,8 @@ pub struct SourceItem {
     pub action: Action,
     /// What was changed on the way in, in plain words (empty when nothing was).
     pub notes: Vec<String>,
+    /// The WordPress author (`dc:creator` login), for WXR.
+    pub author: Option<String>,
 }
 
 /// What an import does with a [`SourceItem`].
@@ -116,6 +118,7 @@ pub fn read_jsonl<R: BufRead>(input: R) -> std::io::Result<Vec<SourceItem>> {
             title,
             action,
             notes: Vec::new(),
+            author: None,
         });
     }
     Ok(items)
@@ -168,6 +171,7 @@ fn parse_line(line: &str) -> Result<NewPost, (String, String)> {
             .map_err(fail)?
             .unwrap_or_default(),
         published_at: field(&map, "published_at").map_err(fail)?,
+        author_id: None,
     })
 }
 
@@ -222,6 +226,10 @@ pub struct WxrItems {
     pub ignored: BTreeMap<String, usize>,
     /// The WordPress authors (`dc:creator` logins) of the items read.
     pub authors: BTreeSet<String>,
+    /// The attachments that name their file (those that do not are counted in `ignored`).
+    pub attachments: Vec<WxrAttachment>,
+    /// The e-mail address of each author login the channel's `<wp:author>`s give one.
+    pub author_emails: BTreeMap<String, String>,
 }
 
 /// Reads a WXR file: its posts (and pages with [`WxrOptions::pages`]), mapped as the module
@@ -230,6 +238,12 @@ pub fn read_wxr<R: BufRead>(input: R, opts: WxrOptions) -> Result<WxrItems, wxr:
     let file = wxr::read(input)?;
     let mut out = WxrItems {
         ignored: file.other_items,
+        attachments: file.attachments,
+        author_emails: file
+            .authors
+            .into_iter()
+            .filter_map(|a| Some((a.login, a.email?)))
+            .collect(),
         ..WxrItems::default()
     };
     for p in file.posts {
@@ -289,6 +303,7 @@ pub fn from_wxr(item: usize, p: WxrPost, opts: WxrOptions) -> SourceItem {
                 title,
                 action: Action::Exclude(format!("WordPress status {other:?} is not imported")),
                 notes,
+                author: p.creator,
             };
         }
     };
@@ -313,6 +328,7 @@ pub fn from_wxr(item: usize, p: WxrPost, opts: WxrOptions) -> SourceItem {
         status: Some(status),
         tags,
         published_at,
+        author_id: None,
     };
     SourceItem {
         item,
@@ -321,6 +337,7 @@ pub fn from_wxr(item: usize, p: WxrPost, opts: WxrOptions) -> SourceItem {
         title,
         action: Action::Send(post),
         notes,
+        author: p.creator,
     }
 }
 

@@ -48,6 +48,34 @@ pub struct WxrPost {
     pub tags: Vec<String>,
     /// The names of `<category domain="category">`, in file order.
     pub categories: Vec<String>,
+    /// `wp:attachment_url`: where an attachment's file is.
+    pub attachment_url: Option<String>,
+    /// The `_wp_attachment_image_alt` post meta: an attachment's alt text.
+    pub image_alt: Option<String>,
+}
+
+/// One `<wp:author>` of the channel: a WordPress user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WxrAuthor {
+    /// `wp:author_login`, what `dc:creator` names.
+    pub login: String,
+    /// `wp:author_email`.
+    pub email: Option<String>,
+    /// `wp:author_display_name`.
+    pub display_name: Option<String>,
+}
+
+/// One `<item>` of type `attachment` that names its file (`wp:attachment_url`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WxrAttachment {
+    /// `wp:post_id`.
+    pub post_id: Option<String>,
+    /// `title`.
+    pub title: String,
+    /// `wp:attachment_url`, as written.
+    pub url: String,
+    /// The alt text (`_wp_attachment_image_alt`), when set.
+    pub alt_text: Option<String>,
 }
 
 /// What a WXR file holds.
@@ -55,7 +83,12 @@ pub struct WxrPost {
 pub struct WxrFile {
     /// The items of type `post` and `page`, in file order.
     pub posts: Vec<WxrPost>,
-    /// How many items of each other type (attachments, menu items, …) there are, not read.
+    /// The attachments that name their file, in file order.
+    pub attachments: Vec<WxrAttachment>,
+    /// The channel's `<wp:author>`s (those with a login), in file order.
+    pub authors: Vec<WxrAuthor>,
+    /// How many items of each other type (menu items, attachments without a URL, …) there
+    /// are, not read.
     pub other_items: std::collections::BTreeMap<String, usize>,
 }
 
@@ -85,6 +118,8 @@ enum Field {
     Date,
     Tag,
     Category,
+    AttachmentUrl,
+    PostMeta,
     Other,
 }
 
@@ -101,6 +136,8 @@ fn field_of(name: &[u8], start: &BytesStart<'_>) -> Field {
         b"wp:post_id" => Field::Id,
         b"wp:post_date_gmt" => Field::DateGmt,
         b"wp:post_date" => Field::Date,
+        b"wp:attachment_url" => Field::AttachmentUrl,
+        b"wp:postmeta" => Field::PostMeta,
         b"category" => match start.try_get_attribute("domain").ok().flatten() {
             Some(domain) if domain.value.as_ref() == b"post_tag" => Field::Tag,
             Some(domain) if domain.value.as_ref() == b"category" => Field::Category,
@@ -158,6 +195,17 @@ pub fn read<R: BufRead>(input: R) -> Result<WxrFile, WxrError> {
     let mut field: Option<Field> = None;
     let mut text = String::new();
     let mut seen_root = false;
+    // Inside a `<wp:postmeta>`: which of its children is being read (`true` for the key),
+    // its text, and the key read so far.
+    let mut meta_part: Option<bool> = None;
+    let mut meta_text = String::new();
+    let mut meta_key = String::new();
+    // Inside a channel's `<wp:author>`: the author, its depth, the child being read
+    // (0 login, 1 email, 2 display name) and its text.
+    let mut author: Option<WxrAuthor> = None;
+    let mut author_depth = 0usize;
+    let mut author_part: Option<u8> = None;
+    let mut author_text = String::new();
 
     loop {
         let position = reader.buffer_position();
@@ -166,6 +214,16 @@ pub fn read<R: BufRead>(input: R) -> Result<WxrFile, WxrError> {
             .read_event_into(&mut buf)
             .map_err(|e| fail(e.to_string()))?;
         let in_field = field.is_some() && depth == item_depth + 1;
+        let in_meta = meta_part.is_some() && depth == item_depth + 2;
+        let in_author = author_part.is_some() && depth == author_depth + 1;
+        let collected = if in_meta {
+            &mut meta_text
+        } else if in_author {
+            &mut author_text
+        } else {
+            &mut text
+        };
+        let in_field = in_field || in_meta || in_author;
         match event {
             Event::Start(start) => {
                 depth += 1;
@@ -173,26 +231,71 @@ pub fn read<R: BufRead>(input: R) -> Result<WxrFile, WxrError> {
                 if depth == 1 {
                     check_root(&start).map_err(fail)?;
                     seen_root = true;
+                } else if item.is_none() && author.is_none() && name.as_ref() == b"wp:author" {
+                    author = Some(WxrAuthor::default());
+                    author_depth = depth;
+                } else if author.is_some() && depth == author_depth + 1 {
+                    author_part = match name.as_ref() {
+                        b"wp:author_login" => Some(0),
+                        b"wp:author_email" => Some(1),
+                        b"wp:author_display_name" => Some(2),
+                        _ => None,
+                    };
+                    author_text.clear();
                 } else if item.is_none() && name.as_ref() == b"item" {
                     item = Some((WxrPost::default(), String::new()));
                     item_depth = depth;
                 } else if item.is_some() && depth == item_depth + 1 {
                     field = Some(field_of(name.as_ref(), &start));
                     text.clear();
+                    meta_key.clear();
+                } else if field == Some(Field::PostMeta) && depth == item_depth + 2 {
+                    meta_part = match name.as_ref() {
+                        b"wp:meta_key" => Some(true),
+                        b"wp:meta_value" => Some(false),
+                        _ => None,
+                    };
+                    meta_text.clear();
                 }
             }
             Event::Text(t) if in_field => {
-                text.push_str(&t.xml_content().map_err(|e| fail(e.to_string()))?);
+                collected.push_str(&t.xml_content().map_err(|e| fail(e.to_string()))?);
             }
             Event::CData(t) if in_field => {
-                text.push_str(&t.xml_content().map_err(|e| fail(e.to_string()))?);
+                collected.push_str(&t.xml_content().map_err(|e| fail(e.to_string()))?);
             }
             Event::GeneralRef(r) if in_field => {
-                resolve_ref(&r, &mut text).map_err(fail)?;
+                resolve_ref(&r, collected).map_err(fail)?;
             }
             Event::End(_) => {
+                if let Some(a) = author.as_mut() {
+                    if depth == author_depth + 1 {
+                        let value = std::mem::take(&mut author_text).trim().to_owned();
+                        let value = Some(value).filter(|v| !v.is_empty());
+                        match author_part.take() {
+                            Some(0) => a.login = value.unwrap_or_default(),
+                            Some(1) => a.email = value,
+                            Some(2) => a.display_name = value,
+                            _ => {}
+                        }
+                    } else if depth == author_depth {
+                        let a = author.take().expect("inside an author");
+                        if !a.login.is_empty() {
+                            file.authors.push(a);
+                        }
+                    }
+                }
                 if let Some((post, kind)) = item.as_mut() {
-                    if depth == item_depth + 1 {
+                    if depth == item_depth + 2 {
+                        match meta_part.take() {
+                            Some(true) => meta_key = std::mem::take(&mut meta_text),
+                            Some(false) if meta_key.trim() == "_wp_attachment_image_alt" => {
+                                post.image_alt = Some(std::mem::take(&mut meta_text))
+                                    .filter(|a| !a.trim().is_empty());
+                            }
+                            _ => {}
+                        }
+                    } else if depth == item_depth + 1 {
                         if let Some(f) = field.take() {
                             store(f, std::mem::take(&mut text), post, kind);
                         }
@@ -202,6 +305,15 @@ pub fn read<R: BufRead>(input: R) -> Result<WxrFile, WxrError> {
                         if kind == "post" || kind == "page" {
                             post.post_type = kind.to_owned();
                             file.posts.push(post);
+                        } else if kind == "attachment"
+                            && let Some(url) = post.attachment_url.take()
+                        {
+                            file.attachments.push(WxrAttachment {
+                                post_id: post.post_id,
+                                title: post.title,
+                                url,
+                                alt_text: post.image_alt,
+                            });
                         } else {
                             let kind = if kind.is_empty() { "(no type)" } else { kind };
                             *file.other_items.entry(kind.to_owned()).or_default() += 1;
@@ -282,7 +394,10 @@ fn store(f: Field, text: String, post: &mut WxrPost, kind: &mut String) {
         Field::Date => post.date_local = parse_date(&text),
         Field::Tag => post.tags.push(term_name(text)),
         Field::Category => post.categories.push(term_name(text)),
-        Field::Other => {}
+        Field::AttachmentUrl => {
+            post.attachment_url = Some(text.trim().to_owned()).filter(|u| !u.is_empty());
+        }
+        Field::PostMeta | Field::Other => {}
     }
 }
 
@@ -296,6 +411,8 @@ mod tests {
   xmlns:excerpt="http://wordpress.org/export/1.2/excerpt/" xmlns:wp="http://wordpress.org/export/1.2/">
 <channel>
   <title>My blog &amp; more</title>
+  <wp:author><wp:author_id>1</wp:author_id><wp:author_login><![CDATA[admin]]></wp:author_login><wp:author_email><![CDATA[admin@example.com]]></wp:author_email><wp:author_display_name><![CDATA[The Admin]]></wp:author_display_name></wp:author>
+  <wp:author><wp:author_login>ed</wp:author_login></wp:author>
   <item>
     <title>Tom &amp; Jerry&#8217;s <![CDATA[<b>show</b>]]></title>
     <content:encoded><![CDATA[<p>Hello & "world"</p>]]></content:encoded>
@@ -334,6 +451,20 @@ mod tests {
             ]
         );
         assert_eq!(file.posts.len(), 2);
+        assert_eq!(
+            file.authors,
+            [
+                WxrAuthor {
+                    login: "admin".into(),
+                    email: Some("admin@example.com".into()),
+                    display_name: Some("The Admin".into()),
+                },
+                WxrAuthor {
+                    login: "ed".into(),
+                    ..WxrAuthor::default()
+                }
+            ]
+        );
         let p = &file.posts[0];
         assert_eq!(p.post_type, "post");
         assert_eq!(p.creator.as_deref(), Some("admin"));

@@ -4,7 +4,7 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::list::{MAX_LIMIT, fetch_page, walk};
 use crate::transport::Call;
-use crate::types::{Me, NewPost, Page, Post, PostFilter, PostPatch};
+use crate::types::{Me, NewPost, Page, Post, PostFilter, PostPatch, User};
 use futures_core::Stream;
 use reqwest::Method;
 use serde_json::value::RawValue;
@@ -20,6 +20,23 @@ impl Client {
         Posts {
             client: self.clone(),
         }
+    }
+
+    /// `GET /api/v2/users`: every user of the site, in id order, 100 a page (admins and
+    /// owners; `FORBIDDEN` for other roles). The stream ends after the first error.
+    pub fn users(&self) -> impl Stream<Item = Result<User, Error>> + Send + 'static {
+        walk(
+            self.clone(),
+            "/api/v2/users",
+            |cursor| {
+                let mut query = vec![("limit", MAX_LIMIT.to_string())];
+                if let Some(c) = cursor {
+                    query.push(("cursor", c.to_owned()));
+                }
+                query
+            },
+            None,
+        )
     }
 
     /// `GET /api/v2/me`: the signed-in user, site, credential and quota.

@@ -79,6 +79,10 @@ pub struct NewPost {
     /// Defaults to now when created as `published`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub published_at: Option<DateTime<Utc>>,
+    /// [`bulk_create`](crate::Posts::bulk_create) only: the user of the site to create the
+    /// post as (the caller when absent); a single create refuses the field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author_id: Option<i64>,
 }
 
 impl NewPost {

@@ -19,8 +19,19 @@ pub use slugs::{SlugPlan, SuffixSearch};
 /// Most posts in one bulk call.
 pub const MAX_BULK_POSTS: usize = 100;
 
+/// A valid item of a bulk body: the post, and the user it is created as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkPost {
+    /// The post.
+    pub post: NewPost,
+    /// `author_id`: a user of the site to create the post as (an import keeping its
+    /// authors); the caller when absent. Checked against the site's users by
+    /// [`crate::service::bulk_create_posts`].
+    pub author_id: Option<i64>,
+}
+
 /// One item of a bulk body after validation: the post, or every problem with it.
-pub type BulkItem = Result<NewPost, Vec<FieldError>>;
+pub type BulkItem = Result<BulkPost, Vec<FieldError>>;
 
 /// Reads a bulk body `{"posts": [...]}`. The body's own faults (not an object, an unknown
 /// key, `posts` missing, not an array, empty, or over [`MAX_BULK_POSTS`]) fail the whole
@@ -56,8 +67,43 @@ pub fn parse_bulk(value: Value) -> Result<Vec<BulkItem>, Vec<FieldError>> {
     Ok(items
         .into_iter()
         .enumerate()
-        .map(|(i, item)| parse_new(item, &format!("posts[{i}].")))
+        .map(|(i, item)| parse_item(item, i))
         .collect())
+}
+
+/// One item: the fields of a single create, and `author_id`.
+fn parse_item(mut item: Value, i: usize) -> BulkItem {
+    let prefix = format!("posts[{i}].");
+    let mut errors = Vec::new();
+    let author_id = match item.as_object_mut().and_then(|m| m.remove("author_id")) {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let id = v.as_i64().filter(|id| *id > 0);
+            if id.is_none() {
+                errors.push(FieldError::new(
+                    format!("{prefix}author_id"),
+                    "author_id must be the id of a user of the site (a positive integer)",
+                ));
+            }
+            id
+        }
+    };
+    match parse_new(item, &prefix) {
+        Ok(post) if errors.is_empty() => Ok(BulkPost { post, author_id }),
+        Ok(_) => Err(errors),
+        Err(mut e) => {
+            e.extend(errors);
+            Err(e)
+        }
+    }
+}
+
+/// The error of item `index` whose `author_id` is no user of the site.
+pub fn unknown_author(index: usize, author_id: i64) -> FieldError {
+    FieldError::new(
+        format!("posts[{index}].author_id"),
+        format!("author_id {author_id} is not a user of this site"),
+    )
 }
 
 /// Reads the bulk endpoint's query parameters: only `atomic` (`true` or `false`, default
@@ -147,6 +193,31 @@ mod tests {
         fields.sort();
         assert_eq!(fields, ["posts[1].colour", "posts[1].title"]);
         assert_eq!(items[2].as_ref().unwrap_err()[0].field, "posts[2]");
+    }
+
+    #[test]
+    fn an_author_may_be_named_by_id() {
+        let items = parse_bulk(json!({"posts": [
+            {"title": "a", "author_id": 7},
+            {"title": "b", "author_id": null},
+            {"title": "c", "author_id": "7"},
+            {"title": "", "author_id": 0},
+        ]}))
+        .unwrap();
+        assert_eq!(items[0].as_ref().unwrap().author_id, Some(7));
+        assert_eq!(items[1].as_ref().unwrap().author_id, None);
+        assert_eq!(
+            items[2].as_ref().unwrap_err()[0].field,
+            "posts[2].author_id"
+        );
+        let mut fields: Vec<&str> = items[3]
+            .as_ref()
+            .unwrap_err()
+            .iter()
+            .map(|e| e.field.as_str())
+            .collect();
+        fields.sort();
+        assert_eq!(fields, ["posts[3].author_id", "posts[3].title"]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use crate::ContentError;
 use crate::activity::{ActivityQuery, Event, Writer};
+use crate::bulk::BulkPost;
 use crate::idempotency::Record;
 use crate::list::PostListQuery;
 use crate::media::{Media, MediaListQuery, NewMedia};
@@ -52,8 +53,16 @@ pub trait PostRepository: Send + Sync {
         record: Option<Record<'a, Post>>,
     ) -> impl Future<Output = Result<Post, ContentError>> + Send + 'a;
 
-    /// Creates many posts in one transaction with multi-row inserts, all authored by
-    /// `author_id`. A given slug that is taken in the site, or by an earlier post of the
+    /// Which of `ids` are users of the site.
+    fn site_user_ids(
+        &self,
+        site_id: i64,
+        ids: Vec<i64>,
+    ) -> impl Future<Output = Result<std::collections::HashSet<i64>, ContentError>> + Send;
+
+    /// Creates many posts in one transaction with multi-row inserts, each authored by its
+    /// `author_id` (checked by the caller to be a user of the site) or else by the writer.
+    /// A given slug that is taken in the site, or by an earlier post of the
     /// batch, is refused for that post (`None` in its place); generated slugs are made
     /// unique across the site and the batch. Returns one entry per input, in input order:
     /// the new id, or `None`. With `atomic`, one refused slug means nothing is created.
@@ -62,7 +71,7 @@ pub trait PostRepository: Send + Sync {
     fn create_posts<'a>(
         &'a self,
         by: &'a Writer,
-        posts: Vec<NewPost>,
+        posts: Vec<BulkPost>,
         atomic: bool,
         record: Option<Record<'a, [Option<i64>]>>,
     ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send + 'a;

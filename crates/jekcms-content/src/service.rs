@@ -4,7 +4,7 @@
 
 use crate::ContentError;
 use crate::activity::{ActivityQuery, Event, Writer};
-use crate::bulk::{BulkItem, BulkOutcome, ItemFault, ItemOutcome, slug_conflict};
+use crate::bulk::{BulkItem, BulkOutcome, ItemFault, ItemOutcome, slug_conflict, unknown_author};
 use crate::idempotency::Record;
 use crate::list::PostListQuery;
 use crate::media::{Media, MediaListQuery, NewMedia};
@@ -46,8 +46,9 @@ pub async fn list_media_offset<R: MediaRepository>(
     repo.list_media_offset(actor.site_id, page).await
 }
 
-/// Imports a batch of posts authored by the actor (editor and above). Valid items are
-/// created in one transaction; invalid ones, and ones whose slug is taken, are reported in
+/// Imports a batch of posts authored by the actor (editor and above), or by the user of
+/// the site an item names (`author_id`; an item naming no user of the site is invalid).
+/// Valid items are created in one transaction; invalid ones, and ones whose slug is taken, are reported in
 /// their place. With `atomic`, any invalid item fails the call with every item's errors
 /// (`Validation`) and any taken slug with `Conflicts`; nothing is created. With `record`,
 /// the outcome's response is stored in the import's transaction.
@@ -59,6 +60,32 @@ pub async fn bulk_create_posts<R: PostRepository>(
     record: Option<Record<'_, BulkOutcome>>,
 ) -> Result<BulkOutcome, ContentError> {
     by.actor.require(Action::BulkImport, false)?;
+    // Items naming an author that is not a user of the site are invalid.
+    let mut named: Vec<i64> = items
+        .iter()
+        .filter_map(|item| item.as_ref().ok()?.author_id)
+        .filter(|&id| id != by.actor.user_id)
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    let known = if named.is_empty() {
+        std::collections::HashSet::new()
+    } else {
+        repo.site_user_ids(by.actor.site_id, named).await?
+    };
+    let items: Vec<BulkItem> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Ok(post) => match post.author_id {
+                Some(id) if id != by.actor.user_id && !known.contains(&id) => {
+                    Err(vec![unknown_author(i, id)])
+                }
+                _ => Ok(post),
+            },
+            Err(e) => Err(e),
+        })
+        .collect();
     if atomic && items.iter().any(Result::is_err) {
         let errors = items
             .into_iter()
@@ -82,7 +109,7 @@ pub async fn bulk_create_posts<R: PostRepository>(
             )),
         }
     }
-    let slugs: Vec<Option<String>> = valid.iter().map(|p| p.slug.clone()).collect();
+    let slugs: Vec<Option<String>> = valid.iter().map(|p| p.post.slug.clone()).collect();
     // The outcome from the store's answer: run inside the transaction for `record`, and
     // again for the caller.
     let assemble = |ids: &[Option<i64>]| -> Result<BulkOutcome, ContentError> {
@@ -334,10 +361,18 @@ mod tests {
         ) -> Result<Post, ContentError> {
             Err(ContentError::NotFound)
         }
+        async fn site_user_ids(
+            &self,
+            _: i64,
+            ids: Vec<i64>,
+        ) -> Result<std::collections::HashSet<i64>, ContentError> {
+            // Users 1 (the caller) and 2 are of the site.
+            Ok(ids.into_iter().filter(|&id| id <= 2).collect())
+        }
         async fn create_posts(
             &self,
             _: &Writer,
-            posts: Vec<NewPost>,
+            posts: Vec<crate::bulk::BulkPost>,
             atomic: bool,
             _: Option<Record<'_, [Option<i64>]>>,
         ) -> Result<Vec<Option<i64>>, ContentError> {
@@ -345,7 +380,7 @@ mod tests {
             let ids = posts
                 .iter()
                 .enumerate()
-                .map(|(i, p)| (p.slug.as_deref() != Some("taken")).then_some(100 + i as i64))
+                .map(|(i, p)| (p.post.slug.as_deref() != Some("taken")).then_some(100 + i as i64))
                 .collect();
             Ok(ids)
         }
@@ -403,6 +438,28 @@ mod tests {
         );
         assert_eq!(out.results[3], ItemOutcome::Created(102));
         assert_eq!((out.created(), out.failed()), (2, 2));
+    }
+
+    #[tokio::test]
+    async fn a_named_author_must_be_a_user_of_the_site() {
+        let repo = Importer::default();
+        let items = crate::bulk::parse_bulk(serde_json::json!({"posts": [
+            {"title": "a", "author_id": 2}, {"title": "b", "author_id": 3}, {"title": "c", "author_id": 1},
+        ]}))
+        .unwrap();
+        let out = bulk_create_posts(&repo, &actor(Role::Editor), items.clone(), false, None)
+            .await
+            .unwrap();
+        assert_eq!(*repo.0.lock().unwrap(), [(2, false)]);
+        assert_eq!(out.results[0], ItemOutcome::Created(100));
+        assert!(
+            matches!(&out.results[1], ItemOutcome::Failed(f) if matches!(&f[0], ItemFault::Invalid(e) if e.field == "posts[1].author_id"))
+        );
+        assert_eq!(out.results[2], ItemOutcome::Created(101));
+        match bulk_create_posts(&repo, &actor(Role::Editor), items, true, None).await {
+            Err(ContentError::Validation(e)) => assert_eq!(e[0].field, "posts[1].author_id"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

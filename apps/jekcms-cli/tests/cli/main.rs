@@ -3,5 +3,6 @@
 mod binary;
 mod export;
 mod import;
+mod media;
 mod support;
 mod wxr;

@@ -294,8 +294,30 @@ async fn wordpress_specials_are_kept_or_reported() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 3, "{lines:?}");
-    assert!(lines.iter().all(|l| l["outcome"] == "changed"));
+    assert_eq!(lines.len(), 3 + 5, "{lines:?}");
+    assert!(lines[..3].iter().all(|l| l["outcome"] == "changed"));
+    // Every post created says that its WordPress author was not kept.
+    let kept: Vec<(&str, &str)> = lines[3..]
+        .iter()
+        .map(|l| {
+            assert_eq!(l["outcome"], "author_kept", "{l}");
+            (
+                l["slug"].as_str().unwrap(),
+                l["wordpress_author"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            ("members-only", "alice"),
+            ("next-year", "bob"),
+            ("tagged", "alice"),
+            ("hello-there", "alice"),
+            ("about", "bob")
+        ]
+    );
+    assert_eq!(lines[0]["wordpress_author"], "alice");
     assert_eq!(lines[0]["source_id"], "1");
     assert!(
         lines[0]["notes"][0]
@@ -367,5 +389,86 @@ async fn the_format_comes_from_the_content_and_non_exports_are_refused() {
         .await
         .unwrap();
     assert_eq!((outcome.summary.created, outcome.summary.failed), (3, 0));
+    server.stop().await;
+}
+
+/// #20: `--map-authors` creates each post as the user of the site its WordPress author
+/// matches (by e-mail address, else by login), and reports the posts of the others.
+#[tokio::test(flavor = "multi_thread")]
+async fn authors_are_mapped_to_users_when_asked() {
+    use futures_util::TryStreamExt;
+    let scratch = Scratch::new("wxr_authors");
+    let input = scratch.path("authors.xml");
+    let report = scratch.path("report.jsonl");
+    let mut doc = String::from(HEAD);
+    doc += "<wp:author><wp:author_login>ed</wp:author_login><wp:author_email>Editor@Example.com</wp:author_email></wp:author>\n";
+    doc += "<wp:author><wp:author_login>zed</wp:author_login><wp:author_email>zed@elsewhere.example</wp:author_email></wp:author>\n";
+    for (id, creator) in [(1, "ed"), (2, "author"), (3, "zed")] {
+        doc += &item(&format!(
+            "<title>Post by {creator}</title><dc:creator>{creator}</dc:creator>\
+             <wp:post_id>{id}</wp:post_id><wp:post_name>by-{creator}</wp:post_name>\
+             <wp:status>publish</wp:status><wp:post_type>post</wp:post_type>"
+        ));
+    }
+    doc += "</channel></rss>";
+    std::fs::write(&input, doc).unwrap();
+    let server = TestServer::start(|_| {}).await;
+    server.key_for("editor").await;
+    let (author_key, author_secret) = server.key_for("author").await;
+    let client = server.client().await;
+    let users: Vec<jekcms_client::User> = client.users().try_collect().await.unwrap();
+    let id_of = |email: &str| users.iter().find(|u| u.email == email).unwrap().id;
+    let me = client.me().await.unwrap().user.id;
+
+    let opts = ImportOptions {
+        map_authors: true,
+        report: Some(report.clone()),
+        ..ImportOptions::new(&input)
+    };
+    let outcome = import::run(&client, &opts).await.unwrap();
+    let s = &outcome.summary;
+    assert_eq!(s.created, 3, "{s:?} {:?}", outcome.failures);
+    assert_eq!(
+        s.authors_mapped
+            .iter()
+            .map(|(l, e)| (l.as_str(), e.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("author", "author@example.com"),
+            ("ed", "editor@example.com")
+        ]
+    );
+    assert_eq!(s.wordpress_authors, ["zed"]);
+    let shown = s.to_string();
+    assert!(
+        shown.contains(
+            "mapped to users of the site: author → author@example.com, ed → editor@example.com"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("WordPress authors zed <zed@elsewhere.example> are attributed"),
+        "{shown}"
+    );
+    let posts = all_posts(&client).await;
+    let author_of = |slug: &str| posts.iter().find(|p| p.slug == slug).unwrap().author_id;
+    assert_eq!(author_of("by-ed"), id_of("editor@example.com"));
+    assert_eq!(author_of("by-author"), id_of("author@example.com"));
+    assert_eq!(author_of("by-zed"), me);
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("\"outcome\":\"author_kept\"")
+            && text.contains("\"wordpress_author\":\"zed\""),
+        "{text}"
+    );
+
+    // A key that may not read the users is told so, before anything is created.
+    let author = jekcms_client::Client::builder(&server.base_url, author_key, author_secret)
+        .connect()
+        .await
+        .unwrap();
+    let err = import::run(&author, &opts).await.unwrap_err();
+    assert!(err.to_string().contains("admin or owner key"), "{err}");
     server.stop().await;
 }

@@ -24,10 +24,52 @@ use utoipa::{IntoParams, ToSchema};
 ]})))]
 #[allow(dead_code)]
 pub struct BulkPosts {
-    /// 1–100 post bodies, each with the rules of `POST /api/v2/posts`.
+    /// 1–100 post bodies, each with the rules of `POST /api/v2/posts`, and `author_id`.
     #[schema(min_items = 1, max_items = 100)]
-    posts: Vec<jekcms_content::post::NewPost>,
+    posts: Vec<BulkPost>,
 }
+
+/// One post of a bulk import (documentation; parsing is `bulk::parse_bulk`): the fields of
+/// `NewPost` and `author_id`, in one object schema (an `allOf` could not add a property to
+/// `NewPost`, which allows no others).
+#[derive(Debug, serde::Deserialize)]
+#[allow(dead_code)]
+pub struct BulkPost {
+    #[serde(flatten)]
+    post: jekcms_content::post::NewPost,
+    author_id: Option<i64>,
+}
+
+impl utoipa::PartialSchema for BulkPost {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+        let RefOr::T(Schema::Object(mut object)) =
+            <jekcms_content::post::NewPost as utoipa::PartialSchema>::schema()
+        else {
+            unreachable!("NewPost's schema is an object")
+        };
+        object.properties.insert(
+            "author_id".to_owned(),
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(1))
+                .description(Some(
+                    "The user of the site to create the post as, e.g. to keep the authors of \
+                     an import (the caller when absent); an id that is no user of the site \
+                     fails the item (`VALIDATION_FAILED`, field `posts[i].author_id`).",
+                ))
+                .into(),
+        );
+        object.description = Some(
+            "One post of a bulk import: the fields of a single create, and `author_id`.".to_owned(),
+        );
+        RefOr::T(Schema::Object(object))
+    }
+}
+
+impl ToSchema for BulkPost {}
 
 /// Query parameters of the bulk import (documentation; parsing is `bulk::parse_atomic`).
 #[derive(Debug, IntoParams)]
@@ -97,7 +139,8 @@ impl From<BulkOutcome> for BulkResult {
 
 /// Creates up to 100 posts in one request.
 ///
-/// One transaction; editor role and above. Every item is validated like a single create;
+/// One transaction; editor role and above. Each post is created as the caller, or as the
+/// user of the site its `author_id` names. Every item is validated like a single create;
 /// valid items are created, the others reported in place (`200` either way). `?atomic=true`:
 /// all or nothing (`422` with every item's errors, or `409` for taken slugs). Counts as one
 /// request against the rate limit. Takes `Idempotency-Key` like `POST /api/v2/posts`.

@@ -195,6 +195,42 @@ both_stores! {
         assert_eq!(v["data"]["created"], 1);
     }
 
+    async fn an_item_may_name_a_user_of_the_site_as_its_author(app) {
+        let editor = app.login("default", "editor@example.com", Role::Editor).await;
+        let writer = app.login("default", "writer@example.com", Role::Author).await;
+        let stranger = app.login("other", "stranger@example.com", Role::Owner).await;
+        let v = app.post("/api/v2/bulk/posts", &editor.access, json!({"posts": [
+            {"title": "By writer", "author_id": writer.user_id},
+            {"title": "By me", "author_id": editor.user_id},
+            {"title": "By nobody known", "author_id": stranger.user_id},
+            {"title": "By a string", "author_id": "7"},
+            {"title": "By default"},
+        ]})).await.expect(200);
+        let results = v["data"]["results"].as_array().unwrap().clone();
+        assert_eq!((v["data"]["created"].as_i64(), v["data"]["failed"].as_i64()), (Some(3), Some(2)), "{v}");
+        let author_of = |i: usize| {
+            let id = results[i]["id"].as_i64().unwrap();
+            let (app, token) = (&app, editor.access.clone());
+            async move { app.get(&format!("/api/v2/posts/{id}"), &token).await.expect(200)["data"]["author_id"].clone() }
+        };
+        assert_eq!(author_of(0).await, writer.user_id);
+        assert_eq!(author_of(1).await, editor.user_id);
+        assert_eq!(author_of(4).await, editor.user_id);
+        for i in [2, 3] {
+            assert_eq!(results[i]["errors"][0]["field"], format!("posts[{i}].author_id"));
+            assert_eq!(results[i]["errors"][0]["code"], "VALIDATION_FAILED");
+        }
+        // The named author may edit the post as their own.
+        let id = results[0]["id"].as_i64().unwrap();
+        app.patch(&format!("/api/v2/posts/{id}"), &writer.access, json!({"title": "Mine now"})).await.expect(200);
+        // Atomic: an unknown author fails the call, nothing is created.
+        let r = app.post("/api/v2/bulk/posts?atomic=true", &editor.access, json!({"posts": [
+            {"title": "Atomic ok"}, {"title": "Atomic bad", "author_id": stranger.user_id},
+        ]})).await;
+        r.expect_error(422, "VALIDATION_FAILED");
+        assert_eq!(count(&app, &editor.access, "Atomic").await, 0);
+    }
+
     async fn only_editors_and_above_bulk_import(app) {
         let author = app.login("default", "author@example.com", Role::Author).await;
         let r = app.post("/api/v2/bulk/posts", &author.access, json!({"posts": [{"title": "x"}]})).await;

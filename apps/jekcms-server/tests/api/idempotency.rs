@@ -202,7 +202,7 @@ both_stores! {
         // The slow request wakes up and tries to commit: refused, and nothing is created.
         let late = service::create_post(store, &actor, new("late"), Some(slow.record(&render))).await;
         assert!(matches!(late, Err(ContentError::InProgress(_))), "{late:?}");
-        let items = vec![Ok(new("late bulk"))];
+        let items = vec![Ok(jekcms_content::bulk::BulkPost { post: new("late bulk"), author_id: None })];
         let render_bulk = |_: &BulkOutcome| Some(StoredResponse { status: 200, body: json!({}) });
         let late = service::bulk_create_posts(store, &actor, items, false, Some(slow.record(&render_bulk))).await;
         assert!(matches!(late, Err(ContentError::InProgress(_))), "{late:?}");

@@ -159,10 +159,18 @@ impl PostRepository for Store {
         read::list_posts_offset(self, site_id, page)
     }
 
+    fn site_user_ids(
+        &self,
+        site_id: i64,
+        ids: Vec<i64>,
+    ) -> impl Future<Output = Result<std::collections::HashSet<i64>, ContentError>> + Send {
+        read::site_user_ids(self, site_id, ids)
+    }
+
     fn create_posts<'a>(
         &'a self,
         by: &'a Writer,
-        batch: Vec<NewPost>,
+        batch: Vec<jekcms_content::bulk::BulkPost>,
         atomic: bool,
         record: Option<Record<'a, [Option<i64>]>>,
     ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send + 'a {

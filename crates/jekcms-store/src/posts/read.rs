@@ -2,7 +2,7 @@
 
 use super::PostRow;
 use crate::load::LoadAll;
-use crate::schema::{post_tags, posts};
+use crate::schema::{post_tags, posts, users};
 use crate::sql::{LimitLiteral, row_after};
 use crate::{Store, StoreError, naive, with_conn};
 use chrono::NaiveDateTime;
@@ -232,6 +232,26 @@ pub(super) fn list_posts_offset(
                 .collect::<Result<Vec<_>, _>>()?,
             total: total as u64,
         })
+    })
+}
+
+pub(super) fn site_user_ids(
+    store: &Store,
+    site_id: i64,
+    ids: Vec<i64>,
+) -> impl Future<Output = Result<std::collections::HashSet<i64>, ContentError>> + Send {
+    crate::boxed::<Result<std::collections::HashSet<i64>, ContentError>>(async move {
+        let ids = &ids;
+        let found: Vec<i64> = with_conn!(store, conn => {
+            users::table
+                .filter(users::site_id.eq(site_id))
+                .filter(users::id.eq_any(ids))
+                .select(users::id)
+                .load::<i64>(conn)
+                .await
+                .map_err(StoreError::from)
+        })?;
+        Ok(found.into_iter().collect())
     })
 }
 

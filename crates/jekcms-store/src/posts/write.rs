@@ -9,7 +9,7 @@ use crate::{Store, StoreError, UniqueKey, naive, with_write_txn};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jekcms_content::activity::{EventType, NewEvent, Writer, visibility_event};
-use jekcms_content::bulk::SlugPlan;
+use jekcms_content::bulk::{BulkPost, SlugPlan};
 use jekcms_content::idempotency::Record;
 use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
 use jekcms_content::{ContentError, slug};
@@ -231,11 +231,18 @@ impl Store {
 pub(super) fn create_posts<'a>(
     store: &'a Store,
     by: &'a Writer,
-    batch: Vec<NewPost>,
+    batch: Vec<BulkPost>,
     atomic: bool,
     record: Option<Record<'a, [Option<i64>]>>,
 ) -> impl Future<Output = Result<Vec<Option<i64>>, ContentError>> + Send + 'a {
-    let (site_id, author_id) = (by.site_id(), by.user_id());
+    let (site_id, writer_id) = (by.site_id(), by.user_id());
+    // Each post's author: the one its item names (a user of the site, as the service
+    // checked), else the writer.
+    let authors: Vec<i64> = batch
+        .iter()
+        .map(|b| b.author_id.unwrap_or(writer_id))
+        .collect();
+    let batch: Vec<NewPost> = batch.into_iter().map(|b| b.post).collect();
     crate::boxed::<Result<Vec<Option<i64>>, ContentError>>(async move {
         let now = jekcms_content::now();
         // Every slug the batch would like, looked up in the site with one query.
@@ -309,7 +316,7 @@ pub(super) fn create_posts<'a>(
                 let slugs = plan.into_slugs();
                 let mut rows = Vec::with_capacity(batch.len());
                 let mut row_tags = Vec::with_capacity(batch.len());
-                for ((slug, post), tags) in slugs.iter().zip(&imports).zip(batch.iter().map(|p| &p.tags)) {
+                for (((slug, post), tags), &author_id) in slugs.iter().zip(&imports).zip(batch.iter().map(|p| &p.tags)).zip(&authors) {
                     if let Some(slug) = slug {
                         rows.push(NewPostRow::new(site_id, author_id, slug, post)?);
                         row_tags.push(tags.clone());
