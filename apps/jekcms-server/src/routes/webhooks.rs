@@ -4,17 +4,15 @@
 
 use crate::errors::AppError;
 use crate::extract::{Caller, JsonBody};
-use crate::paging::{IdRow, list_request};
+use crate::paging::{ById, IdRow, list_request};
 use crate::respond;
 use crate::schemas::{ErrorBody, envelopes, lists};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use jekcms_content::FieldError;
-use jekcms_content::page::{Bound, Keys, Listing, Params, Rows};
+use jekcms_content::page::Rows;
 use jekcms_webhooks::model::{NewWebhook, WebhookPatch};
 use jekcms_webhooks::{Delivery, Webhook, service};
-use std::marker::PhantomData;
 use utoipa::ToSchema;
 
 impl IdRow for Webhook {
@@ -31,31 +29,6 @@ impl IdRow for Delivery {
     }
 }
 
-/// A list of `T` in id order (endpoints: ascending; the delivery log: newest first), with
-/// no parameters besides `limit` and `cursor`.
-#[derive(Debug)]
-pub struct ByIdOf<T>(PhantomData<T>);
-
-impl<T: IdRow> Listing for ByIdOf<T> {
-    type Item = T;
-    const PARAMS: &'static [&'static str] = &[];
-
-    fn from_params(_: &Params<'_>) -> Result<Self, Vec<FieldError>> {
-        Ok(Self(PhantomData))
-    }
-
-    fn binding(&self) -> Vec<u8> {
-        T::COLLECTION.to_vec()
-    }
-
-    fn keys(&self) -> Keys {
-        Keys::IdOnly
-    }
-
-    fn bound_after(&self, row: &T) -> Bound {
-        Bound::id(row.id())
-    }
-}
 
 /// A webhook endpoint (documentation of `jekcms_webhooks::Webhook`).
 #[derive(Debug, serde::Serialize, ToSchema)]
@@ -194,7 +167,7 @@ pub async fn list_webhooks(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let list = list_request::<ByIdOf<Webhook>>(&req, &caller, &state.cursors)?;
+    let list = list_request::<ById<Webhook>>(&req, &caller, &state.cursors)?;
     let (after, fetch) = (list.window.after_id(), list.window.fetch());
     let rows = service::list_webhooks(&state.store, &caller.actor(), after, fetch).await?;
     Ok(respond::no_store(respond::page_tagged(
@@ -333,7 +306,7 @@ pub async fn list_deliveries(
     id: web::Path<i64>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let list = list_request::<ByIdOf<Delivery>>(&req, &caller, &state.cursors)?;
+    let list = list_request::<ById<Delivery>>(&req, &caller, &state.cursors)?;
     let (before, fetch) = (list.window.after_id(), list.window.fetch());
     let rows = service::list_deliveries(
         &state.store,
