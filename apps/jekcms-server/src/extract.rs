@@ -164,21 +164,33 @@ pub struct V1Caller(pub KeyPrincipal);
 impl V1Caller {
     /// The caller as a content actor.
     pub fn actor(&self) -> Actor {
-        Actor {
-            user_id: self.0.user_id,
-            site_id: self.0.site_id,
-            role: self.0.role,
-        }
+        key_actor(&self.0)
     }
 
     /// The caller as the writer of this request's writes: an `api_` key.
     pub fn writer(&self) -> Writer {
-        Writer {
-            actor: self.actor(),
-            family: ActorFamily::Api,
-            key_id: Some(self.0.key_public_id.clone()),
-            request_id: current_request_id(),
-        }
+        key_writer(&self.0, ActorFamily::Api)
+    }
+}
+
+/// The holder of a key checked on this request (a v1 key pair, an `mcp_` token) as a
+/// content actor.
+fn key_actor(key: &KeyPrincipal) -> Actor {
+    Actor {
+        user_id: key.user_id,
+        site_id: key.site_id,
+        role: key.role,
+    }
+}
+
+/// The holder of a key checked on this request as the writer of its writes: `family`, the
+/// key's public id (never the secret or token), the request id.
+fn key_writer(key: &KeyPrincipal, family: ActorFamily) -> Writer {
+    Writer {
+        actor: key_actor(key),
+        family,
+        key_id: Some(key.key_public_id.clone()),
+        request_id: current_request_id(),
     }
 }
 
@@ -269,22 +281,13 @@ pub struct McpCaller(pub KeyPrincipal);
 impl McpCaller {
     /// The caller as a content actor.
     pub fn actor(&self) -> Actor {
-        Actor {
-            user_id: self.0.user_id,
-            site_id: self.0.site_id,
-            role: self.0.role,
-        }
+        key_actor(&self.0)
     }
 
     /// The caller as the writer of this call's writes: family `mcp`, the token's listed id
     /// (`mcpid_…`, never the token).
     pub fn writer(&self) -> Writer {
-        Writer {
-            actor: self.actor(),
-            family: ActorFamily::Mcp,
-            key_id: Some(self.0.key_public_id.clone()),
-            request_id: current_request_id(),
-        }
+        key_writer(&self.0, ActorFamily::Mcp)
     }
 }
 

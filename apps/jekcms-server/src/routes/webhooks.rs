@@ -29,7 +29,6 @@ impl IdRow for Delivery {
     }
 }
 
-
 /// A webhook endpoint (documentation of `jekcms_webhooks::Webhook`).
 #[derive(Debug, serde::Serialize, ToSchema)]
 #[schema(as = Webhook, examples(json!({
