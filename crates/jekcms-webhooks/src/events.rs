@@ -1,23 +1,11 @@
-//! Event types, and an endpoint's selection of them.
+//! An endpoint's selection of event types (the types are `jekcms_content::activity::EventType`).
 //!
 //! A selection is stored as `*` or the types joined by commas with no spaces
-//! (`post.created,post.deleted`): the form the write path's fan-out matches with
-//! `events = '*' OR ',' || events || ',' LIKE '%,' || type || ',%'`.
+//! (`post.created,post.deleted`): the form the write path's fan-out matches (`*`, or
+//! `,type,` found within `,events,`; `jekcms-store`'s `activity.rs`).
 
+use jekcms_content::activity::EventType;
 use serde_json::Value;
-
-/// Every event type a write produces (API.md §10), in documentation order.
-pub const EVENT_TYPES: &[&str] = &[
-    "post.created",
-    "post.updated",
-    "post.published",
-    "post.unpublished",
-    "post.deleted",
-    "media.created",
-    "media.updated",
-    "media.deleted",
-    "site.keys_rotated",
-];
 
 /// The type of the message `POST /webhooks/{id}/test` sends; never produced by a write,
 /// so never selected.
@@ -47,7 +35,7 @@ impl EventSelection {
             match item.as_str() {
                 Some("*") if items.len() == 1 => return Ok(Self::All),
                 Some("*") => return Err(r#""*" must be the only entry of events"#.into()),
-                Some(t) if EVENT_TYPES.contains(&t) => {
+                Some(t) if EventType::parse(t).is_some() => {
                     if !types.iter().any(|known| known == t) {
                         types.push(t.to_owned());
                     }
@@ -55,7 +43,7 @@ impl EventSelection {
                 Some(t) => {
                     return Err(format!(
                         "unknown event type {t:?}; known types are {}",
-                        EVENT_TYPES.join(", ")
+                        EventType::ALL.map(EventType::as_str).join(", ")
                     ));
                 }
                 None => return Err("events must contain strings only".into()),

@@ -1,7 +1,7 @@
 //! JekCMS webhooks (API.md §10): what a site's webhook endpoints may be, and how a delivery
 //! is made, following [Standard Webhooks](https://www.standardwebhooks.com/).
 //!
-//! - [`events`]: the event types and an endpoint's selection of them (`*` or a list).
+//! - [`events`]: an endpoint's selection of event types (`*` or a list).
 //! - [`target`]: the URL policy against server-side request forgery (`https` only, no
 //!   loopback, private, link-local or otherwise non-public address), checked at creation
 //!   and again, address by address, when a delivery connects ([`sender`]).
