@@ -44,18 +44,18 @@ pub fn spawn(store: Store, retention: Duration) {
             }
         }
     });
+    // At most 36,500 days (config.rs), which chrono holds.
+    let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PRUNE_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let Ok(retention) = chrono::Duration::from_std(retention) else {
-                return;
+            // Nothing is that old when the cut-off is before the calendar's start.
+            let Some(before) = jekcms_content::now().checked_sub_signed(retention) else {
+                continue;
             };
-            match store
-                .prune_activity(jekcms_content::now() - retention)
-                .await
-            {
+            match store.prune_activity(before).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(events = n, "old activity deleted"),
                 Err(e) => tracing::warn!(error = %e, "deleting old activity failed"),
