@@ -7,7 +7,7 @@
 //! once per connection) and one hop to the writer thread on SQLite, so a write pays a small,
 //! fixed cost for its events however many there are.
 
-use crate::schema::{events, webhooks};
+use crate::schema::{events, sites, webhooks};
 use crate::stored_time::StoredTime;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -34,6 +34,25 @@ pub(crate) trait RecordEvents {
         at: DateTime<Utc>,
         events: &[NewEvent],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends a write to the content of the writer's site: bumps the site's content version
+    /// (which every cache and list ETag is keyed by) and records the write's `events`. Both
+    /// go in one round trip (PostgreSQL pipelines the two statements) or one hop to the
+    /// writer thread (SQLite), so the activity log costs a write no extra wait.
+    fn record_write(
+        &mut self,
+        writer: &Writer,
+        at: DateTime<Utc>,
+        events: &[NewEvent],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The statement that bumps site `site_id`'s content version.
+macro_rules! content_version_bump {
+    ($site_id:expr) => {
+        diesel::update(sites::table.find($site_id))
+            .set(sites::content_version.eq(sites::content_version + 1))
+    };
 }
 
 /// Who, as stored: the writer's columns (`None` user for the server itself).
@@ -126,7 +145,37 @@ impl RecordEvents for diesel_async::AsyncPgConnection {
         if events.is_empty() {
             return Ok(());
         }
-        RecordEventsPg {
+        RecordEventsPg::new(writer, at, events)
+            .execute(self)
+            .await?;
+        Ok(())
+    }
+
+    async fn record_write(
+        &mut self,
+        writer: &Writer,
+        at: DateTime<Utc>,
+        events: &[NewEvent],
+    ) -> Result<(), StoreError> {
+        let bump = content_version_bump!(writer.site_id());
+        if events.is_empty() {
+            bump.execute(self).await?;
+            return Ok(());
+        }
+        // Both statements are sent before either answer is awaited (diesel_async pipelines
+        // futures polled together on one connection); PostgreSQL still runs them in order,
+        // inside the transaction.
+        let mut shared: &diesel_async::AsyncPgConnection = self;
+        let bumped = bump.execute(&mut shared);
+        let recorded = RecordEventsPg::new(writer, at, events).execute(&mut shared);
+        futures_util::future::try_join(bumped, recorded).await?;
+        Ok(())
+    }
+}
+
+impl RecordEventsPg {
+    fn new(writer: &Writer, at: DateTime<Utc>, events: &[NewEvent]) -> Self {
+        Self {
             actor: StoredActor::of(writer),
             at: naive(at),
             types: events.iter().map(|e| e.event_type.as_str()).collect(),
@@ -136,9 +185,6 @@ impl RecordEvents for diesel_async::AsyncPgConnection {
                 .collect(),
             subjects: events.iter().map(|e| e.subject_id).collect(),
         }
-        .execute(self)
-        .await?;
-        Ok(())
     }
 }
 
@@ -157,23 +203,12 @@ struct NewEventRow {
     occurred_at: NaiveDateTime,
 }
 
-impl RecordEvents for crate::SqliteWrite {
-    /// One hop to the writer thread: the events in one multi-row insert, then — only when
-    /// the site has an enabled webhook — their deliveries with one `INSERT … SELECT` over
-    /// the ids just made (SQLite's single writer makes them the ones above the previous
-    /// maximum).
-    async fn record_events(
-        &mut self,
-        writer: &Writer,
-        at: DateTime<Utc>,
-        events: &[NewEvent],
-    ) -> Result<(), StoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
+impl NewEventRow {
+    /// The rows of `events` written by `writer` at `at`.
+    fn of(writer: &Writer, at: DateTime<Utc>, events: &[NewEvent]) -> Vec<NewEventRow> {
         let actor = StoredActor::of(writer);
         let at = naive(at);
-        let rows: Vec<NewEventRow> = events
+        events
             .iter()
             .map(|e| NewEventRow {
                 site_id: actor.site_id,
@@ -186,67 +221,116 @@ impl RecordEvents for crate::SqliteWrite {
                 request_id: actor.request_id.clone(),
                 occurred_at: at,
             })
-            .collect();
-        let site_id = actor.site_id;
+            .collect()
+    }
+}
+
+/// On the writer thread: inserts the events of site `site_id`, then — only when the site
+/// has an enabled webhook — their deliveries with one `INSERT … SELECT` over the ids just
+/// made (SQLite's single writer makes them the ones above the previous maximum).
+fn record_events_sqlite(
+    c: &mut diesel::SqliteConnection,
+    site_id: i64,
+    at: NaiveDateTime,
+    rows: &[NewEventRow],
+) -> QueryResult<()> {
+    use diesel::RunQueryDsl as Sync;
+    let hooks: i64 = Sync::get_result(
+        webhooks::table
+            .filter(webhooks::site_id.eq(site_id))
+            .filter(webhooks::enabled.eq(true))
+            .count(),
+        c,
+    )?;
+    let before: Option<i64> = if hooks > 0 {
+        Sync::get_result(events::table.select(diesel::dsl::max(events::id)), c)?
+    } else {
+        None
+    };
+    // One prepared single-row insert per event: cheaper than parsing a multi-row
+    // statement with a placeholder per column of every row.
+    for row in rows {
+        Sync::execute(diesel::insert_into(events::table).values(row), c)?;
+    }
+    if hooks > 0 {
+        use crate::schema::webhook_deliveries as wd;
+        use diesel::dsl::sql;
+        use diesel::sql_types::{Bool, Integer};
+        // The DSL rather than `sql_query`, so that the statement stays prepared.
+        let subscribed = sql::<Bool>(
+            "(webhooks.events = '*' \
+             OR instr(',' || webhooks.events || ',', ',' || events.type || ',') > 0)",
+        );
+        let fan_out = events::table
+            .inner_join(webhooks::table.on(webhooks::site_id.eq(events::site_id)))
+            .filter(events::site_id.eq(site_id))
+            .filter(events::id.gt(before.unwrap_or(0)))
+            .filter(webhooks::enabled.eq(true))
+            .filter(subscribed)
+            .select((
+                events::site_id,
+                webhooks::id,
+                events::id.nullable(),
+                events::event_type,
+                "pending".into_sql::<Text>(),
+                0.into_sql::<Integer>(),
+                at.into_sql::<Timestamp>(),
+                at.into_sql::<Timestamp>(),
+                at.into_sql::<Timestamp>(),
+            ));
+        Sync::execute(
+            diesel::insert_into(wd::table)
+                .values(fan_out)
+                .into_columns((
+                    wd::site_id,
+                    wd::webhook_id,
+                    wd::event_id,
+                    wd::event_type,
+                    wd::status,
+                    wd::attempts,
+                    wd::next_attempt_at,
+                    wd::created_at,
+                    wd::updated_at,
+                )),
+            c,
+        )?;
+    }
+    Ok(())
+}
+
+impl RecordEvents for crate::SqliteWrite {
+    /// One hop to the writer thread (see [`record_events_sqlite`]).
+    async fn record_events(
+        &mut self,
+        writer: &Writer,
+        at: DateTime<Utc>,
+        events: &[NewEvent],
+    ) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let rows = NewEventRow::of(writer, at, events);
+        let (site_id, at) = (writer.site_id(), naive(at));
+        self.spawn_blocking(move |c| record_events_sqlite(c, site_id, at, &rows))
+            .await
+            .map_err(StoreError::from)
+    }
+
+    /// The bump and the events in one hop to the writer thread.
+    async fn record_write(
+        &mut self,
+        writer: &Writer,
+        at: DateTime<Utc>,
+        events: &[NewEvent],
+    ) -> Result<(), StoreError> {
+        let rows = NewEventRow::of(writer, at, events);
+        let (site_id, at) = (writer.site_id(), naive(at));
         self.spawn_blocking(move |c| {
-            use diesel::RunQueryDsl as Sync;
-            let hooks: i64 = Sync::get_result(
-                webhooks::table
-                    .filter(webhooks::site_id.eq(site_id))
-                    .filter(webhooks::enabled.eq(true))
-                    .count(),
-                c,
-            )?;
-            let before: Option<i64> = if hooks > 0 {
-                Sync::get_result(events::table.select(diesel::dsl::max(events::id)), c)?
-            } else {
-                None
-            };
-            Sync::execute(diesel::insert_into(events::table).values(&rows), c)?;
-            if hooks > 0 {
-                use crate::schema::webhook_deliveries as wd;
-                use diesel::dsl::sql;
-                use diesel::sql_types::{Bool, Integer};
-                // The DSL rather than `sql_query`, so that the statement stays prepared.
-                let subscribed = sql::<Bool>(
-                    "(webhooks.events = '*' \
-                     OR instr(',' || webhooks.events || ',', ',' || events.type || ',') > 0)",
-                );
-                let fan_out = events::table
-                    .inner_join(webhooks::table.on(webhooks::site_id.eq(events::site_id)))
-                    .filter(events::site_id.eq(site_id))
-                    .filter(events::id.gt(before.unwrap_or(0)))
-                    .filter(webhooks::enabled.eq(true))
-                    .filter(subscribed)
-                    .select((
-                        events::site_id,
-                        webhooks::id,
-                        events::id.nullable(),
-                        events::event_type,
-                        "pending".into_sql::<Text>(),
-                        0.into_sql::<Integer>(),
-                        at.into_sql::<Timestamp>(),
-                        at.into_sql::<Timestamp>(),
-                        at.into_sql::<Timestamp>(),
-                    ));
-                Sync::execute(
-                    diesel::insert_into(wd::table)
-                        .values(fan_out)
-                        .into_columns((
-                            wd::site_id,
-                            wd::webhook_id,
-                            wd::event_id,
-                            wd::event_type,
-                            wd::status,
-                            wd::attempts,
-                            wd::next_attempt_at,
-                            wd::created_at,
-                            wd::updated_at,
-                        )),
-                    c,
-                )?;
+            diesel::RunQueryDsl::execute(content_version_bump!(site_id), c)?;
+            if rows.is_empty() {
+                return Ok(());
             }
-            Ok::<(), diesel::result::Error>(())
+            record_events_sqlite(c, site_id, at, &rows)
         })
         .await
         .map_err(StoreError::from)
@@ -420,12 +504,21 @@ impl Store {
             let mut total = 0u64;
             loop {
                 let n = with_write_txn!(self, usize, conn => {
-                    let old: Vec<i64> = events::table
-                        .filter(events::occurred_at.lt(before))
-                        .select(events::id)
+                    // The oldest events by id (the primary key, so no index on the
+                    // time is needed), of which those before the cut-off. Ids follow
+                    // time; an event stamped a little later than one after it (instances'
+                    // clocks differ) stops this run and goes at the next.
+                    let oldest: Vec<(i64, StoredTime)> = events::table
+                        .order(events::id)
+                        .select((events::id, events::occurred_at))
                         .limit(PRUNE_BATCH)
                         .load(conn)
                         .await?;
+                    let old: Vec<i64> = oldest
+                        .iter()
+                        .take_while(|(_, at)| at.0 < before)
+                        .map(|(id, _)| *id)
+                        .collect();
                     if old.is_empty() {
                         return Ok(0);
                     }

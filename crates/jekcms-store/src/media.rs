@@ -1,7 +1,6 @@
 //! [`MediaRepository`] for both backends. Only records live here; the app stores the bytes.
 
 use crate::activity::RecordEvents;
-use crate::delivery::bump_content_version;
 use crate::schema::media;
 use crate::sql::LimitLiteral;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
@@ -88,9 +87,8 @@ impl MediaRepository for Store {
                     .returning(MediaRow::as_returning())
                     .get_result::<MediaRow>(conn)
                     .await?;
-                bump_content_version!(conn, site_id);
                 let created = [NewEvent::new(EventType::MediaCreated, row.id)];
-                RecordEvents::record_events(conn, &by, at, &created).await?;
+                RecordEvents::record_write(conn, &by, at, &created).await?;
                 Ok(row)
             })?;
             Ok(row.into())
@@ -240,9 +238,8 @@ impl MediaRepository for Store {
                     .returning(MediaRow::as_returning())
                     .get_result::<MediaRow>(conn)
                     .await?;
-                bump_content_version!(conn, site_id);
                 let updated = [NewEvent::new(EventType::MediaUpdated, id)];
-                RecordEvents::record_events(conn, &by, at, &updated).await?;
+                RecordEvents::record_write(conn, &by, at, &updated).await?;
                 Ok(row)
             })?;
             Ok(row.into())
@@ -262,9 +259,8 @@ impl MediaRepository for Store {
                     .returning(MediaRow::as_returning())
                     .get_result::<MediaRow>(conn)
                     .await?;
-                bump_content_version!(conn, site_id);
                 let deleted = [NewEvent::new(EventType::MediaDeleted, id)];
-                RecordEvents::record_events(conn, &by, jekcms_content::now(), &deleted).await?;
+                RecordEvents::record_write(conn, &by, jekcms_content::now(), &deleted).await?;
                 Ok(row)
             })?;
             Ok(row.into())

@@ -315,14 +315,13 @@ impl AccountStore for Store {
                     .returning(media::id)
                     .get_results(conn)
                     .await?;
-                crate::delivery::bump_content_version!(conn, site_id);
                 // Every post and medium that changed hands is an update.
                 let events: Vec<NewEvent> = posts_moved
                     .iter()
                     .map(|&id| NewEvent::new(EventType::PostUpdated, id))
                     .chain(media_moved.iter().map(|&id| NewEvent::new(EventType::MediaUpdated, id)))
                     .collect();
-                crate::activity::RecordEvents::record_events(conn, &by, at, &events).await?;
+                crate::activity::RecordEvents::record_write(conn, &by, at, &events).await?;
                 // Keys, sessions and refresh tokens go with the user (ON DELETE CASCADE).
                 let n = diesel::delete(users::table.filter(users::site_id.eq(site_id)).filter(users::id.eq(user_id)))
                     .execute(conn)

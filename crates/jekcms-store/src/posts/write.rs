@@ -16,9 +16,6 @@ use jekcms_content::{ContentError, slug};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
-/// Rows per multi-row `INSERT` on PostgreSQL (13 parameters a row, far below its limit).
-const IMPORT_CHUNK: usize = 500;
-
 /// Whether no post of the site has this slug (a point lookup on the unique index).
 macro_rules! slug_is_free {
     ($conn:expr, $site_id:expr, $slug:expr) => {
@@ -51,20 +48,71 @@ macro_rules! suffixed_count {
     }};
 }
 
-/// Inserts a post's tag rows (at most 20, so one statement each).
-macro_rules! insert_tags {
-    ($conn:expr, $post_id:expr, $site_id:expr, $tags:expr) => {{
-        for tag in $tags.iter() {
-            diesel::insert_into(post_tags::table)
-                .values((
-                    post_tags::post_id.eq($post_id),
-                    post_tags::site_id.eq($site_id),
-                    post_tags::tag.eq(tag.as_str()),
-                ))
-                .execute($conn)
-                .await?;
+/// Inserts a post's tag rows (at most 20) on a connection inside a write transaction.
+trait InsertTags {
+    fn insert_tags(
+        &mut self,
+        post_id: i64,
+        site_id: i64,
+        tags: &[String],
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl InsertTags for diesel_async::AsyncPgConnection {
+    /// One multi-row insert: one round trip however many tags.
+    async fn insert_tags(
+        &mut self,
+        post_id: i64,
+        site_id: i64,
+        tags: &[String],
+    ) -> Result<(), StoreError> {
+        if tags.is_empty() {
+            return Ok(());
         }
-    }};
+        let rows: Vec<_> = tags
+            .iter()
+            .map(|tag| {
+                (
+                    post_tags::post_id.eq(post_id),
+                    post_tags::site_id.eq(site_id),
+                    post_tags::tag.eq(tag.as_str()),
+                )
+            })
+            .collect();
+        diesel::insert_into(post_tags::table)
+            .values(rows)
+            .execute(self)
+            .await?;
+        Ok(())
+    }
+}
+
+impl InsertTags for crate::SqliteWrite {
+    /// One prepared insert per tag, all in one hop to the writer thread.
+    async fn insert_tags(
+        &mut self,
+        post_id: i64,
+        site_id: i64,
+        tags: &[String],
+    ) -> Result<(), StoreError> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let tags = tags.to_vec();
+        self.spawn_blocking(move |c| {
+            for tag in &tags {
+                let row = (
+                    post_tags::post_id.eq(post_id),
+                    post_tags::site_id.eq(site_id),
+                    post_tags::tag.eq(tag.as_str()),
+                );
+                diesel::RunQueryDsl::execute(diesel::insert_into(post_tags::table).values(row), c)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(StoreError::from)
+    }
 }
 
 /// Inserts rows of posts and their tags on a connection inside a transaction, the fastest
@@ -78,46 +126,152 @@ trait InsertBatch {
     ) -> impl std::future::Future<Output = Result<Vec<i64>, StoreError>> + Send;
 }
 
+/// PostgreSQL's batch insert: the posts from one array per column (`unnest`) and their
+/// tags from two more, in one statement that returns `(id, slug)` of each post. Its text
+/// does not depend on the batch's size, so it is prepared once per connection; a
+/// multi-row `VALUES` list with a placeholder per column of every row would be parsed and
+/// planned on every call.
+struct InsertPostsPg {
+    site_ids: Vec<i64>,
+    author_ids: Vec<i64>,
+    titles: Vec<String>,
+    title_keys: Vec<String>,
+    slugs: Vec<String>,
+    excerpts: Vec<Option<String>>,
+    bodies: Vec<Option<String>>,
+    statuses: Vec<&'static str>,
+    tags_json: Vec<String>,
+    published_ats: Vec<Option<chrono::NaiveDateTime>>,
+    created_ats: Vec<chrono::NaiveDateTime>,
+    updated_ats: Vec<chrono::NaiveDateTime>,
+    versions: Vec<i64>,
+    announced: Vec<bool>,
+    /// One entry per tag row: the post's slug (unique in the batch) and the tag.
+    tag_slugs: Vec<String>,
+    tag_values: Vec<String>,
+}
+
+impl InsertPostsPg {
+    fn new(rows: Vec<NewPostRow>, tags: Vec<Vec<String>>) -> Self {
+        let n = rows.len();
+        let mut q = Self {
+            site_ids: Vec::with_capacity(n),
+            author_ids: Vec::with_capacity(n),
+            titles: Vec::with_capacity(n),
+            title_keys: Vec::with_capacity(n),
+            slugs: Vec::with_capacity(n),
+            excerpts: Vec::with_capacity(n),
+            bodies: Vec::with_capacity(n),
+            statuses: Vec::with_capacity(n),
+            tags_json: Vec::with_capacity(n),
+            published_ats: Vec::with_capacity(n),
+            created_ats: Vec::with_capacity(n),
+            updated_ats: Vec::with_capacity(n),
+            versions: Vec::with_capacity(n),
+            announced: Vec::with_capacity(n),
+            tag_slugs: Vec::new(),
+            tag_values: Vec::new(),
+        };
+        for (row, post_tags) in rows.into_iter().zip(tags) {
+            for tag in post_tags {
+                q.tag_slugs.push(row.slug.clone());
+                q.tag_values.push(tag);
+            }
+            q.site_ids.push(row.site_id);
+            q.author_ids.push(row.author_id);
+            q.titles.push(row.title);
+            q.title_keys.push(row.title_key);
+            q.slugs.push(row.slug);
+            q.excerpts.push(row.excerpt);
+            q.bodies.push(row.body);
+            q.statuses.push(row.status);
+            q.tags_json.push(row.tags);
+            q.published_ats.push(row.published_at);
+            q.created_ats.push(row.created_at);
+            q.updated_ats.push(row.updated_at);
+            q.versions.push(row.version);
+            q.announced.push(row.publish_announced);
+        }
+        q
+    }
+}
+
+impl diesel::query_builder::Query for InsertPostsPg {
+    type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::Text);
+}
+
+impl diesel::query_builder::QueryId for InsertPostsPg {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertPostsPg {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamp};
+        out.push_sql(
+            "WITH p AS (INSERT INTO posts (site_id, author_id, title, title_key, slug, \
+             excerpt, body, status, tags, published_at, created_at, updated_at, version, \
+             publish_announced) SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<BigInt>, _>(&self.site_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.author_ids)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.titles)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.title_keys)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.slugs)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.excerpts)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.bodies)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.statuses)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.tags_json)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Timestamp>>, _>(&self.published_ats)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Timestamp>, _>(&self.created_ats)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Timestamp>, _>(&self.updated_ats)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<BigInt>, _>(&self.versions)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Bool>, _>(&self.announced)?;
+        out.push_sql(
+            ") RETURNING id, site_id, slug), \
+             t AS (INSERT INTO post_tags (post_id, site_id, tag) \
+             SELECT p.id, p.site_id, u.tag FROM p JOIN unnest(",
+        );
+        out.push_bind_param::<Array<Text>, _>(&self.tag_slugs)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.tag_values)?;
+        out.push_sql(") AS u(slug, tag) ON u.slug = p.slug) SELECT id, slug FROM p");
+        Ok(())
+    }
+}
+
 impl InsertBatch for diesel_async::AsyncPgConnection {
-    /// Multi-row `INSERT … RETURNING` for the posts, then one multi-row insert of the tags.
+    /// One round trip for the posts and their tags ([`InsertPostsPg`]).
     async fn insert_batch(
         &mut self,
-        site_id: i64,
+        _site_id: i64,
         rows: Vec<NewPostRow>,
         tags: Vec<Vec<String>>,
     ) -> Result<Vec<i64>, StoreError> {
-        let mut ids = Vec::with_capacity(rows.len());
-        for (chunk, chunk_tags) in rows.chunks(IMPORT_CHUNK).zip(tags.chunks(IMPORT_CHUNK)) {
-            let inserted: Vec<(i64, String)> = diesel::insert_into(posts::table)
-                .values(chunk)
-                .returning((posts::id, posts::slug))
-                .get_results(self)
-                .await?;
-            // RETURNING order is not promised; match rows back by their unique slug.
-            let by_slug: HashMap<&str, i64> = inserted
-                .iter()
-                .map(|(id, slug)| (slug.as_str(), *id))
-                .collect();
-            let mut tag_rows = Vec::new();
-            for (row, post_tags) in chunk.iter().zip(chunk_tags) {
-                let id = by_slug[row.slug.as_str()];
-                ids.push(id);
-                for tag in post_tags {
-                    tag_rows.push((
-                        post_tags::post_id.eq(id),
-                        post_tags::site_id.eq(site_id),
-                        post_tags::tag.eq(tag.clone()),
-                    ));
-                }
-            }
-            for part in tag_rows.chunks(IMPORT_CHUNK * 2) {
-                diesel::insert_into(post_tags::table)
-                    .values(part)
-                    .execute(self)
-                    .await?;
-            }
-        }
-        Ok(ids)
+        let order: Vec<String> = rows.iter().map(|r| r.slug.clone()).collect();
+        let inserted: Vec<(i64, String)> = InsertPostsPg::new(rows, tags)
+            .load::<(i64, String)>(self)
+            .await?;
+        // The order of a CTE's rows is not promised; match them back by their unique slug.
+        let by_slug: HashMap<String, i64> =
+            inserted.into_iter().map(|(id, slug)| (slug, id)).collect();
+        Ok(order.iter().map(|slug| by_slug[slug.as_str()]).collect())
     }
 }
 
@@ -325,7 +479,6 @@ pub(super) fn create_posts<'a>(
                 let visible: Vec<bool> = rows.iter().map(|r| r.publish_announced).collect();
                 let ids = InsertBatch::insert_batch(conn, site_id, rows, row_tags).await?;
                 if !ids.is_empty() {
-                    bump_content_version!(conn, site_id);
                     let mut events = Vec::with_capacity(ids.len() * 2);
                     for (&id, &visible) in ids.iter().zip(&visible) {
                         events.push(NewEvent::new(EventType::PostCreated, id));
@@ -333,7 +486,7 @@ pub(super) fn create_posts<'a>(
                             events.push(NewEvent::new(EventType::PostPublished, id));
                         }
                     }
-                    RecordEvents::record_events(conn, by, now, &events).await?;
+                    RecordEvents::record_write(conn, by, now, &events).await?;
                 }
                 let mut ids = ids.into_iter();
                 let ids: Vec<Option<i64>> = slugs
@@ -422,13 +575,12 @@ pub(super) fn create_post<'a>(
                         .returning(PostRow::as_returning())
                         .get_result::<PostRow>(conn)
                         .await?;
-                    insert_tags!(conn, row.id, site_id, post.tags);
-                    bump_content_version!(conn, site_id);
+                    InsertTags::insert_tags(conn, row.id, site_id, &post.tags).await?;
                     let created = NewEvent::new(EventType::PostCreated, row.id);
                     let published = NewEvent::new(EventType::PostPublished, row.id);
                     let events: &[NewEvent] =
                         if visible { &[created, published] } else { &[created] };
-                    RecordEvents::record_events(conn, by, now, events).await?;
+                    RecordEvents::record_write(conn, by, now, events).await?;
                     let created = row.into_post()?;
                     record_response!(conn, record, &created);
                     Ok(created)
@@ -510,11 +662,10 @@ pub(super) fn update_post(
                         diesel::delete(post_tags::table.filter(post_tags::post_id.eq(id)))
                             .execute(conn)
                             .await?;
-                        insert_tags!(conn, id, site_id, next.tags);
+                        InsertTags::insert_tags(conn, id, site_id, &next.tags).await?;
                     }
                     if row.is_some() {
-                        bump_content_version!(conn, site_id);
-                        RecordEvents::record_events(conn, &by, next.updated_at, &events).await?;
+                        RecordEvents::record_write(conn, &by, next.updated_at, &events).await?;
                     }
                     Ok(row)
             });
@@ -545,9 +696,8 @@ pub(super) fn delete_post(
                 .execute(conn)
                 .await?;
             if n > 0 {
-                bump_content_version!(conn, site_id);
                 let deleted = [NewEvent::new(EventType::PostDeleted, id)];
-                RecordEvents::record_events(conn, &by, jekcms_content::now(), &deleted).await?;
+                RecordEvents::record_write(conn, &by, jekcms_content::now(), &deleted).await?;
             }
             Ok(n)
         })?;

@@ -1,0 +1,1 @@
+CREATE INDEX events_occurred ON events (occurred_at);
