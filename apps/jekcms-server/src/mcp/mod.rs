@@ -147,7 +147,7 @@ async fn post_mcp(
     let answer = match answer(&state, &caller, request).await {
         Ok(Answer::Result(mut result)) => {
             result.strip_result_type_for_legacy_peer();
-            ServerJsonRpcMessage::response(result, id)
+            ServerJsonRpcMessage::response(*result, id)
         }
         Ok(Answer::ToolOutput(json)) => {
             return Ok(match tool_output_message(&id, &json) {
@@ -163,7 +163,7 @@ async fn post_mcp(
 /// What a request is answered with.
 enum Answer {
     /// A result of `rmcp::model`, serialised with its message.
-    Result(ServerResult),
+    Result(Box<ServerResult>),
     /// A tool's successful result, already serialised (`tools::Outcome::Output`).
     ToolOutput(String),
 }
@@ -194,7 +194,7 @@ async fn answer(
     caller: &McpCaller,
     request: ClientRequest,
 ) -> Result<Answer, ErrorData> {
-    Ok(Answer::Result(match request {
+    Ok(Answer::Result(Box::new(match request {
         ClientRequest::InitializeRequest(r) => {
             let asked = r.params.protocol_version;
             let version = SUPPORTED_VERSIONS
@@ -265,7 +265,7 @@ async fn answer(
                 None,
             ));
         }
-    }))
+    })))
 }
 
 /// `resources/list`: the posts, a page at a time in the post list's order, its cursor.
