@@ -292,10 +292,22 @@ PY
       -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_posts","arguments":{"limit":20}}}' \
       | jq '.result.structuredContent.items | length')
     [ "$check" = 20 ] || { echo "list_posts on /mcp did not return 20 posts ($check)" >&2; exit 1; }
+    mcp_encoding=$(curl -s -o /dev/null -D - -X POST "$base/mcp" -H "Authorization: Bearer $mcp_token" \
+      -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "$gzip" \
+      -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_posts","arguments":{"limit":20}}}' \
+      | tr -d '\r' | sed -n 's/^content-encoding: //Ip')
+    [ "$mcp_encoding" = gzip ] || { echo "the MCP answer is not gzipped (Content-Encoding: '$mcp_encoding')" >&2; exit 1; }
     for c in 1 32; do
       for _ in 1 2; do
         scenario "REST list, first page (limit 20)" "$c" "/api/v2/posts"
         token=$mcp_token WRK_SCRIPT="$root/scripts/wrk/mcp.lua" scenario "MCP list_posts (limit 20)" "$c" "/mcp"
+      done
+      # Both answers as most clients ask for them: gzipped (the SDKs' HTTP clients send
+      # `Accept-Encoding: gzip` on their own).
+      for _ in 1 2; do
+        WRK_HEADER=$gzip scenario "REST list, first page (limit 20), gzip" "$c" "/api/v2/posts"
+        token=$mcp_token WRK_HEADER=$gzip WRK_SCRIPT="$root/scripts/wrk/mcp.lua" \
+          scenario "MCP list_posts (limit 20), gzip" "$c" "/mcp"
       done
     done
     phase "$store: mcp scenarios done"

@@ -226,7 +226,7 @@ pub fn read_input(opts: &ImportOptions) -> Result<Input, CliError> {
                         filename: media::url_filename(&a.url),
                         alt_text: a.alt_text,
                         origin: Origin::Url(a.url.clone()),
-                        old_urls: vec![a.url],
+                        old_urls: vec![media::OldUrl::with_resized_copies(a.url)],
                     })
                     .collect()
             } else {
@@ -285,6 +285,39 @@ pub fn map_authors<'a>(
     out
 }
 
+/// JSON Lines posts keep their `author_id` where it is a user of the site. The others (an
+/// export from another server, a user since deleted) are created as the importing user,
+/// each noted in the report, rather than failing. A key that may not read the users (an
+/// editor's) sends the ids as they are: the server refuses a post whose author is no user
+/// of the site, and the report says so.
+async fn keep_known_authors(client: &Client, items: &mut [SourceItem]) -> Result<(), CliError> {
+    let named = |it: &SourceItem| match &it.action {
+        Action::Send(post) => post.author_id,
+        _ => None,
+    };
+    if !items.iter().any(|it| named(it).is_some()) {
+        return Ok(());
+    }
+    let users: std::collections::HashSet<i64> =
+        match client.users().map_ok(|u| u.id).try_collect().await {
+            Ok(users) => users,
+            Err(e) if e.code() == Some(ErrorCode::Forbidden) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+    for it in items {
+        if let Action::Send(post) = &mut it.action
+            && let Some(id) = post.author_id
+            && !users.contains(&id)
+        {
+            post.author_id = None;
+            it.notes.push(format!(
+                "author_id {id} is no user of this site: created as the importing user"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A slug conflict: the post is there already.
 fn is_existing(errors: &[ErrorEntry]) -> bool {
     !errors.is_empty()
@@ -336,7 +369,16 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
     let mut out = ImportOutcome::default();
     // Media first, so that the posts are created with their bodies pointing at them.
     if !media_sources.is_empty() {
-        let brought = media::import(client, media_sources).await?;
+        // The same bar as the posts', counting media.
+        let bar = progress::bar(
+            Some(media_sources.len() as u64),
+            opts.progress,
+            "media",
+            &opts.rate_limit_wait,
+        );
+        let brought = media::import(client, media_sources, &bar).await;
+        bar.finish_and_clear();
+        let brought = brought?;
         for it in &mut items {
             if let Action::Send(post) = &mut it.action
                 && let Some(body) = &post.body
@@ -361,6 +403,7 @@ pub async fn run(client: &Client, opts: &ImportOptions) -> Result<ImportOutcome,
         .filter(|(login, _)| wordpress_authors.contains(login))
         .collect();
     out.summary.wordpress_authors = wordpress_authors;
+    keep_known_authors(client, &mut items).await?;
 
     if opts.map_authors && !out.summary.wordpress_authors.is_empty() {
         let users = match client.users().try_collect::<Vec<_>>().await {

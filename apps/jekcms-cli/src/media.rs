@@ -13,14 +13,17 @@
 //!
 //! What is rewritten: an exported medium's public URL (`/m/{token}/{filename}`) and its
 //! management URL (`/api/v2/media/{id}/content`), each relative or absolute (with any
-//! `http(s)://host` before it); a WordPress attachment's URL as written in the export. A
-//! relative URL becomes the new medium's relative public URL; an absolute one the new
-//! public URL on the importing server's base URL.
+//! `http(s)://host` before it); a WordPress attachment's URL as written in the export, and
+//! the URLs of the copies WordPress made of it (`photo-300x200.jpg`, `photo-scaled.jpg`,
+//! also in `srcset`), which all become the one medium, the original. A relative URL becomes
+//! the new medium's relative public URL; an absolute one the new public URL on the
+//! importing server's base URL.
 
 use crate::error::CliError;
 use aho_corasick::{AhoCorasick, MatchKind};
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use futures_util::{StreamExt, TryStreamExt};
+use indicatif::ProgressBar;
 use jekcms_client::{Client, Media, MediaFilter};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -139,7 +142,36 @@ pub struct MediaSource {
     /// Where its bytes are.
     pub origin: Origin,
     /// The URLs that stand for it in the posts' bodies.
-    pub old_urls: Vec<String>,
+    pub old_urls: Vec<OldUrl>,
+}
+
+/// A URL that stands for a medium in the posts' bodies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OldUrl {
+    /// The URL as the bodies have it.
+    pub url: String,
+    /// Whether WordPress's resized copies of it stand for it too: for
+    /// `…/photo.jpg` (or `…/photo-scaled.jpg`, the attachment WordPress made of a large
+    /// upload), `…/photo-300x200.jpg`, `…/photo-scaled.jpg` and `…/photo-scaled-300x200.jpg`.
+    pub resized_copies: bool,
+}
+
+impl OldUrl {
+    /// This URL only.
+    pub fn exact(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            resized_copies: false,
+        }
+    }
+
+    /// A WordPress attachment's URL, with its resized copies.
+    pub fn with_resized_copies(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            resized_copies: true,
+        }
+    }
 }
 
 /// Where a [`MediaSource`]'s bytes are.
@@ -173,9 +205,12 @@ pub fn read_media_dir(dir: &Path) -> Result<Vec<MediaSource>, CliError> {
                 n + 1
             ))
         })?;
-        let mut old_urls = vec![format!("/api/v2/media/{}/content", medium.id)];
+        let mut old_urls = vec![OldUrl::exact(format!(
+            "/api/v2/media/{}/content",
+            medium.id
+        ))];
         if !medium.public_url.is_empty() {
-            old_urls.push(medium.public_url.clone());
+            old_urls.push(OldUrl::exact(medium.public_url.clone()));
         }
         out.push(MediaSource {
             label: format!("{MEDIA_LIST} line {}", n + 1),
@@ -303,8 +338,13 @@ type Matched = Result<(Pending, bool), String>;
 /// happened and the [`Rewriter`] for the bodies. Of several sources with the same bytes
 /// the first, in input order, is uploaded (its file name and alt text are kept) and the
 /// others reuse it. An error that no later upload could escape (the key, the role, the
-/// quota, an unreachable server) is returned as an `Err`.
-pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaImport, CliError> {
+/// quota, an unreachable server) is returned as an `Err`. `bar` advances by one as each
+/// medium is settled (uploaded, found in the site, or failed).
+pub async fn import(
+    client: &Client,
+    sources: Vec<MediaSource>,
+    bar: &ProgressBar,
+) -> Result<MediaImport, CliError> {
     let mut out = MediaImport::default();
     out.summary.read = sources.len();
     if sources.is_empty() {
@@ -348,17 +388,20 @@ pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaI
     while let Some((source, loaded)) = loads.next().await {
         if fatal.lock().expect("not poisoned").is_some() {
             outcomes.push((source, Err("not sent: the import stopped".to_owned())));
+            bar.inc(1);
             continue;
         }
         let (bytes, sha) = match loaded {
             Ok(loaded) => loaded,
             Err(why) => {
                 outcomes.push((source, Err(why)));
+                bar.inc(1);
                 continue;
             }
         };
         if let Some(pending) = by_sha.get(&sha) {
             outcomes.push((source, Ok((pending.clone(), false))));
+            bar.inc(1);
             continue;
         }
         let permit = slots
@@ -366,7 +409,7 @@ pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaI
             .acquire_owned()
             .await
             .expect("the semaphore is never closed");
-        let (client, fatal) = (client.clone(), fatal.clone());
+        let (client, fatal, bar) = (client.clone(), fatal.clone(), bar.clone());
         let (filename, alt_text) = (source.filename.clone(), source.alt_text.clone());
         let upload = tokio::spawn(async move {
             let _slot = permit;
@@ -374,6 +417,7 @@ pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaI
                 .media()
                 .upload_bytes(filename, bytes, alt_text.as_deref())
                 .await;
+            bar.inc(1);
             result.map_err(|e| {
                 let why = e.to_string();
                 if crate::import::is_fatal(&e) {
@@ -431,28 +475,34 @@ pub async fn import(client: &Client, sources: Vec<MediaSource>) -> Result<MediaI
 #[derive(Debug, Default)]
 pub struct Rewriter {
     matcher: Option<AhoCorasick>,
-    new_urls: Vec<String>,
+    /// Per pattern: its new URL, and for a WordPress attachment the extension that ends
+    /// its URL and those of its resized copies (the pattern is then the URL without it).
+    targets: Vec<(String, Option<String>)>,
     base_url: String,
 }
 
 impl Rewriter {
     /// A rewriter of each `old` URL to its `new` public URL (relative, `/m/…`), made
     /// absolute on `base_url` where the old one was absolute.
-    pub fn new(pairs: Vec<(String, String)>, base_url: String) -> Self {
-        let pairs: Vec<(String, String)> = pairs
+    pub fn new(pairs: Vec<(OldUrl, String)>, base_url: String) -> Self {
+        let rules: Vec<(String, String, Option<String>)> = pairs
             .into_iter()
-            .filter(|(old, new)| !old.is_empty() && !new.is_empty())
+            .filter(|(old, new)| !old.url.is_empty() && !new.is_empty())
+            .map(|(old, new)| match resized_stem(&old) {
+                Some((stem, ext)) => (stem.to_owned(), new, Some(ext.to_owned())),
+                None => (old.url, new, None),
+            })
             .collect();
-        if pairs.is_empty() {
+        if rules.is_empty() {
             return Self::default();
         }
         let matcher = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(pairs.iter().map(|(old, _)| old.as_str()))
+            .build(rules.iter().map(|(pattern, _, _)| pattern.as_str()))
             .expect("media URLs make a valid automaton");
         Self {
             matcher: Some(matcher),
-            new_urls: pairs.into_iter().map(|(_, new)| new).collect(),
+            targets: rules.into_iter().map(|(_, new, ext)| (new, ext)).collect(),
             base_url: base_url.trim_end_matches('/').to_owned(),
         }
     }
@@ -468,8 +518,20 @@ impl Rewriter {
         let mut out = String::new();
         let mut copied = 0;
         for m in matcher.find_iter(body) {
-            let new = &self.new_urls[m.pattern().as_usize()];
-            let old = &body[m.start()..m.end()];
+            if m.start() < copied {
+                // Inside the resized copy's suffix just rewritten.
+                continue;
+            }
+            let (new, ext) = &self.targets[m.pattern().as_usize()];
+            let end = match ext {
+                None => m.end(),
+                Some(ext) => match resized_suffix(&body[m.end()..], ext) {
+                    Some(len) => m.end() + len,
+                    // `photo` in `photography.jpg`: another file.
+                    None => continue,
+                },
+            };
+            let old = &body[m.start()..end];
             let (start, absolute) = if old.starts_with('/') {
                 match origin_before(&body[copied..m.start()]) {
                     Some(len) => (m.start() - len, true),
@@ -483,7 +545,7 @@ impl Rewriter {
                 out.push_str(&self.base_url);
             }
             out.push_str(new);
-            copied = m.end();
+            copied = end;
         }
         if copied == 0 {
             return None;
@@ -491,6 +553,52 @@ impl Rewriter {
         out.push_str(&body[copied..]);
         Some(out)
     }
+}
+
+/// A WordPress attachment's URL split for its resized copies: the URL up to its file name's
+/// extension, without the `-scaled` WordPress adds to a large upload's (the original and
+/// every copy start so), and the extension (`.jpg`). `None` for an exact URL, or a file
+/// name without an extension.
+fn resized_stem(old: &OldUrl) -> Option<(&str, &str)> {
+    if !old.resized_copies {
+        return None;
+    }
+    let path_end = old.url.find(['?', '#']).unwrap_or(old.url.len());
+    let path = &old.url[..path_end];
+    let name_start = path.rfind('/').map_or(0, |i| i + 1);
+    let dot = name_start + path[name_start..].rfind('.')?;
+    let (stem, ext) = (&path[..dot], &path[dot..]);
+    if dot == name_start || ext.len() < 2 || path_end != old.url.len() {
+        return None;
+    }
+    Some((stem.strip_suffix("-scaled").unwrap_or(stem), ext))
+}
+
+/// The length of what makes a URL that starts with an attachment's stem one of its copies:
+/// `[-scaled][-WIDTHxHEIGHT]EXT`, the URL ending there (not `…-300x200.jpg.webp`).
+fn resized_suffix(rest: &str, ext: &str) -> Option<usize> {
+    let mut at = 0;
+    if rest.starts_with("-scaled") {
+        at += "-scaled".len();
+    }
+    if let Some(len) = dimensions(&rest[at..]) {
+        at += len;
+    }
+    let end = at + ext.len();
+    let ends_url = |next: Option<u8>| {
+        next.is_none_or(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')))
+    };
+    (rest[at..].starts_with(ext) && ends_url(rest.as_bytes().get(end).copied())).then_some(end)
+}
+
+/// The length of a `-300x200` that `text` starts with.
+fn dimensions(text: &str) -> Option<usize> {
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = text.strip_prefix('-')?;
+    let width = digits(rest);
+    let after = rest[width..].strip_prefix('x')?;
+    let height = digits(after);
+    (width > 0 && height > 0).then_some(1 + width + 1 + height)
 }
 
 /// The length of the `http://host:port` or `https://host` that `text` ends with, if any.
@@ -519,15 +627,81 @@ mod tests {
     fn rewriter() -> Rewriter {
         Rewriter::new(
             vec![
-                ("/m/old1/cat.png".into(), "/m/new1/cat.png".into()),
-                ("/api/v2/media/1/content".into(), "/m/new1/cat.png".into()),
+                (OldUrl::exact("/m/old1/cat.png"), "/m/new1/cat.png".into()),
                 (
-                    "https://wp.example/wp-content/uploads/dog.jpg".into(),
+                    OldUrl::exact("/api/v2/media/1/content"),
+                    "/m/new1/cat.png".into(),
+                ),
+                (
+                    OldUrl::exact("https://wp.example/wp-content/uploads/dog.jpg"),
                     "/m/new2/dog.jpg".into(),
                 ),
             ],
             "http://cms.example:8080/".into(),
         )
+    }
+
+    #[test]
+    fn wordpress_resized_copies_become_the_original() {
+        let up = "https://wp.example/wp-content/uploads/2024/01";
+        let r = Rewriter::new(
+            vec![
+                (
+                    OldUrl::with_resized_copies(format!("{up}/photo.jpg")),
+                    "/m/p/photo.jpg".into(),
+                ),
+                (
+                    OldUrl::with_resized_copies(format!("{up}/big-scaled.png")),
+                    "/m/b/big-scaled.png".into(),
+                ),
+                (
+                    OldUrl::with_resized_copies(format!("{up}/photo-2.jpg")),
+                    "/m/q/photo-2.jpg".into(),
+                ),
+            ],
+            "http://cms.example".into(),
+        );
+        let new_p = "http://cms.example/m/p/photo.jpg";
+        let new_b = "http://cms.example/m/b/big-scaled.png";
+        let new_q = "http://cms.example/m/q/photo-2.jpg";
+        for (old, new) in [
+            ("photo.jpg", new_p),
+            ("photo-300x200.jpg", new_p),
+            ("photo-1024x683.jpg", new_p),
+            ("photo-scaled.jpg", new_p),
+            ("photo-scaled-150x150.jpg", new_p),
+            ("big.png", new_b),
+            ("big-scaled.png", new_b),
+            ("big-150x150.png", new_b),
+            ("photo-2.jpg", new_q),
+            ("photo-2-300x200.jpg", new_q),
+        ] {
+            assert_eq!(
+                r.rewrite(&format!("<img src=\"{up}/{old}\">")),
+                Some(format!("<img src=\"{new}\">")),
+                "{old}"
+            );
+        }
+        // srcset: every candidate, the descriptors kept.
+        assert_eq!(
+            r.rewrite(&format!(
+                r#"srcset="{up}/photo-300x200.jpg 300w, {up}/photo-1024x683.jpg 1024w, {up}/photo.jpg 1600w""#
+            ))
+            .as_deref(),
+            Some(
+                format!(r#"srcset="{new_p} 300w, {new_p} 1024w, {new_p} 1600w""#).as_str()
+            )
+        );
+        // Other files that start alike are left alone.
+        for other in [
+            "photography.jpg",
+            "photo-300x200.png",
+            "photo-300.jpg",
+            "photo.jpg.webp",
+            "photo-300x200.jpeg",
+        ] {
+            assert_eq!(r.rewrite(&format!("{up}/{other}")), None, "{other}");
+        }
     }
 
     #[test]

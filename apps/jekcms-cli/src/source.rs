@@ -78,9 +78,10 @@ pub enum Action {
     Invalid(String),
 }
 
-/// The fields of a JSON Lines post; those the server owns (an export writes them) are
-/// accepted and dropped; any other field is refused, so that a typo does not lose data.
-const POST_FIELDS: [&str; 7] = [
+/// The fields of a JSON Lines post (`author_id`: the user of the site to create it as, as
+/// an export writes it); those the server owns (an export writes them too) are accepted
+/// and dropped; any other field is refused, so that a typo does not lose data.
+const POST_FIELDS: [&str; 8] = [
     "title",
     "slug",
     "excerpt",
@@ -88,15 +89,9 @@ const POST_FIELDS: [&str; 7] = [
     "status",
     "tags",
     "published_at",
-];
-const SERVER_FIELDS: [&str; 6] = [
-    "id",
-    "site_id",
     "author_id",
-    "created_at",
-    "updated_at",
-    "version",
 ];
+const SERVER_FIELDS: [&str; 5] = ["id", "site_id", "created_at", "updated_at", "version"];
 
 /// Reads JSON Lines; blank lines are skipped, a line that is not a post is an
 /// [`Action::Invalid`] item saying why in plain words.
@@ -171,7 +166,7 @@ fn parse_line(line: &str) -> Result<NewPost, (String, String)> {
             .map_err(fail)?
             .unwrap_or_default(),
         published_at: field(&map, "published_at").map_err(fail)?,
-        author_id: None,
+        author_id: field(&map, "author_id").map_err(fail)?,
     })
 }
 
@@ -185,6 +180,7 @@ fn field<T: DeserializeOwned>(map: &Map<String, Value>, name: &str) -> Result<Op
                 "status" => "one of \"draft\", \"published\", \"archived\"",
                 "tags" => "a list of strings",
                 "published_at" => "a date and time such as \"2026-01-31T09:30:00Z\"",
+                "author_id" => "the id of a user of the site (an integer)",
                 _ => "another value",
             };
             format!("{name} must be {expected}, not {}", shown(value))
@@ -440,7 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn jsonl_drops_server_fields_and_refuses_unknown_ones() {
+    fn jsonl_keeps_authors_drops_server_fields_and_refuses_unknown_ones() {
         let input = concat!(
             r#"{"id":4,"site_id":1,"author_id":2,"title":"A","slug":"a","excerpt":null,"body":"b","status":"published","tags":["x"],"published_at":"2026-01-01T00:00:00Z","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}"#,
             "\n\n",
@@ -454,6 +450,7 @@ mod tests {
         assert_eq!(a.title, "A");
         assert_eq!(a.tags, ["x"]);
         assert_eq!(a.status, Some(PostStatus::Published));
+        assert_eq!(a.author_id, Some(2));
         assert_eq!(items[1].line, Some(3));
         assert_eq!(items[1].title, "B");
         assert!(

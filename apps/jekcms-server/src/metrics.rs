@@ -13,6 +13,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{App, HttpResponse, web};
+use jekcms_webhooks::model::DeliveryStatus;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -37,6 +38,14 @@ pub const PULL_CACHE_HITS: &str = "jekcms_pull_cache_hits_total";
 pub const PULL_CACHE_MISSES: &str = "jekcms_pull_cache_misses_total";
 /// Bytes the pull cache holds (gauge).
 pub const PULL_CACHE_BYTES: &str = "jekcms_pull_cache_bytes";
+/// Webhook deliveries due and not yet claimed by a worker, over every site (gauge, read
+/// from the database at scrape time).
+pub const WEBHOOK_QUEUE: &str = "jekcms_webhook_queue_depth";
+/// Webhook delivery attempts by `outcome` (`succeeded`; `retrying`: failed, another attempt
+/// scheduled; `failed`: failed for the last time, the delivery is given up) and
+/// `status_class` of the receiver's answer (`2xx` … `5xx`, `none` when there was no answer:
+/// refused, timed out, no secret to sign with) (counter).
+pub const WEBHOOK_ATTEMPTS: &str = "jekcms_webhook_attempts_total";
 /// `1`, labelled with the server's version (gauge).
 pub const BUILD_INFO: &str = "jekcms_build_info";
 
@@ -118,6 +127,14 @@ fn describe() {
     );
     describe_gauge!(PULL_CACHE_BYTES, "Bytes the pull page cache holds");
     describe_gauge!(
+        WEBHOOK_QUEUE,
+        "Webhook deliveries due and not yet claimed by a worker"
+    );
+    describe_counter!(
+        WEBHOOK_ATTEMPTS,
+        "Webhook delivery attempts, by outcome (succeeded, retrying, failed: given up) and status class of the answer"
+    );
+    describe_gauge!(
         BUILD_INFO,
         "Always 1; the version label names the running build"
     );
@@ -167,6 +184,27 @@ pub fn idempotency_replayed() {
     metrics::counter!(IDEMPOTENCY_REPLAYS).increment(1);
 }
 
+/// Counts one webhook delivery attempt whose outcome was recorded: `status` is the
+/// delivery's status after it, `status_code` the receiver's answer, if any.
+pub fn webhook_attempt(status: DeliveryStatus, status_code: Option<i32>) {
+    let outcome = match status {
+        DeliveryStatus::Succeeded => "succeeded",
+        DeliveryStatus::Pending => "retrying",
+        DeliveryStatus::Failed => "failed",
+    };
+    let status_class = match status_code {
+        Some(100..=199) => "1xx",
+        Some(200..=299) => "2xx",
+        Some(300..=399) => "3xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        Some(_) => "other",
+        None => "none",
+    };
+    metrics::counter!(WEBHOOK_ATTEMPTS, "outcome" => outcome, "status_class" => status_class)
+        .increment(1);
+}
+
 /// `GET /metrics`: the Prometheus text format. `404` when metrics are not recording.
 pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     let Some(handle) = HANDLE.get() else {
@@ -184,6 +222,12 @@ pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
     metrics::counter!(PULL_CACHE_HITS).absolute(hits);
     metrics::counter!(PULL_CACHE_MISSES).absolute(misses);
     metrics::gauge!(PULL_CACHE_BYTES).set(state.pull_cache.weight() as f64);
+    // A database that cannot say leaves the last value, and the scrape goes on: the pool
+    // gauges and the request counts say more about such a moment.
+    match state.store.webhook_queue_depth(jekcms_auth::now()).await {
+        Ok(due) => metrics::gauge!(WEBHOOK_QUEUE).set(due as f64),
+        Err(e) => tracing::warn!(error = %e, "cannot count the webhook deliveries due"),
+    }
     HttpResponse::Ok()
         .insert_header((
             CONTENT_TYPE,

@@ -242,12 +242,15 @@ async fn attempt(
         response,
         next_attempt_at,
     };
-    if let Err(e) = state
+    match state
         .store
         .record_webhook_attempt(due.id, record, Utc::now())
         .await
     {
-        tracing::warn!(delivery = due.id, error = %e, "cannot record a webhook attempt");
+        Ok(()) => crate::metrics::webhook_attempt(status, status_code),
+        Err(e) => {
+            tracing::warn!(delivery = due.id, error = %e, "cannot record a webhook attempt");
+        }
     }
 }
 

@@ -307,8 +307,10 @@ impl WebhookRepository for Store {
 /// The due rows a claim takes, soonest first, on endpoints that are enabled (a ping goes
 /// out even to a disabled one: it tests the URL). Deliveries of a disabled endpoint wait,
 /// pending, until it is enabled again.
-macro_rules! due_rows {
-    ($now:expr, $limit:expr) => {
+/// The deliveries due at `$now`: pending, their time come, and of an enabled endpoint (or
+/// a ping, which has no event).
+macro_rules! pending_due {
+    ($now:expr) => {
         wd::table
             .filter(wd::status.eq(DeliveryStatus::Pending.as_str()))
             .filter(wd::next_attempt_at.le($now))
@@ -319,6 +321,12 @@ macro_rules! due_rows {
                         .select(webhooks::id),
                 )),
             )
+    };
+}
+
+macro_rules! due_rows {
+    ($now:expr, $limit:expr) => {
+        pending_due!($now)
             .order(wd::next_attempt_at.asc())
             .select(wd::id)
             .limit($limit)
@@ -477,6 +485,24 @@ impl Store {
                     .await?;
             });
             Ok(())
+        })
+    }
+
+    /// How many deliveries are due at `now` and not yet claimed, over every site: the
+    /// workers' backlog (what `/metrics` reports; the store itself knows no metrics). A
+    /// claimed delivery's time is its lease's end, so deliveries being attempted are not
+    /// counted, nor retries scheduled later. A count over the partial index of pending
+    /// deliveries.
+    pub fn webhook_queue_depth(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send + '_ {
+        crate::boxed(async move {
+            let now = naive(now);
+            let count: i64 = with_conn!(self, conn => {
+                pending_due!(now).count().get_result(conn).await?
+            });
+            Ok(u64::try_from(count).unwrap_or_default())
         })
     }
 

@@ -235,3 +235,127 @@ async fn an_interrupted_export_resumes_without_loss_or_repeat() {
     assert!(lines(&published).iter().all(|p| p["status"] == "published"));
     server.stop().await;
 }
+
+/// #20: `author_id` survives export → import when the authors are users of the site; an
+/// author who is not is replaced by the importing user and reported, and a key that may
+/// not read the users sends the ids as they are (the server refuses an unknown one).
+#[tokio::test(flavor = "multi_thread")]
+async fn authors_survive_a_round_trip() {
+    use futures_util::TryStreamExt;
+    let scratch = Scratch::new("authors");
+    let server = TestServer::start(|_| {}).await;
+    let (editor_key, editor_secret) = server.key_for("editor").await;
+    server.key_for("author").await;
+    let client = server.client().await;
+    let users: Vec<jekcms_client::User> = client.users().try_collect().await.unwrap();
+    let id_of = |email: &str| users.iter().find(|u| u.email == email).unwrap().id;
+    let (owner, author) = (
+        client.me().await.unwrap().user.id,
+        id_of("author@example.com"),
+    );
+
+    let input = scratch.path("in.jsonl");
+    let mut lines = String::new();
+    for (slug, by) in [
+        ("by-author", author),
+        ("by-owner", owner),
+        ("by-author-2", author),
+    ] {
+        lines += &format!(
+            "{}\n",
+            json!({"title": slug, "slug": slug, "author_id": by})
+        );
+    }
+    std::fs::write(&input, lines).unwrap();
+    let outcome = import::run(&client, &ImportOptions::new(&input))
+        .await
+        .unwrap();
+    assert_eq!(outcome.summary.created, 3, "{:?}", outcome.failures);
+    let authors = |posts: Vec<Post>| -> BTreeMap<String, i64> {
+        posts.into_iter().map(|p| (p.slug, p.author_id)).collect()
+    };
+    let want = BTreeMap::from([
+        ("by-author".to_owned(), author),
+        ("by-author-2".to_owned(), author),
+        ("by-owner".to_owned(), owner),
+    ]);
+    assert_eq!(authors(all_posts(&client).await), want);
+
+    // Exported, deleted, imported again: the same authors.
+    let exported = scratch.path("out.jsonl");
+    export::run(
+        &client,
+        &ExportOptions {
+            output: Some(exported.clone()),
+            ..ExportOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    for post in all_posts(&client).await {
+        client.posts().delete(post.id).await.unwrap();
+    }
+    let again = import::run(&client, &ImportOptions::new(&exported))
+        .await
+        .unwrap();
+    assert_eq!((again.summary.created, again.summary.changed), (3, 0));
+    assert_eq!(authors(all_posts(&client).await), want);
+
+    // An author who is no user of this site: the importing user, reported.
+    let stranger = scratch.path("stranger.jsonl");
+    std::fs::write(
+        &stranger,
+        format!(
+            "{}\n",
+            json!({"title": "Lost", "slug": "lost", "author_id": 99_999})
+        ),
+    )
+    .unwrap();
+    let report = scratch.path("report.jsonl");
+    let outcome = import::run(
+        &client,
+        &ImportOptions {
+            report: Some(report.clone()),
+            ..ImportOptions::new(&stranger)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((outcome.summary.created, outcome.summary.changed), (1, 1));
+    let posts = all_posts(&client).await;
+    assert_eq!(
+        posts.iter().find(|p| p.slug == "lost").unwrap().author_id,
+        owner
+    );
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        text.contains(r#""outcome":"changed""#) && text.contains("author_id 99999 is no user"),
+        "{text}"
+    );
+
+    // An editor's key cannot read the users: the server refuses the unknown author.
+    let editor = jekcms_client::Client::builder(&server.base_url, &editor_key, &editor_secret)
+        .connect()
+        .await
+        .unwrap();
+    std::fs::write(
+        &stranger,
+        format!(
+            "{}\n",
+            json!({"title": "Lost 2", "slug": "lost-2", "author_id": 99_999})
+        ),
+    )
+    .unwrap();
+    let outcome = import::run(&editor, &ImportOptions::new(&stranger))
+        .await
+        .unwrap();
+    assert_eq!((outcome.summary.created, outcome.summary.failed), (0, 1));
+    assert!(
+        outcome.failures[0].errors[0]
+            .message
+            .contains("not a user of this site"),
+        "{:?}",
+        outcome.failures
+    );
+    server.stop().await;
+}

@@ -457,3 +457,113 @@ async fn reqwest_get(url: &str) -> Vec<u8> {
     assert_eq!(response.status(), 200, "{url}");
     response.bytes().await.unwrap().to_vec()
 }
+
+/// #20: links to the copies WordPress made of an attachment (resized, `-scaled`, in
+/// `srcset`) become links to the imported medium, the original; a file that only starts
+/// like one is left alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn wordpress_resized_copies_link_to_the_original() {
+    let photo = png(6, b"photo");
+    let banner = png(7, b"banner");
+    let origin = serve(HashMap::from([
+        ("/wp-content/uploads/2024/01/photo.png".to_owned(), photo),
+        // A large upload: WordPress's attachment is the `-scaled` copy.
+        (
+            "/wp-content/uploads/2024/01/banner-scaled.png".to_owned(),
+            banner,
+        ),
+    ]))
+    .await;
+    let up = format!("{origin}/wp-content/uploads/2024/01");
+    let body = format!(
+        r#"<img src="{up}/photo-1024x683.png" srcset="{up}/photo-300x200.png 300w, {up}/photo-1024x683.png 1024w, {up}/photo-scaled.png 2560w" sizes="(max-width: 1024px) 100vw">
+<a href="{up}/photo.png"><img src="{up}/photo-150x150.png"></a>
+<img src="{up}/banner-scaled-300x100.png"> <a href="{up}/banner.png">full</a>
+<img src="{up}/photography.png"> <img src="{up}/photo-300x200.png.webp">"#
+    );
+    let attachment = |id: u32, file: &str| {
+        format!(
+            "<item><title>{file}</title><wp:post_id>{id}</wp:post_id><wp:status>inherit</wp:status>\
+             <wp:post_type>attachment</wp:post_type>\
+             <wp:attachment_url><![CDATA[{up}/{file}]]></wp:attachment_url></item>\n"
+        )
+    };
+    let doc = format!(
+        r#"<?xml version="1.0" encoding="UTF-8" ?>
+<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"
+  xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:wp="http://wordpress.org/export/1.2/">
+<channel>
+<item><title>Gallery</title><dc:creator>admin</dc:creator>
+<content:encoded><![CDATA[{body}]]></content:encoded>
+<wp:post_id>1</wp:post_id><wp:post_name>gallery</wp:post_name><wp:status>publish</wp:status>
+<wp:post_date_gmt>2024-01-05 10:00:00</wp:post_date_gmt><wp:post_type>post</wp:post_type></item>
+{}{}</channel>
+</rss>
+"#,
+        attachment(10, "photo.png"),
+        attachment(11, "banner-scaled.png")
+    );
+    let scratch = Scratch::new("wxr_resized");
+    let input = scratch.path("site.xml");
+    std::fs::write(&input, &doc).unwrap();
+    let server = TestServer::start(|_| {}).await;
+    let client = server.client().await;
+    let outcome = import::run(&client, &ImportOptions::new(&input))
+        .await
+        .unwrap();
+    let s = &outcome.summary;
+    assert_eq!(
+        (s.created, s.media.uploaded, s.media.bodies_rewritten),
+        (1, 2, 1),
+        "{s:?}"
+    );
+
+    let media = all_media(&client).await;
+    let url_of = |name: &str| {
+        let m = media.iter().find(|m| m.filename == name).unwrap();
+        format!("{}{}", server.base_url, m.public_url)
+    };
+    let (p, b) = (url_of("photo.png"), url_of("banner-scaled.png"));
+    let want = format!(
+        r#"<img src="{p}" srcset="{p} 300w, {p} 1024w, {p} 2560w" sizes="(max-width: 1024px) 100vw">
+<a href="{p}"><img src="{p}"></a>
+<img src="{b}"> <a href="{b}">full</a>
+<img src="{up}/photography.png"> <img src="{up}/photo-300x200.png.webp">"#
+    );
+    assert_eq!(
+        all_posts(&client).await[0].body.as_deref(),
+        Some(want.as_str())
+    );
+    server.stop().await;
+}
+
+/// #20: the media bar counts every medium once it is settled (uploaded, found in the site,
+/// or failed), as the posts bar counts posts.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_media_bar_counts_each_medium() {
+    let origin = serve(HashMap::from([
+        ("/a.png".to_owned(), png(1, b"a")),
+        ("/b.png".to_owned(), png(2, b"b")),
+        ("/a-again.png".to_owned(), png(1, b"a")),
+    ]))
+    .await;
+    let source = |name: &str| jekcms_cli::media::MediaSource {
+        label: name.to_owned(),
+        filename: name.to_owned(),
+        alt_text: None,
+        origin: jekcms_cli::media::Origin::Url(format!("{origin}/{name}")),
+        old_urls: Vec::new(),
+    };
+    let sources = ["a.png", "b.png", "a-again.png", "missing.png"].map(source);
+    let server = TestServer::start(|_| {}).await;
+    let client = server.client().await;
+    let bar = indicatif::ProgressBar::hidden();
+    bar.set_length(sources.len() as u64);
+    let brought = jekcms_cli::media::import(&client, sources.to_vec(), &bar)
+        .await
+        .unwrap();
+    let s = &brought.summary;
+    assert_eq!((s.uploaded, s.already_there, s.failed), (2, 1, 1), "{s:?}");
+    assert_eq!(bar.position(), 4);
+    server.stop().await;
+}

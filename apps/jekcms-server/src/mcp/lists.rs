@@ -10,7 +10,7 @@ use jekcms_content::media::MediaListQuery;
 use jekcms_content::page::{ListRequest, Listing, Page, Rows, Window};
 use jekcms_content::post::Post;
 use jekcms_content::service::{self, Actor};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// A tool's arguments as the query pairs of the REST list: strings as they are, numbers
 /// and booleans written out, arrays as a repeated parameter (`tag`), `null` left out;
@@ -98,27 +98,37 @@ pub(crate) async fn list_posts_page(
     page::<PostListQuery>(state, caller, pairs(args, &[])?).await
 }
 
-/// One page of list `Q` as a tool's result: the items and the page's pagination.
+/// One page of list `Q` as a tool's result: the items and the page's pagination, as JSON.
 pub(super) async fn list<Q>(
     state: &AppState,
     caller: &McpCaller,
     pairs: Vec<(String, String)>,
-) -> Result<Value, AppError>
+) -> Result<String, AppError>
 where
     Q: ListRows,
     Q::Item: serde::Serialize,
 {
     let page = page::<Q>(state, caller, pairs).await?;
-    let mut out = json!({
-        "items": page.items,
-        "next_cursor": page.next_cursor,
-        "has_more": page.next_cursor.is_some(),
-        "limit": page.limit,
-    });
-    if let Some(total) = page.total {
-        out["total"] = json!(total);
-    }
-    Ok(out)
+    let output = ListOutput {
+        items: &page.items,
+        next_cursor: page.next_cursor.as_deref(),
+        has_more: page.next_cursor.is_some(),
+        limit: page.limit,
+        total: page.total,
+    };
+    serde_json::to_string(&output).map_err(|e| AppError::internal(&e))
+}
+
+/// A list tool's result (its output schema is `catalog.rs`'s), written straight from the
+/// typed rows as the REST page is.
+#[derive(serde::Serialize)]
+struct ListOutput<'a, T> {
+    items: &'a [T],
+    next_cursor: Option<&'a str>,
+    has_more: bool,
+    limit: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<u64>,
 }
 
 /// The service function that reads a list's rows.

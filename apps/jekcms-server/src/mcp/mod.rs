@@ -145,13 +145,47 @@ async fn post_mcp(
         _ => return Ok(HttpResponse::Accepted().finish()),
     };
     let answer = match answer(&state, &caller, request).await {
-        Ok(mut result) => {
+        Ok(Answer::Result(mut result)) => {
             result.strip_result_type_for_legacy_peer();
-            ServerJsonRpcMessage::response(result, id)
+            ServerJsonRpcMessage::response(*result, id)
+        }
+        Ok(Answer::ToolOutput(json)) => {
+            return Ok(match tool_output_message(&id, &json) {
+                Ok(body) => json_response(StatusCode::OK, body),
+                Err(e) => actix_web::ResponseError::error_response(&AppError::internal(&e)),
+            });
         }
         Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
     };
     Ok(rpc_json(StatusCode::OK, &answer))
+}
+
+/// What a request is answered with.
+enum Answer {
+    /// A result of `rmcp::model`, serialised with its message.
+    Result(Box<ServerResult>),
+    /// A tool's successful result, already serialised (`tools::Outcome::Output`).
+    ToolOutput(String),
+}
+
+/// The JSON-RPC answer to a successful `tools/call` whose result is `output` (JSON): the
+/// message `rmcp::model` would write, with `output` as the `structuredContent` and, for
+/// clients older than structured content (the spec says a tool returning it SHOULD also
+/// return it serialised in a text block), as the text block's string. Serialising the
+/// result once and copying it into the message — rather than building a `Value` for
+/// `structuredContent`, serialising it again as the text and the whole message a third
+/// time — is most of what a list call costs beyond the REST list (docs/performance.md).
+fn tool_output_message(id: &RequestId, output: &str) -> serde_json::Result<Vec<u8>> {
+    // The text block escapes `output`: about as long again, a little more for its quotes.
+    let mut out = Vec::with_capacity(2 * output.len() + output.len() / 8 + 128);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    serde_json::to_writer(&mut out, id)?;
+    out.extend_from_slice(br#","result":{"content":[{"type":"text","text":"#);
+    serde_json::to_writer(&mut out, output)?;
+    out.extend_from_slice(br#"}],"structuredContent":"#);
+    out.extend_from_slice(output.as_bytes());
+    out.extend_from_slice(br#","isError":false}}"#);
+    Ok(out)
 }
 
 /// The answer to one request.
@@ -159,8 +193,8 @@ async fn answer(
     state: &AppState,
     caller: &McpCaller,
     request: ClientRequest,
-) -> Result<ServerResult, ErrorData> {
-    Ok(match request {
+) -> Result<Answer, ErrorData> {
+    Ok(Answer::Result(Box::new(match request {
         ClientRequest::InitializeRequest(r) => {
             let asked = r.params.protocol_version;
             let version = SUPPORTED_VERSIONS
@@ -187,7 +221,8 @@ async fn answer(
         ClientRequest::CallToolRequest(r) => {
             let arguments = r.params.arguments.map_or(Value::Null, Value::Object);
             match tools::call(state, caller, &r.params.name, arguments).await {
-                Some(result) => ServerResult::CallToolResult(result),
+                Some(tools::Outcome::Output(json)) => return Ok(Answer::ToolOutput(json)),
+                Some(tools::Outcome::Failure(result)) => ServerResult::CallToolResult(result),
                 None => {
                     return Err(ErrorData::invalid_params(
                         format!("no tool named {}; tools/list lists them", r.params.name),
@@ -230,7 +265,7 @@ async fn answer(
                 None,
             ));
         }
-    })
+    })))
 }
 
 /// `resources/list`: the posts, a page at a time in the post list's order, its cursor.
@@ -337,9 +372,46 @@ fn rpc_failure(status: StatusCode, id: Option<RequestId>, error: ErrorData) -> H
 
 fn rpc_json(status: StatusCode, message: &ServerJsonRpcMessage) -> HttpResponse {
     match serde_json::to_vec(message) {
-        Ok(body) => HttpResponse::build(status)
-            .content_type(header::ContentType::json())
-            .body(body),
+        Ok(body) => json_response(status, body),
         Err(e) => actix_web::ResponseError::error_response(&AppError::internal(&e)),
+    }
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(header::ContentType::json())
+        .body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmcp::model::{CallToolResult, ContentBlock, NumberOrString};
+
+    /// The message written around a tool's output is the one `rmcp::model` writes for the
+    /// same result (which the earlier code sent): same members, same values.
+    #[test]
+    fn a_tool_output_message_is_what_rmcp_would_write() {
+        let output = serde_json::to_string(&serde_json::json!({
+            "items": [{"title": "\"q\" \\ </script> é 🎉\n\t\u{1}\u{2028}", "tags": ["a"]}],
+            "next_cursor": null,
+            "has_more": false,
+            "limit": 20,
+        }))
+        .unwrap();
+        for id in [
+            NumberOrString::Number(7),
+            NumberOrString::String("a\"b".into()),
+        ] {
+            let written = tool_output_message(&id, &output).unwrap();
+            let mut result = CallToolResult::success(vec![ContentBlock::text(output.clone())]);
+            result.structured_content = Some(serde_json::from_str(&output).unwrap());
+            let mut result = ServerResult::CallToolResult(result);
+            result.strip_result_type_for_legacy_peer();
+            let expected =
+                serde_json::to_value(ServerJsonRpcMessage::response(result, id)).unwrap();
+            let got: Value = serde_json::from_slice(&written).unwrap();
+            assert_eq!(got, expected);
+        }
     }
 }

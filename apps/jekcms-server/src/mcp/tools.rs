@@ -18,6 +18,15 @@ use rmcp::model::{CallToolResult, ContentBlock};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+/// What a tool call gives.
+pub(crate) enum Outcome {
+    /// The tool's result as JSON, serialised once: `mod.rs` writes it as the
+    /// `structuredContent` and, as a JSON string, as the text block beside it.
+    Output(String),
+    /// The tool failed: an `isError` result with the envelope's code in its text.
+    Failure(CallToolResult),
+}
+
 /// Runs tool `name` with `arguments` for `caller`; `None` when there is no such tool (a
 /// protocol error, not a tool failure).
 pub(crate) async fn call(
@@ -25,18 +34,15 @@ pub(crate) async fn call(
     caller: &McpCaller,
     name: &str,
     arguments: Value,
-) -> Option<CallToolResult> {
+) -> Option<Outcome> {
     if !TOOLS.iter().any(|t| t.name == name) {
         return None;
     }
     Some(match run(state, caller, name, arguments).await {
-        Ok(value) => {
-            let text = serde_json::to_string(&value).unwrap_or_default();
-            let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
-            result.structured_content = Some(value);
-            result
-        }
-        Err(e) => CallToolResult::error(vec![ContentBlock::text(failure_text(&e))]),
+        Ok(json) => Outcome::Output(json),
+        Err(e) => Outcome::Failure(CallToolResult::error(vec![ContentBlock::text(
+            failure_text(&e),
+        )])),
     })
 }
 
@@ -94,7 +100,7 @@ async fn run(
     caller: &McpCaller,
     name: &str,
     args: Value,
-) -> Result<Value, AppError> {
+) -> Result<String, AppError> {
     let store = &state.store;
     let actor = caller.actor();
     let args = match args {
@@ -115,12 +121,12 @@ async fn run(
                 Ok(id) => service::get_post(store, &actor, id).await?,
                 Err(slug) => post_by_slug(state, caller, slug).await?,
             };
-            to_value(&post)?
+            to_json(&post)?
         }
         "create_post" => {
             service::may_write(&actor)?;
             let new = post_rules::parse_new(args, "").map_err(AppError::fields)?;
-            to_value(&service::create_post(store, &writer(caller), new, None).await?)?
+            to_json(&service::create_post(store, &writer(caller), new, None).await?)?
         }
         "update_post" => {
             service::may_write(&actor)?;
@@ -155,26 +161,26 @@ async fn run(
             service::may_write(&actor)?;
             let ById { id } = typed(args, &["id"])?;
             service::delete_post(store, &writer(caller), id).await?;
-            json!({"id": id, "deleted": true})
+            json!({"id": id, "deleted": true}).to_string()
         }
         "list_media" => list::<MediaListQuery>(state, caller, pairs(args, &[])?).await?,
         "get_media" => {
             let ById { id } = typed(args, &["id"])?;
-            to_value(&service::get_media(store, &actor, id).await?)?
+            to_json(&service::get_media(store, &actor, id).await?)?
         }
         "get_site" => {
             let _: Map<String, Value> = typed(args, &[])?;
             let site = jekcms_accounts::service::get_site(store, &actor).await?;
             let quotas = state.site_quotas(site.plan);
-            to_value(&SiteView::new(site, quotas))?
+            to_json(&SiteView::new(site, quotas))?
         }
         _ => return Err(AppError::not_found("tool")),
     };
     Ok(value)
 }
 
-fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, AppError> {
-    serde_json::to_value(v).map_err(|e| AppError::internal(&e))
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
+    serde_json::to_string(v).map_err(|e| AppError::internal(&e))
 }
 
 fn unknown_field(name: Option<&String>, takes: &str) -> AppError {
@@ -204,10 +210,10 @@ async fn patch(
     caller: &McpCaller,
     id: i64,
     body: Value,
-) -> Result<Value, AppError> {
+) -> Result<String, AppError> {
     let patch = post_rules::parse_patch(body).map_err(AppError::fields)?;
     let post = service::update_post(&state.store, &writer(caller), id, patch, None).await?;
-    to_value(&post)
+    to_json(&post)
 }
 
 /// The post with `slug`: the post list filtered by it, as `GET /api/v2/posts?slug=` reads it.

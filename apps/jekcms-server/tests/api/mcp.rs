@@ -383,6 +383,49 @@ both_stores! {
         assert_eq!(r.json()["result"]["protocolVersion"], "2025-11-25");
     }
 
+    // #18: a list call's result is written once; its structured content, the JSON of its
+    // text block and the REST page's data are the same, for posts whose text needs
+    // escaping, with either kind of request id.
+    async fn a_list_result_is_the_text_block_and_the_rest_page(app) {
+        let (token, _, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
+        let rest = app.owner().await;
+        for i in 0..25 {
+            app.post("/api/v2/posts", &rest.access, json!({
+                "title": format!("Post {i}: \"quoted\" \\ back </script> é 🎉"),
+                "body": format!("line one\nline\ttwo\u{1}\u{2028} {i}"),
+                "tags": ["a", "b"],
+                "status": if i % 2 == 0 { "published" } else { "draft" },
+            })).await.expect(201);
+        }
+        let page = app.get("/api/v2/posts?limit=20&include=total", &rest.access).await.expect(200);
+        for id in [json!(41), json!("req-\"41\"")] {
+            let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": "list_posts", "arguments": {"limit": 20, "include": "total"}}});
+            let r = post_mcp(&app, Some(&token), &body.to_string(), &[("mcp-protocol-version", "2025-11-25")]).await;
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("content-type"), Some("application/json"));
+            let answer = r.json();
+            assert_eq!((&answer["jsonrpc"], &answer["id"]), (&json!("2.0"), &id));
+            let result = &answer["result"];
+            assert_eq!(result["isError"], json!(false));
+            let blocks = result["content"].as_array().unwrap();
+            assert_eq!((blocks.len(), &blocks[0]["type"]), (1, &json!("text")));
+            let structured = &result["structuredContent"];
+            let text: Value = serde_json::from_str(blocks[0]["text"].as_str().unwrap()).unwrap();
+            assert_eq!(&text, structured);
+            assert_eq!(structured["items"], page["data"]);
+            assert_eq!(structured["items"].as_array().unwrap().len(), 20);
+            assert_eq!(structured["has_more"], page["meta"]["has_more"]);
+            assert_eq!(structured["limit"], page["meta"]["limit"]);
+            assert_eq!((&structured["total"], &page["meta"]["total"]), (&json!(25), &json!(25)));
+            // The cursor is sealed afresh each time: the same position, not the same bytes.
+            assert!(structured["next_cursor"].is_string() && page["meta"]["next_cursor"].is_string());
+            // Exactly the result rmcp's model reads (what every SDK client parses).
+            let typed: CallToolResult = serde_json::from_value(result.clone()).unwrap();
+            assert_eq!(typed.structured_content.as_ref(), Some(structured));
+        }
+    }
+
     async fn every_tool_write_is_in_the_activity_log_as_mcp(app) {
         let base = serve(&app).await;
         let (token, _, user_id, public_id) = mcp_token(&app, "editor@example.com", Role::Editor).await;

@@ -277,3 +277,106 @@ async fn rejections_and_replays_are_counted_sqlite() {
 async fn rejections_and_replays_are_counted_postgres() {
     rejections_and_replays_are_counted(Backend::Postgres).await;
 }
+
+/// The webhook queue depth, retried a few times: another test's scrape may set the
+/// process-wide gauge from its own database between this scrape's read and its render.
+async fn queue_depth(app: &TestApp, want: f64) -> f64 {
+    let mut seen = f64::NAN;
+    for _ in 0..5 {
+        seen = total(&scrape(app).await, "jekcms_webhook_queue_depth", &[]);
+        if seen == want {
+            break;
+        }
+    }
+    seen
+}
+
+/// The webhook attempts counted by `outcome` and `status_class`.
+fn attempts(samples: &[Sample]) -> BTreeMap<(String, String), f64> {
+    matching(samples, "jekcms_webhook_attempts_total", &[])
+        .into_iter()
+        .map(|s| {
+            let label = |k: &str| s.labels.get(k).cloned().unwrap_or_default();
+            ((label("outcome"), label("status_class")), s.value)
+        })
+        .collect()
+}
+
+/// #19: the webhook queue depth (deliveries due, read from the database at scrape time)
+/// and each attempt's outcome by the class of the receiver's answer.
+async fn webhook_queue_and_outcomes_are_counted(backend: Backend) {
+    use crate::webhooks::{Receiver, allow_local, create_hook, ping, rotate};
+    use jekcms_server::webhook_delivery::deliver_due;
+    let Some(app) = app(backend, allow_local).await else {
+        return;
+    };
+    let owner = app.owner().await;
+    rotate(&app, &owner, 0).await;
+    // Answers 503, then 204, then 404 eight times.
+    let mut script = vec![Some(503), Some(204)];
+    script.extend([Some(404); 8]);
+    let receiver = Receiver::start(script).await;
+    let live = create_hook(&app, &owner, &receiver.url).await;
+    // Nothing listens on this port: no answer.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = create_hook(&app, &owner, &format!("http://localhost:{port}/hook")).await;
+
+    assert_eq!(queue_depth(&app, 0.0).await, 0.0);
+    let before = attempts(&scrape(&app).await);
+    ping(&app, &owner, live).await;
+    ping(&app, &owner, dead).await;
+    assert_eq!(queue_depth(&app, 2.0).await, 2.0);
+
+    let t0 = jekcms_auth::now();
+    // 503 and no answer: both to be retried; then 204, and no answer again.
+    assert_eq!(deliver_due(&app.state, t0, 100).await.unwrap(), 2);
+    assert_eq!(
+        deliver_due(&app.state, t0 + chrono::Duration::hours(1), 100)
+            .await
+            .unwrap(),
+        2
+    );
+    // A third delivery answered 404 until it is given up, beside the dead endpoint's.
+    ping(&app, &owner, live).await;
+    let mut at = t0 + chrono::Duration::hours(2);
+    for _ in 0..8 {
+        deliver_due(&app.state, at, 100).await.unwrap();
+        at += chrono::Duration::hours(16);
+    }
+    assert_eq!(deliver_due(&app.state, at, 100).await.unwrap(), 0);
+    assert_eq!(queue_depth(&app, 0.0).await, 0.0);
+
+    let after = attempts(&scrape(&app).await);
+    let added = |outcome: &str, class: &str| {
+        let key = (outcome.to_owned(), class.to_owned());
+        after.get(&key).copied().unwrap_or_default() - before.get(&key).copied().unwrap_or_default()
+    };
+    // Other tests of this binary deliver too (the recorder is the process's): at least
+    // these, and none that this test's answers cannot give.
+    assert!(added("retrying", "5xx") >= 1.0, "{after:?}");
+    assert!(added("succeeded", "2xx") >= 1.0, "{after:?}");
+    assert!(added("retrying", "4xx") >= 7.0, "{after:?}");
+    assert!(added("failed", "4xx") >= 1.0, "{after:?}");
+    // The dead endpoint: two attempts above, six more in the loop, the last one final.
+    assert!(added("retrying", "none") >= 7.0, "{after:?}");
+    assert!(added("failed", "none") >= 1.0, "{after:?}");
+    assert!(after.keys().all(|(outcome, class)| {
+        ["succeeded", "retrying", "failed"].contains(&outcome.as_str())
+            && ["1xx", "2xx", "3xx", "4xx", "5xx", "other", "none"].contains(&class.as_str())
+    }));
+    receiver.stop().await;
+}
+
+#[actix_web::test]
+async fn webhook_queue_and_outcomes_are_counted_sqlite() {
+    webhook_queue_and_outcomes_are_counted(Backend::Sqlite).await;
+}
+
+#[actix_web::test]
+async fn webhook_queue_and_outcomes_are_counted_postgres() {
+    webhook_queue_and_outcomes_are_counted(Backend::Postgres).await;
+}

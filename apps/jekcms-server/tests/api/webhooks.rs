@@ -37,15 +37,15 @@ impl Received {
 
 /// What the receiver answers, in turn: a status, or `None` to hang without answering.
 #[derive(Clone)]
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     got: Arc<Mutex<Vec<Received>>>,
     handle: actix_web::dev::ServerHandle,
 }
 
 impl Receiver {
     /// Answers the first requests with `script` (in order), then 204.
-    async fn start(script: Vec<Option<u16>>) -> Self {
+    pub(crate) async fn start(script: Vec<Option<u16>>) -> Self {
         let got: Arc<Mutex<Vec<Received>>> = Arc::default();
         let script = Arc::new(Mutex::new(script.into_iter()));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -104,13 +104,13 @@ impl Receiver {
         self.got.lock().unwrap().clone()
     }
 
-    async fn stop(&self) {
+    pub(crate) async fn stop(&self) {
         self.handle.stop(false).await;
     }
 }
 
 /// The switches that let a test receiver on loopback over plain HTTP be used.
-fn allow_local(config: &mut Config) {
+pub(crate) fn allow_local(config: &mut Config) {
     config.webhook_allow_insecure = true;
     config.webhook_allow_private = true;
 }
@@ -140,7 +140,7 @@ macro_rules! with_local_receivers {
 }
 
 /// Rotates the owner's site keys; returns the new `whsec_` secret.
-async fn rotate(app: &TestApp, owner: &Tokens, overlap: i64) -> String {
+pub(crate) async fn rotate(app: &TestApp, owner: &Tokens, overlap: i64) -> String {
     app.post(
         &format!("/api/v2/sites/{}/rotate-keys", owner.site_id),
         &owner.access,
@@ -153,7 +153,7 @@ async fn rotate(app: &TestApp, owner: &Tokens, overlap: i64) -> String {
         .to_owned()
 }
 
-async fn create_hook(app: &TestApp, owner: &Tokens, url: &str) -> i64 {
+pub(crate) async fn create_hook(app: &TestApp, owner: &Tokens, url: &str) -> i64 {
     app.post("/api/v2/webhooks", &owner.access, json!({"url": url}))
         .await
         .expect(201)["data"]["id"]
@@ -161,7 +161,7 @@ async fn create_hook(app: &TestApp, owner: &Tokens, url: &str) -> i64 {
         .unwrap()
 }
 
-async fn ping(app: &TestApp, owner: &Tokens, hook: i64) -> i64 {
+pub(crate) async fn ping(app: &TestApp, owner: &Tokens, hook: i64) -> i64 {
     let v = app
         .post(
             &format!("/api/v2/webhooks/{hook}/test"),
