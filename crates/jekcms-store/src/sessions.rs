@@ -352,16 +352,14 @@ impl SessionStore for Store {
 
 /// The session check on a shared PostgreSQL connection, so that it can be pipelined with
 /// another query on the same connection.
-pub(crate) fn principal_rows_pg(
+pub(crate) async fn principal_rows_pg(
     conn: &diesel_async::AsyncPgConnection,
     session_id: i64,
-) -> impl Future<Output = QueryResult<Vec<PrincipalRow>>> + Send + '_ {
-    async move {
-        let mut shared = conn;
-        principal_query!(session_id)
-            .load::<PrincipalRow>(&mut shared)
-            .await
-    }
+) -> QueryResult<Vec<PrincipalRow>> {
+    let mut shared = conn;
+    principal_query!(session_id)
+        .load::<PrincipalRow>(&mut shared)
+        .await
 }
 
 /// Prepares the session check's statement on a new PostgreSQL connection, so that a
