@@ -22,11 +22,20 @@ pub fn list_request<'c, Q: Listing>(
     caller: &Caller,
     codec: &'c CursorCodec,
 ) -> Result<ListRequest<'c, Q>, AppError> {
+    list_request_in(req, caller.0.site_id, codec)
+}
+
+/// [`list_request`] for site `site_id` (a caller not checked yet: `extract::ReadCaller`).
+pub fn list_request_in<'c, Q: Listing>(
+    req: &HttpRequest,
+    site_id: i64,
+    codec: &'c CursorCodec,
+) -> Result<ListRequest<'c, Q>, AppError> {
     let pairs = query_pairs(req)?;
     ListRequest::parse(
         pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         codec,
-        caller.0.site_id,
+        site_id,
     )
     .map_err(AppError::fields)
 }

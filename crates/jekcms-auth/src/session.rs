@@ -8,7 +8,7 @@
 use crate::credential::{CredentialFamily, SecretHash};
 use crate::plan::Plan;
 use crate::policy::Role;
-use crate::{AccessTokens, AuthError};
+use crate::{AccessClaims, AccessTokens, AuthError};
 use chrono::{DateTime, Duration, Utc};
 use std::future::Future;
 
@@ -171,11 +171,12 @@ pub enum StoreFailure {
 
 /// State behind the token pair. Each method is one atomic step.
 pub trait SessionStore: Send + Sync {
-    /// The key with this public id, if any.
+    /// The key with this public id, if any, and the user it acts as (`None` if the user's
+    /// stored role is unreadable), in one read: every key exchange and v1 request reads both.
     fn find_api_key(
         &self,
         public_id: &str,
-    ) -> impl Future<Output = Result<Option<StoredKey>, StoreFailure>> + Send;
+    ) -> impl Future<Output = Result<Option<(StoredKey, Option<KeyHolder>)>, StoreFailure>> + Send;
 
     /// The key whose secret hashes to `hash` and the user it acts as, in one read, if both
     /// exist: how an `mcp_` token, which is its key's only secret, finds its key on every
@@ -185,14 +186,9 @@ pub trait SessionStore: Send + Sync {
         hash: &SecretHash,
     ) -> impl Future<Output = Result<Option<(StoredKey, KeyHolder)>, StoreFailure>> + Send;
 
-    /// Records that a key was just used.
-    fn touch_api_key(
-        &self,
-        key_id: i64,
-        at: DateTime<Utc>,
-    ) -> impl Future<Output = Result<(), StoreFailure>> + Send;
-
-    /// Opens a session and stores its first refresh token; returns the session id.
+    /// Opens a session and stores its first refresh token, and for a key's session records
+    /// that the key was used at the session's start, all in one atomic step; returns the
+    /// session id.
     fn open_session(
         &self,
         session: NewSession,
@@ -215,13 +211,6 @@ pub trait SessionStore: Send + Sync {
         presented: &SecretHash,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), StoreFailure>> + Send;
-
-    /// The current role of the user with this id and their site's API access; `None` if
-    /// the user no longer exists.
-    fn key_holder(
-        &self,
-        user_id: i64,
-    ) -> impl Future<Output = Result<Option<KeyHolder>, StoreFailure>> + Send;
 
     /// The principal of a live session: `None` if the session is revoked or over, its key
     /// revoked or expired, or its user gone.
@@ -316,7 +305,7 @@ impl<S: SessionStore> TokenService<S> {
         key_id: &str,
         secret: &str,
         now: DateTime<Utc>,
-    ) -> Result<StoredKey, SessionError> {
+    ) -> Result<(StoredKey, KeyHolder), SessionError> {
         for (value, family) in [
             (key_id, CredentialFamily::ApiKey),
             (secret, CredentialFamily::ApiSecret),
@@ -329,16 +318,16 @@ impl<S: SessionStore> TokenService<S> {
                 .into());
             }
         }
-        let key = self.store.find_api_key(key_id).await?;
-        let presented_ok = match &key {
-            Some(k) => k.secret_hash.matches(secret),
+        let found = self.store.find_api_key(key_id).await?;
+        let presented_ok = match &found {
+            Some((k, _)) => k.secret_hash.matches(secret),
             None => {
                 let _ = SecretHash::of(secret);
                 false
             }
         };
-        let key = match key {
-            Some(k) if presented_ok => k,
+        let (key, holder) = match found {
+            Some(found) if presented_ok => found,
             _ => return Err(AuthError::invalid(BAD_KEY).into()),
         };
         if key.family != "api" {
@@ -350,7 +339,9 @@ impl<S: SessionStore> TokenService<S> {
         if key.expires_at.is_some_and(|t| t <= now) {
             return Err(AuthError::invalid("the API key has expired").into());
         }
-        Ok(key)
+        let holder =
+            holder.ok_or_else(|| AuthError::invalid("the API key's user no longer exists"))?;
+        Ok((key, holder))
     }
 
     /// Authenticates a request by its API key pair alone (the legacy v1 API), without
@@ -362,12 +353,7 @@ impl<S: SessionStore> TokenService<S> {
         key_id: &str,
         secret: &str,
     ) -> Result<KeyPrincipal, SessionError> {
-        let key = self.check_key_pair(key_id, secret, crate::now()).await?;
-        let holder = self
-            .store
-            .key_holder(key.user_id)
-            .await?
-            .ok_or_else(|| AuthError::invalid("the API key's user no longer exists"))?;
+        let (key, holder) = self.check_key_pair(key_id, secret, crate::now()).await?;
         Ok(KeyPrincipal {
             key_id: key.id,
             key_public_id: key_id.to_owned(),
@@ -427,16 +413,10 @@ impl<S: SessionStore> TokenService<S> {
         secret: &str,
     ) -> Result<TokenPair, SessionError> {
         let now = crate::now();
-        let key = self.check_key_pair(key_id, secret, now).await?;
-        let holder = self
-            .store
-            .key_holder(key.user_id)
-            .await?
-            .ok_or_else(|| AuthError::invalid("the API key's user no longer exists"))?;
+        let (key, holder) = self.check_key_pair(key_id, secret, now).await?;
         if !holder.site_api_access {
             return Err(SessionError::LicenseRequired);
         }
-        self.store.touch_api_key(key.id, now).await?;
         let refresh_token = CredentialFamily::Refresh.generate();
         let expires_at = now + self.policy.refresh_ttl;
         let session_id = self
@@ -552,14 +532,32 @@ impl<S: SessionStore> TokenService<S> {
 
     /// Checks a bearer access token and its session; returns who it acts as.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, SessionError> {
-        let claims = self.access.verify(bearer)?;
+        let claims = self.verify_access(bearer)?;
         let principal = self
             .store
             .principal(claims.session_id, crate::now())
-            .await?
+            .await?;
+        Self::accept_session(&claims, principal)
+    }
+
+    /// The first half of [`authenticate`](Self::authenticate): the access token alone (its
+    /// family, signature and expiry), before its session is read. What it names (session,
+    /// user, site) may be used to start reading, never to answer: see
+    /// [`accept_session`](Self::accept_session).
+    pub fn verify_access(&self, bearer: &str) -> Result<AccessClaims, SessionError> {
+        Ok(self.access.verify(bearer)?)
+    }
+
+    /// The second half of [`authenticate`](Self::authenticate): `principal`, the session of
+    /// `claims` as the store read it (`None`: gone, revoked or expired), accepted only if it
+    /// is still the token's user in the token's site.
+    pub fn accept_session(
+        claims: &AccessClaims,
+        principal: Option<Principal>,
+    ) -> Result<Principal, SessionError> {
+        principal
             .filter(|p| p.user_id == claims.user_id && p.site_id == claims.site_id)
-            .ok_or_else(|| AuthError::invalid("the access token has been revoked"))?;
-        Ok(principal)
+            .ok_or_else(|| AuthError::invalid("the access token has been revoked").into())
     }
 
     fn pair(
@@ -602,8 +600,15 @@ mod tests {
     }
 
     impl SessionStore for Keys {
-        async fn find_api_key(&self, public_id: &str) -> Result<Option<StoredKey>, StoreFailure> {
-            Ok(self.keys.get(public_id).cloned())
+        async fn find_api_key(
+            &self,
+            public_id: &str,
+        ) -> Result<Option<(StoredKey, Option<KeyHolder>)>, StoreFailure> {
+            let holders = self.holders.lock().unwrap();
+            Ok(self
+                .keys
+                .get(public_id)
+                .map(|k| (k.clone(), holders.get(&k.user_id).cloned())))
         }
         async fn find_key_by_secret(
             &self,
@@ -615,9 +620,6 @@ mod tests {
                 .values()
                 .find(|k| k.secret_hash.as_bytes() == hash.as_bytes())
                 .and_then(|k| Some((k.clone(), holders.get(&k.user_id)?.clone()))))
-        }
-        async fn touch_api_key(&self, _: i64, _: DateTime<Utc>) -> Result<(), StoreFailure> {
-            Ok(())
         }
         async fn open_session(&self, _: NewSession) -> Result<i64, StoreFailure> {
             Err(StoreFailure::Unavailable)
@@ -637,9 +639,6 @@ mod tests {
             _: DateTime<Utc>,
         ) -> Result<(), StoreFailure> {
             Err(StoreFailure::Unavailable)
-        }
-        async fn key_holder(&self, user_id: i64) -> Result<Option<KeyHolder>, StoreFailure> {
-            Ok(self.holders.lock().unwrap().get(&user_id).cloned())
         }
         async fn principal(
             &self,

@@ -32,6 +32,7 @@ mod migrate;
 mod pg_connect;
 mod posts;
 pub mod schema;
+mod session_check;
 mod sessions;
 mod sql;
 mod stored_time;
@@ -444,8 +445,15 @@ impl Store {
                     options.connect_timeout,
                     options.statement_timeout,
                 );
-                config.custom_setup =
-                    Box::new(move |url| Box::pin(pg_connect::connect(url, limits)));
+                config.custom_setup = Box::new(move |url| {
+                    Box::pin(async move {
+                        let mut conn = pg_connect::connect(url, limits).await?;
+                        sessions::prepare_session_check(&mut conn)
+                            .await
+                            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+                        Ok(conn)
+                    })
+                });
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
                     &target, config,
                 );

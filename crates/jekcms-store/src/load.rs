@@ -19,15 +19,33 @@ use crate::SqliteRead;
 pub(crate) trait LoadAll<Q, U> {
     /// Runs `query` and deserializes all of its rows.
     fn load_all(&mut self, query: Q) -> impl Future<Output = QueryResult<Vec<U>>> + Send;
+
+    /// [`load_all`](LoadAll::load_all) for the first query of a read that may carry a
+    /// pending session check: on PostgreSQL the check is pipelined with it
+    /// (`crate::session_check`); on SQLite, where a read takes microseconds in-process,
+    /// the check runs afterwards.
+    fn load_first(&mut self, query: Q) -> impl Future<Output = QueryResult<Vec<U>>> + Send;
 }
 
 impl<Q, U> LoadAll<Q, U> for AsyncPgConnection
 where
-    Q: diesel_async::methods::LoadQuery<'static, AsyncPgConnection, U> + Send + 'static,
+    Q: diesel_async::methods::LoadQuery<'static, AsyncPgConnection, U>
+        + for<'c> diesel_async::methods::LoadQuery<'static, &'c AsyncPgConnection, U>
+        + Send
+        + 'static,
     U: Send,
 {
     fn load_all(&mut self, query: Q) -> impl Future<Output = QueryResult<Vec<U>>> + Send {
         diesel_async::RunQueryDsl::load(query, self)
+    }
+
+    fn load_first(&mut self, query: Q) -> impl Future<Output = QueryResult<Vec<U>>> + Send {
+        let conn: &AsyncPgConnection = self;
+        async move {
+            let mut shared = conn;
+            let first = diesel_async::RunQueryDsl::load(query, &mut shared);
+            crate::session_check::pipelined(conn, first).await
+        }
     }
 }
 
@@ -38,5 +56,9 @@ where
 {
     fn load_all(&mut self, query: Q) -> impl Future<Output = QueryResult<Vec<U>>> + Send {
         self.spawn_blocking(move |conn| diesel::RunQueryDsl::load(query, conn))
+    }
+
+    fn load_first(&mut self, query: Q) -> impl Future<Output = QueryResult<Vec<U>>> + Send {
+        self.load_all(query)
     }
 }

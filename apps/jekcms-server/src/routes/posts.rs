@@ -2,9 +2,9 @@
 
 use crate::conditional;
 use crate::errors::AppError;
-use crate::extract::{Caller, JsonPayload};
+use crate::extract::{Caller, JsonPayload, ReadCaller};
 use crate::idempotent::{self, Done};
-use crate::paging::list_request;
+use crate::paging::{list_request, list_request_in};
 use crate::respond;
 use crate::schemas::{ErrorBody, PostEnvelope, PostList, envelopes};
 use crate::state::AppState;
@@ -106,19 +106,38 @@ pub enum IncludeParam {
 ))]
 #[get("/api/v2/posts")]
 pub async fn list_posts(
-    caller: Caller,
+    caller: ReadCaller,
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
-    let list = list_request::<PostListQuery>(&req, &caller, &state.cursors)?;
-    // The version the session lookup read with the caller, before the list query: a write
-    // committed in between makes the tag older than the rows, never newer.
-    let etag = conditional::list_etag(&req, caller.0.site_content_version);
-    if conditional::not_modified(&req, &etag) {
-        return Ok(conditional::not_modified_response(&etag));
+    // A revalidation is answered from the session's content version alone, without the
+    // list query: the session is checked first.
+    if req.headers().contains_key(header::IF_NONE_MATCH) {
+        let caller = caller.check().await?;
+        let list = list_request::<PostListQuery>(&req, &caller, &state.cursors)?;
+        let etag = conditional::list_etag(&req, caller.0.site_content_version);
+        if conditional::not_modified(&req, &etag) {
+            return Ok(conditional::not_modified_response(&etag));
+        }
+        let rows =
+            service::list_posts(&state.store, &caller.actor(), &list.query, &list.window).await?;
+        return Ok(conditional::with_etag(
+            respond::page_tagged(list.page(rows)),
+            &etag,
+        ));
     }
-    let rows =
-        service::list_posts(&state.store, &caller.actor(), &list.query, &list.window).await?;
+    let (req_, codec) = (&req, &state.cursors);
+    let (caller, (list, rows)) = caller
+        .read(async |actor| {
+            let list = list_request_in::<PostListQuery>(req_, actor.site_id, codec)?;
+            let rows = service::list_posts(&state.store, &actor, &list.query, &list.window).await?;
+            Ok((list, rows))
+        })
+        .await?;
+    // The version the session check read with the caller, before the list query (the two
+    // run in that order, pipelined or not): a write committed in between makes the tag older
+    // than the rows, never newer.
+    let etag = conditional::list_etag(&req, caller.0.site_content_version);
     Ok(conditional::with_etag(
         respond::page_tagged(list.page(rows)),
         &etag,
@@ -138,11 +157,14 @@ pub async fn list_posts(
 ))]
 #[get("/api/v2/posts/{id}")]
 pub async fn get_post(
-    caller: Caller,
+    caller: ReadCaller,
     state: web::Data<AppState>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
-    let post = service::get_post(&state.store, &caller.actor(), id.into_inner()).await?;
+    let id = id.into_inner();
+    let (_, post) = caller
+        .read(async |actor| Ok(service::get_post(&state.store, &actor, id).await?))
+        .await?;
     // `If-None-Match` is answered by conditional.rs from this ETag.
     Ok(conditional::with_etag(respond::ok(&post), &post.etag()))
 }

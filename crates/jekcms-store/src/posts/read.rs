@@ -144,7 +144,7 @@ pub(super) fn list_posts(
                     } else {
                         keyset!(q, posts::updated_at, bound, desc)
                     };
-                    conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
+                    conn.load_first(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
                 }
                 SortField::Title => {
                     let bound = match after.map(|b| (&b.key, b.id)) {
@@ -153,7 +153,7 @@ pub(super) fn list_posts(
                         None => None,
                     };
                     let q = keyset!(filtered!(site_id, f), posts::title_key, bound, desc);
-                    conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
+                    conn.load_first(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
                 }
                 SortField::PublishedAt => {
                     // Rows with a publication time first (in either direction), then the
@@ -168,13 +168,13 @@ pub(super) fn list_posts(
                     if !in_unpublished {
                         let q = filtered!(site_id, f).filter(posts::published_at.ge(min_time()));
                         let q = keyset!(q, posts::published_at, bound, desc);
-                        rows = conn.load_all(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?;
+                        rows = conn.load_first(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?;
                     }
                     let missing = want.saturating_sub(rows.len() as u32);
                     if missing > 0 {
                         let after_id = if in_unpublished { window.after_id() } else { None };
                         let q = unpublished!(filtered!(site_id, f), after_id, desc);
-                        let more: Vec<PostRow> = conn.load_all(q.select(PostRow::as_select()).limit_literal(missing)).await.map_err(StoreError::from)?;
+                        let more: Vec<PostRow> = conn.load_first(q.select(PostRow::as_select()).limit_literal(missing)).await.map_err(StoreError::from)?;
                         rows.extend(more);
                     }
                     rows
@@ -263,7 +263,7 @@ pub(super) fn get_post(
     crate::boxed::<Result<Post, ContentError>>(async move {
         let row = with_conn!(store, conn => {
             let rows: Vec<PostRow> = conn
-                .load_all(
+                .load_first(
                     posts::table
                         .filter(posts::site_id.eq(site_id))
                         .filter(posts::id.eq(id))
