@@ -172,7 +172,10 @@ pub async fn restore(config: &Config, input: &Path, force: bool) -> Result<Manif
             input.display()
         )));
     }
-    let bucket = config.media_store.as_ref().map(|s3| s3.location.to_string());
+    let bucket = config
+        .media_store
+        .as_ref()
+        .map(|s3| s3.location.to_string());
     match (&manifest.media_store, &bucket) {
         (Some(theirs), None) => {
             return Err(StartError(format!(

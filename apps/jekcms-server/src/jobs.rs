@@ -70,7 +70,9 @@ pub async fn sweep_orphan_media(
                     tracing::info!(storage_key = %key, "removed an orphan media object");
                     removed += 1;
                 }
-                Err(e) => tracing::warn!(error = %e, storage_key = %key, "could not remove an orphan media object"),
+                Err(e) => {
+                    tracing::warn!(error = %e, storage_key = %key, "could not remove an orphan media object")
+                }
             }
         }
     }

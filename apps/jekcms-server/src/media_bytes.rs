@@ -117,7 +117,10 @@ pub async fn serve(
             }
         },
     };
-    let body = match store.read(&media.storage_key, offset..offset + length).await {
+    let body = match store
+        .read(&media.storage_key, offset..offset + length)
+        .await
+    {
         Ok(body) => body,
         Err(jekcms_media_store::Error::NotFound) => {
             tracing::error!(media_id = media.id, "a medium's file is missing");

@@ -113,7 +113,11 @@ pub trait MediaStore: Send + Sync + std::fmt::Debug {
     /// Streams the bytes `range` of object `key` (a range past its end ends the stream with
     /// an error rather than a short body). [`Error::NotFound`] before any byte when it is
     /// missing.
-    fn read<'a>(&'a self, key: &'a str, range: Range<u64>) -> BoxFuture<'a, Result<ByteStream, Error>>;
+    fn read<'a>(
+        &'a self,
+        key: &'a str,
+        range: Range<u64>,
+    ) -> BoxFuture<'a, Result<ByteStream, Error>>;
 
     /// Removes object `key`; one already gone is fine.
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), Error>>;
@@ -146,9 +150,9 @@ pub struct S3Location {
 impl S3Location {
     /// Parses `s3://bucket` or `s3://bucket/prefix/path`.
     pub fn parse(url: &str) -> Result<Self, String> {
-        let rest = url
-            .strip_prefix("s3://")
-            .ok_or_else(|| "expected s3://bucket/prefix (or unset for the local JEKCMS_MEDIA_DIR)".to_owned())?;
+        let rest = url.strip_prefix("s3://").ok_or_else(|| {
+            "expected s3://bucket/prefix (or unset for the local JEKCMS_MEDIA_DIR)".to_owned()
+        })?;
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let bucket_ok = (3..=63).contains(&bucket.len())
             && bucket
@@ -192,7 +196,10 @@ mod tests {
     #[test]
     fn s3_locations_parse_and_print_back() {
         let l = S3Location::parse("s3://media-bucket/jekcms/prod/").unwrap();
-        assert_eq!((l.bucket.as_str(), l.prefix.as_str()), ("media-bucket", "jekcms/prod"));
+        assert_eq!(
+            (l.bucket.as_str(), l.prefix.as_str()),
+            ("media-bucket", "jekcms/prod")
+        );
         assert_eq!(l.to_string(), "s3://media-bucket/jekcms/prod");
         let l = S3Location::parse("s3://media").unwrap();
         assert_eq!((l.bucket.as_str(), l.prefix.as_str()), ("media", ""));
@@ -213,8 +220,17 @@ mod tests {
 
     #[test]
     fn io_errors_keep_their_meaning() {
-        assert!(matches!(Error::from(std::io::Error::from_raw_os_error(2)), Error::NotFound));
-        assert!(matches!(Error::from(std::io::Error::from_raw_os_error(28)), Error::NoSpace(_)));
-        assert!(matches!(Error::from(std::io::Error::from_raw_os_error(13)), Error::Io(_)));
+        assert!(matches!(
+            Error::from(std::io::Error::from_raw_os_error(2)),
+            Error::NotFound
+        ));
+        assert!(matches!(
+            Error::from(std::io::Error::from_raw_os_error(28)),
+            Error::NoSpace(_)
+        ));
+        assert!(matches!(
+            Error::from(std::io::Error::from_raw_os_error(13)),
+            Error::Io(_)
+        ));
     }
 }

@@ -72,7 +72,11 @@ impl MediaStore for LocalDir {
         })
     }
 
-    fn read<'a>(&'a self, key: &'a str, range: Range<u64>) -> BoxFuture<'a, Result<ByteStream, Error>> {
+    fn read<'a>(
+        &'a self,
+        key: &'a str,
+        range: Range<u64>,
+    ) -> BoxFuture<'a, Result<ByteStream, Error>> {
         Box::pin(async move {
             let mut file = tokio::fs::File::open(self.path_of(key)).await?;
             if range.start > 0 {
@@ -154,7 +158,9 @@ fn files_of(root: &Path, site: &str) -> Result<Vec<StoredObject>, Error> {
         if !meta.is_file() {
             continue;
         }
-        let Ok(modified) = meta.modified() else { continue };
+        let Ok(modified) = meta.modified() else {
+            continue;
+        };
         files.push(StoredObject {
             key: format!("{site}/{}", entry.file_name().to_string_lossy()),
             last_modified: modified.into(),
@@ -264,7 +270,10 @@ mod tests {
         w.write(Bytes::from_static(b"456789")).await.unwrap();
         // Unfinished: only the hidden part file exists.
         assert_eq!(keys(&store).await, ["7/.abc.part"]);
-        assert!(matches!(store.read("7/abc.png", 0..1).await, Err(Error::NotFound)));
+        assert!(matches!(
+            store.read("7/abc.png", 0..1).await,
+            Err(Error::NotFound)
+        ));
         w.finish().await.unwrap();
         assert_eq!(keys(&store).await, ["7/abc.png"]);
         let read = |r: Range<u64>| {
@@ -276,7 +285,10 @@ mod tests {
         };
         assert_eq!(read(0..10).await.unwrap(), b"0123456789");
         assert_eq!(read(3..5).await.unwrap(), b"34");
-        assert!(read(8..12).await.is_err(), "past the end is an error, not a short body");
+        assert!(
+            read(8..12).await.is_err(),
+            "past the end is an error, not a short body"
+        );
         store.delete("7/abc.png").await.unwrap();
         store.delete("7/abc.png").await.unwrap();
         assert!(keys(&store).await.is_empty());

@@ -221,7 +221,11 @@ impl MediaStore for S3 {
         })
     }
 
-    fn read<'a>(&'a self, key: &'a str, range: Range<u64>) -> BoxFuture<'a, Result<ByteStream, Error>> {
+    fn read<'a>(
+        &'a self,
+        key: &'a str,
+        range: Range<u64>,
+    ) -> BoxFuture<'a, Result<ByteStream, Error>> {
         Box::pin(async move {
             let want = range.end.saturating_sub(range.start);
             let options = GetOptions::new().with_range(Some(GetRange::Bounded(range)));

@@ -7,7 +7,6 @@ use crate::helpers::{TestApp, both_stores};
 use crate::media::{PNG, multipart};
 use crate::s3::{self, s3_both_stores};
 use futures_util::TryStreamExt;
-use jekcms_media_store::MediaStore;
 use std::time::Duration;
 
 /// A PNG of `len` bytes: the header, then zeros (sniffing reads the header only).
@@ -184,7 +183,9 @@ async fn sweeper_keeps_records_and_young_objects(app: TestApp) {
         let media = app.state.media.clone();
         async move {
             let mut w = media.create(key).await.unwrap();
-            w.write(actix_web::web::Bytes::from_static(PNG)).await.unwrap();
+            w.write(actix_web::web::Bytes::from_static(PNG))
+                .await
+                .unwrap();
             w.finish().await.unwrap();
         }
     };
@@ -196,20 +197,29 @@ async fn sweeper_keeps_records_and_young_objects(app: TestApp) {
     let before = stored_keys(&app).await;
     assert_eq!(before.len(), 3, "{before:?}");
 
-    let removed = jekcms_server::jobs::sweep_orphan_media(&app.state.store, &*app.state.media, guard)
-        .await
-        .unwrap();
+    let removed =
+        jekcms_server::jobs::sweep_orphan_media(&app.state.store, &*app.state.media, guard)
+            .await
+            .unwrap();
     assert_eq!(removed, 1);
     let after = stored_keys(&app).await;
-    assert!(!after.contains(&"1/crashed-before-its-row.png".to_owned()), "{after:?}");
-    assert!(after.contains(&"1/uploading-now.png".to_owned()), "{after:?}");
+    assert!(
+        !after.contains(&"1/crashed-before-its-row.png".to_owned()),
+        "{after:?}"
+    );
+    assert!(
+        after.contains(&"1/uploading-now.png".to_owned()),
+        "{after:?}"
+    );
     assert_eq!(after.len(), 2, "{after:?}");
     let again = jekcms_server::jobs::sweep_orphan_media(&app.state.store, &*app.state.media, guard)
         .await
         .unwrap();
     assert_eq!(again, 0);
     // The medium with a record is whole.
-    let served = app.get(&format!("/api/v2/media/{id}/content"), &t.access).await;
+    let served = app
+        .get(&format!("/api/v2/media/{id}/content"), &t.access)
+        .await;
     assert_eq!(&served.body[..], PNG);
 }
 

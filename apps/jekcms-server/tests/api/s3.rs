@@ -26,7 +26,11 @@ pub fn moto() -> Option<&'static str> {
 }
 
 fn start(program: &str) -> Result<String, String> {
-    let program = if program == "1" { "moto_server" } else { program };
+    let program = if program == "1" {
+        "moto_server"
+    } else {
+        program
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
@@ -52,7 +56,10 @@ fn start(program: &str) -> Result<String, String> {
             return Ok(addr);
         }
         if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("{program} exited ({status}); see {}", log.display()));
+            return Err(format!(
+                "{program} exited ({status}); see {}",
+                log.display()
+            ));
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -115,9 +122,17 @@ pub fn settings(addr: &str, url: &str) -> S3Settings {
 
 /// Multipart uploads begun and neither completed nor aborted in the bucket.
 pub fn pending_multipart_uploads(settings: &S3Settings) -> usize {
-    let addr = settings.endpoint.as_deref().unwrap().trim_start_matches("http://");
-    let (status, body) = request(addr, "GET", &format!("/{}?uploads", settings.location.bucket))
-        .expect("moto answers");
+    let addr = settings
+        .endpoint
+        .as_deref()
+        .unwrap()
+        .trim_start_matches("http://");
+    let (status, body) = request(
+        addr,
+        "GET",
+        &format!("/{}?uploads", settings.location.bucket),
+    )
+    .expect("moto answers");
     assert_eq!(status, 200, "{body}");
     body.matches("<UploadId>").count()
 }
