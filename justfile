@@ -39,7 +39,7 @@ generated-client:
 mcp-python:
     scripts/mcp-python.sh
 
-# Two real server instances on one PostgreSQL, Redis and media directory: what one does holds on the other at once
+# Two real server instances on one PostgreSQL, Redis and S3 bucket (moto): what one does holds on the other at once
 cluster:
     JEKCMS_TEST_POSTGRES_URL={{pg_url}} JEKCMS_TEST_REDIS_URL={{redis_url}} scripts/cluster.sh
 
@@ -59,6 +59,10 @@ bench:
 # Instructions per list request with rate limits on and off (needs a seeded database)
 limiter-cost:
     JEKCMS_DATABASE_URL=sqlite://bench-out/sqlite/bench.db scripts/limiter-cost.sh
+
+# Media through the local directory vs S3 (moto): 10 MB upload/download times, memory during a 100 MB upload
+bench-media:
+    scripts/bench-media.sh
 
 # Time jekcms-cli: export of 100,000 seeded posts, import of 10,000 into a fresh server (SQLite)
 bench-cli:

@@ -62,9 +62,25 @@ for dir in crates/*/ apps/*/; do
     echo "layering violation: $crate depends on metrics (only jekcms-server may)"; fail=1
   fi
 done
+# Media bytes go through jekcms_media_store::MediaStore: only that crate names object_store,
+# and TLS stays rustls with ring (no aws-lc, which object_store 0.14+ would bring).
+for dir in crates/*/ apps/*/; do
+  crate=$(basename "$dir")
+  [ "$crate" = jekcms-media-store ] && continue
+  if [ -n "$(direct_dependency "$crate" object_store)" ]; then
+    echo "layering violation: $crate depends on object_store (only jekcms-media-store may)"; fail=1
+  fi
+done
+for dir in crates/*/ apps/*/; do
+  crate=$(basename "$dir")
+  if [ -n "$(depends_on "$crate" aws-lc-sys)" ]; then
+    echo "layering violation: $crate depends on aws-lc-sys (TLS is rustls with ring)"; fail=1
+  fi
+done
 if [ "$fail" -eq 0 ]; then
   echo "layers ok: no domain crate depends on actix; only jekcms-store depends on diesel;"
   echo "  jekcms-client and jekcms-cli reach no server-side crate; only jekcms-content and"
-  echo "  jekcms-server depend on jekcms-cursor; only jekcms-server on metrics; nothing links OpenSSL"
+  echo "  jekcms-server depend on jekcms-cursor; only jekcms-server on metrics; only"
+  echo "  jekcms-media-store on object_store; nothing links OpenSSL or aws-lc"
 fi
 exit "$fail"

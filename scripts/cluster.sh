@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # `just cluster`: a smoke test of the production topology, with real processes. Two server
-# instances share one PostgreSQL database, one Redis and one media directory (as two
-# instances behind a load balancer would). What one instance does must hold on the other, at
+# instances share one PostgreSQL database, one Redis and one S3 bucket (moto's S3 server,
+# installed pinned by scripts/moto.sh), each with a media directory of its own that must stay
+# unused (as two instances on two machines behind a load balancer would). What one instance does must hold on the other, at
 # once:
 #   - a key made through A is usable on B;
 #   - a post written through A is in B's next pull page and list (no stale cache or ETag);
 #   - a per-credential quota is shared: requests to A and B draw from one bucket;
 #   - a revocation on A is refused by B on the next request;
-#   - a medium uploaded through A is served by B, by id and by public URL, and is gone from
-#     both after a delete;
+#   - a medium uploaded through A (a small one and one of several multipart parts) is served
+#     by B, by id, by range and by public URL, and is gone from both and from the bucket after
+#     a delete;
 #   - the operator's `jekcms sites set --api-access off` is 402 on both, then on again.
 # Needs PostgreSQL (JEKCMS_TEST_POSTGRES_URL, an admin URL) and Redis (JEKCMS_TEST_REDIS_URL).
 set -euo pipefail
@@ -18,14 +20,15 @@ root=$(pwd)
 
 admin=${JEKCMS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 redis=${JEKCMS_TEST_REDIS_URL:-redis://127.0.0.1:6379}
+moto_server=$(scripts/moto.sh)
 cargo build -q -p jekcms-server
 bin="${CARGO_TARGET_DIR:-$root/target}/debug/jekcms"
 
 db="jekcms_cluster_$$"
 work=$(mktemp -d)
-a_pid=; b_pid=
+a_pid=; b_pid=; moto_pid=
 cleanup() {
-  for p in $a_pid $b_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  for p in $a_pid $b_pid $moto_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -35,13 +38,22 @@ psql -q "$admin" -c "CREATE DATABASE $db"
 export JEKCMS_DATABASE_URL="${admin%/*}/$db"
 export JEKCMS_SECRET_KEY=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 export JEKCMS_REDIS_URL="$redis" JEKCMS_REDIS_PREFIX="jekcms-cluster-$$:"
-export JEKCMS_MEDIA_DIR="$work/media"
+# The S3 server, on a port of its own choosing would be nicer; moto takes one: find a free one.
+moto_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+moto_pid=$!
+for _ in $(seq 1 150); do curl -sf -o /dev/null "http://127.0.0.1:$moto_port/" && break; sleep 0.2; done
+curl -sf -o /dev/null "http://127.0.0.1:$moto_port/" || { echo "cluster: moto did not start:" >&2; cat "$work/moto.log" >&2; exit 1; }
+curl -sf -o /dev/null -X PUT "http://127.0.0.1:$moto_port/jekcms-cluster"
+export JEKCMS_MEDIA_STORE=s3://jekcms-cluster/media AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" \
+  AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=cluster AWS_SECRET_ACCESS_KEY=cluster-secret
+bucket_objects() { curl -sf "http://127.0.0.1:$moto_port/jekcms-cluster?list-type=2&prefix=media/" | grep -o '<Key>' | wc -l; }
 # Small enough to run out in this test; the admin tier is the owner's.
 export JEKCMS_RATE_LIMIT_STANDARD=8/min JEKCMS_RATE_LIMIT_ADMIN=100000/min
 mkdir -p "$work/a" "$work/b"
-start_server "$bin" "$work/a"; a_pid=$server_pid; A="http://$server_addr"
+JEKCMS_MEDIA_DIR="$work/a/media" start_server "$bin" "$work/a"; a_pid=$server_pid; A="http://$server_addr"
 server_pid=
-start_server "$bin" "$work/b"; b_pid=$server_pid; B="http://$server_addr"
+JEKCMS_MEDIA_DIR="$work/b/media" start_server "$bin" "$work/b"; b_pid=$server_pid; B="http://$server_addr"
 server_pid=
 
 fail() { echo "cluster: $*" >&2; echo "--- A:" >&2; tail -20 "$work/a/server.log" >&2; echo "--- B:" >&2; tail -20 "$work/b/server.log" >&2; exit 1; }
@@ -84,15 +96,24 @@ key_id=$(echo "$editor_creds" | jq -r .key_id)
 [ "$(status -X DELETE "$A/api/v2/api-keys/$key_id" -H "$OWNER")" = 200 ] || fail "revoke on A failed"
 [ "$(status "$B/api/v2/me" -H "$EDITOR")" = 401 ] || fail "B still accepts a key revoked on A"
 
-# A medium uploaded through A is served by B, and gone from both after a delete on B.
+# Media uploaded through A are served by B (from the bucket), and gone from both and from the
+# bucket after a delete on B. The large one goes up as a multipart upload.
 printf '\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x03\x00\x00\x00\x02\x08\x06\x00\x00\x00\x72\xb6\x0d\x24' > "$work/a.png"
-media=$(curl -sf -X POST "$A/api/v2/media" -H "$OWNER" -F "file=@$work/a.png")
-media_id=$(echo "$media" | jq .data.id)
-public=$(echo "$media" | jq -r .data.public_url)
-cmp -s <(curl -sf "$B/api/v2/media/$media_id/content" -H "$OWNER") "$work/a.png" || fail "B does not serve A's upload"
-cmp -s <(curl -sf "$B$public") "$work/a.png" || fail "B does not serve A's public URL"
-[ "$(status -X DELETE "$B/api/v2/media/$media_id" -H "$OWNER")" = 200 ] || fail "delete on B failed"
-[ "$(status "$A$public")" = 404 ] || fail "A still serves a medium deleted on B"
+{ cat "$work/a.png"; head -c 12000000 /dev/urandom; } > "$work/big.png"
+for file in a.png big.png; do
+  media=$(curl -sf -X POST "$A/api/v2/media" -H "$OWNER" -F "file=@$work/$file")
+  media_id=$(echo "$media" | jq .data.id)
+  public=$(echo "$media" | jq -r .data.public_url)
+  cmp -s <(curl -sf "$B/api/v2/media/$media_id/content" -H "$OWNER") "$work/$file" || fail "B does not serve A's upload $file"
+  cmp -s <(curl -sf "$B$public") "$work/$file" || fail "B does not serve A's public URL of $file"
+  cmp -s <(curl -sf "$B$public" -H 'Range: bytes=3-20') <(head -c 21 "$work/$file" | tail -c 18) || fail "B's range of $file is wrong"
+  [ "$(bucket_objects)" = 1 ] || fail "the bucket holds $(bucket_objects) objects, not 1"
+  [ -z "$(ls -A "$work/a/media" "$work/b/media" 2>/dev/null | grep -v ':$' | grep -v '^$' || true)" ] \
+    || fail "a media directory was written to with JEKCMS_MEDIA_STORE set"
+  [ "$(status -X DELETE "$B/api/v2/media/$media_id" -H "$OWNER")" = 200 ] || fail "delete on B failed"
+  [ "$(status "$A$public")" = 404 ] || fail "A still serves a medium deleted on B"
+  [ "$(bucket_objects)" = 0 ] || fail "the deleted medium's object is still in the bucket"
+done
 
 # The operator switches the license off: 402 on both instances, then on again.
 "$bin" sites set default --api-access off > /dev/null
@@ -106,4 +127,4 @@ done
 for w in a b; do
   ! server_panicked "$work/$w" || exit 1
 done
-echo "cluster ok: two instances on one PostgreSQL, Redis and media directory agree at once"
+echo "cluster ok: two instances on one PostgreSQL, Redis and S3 bucket agree at once"

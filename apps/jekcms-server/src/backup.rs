@@ -8,6 +8,12 @@
 //! `manifest.json`, written last: a directory without it is an unfinished backup, and
 //! restore refuses it. PostgreSQL deployments back up with `pg_dump` or their provider's
 //! snapshots (docs/operations.md).
+//!
+//! With media in a bucket (`JEKCMS_MEDIA_STORE`), the backup holds the database only: the
+//! objects stay in the bucket (back it up with its versioning or replication), and the
+//! manifest names it (`media_store`). Restore puts such a backup back only into a deployment
+//! on a bucket, and a backup with local media only into one on a directory: either way
+//! round, the records would name files the target does not have.
 
 use crate::config::Config;
 use crate::state::StartError;
@@ -44,6 +50,9 @@ pub struct Manifest {
     /// Whether the token key file is in the backup (false when the key comes from
     /// `JEKCMS_SECRET_KEY`, which the operator keeps elsewhere).
     pub key_file: bool,
+    /// `s3://bucket/prefix` when the media stayed in that bucket (none are in the backup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_store: Option<String>,
 }
 
 /// The SQLite file behind the configured store, or why there is none.
@@ -107,6 +116,16 @@ fn take_backup(config: &Config, database: &Path, output: &Path) -> Result<Manife
         media_bytes: 0,
         missing_media: Vec::new(),
         key_file: false,
+        media_store: config
+            .media_store
+            .as_ref()
+            .map(|s3| s3.location.to_string()),
+    };
+    // Media in a bucket stay there.
+    let keys = if manifest.media_store.is_some() {
+        Vec::new()
+    } else {
+        keys
     };
     for key in keys {
         let from = crate::uploads::path_of(&config.media_dir, &key);
@@ -153,8 +172,29 @@ pub async fn restore(config: &Config, input: &Path, force: bool) -> Result<Manif
             input.display()
         )));
     }
-    let occupied =
-        std::fs::metadata(&database).is_ok_and(|m| m.len() > 0) || !is_empty_dir(&config.media_dir);
+    let bucket = config
+        .media_store
+        .as_ref()
+        .map(|s3| s3.location.to_string());
+    match (&manifest.media_store, &bucket) {
+        (Some(theirs), None) => {
+            return Err(StartError(format!(
+                "{}: its media are in {theirs}; restore it with JEKCMS_MEDIA_STORE set to that \
+                 bucket",
+                input.display()
+            )));
+        }
+        (None, Some(ours)) => {
+            return Err(StartError(format!(
+                "{}: its media are files in the backup, but JEKCMS_MEDIA_STORE is {ours}; \
+                 restore it into a deployment on JEKCMS_MEDIA_DIR",
+                input.display()
+            )));
+        }
+        _ => {}
+    }
+    let occupied = std::fs::metadata(&database).is_ok_and(|m| m.len() > 0)
+        || (bucket.is_none() && !is_empty_dir(&config.media_dir));
     if occupied && !force {
         return Err(StartError(format!(
             "{} or {} holds data already; --force replaces them (stop every server using \
@@ -179,12 +219,14 @@ fn put_back(
     manifest: &Manifest,
 ) -> Result<(), StartError> {
     // Media first, into a fresh directory: a restore cut short leaves the old database in
-    // place rather than a new database without its files.
-    if config.media_dir.exists() {
-        std::fs::remove_dir_all(&config.media_dir).map_err(|e| io(&config.media_dir, e))?;
+    // place rather than a new database without its files. Media in a bucket stay there.
+    if manifest.media_store.is_none() {
+        if config.media_dir.exists() {
+            std::fs::remove_dir_all(&config.media_dir).map_err(|e| io(&config.media_dir, e))?;
+        }
+        std::fs::create_dir_all(&config.media_dir).map_err(|e| io(&config.media_dir, e))?;
+        copy_tree(&input.join(MEDIA_DIR), &config.media_dir)?;
     }
-    std::fs::create_dir_all(&config.media_dir).map_err(|e| io(&config.media_dir, e))?;
-    copy_tree(&input.join(MEDIA_DIR), &config.media_dir)?;
 
     // The database by rename, so that it is the old file or the new one, never half.
     if let Some(parent) = database.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -273,6 +273,12 @@ async fn run(cli: Cli) -> ExitCode {
                         m.missing_media.join(", ")
                     );
                 }
+                if let Some(bucket) = &m.media_store {
+                    eprintln!(
+                        "the media stay in {bucket} and are not in the backup: back the bucket \
+                         up with its versioning or replication (docs/operations.md)"
+                    );
+                }
                 if m.key_file {
                     eprintln!("the backup holds the token key file: keep it as secret as the key");
                 }

@@ -38,8 +38,11 @@ pub struct Config {
     /// `JEKCMS_SECRET_KEY_FILE`: where SQLite keeps its generated key (default: the database
     /// file's path plus `.key`).
     pub secret_key_file: Option<PathBuf>,
-    /// `JEKCMS_MEDIA_DIR`
+    /// `JEKCMS_MEDIA_DIR`: where media bytes live unless `media_store` names a bucket.
     pub media_dir: PathBuf,
+    /// `JEKCMS_MEDIA_STORE=s3://bucket/prefix` with the `AWS_*` variables and
+    /// `JEKCMS_S3_ADDRESSING`: media in S3-compatible object storage (`None`: `media_dir`).
+    pub media_store: Option<jekcms_media_store::S3Settings>,
     /// `JEKCMS_MAX_UPLOAD_BYTES`
     pub max_upload_bytes: u64,
     /// `JEKCMS_V1_ENABLED`
@@ -199,6 +202,8 @@ pub const VARIABLES: &[&str] = &[
     "JEKCMS_SECRET_KEY",
     "JEKCMS_SECRET_KEY_FILE",
     "JEKCMS_MEDIA_DIR",
+    "JEKCMS_MEDIA_STORE",
+    "JEKCMS_S3_ADDRESSING",
     "JEKCMS_MAX_UPLOAD_BYTES",
     "JEKCMS_V1_ENABLED",
     "JEKCMS_OPEN_REGISTRATION",
@@ -330,6 +335,17 @@ impl Config {
                     )
                 })?,
         };
+        let media_store = match val("JEKCMS_MEDIA_STORE") {
+            None => None,
+            Some(url) => {
+                let location = jekcms_media_store::S3Location::parse(url.trim())
+                    .map_err(|m| err("JEKCMS_MEDIA_STORE", &m))?;
+                Some(
+                    jekcms_media_store::S3Settings::from_lookup(location, &get)
+                        .map_err(|(var, m)| err(var, &m))?,
+                )
+            }
+        };
         let redis_url = match val("JEKCMS_REDIS_URL") {
             None => None,
             Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => Some(u),
@@ -426,6 +442,7 @@ impl Config {
             media_dir: val("JEKCMS_MEDIA_DIR")
                 .unwrap_or_else(|| "./media".into())
                 .into(),
+            media_store,
             max_upload_bytes,
             v1_enabled: flag("JEKCMS_V1_ENABLED", true)?,
             open_registration: flag("JEKCMS_OPEN_REGISTRATION", false)?,

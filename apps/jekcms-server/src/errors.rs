@@ -295,7 +295,7 @@ impl From<UploadError> for AppError {
                 AppError::new(ErrorCode::MalformedRequest, "the upload was interrupted")
             }
             UploadError::NoSpace(io) => AppError::insufficient_storage(&io),
-            UploadError::Io(io) => AppError::internal(&io),
+            UploadError::Storage(e) => AppError::internal(&e),
             UploadError::NotMultipart => AppError::new(
                 ErrorCode::UnsupportedMediaType,
                 "upload with Content-Type: multipart/form-data and a file field",

@@ -108,7 +108,11 @@ pub async fn serve(config: config::Config) -> Result<(), StartError> {
     // Start-up ran on this runtime; the workers should open (and drive) their own
     // connections (see `Store::close_idle_connections`).
     state.store.close_idle_connections();
-    jobs::spawn(state.store.clone(), state.config.activity_retention);
+    jobs::spawn(
+        state.store.clone(),
+        state.config.activity_retention,
+        state.media.clone(),
+    );
     // Forget quotas that are full again, so idle sessions and IPs cost no memory.
     let limiter = state.limiter.clone();
     tokio::spawn(async move {

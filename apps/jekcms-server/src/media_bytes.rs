@@ -21,17 +21,12 @@ use actix_web::http::header::{
     self, ContentDisposition, DispositionParam, DispositionType, EntityTag, HeaderValue, HttpDate,
     IfMatch, IfModifiedSince, IfNoneMatch, IfRange,
 };
-use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use jekcms_content::ContentError;
 use jekcms_content::media::Media;
 use jekcms_envelope::ErrorCode;
-use std::path::Path;
+use jekcms_media_store::MediaStore;
 use std::time::SystemTime;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-
-/// Bytes read from the file per body chunk.
-const CHUNK_BYTES: usize = 64 * 1024;
 
 /// Who may cache the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,20 +42,16 @@ pub enum Caching {
 /// `Cache-Control` of [`Caching::Immutable`].
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-/// Answers a request for `media`'s bytes, stored under `media_dir`.
+/// Answers a request for `media`'s bytes, kept in `store`. Everything but the bytes comes
+/// from the record (length, ETag, date), so a `304` or `412` touches no storage and a body is
+/// one read of exactly the bytes sent (a ranged `GetObject` on S3).
 pub async fn serve(
     req: &HttpRequest,
-    media_dir: &Path,
+    store: &dyn MediaStore,
     media: &Media,
     caching: Caching,
 ) -> Result<HttpResponse, AppError> {
-    let path = crate::uploads::path_of(media_dir, &media.storage_key);
-    let missing = |e: std::io::Error| {
-        tracing::error!(error = %e, media_id = media.id, "a medium's file is missing");
-        AppError::from(ContentError::NotFound)
-    };
-    let mut file = tokio::fs::File::open(&path).await.map_err(missing)?;
-    let len = file.metadata().await.map_err(missing)?.len();
+    let len = u64::try_from(media.size_bytes).unwrap_or(0);
 
     let etag = EntityTag::new_strong(media.sha256.clone());
     let modified = HttpDate::from(SystemTime::from(media.created_at));
@@ -126,12 +117,18 @@ pub async fn serve(
             }
         },
     };
-    if offset > 0 {
-        file.seek(std::io::SeekFrom::Start(offset))
-            .await
-            .map_err(missing)?;
-    }
-    Ok(res.body(SizedStream::new(length, chunks(file, length))))
+    let body = match store
+        .read(&media.storage_key, offset..offset + length)
+        .await
+    {
+        Ok(body) => body,
+        Err(jekcms_media_store::Error::NotFound) => {
+            tracing::error!(media_id = media.id, "a medium's file is missing");
+            return Err(ContentError::NotFound.into());
+        }
+        Err(e) => return Err(AppError::internal(&e)),
+    };
+    Ok(res.body(SizedStream::new(length, body)))
 }
 
 /// `filename` for `Content-Disposition`: as it is when ASCII; otherwise an ASCII stand-in
@@ -218,31 +215,6 @@ fn seconds(date: HttpDate) -> i64 {
     SystemTime::from(date)
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// The next `length` bytes of `file`, in chunks of at most [`CHUNK_BYTES`]. A file that
-/// ends early ends the stream with an error (the connection is closed rather than a short
-/// body passed off as whole).
-fn chunks(
-    file: tokio::fs::File,
-    length: u64,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
-    futures_util::stream::try_unfold((file, length), |(mut file, left)| async move {
-        if left == 0 {
-            return Ok(None);
-        }
-        let want = left.min(CHUNK_BYTES as u64) as usize;
-        let mut buf = vec![0; want];
-        let got = file.read(&mut buf).await?;
-        if got == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the file is shorter than it was",
-            ));
-        }
-        buf.truncate(got);
-        Ok(Some((Bytes::from(buf), (file, left - got as u64))))
-    })
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// Configuration.
     pub config: Arc<Config>,
+    /// Where media bytes live: `JEKCMS_MEDIA_DIR` or the bucket of `JEKCMS_MEDIA_STORE`.
+    pub media: Arc<dyn jekcms_media_store::MediaStore>,
     /// Ready-to-send pull pages.
     pub pull_cache: Arc<crate::pull_cache::PullCache>,
     /// Seals the secrets the server reads back (webhook secrets).
@@ -69,19 +71,7 @@ impl AppState {
             Some(url) => RateLimiter::shared(standard, admin, ip, url, &config.redis_prefix)
                 .map_err(|e| StartError(format!("JEKCMS_REDIS_URL: {e}")))?,
         };
-        std::fs::create_dir_all(&config.media_dir).map_err(|e| {
-            StartError(format!(
-                "JEKCMS_MEDIA_DIR: cannot create the directory: {e}"
-            ))
-        })?;
-        let swept =
-            crate::uploads::sweep_partial_files(&config.media_dir, crate::uploads::STALE_PART_AGE);
-        if swept > 0 {
-            tracing::info!(
-                files = swept,
-                "removed partial uploads left by an interrupted run"
-            );
-        }
+        let media = open_media_store(&config).await?;
         let webhook_sender = jekcms_webhooks::sender::Sender::new(config.webhook_policy())
             .map_err(|e| StartError(format!("cannot set up the webhook client: {e}")))?;
         Ok(Self {
@@ -92,10 +82,47 @@ impl AppState {
             secrets: Arc::new(jekcms_auth::sealed::SecretBox::new(&secret)),
             pull_cache: Arc::new(crate::pull_cache::PullCache::new(config.pull_cache_bytes)),
             limiter: Arc::new(limiter),
+            media,
             store,
             config: Arc::new(config),
         })
     }
+}
+
+/// The media store the configuration names, checked: a local directory that cannot be
+/// created, or a bucket that cannot be listed with the credentials given, stops start-up with
+/// the variable and the directory or bucket and endpoint (never a credential).
+pub async fn open_media_store(
+    config: &Config,
+) -> Result<Arc<dyn jekcms_media_store::MediaStore>, StartError> {
+    use jekcms_media_store::{LocalDir, MediaStore, S3};
+    let Some(settings) = &config.media_store else {
+        let local = LocalDir::new(&config.media_dir);
+        local.check().await.map_err(|e| {
+            StartError(format!(
+                "JEKCMS_MEDIA_DIR: cannot create the directory {}: {e}",
+                config.media_dir.display()
+            ))
+        })?;
+        let swept =
+            crate::uploads::sweep_partial_files(&config.media_dir, crate::uploads::STALE_PART_AGE);
+        if swept > 0 {
+            tracing::info!(
+                files = swept,
+                "removed partial uploads left by an interrupted run"
+            );
+        }
+        return Ok(Arc::new(local));
+    };
+    let s3 = S3::new(settings).map_err(|e| StartError(format!("JEKCMS_MEDIA_STORE: {e}")))?;
+    s3.check().await.map_err(|e| {
+        StartError(format!(
+            "JEKCMS_MEDIA_STORE: cannot use {} (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID \
+             and AWS_SECRET_ACCESS_KEY say where and as whom): {e}",
+            s3.describe()
+        ))
+    })?;
+    Ok(Arc::new(s3))
 }
 
 /// A start-up failure, reported as one line.

@@ -1,8 +1,9 @@
 //! Uploads: the form of `POST /api/v2/media` ([`UploadBody`], an extractor that reads
 //! nothing until the handler has checked the caller's role), and writing the uploaded bytes
-//! to the media directory: streamed to a temporary file while being hashed and measured,
-//! sniffed, then renamed into place — so a failed or refused upload leaves nothing behind
-//! and a stored file is always complete.
+//! to the media store (`jekcms_media_store`: the local directory or a bucket): the first
+//! [`SNIFF_BYTES`] are held to sniff the type (which names the object), then everything is
+//! streamed to an object writer while being hashed and measured. The object appears only
+//! when complete, so a failed or refused upload leaves nothing behind.
 
 use actix_multipart::{Field, Multipart};
 use actix_web::dev::Payload;
@@ -11,9 +12,9 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::{Stream, StreamExt};
 use jekcms_content::media::{self, NewMedia, check_alt_text};
 use jekcms_content::{ContentError, FieldError};
+use jekcms_media_store::{MediaStore, ObjectWriter};
 use ring::digest;
-use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
+use std::path::Path;
 
 /// Bytes kept in memory for sniffing the type and reading image dimensions.
 const SNIFF_BYTES: usize = 256 * 1024;
@@ -33,9 +34,9 @@ pub enum UploadError {
     /// The file system is full (or the quota is reached).
     #[error("no space left for the upload: {0}")]
     NoSpace(std::io::Error),
-    /// The file system failed.
+    /// The media store failed.
     #[error("storage error: {0}")]
-    Io(std::io::Error),
+    Storage(jekcms_media_store::Error),
     /// The body is not `multipart/form-data`.
     #[error("the upload is not multipart/form-data")]
     NotMultipart,
@@ -53,14 +54,20 @@ impl UploadError {
     }
 }
 
-impl From<std::io::Error> for UploadError {
+impl From<jekcms_media_store::Error> for UploadError {
     /// A full disk or an exhausted quota (`ENOSPC`, `EDQUOT`) is the client's to hear about
     /// (507, try later or elsewhere); any other failure is ours (500).
-    fn from(e: std::io::Error) -> Self {
-        match e.kind() {
-            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => Self::NoSpace(e),
-            _ => Self::Io(e),
+    fn from(e: jekcms_media_store::Error) -> Self {
+        match e {
+            jekcms_media_store::Error::NoSpace(io) => Self::NoSpace(io),
+            other => Self::Storage(other),
         }
+    }
+}
+
+impl From<std::io::Error> for UploadError {
+    fn from(e: std::io::Error) -> Self {
+        jekcms_media_store::Error::from(e).into()
     }
 }
 
@@ -68,11 +75,11 @@ impl From<std::io::Error> for UploadError {
 const MAX_ALT_TEXT_BYTES: usize = 8 * 1024;
 
 /// Where an upload is stored and how large it may be.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct UploadTarget<'a> {
-    /// The media directory (`JEKCMS_MEDIA_DIR`).
-    pub media_dir: &'a Path,
-    /// The uploader's site: files go to `media_dir/<site_id>/`.
+    /// The media store.
+    pub media: &'a dyn MediaStore,
+    /// The uploader's site: objects are named `<site_id>/…`.
     pub site_id: i64,
     /// Largest file accepted (`JEKCMS_MAX_UPLOAD_BYTES`).
     pub max_bytes: u64,
@@ -124,7 +131,7 @@ impl UploadBody {
         .await;
         if let Err(e) = read {
             if let Some(new) = &stored {
-                remove(target.media_dir, &new.storage_key).await;
+                remove(target.media, &new.storage_key).await;
             }
             return Err(e);
         }
@@ -174,7 +181,7 @@ async fn store_field(field: &mut Field, target: UploadTarget<'_>) -> Result<NewM
         .map(str::to_owned);
     let chunks = field.map(|c| c.map_err(|_| ()));
     store_upload(
-        target.media_dir,
+        target.media,
         target.site_id,
         filename.as_deref(),
         target.max_bytes,
@@ -215,22 +222,24 @@ impl AltText {
     }
 }
 
-/// Stores one uploaded file under `media_dir/<site_id>/`, returning the record to insert.
+/// Stores one uploaded file as the object `<site_id>/<random>.<ext>`, returning the record
+/// to insert. The type is sniffed from the first [`SNIFF_BYTES`] (or the whole file when
+/// smaller) before anything is written; a refused type is reported only once the body is
+/// read, so that an oversized file is still `TooLarge` whatever its type.
 pub async fn store_upload(
-    media_dir: &Path,
+    media: &dyn MediaStore,
     site_id: i64,
     client_filename: Option<&str>,
     max_bytes: u64,
     mut chunks: impl Stream<Item = Result<actix_web::web::Bytes, ()>> + Unpin,
 ) -> Result<NewMedia, UploadError> {
-    let dir = media_dir.join(site_id.to_string());
-    tokio::fs::create_dir_all(&dir).await?;
     let name = random_name();
-    let tmp = dir.join(format!(".{name}.part"));
-    let mut file = tokio::fs::File::create(&tmp).await?;
-    let guard = RemoveOnDrop(Some(tmp.clone()));
     let mut hasher = digest::Context::new(&digest::SHA256);
     let mut head: Vec<u8> = Vec::new();
+    // Chunks received before the type is known (at most SNIFF_BYTES and one chunk).
+    let mut held: Vec<actix_web::web::Bytes> = Vec::new();
+    let mut writer: Option<(Box<dyn ObjectWriter>, media::Sniffed, String)> = None;
+    let mut refused: Option<ContentError> = None;
     let mut size: u64 = 0;
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|()| UploadError::Interrupted)?;
@@ -238,20 +247,37 @@ pub async fn store_upload(
         if size > max_bytes {
             return Err(UploadError::TooLarge(max_bytes));
         }
-        if head.len() < SNIFF_BYTES {
-            let take = (SNIFF_BYTES - head.len()).min(chunk.len());
-            head.extend_from_slice(&chunk[..take]);
+        if refused.is_some() {
+            continue;
         }
         hasher.update(&chunk);
-        file.write_all(&chunk).await?;
+        if let Some((w, _, _)) = writer.as_mut() {
+            w.write(chunk).await?;
+            continue;
+        }
+        let take = (SNIFF_BYTES - head.len()).min(chunk.len());
+        head.extend_from_slice(&chunk[..take]);
+        held.push(chunk);
+        if head.len() >= SNIFF_BYTES {
+            match media::sniff(&head) {
+                Ok(sniffed) => {
+                    writer = Some(open_writer(media, site_id, &name, sniffed, &mut held).await?)
+                }
+                Err(e) => {
+                    refused = Some(e);
+                    held.clear();
+                }
+            }
+        }
     }
-    file.flush().await?;
-    file.sync_all().await?;
-    drop(file);
-    let sniffed = media::sniff(&head)?;
-    let final_name = format!("{name}.{}", sniffed.extension);
-    tokio::fs::rename(&tmp, dir.join(&final_name)).await?;
-    guard.disarm();
+    if let Some(e) = refused {
+        return Err(e.into());
+    }
+    let (writer, sniffed, key) = match writer {
+        Some(open) => open,
+        None => open_writer(media, site_id, &name, media::sniff(&head)?, &mut held).await?,
+    };
+    writer.finish().await?;
     Ok(NewMedia {
         filename: media::clean_filename(client_filename, sniffed.extension),
         mime_type: sniffed.mime_type.to_owned(),
@@ -260,8 +286,24 @@ pub async fn store_upload(
         width: sniffed.dimensions.map(|d| d.0),
         height: sniffed.dimensions.map(|d| d.1),
         alt_text: None,
-        storage_key: format!("{site_id}/{final_name}"),
+        storage_key: key,
     })
+}
+
+/// Opens the object of a sniffed upload and writes the chunks held so far.
+async fn open_writer(
+    media: &dyn MediaStore,
+    site_id: i64,
+    name: &str,
+    sniffed: media::Sniffed,
+    held: &mut Vec<actix_web::web::Bytes>,
+) -> Result<(Box<dyn ObjectWriter>, media::Sniffed, String), UploadError> {
+    let key = format!("{site_id}/{name}.{}", sniffed.extension);
+    let mut writer = media.create(&key).await?;
+    for chunk in held.drain(..) {
+        writer.write(chunk).await?;
+    }
+    Ok((writer, sniffed, key))
 }
 
 /// How long a partial file must have gone unwritten before the start-up sweep removes it.
@@ -309,16 +351,16 @@ pub fn sweep_partial_files(media_dir: &Path, older_than: std::time::Duration) ->
     removed
 }
 
-/// Where a stored file lives. Storage keys are made by [`store_upload`], never by clients.
-pub fn path_of(media_dir: &Path, storage_key: &str) -> PathBuf {
+/// Where a stored file lives in the local media directory. Storage keys are made by
+/// [`store_upload`], never by clients.
+pub fn path_of(media_dir: &Path, storage_key: &str) -> std::path::PathBuf {
     media_dir.join(storage_key)
 }
 
-/// Removes a stored file; a file already gone is fine.
-pub async fn remove(media_dir: &Path, storage_key: &str) {
-    if let Err(e) = tokio::fs::remove_file(path_of(media_dir, storage_key)).await
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
+/// Removes a stored object; one already gone is fine, a failure is logged (the orphan
+/// sweeper removes it later).
+pub async fn remove(media: &dyn MediaStore, storage_key: &str) {
+    if let Err(e) = media.delete(storage_key).await {
         tracing::warn!(error = %e, storage_key, "could not remove a deleted medium's file");
     }
 }
@@ -330,22 +372,6 @@ fn random_name() -> String {
         .fill(&mut b)
         .expect("system randomness is available");
     hex::encode(b)
-}
-
-struct RemoveOnDrop(Option<PathBuf>);
-
-impl RemoveOnDrop {
-    fn disarm(mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -523,8 +549,9 @@ mod tests {
             .set_payload(body)
             .to_http_parts();
         let upload = UploadBody::from_request(&req, &mut payload).await.unwrap();
+        let local = jekcms_media_store::LocalDir::new(&dir);
         let target = UploadTarget {
-            media_dir: &dir,
+            media: &local,
             site_id: 7,
             max_bytes,
         };
@@ -633,7 +660,7 @@ mod tests {
             assert!(matches!(e, UploadError::NoSpace(_)), "errno {errno}: {e:?}");
         }
         let e = UploadError::from(std::io::Error::from_raw_os_error(13));
-        assert!(matches!(e, UploadError::Io(_)), "{e:?}");
+        assert!(matches!(e, UploadError::Storage(_)), "{e:?}");
     }
 
     #[test]

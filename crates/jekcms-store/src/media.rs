@@ -267,3 +267,24 @@ impl MediaRepository for Store {
         })
     }
 }
+
+impl Store {
+    /// Which of `keys` a medium's record names: the orphan sweeper's question about the
+    /// objects it listed (index `media_storage_key`). Every site's media: storage keys are
+    /// the store's own names, never a caller's.
+    pub fn storage_keys_in_use(
+        &self,
+        keys: Vec<String>,
+    ) -> impl Future<Output = Result<std::collections::HashSet<String>, StoreError>> + Send {
+        crate::boxed::<Result<std::collections::HashSet<String>, StoreError>>(async move {
+            let found: Vec<String> = with_conn!(self, conn => {
+                media::table
+                    .filter(media::storage_key.eq_any(&keys))
+                    .select(media::storage_key)
+                    .load(conn)
+                    .await?
+            });
+            Ok(found.into_iter().collect())
+        })
+    }
+}

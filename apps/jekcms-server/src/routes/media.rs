@@ -79,10 +79,9 @@ pub async fn upload_media(
 ) -> Result<HttpResponse, AppError> {
     let actor = caller.actor();
     service::may_upload(&actor)?;
-    let media_dir = &state.config.media_dir;
     let new = body
         .receive(UploadTarget {
-            media_dir,
+            media: &*state.media,
             site_id: actor.site_id,
             max_bytes: state.config.max_upload_bytes,
         })
@@ -94,7 +93,7 @@ pub async fn upload_media(
             media,
         )),
         Err(e) => {
-            uploads::remove(media_dir, &key).await;
+            uploads::remove(&*state.media, &key).await;
             Err(e.into())
         }
     }
@@ -185,7 +184,7 @@ pub async fn delete_media(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, AppError> {
     let media = service::delete_media(&state.store, &caller.writer(), id.into_inner()).await?;
-    uploads::remove(&state.config.media_dir, &media.storage_key).await;
+    uploads::remove(&*state.media, &media.storage_key).await;
     Ok(respond::ok(Deleted {
         id: media.id,
         deleted: true,
@@ -234,7 +233,7 @@ pub async fn media_content(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let media = service::get_media(&state.store, &caller.actor(), id.into_inner()).await?;
-    media_bytes::serve(&req, &state.config.media_dir, &media, Caching::Private).await
+    media_bytes::serve(&req, &*state.media, &media, Caching::Private).await
 }
 
 /// Serves a medium's public URL, with no credential.
@@ -285,7 +284,7 @@ pub async fn public_media(
 ) -> Result<HttpResponse, AppError> {
     let (token, filename) = path.into_inner();
     let media = service::get_public_media(&state.store, &token, &filename).await?;
-    media_bytes::serve(&req, &state.config.media_dir, &media, Caching::Immutable).await
+    media_bytes::serve(&req, &*state.media, &media, Caching::Immutable).await
 }
 
 /// Whether a `Range` value is a well-formed `bytes` range set (RFC 9110 §14.1.2), as
