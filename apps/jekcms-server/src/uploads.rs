@@ -1,7 +1,7 @@
 //! Uploads: the form of `POST /api/v2/media` ([`UploadBody`], an extractor that reads
 //! nothing until the handler has checked the caller's role), and writing the uploaded bytes
 //! to the media store (`jekcms_media_store`: the local directory or a bucket): the first
-//! [`SNIFF_BYTES`] are held to sniff the type (which names the object), then everything is
+//! `SNIFF_BYTES` (256 KiB) are held to sniff the type (which names the object), then everything is
 //! streamed to an object writer while being hashed and measured. The object appears only
 //! when complete, so a failed or refused upload leaves nothing behind.
 
@@ -223,7 +223,7 @@ impl AltText {
 }
 
 /// Stores one uploaded file as the object `<site_id>/<random>.<ext>`, returning the record
-/// to insert. The type is sniffed from the first [`SNIFF_BYTES`] (or the whole file when
+/// to insert. The type is sniffed from the first `SNIFF_BYTES` (256 KiB) (or the whole file when
 /// smaller) before anything is written; a refused type is reported only once the body is
 /// read, so that an oversized file is still `TooLarge` whatever its type.
 pub async fn store_upload(
