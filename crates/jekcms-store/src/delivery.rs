@@ -1,6 +1,6 @@
 //! What the pull API reads: a pull key's site with its content version, and the key's
-//! rotation ([`PullRepository`]); and [`bump_content_version!`], which every write to a
-//! site's posts or media runs in its own transaction.
+//! rotation ([`PullRepository`]). Every write to a site's posts or media bumps the content
+//! version in its own transaction, through `activity::RecordEvents::record_write`.
 //!
 //! The content version is what keeps every instance's caches exact: a page cached under
 //! version `v` is served only while the site is still at `v`, which one indexed read per
@@ -22,20 +22,6 @@ use jekcms_content::ContentError;
 use jekcms_content::activity::{EventType, NewEvent, Writer};
 use jekcms_content::pull::{PullRepository, PullSite};
 use std::future::Future;
-
-/// Bumps site `$site_id`'s content version on `$conn` (inside the write's transaction).
-macro_rules! bump_content_version {
-    ($conn:expr, $site_id:expr) => {
-        diesel::update($crate::schema::sites::table.find($site_id))
-            .set(
-                $crate::schema::sites::content_version
-                    .eq($crate::schema::sites::content_version + 1),
-            )
-            .execute($conn)
-            .await?
-    };
-}
-pub(crate) use bump_content_version;
 
 /// The pull request's one statement: the key's site (through the unique `key_hash` index)
 /// and the site's next scheduled publication (the first entry of

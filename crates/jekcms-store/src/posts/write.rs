@@ -2,7 +2,6 @@
 
 use super::{ImportPost, NewPostRow, PostRow};
 use crate::activity::RecordEvents;
-use crate::delivery::bump_content_version;
 use crate::idempotency::record_response;
 use crate::schema::{post_tags, posts};
 use crate::{Store, StoreError, UniqueKey, naive, with_write_txn};
@@ -375,7 +374,8 @@ impl Store {
             with_write_txn!(self, Vec<i64>, conn => {
                 SiteSlugLock::lock_site_slugs(conn, site_id).await?;
                 let ids = InsertBatch::insert_batch(conn, site_id, rows, tags).await?;
-                bump_content_version!(conn, site_id);
+                // The operator's import records no events: only the bump.
+                RecordEvents::record_write(conn, &Writer::system(site_id), jekcms_content::now(), &[]).await?;
                 Ok(ids)
             })
         })
