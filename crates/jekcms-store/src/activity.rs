@@ -7,7 +7,7 @@
 //! once per connection) and one hop to the writer thread on SQLite, so a write pays a small,
 //! fixed cost for its events however many there are.
 
-use crate::schema::{events, sites, webhooks};
+use crate::schema::{events, webhooks};
 use crate::stored_time::StoredTime;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -47,13 +47,32 @@ pub(crate) trait RecordEvents {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// The statement that bumps site `site_id`'s content version.
-macro_rules! content_version_bump {
-    ($site_id:expr) => {
-        diesel::update(sites::table.find($site_id))
-            .set(sites::content_version.eq(sites::content_version + 1))
-    };
+/// `UPDATE sites SET content_version = content_version + 1 WHERE id = $1`, written out with
+/// a static query id: diesel's own `UPDATE` is prepared afresh on every call (on PostgreSQL
+/// a Parse round trip before its own), and this one runs in every write.
+#[derive(Debug, Clone, Copy)]
+struct ContentVersionBump {
+    site_id: i64,
 }
+
+impl QueryId for ContentVersionBump {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> QueryFragment<DB> for ContentVersionBump
+where
+    DB: diesel::backend::Backend,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("UPDATE sites SET content_version = content_version + 1 WHERE id = ");
+        out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.site_id)?;
+        Ok(())
+    }
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for ContentVersionBump {}
 
 /// Who, as stored: the writer's columns (`None` user for the server itself).
 #[derive(Debug, Clone)]
@@ -157,7 +176,9 @@ impl RecordEvents for diesel_async::AsyncPgConnection {
         at: DateTime<Utc>,
         events: &[NewEvent],
     ) -> Result<(), StoreError> {
-        let bump = content_version_bump!(writer.site_id());
+        let bump = ContentVersionBump {
+            site_id: writer.site_id(),
+        };
         if events.is_empty() {
             bump.execute(self).await?;
             return Ok(());
@@ -326,7 +347,7 @@ impl RecordEvents for crate::SqliteWrite {
         let rows = NewEventRow::of(writer, at, events);
         let (site_id, at) = (writer.site_id(), naive(at));
         self.spawn_blocking(move |c| {
-            diesel::RunQueryDsl::execute(content_version_bump!(site_id), c)?;
+            diesel::RunQueryDsl::execute(ContentVersionBump { site_id }, c)?;
             if rows.is_empty() {
                 return Ok(());
             }

@@ -3,7 +3,7 @@
 //! [`record_response!`], which stores a response inside the transaction of the work.
 
 use crate::schema::idempotency_keys as ik;
-use crate::sql::LimitLiteral;
+use crate::sql::{KeepPreparedExt, LimitLiteral};
 use crate::{Store, StoreError, naive, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -50,13 +50,14 @@ macro_rules! record_response {
         {
             let ticket = record.ticket();
             let body = response.body.to_string();
-            let stored = diesel::update($crate::idempotency::held!(ticket))
-                .set((
+            let stored = $crate::sql::KeepPreparedExt::keep_prepared(
+                diesel::update($crate::idempotency::held!(ticket)).set((
                     $crate::schema::idempotency_keys::status.eq(i32::from(response.status)),
                     $crate::schema::idempotency_keys::response.eq(&body),
-                ))
-                .execute($conn)
-                .await?;
+                )),
+            )
+            .execute($conn)
+            .await?;
             if stored != 1 {
                 return Err($crate::StoreError::ClaimLost);
             }
@@ -132,6 +133,7 @@ impl IdempotencyStore for Store {
                         ik::lease_until.eq(Some(lease_until)),
                         ik::created_at.eq(now),
                     ))
+                    .keep_prepared()
                     .execute(conn)
                     .await?;
                 Ok(Found::Claim(if taken == 1 { Claim::Won(attempt + 1) } else { Claim::Running }))
@@ -160,6 +162,7 @@ impl IdempotencyStore for Store {
             with_write_conn!(self, conn => {
                 diesel::update(held!(ticket))
                     .set((ik::status.eq(status), ik::response.eq(&body)))
+                    .keep_prepared()
                     .execute(conn)
                     .await
                     .map_err(StoreError::from)?;

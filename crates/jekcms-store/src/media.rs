@@ -2,6 +2,7 @@
 
 use crate::activity::RecordEvents;
 use crate::schema::media;
+use crate::sql::KeepPreparedExt;
 use crate::sql::LimitLiteral;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
 use chrono::NaiveDateTime;
@@ -236,6 +237,7 @@ impl MediaRepository for Store {
                 let row = diesel::update(media::table.filter(media::site_id.eq(site_id)).filter(media::id.eq(id)))
                     .set((media::alt_text.eq(&alt_text), media::updated_at.eq(now)))
                     .returning(MediaRow::as_returning())
+                    .keep_prepared()
                     .get_result::<MediaRow>(conn)
                     .await?;
                 let updated = [NewEvent::new(EventType::MediaUpdated, id)];

@@ -3,7 +3,7 @@
 
 use crate::load::LoadAll;
 use crate::schema::{api_keys, refresh_tokens, sessions, sites, users};
-use crate::sql::LimitLiteral;
+use crate::sql::{KeepPreparedExt, LimitLiteral};
 use crate::stored_time::StoredTime;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
@@ -200,6 +200,7 @@ impl SessionStore for Store {
                     if let Some(key_id) = s.api_key_id {
                         diesel::update(api_keys::table.filter(api_keys::id.eq(key_id)))
                             .set(api_keys::last_used_at.eq(naive(s.created_at)))
+                            .keep_prepared()
                             .execute(conn)
                             .await?;
                     }
@@ -253,6 +254,7 @@ impl SessionStore for Store {
                 )
                 .set(refresh_tokens::used_at.eq(now_n))
                 .returning(refresh_tokens::session_id)
+                .keep_prepared()
                 .get_result::<i64>(conn)
                 .await
                 .optional()?;
@@ -299,6 +301,7 @@ impl SessionStore for Store {
                                     .filter(sessions::revoked_at.is_null()),
                             )
                             .set(sessions::revoked_at.eq(now_n))
+                            .keep_prepared()
                             .execute(conn)
                             .await?;
                             Ok(Rotation::ReuseDetected)
@@ -328,6 +331,7 @@ impl SessionStore for Store {
                         .filter(sessions::revoked_at.is_null()),
                 )
                 .set(sessions::revoked_at.eq(naive(now)))
+                .keep_prepared()
                 .execute(conn)
                 .await
                 .map_err(StoreError::from)?;

@@ -1,5 +1,6 @@
 //! SQL that diesel's DSL does not write the way we need: `LIMIT` (and `OFFSET`) in the SQL
-//! text instead of bound as parameters, and row-value comparisons for keyset pagination.
+//! text instead of bound as parameters, row-value comparisons for keyset pagination, and
+//! statements kept prepared that diesel would prepare again on every call.
 //!
 //! ## `LIMIT` literals
 //!
@@ -19,6 +20,59 @@ use diesel::result::QueryResult;
 use diesel::sql_types::{BigInt, Bool, SqlType};
 
 use crate::schema::posts;
+
+/// A statement of one fixed SQL shape, kept in the connection's prepared-statement cache.
+///
+/// diesel prepares every `UPDATE` and every `sql_query` afresh on each call and closes it
+/// afterwards, because an `UPDATE`'s changeset may leave out `None` fields and so take
+/// many shapes. On PostgreSQL that is a Parse round trip before the statement's own (and a
+/// parse and plan on the server): three such statements in a post create cost it a third of
+/// its time. The statements wrapped here have one shape (or a few: the cache is keyed by
+/// the SQL text, so a different shape is a different entry, never a wrong one); the wrapper
+/// tells the cache so.
+///
+/// It overrides `QueryFragment::is_safe_to_cache_prepared`, a method diesel documents only
+/// for backend implementers, which diesel-async asks of the statement itself — on both
+/// stores, SQLite's writes going through its `SyncConnectionWrapper`. diesel's synchronous
+/// API asks through a reference, whose impl does not forward the override, so the wrapper
+/// offers no synchronous `RunQueryDsl`; a statement run there is written out with a static
+/// query id instead (`activity::ContentVersionBump`). The tests
+/// `a_kept_statement_is_prepared_once_on_*` fail if an upgrade stops honouring it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeepPrepared<Q>(Q);
+
+/// Adds [`KeepPrepared`] to any statement.
+pub(crate) trait KeepPreparedExt: QueryId + Sized {
+    /// `self`, prepared once per connection; `self` must have one SQL shape (or a few).
+    fn keep_prepared(self) -> KeepPrepared<Self> {
+        KeepPrepared(self)
+    }
+}
+
+impl<Q: QueryId> KeepPreparedExt for Q {}
+
+impl<Q: QueryId> QueryId for KeepPrepared<Q> {
+    type QueryId = Q::QueryId;
+    const HAS_STATIC_QUERY_ID: bool = Q::HAS_STATIC_QUERY_ID;
+}
+
+impl<Q, DB> QueryFragment<DB> for KeepPrepared<Q>
+where
+    DB: Backend,
+    Q: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.0.walk_ast(out)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &DB) -> QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q: Query> Query for KeepPrepared<Q> {
+    type SqlType = Q::SqlType;
+}
 
 /// `query LIMIT n`, with `n` in the SQL text. See the module documentation.
 #[derive(Debug, Clone, Copy)]
@@ -202,6 +256,110 @@ mod tests {
         assert!(
             sql.contains(r#"(`posts`.`id`, `posts`.`id`) > (?, ?)"#),
             "{sql}"
+        );
+    }
+
+    /// Counts the statements a connection adds to its prepared-statement cache.
+    #[derive(Clone, Default)]
+    struct CachedStatements(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl diesel::connection::Instrumentation for CachedStatements {
+        fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+            if let diesel::connection::InstrumentationEvent::CacheQuery { sql, .. } = event {
+                self.0.lock().unwrap().push(sql.to_owned());
+            }
+        }
+    }
+
+    impl CachedStatements {
+        fn count(&self, prefix: &str) -> usize {
+            let cached = self.0.lock().unwrap();
+            cached.iter().filter(|sql| sql.starts_with(prefix)).count()
+        }
+    }
+
+    const SITES: &str =
+        "CREATE TABLE sites (id BIGINT PRIMARY KEY, content_version BIGINT NOT NULL)";
+
+    macro_rules! bump {
+        ($id:expr) => {
+            diesel::update(crate::schema::sites::table.find($id)).set(
+                crate::schema::sites::content_version.eq(crate::schema::sites::content_version + 1),
+            )
+        };
+    }
+
+    /// Three runs of a kept `UPDATE` and of a kept `sql_query` prepare each once; without
+    /// the wrapper diesel caches neither (what the wrapper exists to change).
+    #[tokio::test]
+    async fn a_kept_statement_is_prepared_once_on_sqlite() {
+        use diesel_async::RunQueryDsl as Async;
+        use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+        use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+        let mut c = SyncConnectionWrapper::<diesel::SqliteConnection>::establish(":memory:")
+            .await
+            .unwrap();
+        c.batch_execute(SITES).await.unwrap();
+        let cached = CachedStatements::default();
+        c.set_instrumentation(cached.clone());
+        for id in [1, 2, 3] {
+            Async::execute(bump!(id).keep_prepared(), &mut c)
+                .await
+                .unwrap();
+            Async::execute(diesel::sql_query("SELECT 1").keep_prepared(), &mut c)
+                .await
+                .unwrap();
+        }
+        assert_eq!(cached.count("UPDATE"), 1);
+        assert_eq!(cached.count("SELECT 1"), 1);
+        for id in [1, 2, 3] {
+            Async::execute(bump!(id), &mut c).await.unwrap();
+            Async::execute(diesel::sql_query("SELECT 2"), &mut c)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            cached.count("UPDATE"),
+            1,
+            "diesel now caches updates by itself"
+        );
+        assert_eq!(
+            cached.count("SELECT 2"),
+            0,
+            "diesel now caches sql_query by itself"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_kept_statement_is_prepared_once_on_postgres() {
+        use diesel_async::RunQueryDsl as Async;
+        use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+        let Some(db) = crate::testing::TestDatabase::postgres().await else {
+            return;
+        };
+        let mut c = diesel_async::AsyncPgConnection::establish(db.url())
+            .await
+            .unwrap();
+        c.batch_execute(SITES).await.unwrap();
+        let cached = CachedStatements::default();
+        c.set_instrumentation(cached.clone());
+        for id in [1, 2, 3] {
+            Async::execute(bump!(id).keep_prepared(), &mut c)
+                .await
+                .unwrap();
+            Async::execute(diesel::sql_query("SELECT 1").keep_prepared(), &mut c)
+                .await
+                .unwrap();
+        }
+        assert_eq!(cached.count("UPDATE"), 1);
+        assert_eq!(cached.count("SELECT 1"), 1);
+        for id in [1, 2, 3] {
+            Async::execute(bump!(id), &mut c).await.unwrap();
+        }
+        assert_eq!(
+            cached.count("UPDATE"),
+            1,
+            "diesel now caches updates by itself"
         );
     }
 }

@@ -10,7 +10,7 @@
 //! the single writer serialises them.
 
 use crate::schema::{events, pull_keys, webhook_deliveries as wd, webhooks};
-use crate::sql::LimitLiteral;
+use crate::sql::{KeepPreparedExt, LimitLiteral};
 use crate::{Db, Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -379,8 +379,10 @@ impl Store {
                                 .skip_locked()
                                 .load(conn)
                                 .await?;
+                            // `= ANY($1)` on PostgreSQL: one shape whatever the count.
                             diesel::update(wd::table.filter(wd::id.eq_any(&ids)))
                                 .set((wd::next_attempt_at.eq(until), wd::updated_at.eq(now)))
+                                .keep_prepared()
                                 .execute(conn)
                                 .await?;
                             Ok(ids)
@@ -481,6 +483,7 @@ impl Store {
                         wd::next_attempt_at.eq(naive(record.next_attempt_at)),
                         wd::updated_at.eq(now),
                     ))
+                    .keep_prepared()
                     .execute(conn)
                     .await?;
             });

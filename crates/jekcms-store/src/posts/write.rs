@@ -4,6 +4,7 @@ use super::{ImportPost, NewPostRow, PostRow};
 use crate::activity::RecordEvents;
 use crate::idempotency::record_response;
 use crate::schema::{post_tags, posts};
+use crate::sql::KeepPreparedExt;
 use crate::{Store, StoreError, UniqueKey, naive, with_write_txn};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -58,7 +59,7 @@ trait InsertTags {
 }
 
 impl InsertTags for diesel_async::AsyncPgConnection {
-    /// One multi-row insert: one round trip however many tags.
+    /// One statement however many tags ([`InsertTagsPg`]).
     async fn insert_tags(
         &mut self,
         post_id: i64,
@@ -68,20 +69,44 @@ impl InsertTags for diesel_async::AsyncPgConnection {
         if tags.is_empty() {
             return Ok(());
         }
-        let rows: Vec<_> = tags
-            .iter()
-            .map(|tag| {
-                (
-                    post_tags::post_id.eq(post_id),
-                    post_tags::site_id.eq(site_id),
-                    post_tags::tag.eq(tag.as_str()),
-                )
-            })
-            .collect();
-        diesel::insert_into(post_tags::table)
-            .values(rows)
-            .execute(self)
-            .await?;
+        InsertTagsPg {
+            post_id,
+            site_id,
+            tags,
+        }
+        .execute(self)
+        .await?;
+        Ok(())
+    }
+}
+
+/// `INSERT INTO post_tags … SELECT $1, $2, unnest($3)`: a post's tags as one array, so the
+/// statement has one shape and stays prepared (a multi-row `VALUES` list is a new statement
+/// for each tag count, which diesel prepares afresh on every call).
+struct InsertTagsPg<'a> {
+    post_id: i64,
+    site_id: i64,
+    tags: &'a [String],
+}
+
+impl diesel::query_builder::QueryId for InsertTagsPg<'_> {
+    type QueryId = InsertTagsPg<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertTagsPg<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt, Text};
+        out.push_sql("INSERT INTO post_tags (post_id, site_id, tag) SELECT ");
+        out.push_bind_param::<BigInt, _>(&self.post_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.site_id)?;
+        out.push_sql(", unnest(");
+        out.push_bind_param::<Array<Text>, _>(self.tags)?;
+        out.push_sql(")");
         Ok(())
     }
 }
@@ -331,6 +356,7 @@ impl SiteSlugLock for diesel_async::AsyncPgConnection {
         diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
             .bind::<diesel::sql_types::Integer, _>(SLUG_LOCK_CLASS)
             .bind::<diesel::sql_types::Integer, _>(site_key)
+            .keep_prepared()
             .execute(self)
             .await?;
         Ok(())
@@ -655,6 +681,7 @@ pub(super) fn update_post(
                         posts::publish_announced.eq(visible),
                     ))
                     .returning(PostRow::as_returning())
+                    .keep_prepared()
                     .get_result::<PostRow>(conn)
                     .await
                     .optional()?;
