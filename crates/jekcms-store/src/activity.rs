@@ -246,9 +246,15 @@ impl NewEventRow {
     }
 }
 
-/// On the writer thread: inserts the events of site `site_id`, then — only when the site
-/// has an enabled webhook — their deliveries with one `INSERT … SELECT` over the ids just
-/// made (SQLite's single writer makes them the ones above the previous maximum).
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// SQLite's `instr(haystack, needle)`: where `needle` starts in `haystack`, 1-based, or 0.
+    fn instr(haystack: Text, needle: Text) -> diesel::sql_types::Integer;
+}
+
+/// On the writer thread: inserts the events of site `site_id`, then their deliveries to the
+/// site's enabled, subscribed webhooks (none when it has none) with one `INSERT … SELECT`
+/// over the ids just made (SQLite's single writer makes them the ones from the first on).
 fn record_events_sqlite(
     c: &mut diesel::SqliteConnection,
     site_id: i64,
@@ -256,66 +262,65 @@ fn record_events_sqlite(
     rows: &[NewEventRow],
 ) -> QueryResult<()> {
     use diesel::RunQueryDsl as Sync;
-    let hooks: i64 = Sync::get_result(
-        webhooks::table
-            .filter(webhooks::site_id.eq(site_id))
-            .filter(webhooks::enabled.eq(true))
-            .count(),
-        c,
-    )?;
-    let before: Option<i64> = if hooks > 0 {
-        Sync::get_result(events::table.select(diesel::dsl::max(events::id)), c)?
-    } else {
-        None
-    };
     // One prepared single-row insert per event: cheaper than parsing a multi-row
     // statement with a placeholder per column of every row.
+    let mut first = None;
     for row in rows {
-        Sync::execute(diesel::insert_into(events::table).values(row), c)?;
-    }
-    if hooks > 0 {
-        use crate::schema::webhook_deliveries as wd;
-        use diesel::dsl::sql;
-        use diesel::sql_types::{Bool, Integer};
-        // The DSL rather than `sql_query`, so that the statement stays prepared.
-        let subscribed = sql::<Bool>(
-            "(webhooks.events = '*' \
-             OR instr(',' || webhooks.events || ',', ',' || events.type || ',') > 0)",
-        );
-        let fan_out = events::table
-            .inner_join(webhooks::table.on(webhooks::site_id.eq(events::site_id)))
-            .filter(events::site_id.eq(site_id))
-            .filter(events::id.gt(before.unwrap_or(0)))
-            .filter(webhooks::enabled.eq(true))
-            .filter(subscribed)
-            .select((
-                events::site_id,
-                webhooks::id,
-                events::id.nullable(),
-                events::event_type,
-                "pending".into_sql::<Text>(),
-                0.into_sql::<Integer>(),
-                at.into_sql::<Timestamp>(),
-                at.into_sql::<Timestamp>(),
-                at.into_sql::<Timestamp>(),
-            ));
-        Sync::execute(
-            diesel::insert_into(wd::table)
-                .values(fan_out)
-                .into_columns((
-                    wd::site_id,
-                    wd::webhook_id,
-                    wd::event_id,
-                    wd::event_type,
-                    wd::status,
-                    wd::attempts,
-                    wd::next_attempt_at,
-                    wd::created_at,
-                    wd::updated_at,
-                )),
+        let id: i64 = Sync::get_result(
+            diesel::insert_into(events::table)
+                .values(row)
+                .returning(events::id),
             c,
         )?;
+        first.get_or_insert(id);
     }
+    let Some(first) = first else {
+        return Ok(());
+    };
+    use crate::schema::webhook_deliveries as wd;
+    use diesel::sql_types::Integer;
+    // All DSL (no `sql` literal, which diesel never keeps prepared), so that the
+    // statement is parsed and planned once per connection, not on every write:
+    // `events = '*' OR instr(',' || events || ',', ',' || type || ',') > 0`.
+    let comma = || ",".into_sql::<Text>();
+    let subscribed = webhooks::events.eq("*").or(instr(
+        comma().concat(webhooks::events).concat(","),
+        comma().concat(events::event_type).concat(","),
+    )
+    .gt(0));
+    let fan_out = events::table
+        .inner_join(webhooks::table.on(webhooks::site_id.eq(events::site_id)))
+        .filter(events::site_id.eq(site_id))
+        .filter(events::id.ge(first))
+        .filter(webhooks::enabled.eq(true))
+        .filter(subscribed)
+        .select((
+            events::site_id,
+            webhooks::id,
+            events::id.nullable(),
+            events::event_type,
+            "pending".into_sql::<Text>(),
+            0.into_sql::<Integer>(),
+            at.into_sql::<Timestamp>(),
+            at.into_sql::<Timestamp>(),
+            at.into_sql::<Timestamp>(),
+        ));
+    Sync::execute(
+        diesel::insert_into(wd::table)
+            .values(fan_out)
+            .into_columns((
+                wd::site_id,
+                wd::webhook_id,
+                wd::event_id,
+                wd::event_type,
+                wd::status,
+                wd::attempts,
+                wd::next_attempt_at,
+                wd::created_at,
+                wd::updated_at,
+            )),
+        c,
+    )?;
     Ok(())
 }
 
@@ -568,5 +573,79 @@ impl Store {
             })?;
             Ok(total)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDatabase;
+    use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+
+    /// Statements run and statements added to the prepared-statement cache.
+    #[derive(Clone, Default)]
+    struct Prepares(std::sync::Arc<std::sync::Mutex<(Vec<String>, Vec<String>)>>);
+
+    impl Instrumentation for Prepares {
+        fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+            let mut seen = self.0.lock().unwrap();
+            match event {
+                InstrumentationEvent::StartQuery { query, .. } => seen.0.push(query.to_string()),
+                InstrumentationEvent::CacheQuery { sql, .. } => seen.1.push(sql.to_owned()),
+                _ => {}
+            }
+        }
+    }
+
+    /// A write's events on SQLite, the webhook fan-out included, run only statements that
+    /// stay prepared: the first write caches every statement it runs (a statement diesel
+    /// will not cache — a `sql` literal, an `UPDATE` — would be parsed again on every write).
+    #[tokio::test]
+    async fn every_statement_of_the_sqlite_events_stays_prepared() {
+        let db = TestDatabase::sqlite();
+        drop(Store::connect(db.url(), Default::default()).await.unwrap());
+        let path = db.url().strip_prefix("sqlite://").unwrap();
+        let mut c = diesel::SqliteConnection::establish(path).unwrap();
+        c.batch_execute(
+            "INSERT INTO sites (id, slug, name, created_at) VALUES (77, 'cached', 'C', '2026-01-01 00:00:00');
+             INSERT INTO webhooks (site_id, url, events, enabled, created_at, updated_at)
+             VALUES (77, 'https://hooks.example.com/a', '*', TRUE, '2026-01-01 00:00:00', '2026-01-01 00:00:00'),
+                    (77, 'https://hooks.example.com/b', 'post.deleted', TRUE, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        )
+        .unwrap();
+        let prepares = Prepares::default();
+        c.set_instrumentation(prepares.clone());
+        let at = naive(jekcms_content::now());
+        let row = |event_type: EventType, subject_id| NewEventRow {
+            site_id: 77,
+            event_type: event_type.as_str(),
+            actor_user_id: None,
+            actor_family: "api",
+            actor_key_id: Some("api_k".into()),
+            subject_kind: event_type.subject_kind().as_str(),
+            subject_id,
+            request_id: None,
+            occurred_at: at,
+        };
+        let rows = [
+            row(EventType::PostCreated, 1),
+            row(EventType::PostDeleted, 2),
+        ];
+        record_events_sqlite(&mut c, 77, at, &rows).unwrap();
+        let (run, cached) = prepares.0.lock().unwrap().clone();
+        // the event insert (twice: one shape), the fan-out
+        assert_eq!(run.len(), 3, "{run:#?}");
+        assert_eq!(
+            cached.len(),
+            2,
+            "each distinct statement cached: {cached:#?}"
+        );
+        // The fan-out matched the subscriptions: both events for `*`, one for the other.
+        let deliveries: i64 = diesel::RunQueryDsl::get_result(
+            crate::schema::webhook_deliveries::table.count(),
+            &mut c,
+        )
+        .unwrap();
+        assert_eq!(deliveries, 3);
     }
 }
