@@ -51,8 +51,8 @@ pub(crate) trait RecordEvents {
 /// a static query id: diesel's own `UPDATE` is prepared afresh on every call (on PostgreSQL
 /// a Parse round trip before its own), and this one runs in every write.
 #[derive(Debug, Clone, Copy)]
-struct ContentVersionBump {
-    site_id: i64,
+pub(crate) struct ContentVersionBump {
+    pub(crate) site_id: i64,
 }
 
 impl QueryId for ContentVersionBump {
@@ -98,7 +98,7 @@ impl StoredActor {
 
 /// The PostgreSQL statement: the events from three parallel arrays, and their deliveries,
 /// in one round trip. A static query id keeps it prepared.
-struct RecordEventsPg {
+pub(crate) struct RecordEventsPg {
     actor: StoredActor,
     at: NaiveDateTime,
     types: Vec<&'static str>,
@@ -195,7 +195,7 @@ impl RecordEvents for diesel_async::AsyncPgConnection {
 }
 
 impl RecordEventsPg {
-    fn new(writer: &Writer, at: DateTime<Utc>, events: &[NewEvent]) -> Self {
+    pub(crate) fn new(writer: &Writer, at: DateTime<Utc>, events: &[NewEvent]) -> Self {
         Self {
             actor: StoredActor::of(writer),
             at: naive(at),
@@ -212,7 +212,7 @@ impl RecordEventsPg {
 /// A row of `events` to insert.
 #[derive(Insertable)]
 #[diesel(table_name = events)]
-struct NewEventRow {
+pub(crate) struct NewEventRow {
     site_id: i64,
     event_type: &'static str,
     actor_user_id: Option<i64>,
@@ -226,7 +226,7 @@ struct NewEventRow {
 
 impl NewEventRow {
     /// The rows of `events` written by `writer` at `at`.
-    fn of(writer: &Writer, at: DateTime<Utc>, events: &[NewEvent]) -> Vec<NewEventRow> {
+    pub(crate) fn of(writer: &Writer, at: DateTime<Utc>, events: &[NewEvent]) -> Vec<NewEventRow> {
         let actor = StoredActor::of(writer);
         let at = naive(at);
         events
@@ -255,7 +255,7 @@ extern "SQL" {
 /// On the writer thread: inserts the events of site `site_id`, then their deliveries to the
 /// site's enabled, subscribed webhooks (none when it has none) with one `INSERT … SELECT`
 /// over the ids just made (SQLite's single writer makes them the ones from the first on).
-fn record_events_sqlite(
+pub(crate) fn record_events_sqlite(
     c: &mut diesel::SqliteConnection,
     site_id: i64,
     at: NaiveDateTime,

@@ -1,11 +1,14 @@
 //! Writes of posts: one create, a batch (bulk), an operator import, updates and deletes.
 
 use super::{ImportPost, NewPostRow, PostRow};
-use crate::activity::RecordEvents;
+use crate::activity::{
+    ContentVersionBump, NewEventRow, RecordEvents, RecordEventsPg, record_events_sqlite,
+};
 use crate::idempotency::record_response;
 use crate::schema::{post_tags, posts};
 use crate::sql::KeepPreparedExt;
 use crate::{Store, StoreError, UniqueKey, naive, with_write_txn};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use jekcms_content::activity::{EventType, NewEvent, Writer, visibility_event};
@@ -48,34 +51,51 @@ macro_rules! suffixed_count {
     }};
 }
 
-/// Inserts a post's tag rows (at most 20) on a connection inside a write transaction.
-trait InsertTags {
-    fn insert_tags(
+/// The end of a write to a post, on a connection inside its write transaction.
+trait FinishPostWrite {
+    /// Inserts post `post_id`'s new `tags` (at most 20; the old ones already deleted), then
+    /// [`RecordEvents::record_write`] — as one round trip on PostgreSQL (the statements
+    /// pipelined) and one hop to the writer thread on SQLite.
+    fn finish_post_write(
         &mut self,
         post_id: i64,
-        site_id: i64,
         tags: &[String],
+        writer: &Writer,
+        at: DateTime<Utc>,
+        events: &[NewEvent],
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
 
-impl InsertTags for diesel_async::AsyncPgConnection {
-    /// One statement however many tags ([`InsertTagsPg`]).
-    async fn insert_tags(
+impl FinishPostWrite for diesel_async::AsyncPgConnection {
+    async fn finish_post_write(
         &mut self,
         post_id: i64,
-        site_id: i64,
         tags: &[String],
+        writer: &Writer,
+        at: DateTime<Utc>,
+        events: &[NewEvent],
     ) -> Result<(), StoreError> {
         if tags.is_empty() {
-            return Ok(());
+            return RecordEvents::record_write(self, writer, at, events).await;
         }
-        InsertTagsPg {
+        let site_id = writer.site_id();
+        // Sent together, answered together; PostgreSQL runs them in the order sent, in
+        // the transaction. Each has a static query id: prepared once per connection (on
+        // its first use diesel-async prepares them one after another, still in order).
+        let mut shared: &diesel_async::AsyncPgConnection = self;
+        let tagged = InsertTagsPg {
             post_id,
             site_id,
             tags,
         }
-        .execute(self)
-        .await?;
+        .execute(&mut shared);
+        let bumped = ContentVersionBump { site_id }.execute(&mut shared);
+        if events.is_empty() {
+            futures_util::future::try_join(tagged, bumped).await?;
+        } else {
+            let recorded = RecordEventsPg::new(writer, at, events).execute(&mut shared);
+            futures_util::future::try_join3(tagged, bumped, recorded).await?;
+        }
         Ok(())
     }
 }
@@ -111,18 +131,19 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertTagsPg<'_> {
     }
 }
 
-impl InsertTags for crate::SqliteWrite {
-    /// One prepared insert per tag, all in one hop to the writer thread.
-    async fn insert_tags(
+impl FinishPostWrite for crate::SqliteWrite {
+    /// Everything in one hop to the writer thread.
+    async fn finish_post_write(
         &mut self,
         post_id: i64,
-        site_id: i64,
         tags: &[String],
+        writer: &Writer,
+        at: DateTime<Utc>,
+        events: &[NewEvent],
     ) -> Result<(), StoreError> {
-        if tags.is_empty() {
-            return Ok(());
-        }
         let tags = tags.to_vec();
+        let rows = NewEventRow::of(writer, at, events);
+        let (site_id, at) = (writer.site_id(), naive(at));
         self.spawn_blocking(move |c| {
             for tag in &tags {
                 let row = (
@@ -132,7 +153,8 @@ impl InsertTags for crate::SqliteWrite {
                 );
                 diesel::RunQueryDsl::execute(diesel::insert_into(post_tags::table).values(row), c)?;
             }
-            Ok(())
+            diesel::RunQueryDsl::execute(ContentVersionBump { site_id }, c)?;
+            record_events_sqlite(c, site_id, at, &rows)
         })
         .await
         .map_err(StoreError::from)
@@ -340,6 +362,24 @@ trait SiteSlugLock {
         &mut self,
         site_id: i64,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+
+    /// [`lock_site_slugs`](SiteSlugLock::lock_site_slugs), then whether `slug` is free in
+    /// the site (under the lock): on PostgreSQL the two statements go in one round trip.
+    fn lock_site_slugs_and_probe(
+        &mut self,
+        site_id: i64,
+        slug: &str,
+    ) -> impl std::future::Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// `SELECT pg_advisory_xact_lock(class, site)` (see the PostgreSQL `SiteSlugLock`).
+macro_rules! slug_lock {
+    ($site_id:expr) => {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind::<diesel::sql_types::Integer, _>(SLUG_LOCK_CLASS)
+            .bind::<diesel::sql_types::Integer, _>(($site_id & 0x7FFF_FFFF) as i32)
+            .keep_prepared()
+    };
 }
 
 /// The first key of the per-site slug lock (`"JEKS"` in ASCII), in PostgreSQL's two-`int`
@@ -352,14 +392,25 @@ impl SiteSlugLock for diesel_async::AsyncPgConnection {
     /// choosing the same free slug and all but one failing on the unique index. Sites whose
     /// ids agree in their low 31 bits share a lock, which only costs a little waiting.
     async fn lock_site_slugs(&mut self, site_id: i64) -> Result<(), StoreError> {
-        let site_key = (site_id & 0x7FFF_FFFF) as i32;
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind::<diesel::sql_types::Integer, _>(SLUG_LOCK_CLASS)
-            .bind::<diesel::sql_types::Integer, _>(site_key)
-            .keep_prepared()
-            .execute(self)
-            .await?;
+        slug_lock!(site_id).execute(self).await?;
         Ok(())
+    }
+
+    /// The probe is sent right behind the lock; PostgreSQL runs it once the lock is held.
+    async fn lock_site_slugs_and_probe(
+        &mut self,
+        site_id: i64,
+        slug: &str,
+    ) -> Result<bool, StoreError> {
+        let mut shared: &diesel_async::AsyncPgConnection = self;
+        let locked = slug_lock!(site_id).execute(&mut shared);
+        let taken = posts::table
+            .filter(posts::site_id.eq(site_id))
+            .filter(posts::slug.eq(slug))
+            .select(posts::id)
+            .load::<i64>(&mut shared);
+        let (_, taken) = futures_util::future::try_join(locked, taken).await?;
+        Ok(taken.is_empty())
     }
 }
 
@@ -368,6 +419,15 @@ impl SiteSlugLock for crate::SqliteWrite {
     /// single writer connection, so allocations never overlap.
     async fn lock_site_slugs(&mut self, _site_id: i64) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn lock_site_slugs_and_probe(
+        &mut self,
+        site_id: i64,
+        slug: &str,
+    ) -> Result<bool, StoreError> {
+        let conn = self;
+        Ok(slug_is_free!(conn, site_id, slug))
     }
 }
 
@@ -570,13 +630,15 @@ pub(super) fn create_post<'a>(
         // A generated slug can lose a race to a concurrent insert; try again a few times.
         for _attempt in 0..SLUG_ATTEMPTS {
             let result = with_write_txn!(store, Post, conn => {
-                    SiteSlugLock::lock_site_slugs(conn, site_id).await?;
                     let slug = match &base_slug {
-                        Some(s) => s.clone(),
+                        Some(s) => {
+                            SiteSlugLock::lock_site_slugs(conn, site_id).await?;
+                            s.clone()
+                        }
                         None => {
                             // Point lookups on the (site_id, slug) unique index, so the
                             // cost does not grow with the number of posts sharing a title.
-                            if slug_is_free!(conn, site_id, generated_base.clone()) {
+                            if SiteSlugLock::lock_site_slugs_and_probe(conn, site_id, &generated_base).await? {
                                 generated_base.clone()
                             } else {
                                 // Start after the suffixed slugs already there (see
@@ -601,12 +663,12 @@ pub(super) fn create_post<'a>(
                         .returning(PostRow::as_returning())
                         .get_result::<PostRow>(conn)
                         .await?;
-                    InsertTags::insert_tags(conn, row.id, site_id, &post.tags).await?;
                     let created = NewEvent::new(EventType::PostCreated, row.id);
                     let published = NewEvent::new(EventType::PostPublished, row.id);
                     let events: &[NewEvent] =
                         if visible { &[created, published] } else { &[created] };
-                    RecordEvents::record_write(conn, by, now, events).await?;
+                    FinishPostWrite::finish_post_write(conn, row.id, &post.tags, by, now, events)
+                        .await?;
                     let created = row.into_post()?;
                     record_response!(conn, record, &created);
                     Ok(created)
@@ -685,14 +747,17 @@ pub(super) fn update_post(
                     .get_result::<PostRow>(conn)
                     .await
                     .optional()?;
-                    if row.is_some() && tags_changed {
-                        diesel::delete(post_tags::table.filter(post_tags::post_id.eq(id)))
-                            .execute(conn)
-                            .await?;
-                        InsertTags::insert_tags(conn, id, site_id, &next.tags).await?;
-                    }
                     if row.is_some() {
-                        RecordEvents::record_write(conn, &by, next.updated_at, &events).await?;
+                        let tags: &[String] = if tags_changed {
+                            diesel::delete(post_tags::table.filter(post_tags::post_id.eq(id)))
+                                .execute(conn)
+                                .await?;
+                            &next.tags
+                        } else {
+                            &[]
+                        };
+                        FinishPostWrite::finish_post_write(conn, id, tags, &by, next.updated_at, &events)
+                            .await?;
                     }
                     Ok(row)
             });
