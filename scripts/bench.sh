@@ -319,7 +319,8 @@ PY
   if [ "${BENCH_ONLY:-}" = events ]; then
     sql() { # statement
       case $store in
-        sqlite) sqlite3 "$work/bench.db" "$1" ;;
+        # The server holds the database: wait for its write lock instead of failing at once.
+        sqlite) sqlite3 -cmd ".timeout 5000" "$work/bench.db" "$1" ;;
         postgres) psql -q -t -A "$url" -c "$1" ;;
       esac
     }

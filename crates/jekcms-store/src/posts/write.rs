@@ -2,7 +2,7 @@
 
 use super::{ImportPost, NewPostRow, PostRow};
 use crate::activity::{
-    ContentVersionBump, NewEventRow, RecordEvents, RecordEventsPg, record_events_sqlite,
+    ContentVersionBump, NewEventRows, RecordEvents, RecordEventsPg, record_events_sqlite,
 };
 use crate::idempotency::record_response;
 use crate::schema::{post_tags, posts};
@@ -142,7 +142,7 @@ impl FinishPostWrite for crate::SqliteWrite {
         events: &[NewEvent],
     ) -> Result<(), StoreError> {
         let tags = tags.to_vec();
-        let rows = NewEventRow::of(writer, at, events);
+        let rows = NewEventRows::of(writer, at, events);
         let (site_id, at) = (writer.site_id(), naive(at));
         self.spawn_blocking(move |c| {
             for tag in &tags {
@@ -154,7 +154,7 @@ impl FinishPostWrite for crate::SqliteWrite {
                 diesel::RunQueryDsl::execute(diesel::insert_into(post_tags::table).values(row), c)?;
             }
             diesel::RunQueryDsl::execute(ContentVersionBump { site_id }, c)?;
-            record_events_sqlite(c, site_id, at, &rows)
+            record_events_sqlite(c, site_id, at, rows)
         })
         .await
         .map_err(StoreError::from)
