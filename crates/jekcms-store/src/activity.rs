@@ -497,7 +497,8 @@ impl Store {
         crate::boxed::<Result<usize, StoreError>>(async move {
             let at = naive(now);
             // Literal conditions, so that both stores use the partial index
-            // `posts_unannounced` (a bound `false` would not prove its predicate).
+            // `posts_unannounced` (`WHERE NOT publish_announced`: a bound `false` would not
+            // prove it).
             let unannounced = diesel::dsl::sql::<diesel::sql_types::Bool>(
                 "status = 'published' AND NOT publish_announced",
             );

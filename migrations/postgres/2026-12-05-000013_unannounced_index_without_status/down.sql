@@ -1,0 +1,3 @@
+DROP INDEX posts_unannounced;
+CREATE INDEX posts_unannounced ON posts (published_at)
+    WHERE status = 'published' AND NOT publish_announced;
