@@ -448,6 +448,15 @@ struct OwnRedis {
 }
 
 impl OwnRedis {
+    /// A port nothing listens on now: the kernel's pick. (A port derived from the process
+    /// id fell in the ephemeral range, where another connection could hold it.)
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free local port")
+            .port()
+    }
+
     fn start(port: u16) -> Self {
         let child = std::process::Command::new("redis-server")
             .args([
@@ -465,11 +474,16 @@ impl OwnRedis {
             .expect(
                 "redis-server is installed (JEKCMS_TEST_REDIS_URL is set, so Redis tests must run)",
             );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut child = child;
+        // Generous: the whole suite shares two cores with this start.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("redis-server exited at start on port {port}: {status}");
+            }
             assert!(
                 std::time::Instant::now() < deadline,
-                "redis-server did not start"
+                "redis-server did not start on port {port} within 20 s"
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
@@ -495,13 +509,13 @@ impl Drop for OwnRedis {
 
 /// Redis going away does not take the API down (quotas fall back to each instance), and
 /// sharing resumes by itself when Redis returns.
-async fn redis_outage_fails_open_and_recovers(backend: Backend, port_offset: u16) {
+async fn redis_outage_fails_open_and_recovers(backend: Backend) {
     if redis_url().is_none() {
         eprintln!("skipped: JEKCMS_TEST_REDIS_URL is not set");
         return;
     }
-    let port = 20000 + (std::process::id() % 10000) as u16 * 2 + port_offset;
-    let mut redis = OwnRedis::start(port);
+    let mut redis = OwnRedis::start(OwnRedis::free_port());
+    let port = redis.port;
     let Some(a) = shared_app(backend, format!("redis://127.0.0.1:{}", redis.port)).await else {
         return;
     };
@@ -554,10 +568,10 @@ async fn redis_outage_fails_open_and_recovers(backend: Backend, port_offset: u16
 mod redis_outage_fails_open_and_recovers {
     #[actix_web::test]
     async fn sqlite() {
-        super::redis_outage_fails_open_and_recovers(jekcms_store::Backend::Sqlite, 0).await
+        super::redis_outage_fails_open_and_recovers(jekcms_store::Backend::Sqlite).await
     }
     #[actix_web::test]
     async fn postgres() {
-        super::redis_outage_fails_open_and_recovers(jekcms_store::Backend::Postgres, 1).await
+        super::redis_outage_fails_open_and_recovers(jekcms_store::Backend::Postgres).await
     }
 }
