@@ -155,6 +155,29 @@ both_stores! {
         }
     }
 
+    // A post's tags are rows of their own (what `?tag=` reads): a change replaces them in
+    // the write's transaction, and a change of the title alone leaves them.
+    async fn a_changed_post_is_found_by_its_new_tags_only(app) {
+        let t = app.owner().await;
+        let id = app.create_post(&t.access, json!({"title": "Retagged", "tags": ["old", "kept"]})).await["id"].as_i64().unwrap();
+        let found = |query: &'static str| {
+            let app = &app;
+            let token = t.access.clone();
+            async move {
+                let v = app.get(&format!("/api/v2/posts?{query}"), &token).await.expect(200);
+                v["data"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(found("tag=old").await, [id]);
+        app.patch(&format!("/api/v2/posts/{id}"), &t.access, json!({"tags": ["kept", "new"]})).await.expect(200);
+        assert_eq!(found("tag=old").await, Vec::<i64>::new());
+        assert_eq!(found("tag=new").await, [id]);
+        assert_eq!(found("tag=kept").await, [id]);
+        app.patch(&format!("/api/v2/posts/{id}"), &t.access, json!({"title": "Retitled"})).await.expect(200);
+        assert_eq!(found("tag=new").await, [id]);
+        assert_eq!(found("tag=kept").await, [id]);
+    }
+
     // #16 item 7: what a website's front end looks up — a post by slug, posts with any of
     // several tags — with cursors sealed to the tag set (in any order) and the slug.
     async fn lookups_by_slug_and_by_any_of_several_tags(app) {
