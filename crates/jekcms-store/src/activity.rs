@@ -287,72 +287,78 @@ extern "SQL" {
     fn instr(haystack: Text, needle: Text) -> diesel::sql_types::Integer;
 }
 
-/// On the writer thread: inserts the events of site `site_id`, then their deliveries to the
-/// site's enabled, subscribed webhooks (none when it has none) with one `INSERT … SELECT`
-/// over the ids just made (SQLite's single writer makes them the ones from the first on).
-pub(crate) fn record_events_sqlite(
+/// On SQLite's writer thread, the end of every write: the site's content-version bump, then
+/// its events (if any, [`NewEventRows::record`]).
+pub(crate) fn bump_and_record_sqlite(
     c: &mut diesel::SqliteConnection,
     site_id: i64,
-    at: NaiveDateTime,
-    rows: Option<NewEventRows>,
+    events: Option<NewEventRows>,
 ) -> QueryResult<()> {
-    use diesel::RunQueryDsl as Sync;
-    let Some(rows) = rows else {
-        return Ok(());
-    };
-    let ids: Vec<i64> = Sync::load(rows, c)?;
-    let Some(&first) = ids.iter().min() else {
-        return Ok(());
-    };
-    use crate::schema::webhook_deliveries as wd;
-    use diesel::sql_types::Integer;
-    // All DSL (no `sql` literal, which diesel never keeps prepared), so that the
-    // statement is parsed and planned once per connection, not on every write:
-    // `events = '*' OR instr(',' || events || ',', ',' || type || ',') > 0`.
-    let comma = || ",".into_sql::<Text>();
-    let subscribed = webhooks::events.eq("*").or(instr(
-        comma().concat(webhooks::events).concat(","),
-        comma().concat(events::event_type).concat(","),
-    )
-    .gt(0));
-    let fan_out = events::table
-        .inner_join(webhooks::table.on(webhooks::site_id.eq(events::site_id)))
-        .filter(events::site_id.eq(site_id))
-        .filter(events::id.ge(first))
-        .filter(webhooks::enabled.eq(true))
-        .filter(subscribed)
-        .select((
-            events::site_id,
-            webhooks::id,
-            events::id.nullable(),
-            events::event_type,
-            "pending".into_sql::<Text>(),
-            0.into_sql::<Integer>(),
-            at.into_sql::<Timestamp>(),
-            at.into_sql::<Timestamp>(),
-            at.into_sql::<Timestamp>(),
-        ));
-    Sync::execute(
-        diesel::insert_into(wd::table)
-            .values(fan_out)
-            .into_columns((
-                wd::site_id,
-                wd::webhook_id,
-                wd::event_id,
-                wd::event_type,
-                wd::status,
-                wd::attempts,
-                wd::next_attempt_at,
-                wd::created_at,
-                wd::updated_at,
-            )),
-        c,
-    )?;
-    Ok(())
+    diesel::RunQueryDsl::execute(ContentVersionBump { site_id }, c)?;
+    events.map_or(Ok(()), |events| events.record(c))
+}
+
+impl NewEventRows {
+    /// On the writer thread: inserts the events, then their deliveries to the site's
+    /// enabled, subscribed webhooks (none when it has none) with one `INSERT … SELECT` over
+    /// the ids just made (SQLite's single writer makes them the ones from the first on).
+    pub(crate) fn record(self, c: &mut diesel::SqliteConnection) -> QueryResult<()> {
+        use diesel::RunQueryDsl as Sync;
+        let (site_id, at) = (self.actor.site_id, self.at);
+        let ids: Vec<i64> = Sync::load(self, c)?;
+        let Some(&first) = ids.iter().min() else {
+            return Ok(());
+        };
+        use crate::schema::webhook_deliveries as wd;
+        use diesel::sql_types::Integer;
+        // All DSL (no `sql` literal, which diesel never keeps prepared), so that the
+        // statement is parsed and planned once per connection, not on every write:
+        // `events = '*' OR instr(',' || events || ',', ',' || type || ',') > 0`.
+        let comma = || ",".into_sql::<Text>();
+        let subscribed = webhooks::events.eq("*").or(instr(
+            comma().concat(webhooks::events).concat(","),
+            comma().concat(events::event_type).concat(","),
+        )
+        .gt(0));
+        let fan_out = events::table
+            .inner_join(webhooks::table.on(webhooks::site_id.eq(events::site_id)))
+            .filter(events::site_id.eq(site_id))
+            .filter(events::id.ge(first))
+            .filter(webhooks::enabled.eq(true))
+            .filter(subscribed)
+            .select((
+                events::site_id,
+                webhooks::id,
+                events::id.nullable(),
+                events::event_type,
+                "pending".into_sql::<Text>(),
+                0.into_sql::<Integer>(),
+                at.into_sql::<Timestamp>(),
+                at.into_sql::<Timestamp>(),
+                at.into_sql::<Timestamp>(),
+            ));
+        Sync::execute(
+            diesel::insert_into(wd::table)
+                .values(fan_out)
+                .into_columns((
+                    wd::site_id,
+                    wd::webhook_id,
+                    wd::event_id,
+                    wd::event_type,
+                    wd::status,
+                    wd::attempts,
+                    wd::next_attempt_at,
+                    wd::created_at,
+                    wd::updated_at,
+                )),
+            c,
+        )?;
+        Ok(())
+    }
 }
 
 impl RecordEvents for crate::SqliteWrite {
-    /// One hop to the writer thread (see [`record_events_sqlite`]).
+    /// One hop to the writer thread (see [`NewEventRows::record`]).
     async fn record_events(
         &mut self,
         writer: &Writer,
@@ -362,9 +368,10 @@ impl RecordEvents for crate::SqliteWrite {
         if events.is_empty() {
             return Ok(());
         }
-        let rows = NewEventRows::of(writer, at, events);
-        let (site_id, at) = (writer.site_id(), naive(at));
-        self.spawn_blocking(move |c| record_events_sqlite(c, site_id, at, rows))
+        let Some(rows) = NewEventRows::of(writer, at, events) else {
+            return Ok(());
+        };
+        self.spawn_blocking(move |c| rows.record(c))
             .await
             .map_err(StoreError::from)
     }
@@ -377,13 +384,10 @@ impl RecordEvents for crate::SqliteWrite {
         events: &[NewEvent],
     ) -> Result<(), StoreError> {
         let rows = NewEventRows::of(writer, at, events);
-        let (site_id, at) = (writer.site_id(), naive(at));
-        self.spawn_blocking(move |c| {
-            diesel::RunQueryDsl::execute(ContentVersionBump { site_id }, c)?;
-            record_events_sqlite(c, site_id, at, rows)
-        })
-        .await
-        .map_err(StoreError::from)
+        let site_id = writer.site_id();
+        self.spawn_blocking(move |c| bump_and_record_sqlite(c, site_id, rows))
+            .await
+            .map_err(StoreError::from)
     }
 }
 
@@ -645,8 +649,8 @@ mod tests {
             NewEvent::new(EventType::PostCreated, 1),
             NewEvent::new(EventType::PostDeleted, 2),
         ];
-        let rows = NewEventRows::of(&Writer::system(77), now, &events);
-        record_events_sqlite(&mut c, 77, naive(now), rows).unwrap();
+        let rows = NewEventRows::of(&Writer::system(77), now, &events).unwrap();
+        rows.record(&mut c).unwrap();
         let (run, cached) = prepares.0.lock().unwrap().clone();
         // the events' insert, the fan-out
         assert_eq!(run.len(), 2, "{run:#?}");

@@ -2,7 +2,7 @@
 
 use super::{ImportPost, NewPostRow, PostRow};
 use crate::activity::{
-    ContentVersionBump, NewEventRows, RecordEvents, RecordEventsPg, record_events_sqlite,
+    ContentVersionBump, NewEventRows, RecordEvents, RecordEventsPg, bump_and_record_sqlite,
 };
 use crate::idempotency::record_response;
 use crate::schema::{post_tags, posts};
@@ -143,7 +143,7 @@ impl FinishPostWrite for crate::SqliteWrite {
     ) -> Result<(), StoreError> {
         let tags = tags.to_vec();
         let rows = NewEventRows::of(writer, at, events);
-        let (site_id, at) = (writer.site_id(), naive(at));
+        let site_id = writer.site_id();
         self.spawn_blocking(move |c| {
             for tag in &tags {
                 let row = (
@@ -153,8 +153,7 @@ impl FinishPostWrite for crate::SqliteWrite {
                 );
                 diesel::RunQueryDsl::execute(diesel::insert_into(post_tags::table).values(row), c)?;
             }
-            diesel::RunQueryDsl::execute(ContentVersionBump { site_id }, c)?;
-            record_events_sqlite(c, site_id, at, rows)
+            bump_and_record_sqlite(c, site_id, rows)
         })
         .await
         .map_err(StoreError::from)
