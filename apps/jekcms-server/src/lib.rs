@@ -105,8 +105,8 @@ pub async fn serve(config: config::Config) -> Result<(), StartError> {
     let bind = config.bind;
     let config_workers = config.workers;
     let state = AppState::build(config).await?;
-    // Start-up ran on this runtime; the workers should open (and drive) their own
-    // connections (see `Store::close_idle_connections`).
+    // Start-up's connections are not needed any more: the background jobs below open what
+    // they use, and every HTTP worker has a pool of its own (`server::start`).
     state.store.close_idle_connections();
     jobs::spawn(
         state.store.clone(),

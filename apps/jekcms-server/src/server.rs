@@ -69,9 +69,16 @@ pub fn start(
         Duration::ZERO => KeepAlive::Disabled,
         idle => KeepAlive::Timeout(idle),
     };
+    // Each worker's database connections are its own: shared ones cost every query two
+    // cross-thread wake-ups (`Store::for_this_thread`).
+    let db_per_worker = config
+        .store_options()
+        .max_connections
+        .div_ceil(workers.count)
+        .max(2);
     let server = HttpServer::new({
         let state = state.clone();
-        move || crate::build_app(state.clone())
+        move || crate::build_app(state.for_worker(db_per_worker))
     })
     .workers(workers.count)
     .tcp_nodelay(true)

@@ -89,6 +89,26 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// This state for one HTTP worker: the same everything, but database connections of its
+    /// own (at most `max_connections`), opened and driven on the worker's thread (see
+    /// `Store::for_this_thread`). Falls back to the shared connections if the pool cannot
+    /// be made.
+    pub fn for_worker(&self, max_connections: usize) -> AppState {
+        match self.store.for_this_thread(max_connections) {
+            Ok(store) => AppState {
+                tokens: Arc::new(self.tokens.with_store(store.clone())),
+                store,
+                ..self.clone()
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "this worker shares the start-up connection pool");
+                self.clone()
+            }
+        }
+    }
+}
+
 /// The media store the configuration names, checked: a local directory that cannot be
 /// created, or a bucket that cannot be listed with the credentials given, stops start-up with
 /// the variable and the directory or bucket and endpoint (never a credential).

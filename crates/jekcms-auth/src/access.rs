@@ -34,6 +34,7 @@ pub struct AccessClaims {
 }
 
 /// Mints and verifies access tokens with a key derived from the deployment secret.
+#[derive(Clone)]
 pub struct AccessTokens {
     key: SymmetricKey<V4>,
     ttl: Duration,

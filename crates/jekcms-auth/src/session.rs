@@ -286,6 +286,16 @@ impl<S: SessionStore> TokenService<S> {
         }
     }
 
+    /// The same rules over another store: e.g. a handle on the same database with
+    /// connections of its own.
+    pub fn with_store<T: SessionStore>(&self, store: T) -> TokenService<T> {
+        TokenService {
+            store,
+            access: self.access.clone(),
+            policy: self.policy,
+        }
+    }
+
     /// The store.
     pub fn store(&self) -> &S {
         &self.store

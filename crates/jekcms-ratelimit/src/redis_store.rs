@@ -11,6 +11,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use thread_local::ThreadLocal;
 
 /// GCRA over one key. ARGV: interval (µs per request), burst (requests).
 /// Returns {allowed, remaining, reset_after_us, retry_after_us}.
@@ -37,7 +38,10 @@ const BACKOFF: Duration = Duration::from_secs(1);
 /// A Redis-backed quota store.
 pub(crate) struct RedisStore {
     client: redis::Client,
-    conn: Mutex<Option<ConnectionManager>>,
+    /// A connection per thread: a Redis connection is driven by a task on the runtime that
+    /// opened it, and a command sent from another thread costs two cross-thread wake-ups
+    /// (an HTTP worker is a single-threaded runtime of its own).
+    conns: ThreadLocal<Mutex<Option<ConnectionManager>>>,
     script: redis::Script,
     prefix: String,
     down_until_ms: AtomicU64,
@@ -55,7 +59,7 @@ impl RedisStore {
     pub(crate) fn new(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
         Ok(Self {
             client: redis::Client::open(url)?,
-            conn: Mutex::new(None),
+            conns: ThreadLocal::new(),
             script: redis::Script::new(GCRA),
             prefix: prefix.to_owned(),
             down_until_ms: AtomicU64::new(0),
@@ -125,7 +129,8 @@ impl RedisStore {
     }
 
     async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
-        if let Some(c) = self.conn.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+        let slot = self.conns.get_or_default();
+        if let Some(c) = slot.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return Ok(c);
         }
         let config = ConnectionManagerConfig::new()
@@ -133,7 +138,7 @@ impl RedisStore {
             .set_response_timeout(Duration::from_millis(200))
             .set_number_of_retries(1);
         let c = ConnectionManager::new_with_config(self.client.clone(), config).await?;
-        *self.conn.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
         Ok(c)
     }
 

@@ -14,6 +14,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::Pool;
+use std::sync::Arc;
 // `Fast` recycling: the default (`Verified`) runs a test query on every checkout, a whole
 // extra round trip per query; a broken connection is detected on use instead.
 use diesel_async::pooled_connection::{
@@ -388,6 +389,52 @@ fn missing_directory(path: &str) -> String {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Db,
+    /// PostgreSQL: how to open another pool ([`Store::for_this_thread`]) and every pool
+    /// opened so far (for [`Store::pool_status`]).
+    pg: Option<Arc<PgPools>>,
+}
+
+/// What [`Store::for_this_thread`] needs to open a pool like the first, and the pools open.
+struct PgPools {
+    target: String,
+    options: StoreOptions,
+    all: std::sync::Mutex<Vec<Pool<AsyncPgConnection>>>,
+}
+
+/// A pool of PostgreSQL connections to `target` holding at most `max`, each opened by
+/// `pg_connect::connect` with the session check prepared. Connections open when first
+/// needed, on the runtime of the task that needs them.
+fn pg_pool(
+    target: &str,
+    options: StoreOptions,
+    max: usize,
+) -> Result<Pool<AsyncPgConnection>, StoreError> {
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    let limits = pg_connect::PgLimits::pooled(options.connect_timeout, options.statement_timeout);
+    config.custom_setup = Box::new(move |url| {
+        Box::pin(async move {
+            let mut conn = pg_connect::connect(url, limits).await?;
+            sessions::prepare_session_check(&mut conn)
+                .await
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            Ok(conn)
+        })
+    });
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(target, config);
+    Pool::builder(manager)
+        .max_size(max)
+        // The most recently used connection first (deadpool's default is the least
+        // recent): under light load a few warm backends serve everything, with their plan
+        // and catalog caches hot; measured here, list requests at 32 connections ~10 %
+        // faster.
+        .queue_mode(QueueMode::Lifo)
+        .wait_timeout(Some(options.acquire_timeout))
+        .create_timeout(Some(options.connect_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::Config(e.to_string()))
 }
 
 impl std::fmt::Debug for Store {
@@ -439,37 +486,15 @@ impl Store {
         let (backend, target) = parse_url(url)?;
         let store = match backend {
             Backend::Postgres => {
-                let mut config = ManagerConfig::default();
-                config.recycling_method = RecyclingMethod::Fast;
-                let limits = pg_connect::PgLimits::pooled(
-                    options.connect_timeout,
-                    options.statement_timeout,
-                );
-                config.custom_setup = Box::new(move |url| {
-                    Box::pin(async move {
-                        let mut conn = pg_connect::connect(url, limits).await?;
-                        sessions::prepare_session_check(&mut conn)
-                            .await
-                            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
-                        Ok(conn)
-                    })
-                });
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-                    &target, config,
-                );
-                let pool = Pool::builder(manager)
-                    .max_size(options.max_connections)
-                    // The most recently used connection first (deadpool's default is the
-                    // least recent): under light load a few warm backends serve everything,
-                    // with their plan and catalog caches hot; measured here, list requests
-                    // at 32 connections ~10 % faster.
-                    .queue_mode(QueueMode::Lifo)
-                    .wait_timeout(Some(options.acquire_timeout))
-                    .create_timeout(Some(options.connect_timeout))
-                    .runtime(deadpool::Runtime::Tokio1)
-                    .build()
-                    .map_err(|e| StoreError::Config(e.to_string()))?;
-                Self { db: Db::Pg(pool) }
+                let pool = pg_pool(&target, options, options.max_connections)?;
+                Self {
+                    db: Db::Pg(pool.clone()),
+                    pg: Some(Arc::new(PgPools {
+                        target: target.clone(),
+                        options,
+                        all: std::sync::Mutex::new(vec![pool]),
+                    })),
+                }
             }
             Backend::Sqlite => {
                 // An in-memory database exists per connection; a named shared-cache one is
@@ -486,6 +511,7 @@ impl Store {
                 let write = sqlite_pool!(SqliteWrite, &target, 1, options)?;
                 Self {
                     db: Db::Sqlite { read, write },
+                    pg: None,
                 }
             }
         };
@@ -506,20 +532,40 @@ impl Store {
     }
 
     /// Closes the pooled PostgreSQL connections that nobody is using (SQLite: nothing to do).
-    ///
-    /// A PostgreSQL connection is driven by a task on the runtime that opened it. The server
-    /// calls this once start-up (migrations, settings, the key) is done on its main runtime,
-    /// so that every connection its workers then use is opened, and driven, on a worker.
-    /// Keeping the start-up connections cost each query two cross-thread wake-ups: measured
-    /// on a cached pull request, 161 → 123 µs server-side, and +40 % requests per second on
-    /// one connection.
+    /// The server calls it once start-up (migrations, settings, the key) is done, so that
+    /// the start-up connections do not stay open for nothing.
     pub fn close_idle_connections(&self) {
         if let Db::Pg(pool) = &self.db {
             pool.retain(|_, _| false);
         }
     }
 
-    /// How busy each connection pool is right now (PostgreSQL: `main`; SQLite: `read` and
+    /// A handle on the same database with PostgreSQL connections of its own (at most
+    /// `max_connections`), for the tasks of one single-threaded runtime — an HTTP worker.
+    /// SQLite: a clone of this handle.
+    ///
+    /// Why: a PostgreSQL connection is driven by a task on the runtime that opened it. A
+    /// query from another thread wakes that runtime to send it, and the answer wakes the
+    /// asking thread back: two cross-thread wake-ups per query, measured at ~40 % of the
+    /// server's CPU on a cached pull request. A pool per worker keeps every query on the
+    /// thread that asks. [`Store::pool_status`] counts every pool.
+    pub fn for_this_thread(&self, max_connections: usize) -> Result<Store, StoreError> {
+        let Some(pg) = &self.pg else {
+            return Ok(self.clone());
+        };
+        let pool = pg_pool(&pg.target, pg.options, max_connections.max(1))?;
+        pg.all
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(pool.clone());
+        Ok(Store {
+            db: Db::Pg(pool),
+            pg: self.pg.clone(),
+        })
+    }
+
+    /// How busy the connection pools are right now (PostgreSQL: `main`, every pool of
+    /// [`Store::for_this_thread`] summed; SQLite: `read` and
     /// `write`), for the server's metrics. Reading it takes no connection.
     pub fn pool_status(&self) -> Vec<PoolStatus> {
         fn of<M: deadpool::managed::Manager>(
@@ -535,7 +581,28 @@ impl Store {
             }
         }
         match &self.db {
-            Db::Pg(pool) => vec![of("main", pool)],
+            // Every pool opened through `for_this_thread`, as one.
+            Db::Pg(pool) => {
+                let Some(pg) = &self.pg else {
+                    return vec![of("main", pool)];
+                };
+                let all = pg
+                    .all
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut sum = PoolStatus {
+                    pool: "main",
+                    max: 0,
+                    in_use: 0,
+                    waiting: 0,
+                };
+                for one in all.iter().map(|p| of("main", p)) {
+                    sum.max += one.max;
+                    sum.in_use += one.in_use;
+                    sum.waiting += one.waiting;
+                }
+                vec![sum]
+            }
             Db::Sqlite { read, write } => vec![of("read", read), of("write", write)],
         }
     }
@@ -578,7 +645,58 @@ pub(crate) fn utc(t: chrono::NaiveDateTime) -> chrono::DateTime<chrono::Utc> {
 
 #[cfg(test)]
 mod tests {
-    use super::{UniqueKey, unique_key};
+    use super::{Backend, Db, Store, UniqueKey, unique_key};
+    use crate::testing::TestDatabase;
+
+    /// A worker's handle opens connections of its own, on the runtime that asks (here a
+    /// single-threaded one on a thread of its own, as an HTTP worker is), and
+    /// `pool_status` counts them with the rest; SQLite's is the same handle.
+    async fn a_handle_for_a_thread_has_connections_of_its_own(backend: Backend) {
+        let Some(db) = TestDatabase::new(backend).await else {
+            return;
+        };
+        let store = Store::connect(db.url(), Default::default()).await.unwrap();
+        store.close_idle_connections();
+        let max = |s: &Store| s.pool_status().iter().map(|p| p.max).sum::<usize>();
+        let before = max(&store);
+        let worker = store.clone();
+        let local = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let local = worker.for_this_thread(2).unwrap();
+                local.ping().await.unwrap();
+                local
+            })
+        })
+        .join()
+        .unwrap();
+        match (&store.db, &local.db) {
+            (Db::Pg(main), Db::Pg(own)) => {
+                assert_eq!(main.status().size, 0, "the main pool opened nothing");
+                assert_eq!(own.status().size, 1);
+                assert_eq!(own.status().max_size, 2);
+                assert_eq!(max(&store), before + 2);
+                assert_eq!(max(&local), before + 2);
+            }
+            (Db::Sqlite { .. }, Db::Sqlite { .. }) => assert_eq!(max(&local), before),
+            _ => panic!("one backend"),
+        }
+        // The main handle still works, on connections of its own.
+        store.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_handle_for_a_thread_has_connections_of_its_own_sqlite() {
+        a_handle_for_a_thread_has_connections_of_its_own(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn a_handle_for_a_thread_has_connections_of_its_own_postgres() {
+        a_handle_for_a_thread_has_connections_of_its_own(Backend::Postgres).await;
+    }
 
     /// The same rule reads the same from PostgreSQL's constraint name and SQLite's message.
     #[test]
