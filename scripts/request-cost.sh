@@ -5,6 +5,8 @@
 # and N requests (first page, limit 20, one connection); per request = (Ir(N) - Ir(0)) / N.
 # The bound: N requests again, counting only inside the store's `PostRepository::list_posts`
 # (callgrind --toggle-collect; SQLite runs the query on the calling thread, inside it), / N.
+# (The list request's caller is `extract::ReadCaller`, and the query `posts::read::list_posts`;
+# the script says "not found" when a rename leaves a pattern behind.)
 # Needs a seeded SQLite database:
 #   JEKCMS_DATABASE_URL=sqlite://bench-out/sqlite/bench.db scripts/request-cost.sh [N]
 set -euo pipefail
@@ -20,7 +22,7 @@ mkdir -p bench-out
 idle=$(callgrind_requests 0 1 "${quotas[@]}")
 busy=$(CG_KEEP=bench-out/request-cost.callgrind callgrind_requests "$n" 1 "${quotas[@]}")
 bound=$(callgrind_requests "$n" 1 "${quotas[@]}" -- --collect-atstart=no \
-  '--toggle-collect=jekcms_store::posts::<impl jekcms_content::repo::PostRepository for jekcms_store::Store>::list_posts::*')
+  '--toggle-collect=jekcms_store::posts::read::list_posts*')
 awk -v a="$idle" -v b="$busy" -v q="${bound:-0}" -v n="$n" 'BEGIN {
   req = (b - a) / n; bnd = q / n
   if (bnd == 0) { print "list_posts not found in the profile" > "/dev/stderr"; exit 1 }
@@ -34,10 +36,10 @@ callgrind_annotate --inclusive=yes --threshold=100 bench-out/request-cost.callgr
   | awk -v n="$n" -v total="$(awk -v a="$idle" -v b="$busy" -v n="$n" 'BEGIN{printf "%.0f", (b-a)/n}')" '
   BEGIN {
     parts["1 the request task (extractors, handler, JSON, access log)"] = "tokio::task::task_local::TaskLocalFuture<T,F> as core::future::future::Future>::poll"
-    parts["2 store: list query (the bound)"] = "PostRepository for jekcms_store::Store>::list_posts"
+    parts["2 store: list query (the bound)"] = "jekcms_store::posts::read::list_posts"
     parts["3 JSON of the page (serde_json)"] = "Serialize for jekcms_envelope::Envelope<T>>::serialize"
     parts["4 of which serde_json string escaping"] = "serde_json::ser::format_escaped_str_contents"
-    parts["5 caller: token, session check, quota"] = "jekcms_server::extract::Caller as actix_web::extract::FromRequest>::from_request"
+    parts["5 caller: token, session check, quota"] = "jekcms_server::extract::ReadCaller as actix_web::extract::FromRequest>::from_request"
     parts["6 store: session check"] = "SessionStore for jekcms_store::Store>::principal"
     parts["7 access token: PASETO open + claims"] = "jekcms_auth::access::AccessTokens::verify"
     parts["8 access log line"] = "jekcms_server::context::log_access"
