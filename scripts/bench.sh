@@ -312,7 +312,7 @@ PY
     done
     phase "$store: mcp scenarios done"
   fi
-  # Issue #17: what recording a write's events (and their webhook deliveries) costs: a
+  # Issue #17: what recording a write's events (and, with a webhook, its fan-out row) costs: a
   # create, and bulk imports of 100 posts into a fresh site, without and then with a webhook
   # subscribed to every event (its row inserted by SQL, so this measures the recording alone:
   # a binary without the table skips that half).
@@ -353,7 +353,7 @@ PY
     if add_webhook default; then
       BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body), 1 webhook" 1 "/api/v2/posts"
       events_bulk "1 webhook" events-b
-      echo "(deliveries recorded: $(sql 'SELECT COUNT(*) FROM webhook_deliveries'))" | tee -a "$results"
+      echo "(deliveries made by the worker so far: $(sql 'SELECT COUNT(*) FROM webhook_deliveries'); writes waiting for it: $(sql 'SELECT COUNT(*) FROM webhook_fanout'))" | tee -a "$results"
     fi
     phase "$store: events scenarios done"
   fi

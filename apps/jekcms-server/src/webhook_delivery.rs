@@ -1,4 +1,6 @@
-//! The webhook delivery worker: one background task per instance ([`start`]) that claims
+//! The webhook delivery worker: one background task per instance ([`start`]) that turns
+//! the events of recent writes into deliveries (a write leaves one `webhook_fanout` row when
+//! its site has an enabled webhook: [`jekcms_store::Store::fan_out_webhook_events`]), claims
 //! due deliveries from the database and attempts each as its own task, at most
 //! `JEKCMS_WEBHOOK_CONCURRENCY` at once.
 //!
@@ -49,6 +51,9 @@ async fn run(state: AppState, slots: usize) {
     let batch = u32::try_from(slots.div_ceil(2)).unwrap_or(u32::MAX);
     let slots = Arc::new(Semaphore::new(slots));
     loop {
+        // Every turn, even with every slot busy on slow receivers: the delivery log shows a
+        // write's deliveries soon after it, whenever they can be attempted.
+        fan_out(&state, jekcms_auth::now()).await;
         let mut free = slots.available_permits();
         if free < batch as usize {
             if let Ok(Ok(permits)) = tokio::time::timeout(GATHER, slots.acquire_many(batch)).await {
@@ -90,6 +95,14 @@ async fn run(state: AppState, slots: usize) {
     }
 }
 
+/// Turns the events of writes since the last turn into pending deliveries (a failure is
+/// logged and retried at the next turn; deliveries already due still go out).
+async fn fan_out(state: &AppState, now: DateTime<Utc>) {
+    if let Err(e) = state.store.fan_out_webhook_events(now).await {
+        tracing::warn!(error = %e, "cannot fan webhook events out into deliveries");
+    }
+}
+
 async fn claim(
     state: &AppState,
     now: DateTime<Utc>,
@@ -103,7 +116,8 @@ async fn claim(
         .await
 }
 
-/// Claims up to `limit` deliveries due at `now` and attempts them all at once, returning
+/// Fans out the events written since the last round, then claims up to `limit` deliveries
+/// due at `now` and attempts them all at once, returning
 /// when every outcome is recorded: how many were attempted. What the worker does in one
 /// round, for tests and tools that drive time themselves.
 pub async fn deliver_due(
@@ -111,6 +125,7 @@ pub async fn deliver_due(
     now: DateTime<Utc>,
     limit: usize,
 ) -> Result<usize, jekcms_store::StoreError> {
+    state.store.fan_out_webhook_events(now).await?;
     let claimed = claim(state, now, limit).await?;
     let count = claimed.len();
     let mut keys = SiteKeys::default();

@@ -1,13 +1,14 @@
 //! The activity log: events recorded inside every write's transaction ([`RecordEvents`]),
-//! fanned out there and then into one pending webhook delivery per subscribed endpoint; the
-//! activity list; the scheduler's claim of posts whose publication time has come; and the
-//! retention job.
+//! with one `webhook_fanout` row naming them when the site has an enabled webhook (the
+//! delivery worker turns it into deliveries: `Store::fan_out_webhook_events`); the activity
+//! list; the scheduler's claim of posts whose publication time has come; and the retention
+//! job.
 //!
-//! Recording and fan-out are one statement on PostgreSQL (a data-modifying CTE, prepared
-//! once per connection) and one hop to the writer thread on SQLite, so a write pays a small,
-//! fixed cost for its events however many there are.
+//! Recording is one statement on PostgreSQL (a data-modifying CTE, prepared once per
+//! connection) and one hop to the writer thread on SQLite, so a write pays a small, fixed
+//! cost for its events however many there are, and with webhooks one small row more.
 
-use crate::schema::{events, webhooks};
+use crate::schema::{events, webhook_fanout, webhooks};
 use crate::stored_time::StoredTime;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -25,8 +26,8 @@ use jekcms_content::{ActivityRepository, ContentError};
 use std::future::Future;
 
 /// Records `events` of a write made by `writer` at `at`, on a connection inside the
-/// write's transaction, with a pending delivery for every enabled webhook of the site that
-/// subscribes to its type.
+/// write's transaction, and (when the site has an enabled webhook) a `webhook_fanout` row
+/// naming them, from which the delivery worker makes the deliveries.
 pub(crate) trait RecordEvents {
     fn record_events(
         &mut self,
@@ -96,8 +97,9 @@ impl StoredActor {
     }
 }
 
-/// The PostgreSQL statement: the events from three parallel arrays, and their deliveries,
-/// in one round trip. A static query id keeps it prepared.
+/// The PostgreSQL statement: the events from three parallel arrays, and (if the site has an
+/// enabled webhook) one `webhook_fanout` row naming them for the delivery worker, in one
+/// round trip. A static query id keeps it prepared.
 pub(crate) struct RecordEventsPg {
     actor: StoredActor,
     at: NaiveDateTime,
@@ -135,21 +137,16 @@ impl QueryFragment<Pg> for RecordEventsPg {
         out.push_sql(", ");
         out.push_bind_param::<Array<BigInt>, _>(&self.subjects)?;
         out.push_sql(
-            ") AS u(t, k, s) RETURNING id, site_id, type) \
-             INSERT INTO webhook_deliveries (site_id, webhook_id, event_id, type, status, \
-             attempts, next_attempt_at, created_at, updated_at) \
-             SELECT ev.site_id, w.id, ev.id, ev.type, 'pending', 0, ",
+            ") AS u(t, k, s) RETURNING id) \
+             INSERT INTO webhook_fanout (site_id, event_ids, created_at) \
+             SELECT ",
         );
+        out.push_bind_param::<BigInt, _>(&self.actor.site_id)?;
+        out.push_sql(", (SELECT json_agg(id ORDER BY id)::text FROM ev), ");
         out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(
-            " FROM ev JOIN webhooks w ON w.site_id = ev.site_id AND w.enabled \
-             AND (w.events = '*' \
-             OR position(',' || ev.type || ',' in ',' || w.events || ',') > 0)",
-        );
+        out.push_sql(" WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.site_id = ");
+        out.push_bind_param::<BigInt, _>(&self.actor.site_id)?;
+        out.push_sql(" AND w.enabled)");
         Ok(())
     }
 }
@@ -281,12 +278,6 @@ impl QueryFragment<diesel::sqlite::Sqlite> for NewEventRows {
     }
 }
 
-#[diesel::declare_sql_function]
-extern "SQL" {
-    /// SQLite's `instr(haystack, needle)`: where `needle` starts in `haystack`, 1-based, or 0.
-    fn instr(haystack: Text, needle: Text) -> diesel::sql_types::Integer;
-}
-
 /// On SQLite's writer thread, the end of every write: the site's content-version bump, then
 /// its events (if any, [`NewEventRows::record`]).
 pub(crate) fn bump_and_record_sqlite(
@@ -299,58 +290,35 @@ pub(crate) fn bump_and_record_sqlite(
 }
 
 impl NewEventRows {
-    /// On the writer thread: inserts the events, then their deliveries to the site's
-    /// enabled, subscribed webhooks (none when it has none) with one `INSERT … SELECT` over
-    /// the ids just made (SQLite's single writer makes them the ones from the first on).
+    /// On the writer thread: inserts the events and, if the site has an enabled webhook, one
+    /// `webhook_fanout` row naming them, which the delivery worker fans out into deliveries
+    /// ([`Store::fan_out_webhook_events`]).
     pub(crate) fn record(self, c: &mut diesel::SqliteConnection) -> QueryResult<()> {
         use diesel::RunQueryDsl as Sync;
         let (site_id, at) = (self.actor.site_id, self.at);
-        let ids: Vec<i64> = Sync::load(self, c)?;
-        let Some(&first) = ids.iter().min() else {
+        let mut ids: Vec<i64> = Sync::load(self, c)?;
+        if ids.is_empty() {
             return Ok(());
-        };
-        use crate::schema::webhook_deliveries as wd;
-        use diesel::sql_types::Integer;
-        // All DSL (no `sql` literal, which diesel never keeps prepared), so that the
-        // statement is parsed and planned once per connection, not on every write:
-        // `events = '*' OR instr(',' || events || ',', ',' || type || ',') > 0`.
-        let comma = || ",".into_sql::<Text>();
-        let subscribed = webhooks::events.eq("*").or(instr(
-            comma().concat(webhooks::events).concat(","),
-            comma().concat(events::event_type).concat(","),
-        )
-        .gt(0));
-        let fan_out = events::table
-            .inner_join(webhooks::table.on(webhooks::site_id.eq(events::site_id)))
-            .filter(events::site_id.eq(site_id))
-            .filter(events::id.ge(first))
-            .filter(webhooks::enabled.eq(true))
-            .filter(subscribed)
-            .select((
-                events::site_id,
-                webhooks::id,
-                events::id.nullable(),
-                events::event_type,
-                "pending".into_sql::<Text>(),
-                0.into_sql::<Integer>(),
-                at.into_sql::<Timestamp>(),
-                at.into_sql::<Timestamp>(),
-                at.into_sql::<Timestamp>(),
-            ));
+        }
+        let hooked: bool = Sync::get_result(
+            diesel::select(diesel::dsl::exists(
+                webhooks::table
+                    .filter(webhooks::site_id.eq(site_id))
+                    .filter(webhooks::enabled.eq(true)),
+            )),
+            c,
+        )?;
+        if !hooked {
+            return Ok(());
+        }
+        ids.sort_unstable();
         Sync::execute(
-            diesel::insert_into(wd::table)
-                .values(fan_out)
-                .into_columns((
-                    wd::site_id,
-                    wd::webhook_id,
-                    wd::event_id,
-                    wd::event_type,
-                    wd::status,
-                    wd::attempts,
-                    wd::next_attempt_at,
-                    wd::created_at,
-                    wd::updated_at,
-                )),
+            diesel::insert_into(webhook_fanout::table).values((
+                webhook_fanout::site_id.eq(site_id),
+                // Integers: serialising them cannot fail.
+                webhook_fanout::event_ids.eq(serde_json::to_string(&ids).unwrap_or_default()),
+                webhook_fanout::created_at.eq(at),
+            )),
             c,
         )?;
         Ok(())
@@ -626,9 +594,10 @@ mod tests {
         }
     }
 
-    /// A write's events on SQLite, the webhook fan-out included, run only statements that
-    /// stay prepared: the first write caches every statement it runs (a statement diesel
-    /// will not cache — a `sql` literal, an `UPDATE` — would be parsed again on every write).
+    /// A write's events on SQLite, its fan-out row included, run only statements that stay
+    /// prepared: the first write caches every statement it runs (a statement diesel will not
+    /// cache — a `sql` literal, an `UPDATE` — would be parsed again on every write). The
+    /// worker's fan-out then makes one delivery per subscribed webhook, once.
     #[tokio::test]
     async fn every_statement_of_the_sqlite_events_stays_prepared() {
         let db = TestDatabase::sqlite();
@@ -652,9 +621,9 @@ mod tests {
         let rows = NewEventRows::of(&Writer::system(77), now, &events).unwrap();
         rows.record(&mut c).unwrap();
         let (run, cached) = prepares.0.lock().unwrap().clone();
-        // the events' insert, the fan-out
-        assert_eq!(run.len(), 2, "{run:#?}");
-        assert_eq!(cached.len(), 2, "each statement cached: {cached:#?}");
+        // the events' insert, whether the site has a webhook, the fan-out row
+        assert_eq!(run.len(), 3, "{run:#?}");
+        assert_eq!(cached.len(), 3, "each statement cached: {cached:#?}");
         // The rows are the events, with the writer's columns.
         let stored: Vec<(String, String, i64, String)> = diesel::RunQueryDsl::load(
             events::table.order(events::id).select((
@@ -672,12 +641,61 @@ mod tests {
         ]
         .map(|(t, k, s, f)| (t.to_owned(), k.to_owned(), s, f.to_owned()));
         assert_eq!(stored, expected);
-        // The fan-out matched the subscriptions: both events for `*`, one for the other.
-        let deliveries: i64 = diesel::RunQueryDsl::get_result(
-            crate::schema::webhook_deliveries::table.count(),
+        // No delivery yet: one fan-out row names both events.
+        let count = |c: &mut diesel::SqliteConnection, sql: &str| -> i64 {
+            #[derive(diesel::QueryableByName)]
+            struct N {
+                #[diesel(sql_type = BigInt)]
+                n: i64,
+            }
+            diesel::RunQueryDsl::get_result::<N>(diesel::sql_query(sql), c)
+                .unwrap()
+                .n
+        };
+        assert_eq!(
+            count(&mut c, "SELECT COUNT(*) AS n FROM webhook_deliveries"),
+            0
+        );
+        let ids: Vec<i64> =
+            diesel::RunQueryDsl::load(events::table.order(events::id).select(events::id), &mut c)
+                .unwrap();
+        let named: Vec<String> = diesel::RunQueryDsl::load(
+            crate::schema::webhook_fanout::table.select(crate::schema::webhook_fanout::event_ids),
             &mut c,
         )
         .unwrap();
-        assert_eq!(deliveries, 3);
+        assert_eq!(named, [serde_json::to_string(&ids).unwrap()]);
+        // The worker's fan-out matches the subscriptions: both events for `*`, one for the
+        // other; once.
+        let store = Store::connect(db.url(), Default::default()).await.unwrap();
+        assert_eq!(store.fan_out_webhook_events(now).await.unwrap(), 3);
+        assert_eq!(store.fan_out_webhook_events(now).await.unwrap(), 0);
+        assert_eq!(
+            count(&mut c, "SELECT COUNT(*) AS n FROM webhook_deliveries"),
+            3
+        );
+        assert_eq!(count(&mut c, "SELECT COUNT(*) AS n FROM webhook_fanout"), 0);
+        assert_eq!(
+            count(
+                &mut c,
+                "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE type = 'post.deleted'"
+            ),
+            2
+        );
+        // A site without a webhook: its events, and no fan-out row.
+        c.batch_execute(
+            "INSERT INTO sites (id, slug, name, created_at) VALUES (78, 'quiet', 'Q', '2026-01-01 00:00:00')",
+        )
+        .unwrap();
+        let rows = NewEventRows::of(&Writer::system(78), now, &events).unwrap();
+        rows.record(&mut c).unwrap();
+        assert_eq!(
+            count(
+                &mut c,
+                "SELECT COUNT(*) AS n FROM events WHERE site_id = 78"
+            ),
+            2
+        );
+        assert_eq!(count(&mut c, "SELECT COUNT(*) AS n FROM webhook_fanout"), 0);
     }
 }

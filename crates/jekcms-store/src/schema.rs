@@ -184,6 +184,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_fanout (id) {
+        id -> BigInt,
+        site_id -> BigInt,
+        event_ids -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     webhook_deliveries (id) {
         id -> BigInt,
         site_id -> BigInt,
@@ -231,4 +240,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     webhooks,
     webhook_deliveries,
+    webhook_fanout,
 );

@@ -9,7 +9,7 @@
 //! concurrent claimers skip each other's locked rows (`FOR UPDATE SKIP LOCKED`); on SQLite
 //! the single writer serialises them.
 
-use crate::schema::{events, pull_keys, webhook_deliveries as wd, webhooks};
+use crate::schema::{events, pull_keys, webhook_deliveries as wd, webhook_fanout, webhooks};
 use crate::sql::{KeepPreparedExt, LimitLiteral};
 use crate::{Db, Store, StoreError, naive, utc, with_conn, with_write_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -347,7 +347,204 @@ type DueRow = (
     NaiveDateTime,
 );
 
+/// `webhook_fanout` rows claimed per transaction of a fan-out pass (a pass runs as many as
+/// it takes to empty the table).
+const FANOUT_BATCH: i64 = 64;
+
+/// Delivery rows per multi-row `INSERT` (9 parameters each, PostgreSQL's limit is 65,535).
+const DELIVERIES_PER_INSERT: usize = 1_000;
+
+/// A pending delivery of an event, as inserted by a fan-out.
+#[derive(Insertable)]
+#[diesel(table_name = crate::schema::webhook_deliveries)]
+struct NewEventDelivery {
+    site_id: i64,
+    webhook_id: i64,
+    // Not `Option`: SQLite's multi-row INSERT has no DEFAULT for a `None` to stand for.
+    event_id: i64,
+    event_type: String,
+    status: &'static str,
+    attempts: i32,
+    next_attempt_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// Whether a webhook's stored selection (`*`, or event types joined by commas) takes
+/// `event_type`.
+fn subscribes(selection: &str, event_type: &str) -> bool {
+    selection == "*" || selection.split(',').any(|t| t == event_type)
+}
+
+/// One delivery per (event, enabled webhook of its site subscribing to its type), in event
+/// order, due at `now`. `events`: (id, site, type); `hooks`: (id, site, selection).
+fn deliveries_of(
+    events: &[(i64, i64, String)],
+    hooks: &[(i64, i64, String)],
+    now: NaiveDateTime,
+) -> Vec<NewEventDelivery> {
+    let mut out = Vec::new();
+    for (event_id, site_id, event_type) in events {
+        for (webhook_id, _, _) in hooks
+            .iter()
+            .filter(|(_, site, selection)| site == site_id && subscribes(selection, event_type))
+        {
+            out.push(NewEventDelivery {
+                site_id: *site_id,
+                webhook_id: *webhook_id,
+                event_id: *event_id,
+                event_type: event_type.clone(),
+                status: DeliveryStatus::Pending.as_str(),
+                attempts: 0,
+                next_attempt_at: now,
+                created_at: now,
+                updated_at: now,
+            });
+        }
+    }
+    out
+}
+
+/// Inserts `rows` ([`NewEventDelivery`]s) on `$conn`: `CHUNKS`, multi-row `INSERT`s
+/// (PostgreSQL); `ROWS`, one prepared single-row `INSERT` each (SQLite, in process, whose
+/// diesel multi-row form takes no `Insertable` struct here).
+macro_rules! insert_deliveries {
+    (CHUNKS, $conn:ident, $rows:expr) => {
+        for chunk in $rows.chunks(DELIVERIES_PER_INSERT) {
+            diesel::insert_into(wd::table)
+                .values(chunk)
+                .execute($conn)
+                .await?;
+        }
+    };
+    (ROWS, $conn:ident, $rows:expr) => {
+        for row in &$rows {
+            diesel::insert_into(wd::table)
+                .values(row)
+                .execute($conn)
+                .await?;
+        }
+    };
+}
+
+/// In the caller's transaction on `$conn`: the deliveries of the events named by the
+/// `claimed` fan-out rows (`(id, event ids as JSON)`), inserted, and the rows deleted.
+/// Evaluates to the number of deliveries made.
+macro_rules! fan_out_claimed {
+    ($how:ident, $conn:ident, $claimed:expr, $now:expr) => {{
+        let claimed: &[(i64, String)] = $claimed;
+        let mut ids: Vec<i64> = Vec::new();
+        for (id, json) in claimed {
+            let some: Vec<i64> = serde_json::from_str(json)
+                .map_err(|e| StoreError::Encode(format!("webhook_fanout {id}: event ids: {e}")))?;
+            ids.extend(some);
+        }
+        let made = if ids.is_empty() {
+            0
+        } else {
+            let evs: Vec<(i64, i64, String)> = events::table
+                .filter(events::id.eq_any(&ids))
+                .order(events::id)
+                .select((events::id, events::site_id, events::event_type))
+                .load($conn)
+                .await?;
+            let mut sites: Vec<i64> = evs.iter().map(|e| e.1).collect();
+            sites.sort_unstable();
+            sites.dedup();
+            let hooks: Vec<(i64, i64, String)> = webhooks::table
+                .filter(webhooks::site_id.eq_any(&sites))
+                .filter(webhooks::enabled.eq(true))
+                .order(webhooks::id)
+                .select((webhooks::id, webhooks::site_id, webhooks::events))
+                .load($conn)
+                .await?;
+            let rows = deliveries_of(&evs, &hooks, $now);
+            insert_deliveries!($how, $conn, rows);
+            rows.len()
+        };
+        let done: Vec<i64> = claimed.iter().map(|(id, _)| *id).collect();
+        diesel::delete(webhook_fanout::table.filter(webhook_fanout::id.eq_any(&done)))
+            .execute($conn)
+            .await?;
+        made
+    }};
+}
+
 impl Store {
+    /// Fans the events that writes left in `webhook_fanout` out into pending deliveries,
+    /// one per enabled webhook of the event's site that subscribes to its type (as the
+    /// webhooks are now), due at `now`; returns how many deliveries were made.
+    ///
+    /// A write records its events in its own transaction and, when its site has an enabled
+    /// webhook, one fan-out row naming them: a write to a site with webhooks costs one small
+    /// row more, not a delivery row per event and endpoint. Each row is claimed (PostgreSQL:
+    /// `FOR UPDATE SKIP LOCKED`, so instances share the work; SQLite: the single writer) and
+    /// deleted in the transaction that inserts its deliveries, so an event is fanned out
+    /// exactly once, and a crash leaves the row for the next pass.
+    pub fn fan_out_webhook_events(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send + '_ {
+        crate::boxed(async move {
+            let now = naive(now);
+            let mut total = 0;
+            loop {
+                // Most passes find nothing: a read says so without a write transaction.
+                let any: Vec<i64> = with_conn!(self, conn => {
+                    webhook_fanout::table
+                        .select(webhook_fanout::id)
+                        .limit_literal(1)
+                        .load(conn)
+                        .await?
+                });
+                if any.is_empty() {
+                    return Ok(total);
+                }
+                let (claimed, made) = match &self.db {
+                    Db::Pg(pool) => {
+                        let mut guard = pool.get().await.map_err(StoreError::pool)?;
+                        diesel_async::AsyncConnection::transaction::<_, StoreError, _>(
+                            &mut *guard,
+                            async |conn| {
+                                let claimed: Vec<(i64, String)> = webhook_fanout::table
+                                    .order(webhook_fanout::id)
+                                    .select((webhook_fanout::id, webhook_fanout::event_ids))
+                                    .limit(FANOUT_BATCH)
+                                    .for_update()
+                                    .skip_locked()
+                                    .load(conn)
+                                    .await?;
+                                let made = fan_out_claimed!(CHUNKS, conn, &claimed, now);
+                                Ok((claimed.len(), made))
+                            },
+                        )
+                        .await?
+                    }
+                    Db::Sqlite { write, .. } => {
+                        let mut guard = write.get().await.map_err(StoreError::pool)?;
+                        guard
+                            .immediate_transaction::<_, StoreError, _>(async |conn| {
+                                let claimed: Vec<(i64, String)> = webhook_fanout::table
+                                    .order(webhook_fanout::id)
+                                    .select((webhook_fanout::id, webhook_fanout::event_ids))
+                                    .limit(FANOUT_BATCH)
+                                    .load(conn)
+                                    .await?;
+                                let made = fan_out_claimed!(ROWS, conn, &claimed, now);
+                                Ok((claimed.len(), made))
+                            })
+                            .await?
+                    }
+                };
+                total += made;
+                // Fewer than a batch: the rest (if any) is another instance's, or new.
+                if (claimed as i64) < FANOUT_BATCH {
+                    return Ok(total);
+                }
+            }
+        })
+    }
+
     /// Claims up to `limit` deliveries due at `now`: each one's `next_attempt_at` becomes
     /// `lease_until`, so no other worker takes it before then, and a worker that dies
     /// leaves it due again at that time. Short transaction; nothing is held afterwards.

@@ -547,6 +547,11 @@ with_local_receivers! {
         for _ in 0..30 {
             ping(&app, &owner, hook).await;
         }
+        // And 20 writes, whose events both instances fan out at once (each write's fan-out
+        // row is claimed by one of them).
+        for i in 0..20 {
+            app.create_post(&owner.access, json!({"title": format!("Fanned {i}"), "status": "draft"})).await;
+        }
         let other = app.another_instance().await;
         let at = now();
         let (mut a, mut b) = (0, 0);
@@ -560,12 +565,15 @@ with_local_receivers! {
                 break;
             }
         }
-        assert_eq!(a + b, 30, "{a} + {b}");
-        let mut ids: Vec<String> = receiver.got().into_iter().map(|r| r.id).collect();
-        assert_eq!(ids.len(), 30);
+        assert_eq!(a + b, 50, "{a} + {b}");
+        let got = receiver.got();
+        let created = got.iter().filter(|r| r.json()["type"] == "post.created").count();
+        assert_eq!(created, 20, "one post.created per write");
+        let mut ids: Vec<String> = got.into_iter().map(|r| r.id).collect();
+        assert_eq!(ids.len(), 50);
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), 30, "each message sent once");
+        assert_eq!(ids.len(), 50, "each message sent once");
         receiver.stop().await;
     }
 }
