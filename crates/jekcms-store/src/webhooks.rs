@@ -360,7 +360,7 @@ const DELIVERIES_PER_INSERT: usize = 1_000;
 struct NewEventDelivery {
     site_id: i64,
     webhook_id: i64,
-    // Not `Option`: SQLite's multi-row INSERT has no DEFAULT for a `None` to stand for.
+    /// Always set: only a ping has none, and pings are not fanned out.
     event_id: i64,
     event_type: String,
     status: &'static str,
@@ -726,5 +726,49 @@ impl Store {
             });
             Ok(secrets)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{deliveries_of, subscribes};
+
+    #[test]
+    fn a_selection_takes_every_type_or_the_types_it_lists() {
+        assert!(subscribes("*", "post.created"));
+        assert!(subscribes("post.created,post.deleted", "post.deleted"));
+        assert!(subscribes("post.created", "post.created"));
+        assert!(!subscribes("post.created,post.deleted", "post.updated"));
+        // Whole names only, not prefixes or parts.
+        assert!(!subscribes("post.create", "post.created"));
+        assert!(!subscribes("post.created", "post.create"));
+        assert!(!subscribes("", "post.created"));
+    }
+
+    #[test]
+    fn each_event_goes_to_the_subscribed_webhooks_of_its_own_site_in_order() {
+        let now = chrono::NaiveDateTime::default();
+        let events = [
+            (10, 1, "post.created".to_owned()),
+            (11, 1, "post.deleted".to_owned()),
+            (12, 2, "post.created".to_owned()),
+        ];
+        let hooks = [
+            (100, 1, "*".to_owned()),
+            (101, 1, "post.deleted".to_owned()),
+            (200, 2, "post.updated".to_owned()),
+        ];
+        let made: Vec<(i64, i64, i64, String)> = deliveries_of(&events, &hooks, now)
+            .into_iter()
+            .map(|d| (d.event_id, d.webhook_id, d.site_id, d.event_type))
+            .collect();
+        assert_eq!(
+            made,
+            [
+                (10, 100, 1, "post.created".to_owned()),
+                (11, 100, 1, "post.deleted".to_owned()),
+                (11, 101, 1, "post.deleted".to_owned()),
+            ]
+        );
     }
 }
