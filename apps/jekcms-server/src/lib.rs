@@ -108,6 +108,20 @@ pub async fn serve(config: config::Config) -> Result<(), StartError> {
     // Start-up's connections are not needed any more: the background jobs below open what
     // they use, and every HTTP worker has a pool of its own (`server::start`).
     state.store.close_idle_connections();
+    let metrics_server = match state.config.metrics_bind {
+        None => None,
+        Some(addr) => Some(server::start_metrics(state.clone(), addr).map_err(|e| {
+            StartError(format!("JEKCMS_METRICS_BIND: cannot listen on {addr}: {e}"))
+        })?),
+    };
+    let (server, addrs) = server::start(
+        state.clone(),
+        server::Listen::Bind(bind),
+        server::Workers::for_this_machine(config_workers),
+    )
+    .map_err(|e| StartError(format!("JEKCMS_BIND: cannot listen on {bind}: {e}")))?;
+    // The background jobs start once both addresses are bound: a start that fails (an
+    // address in use) says so in one line, with no job cut short behind it.
     jobs::spawn(
         state.store.clone(),
         state.config.activity_retention,
@@ -125,18 +139,6 @@ pub async fn serve(config: config::Config) -> Result<(), StartError> {
     // Webhook deliveries, from this process's runtime (not an HTTP worker's): whatever was
     // due when a previous run stopped goes out now.
     crate::webhook_delivery::start(state.clone());
-    let metrics_server = match state.config.metrics_bind {
-        None => None,
-        Some(addr) => Some(server::start_metrics(state.clone(), addr).map_err(|e| {
-            StartError(format!("JEKCMS_METRICS_BIND: cannot listen on {addr}: {e}"))
-        })?),
-    };
-    let (server, addrs) = server::start(
-        state,
-        server::Listen::Bind(bind),
-        server::Workers::for_this_machine(config_workers),
-    )
-    .map_err(|e| StartError(format!("JEKCMS_BIND: cannot listen on {bind}: {e}")))?;
     for addr in &addrs {
         println!("listening on http://{addr}");
     }
