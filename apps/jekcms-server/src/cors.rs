@@ -10,11 +10,12 @@
 //!   read them (`*`), so that a front end can draw them on a canvas or `fetch` them.
 //!
 //! No response ever carries `Access-Control-Allow-Credentials`: the API reads no cookies,
-//! and `Authorization` and `X-API-Key` need none. A refused origin simply gets no CORS
-//! headers (its preflight goes on to routing, which answers `OPTIONS` with a 405).
+//! and `Authorization` and `X-API-Key` need none. A refused origin gets no CORS headers; its
+//! preflight to `/api/v2` is a `403 FORBIDDEN` naming the origin.
 //!
 //! [`PullCaller`]: crate::pull_auth::PullCaller
 
+use crate::errors::AppError;
 use crate::state::AppState;
 use actix_web::HttpMessage;
 use actix_web::body::{BoxBody, MessageBody};
@@ -22,8 +23,9 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, ResponseError, web};
 use jekcms_content::pull::PullRepository;
+use jekcms_envelope::ErrorCode;
 
 /// The origins of `JEKCMS_CORS_ORIGINS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -147,7 +149,19 @@ pub async fn cors(
             let any = area == Area::PublicMedia || *global == CorsOrigins::Any;
             return Ok(req.into_response(preflight_answer(&origin, any, area)));
         }
-        return Ok(next.call(req).await?.map_into_boxed_body());
+        // Refused here rather than left to routing, whose answer to `OPTIONS` (405) would
+        // send the front end's developer looking at the method instead of the origin.
+        let why = match area {
+            Area::Pull => {
+                "neither the deployment's CORS origins nor any site's cors_origins list it"
+            }
+            _ => "the deployment's CORS origins do not list it",
+        };
+        let refusal = AppError::new(
+            ErrorCode::Forbidden,
+            format!("the origin {origin} may not call this API from a browser: {why}"),
+        );
+        return Ok(req.into_response(refusal.error_response()));
     }
     let mut res = next.call(req).await?.map_into_boxed_body();
     let allowed = match area {
