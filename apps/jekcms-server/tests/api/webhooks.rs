@@ -539,6 +539,45 @@ with_local_receivers! {
         receiver.stop().await;
     }
 
+    async fn a_fan_out_that_fails_leaves_its_row_for_the_next_turn(app) {
+        let owner = app.owner().await;
+        let receiver = Receiver::start(vec![]).await;
+        create_hook(&app, &owner, &receiver.url).await;
+        let store = &app.state.store;
+        // Every delivery insert fails, as a crash between the claim and the commit would.
+        match store.backend() {
+            jekcms_store::Backend::Sqlite => store.execute_for_tests(
+                "CREATE TRIGGER no_delivery BEFORE INSERT ON webhook_deliveries \
+                 BEGIN SELECT RAISE(ABORT, 'no delivery'); END",
+            ).await.unwrap(),
+            jekcms_store::Backend::Postgres => {
+                store.execute_for_tests(
+                    "CREATE FUNCTION no_delivery() RETURNS trigger AS $$ BEGIN \
+                     RAISE EXCEPTION 'no delivery'; END $$ LANGUAGE plpgsql",
+                ).await.unwrap();
+                store.execute_for_tests(
+                    "CREATE TRIGGER no_delivery BEFORE INSERT ON webhook_deliveries \
+                     FOR EACH ROW EXECUTE FUNCTION no_delivery()",
+                ).await.unwrap();
+            }
+        }
+        app.create_post(&owner.access, json!({"title": "Fanned later", "status": "draft"})).await;
+        let rows = |sql: &'static str| async move { store.count_for_tests(sql).await.unwrap() };
+        assert_eq!(rows("SELECT COUNT(*) AS n FROM webhook_fanout").await, 1);
+        assert!(store.fan_out_webhook_events(now()).await.is_err());
+        assert_eq!(rows("SELECT COUNT(*) AS n FROM webhook_fanout").await, 1, "the row stays");
+        assert_eq!(rows("SELECT COUNT(*) AS n FROM webhook_deliveries").await, 0);
+        let drop = match store.backend() {
+            jekcms_store::Backend::Sqlite => "DROP TRIGGER no_delivery",
+            jekcms_store::Backend::Postgres => "DROP TRIGGER no_delivery ON webhook_deliveries",
+        };
+        store.execute_for_tests(drop).await.unwrap();
+        assert_eq!(store.fan_out_webhook_events(now()).await.unwrap(), 1);
+        assert_eq!(rows("SELECT COUNT(*) AS n FROM webhook_fanout").await, 0);
+        assert_eq!(rows("SELECT COUNT(*) AS n FROM webhook_deliveries").await, 1);
+        receiver.stop().await;
+    }
+
     async fn two_instances_deliver_each_message_once(app) {
         let owner = app.owner().await;
         rotate(&app, &owner, 0).await;
