@@ -108,6 +108,7 @@ diesel::table! {
         updated_at -> Timestamp,
         version -> BigInt,
         publish_announced -> Bool,
+        body_json -> Nullable<Text>,
     }
 }
 

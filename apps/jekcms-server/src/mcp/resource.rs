@@ -50,8 +50,8 @@ pub(crate) fn post_markdown(post: &Post) -> String {
         out.push('\n');
     }
     out.push_str("---\n\n");
-    if let Some(body) = &post.body {
-        out.push_str(body);
+    if let Some(body) = post.body.as_ref().map(|b| b.text()) {
+        out.push_str(&body);
         if !body.ends_with('\n') {
             out.push('\n');
         }

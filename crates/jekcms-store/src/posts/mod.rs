@@ -22,11 +22,13 @@ use jekcms_content::activity::Writer;
 use jekcms_content::idempotency::Record;
 use jekcms_content::list::PostListQuery;
 use jekcms_content::page::{OffsetList, OffsetPage, Rows, Window};
-use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
+use jekcms_content::post::{Body, NewPost, Post, PostPatch, PostStatus, title_key};
 use jekcms_content::{ContentError, PostRepository};
 use std::future::Future;
 
-/// Columns of a post, in `posts` order.
+/// Columns of a post, in `posts` order. The body is read as its stored JSON literal
+/// (`body_json`), which responses copy as it is; `body`, its text, is for the database's
+/// own uses and for backups.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = posts)]
 struct PostRow {
@@ -36,6 +38,7 @@ struct PostRow {
     title: String,
     slug: String,
     excerpt: Option<String>,
+    #[diesel(column_name = body_json)]
     body: Option<String>,
     status: String,
     tags: String,
@@ -52,6 +55,10 @@ impl PostRow {
         })?;
         let tags: Vec<String> = serde_json::from_str(&self.tags)
             .map_err(|_| StoreError::Corrupt(format!("post {} has malformed tags", self.id)))?;
+        let body =
+            self.body.map(Body::from_json).transpose().map_err(|_| {
+                StoreError::Corrupt(format!("post {} has a malformed body", self.id))
+            })?;
         Ok(Post {
             id: self.id,
             site_id: self.site_id,
@@ -59,7 +66,7 @@ impl PostRow {
             title: self.title,
             slug: self.slug,
             excerpt: self.excerpt,
-            body: self.body,
+            body,
             status,
             tags,
             published_at: self.published_at.map(|t| utc(t.0)),
@@ -82,6 +89,8 @@ struct NewPostRow {
     slug: String,
     excerpt: Option<String>,
     body: Option<String>,
+    /// `body` as a JSON string literal ([`body_json`]).
+    body_json: Option<String>,
     status: &'static str,
     tags: String,
     published_at: Option<NaiveDateTime>,
@@ -103,6 +112,7 @@ impl NewPostRow {
             slug: slug.to_owned(),
             excerpt: p.excerpt.clone(),
             body: p.body.clone(),
+            body_json: p.body.as_deref().map(body_json),
             status: p.status.as_str(),
             tags: serde_json::to_string(&p.tags)
                 .map_err(|e| StoreError::Encode(format!("tags as JSON: {e}")))?,
@@ -115,6 +125,12 @@ impl NewPostRow {
                 .is_visible_at(p.published_at, jekcms_content::now()),
         })
     }
+}
+
+/// The stored JSON literal of a body: what [`Body::new`] holds, so that a read gets back
+/// the same `Body` a write made.
+fn body_json(text: &str) -> String {
+    Body::new(text).json().to_owned()
 }
 
 /// A post whose every value is decided (validated, slug unique, times set): the input of
@@ -210,5 +226,243 @@ impl PostRepository for Store {
         id: i64,
     ) -> impl Future<Output = Result<(), ContentError>> + Send {
         write::delete_post(self, by.clone(), id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Backend;
+    use crate::testing::TestDatabase;
+    use jekcms_auth::policy::{Actor, ActorFamily, Role};
+
+    /// Texts whose JSON literal is not the text between quotes: every escape JSON has, the
+    /// characters a `<script>` or a line separator make special, and none at all.
+    const TEXTS: &[&str] = &[
+        "plain words",
+        "quote \" backslash \\ slash / \\u0041 not an escape",
+        "lines\nand\ttabs\rand\u{8}\u{c}",
+        "\u{1}\u{1f} controls \u{7f}",
+        "ünïcødé ✓ 😀 \u{2028}\u{2029}",
+        "</script><!-- \"x\" -->",
+        "",
+    ];
+
+    async fn store_with_writer(backend: Backend) -> Option<(TestDatabase, Store, Writer)> {
+        let db = TestDatabase::new(backend).await?;
+        let store = Store::connect(db.url(), Default::default()).await.unwrap();
+        for sql in [
+            "INSERT INTO sites (id, slug, name, created_at) VALUES (7, 'b', 'B', '2026-01-01 00:00:00')",
+            "INSERT INTO users (id, site_id, email, name, role, created_at, updated_at) VALUES (9, 7, 'w@example.com', 'W', 'owner', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        ] {
+            store.execute_for_tests(sql).await.unwrap();
+        }
+        let by = Writer {
+            actor: Actor {
+                user_id: 9,
+                site_id: 7,
+                role: Role::Owner,
+            },
+            family: ActorFamily::Api,
+            key_id: None,
+            request_id: None,
+        };
+        Some((db, store, by))
+    }
+
+    /// Rows whose stored literal does not unescape to their text (SQL for each backend).
+    fn literal_mismatches(store: &Store) -> &'static str {
+        match store.backend() {
+            Backend::Sqlite => {
+                "SELECT count(*) AS n FROM posts \
+                 WHERE body IS NOT json_extract(body_json, '$') \
+                 OR (body_json IS NOT NULL AND json_type(body_json) IS NOT 'text')"
+            }
+            Backend::Postgres => {
+                "SELECT count(*) AS n FROM posts \
+                 WHERE body IS DISTINCT FROM (body_json::json #>> '{}') \
+                 OR (body_json IS NOT NULL AND json_typeof(body_json::json) <> 'string')"
+            }
+        }
+    }
+
+    /// Every read, one post or a list, carries what was written, through each way a body
+    /// is written (one post, a batch, an import, an update that sets it and one that does
+    /// not); the stored literal is always the JSON of the stored text.
+    async fn every_read_carries_the_body_written(backend: Backend) {
+        let Some((_db, store, by)) = store_with_writer(backend).await else {
+            return;
+        };
+        let mut expected: Vec<(i64, Option<String>)> = Vec::new();
+        for (i, text) in TEXTS.iter().enumerate() {
+            let new = NewPost {
+                title: format!("one {i}"),
+                body: Some((*text).to_owned()),
+                ..NewPost::default()
+            };
+            let post = store.create_post(&by, new, None).await.unwrap();
+            assert_eq!(post.body.as_ref().map(Body::text).as_deref(), Some(*text));
+            expected.push((post.id, Some((*text).to_owned())));
+        }
+        let batch = TEXTS
+            .iter()
+            .enumerate()
+            .map(|(i, text)| jekcms_content::bulk::BulkPost {
+                post: NewPost {
+                    title: format!("batch {i}"),
+                    body: (i % 3 != 0).then(|| (*text).to_owned()),
+                    ..NewPost::default()
+                },
+                author_id: None,
+            })
+            .collect::<Vec<_>>();
+        let wanted: Vec<Option<String>> = batch.iter().map(|b| b.post.body.clone()).collect();
+        let ids = store.create_posts(&by, batch, true, None).await.unwrap();
+        expected.extend(ids.into_iter().map(Option::unwrap).zip(wanted));
+        let now = jekcms_content::now();
+        let imports = TEXTS
+            .iter()
+            .enumerate()
+            .map(|(i, text)| ImportPost {
+                title: format!("import {i}"),
+                slug: format!("import-{i}"),
+                excerpt: None,
+                body: Some((*text).to_owned()),
+                status: PostStatus::Published,
+                tags: vec![],
+                published_at: Some(now),
+                created_at: now,
+                updated_at: now,
+            })
+            .collect::<Vec<_>>();
+        let ids = store.import_posts(7, 9, &imports).await.unwrap();
+        expected.extend(
+            ids.into_iter()
+                .zip(TEXTS.iter().map(|t| Some((*t).to_owned()))),
+        );
+        // An update that sets the body, one that clears it, one that leaves it.
+        let set = PostPatch {
+            body: Some(Some(TEXTS[1].to_owned())),
+            ..PostPatch::default()
+        };
+        let updated = store
+            .update_post(&by, expected[0].0, set, None)
+            .await
+            .unwrap();
+        assert_eq!(updated.body, Some(Body::new(TEXTS[1])));
+        expected[0].1 = Some(TEXTS[1].to_owned());
+        let clear = PostPatch {
+            body: Some(None),
+            ..PostPatch::default()
+        };
+        let cleared = store
+            .update_post(&by, expected[1].0, clear, None)
+            .await
+            .unwrap();
+        assert_eq!(cleared.body, None);
+        expected[1].1 = None;
+        let retitle = PostPatch {
+            title: Some("retitled".into()),
+            ..PostPatch::default()
+        };
+        let kept = store
+            .update_post(&by, expected[2].0, retitle, None)
+            .await
+            .unwrap();
+        assert_eq!(kept.body, Some(Body::new(TEXTS[2])));
+
+        let page = store
+            .list_posts(7, &PostListQuery::default(), &Window::first(100))
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), expected.len());
+        for (id, text) in &expected {
+            let one = store.get_post(7, *id).await.unwrap();
+            let listed = page.items.iter().find(|p| p.id == *id).unwrap();
+            for post in [&one, listed] {
+                assert_eq!(post.body.as_ref().map(Body::text), *text, "post {id}");
+                // What a response carries: the same text, as a JSON string.
+                let sent = serde_json::to_value(post).unwrap();
+                let body = text.clone().map_or(serde_json::Value::Null, Into::into);
+                assert_eq!(sent["body"], body, "post {id}");
+            }
+        }
+        assert_eq!(
+            store
+                .count_for_tests(literal_mismatches(&store))
+                .await
+                .unwrap(),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn every_read_carries_the_body_written_sqlite() {
+        every_read_carries_the_body_written(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn every_read_carries_the_body_written_postgres() {
+        every_read_carries_the_body_written(Backend::Postgres).await;
+    }
+
+    /// The migration's fill of the literal, for rows written before it, reads back as the
+    /// same text (each database's own JSON quoting may spell escapes its own way).
+    async fn rows_from_before_the_literal_read_the_same(backend: Backend) {
+        let Some((_db, store, by)) = store_with_writer(backend).await else {
+            return;
+        };
+        let mut ids = Vec::new();
+        for (i, text) in TEXTS.iter().enumerate() {
+            let new = NewPost {
+                title: format!("old {i}"),
+                body: Some((*text).to_owned()),
+                ..NewPost::default()
+            };
+            ids.push(store.create_post(&by, new, None).await.unwrap().id);
+        }
+        store
+            .execute_for_tests("UPDATE posts SET body_json = NULL")
+            .await
+            .unwrap();
+        let migration = match backend {
+            Backend::Sqlite => {
+                include_str!("../../../../migrations/sqlite/2026-12-06-000016_body_json/up.sql")
+            }
+            Backend::Postgres => {
+                include_str!("../../../../migrations/postgres/2026-12-06-000016_body_json/up.sql")
+            }
+        };
+        let fill = migration
+            .lines()
+            .find(|l| l.starts_with("UPDATE posts"))
+            .expect("the migration fills the column");
+        store.execute_for_tests(fill).await.unwrap();
+        for (id, text) in ids.iter().zip(TEXTS) {
+            let post = store.get_post(7, *id).await.unwrap();
+            assert_eq!(post.body.as_ref().map(Body::text).as_deref(), Some(*text));
+            assert_eq!(
+                post.body,
+                Some(Body::new(text)),
+                "equal to what a write makes"
+            );
+        }
+        assert_eq!(
+            store
+                .count_for_tests(literal_mismatches(&store))
+                .await
+                .unwrap(),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn rows_from_before_the_literal_read_the_same_sqlite() {
+        rows_from_before_the_literal_read_the_same(Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn rows_from_before_the_literal_read_the_same_postgres() {
+        rows_from_before_the_literal_read_the_same(Backend::Postgres).await;
     }
 }

@@ -14,7 +14,7 @@ use diesel_async::RunQueryDsl;
 use jekcms_content::activity::{EventType, NewEvent, Writer, visibility_event};
 use jekcms_content::bulk::{BulkPost, SlugPlan};
 use jekcms_content::idempotency::Record;
-use jekcms_content::post::{NewPost, Post, PostPatch, PostStatus, title_key};
+use jekcms_content::post::{Body, NewPost, Post, PostPatch, PostStatus, title_key};
 use jekcms_content::{ContentError, slug};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -184,6 +184,7 @@ struct InsertPostsPg {
     slugs: Vec<String>,
     excerpts: Vec<Option<String>>,
     bodies: Vec<Option<String>>,
+    body_jsons: Vec<Option<String>>,
     statuses: Vec<&'static str>,
     tags_json: Vec<String>,
     published_ats: Vec<Option<chrono::NaiveDateTime>>,
@@ -207,6 +208,7 @@ impl InsertPostsPg {
             slugs: Vec::with_capacity(n),
             excerpts: Vec::with_capacity(n),
             bodies: Vec::with_capacity(n),
+            body_jsons: Vec::with_capacity(n),
             statuses: Vec::with_capacity(n),
             tags_json: Vec::with_capacity(n),
             published_ats: Vec::with_capacity(n),
@@ -229,6 +231,7 @@ impl InsertPostsPg {
             q.slugs.push(row.slug);
             q.excerpts.push(row.excerpt);
             q.bodies.push(row.body);
+            q.body_jsons.push(row.body_json);
             q.statuses.push(row.status);
             q.tags_json.push(row.tags);
             q.published_ats.push(row.published_at);
@@ -259,7 +262,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertPostsPg {
         out.push_sql(
             "WITH p AS (INSERT INTO posts (site_id, author_id, title, title_key, slug, \
              excerpt, body, status, tags, published_at, created_at, updated_at, version, \
-             publish_announced) SELECT * FROM unnest(",
+             publish_announced, body_json) SELECT * FROM unnest(",
         );
         out.push_bind_param::<Array<BigInt>, _>(&self.site_ids)?;
         out.push_sql(", ");
@@ -288,6 +291,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertPostsPg {
         out.push_bind_param::<Array<BigInt>, _>(&self.versions)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Bool>, _>(&self.announced)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.body_jsons)?;
         out.push_sql(
             ") RETURNING id, site_id, slug), \
              t AS (INSERT INTO post_tags (post_id, site_id, tag) \
@@ -715,6 +720,14 @@ pub(super) fn update_post(
             let tags_json = serde_json::to_string(&next.tags)
                 .map_err(|e| StoreError::Encode(format!("tags as JSON: {e}")))?;
             let title_k = title_key(&next.title);
+            // The body's text and literal are written only when the patch sets them; the
+            // row's stay as they are otherwise.
+            let body_columns = patch.body.as_ref().map(|text| {
+                (
+                    posts::body.eq(text.clone()),
+                    posts::body_json.eq(text.as_deref().map(super::body_json)),
+                )
+            });
             let visible = next
                 .status
                 .is_visible_at(next.published_at, next.updated_at);
@@ -733,7 +746,7 @@ pub(super) fn update_post(
                         posts::title_key.eq(&title_k),
                         posts::slug.eq(&next.slug),
                         posts::excerpt.eq(&next.excerpt),
-                        posts::body.eq(&next.body),
+                        body_columns.clone(),
                         posts::status.eq(next.status.as_str()),
                         posts::tags.eq(&tags_json),
                         posts::published_at.eq(next.published_at.map(naive)),
@@ -812,7 +825,7 @@ fn apply_patch(current: &Post, patch: &PostPatch) -> Post {
         next.excerpt = e.clone();
     }
     if let Some(b) = &patch.body {
-        next.body = b.clone();
+        next.body = b.as_deref().map(Body::new);
     }
     if let Some(t) = &patch.tags {
         next.tags = t.clone().unwrap_or_default();
