@@ -3,7 +3,8 @@
 #
 #   callgrind_requests N CONCURRENCY [VAR=value …] [-- valgrind options …]
 # starts the server with the extra environment (JEKCMS_LOG=warn unless given), sends N list requests (first page) with ab
-# at the given concurrency, stops it and prints the total instruction count.
+# at the given concurrency (on kept-alive connections unless CG_KEEPALIVE=0), stops it and prints the total
+# instruction count.
 set -euo pipefail
 command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
 command -v ab >/dev/null || apt-get install -y -qq apache2-utils >/dev/null
@@ -37,7 +38,11 @@ callgrind_requests() {
   # do at either end are not charged to the requests.
   callgrind_control -z "$pid" > /dev/null
   if [ "$requests" -gt 0 ]; then
-    ab -q -n "$requests" -c "$concurrency" -H "Authorization: Bearer $token" "$base/api/v2/posts" > "$cg_work/ab.txt"
+    # Kept-alive connections by default, as browsers and Node's fetch keep them
+    # (CG_KEEPALIVE=0: a connection per request, as this script measured before 2026-12-06).
+    local keepalive=(-k)
+    [ "${CG_KEEPALIVE:-1}" = 0 ] && keepalive=()
+    ab -q "${keepalive[@]}" -n "$requests" -c "$concurrency" -H "Authorization: Bearer $token" "$base/api/v2/posts" > "$cg_work/ab.txt"
     if grep -q "Non-2xx" "$cg_work/ab.txt"; then echo "non-2xx answers" >&2; exit 1; fi
   fi
   callgrind_control -d "$pid" > /dev/null

@@ -39,7 +39,7 @@ callgrind_annotate --inclusive=yes --threshold=100 bench-out/request-cost.callgr
     parts["2 store: list query (the bound)"] = "jekcms_store::posts::read::list_posts"
     parts["3 JSON of the page (serde_json)"] = "Serialize for jekcms_envelope::Envelope<T>>::serialize"
     parts["4 of which serde_json string escaping"] = "serde_json::ser::format_escaped_str_contents"
-    parts["5 caller: token, session check, quota"] = "jekcms_server::extract::ReadCaller as actix_web::extract::FromRequest>::from_request"
+    parts["5 caller: token and quota (the session check rides with the read)"] = "jekcms_server::extract::ReadCaller as actix_web::extract::FromRequest>::from_request"
     parts["6 store: session check"] = "SessionStore for jekcms_store::Store>::principal"
     parts["7 access token: PASETO open + claims"] = "jekcms_auth::access::AccessTokens::verify"
     parts["8 access log line"] = "jekcms_server::context::log_access"
