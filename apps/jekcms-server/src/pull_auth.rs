@@ -3,10 +3,13 @@
 //!
 //! One indexed read per request finds the key's site with its license, plan, content
 //! version and next scheduled publication; the page cache needs the last two, so a pull
-//! request that is answered from the cache runs exactly this one statement.
+//! request that is answered from the cache runs exactly this one statement. A list page
+//! that is not in the cache is read together with that statement ([`PullKey::read_with`]),
+//! on PostgreSQL in one round trip.
 
 use crate::context;
 use crate::errors::AppError;
+use crate::pull_cache::KnownKey;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -16,6 +19,7 @@ use futures_util::future::LocalBoxFuture;
 use jekcms_auth::{CredentialFamily, SecretHash};
 use jekcms_content::pull::{PullRepository, PullSite};
 use jekcms_envelope::ErrorCode;
+use jekcms_ratelimit::SiteApi;
 
 /// What every refusal of a credential other than a pull key says.
 const PULL_KEY_ONLY: &str = "the pull API takes the site's pk_ key in the X-API-Key header (made by POST /api/v2/sites/{id}/rotate-keys)";
@@ -60,64 +64,129 @@ fn pull_key(req: &HttpRequest) -> Result<String, AppError> {
     }
 }
 
+/// A request's pull key, read from its headers; nothing is checked yet (a malformed or
+/// missing key is refused here, without touching the database).
+#[derive(Debug)]
+pub struct PullKey {
+    hash: SecretHash,
+}
+
+impl FromRequest for PullKey {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(pull_key(req).map(|key| PullKey {
+            hash: SecretHash::of(&key),
+        }))
+    }
+}
+
+impl PullKey {
+    /// What this key told when last accepted by this instance.
+    pub fn known(&self, state: &AppState) -> Option<KnownKey> {
+        state.pull_cache.known_key(&self.hash.0)
+    }
+
+    /// Checks the key (one indexed read), then the site's license, quota and origin.
+    pub async fn authenticate(
+        &self,
+        state: &AppState,
+        req: &HttpRequest,
+    ) -> Result<PullCaller, AppError> {
+        let now = jekcms_content::now();
+        // Its own task, so that a failing sibling extractor never cancels the read.
+        let store = state.store.clone();
+        let hash = self.hash.0;
+        let site = actix_web::rt::spawn(async move { store.pull_site(&hash, now).await })
+            .await
+            .map_err(|_| AppError::new(ErrorCode::InternalError, "internal server error"))??;
+        self.admit(state, req, site, now).await
+    }
+
+    /// Runs `read` (given the time the key is checked at) with the key's check, in one
+    /// round trip on PostgreSQL when the read's first query carries it
+    /// (`Store::read_pull_checked`); then the site's license, quota and origin. The read's
+    /// output is discarded unless all of them accept the request, and its error is the
+    /// answer only then: a bad key is refused as such whatever the query says.
+    pub async fn read_with<T>(
+        &self,
+        state: &AppState,
+        req: &HttpRequest,
+        read: impl AsyncFnOnce(DateTime<Utc>) -> Result<T, AppError>,
+    ) -> Result<(PullCaller, T), AppError> {
+        let now = jekcms_content::now();
+        let (site, out) = state
+            .store
+            .read_pull_checked(&self.hash.0, now, read(now))
+            .await?;
+        let caller = self.admit(state, req, site, now).await?;
+        Ok((caller, out?))
+    }
+
+    /// The caller of a key whose site is `site` (`None`: unknown, or rotated out), once the
+    /// site's license, its pull quota and the request's origin allow it.
+    async fn admit(
+        &self,
+        state: &AppState,
+        req: &HttpRequest,
+        site: Option<PullSite>,
+        now: DateTime<Utc>,
+    ) -> Result<PullCaller, AppError> {
+        let Some(site) = site else {
+            state.pull_cache.forget_key(&self.hash.0);
+            return Err(AppError::new(
+                ErrorCode::AuthInvalid,
+                "the pull key is unknown, or was rotated out",
+            ));
+        };
+        state.pull_cache.remember_key(
+            self.hash.0,
+            KnownKey {
+                site_id: site.site_id,
+                content_version: site.content_version,
+            },
+        );
+        if !site.api_access {
+            return Err(AppError::new(
+                ErrorCode::LicenseRequired,
+                "this site's license does not include API access",
+            ));
+        }
+        // The site's pull quota (its plan's), shared by every key and instance.
+        crate::extract::check_site_quota(state, site.site_id, site.plan, SiteApi::Pull).await?;
+        // A cross-origin call from an origin the deployment does not allow everywhere:
+        // the key's site may list it (cors.rs reads the mark).
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .filter(|o| !state.config.cors_origins.allows(o))
+            .map(str::to_owned);
+        if let Some(origin) = origin
+            && state
+                .store
+                .site_lists_origin(Some(site.site_id), &origin)
+                .await?
+        {
+            req.extensions_mut().insert(crate::cors::SiteOrigin);
+        }
+        Ok(PullCaller { site, now })
+    }
+}
+
 impl FromRequest for PullCaller {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let key = pull_key(req);
+        let key = PullKey::from_request(req, payload).into_inner();
         let req = req.clone();
         Box::pin(async move {
             let state = state
                 .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
-            let hash = SecretHash::of(&key?);
-            let now = jekcms_content::now();
-            // Its own task, so that a failing sibling extractor never cancels the read.
-            let store = state.store.clone();
-            let site =
-                actix_web::rt::spawn(async move { store.pull_site(hash.as_bytes(), now).await })
-                    .await
-                    .map_err(|_| {
-                        AppError::new(ErrorCode::InternalError, "internal server error")
-                    })??;
-            let Some(site) = site else {
-                return Err(AppError::new(
-                    ErrorCode::AuthInvalid,
-                    "the pull key is unknown, or was rotated out",
-                ));
-            };
-            if !site.api_access {
-                return Err(AppError::new(
-                    ErrorCode::LicenseRequired,
-                    "this site's license does not include API access",
-                ));
-            }
-            // The site's pull quota (its plan's), shared by every key and instance.
-            crate::extract::check_site_quota(
-                &state,
-                site.site_id,
-                site.plan,
-                jekcms_ratelimit::SiteApi::Pull,
-            )
-            .await?;
-            // A cross-origin call from an origin the deployment does not allow everywhere:
-            // the key's site may list it (cors.rs reads the mark).
-            let origin = req
-                .headers()
-                .get(header::ORIGIN)
-                .and_then(|v| v.to_str().ok())
-                .filter(|o| !state.config.cors_origins.allows(o))
-                .map(str::to_owned);
-            if let Some(origin) = origin
-                && state
-                    .store
-                    .site_lists_origin(Some(site.site_id), &origin)
-                    .await?
-            {
-                req.extensions_mut().insert(crate::cors::SiteOrigin);
-            }
-            Ok(PullCaller { site, now })
+            key?.authenticate(&state, &req).await
         })
     }
 }

@@ -175,9 +175,25 @@ impl quick_cache::Weighter<PageKey, Arc<CachedPage>> for ByBytes {
 /// The cache, shared by every worker of an instance.
 pub struct PullCache {
     pages: Option<quick_cache::sync::Cache<PageKey, Arc<CachedPage>, ByBytes>>,
+    /// Pull keys accepted here (by hash), with their site and its content version at the
+    /// time: a key's site never changes, so a request with a known key can read its page
+    /// together with the key's check (`pull_auth::PullKey::read_with`).
+    keys: quick_cache::sync::Cache<[u8; 32], KnownKey>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
+
+/// What an accepted pull key told last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownKey {
+    /// The key's site.
+    pub site_id: i64,
+    /// The site's content version when the key was last accepted here.
+    pub content_version: i64,
+}
+
+/// How many pull keys are remembered (a few dozen bytes each).
+const KNOWN_KEYS: usize = 4096;
 
 impl std::fmt::Debug for PullCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -199,9 +215,32 @@ impl PullCache {
         });
         Self {
             pages,
+            keys: quick_cache::sync::Cache::new(KNOWN_KEYS),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
+    }
+
+    /// Whether a page is kept under `key` (counts nothing).
+    pub fn holds(&self, key: &PageKey) -> bool {
+        self.pages.as_ref().is_some_and(|p| p.contains_key(key))
+    }
+
+    /// What the key with this hash told when last accepted here.
+    pub fn known_key(&self, hash: &[u8; 32]) -> Option<KnownKey> {
+        self.keys.get(hash)
+    }
+
+    /// Remembers an accepted key (written only when it tells something new).
+    pub fn remember_key(&self, hash: [u8; 32], known: KnownKey) {
+        if self.keys.get(&hash) != Some(known) {
+            self.keys.insert(hash, known);
+        }
+    }
+
+    /// Forgets a key that was refused.
+    pub fn forget_key(&self, hash: &[u8; 32]) {
+        self.keys.remove(hash);
     }
 
     /// The page under `key` if it may be served at `now`; counts a hit or a miss.

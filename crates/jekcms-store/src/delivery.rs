@@ -33,9 +33,18 @@ use std::future::Future;
 /// to be looked up by text, which cost more than running it. `diesel::sql_query` is never
 /// cached at all.
 #[derive(Debug, Clone)]
-struct PullSiteQuery {
+pub(crate) struct PullSiteQuery {
     key_hash: Vec<u8>,
     now: NaiveDateTime,
+}
+
+impl PullSiteQuery {
+    pub(crate) fn new(key_hash: &[u8], now: DateTime<Utc>) -> Self {
+        Self {
+            key_hash: key_hash.to_vec(),
+            now: naive(now),
+        }
+    }
 }
 
 impl QueryId for PullSiteQuery {
@@ -69,7 +78,47 @@ where
     }
 }
 
-type PullSiteRow = (i64, bool, String, i64, Option<StoredTime>);
+pub(crate) type PullSiteRow = (i64, bool, String, i64, Option<StoredTime>);
+
+/// The key's site from its row (`None`: no such key, or rotated out).
+pub(crate) fn pull_site_of(row: Option<PullSiteRow>) -> Result<Option<PullSite>, StoreError> {
+    let Some((id, api_access, plan, content_version, next_scheduled)) = row else {
+        return Ok(None);
+    };
+    let plan = plan
+        .parse()
+        .map_err(|_| StoreError::Encode(format!("site {id} has an unknown plan")))?;
+    Ok(Some(PullSite {
+        site_id: id,
+        api_access,
+        plan,
+        content_version,
+        next_scheduled: next_scheduled.map(|t| utc(t.0)),
+    }))
+}
+
+/// The key check on a shared PostgreSQL connection, so that it can be pipelined with the
+/// pull list's query (`session_check`).
+pub(crate) async fn pull_site_row_pg(
+    conn: &diesel_async::AsyncPgConnection,
+    query: PullSiteQuery,
+) -> QueryResult<Option<PullSiteRow>> {
+    let mut shared = conn;
+    query
+        .get_result::<PullSiteRow>(&mut shared)
+        .await
+        .optional()
+}
+
+/// Prepares the key check's statement on a new PostgreSQL connection, as
+/// `sessions::prepare_session_check` does the session check's.
+pub(crate) async fn prepare_pull_site_check(
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> QueryResult<()> {
+    pull_site_row_pg(conn, PullSiteQuery::new(&[], jekcms_content::now()))
+        .await
+        .map(drop)
+}
 
 impl PullRepository for Store {
     fn pull_site(
@@ -77,10 +126,7 @@ impl PullRepository for Store {
         key_hash: &[u8],
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<PullSite>, ContentError>> + Send {
-        let query = PullSiteQuery {
-            key_hash: key_hash.to_vec(),
-            now: naive(now),
-        };
+        let query = PullSiteQuery::new(key_hash, now);
         crate::boxed::<Result<Option<PullSite>, ContentError>>(async move {
             let row: Option<PullSiteRow> = with_conn!(self, conn => {
                 query
@@ -90,19 +136,7 @@ impl PullRepository for Store {
                     .optional()
                     .map_err(StoreError::from)?
             });
-            let Some((id, api_access, plan, content_version, next_scheduled)) = row else {
-                return Ok(None);
-            };
-            let plan = plan
-                .parse()
-                .map_err(|_| StoreError::Encode(format!("site {id} has an unknown plan")))?;
-            Ok(Some(PullSite {
-                site_id: id,
-                api_access,
-                plan,
-                content_version,
-                next_scheduled: next_scheduled.map(|t| utc(t.0)),
-            }))
+            Ok(pull_site_of(row)?)
         })
     }
 

@@ -402,7 +402,7 @@ struct PgPools {
 }
 
 /// A pool of PostgreSQL connections to `target` holding at most `max`, each opened by
-/// `pg_connect::connect` with the session check prepared. Connections open when first
+/// `pg_connect::connect` with the session and pull-key checks prepared. Connections open when first
 /// needed, on the runtime of the task that needs them.
 fn pg_pool(
     target: &str,
@@ -416,6 +416,9 @@ fn pg_pool(
         Box::pin(async move {
             let mut conn = pg_connect::connect(url, limits).await?;
             sessions::prepare_session_check(&mut conn)
+                .await
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            delivery::prepare_pull_site_check(&mut conn)
                 .await
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             Ok(conn)

@@ -286,6 +286,39 @@ both_stores! {
         app.state.store.set_site_api_access(owner.site_id, true).await.unwrap();
         pull(&app, &key, "/api/v2/pull/posts", &[]).await.expect(200);
     }
+
+    // A key accepted before has its page read together with its check (on PostgreSQL, in
+    // one round trip) when the page is not cached: that read is refused exactly as any
+    // other once the key is rotated out or the license is off, a bad key wins over a bad
+    // query, and the page it makes is the one the next request gets from the cache.
+    async fn a_known_keys_page_read_with_its_check_is_refused_like_any_other(app) {
+        let owner = app.owner().await;
+        let key = pull_key(&app, &owner).await;
+        app.create_post(&owner.access, json!({"title": "One", "slug": "one", "status": "published"})).await;
+        pull(&app, &key, "/api/v2/pull/posts", &[]).await.expect(200);
+        // Known now; a page not cached yet is read with the check.
+        let first = pull(&app, &key, "/api/v2/pull/posts?limit=3", &[]).await;
+        let etag = first.header("etag").unwrap().to_owned();
+        assert_eq!(slugs(&first.expect(200)), ["one"]);
+        let again = pull(&app, &key, "/api/v2/pull/posts?limit=3", &[("if-none-match", etag.as_str())]).await;
+        assert_eq!(again.status, 304, "the page read with the check is the one kept");
+        // A write moves the site's version: the known version has no page, the next read
+        // goes with the check again and sees the write.
+        app.create_post(&owner.access, json!({"title": "Two", "slug": "two", "status": "published"})).await;
+        assert_eq!(slugs(&pull(&app, &key, "/api/v2/pull/posts?limit=3", &[]).await.expect(200)), ["two", "one"]);
+
+        app.state.store.set_site_api_access(owner.site_id, false).await.unwrap();
+        pull(&app, &key, "/api/v2/pull/posts?limit=4", &[]).await.expect_error(402, "LICENSE_REQUIRED");
+        app.state.store.set_site_api_access(owner.site_id, true).await.unwrap();
+
+        let new_key = pull_key(&app, &owner).await;
+        for path in ["/api/v2/pull/posts?limit=5", "/api/v2/pull/posts?limit=0", "/api/v2/pull/posts?sort=nope"] {
+            pull(&app, &key, path, &[]).await.expect_error(401, "AUTH_INVALID");
+        }
+        assert_eq!(slugs(&pull(&app, &new_key, "/api/v2/pull/posts?limit=5", &[]).await.expect(200)), ["two", "one"]);
+        let bad = pull(&app, &new_key, "/api/v2/pull/posts?limit=0", &[]).await;
+        assert_eq!(bad.expect_error(422, "VALIDATION_FAILED")["errors"][0]["field"], "limit");
+    }
 }
 
 /// The pull quota of a site's plan: per site (every key of it, every instance), its own
