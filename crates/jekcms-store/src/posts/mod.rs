@@ -270,6 +270,22 @@ mod tests {
         Some((db, store, by))
     }
 
+    /// Every row's stored literal unescapes to its text.
+    async fn assert_every_literal_is_its_body(store: &Store) {
+        let mismatches = store.count_for_tests(literal_mismatches(store)).await;
+        assert_eq!(mismatches.unwrap(), 0);
+    }
+
+    /// A post of this title and body text, created through the repository.
+    async fn create(store: &Store, by: &Writer, title: String, text: &str) -> Post {
+        let new = NewPost {
+            title,
+            body: Some(text.to_owned()),
+            ..NewPost::default()
+        };
+        store.create_post(by, new, None).await.unwrap()
+    }
+
     /// Rows whose stored literal does not unescape to their text (SQL for each backend).
     fn literal_mismatches(store: &Store) -> &'static str {
         match store.backend() {
@@ -295,12 +311,7 @@ mod tests {
         };
         let mut expected: Vec<(i64, Option<String>)> = Vec::new();
         for (i, text) in TEXTS.iter().enumerate() {
-            let new = NewPost {
-                title: format!("one {i}"),
-                body: Some((*text).to_owned()),
-                ..NewPost::default()
-            };
-            let post = store.create_post(&by, new, None).await.unwrap();
+            let post = create(&store, &by, format!("one {i}"), text).await;
             assert_eq!(post.body.as_ref().map(Body::text).as_deref(), Some(*text));
             expected.push((post.id, Some((*text).to_owned())));
         }
@@ -387,13 +398,7 @@ mod tests {
                 assert_eq!(sent["body"], body, "post {id}");
             }
         }
-        assert_eq!(
-            store
-                .count_for_tests(literal_mismatches(&store))
-                .await
-                .unwrap(),
-            0
-        );
+        assert_every_literal_is_its_body(&store).await;
     }
 
     #[tokio::test]
@@ -414,12 +419,7 @@ mod tests {
         };
         let mut ids = Vec::new();
         for (i, text) in TEXTS.iter().enumerate() {
-            let new = NewPost {
-                title: format!("old {i}"),
-                body: Some((*text).to_owned()),
-                ..NewPost::default()
-            };
-            ids.push(store.create_post(&by, new, None).await.unwrap().id);
+            ids.push(create(&store, &by, format!("old {i}"), text).await.id);
         }
         store
             .execute_for_tests("UPDATE posts SET body_json = NULL")
@@ -447,13 +447,7 @@ mod tests {
                 "equal to what a write makes"
             );
         }
-        assert_eq!(
-            store
-                .count_for_tests(literal_mismatches(&store))
-                .await
-                .unwrap(),
-            0
-        );
+        assert_every_literal_is_its_body(&store).await;
     }
 
     #[tokio::test]
