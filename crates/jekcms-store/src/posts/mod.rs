@@ -315,6 +315,10 @@ mod tests {
             assert_eq!(post.body.as_ref().map(Body::text).as_deref(), Some(*text));
             expected.push((post.id, Some((*text).to_owned())));
         }
+        // A long post, whose row holds ~6 KB: on PostgreSQL its literal stays uncompressed.
+        let long = "a long body, and it compresses well. ".repeat(80);
+        let post = create(&store, &by, "long".into(), &long).await;
+        expected.push((post.id, Some(long)));
         let batch = TEXTS
             .iter()
             .enumerate()
@@ -399,6 +403,11 @@ mod tests {
             }
         }
         assert_every_literal_is_its_body(&store).await;
+        if store.backend() == Backend::Postgres {
+            let compressed = "SELECT count(*) AS n FROM posts \
+                              WHERE pg_column_compression(body_json) IS NOT NULL";
+            assert_eq!(store.count_for_tests(compressed).await.unwrap(), 0);
+        }
     }
 
     #[tokio::test]
