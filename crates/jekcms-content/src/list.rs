@@ -137,6 +137,10 @@ pub struct PostListQuery {
     pub filter: PostFilter,
     /// Whether to count all matching rows too.
     pub include_total: bool,
+    /// Whether the rows may come without their body (`body: None`): for a list that does
+    /// not send bodies (the pull list unless `fields` names `body`), so that a store need
+    /// not read or transfer them. Not a parameter of the management list.
+    pub omit_body: bool,
 }
 
 impl Listing for PostListQuery {

@@ -192,6 +192,7 @@ impl PullListQuery {
         let mut q = self.query.clone();
         q.filter.status = Some(PostStatus::Published);
         q.filter.visible_at = Some(now);
+        q.omit_body = !self.fields.contains(PullField::Body);
         q
     }
 }
@@ -476,6 +477,20 @@ mod tests {
             text,
             r#"{"id":1,"slug":"t","title":"T","excerpt":null,"published_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-02T00:00:00Z","tags":["a"]}"#
         );
+    }
+
+    /// The pull list asks the store for bodies only when `fields` names `body`.
+    #[test]
+    fn bodies_are_read_only_when_sent() {
+        let now = Utc::now();
+        assert!(parse(&[]).unwrap().at(now).omit_body);
+        assert!(
+            parse(&[("fields", "slug,title")])
+                .unwrap()
+                .at(now)
+                .omit_body
+        );
+        assert!(!parse(&[("fields", "slug,body")]).unwrap().at(now).omit_body);
     }
 
     #[test]

@@ -77,6 +77,8 @@ both_stores! {
         assert_eq!(names, ["excerpt", "id", "published_at", "slug", "tags", "title", "updated_at"]);
         assert_eq!(slugs(&pull(&app, &other_key, "/api/v2/pull/posts", &[]).await.expect(200)), ["theirs"]);
 
+        let v = pull(&app, &key, "/api/v2/pull/posts?fields=slug,body", &[]).await.expect(200);
+        assert_eq!(v["data"][0], json!({"slug": "live", "body": "B"}), "bodies when asked for");
         let post = pull(&app, &key, "/api/v2/pull/posts/live", &[]).await.expect(200);
         assert_eq!(post["data"]["body"], "B");
         assert!(post["data"].get("status").is_none() && post["data"].get("author_id").is_none());

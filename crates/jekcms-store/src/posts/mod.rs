@@ -391,6 +391,21 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(page.items.len(), expected.len());
+        // A list that does not send bodies gets the same rows without them.
+        let bare = PostListQuery {
+            omit_body: true,
+            ..PostListQuery::default()
+        };
+        let bare = store
+            .list_posts(7, &bare, &Window::first(100))
+            .await
+            .unwrap();
+        let without_body = |p: &Post| Post {
+            body: None,
+            ..p.clone()
+        };
+        let expected_bare: Vec<Post> = page.items.iter().map(without_body).collect();
+        assert_eq!(bare.items, expected_bare);
         for (id, text) in &expected {
             let one = store.get_post(7, *id).await.unwrap();
             let listed = page.items.iter().find(|p| p.id == *id).unwrap();

@@ -83,6 +83,32 @@ macro_rules! filtered {
     }};
 }
 
+/// The columns of a list's rows, in [`PostRow`]'s order; the body's literal only when the
+/// list sends it (`PostListQuery::omit_body`), so that a pull page, which by default has no
+/// bodies, neither reads nor transfers them. One statement either way: the choice is a bind.
+macro_rules! list_columns {
+    ($omit_body:expr) => {
+        (
+            posts::id,
+            posts::site_id,
+            posts::author_id,
+            posts::title,
+            posts::slug,
+            posts::excerpt,
+            diesel::dsl::case_when(
+                diesel::IntoSql::into_sql::<diesel::sql_types::Bool>(!$omit_body),
+                posts::body_json,
+            ),
+            posts::status,
+            posts::tags,
+            posts::published_at,
+            posts::created_at,
+            posts::updated_at,
+            posts::version,
+        )
+    };
+}
+
 /// Applies the keyset bound after `($k, $id)` and the order for column `$col`.
 macro_rules! keyset {
     ($q:expr, $col:expr, $after:expr, $desc:expr) => {{
@@ -144,7 +170,7 @@ pub(super) fn list_posts(
                     } else {
                         keyset!(q, posts::updated_at, bound, desc)
                     };
-                    conn.load_first(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
+                    conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(want)).await.map_err(StoreError::from)?
                 }
                 SortField::Title => {
                     let bound = match after.map(|b| (&b.key, b.id)) {
@@ -153,7 +179,7 @@ pub(super) fn list_posts(
                         None => None,
                     };
                     let q = keyset!(filtered!(site_id, f), posts::title_key, bound, desc);
-                    conn.load_first(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?
+                    conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(want)).await.map_err(StoreError::from)?
                 }
                 SortField::PublishedAt => {
                     // Rows with a publication time first (in either direction), then the
@@ -168,13 +194,13 @@ pub(super) fn list_posts(
                     if !in_unpublished {
                         let q = filtered!(site_id, f).filter(posts::published_at.ge(min_time()));
                         let q = keyset!(q, posts::published_at, bound, desc);
-                        rows = conn.load_first(q.select(PostRow::as_select()).limit_literal(want)).await.map_err(StoreError::from)?;
+                        rows = conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(want)).await.map_err(StoreError::from)?;
                     }
                     let missing = want.saturating_sub(rows.len() as u32);
                     if missing > 0 {
                         let after_id = if in_unpublished { window.after_id() } else { None };
                         let q = unpublished!(filtered!(site_id, f), after_id, desc);
-                        let more: Vec<PostRow> = conn.load_first(q.select(PostRow::as_select()).limit_literal(missing)).await.map_err(StoreError::from)?;
+                        let more: Vec<PostRow> = conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(missing)).await.map_err(StoreError::from)?;
                         rows.extend(more);
                     }
                     rows
