@@ -130,7 +130,7 @@ impl NewPostRow {
 /// The stored JSON literal of a body: what [`Body::new`] holds, so that a read gets back
 /// the same `Body` a write made.
 fn body_json(text: &str) -> String {
-    Body::new(text).json().to_owned()
+    Body::new(text).into_json()
 }
 
 /// A post whose every value is decided (validated, slug unique, times set): the input of

@@ -720,12 +720,12 @@ pub(super) fn update_post(
             let tags_json = serde_json::to_string(&next.tags)
                 .map_err(|e| StoreError::Encode(format!("tags as JSON: {e}")))?;
             let title_k = title_key(&next.title);
-            // The body's text and literal are written only when the patch sets them; the
-            // row's stay as they are otherwise.
+            // The body's text and literal are written only when the patch sets them (the
+            // literal is the one `apply_patch` made); the row's stay as they are otherwise.
             let body_columns = patch.body.as_ref().map(|text| {
                 (
-                    posts::body.eq(text.clone()),
-                    posts::body_json.eq(text.as_deref().map(super::body_json)),
+                    posts::body.eq(text.as_deref()),
+                    posts::body_json.eq(next.body.as_ref().map(Body::json)),
                 )
             });
             let visible = next
@@ -746,7 +746,7 @@ pub(super) fn update_post(
                         posts::title_key.eq(&title_k),
                         posts::slug.eq(&next.slug),
                         posts::excerpt.eq(&next.excerpt),
-                        body_columns.clone(),
+                        body_columns,
                         posts::status.eq(next.status.as_str()),
                         posts::tags.eq(&tags_json),
                         posts::published_at.eq(next.published_at.map(naive)),
