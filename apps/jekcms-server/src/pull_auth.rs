@@ -95,12 +95,7 @@ impl PullKey {
         req: &HttpRequest,
     ) -> Result<PullCaller, AppError> {
         let now = jekcms_content::now();
-        // Its own task, so that a failing sibling extractor never cancels the read.
-        let store = state.store.clone();
-        let hash = self.hash.0;
-        let site = actix_web::rt::spawn(async move { store.pull_site(&hash, now).await })
-            .await
-            .map_err(|_| AppError::new(ErrorCode::InternalError, "internal server error"))??;
+        let site = state.store.pull_site(&self.hash.0, now).await?;
         self.admit(state, req, site, now).await
     }
 
@@ -186,7 +181,12 @@ impl FromRequest for PullCaller {
         Box::pin(async move {
             let state = state
                 .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
-            key?.authenticate(&state, &req).await
+            let key = key?;
+            // Its own task, so that a failing sibling extractor never cancels the read (a
+            // handler that takes `PullKey` and authenticates itself has no such sibling).
+            actix_web::rt::spawn(async move { key.authenticate(&state, &req).await })
+                .await
+                .map_err(|_| AppError::new(ErrorCode::InternalError, "internal server error"))?
         })
     }
 }

@@ -151,26 +151,38 @@ pub async fn pull_posts(
     // request at the site's last known version, the page is most likely to be read: on
     // PostgreSQL its query then carries the key's check (one round trip, not two). The
     // check runs first, so the page is never newer than the version it is kept under.
-    let read_with_check = key.known(&state).filter(|known| {
-        state.store.backend() == jekcms_store::Backend::Postgres
-            && !state
-                .pull_cache
-                .holds(&page_key(known.site_id, known.content_version, &req))
-    });
-    let (caller, read) = match read_with_check {
-        Some(known) => {
+    let known = key
+        .known(&state)
+        .filter(|_| state.store.backend() == jekcms_store::Backend::Postgres)
+        .map(|known| page_key(known.site_id, known.content_version, &req));
+    let (caller, key, read) = match known {
+        Some(known) if !state.pull_cache.holds(&known) => {
+            let site_id = known.site_id;
             let (caller, page) = key
                 .read_with(&state, &req, async |now| {
-                    read_list(&state, &req, known.site_id, now).await
+                    read_list(&state, &req, site_id, now).await
                 })
                 .await?;
+            let key = page_key(caller.site.site_id, caller.site.content_version, &req);
             // A key's site never changes; were it to, the page read is not this site's.
-            let page = (caller.site.site_id == known.site_id).then_some(page);
-            (caller, page)
+            let page = (caller.site.site_id == site_id).then_some(page);
+            (caller, key, page)
         }
-        None => (key.authenticate(&state, &req).await?, None),
+        known => {
+            let caller = key.authenticate(&state, &req).await?;
+            // The version the cache was probed at is most often still the site's.
+            let key = match known {
+                Some(k)
+                    if (k.site_id, k.content_version)
+                        == (caller.site.site_id, caller.site.content_version) =>
+                {
+                    k
+                }
+                _ => page_key(caller.site.site_id, caller.site.content_version, &req),
+            };
+            (caller, key, None)
+        }
     };
-    let key = page_key(caller.site.site_id, caller.site.content_version, &req);
     let (page, fields) = match read {
         Some(read) => read,
         None => {
