@@ -275,6 +275,17 @@ PY
       scenario "management list, first page (limit 20)" "$c" "/api/v2/posts"
       WRK_HEADER="X-API-Key: $pk" scenario "pull list, first page, cache off (cold)" "$c" "/api/v2/pull/posts"
     done
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    # Under a pull lease (JEKCMS_PULL_LEASE_MS): an instance reads a key's site once per
+    # lease, and every write waits for the lease before it is answered.
+    lease_ms=${BENCH_PULL_LEASE_MS:-1}
+    start_server JEKCMS_PULL_LEASE_MS="$lease_ms"
+    for c in 1 32; do
+      WRK_HEADER="X-API-Key: $pk" scenario "pull list, first page (cached), lease $lease_ms ms" "$c" "/api/v2/pull/posts"
+      WRK_HEADER="X-API-Key: $pk" WRK_HEADER2="If-None-Match: $pull_etag" \
+        scenario "pull list, If-None-Match (304), lease $lease_ms ms" "$c" "/api/v2/pull/posts"
+    done
+    BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body), lease $lease_ms ms" 1 "/api/v2/posts"
     echo "" >> "$results"
     echo "Pull cache on $store: $hits hits, $misses misses (hit rate $(awk -v h="$hits" -v m="$misses" 'BEGIN{ if (h+m>0) printf "%.4f", h/(h+m); else print "n/a"}')), ${cache_bytes} bytes held (bound: 64 MiB by default)" | tee -a "$results"
     echo "" >> "$results"

@@ -85,6 +85,10 @@ pub struct Config {
     pub pull_max_age: Duration,
     /// `JEKCMS_PULL_CACHE_BYTES`: the in-process pull page cache's bound (0: off).
     pub pull_cache_bytes: u64,
+    /// `JEKCMS_PULL_LEASE_MS`: how long an instance trusts a pull key's site as it read it,
+    /// and how long every write waits after its commit before it is answered (0: off; the
+    /// same on every instance and for the operator's CLI).
+    pub pull_lease: Duration,
     /// `JEKCMS_CORS_ORIGINS`: origins allowed to call all of `/api/v2` from a browser.
     pub cors_origins: crate::cors::CorsOrigins,
     /// `JEKCMS_WEBHOOK_ALLOW_INSECURE`: webhook URLs may be `http://` (development, tests).
@@ -226,6 +230,7 @@ pub const VARIABLES: &[&str] = &[
     "JEKCMS_METRICS_BIND",
     "JEKCMS_PULL_MAX_AGE",
     "JEKCMS_PULL_CACHE_BYTES",
+    "JEKCMS_PULL_LEASE_MS",
     "JEKCMS_CORS_ORIGINS",
     "JEKCMS_WORKERS",
 ];
@@ -461,6 +466,17 @@ impl Config {
             ),
             pull_max_age: secs("JEKCMS_PULL_MAX_AGE", 60, 0..=31_536_000)?,
             pull_cache_bytes: count("JEKCMS_PULL_CACHE_BYTES", 64 * 1024 * 1024, 0)?,
+            pull_lease: match count("JEKCMS_PULL_LEASE_MS", 0, 0)? {
+                ms @ 0..=MAX_PULL_LEASE_MS => Duration::from_millis(ms),
+                _ => {
+                    return Err(err(
+                        "JEKCMS_PULL_LEASE_MS",
+                        &format!(
+                            "expected a whole number of milliseconds from 0 to {MAX_PULL_LEASE_MS}"
+                        ),
+                    ));
+                }
+            },
             cors_origins: crate::cors::CorsOrigins::parse(
                 &val("JEKCMS_CORS_ORIGINS").unwrap_or_default(),
             )
@@ -505,6 +521,9 @@ pub const MAX_ACCESS_TOKEN_TTL: u64 = 86_400;
 pub const MAX_REFRESH_TOKEN_TTL: u64 = 366 * 86_400;
 /// Longest `JEKCMS_REFRESH_REUSE_GRACE`: an hour.
 pub const MAX_REUSE_GRACE: u64 = 3_600;
+
+/// The longest pull lease, in milliseconds: every write waits this long before its answer.
+pub const MAX_PULL_LEASE_MS: u64 = 1_000;
 
 /// Reads `JEKCMS_LOG`: comma-separated directives, each a level (`trace`, `debug`, `info`,
 /// `warn`, `error`, `off`) for everything or `target=level`, e.g. `warn,jekcms=debug`.
@@ -713,6 +732,7 @@ mod tests {
             ("JEKCMS_CORS_ORIGINS", "*, https://a.example"),
             ("JEKCMS_PULL_MAX_AGE", "1m"),
             ("JEKCMS_PULL_CACHE_BYTES", "-1"),
+            ("JEKCMS_PULL_LEASE_MS", "1001"),
         ] {
             let e = with(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);

@@ -34,6 +34,15 @@ struct RequestScope {
     id: String,
     presented_token: Cell<bool>,
     rate_limits: Cell<Decisions>,
+    writes: Cell<bool>,
+}
+
+/// Records that this request writes (posts, media, the site or its keys: what the pull API
+/// answers from). With a pull lease (`JEKCMS_PULL_LEASE_MS`), its answer then waits for
+/// the lease after the write has committed, so that no instance still trusts what it read
+/// before the write once the writer has been told it is done (`pull_cache`).
+pub fn mark_write() {
+    let _ = CURRENT.try_with(|s| s.writes.set(true));
 }
 
 /// The current request's id (empty outside a request).
@@ -114,7 +123,11 @@ fn new_request_id() -> String {
 }
 
 /// Middleware factory; wrap it outermost.
-pub struct RequestContext;
+pub struct RequestContext {
+    /// How long a writing request's answer waits after the handler is done
+    /// (`Config::pull_lease`; zero: not at all).
+    pub pull_lease: std::time::Duration,
+}
 
 impl<S, B> Transform<S, ServiceRequest> for RequestContext
 where
@@ -130,6 +143,7 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(RequestContextMiddleware {
             service: std::rc::Rc::new(service),
+            pull_lease: self.pull_lease,
         }))
     }
 }
@@ -137,6 +151,7 @@ where
 /// The middleware itself.
 pub struct RequestContextMiddleware<S> {
     service: std::rc::Rc<S>,
+    pull_lease: std::time::Duration,
 }
 
 impl<S, B> Service<ServiceRequest> for RequestContextMiddleware<S>
@@ -180,9 +195,16 @@ where
             id: id.clone(),
             presented_token: Cell::new(false),
             rate_limits: Cell::new(Decisions::default()),
+            writes: Cell::new(false),
         };
+        let pull_lease = self.pull_lease;
         let task = CURRENT.scope(scope, async move {
             let outcome = AssertUnwindSafe(service.call(req)).catch_unwind().await;
+            // Whatever it did has committed or rolled back by now: a write is answered
+            // only once every instance's lease on what it read before has run out.
+            if !pull_lease.is_zero() && CURRENT.with(|s| s.writes.get()) {
+                tokio::time::sleep(pull_lease).await;
+            }
             // A request cannot be kept aside (routing needs it unshared), so failures are
             // answered as a ready-made response inside an error, which actix sends as is.
             let failure = match outcome {

@@ -38,6 +38,7 @@ impl Caller {
 
     /// The caller as the writer of this request's writes (what the activity log records).
     pub fn writer(&self) -> Writer {
+        context::mark_write();
         Writer {
             actor: self.actor(),
             family: match self.0.family {
@@ -269,6 +270,7 @@ fn key_actor(key: &KeyPrincipal) -> Actor {
 /// The holder of a key checked on this request as the writer of its writes: `family`, the
 /// key's public id (never the secret or token), the request id.
 fn key_writer(key: &KeyPrincipal, family: ActorFamily) -> Writer {
+    context::mark_write();
     Writer {
         actor: key_actor(key),
         family,

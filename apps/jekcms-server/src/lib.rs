@@ -73,6 +73,9 @@ pub fn build_app(
 > {
     let v1_enabled = state.config.v1_enabled;
     let metrics_here = state.config.metrics && state.config.metrics_bind.is_none();
+    let request_context = context::RequestContext {
+        pull_lease: state.config.pull_lease,
+    };
     let body_deadline = body_deadline::BodyDeadline {
         idle: state.config.body_timeout,
         min_rate: state.config.body_min_rate,
@@ -97,7 +100,7 @@ pub fn build_app(
         .wrap(actix_web::middleware::from_fn(compress::gzip_responses))
         .wrap(actix_web::middleware::from_fn(conditional::conditional_get))
         .wrap(actix_web::middleware::from_fn(cors::cors))
-        .wrap(context::RequestContext)
+        .wrap(request_context)
 }
 
 /// Runs the server until it is stopped. Prints `listening on http://ADDR` once bound.

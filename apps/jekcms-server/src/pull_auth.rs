@@ -20,6 +20,7 @@ use jekcms_auth::{CredentialFamily, SecretHash};
 use jekcms_content::pull::{PullRepository, PullSite};
 use jekcms_envelope::ErrorCode;
 use jekcms_ratelimit::SiteApi;
+use std::time::Instant;
 
 /// What every refusal of a credential other than a pull key says.
 const PULL_KEY_ONLY: &str = "the pull API takes the site's pk_ key in the X-API-Key header (made by POST /api/v2/sites/{id}/rotate-keys)";
@@ -95,8 +96,27 @@ impl PullKey {
         req: &HttpRequest,
     ) -> Result<PullCaller, AppError> {
         let now = jekcms_content::now();
-        let site = state.store.pull_site(&self.hash.0, now).await?;
+        let site = match state.pull_cache.leased(&self.hash.0, now) {
+            Some(site) => Some(site),
+            None => {
+                let sent = Instant::now();
+                let site = state.store.pull_site(&self.hash.0, now).await?;
+                if let Some(site) = &site {
+                    state.pull_cache.grant_lease(self.hash.0, site, sent);
+                }
+                site
+            }
+        };
         self.admit(state, req, site, now).await
+    }
+
+    /// Whether this instance holds a current lease on the key's site (then
+    /// [`authenticate`](Self::authenticate) reads nothing).
+    pub fn is_leased(&self, state: &AppState) -> bool {
+        state
+            .pull_cache
+            .leased(&self.hash.0, jekcms_content::now())
+            .is_some()
     }
 
     /// Runs `read` (given the time the key is checked at) with the key's check, in one
@@ -111,10 +131,14 @@ impl PullKey {
         read: impl AsyncFnOnce(DateTime<Utc>) -> Result<T, AppError>,
     ) -> Result<(PullCaller, T), AppError> {
         let now = jekcms_content::now();
+        let sent = Instant::now();
         let (site, out) = state
             .store
             .read_pull_checked(&self.hash.0, now, read(now))
             .await?;
+        if let Some(site) = &site {
+            state.pull_cache.grant_lease(self.hash.0, site, sent);
+        }
         let caller = self.admit(state, req, site, now).await?;
         Ok((caller, out?))
     }

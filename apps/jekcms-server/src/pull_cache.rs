@@ -11,14 +11,25 @@
 //! scheduled post's time comes: a page remembers the site's next scheduled publication at
 //! the time it was made and is not served from that moment on.
 //!
+//! With a pull lease (`JEKCMS_PULL_LEASE_MS` = L, off by default) an instance skips that
+//! read for L after it: a key's site read by a query sent at instant t is trusted until
+//! t + L, and every write (through any API, or the operator's `jekcms sites set`) is
+//! answered only L after it committed (`context::mark_write`). So once a writer has been
+//! told its write is done, every lease taken before the commit has run out on every instance
+//! (each measures L on its own monotonic clock), and the next request reads again: still no
+//! stale page after a write, for the price of L on every write's answer. A lease also ends
+//! at the site's next scheduled publication and at the key's end of validity.
+//!
 //! The cache is bounded by bytes (`JEKCMS_PULL_CACHE_BYTES`, default 64 MiB; 0 turns it off),
 //! evicting with quick_cache's CLOCK-Pro, and counts its hits and misses for `/metrics` and
 //! the benchmark.
 
 use actix_web::web::{Bytes, BytesMut};
 use chrono::{DateTime, Utc};
+use jekcms_content::pull::PullSite;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// Where a page is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -179,6 +190,10 @@ pub struct PullCache {
     /// time: a key's site never changes, so a request with a known key can read its page
     /// together with the key's check (`pull_auth::PullKey::read_with`).
     keys: quick_cache::sync::Cache<[u8; 32], KnownKey>,
+    /// Pull keys' sites as read, trusted for `lease` from the moment their read was sent
+    /// (`None`: no lease).
+    leases: Option<quick_cache::sync::Cache<[u8; 32], Lease>>,
+    lease: Duration,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -190,6 +205,13 @@ pub struct KnownKey {
     pub site_id: i64,
     /// The site's content version when the key was last accepted here.
     pub content_version: i64,
+}
+
+/// A pull key's site as read, and until when it is trusted without reading it again.
+#[derive(Debug, Clone)]
+struct Lease {
+    site: PullSite,
+    until: Instant,
 }
 
 /// How many pull keys are remembered (a few dozen bytes each).
@@ -207,8 +229,9 @@ impl std::fmt::Debug for PullCache {
 const TYPICAL_PAGE_BYTES: u64 = 16 * 1024;
 
 impl PullCache {
-    /// A cache holding at most `max_bytes` (0: nothing is cached).
-    pub fn new(max_bytes: u64) -> Self {
+    /// A cache holding at most `max_bytes` (0: nothing is cached), trusting a key's site
+    /// for `lease` after reading it (zero: every request reads it).
+    pub fn new(max_bytes: u64, lease: Duration) -> Self {
         let pages = (max_bytes > 0).then(|| {
             let items = (max_bytes / TYPICAL_PAGE_BYTES).clamp(16, 1 << 20) as usize;
             quick_cache::sync::Cache::with_weighter(items, max_bytes, ByBytes)
@@ -216,6 +239,8 @@ impl PullCache {
         Self {
             pages,
             keys: quick_cache::sync::Cache::new(KNOWN_KEYS),
+            leases: (!lease.is_zero()).then(|| quick_cache::sync::Cache::new(KNOWN_KEYS)),
+            lease,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -241,6 +266,34 @@ impl PullCache {
     /// Forgets a key that was refused.
     pub fn forget_key(&self, hash: &[u8; 32]) {
         self.keys.remove(hash);
+        if let Some(leases) = &self.leases {
+            leases.remove(hash);
+        }
+    }
+
+    /// The site of the key with this hash, if this instance holds a lease on it that has
+    /// not run out at `now` (nor at the site's next scheduled publication, nor at the key's
+    /// end).
+    pub fn leased(&self, hash: &[u8; 32], now: DateTime<Utc>) -> Option<PullSite> {
+        let lease = self.leases.as_ref()?.get(hash)?;
+        let current = Instant::now() < lease.until
+            && lease.site.next_scheduled.is_none_or(|t| now < t)
+            && lease.site.key_valid_until.is_none_or(|t| now < t);
+        current.then_some(lease.site)
+    }
+
+    /// Takes a lease on a key's site, read by a query sent at `sent` (taken before the query
+    /// went out, so that the lease never outlives a write the read may have missed).
+    pub fn grant_lease(&self, hash: [u8; 32], site: &PullSite, sent: Instant) {
+        if let Some(leases) = &self.leases {
+            leases.insert(
+                hash,
+                Lease {
+                    site: site.clone(),
+                    until: sent + self.lease,
+                },
+            );
+        }
     }
 
     /// The page under `key` if it may be served at `now`; counts a hit or a miss.
@@ -361,8 +414,49 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_ends_with_its_time_the_next_publication_or_the_key() {
+        let now = jekcms_content::now();
+        let site = |next: Option<i64>, key_until: Option<i64>| PullSite {
+            site_id: 1,
+            api_access: true,
+            plan: jekcms_auth::Plan::Unlimited,
+            content_version: 7,
+            key_valid_until: key_until.map(|s| now + chrono::Duration::seconds(s)),
+            next_scheduled: next.map(|s| now + chrono::Duration::seconds(s)),
+        };
+        let lease = Duration::from_secs(60);
+        let cache = PullCache::new(0, lease);
+        let (a, b, c, d) = ([1; 32], [2; 32], [3; 32], [4; 32]);
+        cache.grant_lease(a, &site(None, None), Instant::now());
+        cache.grant_lease(b, &site(Some(10), None), Instant::now());
+        cache.grant_lease(c, &site(None, Some(10)), Instant::now());
+        // Read by a query sent longer ago than the lease.
+        cache.grant_lease(d, &site(None, None), Instant::now() - lease);
+        assert_eq!(cache.leased(&a, now), Some(site(None, None)));
+        assert!(cache.leased(&b, now).is_some() && cache.leased(&c, now).is_some());
+        let later = now + chrono::Duration::seconds(10);
+        assert!(cache.leased(&a, later).is_some());
+        assert!(
+            cache.leased(&b, later).is_none(),
+            "the next publication ends it"
+        );
+        assert!(cache.leased(&c, later).is_none(), "the key's end ends it");
+        assert!(cache.leased(&d, now).is_none(), "its time is up");
+        assert!(cache.leased(&[5; 32], now).is_none());
+        cache.forget_key(&a);
+        assert!(
+            cache.leased(&a, now).is_none(),
+            "a refused key loses its lease"
+        );
+        // Without a lease nothing is kept.
+        let none = PullCache::new(0, Duration::ZERO);
+        none.grant_lease(a, &site(None, None), Instant::now());
+        assert!(none.leased(&a, now).is_none());
+    }
+
+    #[test]
     fn the_cache_is_bounded_by_bytes_and_counts() {
-        let cache = PullCache::new(64 * 1024);
+        let cache = PullCache::new(64 * 1024, Duration::ZERO);
         let now = jekcms_content::now();
         for i in 0..100 {
             let key = PageKey {
@@ -376,7 +470,7 @@ mod tests {
         }
         assert!(cache.weight() <= 64 * 1024, "{}", cache.weight());
         assert_eq!(cache.counts(), (100, 0));
-        let off = PullCache::new(0);
+        let off = PullCache::new(0, Duration::ZERO);
         let key = PageKey {
             site_id: 1,
             content_version: 1,

@@ -135,6 +135,9 @@ pub async fn run(config: &Config, command: &SitesCommand) -> Result<String, Star
                     StoreError::NotFound => no_such_site(&args.slug),
                     other => fail(other),
                 })?;
+            // As a write through the API is: told done only once no instance still trusts
+            // what it read of the site before (`JEKCMS_PULL_LEASE_MS`).
+            tokio::time::sleep(config.pull_lease).await;
             Ok(print_one(config, site, args.json, "updated"))
         }
     }

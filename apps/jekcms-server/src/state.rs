@@ -80,7 +80,10 @@ impl AppState {
             tokens: Arc::new(TokenService::new(store.clone(), access, policy)),
             cursors: Arc::new(CursorCodec::new(&secret)),
             secrets: Arc::new(jekcms_auth::sealed::SecretBox::new(&secret)),
-            pull_cache: Arc::new(crate::pull_cache::PullCache::new(config.pull_cache_bytes)),
+            pull_cache: Arc::new(crate::pull_cache::PullCache::new(
+                config.pull_cache_bytes,
+                config.pull_lease,
+            )),
             limiter: Arc::new(limiter),
             media,
             store,

@@ -309,6 +309,8 @@ pub struct PullSite {
     pub plan: jekcms_auth::Plan,
     /// Bumped by every write to the site's posts or media.
     pub content_version: i64,
+    /// Until when the key works (`None`: until a rotation without overlap replaces it).
+    pub key_valid_until: Option<DateTime<Utc>>,
     /// The earliest `published_at` after the time asked about among the site's published
     /// posts: the moment the visible set next changes without a write.
     pub next_scheduled: Option<DateTime<Utc>>,

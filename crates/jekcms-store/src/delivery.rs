@@ -53,7 +53,14 @@ impl QueryId for PullSiteQuery {
 }
 
 impl Query for PullSiteQuery {
-    type SqlType = (BigInt, Bool, Text, BigInt, Nullable<Timestamp>);
+    type SqlType = (
+        BigInt,
+        Bool,
+        Text,
+        BigInt,
+        Nullable<Timestamp>,
+        Nullable<Timestamp>,
+    );
 }
 
 impl<DB> QueryFragment<DB> for PullSiteQuery
@@ -64,7 +71,7 @@ where
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql(
-            "SELECT s.id, s.api_access, s.plan, s.content_version, \
+            "SELECT s.id, s.api_access, s.plan, s.content_version, k.valid_until, \
              (SELECT MIN(p.published_at) FROM posts p WHERE p.site_id = s.id \
              AND p.status = 'published' AND p.published_at > ",
         );
@@ -78,11 +85,18 @@ where
     }
 }
 
-pub(crate) type PullSiteRow = (i64, bool, String, i64, Option<StoredTime>);
+pub(crate) type PullSiteRow = (
+    i64,
+    bool,
+    String,
+    i64,
+    Option<StoredTime>,
+    Option<StoredTime>,
+);
 
 /// The key's site from its row (`None`: no such key, or rotated out).
 pub(crate) fn pull_site_of(row: Option<PullSiteRow>) -> Result<Option<PullSite>, StoreError> {
-    let Some((id, api_access, plan, content_version, next_scheduled)) = row else {
+    let Some((id, api_access, plan, content_version, key_valid_until, next_scheduled)) = row else {
         return Ok(None);
     };
     let plan = plan
@@ -93,6 +107,7 @@ pub(crate) fn pull_site_of(row: Option<PullSiteRow>) -> Result<Option<PullSite>,
         api_access,
         plan,
         content_version,
+        key_valid_until: key_valid_until.map(|t| utc(t.0)),
         next_scheduled: next_scheduled.map(|t| utc(t.0)),
     }))
 }

@@ -151,9 +151,11 @@ pub async fn pull_posts(
     // request at the site's last known version, the page is most likely to be read: on
     // PostgreSQL its query then carries the key's check (one round trip, not two). The
     // check runs first, so the page is never newer than the version it is kept under.
+    // (Under a pull lease the key is not checked at all: `authenticate` below reads nothing.)
     let known = key
         .known(&state)
         .filter(|_| state.store.backend() == jekcms_store::Backend::Postgres)
+        .filter(|_| !key.is_leased(&state))
         .map(|known| page_key(known.site_id, known.content_version, &req));
     let (caller, key, read) = match known {
         Some(known) if !state.pull_cache.holds(&known) => {

@@ -170,6 +170,7 @@ pub async fn update_site(
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     let patch = SitePatch::parse(&body.0)?;
+    crate::context::mark_write();
     let site = service::update_site(&state.store, &caller.actor(), patch).await?;
     let quotas = state.site_quotas(site.plan);
     Ok(respond::ok(SiteView::new(site, quotas)))

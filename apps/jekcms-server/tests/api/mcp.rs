@@ -477,6 +477,46 @@ both_stores! {
     }
 }
 
+/// Under a pull lease (`JEKCMS_PULL_LEASE_MS`) a tool that writes is answered once the lease
+/// has run out, as a REST write is; a tool that reads is not held.
+#[actix_web::test]
+async fn under_a_pull_lease_tool_writes_wait_and_reads_do_not() {
+    use std::time::{Duration, Instant};
+    const LEASE: Duration = Duration::from_millis(1000);
+    let app = TestApp::new(jekcms_store::Backend::Sqlite, |c| c.pull_lease = LEASE)
+        .await
+        .unwrap();
+    let (token, _, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
+    let call = |tool: &str, args: Value| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args}})
+            .to_string()
+    };
+    let at = Instant::now();
+    let r = post_mcp(
+        &app,
+        Some(&token),
+        &call("create_post", json!({"title": "By an agent"})),
+        &[],
+    )
+    .await;
+    let took = at.elapsed();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["result"]["isError"], json!(false), "{}", r.json());
+    assert!(took >= LEASE, "{took:?}");
+    let mut fastest = Duration::MAX;
+    for _ in 0..3 {
+        let at = Instant::now();
+        let r = post_mcp(&app, Some(&token), &call("list_posts", json!({})), &[]).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.json()["result"]["structuredContent"]["items"][0]["title"],
+            "By an agent"
+        );
+        fastest = fastest.min(at.elapsed());
+    }
+    assert!(fastest < LEASE, "{fastest:?}");
+}
+
 /// The key's quota counts `/mcp` calls like REST requests: over it, 429 with `Retry-After`.
 #[actix_web::test]
 async fn the_key_quota_counts_mcp_calls() {

@@ -372,3 +372,174 @@ mod the_pull_quota_is_the_sites {
         super::the_pull_quota_is_the_sites(jekcms_store::Backend::Postgres).await;
     }
 }
+
+/// With a pull lease, an instance trusts a key's site as it read it for the lease, so a
+/// cached page or a 304 reads nothing; every write is answered only once the lease has run
+/// out, so a write answered by instance A is still seen by B's next request.
+async fn under_a_pull_lease_writes_wait_for_it_and_no_page_is_stale(
+    backend: jekcms_store::Backend,
+) {
+    use std::time::{Duration as StdDuration, Instant};
+    const LEASE: StdDuration = StdDuration::from_millis(1000);
+    let Some(app) = TestApp::new(backend, |c| c.pull_lease = LEASE).await else {
+        return eprintln!("skipped: JEKCMS_TEST_POSTGRES_URL is not set");
+    };
+    // The time a request takes to be answered.
+    async fn timed<F: std::future::Future<Output = Resp>>(f: F) -> (Resp, StdDuration) {
+        let at = Instant::now();
+        let res = f.await;
+        (res, at.elapsed())
+    }
+    let owner = app.owner().await;
+    let (rotated, took) = timed(app.post(
+        &format!("/api/v2/sites/{}/rotate-keys", owner.site_id),
+        &owner.access,
+        json!({}),
+    ))
+    .await;
+    assert!(took >= LEASE, "a rotation waits for the lease: {took:?}");
+    let key = rotated.expect(200)["data"]["new_api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (created, took) = timed(app.post(
+        "/api/v2/posts",
+        &owner.access,
+        json!({"title": "One", "slug": "one", "status": "published"}),
+    ))
+    .await;
+    assert!(took >= LEASE, "a create waits for the lease: {took:?}");
+    let id = created.expect(201)["data"]["id"].as_i64().unwrap();
+
+    // Reads do not wait.
+    let mut fastest = StdDuration::MAX;
+    for _ in 0..3 {
+        let (res, took) = timed(app.get("/api/v2/posts", &owner.access)).await;
+        res.expect(200);
+        fastest = fastest.min(took);
+    }
+    assert!(fastest < LEASE, "{fastest:?}");
+
+    let b = app.another_instance().await;
+    let first = pull(&b, &key, "/api/v2/pull/posts", &[]).await;
+    assert_eq!(slugs(&first.expect(200)), ["one"]);
+    let etag = first.header("etag").unwrap().to_owned();
+    // The lease is used: a change made behind every API's back (no write waits for it) is
+    // not seen while B's lease lasts, and is once it has run out.
+    app.state
+        .store
+        .set_site_api_access(owner.site_id, false)
+        .await
+        .unwrap();
+    let cached = pull(&b, &key, "/api/v2/pull/posts", &[("if-none-match", &etag)]).await;
+    assert_eq!(cached.status, 304, "served under the lease");
+    tokio::time::sleep(LEASE).await;
+    pull(&b, &key, "/api/v2/pull/posts", &[])
+        .await
+        .expect_error(402, "LICENSE_REQUIRED");
+    app.state
+        .store
+        .set_site_api_access(owner.site_id, true)
+        .await
+        .unwrap();
+    tokio::time::sleep(LEASE).await;
+    assert_eq!(
+        pull(&b, &key, "/api/v2/pull/posts", &[("if-none-match", &etag)])
+            .await
+            .status,
+        304
+    );
+
+    // Every write through an API waits for the lease, and B's very next request sees it.
+    let (res, took) = timed(app.patch(
+        &format!("/api/v2/posts/{id}"),
+        &owner.access,
+        json!({"title": "Changed"}),
+    ))
+    .await;
+    res.expect(200);
+    assert!(took >= LEASE, "an update waits: {took:?}");
+    let after = pull(&b, &key, "/api/v2/pull/posts", &[("if-none-match", &etag)]).await;
+    assert_eq!(after.json()["data"][0]["title"], "Changed");
+
+    let (res, took) = timed(app.post(
+        "/api/v2/bulk/posts",
+        &owner.access,
+        json!({"posts": [{"title": "Bulk", "slug": "bulk", "status": "published"}]}),
+    ))
+    .await;
+    res.expect(200);
+    assert!(took >= LEASE, "a bulk call waits: {took:?}");
+    assert_eq!(
+        slugs(&pull(&b, &key, "/api/v2/pull/posts", &[]).await.expect(200)),
+        ["bulk", "one"]
+    );
+
+    let (res, took) = timed(app.delete(&format!("/api/v2/posts/{id}"), &owner.access)).await;
+    res.expect(200);
+    assert!(took >= LEASE, "a delete waits: {took:?}");
+    assert_eq!(
+        slugs(&pull(&b, &key, "/api/v2/pull/posts", &[]).await.expect(200)),
+        ["bulk"]
+    );
+
+    let (res, took) = timed(app.call(crate::media::multipart(
+        &owner.access,
+        &[("file", Some("a.png"), crate::media::PNG)],
+    )))
+    .await;
+    res.expect(201);
+    assert!(took >= LEASE, "an upload waits: {took:?}");
+
+    let (res, took) =
+        timed(app.patch("/api/v2/site", &owner.access, json!({"name": "Renamed"}))).await;
+    res.expect(200);
+    assert!(took >= LEASE, "a site change waits: {took:?}");
+
+    // A rotation without overlap: the old key is dead on B's next request.
+    pull(&b, &key, "/api/v2/pull/posts", &[]).await.expect(200);
+    let new_key = pull_key(&app, &owner).await;
+    pull(&b, &key, "/api/v2/pull/posts", &[])
+        .await
+        .expect_error(401, "AUTH_INVALID");
+    pull(&b, &new_key, "/api/v2/pull/posts", &[])
+        .await
+        .expect(200);
+
+    // So does the operator's `jekcms sites set`: B's next request sees the license off.
+    let off = jekcms_server::sites_cli::SetSite {
+        slug: "default".into(),
+        plan: None,
+        api_access: Some(jekcms_server::sites_cli::OnOff::Off),
+        name: None,
+        json: true,
+    };
+    let at = Instant::now();
+    jekcms_server::sites_cli::run(
+        app.config(),
+        &jekcms_server::sites_cli::SitesCommand::Set(off),
+    )
+    .await
+    .unwrap();
+    assert!(at.elapsed() >= LEASE, "{:?}", at.elapsed());
+    pull(&b, &new_key, "/api/v2/pull/posts", &[])
+        .await
+        .expect_error(402, "LICENSE_REQUIRED");
+}
+
+mod under_a_pull_lease_writes_wait_for_it_and_no_page_is_stale {
+    #[actix_web::test]
+    async fn sqlite() {
+        super::under_a_pull_lease_writes_wait_for_it_and_no_page_is_stale(
+            jekcms_store::Backend::Sqlite,
+        )
+        .await;
+    }
+    #[actix_web::test]
+    async fn postgres() {
+        super::under_a_pull_lease_writes_wait_for_it_and_no_page_is_stale(
+            jekcms_store::Backend::Postgres,
+        )
+        .await;
+    }
+}
