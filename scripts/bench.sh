@@ -286,6 +286,9 @@ PY
         scenario "pull list, If-None-Match (304), lease $lease_ms ms" "$c" "/api/v2/pull/posts"
     done
     BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body), lease $lease_ms ms" 1 "/api/v2/posts"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    start_server
+    BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body), no lease" 1 "/api/v2/posts"
     echo "" >> "$results"
     echo "Pull cache on $store: $hits hits, $misses misses (hit rate $(awk -v h="$hits" -v m="$misses" 'BEGIN{ if (h+m>0) printf "%.4f", h/(h+m); else print "n/a"}')), ${cache_bytes} bytes held (bound: 64 MiB by default)" | tee -a "$results"
     echo "" >> "$results"
