@@ -11,7 +11,10 @@
 #   - a medium uploaded through A (a small one and one of several multipart parts) is served
 #     by B, by id, by range and by public URL, and is gone from both and from the bucket after
 #     a delete;
-#   - the operator's `jekcms sites set --api-access off` is 402 on both, then on again.
+#   - the operator's `jekcms sites set --api-access off` is 402 on both, then on again;
+#   - two more instances C and D with a pull lease (JEKCMS_PULL_LEASE_MS): D serves pull pages
+#     without reading the key's site, yet a write, a rotation or a license change through C
+#     or the CLI is answered only once D's next request sees it.
 # Needs PostgreSQL (JEKCMS_TEST_POSTGRES_URL, an admin URL) and Redis (JEKCMS_TEST_REDIS_URL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,9 +29,9 @@ bin="${CARGO_TARGET_DIR:-$root/target}/debug/jekcms"
 
 db="jekcms_cluster_$$"
 work=$(mktemp -d)
-a_pid=; b_pid=; moto_pid=
+a_pid=; b_pid=; c_pid=; d_pid=; moto_pid=
 cleanup() {
-  for p in $a_pid $b_pid $moto_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  for p in $a_pid $b_pid $c_pid $d_pid $moto_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   psql -q "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -124,7 +127,29 @@ done
 "$bin" sites set default --api-access on > /dev/null
 [ "$(status "$B/api/v2/posts" -H "$OWNER")" = 200 ] || fail "the license is back on but B refuses"
 
-for w in a b; do
+# Under a pull lease: C writes, D reads, the operator's CLI runs with the same lease.
+export JEKCMS_PULL_LEASE_MS=300
+mkdir -p "$work/c" "$work/d"
+JEKCMS_MEDIA_DIR="$work/c/media" start_server "$bin" "$work/c"; c_pid=$server_pid; C="http://$server_addr"
+server_pid=
+JEKCMS_MEDIA_DIR="$work/d/media" start_server "$bin" "$work/d"; d_pid=$server_pid; D="http://$server_addr"
+server_pid=
+first_slug() { curl -sf "$D/api/v2/pull/posts" -H "X-API-Key: $1" | jq -r '.data[0].slug'; }
+[ "$(first_slug "$pk")" = written-on-a ] || fail "D's pull page is not the site's"
+took=$(curl -sf -o /dev/null -w '%{time_total}' -X POST "$C/api/v2/posts" -H "$OWNER" -H 'Content-Type: application/json' \
+  -d '{"title": "Written on C", "slug": "written-on-c", "status": "published"}')
+awk -v t="$took" 'BEGIN { exit !(t >= 0.3) }' || fail "a write under a lease of 300 ms was answered in $took s"
+[ "$(first_slug "$pk")" = written-on-c ] || fail "D's pull page is stale after a write on C under a lease"
+new_pk=$(curl -sf -X POST "$C/api/v2/sites/$site_id/rotate-keys" -H "$OWNER" \
+  -H 'Content-Type: application/json' -d '{}' | jq -r .data.new_api_key)
+[ "$(status "$D/api/v2/pull/posts" -H "X-API-Key: $pk")" = 401 ] || fail "D accepts a key rotated out on C under a lease"
+[ "$(first_slug "$new_pk")" = written-on-c ] || fail "D refuses the new key"
+"$bin" sites set default --api-access off > /dev/null
+[ "$(status "$D/api/v2/pull/posts" -H "X-API-Key: $new_pk")" = 402 ] || fail "D serves a site without a license under a lease"
+"$bin" sites set default --api-access on > /dev/null
+[ "$(first_slug "$new_pk")" = written-on-c ] || fail "the license is back on but D refuses"
+
+for w in a b c d; do
   ! server_panicked "$work/$w" || exit 1
 done
 echo "cluster ok: two instances on one PostgreSQL, Redis and S3 bucket agree at once"
