@@ -395,7 +395,7 @@ macro_rules! slug_lock {
 /// table has changed. The generic plan looks slugs up in the `(site_id, slug)` unique index.
 macro_rules! generic_plans {
     () => {
-        diesel::sql_query("SET LOCAL plan_cache_mode = force_generic_plan")
+        diesel::sql_query("SET LOCAL plan_cache_mode = force_generic_plan").keep_prepared()
     };
 }
 
