@@ -3,9 +3,9 @@
 //!
 //! One indexed read per request finds the key's site with its license, plan, content
 //! version and next scheduled publication; the page cache needs the last two, so a pull
-//! request that is answered from the cache runs exactly this one statement. A list page
-//! that is not in the cache is read together with that statement ([`PullKey::read_with`]),
-//! on PostgreSQL in one round trip.
+//! request that is answered from the cache runs exactly this one statement (and none under
+//! a pull lease: `pull_cache`). A list page that is not in the cache is read together with
+//! that statement ([`PullKey::read_with`]), on PostgreSQL in one round trip.
 
 use crate::context;
 use crate::errors::AppError;
@@ -89,34 +89,27 @@ impl PullKey {
         state.pull_cache.known_key(&self.hash.0)
     }
 
-    /// Checks the key (one indexed read), then the site's license, quota and origin.
+    /// Checks the key (one indexed read, none while this instance holds a lease on what
+    /// `known` told: [`PullKey::known`]), then the site's license, quota and origin.
     pub async fn authenticate(
         &self,
         state: &AppState,
         req: &HttpRequest,
+        known: Option<KnownKey>,
     ) -> Result<PullCaller, AppError> {
         let now = jekcms_content::now();
-        let site = match state.pull_cache.leased(&self.hash.0, now) {
-            Some(site) => Some(site),
+        let site = match known.filter(|k| state.pull_cache.lease_holds(k, now)) {
+            Some(leased) => Some(leased.site),
             None => {
                 let sent = Instant::now();
                 let site = state.store.pull_site(&self.hash.0, now).await?;
                 if let Some(site) = &site {
-                    state.pull_cache.grant_lease(self.hash.0, site, sent);
+                    state.pull_cache.remember_key(self.hash.0, site, sent);
                 }
                 site
             }
         };
         self.admit(state, req, site, now).await
-    }
-
-    /// Whether this instance holds a current lease on the key's site (then
-    /// [`authenticate`](Self::authenticate) reads nothing).
-    pub fn is_leased(&self, state: &AppState) -> bool {
-        state
-            .pull_cache
-            .leased(&self.hash.0, jekcms_content::now())
-            .is_some()
     }
 
     /// Runs `read` (given the time the key is checked at) with the key's check, in one
@@ -137,7 +130,7 @@ impl PullKey {
             .read_pull_checked(&self.hash.0, now, read(now))
             .await?;
         if let Some(site) = &site {
-            state.pull_cache.grant_lease(self.hash.0, site, sent);
+            state.pull_cache.remember_key(self.hash.0, site, sent);
         }
         let caller = self.admit(state, req, site, now).await?;
         Ok((caller, out?))
@@ -159,13 +152,6 @@ impl PullKey {
                 "the pull key is unknown, or was rotated out",
             ));
         };
-        state.pull_cache.remember_key(
-            self.hash.0,
-            KnownKey {
-                site_id: site.site_id,
-                content_version: site.content_version,
-            },
-        );
         if !site.api_access {
             return Err(AppError::new(
                 ErrorCode::LicenseRequired,
@@ -208,7 +194,8 @@ impl FromRequest for PullCaller {
             let key = key?;
             // Its own task, so that a failing sibling extractor never cancels the read (a
             // handler that takes `PullKey` and authenticates itself has no such sibling).
-            actix_web::rt::spawn(async move { key.authenticate(&state, &req).await })
+            let known = key.known(&state);
+            actix_web::rt::spawn(async move { key.authenticate(&state, &req, known).await })
                 .await
                 .map_err(|_| AppError::new(ErrorCode::InternalError, "internal server error"))?
         })

@@ -186,32 +186,25 @@ impl quick_cache::Weighter<PageKey, Arc<CachedPage>> for ByBytes {
 /// The cache, shared by every worker of an instance.
 pub struct PullCache {
     pages: Option<quick_cache::sync::Cache<PageKey, Arc<CachedPage>, ByBytes>>,
-    /// Pull keys accepted here (by hash), with their site and its content version at the
-    /// time: a key's site never changes, so a request with a known key can read its page
-    /// together with the key's check (`pull_auth::PullKey::read_with`).
+    /// Pull keys accepted here (by hash), with their site as last read and when: a key's
+    /// site never changes, so a request with a known key can read its page together with
+    /// the key's check (`pull_auth::PullKey::read_with`), and under a lease it need not
+    /// check the key at all.
     keys: quick_cache::sync::Cache<[u8; 32], KnownKey>,
-    /// Pull keys' sites as read, trusted for `lease` from the moment their read was sent
-    /// (`None`: no lease).
-    leases: Option<quick_cache::sync::Cache<[u8; 32], Lease>>,
+    /// How long a key's site is trusted after the query that read it was sent (zero: not
+    /// at all).
     lease: Duration,
     hits: AtomicU64,
     misses: AtomicU64,
 }
 
-/// What an accepted pull key told last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KnownKey {
-    /// The key's site.
-    pub site_id: i64,
-    /// The site's content version when the key was last accepted here.
-    pub content_version: i64,
-}
-
-/// A pull key's site as read, and until when it is trusted without reading it again.
+/// What an accepted pull key told when it was last read here.
 #[derive(Debug, Clone)]
-struct Lease {
-    site: PullSite,
-    until: Instant,
+pub struct KnownKey {
+    /// The key's site, its content version and the rest, as read.
+    pub site: PullSite,
+    /// When the query that read it was sent.
+    sent: Instant,
 }
 
 /// How many pull keys are remembered (a few dozen bytes each).
@@ -239,7 +232,6 @@ impl PullCache {
         Self {
             pages,
             keys: quick_cache::sync::Cache::new(KNOWN_KEYS),
-            leases: (!lease.is_zero()).then(|| quick_cache::sync::Cache::new(KNOWN_KEYS)),
             lease,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -256,44 +248,28 @@ impl PullCache {
         self.keys.get(hash)
     }
 
-    /// Remembers an accepted key (written only when it tells something new).
-    pub fn remember_key(&self, hash: [u8; 32], known: KnownKey) {
-        if self.keys.get(&hash) != Some(known) {
-            self.keys.insert(hash, known);
+    /// Remembers what a key's read told, by a query sent at `sent` (taken before the query
+    /// went out, so that a lease never outlives a write the read may have missed). Written
+    /// when it tells something new, or to renew the lease.
+    pub fn remember_key(&self, hash: [u8; 32], site: &PullSite, sent: Instant) {
+        if !self.lease.is_zero() || self.keys.get(&hash).is_none_or(|k| k.site != *site) {
+            let site = site.clone();
+            self.keys.insert(hash, KnownKey { site, sent });
         }
     }
 
     /// Forgets a key that was refused.
     pub fn forget_key(&self, hash: &[u8; 32]) {
         self.keys.remove(hash);
-        if let Some(leases) = &self.leases {
-            leases.remove(hash);
-        }
     }
 
-    /// The site of the key with this hash, if this instance holds a lease on it that has
-    /// not run out at `now` (nor at the site's next scheduled publication, nor at the key's
-    /// end).
-    pub fn leased(&self, hash: &[u8; 32], now: DateTime<Utc>) -> Option<PullSite> {
-        let lease = self.leases.as_ref()?.get(hash)?;
-        let current = Instant::now() < lease.until
-            && lease.site.next_scheduled.is_none_or(|t| now < t)
-            && lease.site.key_valid_until.is_none_or(|t| now < t);
-        current.then_some(lease.site)
-    }
-
-    /// Takes a lease on a key's site, read by a query sent at `sent` (taken before the query
-    /// went out, so that the lease never outlives a write the read may have missed).
-    pub fn grant_lease(&self, hash: [u8; 32], site: &PullSite, sent: Instant) {
-        if let Some(leases) = &self.leases {
-            leases.insert(
-                hash,
-                Lease {
-                    site: site.clone(),
-                    until: sent + self.lease,
-                },
-            );
-        }
+    /// Whether this instance holds a lease on a known key's site at `now`: its time has not
+    /// run out, nor has the site's next scheduled publication or the key's end come.
+    pub fn lease_holds(&self, known: &KnownKey, now: DateTime<Utc>) -> bool {
+        !self.lease.is_zero()
+            && Instant::now() < known.sent + self.lease
+            && known.site.next_scheduled.is_none_or(|t| now < t)
+            && known.site.key_valid_until.is_none_or(|t| now < t)
     }
 
     /// The page under `key` if it may be served at `now`; counts a hit or a miss.
@@ -426,32 +402,39 @@ mod tests {
         };
         let lease = Duration::from_secs(60);
         let cache = PullCache::new(0, lease);
+        let leased = |cache: &PullCache, hash: &[u8; 32], at| {
+            cache
+                .known_key(hash)
+                .filter(|k| cache.lease_holds(k, at))
+                .map(|k| k.site)
+        };
         let (a, b, c, d) = ([1; 32], [2; 32], [3; 32], [4; 32]);
-        cache.grant_lease(a, &site(None, None), Instant::now());
-        cache.grant_lease(b, &site(Some(10), None), Instant::now());
-        cache.grant_lease(c, &site(None, Some(10)), Instant::now());
+        cache.remember_key(a, &site(None, None), Instant::now());
+        cache.remember_key(b, &site(Some(10), None), Instant::now());
+        cache.remember_key(c, &site(None, Some(10)), Instant::now());
         // Read by a query sent longer ago than the lease.
-        cache.grant_lease(d, &site(None, None), Instant::now() - lease);
-        assert_eq!(cache.leased(&a, now), Some(site(None, None)));
-        assert!(cache.leased(&b, now).is_some() && cache.leased(&c, now).is_some());
+        cache.remember_key(d, &site(None, None), Instant::now() - lease);
+        assert_eq!(leased(&cache, &a, now), Some(site(None, None)));
+        assert!(leased(&cache, &b, now).is_some() && leased(&cache, &c, now).is_some());
         let later = now + chrono::Duration::seconds(10);
-        assert!(cache.leased(&a, later).is_some());
+        assert!(leased(&cache, &a, later).is_some());
         assert!(
-            cache.leased(&b, later).is_none(),
+            leased(&cache, &b, later).is_none(),
             "the next publication ends it"
         );
-        assert!(cache.leased(&c, later).is_none(), "the key's end ends it");
-        assert!(cache.leased(&d, now).is_none(), "its time is up");
-        assert!(cache.leased(&[5; 32], now).is_none());
+        assert!(leased(&cache, &c, later).is_none(), "the key's end ends it");
+        assert!(leased(&cache, &d, now).is_none(), "its time is up");
+        assert!(leased(&cache, &[5; 32], now).is_none());
         cache.forget_key(&a);
         assert!(
-            cache.leased(&a, now).is_none(),
+            leased(&cache, &a, now).is_none(),
             "a refused key loses its lease"
         );
-        // Without a lease nothing is kept.
+        // Without a lease the key is remembered, but trusted for nothing.
         let none = PullCache::new(0, Duration::ZERO);
-        none.grant_lease(a, &site(None, None), Instant::now());
-        assert!(none.leased(&a, now).is_none());
+        none.remember_key(a, &site(None, None), Instant::now());
+        assert!(none.known_key(&a).is_some());
+        assert!(leased(&none, &a, now).is_none());
     }
 
     #[test]

@@ -151,15 +151,21 @@ pub async fn pull_posts(
     // request at the site's last known version, the page is most likely to be read: on
     // PostgreSQL its query then carries the key's check (one round trip, not two). The
     // check runs first, so the page is never newer than the version it is kept under.
-    // (Under a pull lease the key is not checked at all: `authenticate` below reads nothing.)
-    let known = key
-        .known(&state)
-        .filter(|_| state.store.backend() == jekcms_store::Backend::Postgres)
-        .filter(|_| !key.is_leased(&state))
-        .map(|known| page_key(known.site_id, known.content_version, &req));
-    let (caller, key, read) = match known {
-        Some(known) if !state.pull_cache.holds(&known) => {
-            let site_id = known.site_id;
+    // Under a pull lease the key is not checked at all (`authenticate` reads nothing).
+    let known = key.known(&state);
+    let leased = known
+        .as_ref()
+        .is_some_and(|k| state.pull_cache.lease_holds(k, jekcms_content::now()));
+    let probe = known
+        .as_ref()
+        .map(|k| page_key(k.site.site_id, k.site.content_version, &req));
+    let (caller, key, read) = match probe {
+        Some(probe)
+            if !leased
+                && state.store.backend() == jekcms_store::Backend::Postgres
+                && !state.pull_cache.holds(&probe) =>
+        {
+            let site_id = probe.site_id;
             let (caller, page) = key
                 .read_with(&state, &req, async |now| {
                     read_list(&state, &req, site_id, now).await
@@ -170,10 +176,10 @@ pub async fn pull_posts(
             let page = (caller.site.site_id == site_id).then_some(page);
             (caller, key, page)
         }
-        known => {
-            let caller = key.authenticate(&state, &req).await?;
+        probe => {
+            let caller = key.authenticate(&state, &req, known).await?;
             // The version the cache was probed at is most often still the site's.
-            let key = match known {
+            let key = match probe {
                 Some(k)
                     if (k.site_id, k.content_version)
                         == (caller.site.site_id, caller.site.content_version) =>
