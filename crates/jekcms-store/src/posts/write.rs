@@ -942,5 +942,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(mode.plan_cache_mode, "auto");
+        // A single create's lock and probe set it as well.
+        conn.transaction::<_, StoreError, _>(async |c| {
+            assert!(!c.lock_site_slugs_and_probe(2, "post-1").await?, "taken");
+            let mode: Setting = diesel::sql_query("SHOW plan_cache_mode")
+                .get_result(c)
+                .await?;
+            assert_eq!(mode.plan_cache_mode, "force_generic_plan");
+            Ok(())
+        })
+        .await
+        .unwrap();
     }
 }
