@@ -284,6 +284,8 @@ PY
       WRK_HEADER="X-API-Key: $pk" scenario "pull list, first page (cached), lease $lease_ms ms" "$c" "/api/v2/pull/posts"
       WRK_HEADER="X-API-Key: $pk" WRK_HEADER2="If-None-Match: $pull_etag" \
         scenario "pull list, If-None-Match (304), lease $lease_ms ms" "$c" "/api/v2/pull/posts"
+      WRK_HEADER="X-API-Key: $pk" WRK_HEADER2="$gzip" scenario "pull list, gzip (cached), lease $lease_ms ms" "$c" "/api/v2/pull/posts"
+      BENCH_FETCH=1 BENCH_FETCH_KEY=$pk scenario "pull list, Node fetch (gzip, cached), lease $lease_ms ms" "$c" "/api/v2/pull/posts"
     done
     BENCH_TOKEN=$token WRK_SCRIPT="$root/scripts/wrk/create.lua" scenario "create (1.2 KB body), lease $lease_ms ms" 1 "/api/v2/posts"
     kill "$pid"; wait "$pid" 2>/dev/null || true
