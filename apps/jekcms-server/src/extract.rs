@@ -9,11 +9,13 @@ use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
+use jekcms_auth::session::{SessionError, SessionStore, TokenService};
 use jekcms_auth::{KeyPrincipal, Principal, SessionFamily};
 use jekcms_content::activity::{ActorFamily, Writer};
 use jekcms_content::service::Actor;
 use jekcms_envelope::ErrorCode;
 use jekcms_ratelimit::SiteApi;
+use jekcms_store::Store;
 use serde_json::Value;
 use std::net::IpAddr;
 
@@ -357,9 +359,9 @@ impl FromRequest for V1Caller {
     }
 }
 
-/// The caller of `/mcp`: an `mcp_` token in `Authorization: Bearer`, checked against the
-/// store on every request (no session is opened), then the same checks in the same order
-/// as a REST request: the key's quota, the license, the site's management quota.
+/// The caller of `/mcp`: an `mcp_` token in `Authorization: Bearer` ([`McpBearer`]), checked
+/// against the store on every request (no session is opened), then the same checks in the
+/// same order as a REST request: the key's quota, the license, the site's management quota.
 #[derive(Debug, Clone)]
 pub struct McpCaller(pub KeyPrincipal);
 
@@ -388,40 +390,147 @@ fn mcp_bearer(req: &HttpRequest) -> Result<String, AppError> {
     ))
 }
 
-impl FromRequest for McpCaller {
+/// The `mcp_` token of a `/mcp` request, not checked yet: [`McpBearer::check`] checks it
+/// before the call runs; [`McpBearer::read`] may send the check with a reading call's first
+/// query. A request without one is refused by the extractor (no database read).
+pub struct McpBearer(String);
+
+impl FromRequest for McpBearer {
     type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+    type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = mcp_bearer(req);
-        Box::pin(async move {
-            let state = state
-                .ok_or_else(|| AppError::new(ErrorCode::InternalError, "internal server error"))?;
-            let token = token?;
-            let tokens = state.tokens.clone();
-            // Its own task, so that a failing sibling extractor never cancels the lookup.
-            let principal =
-                actix_web::rt::spawn(async move { tokens.authenticate_mcp(&token).await })
-                    .await
-                    .map_err(|_| {
-                        AppError::new(ErrorCode::InternalError, "internal server error")
-                    })??;
-            let decision = state
-                .limiter
-                .check_api_key(principal.key_id, principal.role.is_admin_tier())
-                .await;
-            credential_then_site(
-                &state,
-                decision,
-                principal.site_id,
-                principal.site_plan,
-                principal.site_api_access,
-            )
-            .await?;
-            Ok(McpCaller(principal))
-        })
+        std::future::ready(mcp_bearer(req).map(McpBearer))
     }
+}
+
+/// `mcp_` tokens this instance has accepted, by their hash, with what the last check read.
+/// A token's key, user and site never change, so a known token's reading call can be run
+/// for its site before the check comes back ([`McpBearer::read`]); the check itself is made
+/// on every call and decides, so revocation still takes effect on the next one.
+pub struct KnownMcpTokens(quick_cache::sync::Cache<[u8; 32], KeyPrincipal>);
+
+impl KnownMcpTokens {
+    /// Room for this many tokens; the least used are forgotten first (and only cost their
+    /// next call the round trip saved).
+    pub const CAPACITY: usize = 4096;
+
+    /// An empty map.
+    pub fn new() -> Self {
+        Self(quick_cache::sync::Cache::new(Self::CAPACITY))
+    }
+}
+
+impl Default for KnownMcpTokens {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl McpBearer {
+    /// Checks the token against the store, then the same checks in the same order as a
+    /// REST request: the key's quota, the license, the site's management quota.
+    pub async fn check(self, state: &AppState) -> Result<McpCaller, AppError> {
+        let hash = TokenService::<Store>::mcp_token_hash(&self.0)?;
+        let found = state
+            .store
+            .find_key_by_secret(&hash)
+            .await
+            .map_err(SessionError::from)?;
+        let principal = accepted_mcp_key(state, &hash, found)?;
+        admit_key(state, principal).await
+    }
+
+    /// Whether [`read`](Self::read) would send the token's check with the read's first
+    /// query: on PostgreSQL, for a token this instance has accepted before.
+    pub fn pipelines(&self, state: &AppState) -> bool {
+        state.store.backend() == jekcms_store::Backend::Postgres && self.known(state).is_some()
+    }
+
+    fn known(&self, state: &AppState) -> Option<KeyPrincipal> {
+        let hash = TokenService::<Store>::mcp_token_hash(&self.0).ok()?;
+        state.mcp_tokens.0.get(&hash.0)
+    }
+
+    /// Runs `read` for the token's caller and checks the token with it, as
+    /// [`ReadCaller::read`] does a session: on PostgreSQL, for a token seen before, the check
+    /// rides with the read's first query (one round trip); otherwise the token is checked
+    /// first. `read` is given the caller as a viewer, the least a role may do, and must only
+    /// read. A refused token's read is dropped unseen, and its refusal (then the quotas' and
+    /// the license's) comes before any outcome of the read.
+    pub async fn read<T>(
+        self,
+        state: &AppState,
+        read: impl AsyncFn(&McpCaller) -> T,
+    ) -> Result<(McpCaller, T), AppError> {
+        let known = match self.known(state) {
+            Some(known) if state.store.backend() == jekcms_store::Backend::Postgres => known,
+            _ => {
+                let caller = self.check(state).await?;
+                let out = read(&caller).await;
+                return Ok((caller, out));
+            }
+        };
+        let hash = TokenService::<Store>::mcp_token_hash(&self.0)?;
+        let as_viewer = McpCaller(KeyPrincipal {
+            role: jekcms_auth::Role::Viewer,
+            ..known.clone()
+        });
+        let (found, out) = state
+            .store
+            .read_key_checked(&hash, read(&as_viewer))
+            .await
+            .map_err(SessionError::from)?;
+        let principal = accepted_mcp_key(state, &hash, found)?;
+        if principal.site_id != known.site_id || principal.user_id != known.user_id {
+            // Not reachable while a key's user and site are fixed; if they ever were not,
+            // the read was for the wrong caller: read again for the right one.
+            let caller = admit_key(state, principal).await?;
+            let out = read(&caller).await;
+            return Ok((caller, out));
+        }
+        Ok((admit_key(state, principal).await?, out))
+    }
+}
+
+/// The principal of the key the store `found` for token hash `hash`, if the token is
+/// accepted; this instance remembers an accepted token and forgets a refused one.
+fn accepted_mcp_key(
+    state: &AppState,
+    hash: &jekcms_auth::SecretHash,
+    found: Option<(
+        jekcms_auth::session::StoredKey,
+        jekcms_auth::session::KeyHolder,
+    )>,
+) -> Result<KeyPrincipal, AppError> {
+    match TokenService::<Store>::accept_mcp_key(found) {
+        Ok(principal) => {
+            state.mcp_tokens.0.insert(hash.0, principal.clone());
+            Ok(principal)
+        }
+        Err(refused) => {
+            state.mcp_tokens.0.remove(&hash.0);
+            Err(refused.into())
+        }
+    }
+}
+
+/// An accepted `mcp_` token's caller, once its key's quota, its site's license and the
+/// site's quota allow the request.
+async fn admit_key(state: &AppState, principal: KeyPrincipal) -> Result<McpCaller, AppError> {
+    let decision = state
+        .limiter
+        .check_api_key(principal.key_id, principal.role.is_admin_tier())
+        .await;
+    credential_then_site(
+        state,
+        decision,
+        principal.site_id,
+        principal.site_plan,
+        principal.site_api_access,
+    )
+    .await?;
+    Ok(McpCaller(principal))
 }
 
 /// After the credential's quota `decision` (already made): the license, then the site's

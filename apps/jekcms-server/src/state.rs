@@ -31,6 +31,9 @@ pub struct AppState {
     /// Wakes this instance's delivery worker when a delivery is queued here (a ping, a
     /// redelivery), instead of waiting for its next poll.
     pub webhook_wakeup: Arc<tokio::sync::Notify>,
+    /// The `mcp_` tokens this instance has accepted (what lets a call's check ride with
+    /// its read on PostgreSQL).
+    pub mcp_tokens: Arc<crate::extract::KnownMcpTokens>,
 }
 
 impl AppState {
@@ -77,6 +80,7 @@ impl AppState {
         Ok(Self {
             webhook_sender,
             webhook_wakeup: Arc::new(tokio::sync::Notify::new()),
+            mcp_tokens: Arc::new(crate::extract::KnownMcpTokens::new()),
             tokens: Arc::new(TokenService::new(store.clone(), access, policy)),
             cursors: Arc::new(CursorCodec::new(&secret)),
             secrets: Arc::new(jekcms_auth::sealed::SecretBox::new(&secret)),

@@ -381,6 +381,16 @@ impl<S: SessionStore> TokenService<S> {
     /// the user's current role, read fresh, so revoking the token or demoting or deleting
     /// the user takes effect on the next call.
     pub async fn authenticate_mcp(&self, token: &str) -> Result<KeyPrincipal, SessionError> {
+        let hash = Self::mcp_token_hash(token)?;
+        let found = self.store.find_key_by_secret(&hash).await?;
+        Self::accept_mcp_key(found)
+    }
+
+    /// The first half of [`authenticate_mcp`](Self::authenticate_mcp): the hash to look an
+    /// `mcp_` token up by, if it is one. The token is random and long: its SHA-256 is a safe
+    /// lookup key, and an equal hash is an equal token, so no comparison of secrets is left
+    /// to time.
+    pub fn mcp_token_hash(token: &str) -> Result<SecretHash, SessionError> {
         if !CredentialFamily::Mcp.is_well_formed(token) {
             return Err(AuthError::invalid(match CredentialFamily::detect(token) {
                 Some(CredentialFamily::Mcp) | None => BAD_MCP_TOKEN.to_owned(),
@@ -388,14 +398,16 @@ impl<S: SessionStore> TokenService<S> {
             })
             .into());
         }
-        // The token is random and long: its SHA-256 is a safe lookup key, and an equal
-        // hash is an equal token, so no comparison of secrets is left to time.
-        // The key's user comes with it: a key whose user is gone is no key (its row goes
-        // with the user, ON DELETE CASCADE).
-        let (key, holder) = self
-            .store
-            .find_key_by_secret(&SecretHash::of(token))
-            .await?
+        Ok(SecretHash::of(token))
+    }
+
+    /// The second half of [`authenticate_mcp`](Self::authenticate_mcp): the key found by
+    /// the token's hash (with its user: a key whose user is gone is no key, its row goes with
+    /// the user), accepted only if it is an `mcp` key, not revoked and not expired.
+    pub fn accept_mcp_key(
+        found: Option<(StoredKey, KeyHolder)>,
+    ) -> Result<KeyPrincipal, SessionError> {
+        let (key, holder) = found
             .filter(|(k, _)| k.family == "mcp")
             .ok_or_else(|| AuthError::invalid(BAD_MCP_TOKEN))?;
         if key.revoked_at.is_some() {

@@ -402,7 +402,7 @@ struct PgPools {
 }
 
 /// A pool of PostgreSQL connections to `target` holding at most `max`, each opened by
-/// `pg_connect::connect` with the session and pull-key checks prepared. Connections open when first
+/// `pg_connect::connect` with the session, pull-key and key-by-secret checks prepared. Connections open when first
 /// needed, on the runtime of the task that needs them.
 fn pg_pool(
     target: &str,
@@ -419,6 +419,9 @@ fn pg_pool(
                 .await
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             delivery::prepare_pull_site_check(&mut conn)
+                .await
+                .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            sessions::prepare_key_check(&mut conn)
                 .await
                 .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
             Ok(conn)

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Binary, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Binary, Bool, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use jekcms_auth::session::{
     KeyHolder, NewSession, Principal, Rotation, SessionFamily, SessionStore, StoreFailure,
@@ -113,6 +113,27 @@ macro_rules! principal_query {
     };
 }
 
+/// What the lookup of a key by its secret's hash reads: the key, and its user's role with
+/// the site's license, id and plan.
+pub(crate) type KeyBySecretRow = (KeyRow, (String, bool, i64, String));
+
+/// The lookup of a key by its secret's hash (an `mcp_` token's check). A macro so that the
+/// same query serves both backends and the pipelined check (`session_check.rs`), whose
+/// statement must be the one prepared when the connection opened.
+macro_rules! key_by_secret_query {
+    ($hash:expr) => {
+        api_keys::table
+            .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
+            .inner_join(sites::table.on(sites::id.eq(users::site_id)))
+            .filter(api_keys::secret_hash.eq($hash))
+            .select((
+                KEY_COLUMNS,
+                (users::role, sites::api_access, sites::id, sites::plan),
+            ))
+            .limit_literal(1)
+    };
+}
+
 impl SessionStore for Store {
     fn find_api_key(
         &self,
@@ -153,29 +174,22 @@ impl SessionStore for Store {
         let hash = hash.as_bytes().to_vec();
         crate::boxed::<Result<Option<(StoredKey, KeyHolder)>, StoreFailure>>(async move {
             let hash: &[u8] = &hash;
-            let row: Option<(KeyRow, (String, bool, i64, String))> = with_conn!(self, conn => {
-                api_keys::table
-                    .inner_join(users::table.on(users::id.eq(api_keys::user_id)))
-                    .inner_join(sites::table.on(sites::id.eq(users::site_id)))
-                    .filter(api_keys::secret_hash.eq(hash))
-                    .select((KEY_COLUMNS, (users::role, sites::api_access, sites::id, sites::plan)))
-                    .limit_literal(1).get_result::<(KeyRow, (String, bool, i64, String))>(conn)
-                    .await
-                    .optional()
-                    .map_err(StoreError::from)?
-            });
-            let Some((key, (role, site_api_access, site_id, plan))) = row else {
-                return Ok(None);
+            let row: Option<KeyBySecretRow> = match &self.db {
+                crate::Db::Pg(pool) => {
+                    let conn = pool.get().await.map_err(StoreError::pool)?;
+                    key_by_secret_row_pg(&conn, hash)
+                        .await
+                        .map_err(StoreError::from)?
+                }
+                crate::Db::Sqlite { .. } => with_conn!(self, conn => {
+                    key_by_secret_query!(hash)
+                        .get_result::<KeyBySecretRow>(conn)
+                        .await
+                        .optional()
+                        .map_err(StoreError::from)?
+                }),
             };
-            let Ok(role) = role.parse() else {
-                return Ok(None);
-            };
-            let holder = KeyHolder {
-                role,
-                site_api_access,
-                site_plan: stored_plan(site_id, &plan)?,
-            };
-            Ok(Some((stored_key(key)?, holder)))
+            key_by_secret_of(row)
         })
     }
 
@@ -346,12 +360,101 @@ impl SessionStore for Store {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Option<Principal>, StoreFailure>> + Send {
         crate::boxed::<Result<Option<Principal>, StoreFailure>>(async move {
-            let rows: Vec<PrincipalRow> = with_conn!(self, conn => {
-                conn.load_all(principal_query!(session_id)).await.map_err(StoreError::from)?
-            });
+            let rows: Vec<PrincipalRow> = match &self.db {
+                crate::Db::Pg(pool) => {
+                    let conn = pool.get().await.map_err(StoreError::pool)?;
+                    principal_rows_pg(&conn, session_id)
+                        .await
+                        .map_err(StoreError::from)?
+                }
+                crate::Db::Sqlite { .. } => with_conn!(self, conn => {
+                    conn.load_all(principal_query!(session_id)).await.map_err(StoreError::from)?
+                }),
+            };
             principal_of(rows, now)
         })
     }
+}
+
+/// The key and its holder of a [`key_by_secret_query`] row; `None` when there is no such
+/// key, or its user's role is not one this build knows.
+pub(crate) fn key_by_secret_of(
+    row: Option<KeyBySecretRow>,
+) -> Result<Option<(StoredKey, KeyHolder)>, StoreFailure> {
+    let Some((key, (role, site_api_access, site_id, plan))) = row else {
+        return Ok(None);
+    };
+    let Ok(role) = role.parse() else {
+        return Ok(None);
+    };
+    let holder = KeyHolder {
+        role,
+        site_api_access,
+        site_plan: stored_plan(site_id, &plan)?,
+    };
+    Ok(Some((stored_key(key)?, holder)))
+}
+
+/// The lookup of a key by its secret's hash on a shared PostgreSQL connection, so that it
+/// can be pipelined with another query on the same connection.
+pub(crate) async fn key_by_secret_row_pg(
+    conn: &diesel_async::AsyncPgConnection,
+    hash: &[u8],
+) -> QueryResult<Option<KeyBySecretRow>> {
+    let mut shared = conn;
+    KeyBySecretPg {
+        hash: hash.to_vec(),
+    }
+    .get_result::<KeyBySecretRow>(&mut shared)
+    .await
+    .optional()
+}
+
+/// The SQL types of a [`KeyBySecretRow`].
+type KeyBySecretSqlType = (
+    (
+        BigInt,
+        Text,
+        BigInt,
+        BigInt,
+        Text,
+        Binary,
+        Nullable<Timestamp>,
+        Nullable<Timestamp>,
+    ),
+    (Text, Bool, BigInt, Text),
+);
+
+crate::sql::prebuilt_pg! {
+    /// [`key_by_secret_query`] on PostgreSQL, its SQL text written once.
+    struct KeyBySecretPg(hash: Vec<u8> as Binary) -> KeyBySecretSqlType = key_by_secret_query!(&[][..]);
+}
+
+/// Prepares the key lookup's statement on a new PostgreSQL connection (as
+/// [`prepare_session_check`] does the session check's).
+pub(crate) async fn prepare_key_check(
+    conn: &mut diesel_async::AsyncPgConnection,
+) -> QueryResult<()> {
+    key_by_secret_row_pg(conn, &[]).await.map(drop)
+}
+
+/// The SQL types of a [`PrincipalRow`].
+type PrincipalSqlType = (
+    (
+        BigInt,
+        Nullable<BigInt>,
+        Text,
+        Timestamp,
+        Nullable<Timestamp>,
+    ),
+    (BigInt, Text, Text, Text),
+    (BigInt, Text, Text, Bool, Text, BigInt),
+    Nullable<(Text, Nullable<Timestamp>, Nullable<Timestamp>)>,
+);
+
+crate::sql::prebuilt_pg! {
+    /// [`principal_query`] on PostgreSQL, its SQL text written once.
+    struct PrincipalCheckPg(session_id: i64 as BigInt) -> PrincipalSqlType = principal_query!(0_i64);
 }
 
 /// The session check on a shared PostgreSQL connection, so that it can be pipelined with
@@ -361,7 +464,7 @@ pub(crate) async fn principal_rows_pg(
     session_id: i64,
 ) -> QueryResult<Vec<PrincipalRow>> {
     let mut shared = conn;
-    principal_query!(session_id)
+    PrincipalCheckPg { session_id }
         .load::<PrincipalRow>(&mut shared)
         .await
 }

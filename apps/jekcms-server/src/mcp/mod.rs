@@ -21,7 +21,7 @@ mod schema;
 mod tools;
 
 use crate::errors::AppError;
-use crate::extract::{JsonPayload, McpCaller};
+use crate::extract::{JsonPayload, McpBearer, McpCaller};
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -58,15 +58,56 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// One JSON-RPC message in, its answer out.
+/// One JSON-RPC message in, its answer out. The token is checked before anything is
+/// answered; on PostgreSQL a known token's call to a reading tool sends its check with the
+/// tool's first query instead (`McpBearer::read`), as a REST read does its session's.
 async fn post_mcp(
-    caller: McpCaller,
+    bearer: McpBearer,
     state: web::Data<AppState>,
     req: HttpRequest,
     body: JsonPayload,
 ) -> Result<HttpResponse, AppError> {
-    if !origin_allowed(&req, &state) {
-        return Ok(rpc_failure(
+    if bearer.pipelines(&state) && refusal(&req, &state).is_none() {
+        let message = read_message(body).await;
+        if let Ok(Ok(Message::Request(request, id))) = &message
+            && let ClientRequest::CallToolRequest(call) = &**request
+            && tools::only_reads(&call.params.name)
+        {
+            let name = &call.params.name;
+            let arguments = call
+                .params
+                .arguments
+                .clone()
+                .map_or(Value::Null, Value::Object);
+            let (_, outcome) = bearer
+                .read(&state, async |caller: &McpCaller| {
+                    tools::call(&state, caller, name, arguments.clone()).await
+                })
+                .await?;
+            return Ok(match outcome {
+                Some(outcome) => tool_answer(id.clone(), outcome),
+                None => rpc_json(
+                    StatusCode::OK,
+                    &ServerJsonRpcMessage::error(no_tool(name), Some(id.clone())),
+                ),
+            });
+        }
+        let caller = bearer.check(&state).await?;
+        return answer_message(&state, &caller, message?).await;
+    }
+    let caller = bearer.check(&state).await?;
+    if let Some(refused) = refusal(&req, &state) {
+        return Ok(refused);
+    }
+    answer_message(&state, &caller, read_message(body).await?).await
+}
+
+/// The answer to a request whose transport headers this endpoint refuses: a browser
+/// `Origin` it does not allow, an `Accept` without JSON, a protocol revision it does not
+/// speak.
+fn refusal(req: &HttpRequest, state: &AppState) -> Option<HttpResponse> {
+    if !origin_allowed(req, state) {
+        return Some(rpc_failure(
             StatusCode::FORBIDDEN,
             None,
             ErrorData::invalid_request(
@@ -75,8 +116,8 @@ async fn post_mcp(
             ),
         ));
     }
-    if !accepts_json(&req) {
-        return Ok(rpc_failure(
+    if !accepts_json(req) {
+        return Some(rpc_failure(
             StatusCode::NOT_ACCEPTABLE,
             None,
             ErrorData::invalid_request(
@@ -91,7 +132,7 @@ async fn post_mcp(
             .ok()
             .is_some_and(|v| SUPPORTED_VERSIONS.iter().any(|s| s.as_str() == v));
         if !known {
-            return Ok(rpc_failure(
+            return Some(rpc_failure(
                 StatusCode::BAD_REQUEST,
                 None,
                 ErrorData::invalid_request(
@@ -104,23 +145,38 @@ async fn post_mcp(
             ));
         }
     }
+    None
+}
+
+/// A message read from the body.
+enum Message {
+    /// A request, to be answered.
+    Request(Box<ClientRequest>, RequestId),
+    /// A notification or a response: nothing to answer.
+    Other,
+}
+
+/// The body's message, or the answer to a body that is not one (not JSON, a batch, not a
+/// JSON-RPC message, params that do not fit the method); a body the payload rules refuse
+/// (too large, wrong type) is that error.
+async fn read_message(body: JsonPayload) -> Result<Result<Message, HttpResponse>, AppError> {
     let value = match body.read().await {
         Ok(value) => value,
         Err(e) if e.0.code() == EnvelopeCode::MalformedRequest => {
-            return Ok(rpc_failure(
+            return Ok(Err(rpc_failure(
                 StatusCode::BAD_REQUEST,
                 None,
                 ErrorData::parse_error("the body is not valid JSON", None),
-            ));
+            )));
         }
         Err(e) => return Err(e),
     };
     if value.is_array() {
-        return Ok(rpc_failure(
+        return Ok(Err(rpc_failure(
             StatusCode::BAD_REQUEST,
             None,
             ErrorData::invalid_request("send one JSON-RPC message per request (no batches)", None),
-        ));
+        )));
     }
     let id = request_id(&value);
     let message: ClientJsonRpcMessage = match serde_json::from_value(value) {
@@ -135,37 +191,60 @@ async fn post_mcp(
                     None,
                 ),
             };
-            return Ok(rpc_failure(StatusCode::BAD_REQUEST, id, error));
+            return Ok(Err(rpc_failure(StatusCode::BAD_REQUEST, id, error)));
         }
     };
-    let (request, id) = match message {
-        JsonRpcMessage::Request(r) => (r.request, r.id),
+    Ok(Ok(match message {
+        JsonRpcMessage::Request(r) => Message::Request(Box::new(r.request), r.id),
         // Notifications (`notifications/initialized`, cancellations) and responses need
         // no answer: there is nothing in flight to cancel, and the server asks nothing.
-        _ => return Ok(HttpResponse::Accepted().finish()),
+        _ => Message::Other,
+    }))
+}
+
+/// The answer to `message` from an accepted caller.
+async fn answer_message(
+    state: &AppState,
+    caller: &McpCaller,
+    message: Result<Message, HttpResponse>,
+) -> Result<HttpResponse, AppError> {
+    let (request, id) = match message {
+        Ok(Message::Request(request, id)) => (request, id),
+        Ok(Message::Other) => return Ok(HttpResponse::Accepted().finish()),
+        Err(refused) => return Ok(refused),
     };
-    let answer = match answer(&state, &caller, request).await {
+    let answer = match answer(state, caller, *request).await {
         Ok(Answer::Result(mut result)) => {
             result.strip_result_type_for_legacy_peer();
             ServerJsonRpcMessage::response(*result, id)
         }
-        Ok(Answer::ToolOutput(json)) => {
-            return Ok(match tool_output_message(&id, &json) {
-                Ok(body) => json_response(StatusCode::OK, body),
-                Err(e) => actix_web::ResponseError::error_response(&AppError::internal(&e)),
-            });
-        }
+        Ok(Answer::Tool(outcome)) => return Ok(tool_answer(id, outcome)),
         Err(error) => ServerJsonRpcMessage::error(error, Some(id)),
     };
     Ok(rpc_json(StatusCode::OK, &answer))
+}
+
+/// The answer to request `id`, a tool call that gave `outcome`.
+fn tool_answer(id: RequestId, outcome: tools::Outcome) -> HttpResponse {
+    match outcome {
+        tools::Outcome::Output(json) => match tool_output_message(&id, &json) {
+            Ok(body) => json_response(StatusCode::OK, body),
+            Err(e) => actix_web::ResponseError::error_response(&AppError::internal(&e)),
+        },
+        tools::Outcome::Failure(result) => {
+            let mut result = ServerResult::CallToolResult(result);
+            result.strip_result_type_for_legacy_peer();
+            rpc_json(StatusCode::OK, &ServerJsonRpcMessage::response(result, id))
+        }
+    }
 }
 
 /// What a request is answered with.
 enum Answer {
     /// A result of `rmcp::model`, serialised with its message.
     Result(Box<ServerResult>),
-    /// A tool's successful result, already serialised (`tools::Outcome::Output`).
-    ToolOutput(String),
+    /// What a tool call gave (its successful result already serialised).
+    Tool(tools::Outcome),
 }
 
 /// The JSON-RPC answer to a successful `tools/call` whose result is `output` (JSON): the
@@ -181,11 +260,37 @@ fn tool_output_message(id: &RequestId, output: &str) -> serde_json::Result<Vec<u
     out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
     serde_json::to_writer(&mut out, id)?;
     out.extend_from_slice(br#","result":{"content":[{"type":"text","text":"#);
-    serde_json::to_writer(&mut out, output)?;
+    write_json_as_string(&mut out, output)?;
     out.extend_from_slice(br#"}],"structuredContent":"#);
     out.extend_from_slice(output.as_bytes());
     out.extend_from_slice(br#","isError":false}}"#);
     Ok(out)
+}
+
+/// Writes JSON text `json` as a JSON string literal, as `serde_json::to_writer` writes a
+/// `str`. In JSON text only quotes and backslashes need escaping (the control characters
+/// of its strings are escaped already), so the runs between them are copied whole, where
+/// serde_json looks every byte up in a table: for a page of posts, most of what writing the
+/// text block cost. Text with a raw control character (whitespace between tokens) is left
+/// to serde_json.
+fn write_json_as_string(out: &mut Vec<u8>, json: &str) -> serde_json::Result<()> {
+    let bytes = json.as_bytes();
+    // A fold, not `any`: it does not stop early, so it compiles to a vector loop.
+    if bytes.iter().fold(false, |seen, &b| seen | (b < 0x20)) {
+        return serde_json::to_writer(out, json);
+    }
+    out.reserve(bytes.len() + bytes.len() / 8 + 2);
+    out.push(b'"');
+    let mut rest = bytes;
+    while let Some(at) = memchr::memchr2(b'"', b'\\', rest) {
+        out.extend_from_slice(&rest[..at]);
+        out.push(b'\\');
+        out.push(rest[at]);
+        rest = &rest[at + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
+    Ok(())
 }
 
 /// The answer to one request.
@@ -221,14 +326,8 @@ async fn answer(
         ClientRequest::CallToolRequest(r) => {
             let arguments = r.params.arguments.map_or(Value::Null, Value::Object);
             match tools::call(state, caller, &r.params.name, arguments).await {
-                Some(tools::Outcome::Output(json)) => return Ok(Answer::ToolOutput(json)),
-                Some(tools::Outcome::Failure(result)) => ServerResult::CallToolResult(result),
-                None => {
-                    return Err(ErrorData::invalid_params(
-                        format!("no tool named {}; tools/list lists them", r.params.name),
-                        None,
-                    ));
-                }
+                Some(outcome) => return Ok(Answer::Tool(outcome)),
+                None => return Err(no_tool(&r.params.name)),
             }
         }
         ClientRequest::ListResourceTemplatesRequest(_) => {
@@ -266,6 +365,12 @@ async fn answer(
             ));
         }
     })))
+}
+
+/// The error for a call of a tool that does not exist (a protocol error, not a tool
+/// failure).
+fn no_tool(name: &str) -> ErrorData {
+    ErrorData::invalid_params(format!("no tool named {name}; tools/list lists them"), None)
 }
 
 /// `resources/list`: the posts, a page at a time in the post list's order, its cursor.
@@ -387,6 +492,37 @@ fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
 mod tests {
     use super::*;
     use rmcp::model::{CallToolResult, ContentBlock, NumberOrString};
+
+    /// JSON text is written as the string serde_json writes, whatever it holds: escapes,
+    /// quotes, non-ASCII, raw whitespace between tokens (serde_json's way), nothing at all.
+    #[test]
+    fn json_text_is_written_as_serde_json_writes_the_string() {
+        let page = serde_json::to_string(&serde_json::json!({
+            "items": [{"title": "\"q\" \\ </script> é 🎉\n\t\u{1}\u{2028}\u{7f}", "n": 1.5}],
+            "empty": "",
+            "cursor": null,
+        }))
+        .unwrap();
+        for text in [
+            page.as_str(),
+            "",
+            "\"",
+            "\\",
+            "{\"a\":\"\\\\\\\"\"}",
+            "plain text, no quotes",
+            "{ \"spaced\" :\n\t[1, 2] }",
+            "\u{1}",
+            "ends with a quote\"",
+        ] {
+            let mut ours = Vec::new();
+            write_json_as_string(&mut ours, text).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(text).unwrap(),
+                "{text:?}"
+            );
+        }
+    }
 
     /// The message written around a tool's output is the one `rmcp::model` writes for the
     /// same result (which the earlier code sent): same members, same values.

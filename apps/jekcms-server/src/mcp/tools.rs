@@ -46,6 +46,13 @@ pub(crate) async fn call(
     })
 }
 
+/// Whether tool `name` only reads posts, with the queries that can carry the token's check
+/// (`McpBearer::read`): the post lists and a post by id or slug. Their reads need no more
+/// than a viewer's role.
+pub(crate) fn only_reads(name: &str) -> bool {
+    matches!(name, "list_posts" | "search_posts" | "get_post")
+}
+
 /// `CODE: message` for each of the failure's entries (with its field), one per line.
 pub(crate) fn failure_text(e: &AppError) -> String {
     e.0.errors()

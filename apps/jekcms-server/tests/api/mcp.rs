@@ -336,6 +336,85 @@ both_stores! {
         assert!(e["errors"][0]["message"].as_str().unwrap().contains("revoked"), "{e}");
     }
 
+    // On PostgreSQL a token this instance has accepted has its check sent with a reading
+    // tool's first query (one round trip). Whatever carries the check, the role, the
+    // license and revocation are read on every call, and a refused token is refused before
+    // anything the read found, and before the transport's and the body's own errors.
+    async fn a_known_tokens_reading_calls_are_checked_like_any_other(app) {
+        let (token, key_id, user_id, _) = mcp_token(&app, "editor@example.com", Role::Editor).await;
+        let t = Some(token.as_str());
+        let call = |name: &str, args: Value| {
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": name, "arguments": args}}).to_string()
+        };
+        let result = |r: &crate::helpers::Resp| {
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            r.json()["result"].clone()
+        };
+        let owner = app.owner().await;
+        let id = app.create_post(&owner.access, json!({"title": "Known"})).await["id"].clone();
+        let reads = [
+            ("list_posts", json!({})),
+            ("search_posts", json!({"query": "Known"})),
+            ("get_post", json!({"id": id})),
+            ("get_post", json!({"slug": "known"})),
+        ];
+        for round in ["first seen", "known"] {
+            for (name, args) in &reads {
+                let r = result(&post_mcp(&app, t, &call(name, args.clone()), &[]).await);
+                assert_eq!(r["isError"], json!(false), "{round} {name}: {r}");
+                let found = &r["structuredContent"];
+                let title = found.get("title").unwrap_or(&found["items"][0]["title"]);
+                assert_eq!(title, "Known", "{round} {name}: {r}");
+            }
+        }
+        // A read's own failure is the tool's, after the check.
+        let r = result(&post_mcp(&app, t, &call("list_posts", json!({"limit": 0})), &[]).await);
+        assert_eq!(r["isError"], json!(true), "{r}");
+        assert!(r["content"][0]["text"].as_str().unwrap().starts_with("VALIDATION_FAILED"), "{r}");
+        let other = app.login("other", "other@example.com", Role::Owner).await;
+        let foreign = app.create_post(&other.access, json!({"title": "Elsewhere"})).await["id"].clone();
+        let r = result(&post_mcp(&app, t, &call("get_post", json!({"id": foreign})), &[]).await);
+        assert!(r["content"][0]["text"].as_str().unwrap().starts_with("NOT_FOUND"), "{r}");
+
+        // The role is the one of now: demoted to viewer, the token still reads and no
+        // longer writes.
+        app.patch(&format!("/api/v2/users/{user_id}"), &owner.access, json!({"role": "viewer"})).await.expect(200);
+        let r = result(&post_mcp(&app, t, &call("list_posts", json!({})), &[]).await);
+        assert_eq!(r["isError"], json!(false), "{r}");
+        let r = result(&post_mcp(&app, t, &call("create_post", json!({"title": "no"})), &[]).await);
+        assert!(r["content"][0]["text"].as_str().unwrap().starts_with("FORBIDDEN"), "{r}");
+
+        // The license, switched off: 402 before the read's answer; back on: answered.
+        let mut license = jekcms_server::sites_cli::SetSite {
+            slug: "default".into(),
+            plan: None,
+            api_access: Some(jekcms_server::sites_cli::OnOff::Off),
+            name: None,
+            json: true,
+        };
+        jekcms_server::sites_cli::run(app.config(), &jekcms_server::sites_cli::SitesCommand::Set(license.clone())).await.unwrap();
+        for (name, args) in &reads {
+            post_mcp(&app, t, &call(name, args.clone()), &[]).await.expect_error(402, "LICENSE_REQUIRED");
+        }
+        license.api_access = Some(jekcms_server::sites_cli::OnOff::On);
+        jekcms_server::sites_cli::run(app.config(), &jekcms_server::sites_cli::SitesCommand::Set(license)).await.unwrap();
+        let r = result(&post_mcp(&app, t, &call("list_posts", json!({})), &[]).await);
+        assert_eq!(r["isError"], json!(false), "{r}");
+
+        // Revoked: every call is refused at once, and the refusal comes first.
+        let site = app.state.store.ensure_site("default", "default").await.unwrap();
+        jekcms_accounts::AccountStore::revoke_key(&app.state.store, site.id, key_id, jekcms_auth::now()).await.unwrap();
+        let evil = [("origin", "http://evil.example"), ("host", "localhost:8080")];
+        for (name, args) in &reads {
+            let e = post_mcp(&app, t, &call(name, args.clone()), &[]).await.expect_error(401, "AUTH_INVALID");
+            assert!(e["errors"][0]["message"].as_str().unwrap().contains("revoked"), "{name}: {e}");
+            post_mcp(&app, t, &call(name, args.clone()), &evil).await.expect_error(401, "AUTH_INVALID");
+        }
+        post_mcp(&app, t, "{nope", &[]).await.expect_error(401, "AUTH_INVALID");
+        post_mcp(&app, t, &call("list_posts", json!({"limit": 0})), &[]).await.expect_error(401, "AUTH_INVALID");
+    }
+
     async fn the_transport_keeps_the_streamable_http_rules(app) {
         let (token, _, _, _) = mcp_token(&app, "owner@example.com", Role::Owner).await;
         let t = Some(token.as_str());
