@@ -76,6 +76,18 @@ seed posts="100000":
 request-cost:
     JEKCMS_DATABASE_URL=sqlite://bench-out/sqlite/bench.db scripts/request-cost.sh
 
+# The same on PostgreSQL, on a database of its own seeded with POSTS posts (dropped after)
+request-cost-pg posts="100000":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    admin='{{pg_url}}'; db="${admin%/*}/jekcms_request_cost"
+    psql -q "$admin" -c "DROP DATABASE IF EXISTS jekcms_request_cost WITH (FORCE)" -c "CREATE DATABASE jekcms_request_cost"
+    trap 'psql -q "$admin" -c "DROP DATABASE IF EXISTS jekcms_request_cost WITH (FORCE)"' EXIT
+    cargo build -q --release -p jekcms-server
+    JEKCMS_DATABASE_URL="$db" "${CARGO_TARGET_DIR:-target}/release/jekcms" seed --posts {{posts}}
+    psql -q "$db" -c "VACUUM ANALYZE"
+    JEKCMS_DATABASE_URL="$db" scripts/request-cost.sh
+
 # Schemathesis against the served OpenAPI document on SQLite and PostgreSQL (pinned, own venv)
 schemathesis:
     JEKCMS_TEST_POSTGRES_URL={{pg_url}} scripts/schemathesis.sh

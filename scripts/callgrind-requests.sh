@@ -1,5 +1,6 @@
 # Sourced by scripts/limiter-cost.sh and scripts/request-cost.sh: runs the release server
-# under callgrind and counts its instructions. Needs JEKCMS_DATABASE_URL (a seeded database).
+# under callgrind and counts its instructions. Needs JEKCMS_DATABASE_URL (a seeded database,
+# SQLite or PostgreSQL).
 #
 #   callgrind_requests N CONCURRENCY [VAR=value …] [-- valgrind options …]
 # starts the server with the extra environment (JEKCMS_LOG=warn unless given), sends N list requests (first page) with ab
@@ -8,6 +9,10 @@
 set -euo pipefail
 command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
 command -v ab >/dev/null || apt-get install -y -qq apache2-utils >/dev/null
+# PostgreSQL needs the key every instance shares; a measurement may make one up.
+case "${JEKCMS_DATABASE_URL:-}" in
+  postgres*) export JEKCMS_SECRET_KEY="${JEKCMS_SECRET_KEY:-$(openssl rand -hex 32)}" ;;
+esac
 cargo build -q --release -p jekcms-server
 bin="${CARGO_TARGET_DIR:-$(pwd)/target}/release/jekcms"
 cg_work=$(mktemp -d)
@@ -28,7 +33,10 @@ callgrind_requests() {
     valgrind -q --tool=callgrind --callgrind-out-file="$cg_work/cg.out" "${valgrind_opts[@]}" "$bin" serve \
     > "$cg_work/out" 2>/dev/null &
   local pid=$!
-  until grep -q listening "$cg_work/out" 2>/dev/null; do sleep 0.1; done
+  until grep -q listening "$cg_work/out" 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }
+    sleep 0.1
+  done
   local base token
   base=$(sed -n 's|^listening on ||p' "$cg_work/out" | head -1)
   token=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \

@@ -41,6 +41,9 @@ pub fn serialize_option<S: Serializer>(
 
 /// `t` as RFC 3339 text in `buf`, or `None` where chrono must do it.
 fn format<'b>(t: &DateTime<Utc>, buf: &'b mut [u8; 30]) -> Option<&'b str> {
+    // The fields of the naive time, once: each of `DateTime`'s own accessors converts it to
+    // local time again (for `Utc`, an addition of a zero offset with overflow checks).
+    let t = t.naive_utc();
     let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
     let nanos = t.nanosecond();
     if nanos >= 1_000_000_000 {
