@@ -5,7 +5,8 @@
 #   callgrind_requests N CONCURRENCY [VAR=value …] [-- valgrind options …]
 # starts the server with the extra environment (JEKCMS_LOG=warn unless given), sends N list requests (first page) with ab
 # at the given concurrency (on kept-alive connections unless CG_KEEPALIVE=0), stops it and prints the total
-# instruction count.
+# instruction count. CG_MCP=1: the requests are `tools/call list_posts` (limit 20) on /mcp with
+# an mcp_ token instead; CG_GZIP=1: they ask for gzip, as browsers and the SDKs' clients do.
 set -euo pipefail
 command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
 command -v ab >/dev/null || apt-get install -y -qq apache2-utils >/dev/null
@@ -16,9 +17,12 @@ esac
 cargo build -q --release -p jekcms-server
 bin="${CARGO_TARGET_DIR:-$(pwd)/target}/release/jekcms"
 cg_work=$(mktemp -d)
-trap 'rm -rf "$cg_work"' EXIT
+trap 'rm -rf "$cg_work" "${cg_mcp_body:-}"' EXIT
 # admin: the tier of the bench owner, who already owns the site (keys create adds no second owner).
 cg_creds=$("$bin" keys create --user "callgrind-$$@example.com" --role admin --json)
+cg_mcp_token=$("$bin" keys create --user "callgrind-$$@example.com" --role admin --family mcp --json | jq -r .token)
+cg_mcp_body=$(mktemp)
+echo '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_posts","arguments":{"limit":20}}}' > "$cg_mcp_body"
 
 callgrind_requests() {
   local requests=$1 concurrency=$2; shift 2
@@ -50,7 +54,17 @@ callgrind_requests() {
     # (CG_KEEPALIVE=0: a connection per request, as this script measured before 2026-12-06).
     local keepalive=(-k)
     [ "${CG_KEEPALIVE:-1}" = 0 ] && keepalive=()
-    ab -q "${keepalive[@]}" -n "$requests" -c "$concurrency" -H "Authorization: Bearer $token" "$base/api/v2/posts" > "$cg_work/ab.txt"
+    local extra=()
+    [ "${CG_GZIP:-0}" = 1 ] && extra+=(-H "Accept-Encoding: gzip, deflate")
+    if [ "${CG_MCP:-0}" = 1 ]; then
+      ab -q "${keepalive[@]}" -n "$requests" -c "$concurrency" "${extra[@]}" \
+        -H "Authorization: Bearer $cg_mcp_token" -H "Accept: application/json, text/event-stream" \
+        -H "MCP-Protocol-Version: 2025-11-25" -T application/json -p "$cg_mcp_body" \
+        "$base/mcp" > "$cg_work/ab.txt"
+    else
+      ab -q "${keepalive[@]}" -n "$requests" -c "$concurrency" "${extra[@]}" \
+        -H "Authorization: Bearer $token" "$base/api/v2/posts" > "$cg_work/ab.txt"
+    fi
     if grep -q "Non-2xx" "$cg_work/ab.txt"; then echo "non-2xx answers" >&2; exit 1; fi
   fi
   callgrind_control -d "$pid" > /dev/null

@@ -24,7 +24,7 @@ fn json_body<T: Serialize>(
 }
 
 /// Room for one item's JSON, e.g. a post with a 2 KB body.
-const ITEM_BYTES: usize = 2048;
+pub(crate) const ITEM_BYTES: usize = 2048;
 
 /// `200` with `data`.
 pub fn ok<T: Serialize>(data: T) -> HttpResponse {

@@ -103,7 +103,7 @@ pub(super) async fn list<Q>(
     state: &AppState,
     caller: &McpCaller,
     pairs: Vec<(String, String)>,
-) -> Result<String, AppError>
+) -> Result<Vec<u8>, AppError>
 where
     Q: ListRows,
     Q::Item: serde::Serialize,
@@ -116,7 +116,11 @@ where
         limit: page.limit,
         total: page.total,
     };
-    serde_json::to_string(&output).map_err(|e| AppError::internal(&e))
+    // Sized as the REST page's buffer is: grown from empty, a page of long posts was
+    // copied again at every doubling.
+    let mut json = Vec::with_capacity((page.items.len() + 1) * crate::respond::ITEM_BYTES);
+    serde_json::to_writer(&mut json, &output).map_err(|e| AppError::internal(&e))?;
+    Ok(json)
 }
 
 /// A list tool's result (its output schema is `catalog.rs`'s), written straight from the

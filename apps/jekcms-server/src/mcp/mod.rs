@@ -254,7 +254,7 @@ enum Answer {
 /// result once and copying it into the message — rather than building a `Value` for
 /// `structuredContent`, serialising it again as the text and the whole message a third
 /// time — is most of what a list call costs beyond the REST list (docs/performance.md).
-fn tool_output_message(id: &RequestId, output: &str) -> serde_json::Result<Vec<u8>> {
+fn tool_output_message(id: &RequestId, output: &[u8]) -> serde_json::Result<Vec<u8>> {
     // The text block escapes `output`: about as long again, a little more for its quotes.
     let mut out = Vec::with_capacity(2 * output.len() + output.len() / 8 + 128);
     out.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
@@ -262,7 +262,7 @@ fn tool_output_message(id: &RequestId, output: &str) -> serde_json::Result<Vec<u
     out.extend_from_slice(br#","result":{"content":[{"type":"text","text":"#);
     write_json_as_string(&mut out, output)?;
     out.extend_from_slice(br#"}],"structuredContent":"#);
-    out.extend_from_slice(output.as_bytes());
+    out.extend_from_slice(output);
     out.extend_from_slice(br#","isError":false}}"#);
     Ok(out)
 }
@@ -273,15 +273,15 @@ fn tool_output_message(id: &RequestId, output: &str) -> serde_json::Result<Vec<u
 /// serde_json looks every byte up in a table: for a page of posts, most of what writing the
 /// text block cost. Text with a raw control character (whitespace between tokens) is left
 /// to serde_json.
-fn write_json_as_string(out: &mut Vec<u8>, json: &str) -> serde_json::Result<()> {
-    let bytes = json.as_bytes();
+fn write_json_as_string(out: &mut Vec<u8>, json: &[u8]) -> serde_json::Result<()> {
     // A fold, not `any`: it does not stop early, so it compiles to a vector loop.
-    if bytes.iter().fold(false, |seen, &b| seen | (b < 0x20)) {
-        return serde_json::to_writer(out, json);
+    if json.iter().fold(false, |seen, &b| seen | (b < 0x20)) {
+        let text = std::str::from_utf8(json).map_err(serde::ser::Error::custom)?;
+        return serde_json::to_writer(out, text);
     }
-    out.reserve(bytes.len() + bytes.len() / 8 + 2);
+    out.reserve(json.len() + json.len() / 8 + 2);
     out.push(b'"');
-    let mut rest = bytes;
+    let mut rest = json;
     while let Some(at) = memchr::memchr2(b'"', b'\\', rest) {
         out.extend_from_slice(&rest[..at]);
         out.push(b'\\');
@@ -515,7 +515,7 @@ mod tests {
             "ends with a quote\"",
         ] {
             let mut ours = Vec::new();
-            write_json_as_string(&mut ours, text).unwrap();
+            write_json_as_string(&mut ours, text.as_bytes()).unwrap();
             assert_eq!(
                 String::from_utf8(ours).unwrap(),
                 serde_json::to_string(text).unwrap(),
@@ -539,7 +539,7 @@ mod tests {
             NumberOrString::Number(7),
             NumberOrString::String("a\"b".into()),
         ] {
-            let written = tool_output_message(&id, &output).unwrap();
+            let written = tool_output_message(&id, output.as_bytes()).unwrap();
             let mut result = CallToolResult::success(vec![ContentBlock::text(output.clone())]);
             result.structured_content = Some(serde_json::from_str(&output).unwrap());
             let mut result = ServerResult::CallToolResult(result);

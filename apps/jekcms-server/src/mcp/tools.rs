@@ -20,9 +20,9 @@ use serde_json::{Map, Value, json};
 
 /// What a tool call gives.
 pub(crate) enum Outcome {
-    /// The tool's result as JSON, serialised once: `mod.rs` writes it as the
+    /// The tool's result as JSON text, serialised once: `mod.rs` writes it as the
     /// `structuredContent` and, as a JSON string, as the text block beside it.
-    Output(String),
+    Output(Vec<u8>),
     /// The tool failed: an `isError` result with the envelope's code in its text.
     Failure(CallToolResult),
 }
@@ -107,7 +107,7 @@ async fn run(
     caller: &McpCaller,
     name: &str,
     args: Value,
-) -> Result<String, AppError> {
+) -> Result<Vec<u8>, AppError> {
     let store = &state.store;
     let actor = caller.actor();
     let args = match args {
@@ -168,7 +168,7 @@ async fn run(
             service::may_write(&actor)?;
             let ById { id } = typed(args, &["id"])?;
             service::delete_post(store, &writer(caller), id).await?;
-            json!({"id": id, "deleted": true}).to_string()
+            json!({"id": id, "deleted": true}).to_string().into_bytes()
         }
         "list_media" => list::<MediaListQuery>(state, caller, pairs(args, &[])?).await?,
         "get_media" => {
@@ -186,8 +186,8 @@ async fn run(
     Ok(value)
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<String, AppError> {
-    serde_json::to_string(v).map_err(|e| AppError::internal(&e))
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, AppError> {
+    serde_json::to_vec(v).map_err(|e| AppError::internal(&e))
 }
 
 fn unknown_field(name: Option<&String>, takes: &str) -> AppError {
@@ -217,7 +217,7 @@ async fn patch(
     caller: &McpCaller,
     id: i64,
     body: Value,
-) -> Result<String, AppError> {
+) -> Result<Vec<u8>, AppError> {
     let patch = post_rules::parse_patch(body).map_err(AppError::fields)?;
     let post = service::update_post(&state.store, &writer(caller), id, patch, None).await?;
     to_json(&post)
