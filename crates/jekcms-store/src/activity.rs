@@ -8,7 +8,7 @@
 //! connection) and one hop to the writer thread on SQLite, so a write pays a small, fixed
 //! cost for its events however many there are, and with webhooks one small row more.
 
-use crate::schema::{events, webhook_fanout, webhooks};
+use crate::schema::{events, webhook_fanout};
 use crate::stored_time::StoredTime;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -206,16 +206,95 @@ impl RecordEventsPg {
     }
 }
 
-/// SQLite's statement for a write's events: `INSERT … SELECT … FROM json_each(?)
-/// RETURNING id`, the columns that vary (type, subject kind, subject) as one JSON array and
-/// the rest bound once. One statement of one shape for any number of events, so it stays
-/// prepared; a bulk call's 200 events were 200 single-row inserts.
+/// SQLite's statements for a write's events. Several events are `INSERT … SELECT … FROM
+/// json_each(?)`, the columns that vary (type, subject kind, subject) as one JSON array and
+/// the rest bound once: one statement of one shape for any number of events, so it stays
+/// prepared (a bulk call's 200 events were 200 single-row inserts). One event, what most
+/// writes record, is a plain `INSERT … VALUES` ([`OneEventRow`]): reading a JSON array costs
+/// SQLite more than the row. Neither has `RETURNING`, which made SQLite buffer the rows in
+/// a temporary table (more than doubling an insert's cost); the ids a fan-out row needs
+/// follow from the last one ([`NewEventRows::record`]).
 #[derive(Debug, Clone)]
 pub(crate) struct NewEventRows {
     actor: StoredActor,
     at: NaiveDateTime,
     /// `[[type, kind, subject], …]`.
     rows: String,
+    /// How many events `rows` holds.
+    count: usize,
+    /// The first event's type, subject kind and subject (for [`OneEventRow`]).
+    first: (&'static str, &'static str, i64),
+}
+
+/// [`NewEventRows`] of one event, as `INSERT … VALUES`.
+struct OneEventRow<'a>(&'a NewEventRows);
+
+impl QueryId for OneEventRow<'_> {
+    type QueryId = OneEventRow<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for OneEventRow<'_> {
+    type SqlType = BigInt;
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for OneEventRow<'_> {}
+
+impl QueryFragment<diesel::sqlite::Sqlite> for OneEventRow<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
+        let rows = self.0;
+        let (event_type, kind, subject) = &rows.first;
+        out.push_sql(
+            "INSERT INTO events (site_id, type, actor_user_id, actor_family, actor_key_id, \
+             subject_kind, subject_id, request_id, occurred_at) VALUES (",
+        );
+        out.push_bind_param::<BigInt, _>(&rows.actor.site_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(event_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<BigInt>, _>(&rows.actor.user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&rows.actor.family)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&rows.actor.key_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(kind)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(subject)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&rows.actor.request_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&rows.at)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+/// After a write's events: whether its site has an enabled webhook, and the id of the last
+/// event inserted on this connection (`last_insert_rowid()`), in one statement with a
+/// static id (a `sql` literal would be prepared again on every write).
+struct HookedAndLastId {
+    site_id: i64,
+}
+
+impl QueryId for HookedAndLastId {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for HookedAndLastId {
+    type SqlType = (diesel::sql_types::Bool, BigInt);
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for HookedAndLastId {}
+
+impl QueryFragment<diesel::sqlite::Sqlite> for HookedAndLastId {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
+        out.push_sql("SELECT EXISTS (SELECT 1 FROM webhooks WHERE site_id = ");
+        out.push_bind_param::<BigInt, _>(&self.site_id)?;
+        out.push_sql(" AND enabled), last_insert_rowid()");
+        Ok(())
+    }
 }
 
 impl NewEventRows {
@@ -224,7 +303,7 @@ impl NewEventRows {
         if events.is_empty() {
             return None;
         }
-        let rows: Vec<(&str, &str, i64)> = events
+        let rows: Vec<(&'static str, &'static str, i64)> = events
             .iter()
             .map(|e| {
                 (
@@ -237,8 +316,15 @@ impl NewEventRows {
         Some(Self {
             actor: StoredActor::of(writer),
             at: naive(at),
-            // Strings of our own enums and integers: serialising them cannot fail.
-            rows: serde_json::to_string(&rows).unwrap_or_default(),
+            count: rows.len(),
+            first: rows[0],
+            // One event goes as plain values; strings of our own enums and integers:
+            // serialising them cannot fail.
+            rows: if rows.len() > 1 {
+                serde_json::to_string(&rows).unwrap_or_default()
+            } else {
+                String::new()
+            },
         })
     }
 }
@@ -273,7 +359,7 @@ impl QueryFragment<diesel::sqlite::Sqlite> for NewEventRows {
         out.push_bind_param::<Timestamp, _>(&self.at)?;
         out.push_sql(" FROM json_each(");
         out.push_bind_param::<Text, _>(&self.rows)?;
-        out.push_sql(") AS e RETURNING id");
+        out.push_sql(") AS e");
         Ok(())
     }
 }
@@ -295,23 +381,24 @@ impl NewEventRows {
     /// ([`Store::fan_out_webhook_events`]).
     pub(crate) fn record(self, c: &mut diesel::SqliteConnection) -> QueryResult<()> {
         use diesel::RunQueryDsl as Sync;
-        let (site_id, at) = (self.actor.site_id, self.at);
-        let mut ids: Vec<i64> = Sync::load(self, c)?;
-        if ids.is_empty() {
+        let (site_id, at, count) = (self.actor.site_id, self.at, self.count);
+        let inserted = if count == 1 {
+            Sync::execute(OneEventRow(&self), c)?
+        } else {
+            Sync::execute(self, c)?
+        };
+        if inserted == 0 {
             return Ok(());
         }
-        let hooked: bool = Sync::get_result(
-            diesel::select(diesel::dsl::exists(
-                webhooks::table
-                    .filter(webhooks::site_id.eq(site_id))
-                    .filter(webhooks::enabled.eq(true)),
-            )),
-            c,
-        )?;
+        let (hooked, last): (bool, i64) = Sync::get_result(HookedAndLastId { site_id }, c)?;
         if !hooked {
             return Ok(());
         }
-        ids.sort_unstable();
+        // The ids of the rows one INSERT made follow each other and end at the last: on
+        // SQLite's single writer an `AUTOINCREMENT` key gives each new row one more than the
+        // largest id the table ever had (and fails rather than reuse one).
+        let first = last - (inserted as i64 - 1);
+        let ids: Vec<i64> = (first..=last).collect();
         Sync::execute(
             diesel::insert_into(webhook_fanout::table).values((
                 webhook_fanout::site_id.eq(site_id),
@@ -728,5 +815,47 @@ mod tests {
             2
         );
         assert_eq!(count(&mut c, "SELECT COUNT(*) AS n FROM webhook_fanout"), 0);
+
+        // One event (a plain VALUES insert) to the hooked site: its fan-out row names it,
+        // after the quiet site's two took the ids before it. Its insert is cached on first
+        // use, the other two statements already were; the second time, nothing is prepared.
+        let one = [NewEvent::new(EventType::PostUpdated, 3)];
+        for newly_cached in [1, 0] {
+            c.batch_execute("DELETE FROM webhook_fanout").unwrap();
+            let prepares = Prepares::default();
+            c.set_instrumentation(prepares.clone());
+            NewEventRows::of(&Writer::system(77), now, &one)
+                .unwrap()
+                .record(&mut c)
+                .unwrap();
+            let (run, cached) = prepares.0.lock().unwrap().clone();
+            assert_eq!(
+                (run.len(), cached.len()),
+                (3, newly_cached),
+                "{run:#?} {cached:#?}"
+            );
+        }
+        let last: i64 = diesel::RunQueryDsl::get_result(
+            events::table.select(diesel::dsl::max(events::id)),
+            &mut c,
+        )
+        .map(|id: Option<i64>| id.unwrap())
+        .unwrap();
+        let stored: (String, i64, String) = diesel::RunQueryDsl::get_result(
+            events::table.filter(events::id.eq(last)).select((
+                events::event_type,
+                events::site_id,
+                events::actor_family,
+            )),
+            &mut c,
+        )
+        .unwrap();
+        assert_eq!(stored, ("post.updated".to_owned(), 77, "system".to_owned()));
+        let named: Vec<String> = diesel::RunQueryDsl::load(
+            crate::schema::webhook_fanout::table.select(crate::schema::webhook_fanout::event_ids),
+            &mut c,
+        )
+        .unwrap();
+        assert_eq!(named, [format!("[{last}]")]);
     }
 }
