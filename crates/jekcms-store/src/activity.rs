@@ -206,51 +206,62 @@ impl RecordEventsPg {
     }
 }
 
-/// SQLite's statements for a write's events. Several events are `INSERT … SELECT … FROM
-/// json_each(?)`, the columns that vary (type, subject kind, subject) as one JSON array and
-/// the rest bound once: one statement of one shape for any number of events, so it stays
-/// prepared (a bulk call's 200 events were 200 single-row inserts). One event, what most
-/// writes record, is a plain `INSERT … VALUES` ([`OneEventRow`]): reading a JSON array costs
-/// SQLite more than the row. Neither has `RETURNING`, which made SQLite buffer the rows in
-/// a temporary table (more than doubling an insert's cost); the ids a fan-out row needs
-/// follow from the last one ([`NewEventRows::record`]).
+/// SQLite's statements for a write's events, one per event type: the type and subject
+/// kind, the writer's columns and the time are bound once, and the subjects of several
+/// events of the type are one JSON array of integers read with `json_each`
+/// (`INSERT … SELECT … FROM json_each(?)`): one statement of one shape for any number of
+/// events, so it stays prepared (a bulk call's 200 events were 200 single-row inserts). One
+/// event of a type, what most writes record, is a plain `INSERT … VALUES`. No statement has
+/// `RETURNING`, which made SQLite buffer the rows in a temporary table (more than doubling an
+/// insert's cost), and no row's columns are read out of JSON; the ids a fan-out row needs
+/// follow from each insert's last ([`NewEventRows::record`]).
 #[derive(Debug, Clone)]
 pub(crate) struct NewEventRows {
     actor: StoredActor,
     at: NaiveDateTime,
-    /// `[[type, kind, subject], …]`.
-    rows: String,
-    /// How many events `rows` holds.
-    count: usize,
-    /// The first event's type, subject kind and subject (for [`OneEventRow`]).
-    first: (&'static str, &'static str, i64),
+    /// The events by type, in the order each type first occurs.
+    groups: Vec<EventGroup>,
 }
 
-/// [`NewEventRows`] of one event, as `INSERT … VALUES`.
-struct OneEventRow<'a>(&'a NewEventRows);
+/// The events of one type in a write.
+#[derive(Debug, Clone)]
+struct EventGroup {
+    event_type: &'static str,
+    kind: &'static str,
+    /// Their subjects, in order.
+    subjects: Vec<i64>,
+    /// `subjects` as a JSON array, when there are several.
+    subjects_json: String,
+}
 
-impl QueryId for OneEventRow<'_> {
-    type QueryId = OneEventRow<'static>;
+/// One group's insert; `MANY`: `json_each` over its subjects, else `VALUES` for its one.
+struct GroupInsert<'a, const MANY: bool> {
+    rows: &'a NewEventRows,
+    group: &'a EventGroup,
+}
+
+impl<const MANY: bool> QueryId for GroupInsert<'_, MANY> {
+    type QueryId = GroupInsert<'static, MANY>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl diesel::query_builder::Query for OneEventRow<'_> {
+impl<const MANY: bool> diesel::query_builder::Query for GroupInsert<'_, MANY> {
     type SqlType = BigInt;
 }
 
-impl<Conn> diesel::RunQueryDsl<Conn> for OneEventRow<'_> {}
+impl<const MANY: bool, Conn> diesel::RunQueryDsl<Conn> for GroupInsert<'_, MANY> {}
 
-impl QueryFragment<diesel::sqlite::Sqlite> for OneEventRow<'_> {
+impl<const MANY: bool> QueryFragment<diesel::sqlite::Sqlite> for GroupInsert<'_, MANY> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
-        let rows = self.0;
-        let (event_type, kind, subject) = &rows.first;
+        let (rows, group) = (self.rows, self.group);
         out.push_sql(
             "INSERT INTO events (site_id, type, actor_user_id, actor_family, actor_key_id, \
-             subject_kind, subject_id, request_id, occurred_at) VALUES (",
+             subject_kind, subject_id, request_id, occurred_at) ",
         );
+        out.push_sql(if MANY { "SELECT " } else { "VALUES (" });
         out.push_bind_param::<BigInt, _>(&rows.actor.site_id)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, _>(event_type)?;
+        out.push_bind_param::<Text, _>(&group.event_type)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<BigInt>, _>(&rows.actor.user_id)?;
         out.push_sql(", ");
@@ -258,41 +269,71 @@ impl QueryFragment<diesel::sqlite::Sqlite> for OneEventRow<'_> {
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&rows.actor.key_id)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, _>(kind)?;
+        out.push_bind_param::<Text, _>(&group.kind)?;
         out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(subject)?;
+        if MANY {
+            out.push_sql("e.value");
+        } else {
+            out.push_bind_param::<BigInt, _>(&group.subjects[0])?;
+        }
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&rows.actor.request_id)?;
         out.push_sql(", ");
         out.push_bind_param::<Timestamp, _>(&rows.at)?;
-        out.push_sql(")");
+        if MANY {
+            out.push_sql(" FROM json_each(");
+            out.push_bind_param::<Text, _>(&group.subjects_json)?;
+            out.push_sql(") AS e");
+        } else {
+            out.push_sql(")");
+        }
         Ok(())
     }
 }
 
-/// After a write's events: whether its site has an enabled webhook, and the id of the last
-/// event inserted on this connection (`last_insert_rowid()`), in one statement with a
-/// static id (a `sql` literal would be prepared again on every write).
-struct HookedAndLastId {
+/// Whether a site has an enabled webhook, as a statement with a static id (a `sql`
+/// literal or a boxed query would be prepared again on every write).
+struct Hooked {
     site_id: i64,
 }
 
-impl QueryId for HookedAndLastId {
+impl QueryId for Hooked {
     type QueryId = Self;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl diesel::query_builder::Query for HookedAndLastId {
-    type SqlType = (diesel::sql_types::Bool, BigInt);
+impl diesel::query_builder::Query for Hooked {
+    type SqlType = diesel::sql_types::Bool;
 }
 
-impl<Conn> diesel::RunQueryDsl<Conn> for HookedAndLastId {}
+impl<Conn> diesel::RunQueryDsl<Conn> for Hooked {}
 
-impl QueryFragment<diesel::sqlite::Sqlite> for HookedAndLastId {
+impl QueryFragment<diesel::sqlite::Sqlite> for Hooked {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
         out.push_sql("SELECT EXISTS (SELECT 1 FROM webhooks WHERE site_id = ");
         out.push_bind_param::<BigInt, _>(&self.site_id)?;
-        out.push_sql(" AND enabled), last_insert_rowid()");
+        out.push_sql(" AND enabled)");
+        Ok(())
+    }
+}
+
+/// The id of the last row inserted on this connection, as a statement with a static id.
+struct LastInsertId;
+
+impl QueryId for LastInsertId {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for LastInsertId {
+    type SqlType = BigInt;
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for LastInsertId {}
+
+impl QueryFragment<diesel::sqlite::Sqlite> for LastInsertId {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
+        out.push_sql("SELECT last_insert_rowid()");
         Ok(())
     }
 }
@@ -303,64 +344,30 @@ impl NewEventRows {
         if events.is_empty() {
             return None;
         }
-        let rows: Vec<(&'static str, &'static str, i64)> = events
-            .iter()
-            .map(|e| {
-                (
-                    e.event_type.as_str(),
-                    e.event_type.subject_kind().as_str(),
-                    e.subject_id,
-                )
-            })
-            .collect();
+        let mut groups: Vec<EventGroup> = Vec::new();
+        for e in events {
+            let event_type = e.event_type.as_str();
+            match groups.iter_mut().find(|g| g.event_type == event_type) {
+                Some(group) => group.subjects.push(e.subject_id),
+                None => groups.push(EventGroup {
+                    event_type,
+                    kind: e.event_type.subject_kind().as_str(),
+                    subjects: vec![e.subject_id],
+                    subjects_json: String::new(),
+                }),
+            }
+        }
+        for group in &mut groups {
+            if group.subjects.len() > 1 {
+                // Integers: serialising them cannot fail.
+                group.subjects_json = serde_json::to_string(&group.subjects).unwrap_or_default();
+            }
+        }
         Some(Self {
             actor: StoredActor::of(writer),
             at: naive(at),
-            count: rows.len(),
-            first: rows[0],
-            // One event goes as plain values; strings of our own enums and integers:
-            // serialising them cannot fail.
-            rows: if rows.len() > 1 {
-                serde_json::to_string(&rows).unwrap_or_default()
-            } else {
-                String::new()
-            },
+            groups,
         })
-    }
-}
-
-impl QueryId for NewEventRows {
-    type QueryId = Self;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl diesel::query_builder::Query for NewEventRows {
-    type SqlType = BigInt;
-}
-
-impl<Conn> diesel::RunQueryDsl<Conn> for NewEventRows {}
-
-impl QueryFragment<diesel::sqlite::Sqlite> for NewEventRows {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
-        out.push_sql(
-            "INSERT INTO events (site_id, type, actor_user_id, actor_family, actor_key_id, \
-             subject_kind, subject_id, request_id, occurred_at) SELECT ",
-        );
-        out.push_bind_param::<BigInt, _>(&self.actor.site_id)?;
-        out.push_sql(", e.value ->> 0, ");
-        out.push_bind_param::<Nullable<BigInt>, _>(&self.actor.user_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.actor.family)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.actor.key_id)?;
-        out.push_sql(", e.value ->> 1, e.value ->> 2, ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.actor.request_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamp, _>(&self.at)?;
-        out.push_sql(" FROM json_each(");
-        out.push_bind_param::<Text, _>(&self.rows)?;
-        out.push_sql(") AS e");
-        Ok(())
     }
 }
 
@@ -381,24 +388,28 @@ impl NewEventRows {
     /// ([`Store::fan_out_webhook_events`]).
     pub(crate) fn record(self, c: &mut diesel::SqliteConnection) -> QueryResult<()> {
         use diesel::RunQueryDsl as Sync;
-        let (site_id, at, count) = (self.actor.site_id, self.at, self.count);
-        let inserted = if count == 1 {
-            Sync::execute(OneEventRow(&self), c)?
-        } else {
-            Sync::execute(self, c)?
-        };
-        if inserted == 0 {
+        let (site_id, at) = (self.actor.site_id, self.at);
+        let hooked: bool = Sync::get_result(Hooked { site_id }, c)?;
+        let mut ids: Vec<i64> = Vec::new();
+        for group in &self.groups {
+            let insert = |c: &mut diesel::SqliteConnection| match group.subjects.len() {
+                1 => Sync::execute(GroupInsert::<false> { rows: &self, group }, c),
+                _ => Sync::execute(GroupInsert::<true> { rows: &self, group }, c),
+            };
+            let inserted = insert(c)?;
+            if hooked && inserted > 0 {
+                // The ids of the rows one INSERT made follow each other and end at the
+                // last: on SQLite's single writer an `AUTOINCREMENT` key gives each new row
+                // one more than the largest id the table ever had (and fails rather than
+                // reuse one).
+                let last: i64 = Sync::get_result(LastInsertId, c)?;
+                ids.extend(last - (inserted as i64 - 1)..=last);
+            }
+        }
+        if ids.is_empty() {
             return Ok(());
         }
-        let (hooked, last): (bool, i64) = Sync::get_result(HookedAndLastId { site_id }, c)?;
-        if !hooked {
-            return Ok(());
-        }
-        // The ids of the rows one INSERT made follow each other and end at the last: on
-        // SQLite's single writer an `AUTOINCREMENT` key gives each new row one more than the
-        // largest id the table ever had (and fails rather than reuse one).
-        let first = last - (inserted as i64 - 1);
-        let ids: Vec<i64> = (first..=last).collect();
+        ids.sort_unstable();
         Sync::execute(
             diesel::insert_into(webhook_fanout::table).values((
                 webhook_fanout::site_id.eq(site_id),
@@ -735,13 +746,15 @@ mod tests {
         let events = [
             NewEvent::new(EventType::PostCreated, 1),
             NewEvent::new(EventType::PostDeleted, 2),
+            NewEvent::new(EventType::PostCreated, 4),
         ];
         let rows = NewEventRows::of(&Writer::system(77), now, &events).unwrap();
         rows.record(&mut c).unwrap();
         let (run, cached) = prepares.0.lock().unwrap().clone();
-        // the events' insert, whether the site has a webhook, the fan-out row
-        assert_eq!(run.len(), 3, "{run:#?}");
-        assert_eq!(cached.len(), 3, "each statement cached: {cached:#?}");
+        // whether the site has a webhook; the two `post.created` (json_each) and the last id;
+        // the `post.deleted` (VALUES) and the last id; the fan-out row
+        assert_eq!(run.len(), 6, "{run:#?}");
+        assert_eq!(cached.len(), 5, "each statement cached: {cached:#?}");
         // The rows are the events, with the writer's columns.
         let stored: Vec<(String, String, i64, String)> = diesel::RunQueryDsl::load(
             events::table.order(events::id).select((
@@ -755,11 +768,12 @@ mod tests {
         .unwrap();
         let expected = [
             ("post.created", "post", 1, "system"),
+            ("post.created", "post", 4, "system"),
             ("post.deleted", "post", 2, "system"),
         ]
         .map(|(t, k, s, f)| (t.to_owned(), k.to_owned(), s, f.to_owned()));
         assert_eq!(stored, expected);
-        // No delivery yet: one fan-out row names both events.
+        // No delivery yet: one fan-out row names the three events.
         let count = |c: &mut diesel::SqliteConnection, sql: &str| -> i64 {
             #[derive(diesel::QueryableByName)]
             struct N {
@@ -783,14 +797,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(named, [serde_json::to_string(&ids).unwrap()]);
-        // The worker's fan-out matches the subscriptions: both events for `*`, one for the
-        // other; once.
+        // The worker's fan-out matches the subscriptions: the three events for `*`, one for
+        // the other; once.
         let store = Store::connect(db.url(), Default::default()).await.unwrap();
-        assert_eq!(store.fan_out_webhook_events(now).await.unwrap(), 3);
+        assert_eq!(store.fan_out_webhook_events(now).await.unwrap(), 4);
         assert_eq!(store.fan_out_webhook_events(now).await.unwrap(), 0);
         assert_eq!(
             count(&mut c, "SELECT COUNT(*) AS n FROM webhook_deliveries"),
-            3
+            4
         );
         assert_eq!(count(&mut c, "SELECT COUNT(*) AS n FROM webhook_fanout"), 0);
         assert_eq!(
@@ -812,15 +826,14 @@ mod tests {
                 &mut c,
                 "SELECT COUNT(*) AS n FROM events WHERE site_id = 78"
             ),
-            2
+            3
         );
         assert_eq!(count(&mut c, "SELECT COUNT(*) AS n FROM webhook_fanout"), 0);
 
         // One event (a plain VALUES insert) to the hooked site: its fan-out row names it,
-        // after the quiet site's two took the ids before it. Its insert is cached on first
-        // use, the other two statements already were; the second time, nothing is prepared.
+        // after the quiet site's took the ids before it. Every statement was cached already.
         let one = [NewEvent::new(EventType::PostUpdated, 3)];
-        for newly_cached in [1, 0] {
+        for newly_cached in [0, 0] {
             c.batch_execute("DELETE FROM webhook_fanout").unwrap();
             let prepares = Prepares::default();
             c.set_instrumentation(prepares.clone());
@@ -831,7 +844,7 @@ mod tests {
             let (run, cached) = prepares.0.lock().unwrap().clone();
             assert_eq!(
                 (run.len(), cached.len()),
-                (3, newly_cached),
+                (4, newly_cached),
                 "{run:#?} {cached:#?}"
             );
         }
