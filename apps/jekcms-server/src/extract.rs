@@ -342,18 +342,7 @@ impl FromRequest for V1Caller {
                     return Err(refused.into());
                 }
             };
-            let decision = state
-                .limiter
-                .check_api_key(principal.key_id, principal.role.is_admin_tier())
-                .await;
-            credential_then_site(
-                &state,
-                decision,
-                principal.site_id,
-                principal.site_plan,
-                principal.site_api_access,
-            )
-            .await?;
+            admit_key(&state, &principal).await?;
             Ok(V1Caller(principal))
         })
     }
@@ -438,7 +427,8 @@ impl McpBearer {
             .await
             .map_err(SessionError::from)?;
         let principal = accepted_mcp_key(state, &hash, found)?;
-        admit_key(state, principal).await
+        admit_key(state, &principal).await?;
+        Ok(McpCaller(principal))
     }
 
     /// Whether [`read`](Self::read) would send the token's check with the read's first
@@ -485,11 +475,13 @@ impl McpBearer {
         if principal.site_id != known.site_id || principal.user_id != known.user_id {
             // Not reachable while a key's user and site are fixed; if they ever were not,
             // the read was for the wrong caller: read again for the right one.
-            let caller = admit_key(state, principal).await?;
+            admit_key(state, &principal).await?;
+            let caller = McpCaller(principal);
             let out = read(&caller).await;
             return Ok((caller, out));
         }
-        Ok((admit_key(state, principal).await?, out))
+        admit_key(state, &principal).await?;
+        Ok((McpCaller(principal), out))
     }
 }
 
@@ -515,9 +507,9 @@ fn accepted_mcp_key(
     }
 }
 
-/// An accepted `mcp_` token's caller, once its key's quota, its site's license and the
-/// site's quota allow the request.
-async fn admit_key(state: &AppState, principal: KeyPrincipal) -> Result<McpCaller, AppError> {
+/// Admits a request of a key checked on the request (a v1 key pair, an `mcp_` token) once
+/// its key's quota, its site's license and the site's quota allow it.
+async fn admit_key(state: &AppState, principal: &KeyPrincipal) -> Result<(), AppError> {
     let decision = state
         .limiter
         .check_api_key(principal.key_id, principal.role.is_admin_tier())
@@ -529,8 +521,7 @@ async fn admit_key(state: &AppState, principal: KeyPrincipal) -> Result<McpCalle
         principal.site_plan,
         principal.site_api_access,
     )
-    .await?;
-    Ok(McpCaller(principal))
+    .await
 }
 
 /// After the credential's quota `decision` (already made): the license, then the site's
