@@ -379,17 +379,21 @@ fn mcp_bearer(req: &HttpRequest) -> Result<String, AppError> {
     ))
 }
 
-/// The `mcp_` token of a `/mcp` request, not checked yet: [`McpBearer::check`] checks it
-/// before the call runs; [`McpBearer::read`] may send the check with a reading call's first
-/// query. A request without one is refused by the extractor (no database read).
-pub struct McpBearer(String);
+/// The `mcp_` token of a `/mcp` request, by its hash (taken once, here), not checked yet:
+/// [`McpBearer::check`] checks it before the call runs; [`McpBearer::read`] may send the
+/// check with a reading call's first query. A request without a well-formed token is
+/// refused by the extractor (no database read).
+pub struct McpBearer(jekcms_auth::SecretHash);
 
 impl FromRequest for McpBearer {
     type Error = AppError;
     type Future = std::future::Ready<Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(mcp_bearer(req).map(McpBearer))
+        std::future::ready(
+            mcp_bearer(req)
+                .and_then(|token| Ok(McpBearer(TokenService::<Store>::mcp_token_hash(&token)?))),
+        )
     }
 }
 
@@ -420,13 +424,12 @@ impl McpBearer {
     /// Checks the token against the store, then the same checks in the same order as a
     /// REST request: the key's quota, the license, the site's management quota.
     pub async fn check(self, state: &AppState) -> Result<McpCaller, AppError> {
-        let hash = TokenService::<Store>::mcp_token_hash(&self.0)?;
         let found = state
             .store
-            .find_key_by_secret(&hash)
+            .find_key_by_secret(&self.0)
             .await
             .map_err(SessionError::from)?;
-        let principal = accepted_mcp_key(state, &hash, found)?;
+        let principal = accepted_mcp_key(state, &self.0, found)?;
         admit_key(state, &principal).await?;
         Ok(McpCaller(principal))
     }
@@ -438,8 +441,7 @@ impl McpBearer {
     }
 
     fn known(&self, state: &AppState) -> Option<KeyPrincipal> {
-        let hash = TokenService::<Store>::mcp_token_hash(&self.0).ok()?;
-        state.mcp_tokens.0.get(&hash.0)
+        state.mcp_tokens.0.get(&self.0.0)
     }
 
     /// Runs `read` for the token's caller and checks the token with it, as
@@ -461,27 +463,25 @@ impl McpBearer {
                 return Ok((caller, out));
             }
         };
-        let hash = TokenService::<Store>::mcp_token_hash(&self.0)?;
         let as_viewer = McpCaller(KeyPrincipal {
             role: jekcms_auth::Role::Viewer,
-            ..known.clone()
+            ..known
         });
         let (found, out) = state
             .store
-            .read_key_checked(&hash, read(&as_viewer))
+            .read_key_checked(&self.0, read(&as_viewer))
             .await
             .map_err(SessionError::from)?;
-        let principal = accepted_mcp_key(state, &hash, found)?;
-        if principal.site_id != known.site_id || principal.user_id != known.user_id {
+        let principal = accepted_mcp_key(state, &self.0, found)?;
+        admit_key(state, &principal).await?;
+        let caller = McpCaller(principal);
+        if (caller.0.site_id, caller.0.user_id) != (as_viewer.0.site_id, as_viewer.0.user_id) {
             // Not reachable while a key's user and site are fixed; if they ever were not,
             // the read was for the wrong caller: read again for the right one.
-            admit_key(state, &principal).await?;
-            let caller = McpCaller(principal);
             let out = read(&caller).await;
             return Ok((caller, out));
         }
-        admit_key(state, &principal).await?;
-        Ok((McpCaller(principal), out))
+        Ok((caller, out))
     }
 }
 
