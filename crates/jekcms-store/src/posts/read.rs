@@ -3,10 +3,11 @@
 use super::PostRow;
 use crate::load::LoadAll;
 use crate::schema::{post_tags, posts, users};
-use crate::sql::{LimitLiteral, row_after};
+use crate::sql::{LimitLiteral, opaque, row_after};
 use crate::{Store, StoreError, naive, with_conn};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Timestamp};
 use diesel_async::RunQueryDsl;
 use jekcms_content::ContentError;
 use jekcms_content::list::{PostFilter, PostListQuery, SortField};
@@ -40,13 +41,17 @@ fn escape_like(s: &str) -> String {
     out
 }
 
-/// The site's posts under the list filters, as a boxed query (backend inferred at use).
+/// The site's posts under the list filters, as a boxed query (backend inferred at use);
+/// the site [`opaque`] to PostgreSQL's planner when `$opaque` (see [`plan_free`]).
 macro_rules! filtered {
-    ($site_id:expr, $f:expr) => {{
+    ($site_id:expr, $f:expr, $opaque:expr) => {{
         let f: &PostFilter = $f;
-        let mut q = posts::table
-            .filter(posts::site_id.eq($site_id))
-            .into_boxed();
+        let mut q = posts::table.into_boxed();
+        q = if $opaque {
+            q.filter(posts::site_id.eq(opaque::<BigInt, _>($site_id)))
+        } else {
+            q.filter(posts::site_id.eq($site_id))
+        };
         if let Some(status) = f.status {
             q = q.filter(posts::status.eq(status.as_str()));
         }
@@ -109,12 +114,13 @@ macro_rules! list_columns {
     };
 }
 
-/// Applies the keyset bound after `($k, $id)` and the order for column `$col`.
+/// Applies the keyset bound after `($k, $id)` (opaque to the planner when `$opaque`) and
+/// the order for column `$col`.
 macro_rules! keyset {
-    ($q:expr, $col:expr, $after:expr, $desc:expr) => {{
+    ($q:expr, $col:expr, $after:expr, $desc:expr, $opaque:expr) => {{
         let mut q = $q;
         if let Some((k, id)) = $after {
-            q = q.filter(row_after($col, k, id, $desc));
+            q = q.filter(row_after($col, k, id, $desc, $opaque));
         }
         if $desc {
             q.order(($col.desc(), posts::id.desc()))
@@ -126,13 +132,14 @@ macro_rules! keyset {
 
 /// Ids-only bound for the rows without a publication time (ordered by id alone).
 macro_rules! unpublished {
-    ($q:expr, $after_id:expr, $desc:expr) => {{
+    ($q:expr, $after_id:expr, $desc:expr, $opaque:expr) => {{
         let mut q = $q.filter(posts::published_at.is_null());
         if let Some(id) = $after_id {
-            q = if $desc {
-                q.filter(posts::id.lt(id))
-            } else {
-                q.filter(posts::id.gt(id))
+            q = match ($desc, $opaque) {
+                (true, true) => q.filter(posts::id.lt(opaque::<BigInt, _>(id))),
+                (true, false) => q.filter(posts::id.lt(id)),
+                (false, true) => q.filter(posts::id.gt(opaque::<BigInt, _>(id))),
+                (false, false) => q.filter(posts::id.gt(id)),
             };
         }
         if $desc {
@@ -141,6 +148,24 @@ macro_rules! unpublished {
             q.order(posts::id.asc())
         }
     }};
+}
+
+/// Whether a list's best plan is the same whatever its values: true for an unfiltered list
+/// (the site, its order, a keyset bound), whose values are then [`opaque`] so that
+/// PostgreSQL keeps one generic plan instead of planning every execution again. A filter's
+/// value decides the plan (a rare tag, a recent `updated_since`), so filtered lists keep
+/// their values visible and are planned with them.
+fn plan_free(f: &PostFilter) -> bool {
+    *f == PostFilter::default()
+}
+
+/// Whether a list's best plan depends on a filter's value, so that PostgreSQL must plan it
+/// with its values every time ([`crate::sql::LiteralLimit::planned_with_values`]): a tag (rare or
+/// common), a time since which posts changed (recent or long ago), an author (with a sort
+/// that has no index of its own for authors). Status, slug and visibility filters are
+/// equalities or ranges whose plan the values do not change.
+fn plan_by_values(f: &PostFilter) -> bool {
+    !f.tags.is_empty() || f.updated_since.is_some() || f.author_id.is_some()
 }
 
 pub(super) fn list_posts(
@@ -155,6 +180,8 @@ pub(super) fn list_posts(
         let want = window.fetch();
         let desc = query.sort.descending;
         let f = &query.filter;
+        let plain = plan_free(f);
+        let by_values = plan_by_values(f);
         let after = window.after.as_ref();
         let (rows, total) = with_conn!(store, conn => {
             let rows: Vec<PostRow> = match query.sort.field {
@@ -164,13 +191,13 @@ pub(super) fn list_posts(
                         Some(_) => return Err(misfit_bound()),
                         None => None,
                     };
-                    let q = filtered!(site_id, f);
+                    let q = filtered!(site_id, f, plain);
                     let q = if query.sort.field == SortField::CreatedAt {
-                        keyset!(q, posts::created_at, bound, desc)
+                        keyset!(q, posts::created_at, bound, desc, plain)
                     } else {
-                        keyset!(q, posts::updated_at, bound, desc)
+                        keyset!(q, posts::updated_at, bound, desc, plain)
                     };
-                    conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(want)).await.map_err(StoreError::from)?
+                    conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(want).planned_with_values(by_values)).await.map_err(StoreError::from)?
                 }
                 SortField::Title => {
                     let bound = match after.map(|b| (&b.key, b.id)) {
@@ -178,8 +205,8 @@ pub(super) fn list_posts(
                         Some(_) => return Err(misfit_bound()),
                         None => None,
                     };
-                    let q = keyset!(filtered!(site_id, f), posts::title_key, bound, desc);
-                    conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(want)).await.map_err(StoreError::from)?
+                    let q = keyset!(filtered!(site_id, f, plain), posts::title_key, bound, desc, plain);
+                    conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(want).planned_with_values(by_values)).await.map_err(StoreError::from)?
                 }
                 SortField::PublishedAt => {
                     // Rows with a publication time first (in either direction), then the
@@ -192,22 +219,28 @@ pub(super) fn list_posts(
                     };
                     let mut rows: Vec<PostRow> = Vec::new();
                     if !in_unpublished {
-                        let q = filtered!(site_id, f).filter(posts::published_at.ge(min_time()));
-                        let q = keyset!(q, posts::published_at, bound, desc);
-                        rows = conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(want)).await.map_err(StoreError::from)?;
+                        let q = filtered!(site_id, f, plain);
+                        let q = if plain {
+                            q.filter(posts::published_at.ge(opaque::<Nullable<Timestamp>, _>(min_time())))
+                        } else {
+                            q.filter(posts::published_at.ge(min_time()))
+                        };
+                        let q = keyset!(q, posts::published_at, bound, desc, plain);
+                        rows = conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(want).planned_with_values(by_values)).await.map_err(StoreError::from)?;
                     }
                     let missing = want.saturating_sub(rows.len() as u32);
                     if missing > 0 {
                         let after_id = if in_unpublished { window.after_id() } else { None };
-                        let q = unpublished!(filtered!(site_id, f), after_id, desc);
-                        let more: Vec<PostRow> = conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(missing)).await.map_err(StoreError::from)?;
+                        let q = unpublished!(filtered!(site_id, f, plain), after_id, desc, plain);
+                        let more: Vec<PostRow> = conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(missing).planned_with_values(by_values)).await.map_err(StoreError::from)?;
                         rows.extend(more);
                     }
                     rows
                 }
             };
             let total = if query.include_total {
-                let n: i64 = filtered!(site_id, f).count().get_result(conn).await.map_err(StoreError::from)?;
+                // Not opaque: a count's plan depends on the site's size.
+                let n: i64 = filtered!(site_id, f, false).count().get_result(conn).await.map_err(StoreError::from)?;
                 Some(n as u64)
             } else {
                 None
@@ -336,5 +369,123 @@ mod tests {
     #[test]
     fn like_patterns_are_literal() {
         assert_eq!(escape_like("100%_a\\b"), "100\\%\\_a\\\\b");
+    }
+
+    /// What PostgreSQL did with each statement prepared on the connection.
+    #[derive(diesel::QueryableByName, Debug)]
+    struct PlanCounts {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+        #[diesel(sql_type = BigInt)]
+        generic_plans: i64,
+        #[diesel(sql_type = BigInt)]
+        custom_plans: i64,
+    }
+
+    async fn plan_counts(store: &Store) -> Result<Vec<PlanCounts>, StoreError> {
+        Ok(with_conn!(store, conn => {
+            diesel::sql_query(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements",
+            )
+            .load(conn)
+            .await?
+        }))
+    }
+
+    /// On PostgreSQL an unfiltered list (first page or after a cursor, in any order) keeps
+    /// one generic plan: a large site's own estimate made every custom plan look cheaper,
+    /// so each execution was planned again. A list by tag is planned with its tag every
+    /// time, never kept with a generic plan. One connection, so that every statement is on
+    /// it.
+    #[tokio::test]
+    async fn an_unfiltered_list_keeps_one_plan_on_postgres() {
+        use crate::testing::TestDatabase;
+        use jekcms_content::list::{PostSort, SortField};
+        use jekcms_content::page::Bound;
+        let Some(db) = TestDatabase::new(crate::Backend::Postgres).await else {
+            return;
+        };
+        let options = crate::StoreOptions {
+            max_connections: 1,
+            ..Default::default()
+        };
+        let store = Store::connect(db.url(), options).await.unwrap();
+        let t = "'2026-01-01 00:00:00'::timestamp";
+        for sql in [
+            format!(
+                "INSERT INTO sites (id, slug, name, created_at) VALUES (1, 'big', 'Big', {t}), (2, 'small', 'Small', {t})"
+            ),
+            format!(
+                "INSERT INTO users (id, site_id, email, name, role, created_at, updated_at) VALUES (10, 1, 'a@example.com', 'A', 'editor', {t}, {t}), (20, 2, 'b@example.com', 'B', 'editor', {t}, {t})"
+            ),
+            // Site 1 has ten times the posts of site 2, with bodies, in an order unlike
+            // their times (as posts written over years are): the site's own row count then
+            // makes a custom plan's estimate cheaper than the generic plan's.
+            format!(
+                "INSERT INTO posts (site_id, author_id, title, title_key, slug, body, status, \
+                 tags, published_at, created_at, updated_at, version) \
+                 SELECT s, s * 10, 'P' || g, 'p' || g, 'p-' || g, repeat('x', 1000), \
+                 'published', '[]', {t} + k * interval '1 minute', \
+                 {t} + k * interval '1 minute', {t} + k * interval '1 minute', 1 \
+                 FROM (VALUES (1, 20000), (2, 2000)) v(s, n), generate_series(1, n) g, \
+                 LATERAL (SELECT g * 7919 % n + 1 AS k) p"
+            ),
+            "ANALYZE posts".to_owned(),
+        ] {
+            store.execute_for_tests(&sql).await.unwrap();
+        }
+        let after = |key| Window {
+            limit: 20,
+            after: Some(Bound { key, id: 15000 }),
+        };
+        let at = chrono::DateTime::from_timestamp(1_767_225_600 + 15000 * 60, 0).unwrap();
+        let sorted = |field| PostListQuery {
+            sort: PostSort {
+                field,
+                descending: true,
+            },
+            ..PostListQuery::default()
+        };
+        let unfiltered = [
+            (sorted(SortField::CreatedAt), Window::first(20)),
+            (sorted(SortField::CreatedAt), after(Key::Time(at))),
+            (
+                sorted(SortField::Title),
+                after(Key::Text("p15000".to_owned())),
+            ),
+            (sorted(SortField::PublishedAt), Window::first(20)),
+        ];
+        for (query, window) in &unfiltered {
+            for _ in 0..8 {
+                let rows = list_posts(&store, 1, query, window).await.unwrap();
+                assert_eq!(rows.items.len(), 21, "{query:?}");
+            }
+        }
+        let mut tagged = PostListQuery::default();
+        tagged.filter.tags = vec!["rare".to_owned()];
+        for _ in 0..8 {
+            list_posts(&store, 1, &tagged, &Window::first(20))
+                .await
+                .unwrap();
+        }
+        let counts = plan_counts(&store).await.unwrap();
+        let lists: Vec<&PlanCounts> = counts
+            .iter()
+            .filter(|c| c.statement.contains(r#"FROM "posts""#))
+            .collect();
+        // The tagged list is planned with its tag each time: not kept prepared.
+        assert_eq!(lists.len(), unfiltered.len(), "{counts:#?}");
+        assert!(
+            !counts.iter().any(|c| c.statement.contains("post_tags")),
+            "{counts:#?}"
+        );
+        let replanned: Vec<_> = lists
+            .iter()
+            .filter(|c| c.generic_plans < 3 || c.custom_plans > 5)
+            .collect();
+        assert!(replanned.is_empty(), "{replanned:#?}");
+        for c in lists {
+            assert!(c.statement.contains("(SELECT $"), "{c:#?}");
+        }
     }
 }
