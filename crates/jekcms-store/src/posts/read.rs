@@ -160,12 +160,21 @@ fn plan_free(f: &PostFilter) -> bool {
 }
 
 /// Whether a list's best plan depends on a filter's value, so that PostgreSQL must plan it
-/// with its values every time ([`crate::sql::LiteralLimit::planned_with_values`]): a tag (rare or
-/// common), a time since which posts changed (recent or long ago), an author (with a sort
-/// that has no index of its own for authors). Status, slug and visibility filters are
-/// equalities or ranges whose plan the values do not change.
-fn plan_by_values(f: &PostFilter) -> bool {
-    !f.tags.is_empty() || f.updated_since.is_some() || f.author_id.is_some()
+/// with its values every time ([`crate::sql::LiteralLimit::planned_with_values`]): when the
+/// value decides which index to walk. A tag (rare: read its posts, then sort them; common:
+/// walk the order and probe), two equality filters (walk the rarer one's index), or a
+/// filter whose index is not the list's order (a recent `updated_since` on a list by
+/// creation time). A status or an author alone under the order their index has (by
+/// creation or publication time), a time range on its own order, a slug (one row) and a
+/// title search (no index helps) are planned alike for every value and stay prepared.
+fn plan_by_values(query: &PostListQuery) -> bool {
+    let (f, sort) = (&query.filter, query.sort.field);
+    let equalities = usize::from(f.status.is_some()) + usize::from(f.author_id.is_some());
+    !f.tags.is_empty()
+        || equalities > 1
+        || (f.updated_since.is_some() && sort != SortField::UpdatedAt)
+        || (f.author_id.is_some() && sort != SortField::CreatedAt)
+        || (f.status.is_some() && !matches!(sort, SortField::CreatedAt | SortField::PublishedAt))
 }
 
 pub(super) fn list_posts(
@@ -181,7 +190,7 @@ pub(super) fn list_posts(
         let desc = query.sort.descending;
         let f = &query.filter;
         let plain = plan_free(f);
-        let by_values = plan_by_values(f);
+        let by_values = plan_by_values(query);
         let after = window.after.as_ref();
         let (rows, total) = with_conn!(store, conn => {
             let rows: Vec<PostRow> = match query.sort.field {
@@ -398,7 +407,7 @@ mod tests {
     /// time, never kept with a generic plan. One connection, so that every statement is on
     /// it.
     #[tokio::test]
-    async fn an_unfiltered_list_keeps_one_plan_on_postgres() {
+    async fn lists_keep_one_plan_unless_a_value_decides_it_on_postgres() {
         use crate::testing::TestDatabase;
         use jekcms_content::list::{PostSort, SortField};
         use jekcms_content::page::Bound;
@@ -461,22 +470,34 @@ mod tests {
                 assert_eq!(rows.items.len(), 21, "{query:?}");
             }
         }
+        // Planned with their values each time (not kept): a tag; a time since which posts
+        // changed, on a list by creation time. Kept, with the value visible: an author on a
+        // list by creation time (the author's own index, in that order).
         let mut tagged = PostListQuery::default();
         tagged.filter.tags = vec!["rare".to_owned()];
-        for _ in 0..8 {
-            list_posts(&store, 1, &tagged, &Window::first(20))
-                .await
-                .unwrap();
+        let mut since = PostListQuery::default();
+        since.filter.updated_since = Some(at);
+        let mut by_author = PostListQuery::default();
+        by_author.filter.author_id = Some(10);
+        for query in [&tagged, &since, &by_author] {
+            for _ in 0..8 {
+                list_posts(&store, 1, query, &Window::first(20))
+                    .await
+                    .unwrap();
+            }
         }
         let counts = plan_counts(&store).await.unwrap();
-        let lists: Vec<&PlanCounts> = counts
+        let (authors, lists): (Vec<&PlanCounts>, Vec<&PlanCounts>) = counts
             .iter()
             .filter(|c| c.statement.contains(r#"FROM "posts""#))
-            .collect();
-        // The tagged list is planned with its tag each time: not kept prepared.
+            .partition(|c| c.statement.contains("author_id\" = $"));
         assert_eq!(lists.len(), unfiltered.len(), "{counts:#?}");
+        assert_eq!(authors.len(), 1, "{counts:#?}");
         assert!(
-            !counts.iter().any(|c| c.statement.contains("post_tags")),
+            !counts
+                .iter()
+                .any(|c| c.statement.contains("post_tags")
+                    || c.statement.contains("updated_at\" >=")),
             "{counts:#?}"
         );
         let replanned: Vec<_> = lists
