@@ -7,12 +7,12 @@ use crate::sql::{LimitLiteral, opaque, row_after};
 use crate::{Store, StoreError, naive, with_conn};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Timestamp};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
 use diesel_async::RunQueryDsl;
 use jekcms_content::ContentError;
 use jekcms_content::list::{PostFilter, PostListQuery, SortField};
 use jekcms_content::page::{Key, OffsetList, OffsetPage, Rows, Window};
-use jekcms_content::post::Post;
+use jekcms_content::post::{Post, PostStatus};
 use std::future::Future;
 
 /// The earliest time a post can carry: a lower bound that lets "has a publication time" be
@@ -53,7 +53,11 @@ macro_rules! filtered {
             q.filter(posts::site_id.eq($site_id))
         };
         if let Some(status) = f.status {
-            q = q.filter(posts::status.eq(status.as_str()));
+            q = if $opaque {
+                q.filter(posts::status.eq(opaque::<Text, _>(status.as_str())))
+            } else {
+                q.filter(posts::status.eq(status.as_str()))
+            };
         }
         if let Some(author) = f.author_id {
             q = q.filter(posts::author_id.eq(author));
@@ -72,7 +76,11 @@ macro_rules! filtered {
             q = q.filter(posts::slug.eq(slug.clone()));
         }
         if let Some(at) = f.visible_at {
-            q = q.filter(posts::published_at.le(naive(at)));
+            q = if $opaque {
+                q.filter(posts::published_at.le(opaque::<Nullable<Timestamp>, _>(naive(at))))
+            } else {
+                q.filter(posts::published_at.le(naive(at)))
+            };
         }
         if !f.tags.is_empty() {
             q = q.filter(
@@ -151,12 +159,18 @@ macro_rules! unpublished {
 }
 
 /// Whether a list's best plan is the same whatever its values: true for an unfiltered list
-/// (the site, its order, a keyset bound), whose values are then [`opaque`] so that
-/// PostgreSQL keeps one generic plan instead of planning every execution again. A filter's
-/// value decides the plan (a rare tag, a recent `updated_since`), so filtered lists keep
-/// their values visible and are planned with them.
+/// (the site, its order, a keyset bound) and for the pull list's own filter (published and
+/// visible at a time, which is nearly every published post), whose values are then
+/// [`opaque`] so that PostgreSQL keeps one generic plan instead of planning every execution
+/// again. Other filters keep their values visible: some decide the plan (see
+/// [`plan_by_values`]), and the rest are rare enough not to matter.
 fn plan_free(f: &PostFilter) -> bool {
-    *f == PostFilter::default()
+    let visible = PostFilter {
+        status: Some(PostStatus::Published),
+        visible_at: f.visible_at,
+        ..PostFilter::default()
+    };
+    *f == PostFilter::default() || (f.visible_at.is_some() && *f == visible)
 }
 
 /// Whether a list's best plan depends on a filter's value, so that PostgreSQL must plan it
@@ -455,6 +469,15 @@ mod tests {
             },
             ..PostListQuery::default()
         };
+        // The pull list's filter: published and visible now.
+        let visible = PostListQuery {
+            filter: jekcms_content::list::PostFilter {
+                status: Some(PostStatus::Published),
+                visible_at: Some(jekcms_content::now()),
+                ..Default::default()
+            },
+            ..PostListQuery::default()
+        };
         let unfiltered = [
             (sorted(SortField::CreatedAt), Window::first(20)),
             (sorted(SortField::CreatedAt), after(Key::Time(at))),
@@ -463,6 +486,7 @@ mod tests {
                 after(Key::Text("p15000".to_owned())),
             ),
             (sorted(SortField::PublishedAt), Window::first(20)),
+            (visible.clone(), Window::first(20)),
         ];
         for (query, window) in &unfiltered {
             for _ in 0..8 {
