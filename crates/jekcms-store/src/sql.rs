@@ -90,17 +90,25 @@ impl<Q: Query> Query for KeepPrepared<Q> {
 /// Only for statements whose best plan is the same for any value: an unfiltered list (the
 /// site, its order, a keyset bound). A filter's value must stay visible, because the plan
 /// depends on it — a generic plan for a rare tag walks the whole site (566 ms instead of
-/// 0.1 ms on 100,000 posts), and so does one for a recent `updated_since`.
+/// 0.1 ms on 100,000 posts), and so does one for a recent `updated_since`. So whether a value
+/// is hidden is decided per statement, at run time: `hidden` false writes a plain bind.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Opaque<E>(E);
+pub(crate) struct Opaque<E> {
+    value: E,
+    hidden: bool,
+}
 
-/// `value` as an [`Opaque`] expression of SQL type `ST`.
-pub(crate) fn opaque<ST, T>(value: T) -> Opaque<T::Expression>
+/// `value` as an expression of SQL type `ST`, [`Opaque`] to PostgreSQL's planner when
+/// `hidden`.
+pub(crate) fn opaque<ST, T>(value: T, hidden: bool) -> Opaque<T::Expression>
 where
     ST: SqlType + TypedExpressionType,
     T: AsExpression<ST>,
 {
-    Opaque(value.as_expression())
+    Opaque {
+        value: value.as_expression(),
+        hidden,
+    }
 }
 
 /// What a backend's planner does with bound values.
@@ -139,9 +147,10 @@ impl<E: ValidGrouping<()>> ValidGrouping<()> for Opaque<E> {
     type IsAggregate = E::IsAggregate;
 }
 
-impl<E: QueryId> QueryId for Opaque<E> {
-    type QueryId = Opaque<E::QueryId>;
-    const HAS_STATIC_QUERY_ID: bool = E::HAS_STATIC_QUERY_ID;
+// No static id: whether the value is hidden changes the SQL text.
+impl<E> QueryId for Opaque<E> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
 }
 
 impl<E, DB> QueryFragment<DB> for Opaque<E>
@@ -150,9 +159,14 @@ where
     E: QueryFragment<DB>,
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql(DB::OPAQUE_AROUND.0);
-        self.0.walk_ast(out.reborrow())?;
-        out.push_sql(DB::OPAQUE_AROUND.1);
+        let (open, close) = if self.hidden {
+            DB::OPAQUE_AROUND
+        } else {
+            ("", "")
+        };
+        out.push_sql(open);
+        self.value.walk_ast(out.reborrow())?;
+        out.push_sql(close);
         Ok(())
     }
 }
@@ -252,20 +266,19 @@ where
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RowAfter<C, K> {
     column: C,
-    key: K,
-    id: <i64 as AsExpression<BigInt>>::Expression,
+    key: Opaque<K>,
+    id: Opaque<<i64 as AsExpression<BigInt>>::Expression>,
     descending: bool,
-    opaque: bool,
 }
 
 /// The rows after `(key, id)` in the order of `column` then `posts.id`, descending or not;
-/// with `key` and `id` [`Opaque`] to PostgreSQL's planner when `opaque`.
+/// with `key` and `id` [`Opaque`] to PostgreSQL's planner when `hidden`.
 pub(crate) fn row_after<C, K>(
     column: C,
     key: K,
     id: i64,
     descending: bool,
-    opaque: bool,
+    hidden: bool,
 ) -> RowAfter<C, K::Expression>
 where
     C: Expression,
@@ -274,10 +287,9 @@ where
 {
     RowAfter {
         column,
-        key: key.as_expression(),
-        id: AsExpression::<BigInt>::as_expression(id),
+        key: opaque::<C::SqlType, _>(key, hidden),
+        id: opaque::<BigInt, _>(id, hidden),
         descending,
-        opaque,
     }
 }
 
@@ -317,18 +329,9 @@ where
         out.push_sql(", ");
         posts::id.walk_ast(out.reborrow())?;
         out.push_sql(if self.descending { ") < (" } else { ") > (" });
-        let (open, close) = if self.opaque {
-            DB::OPAQUE_AROUND
-        } else {
-            ("", "")
-        };
-        out.push_sql(open);
         self.key.walk_ast(out.reborrow())?;
-        out.push_sql(close);
         out.push_sql(", ");
-        out.push_sql(open);
         self.id.walk_ast(out.reborrow())?;
-        out.push_sql(close);
         out.push_sql(")");
         Ok(())
     }
@@ -525,7 +528,7 @@ mod tests {
     fn opaque_values_are_subqueries_on_postgres_only() {
         let q = posts::table
             .select(posts::id)
-            .filter(posts::site_id.eq(opaque::<BigInt, _>(3)))
+            .filter(posts::site_id.eq(opaque::<BigInt, _>(3, true)))
             .filter(row_after(posts::id, 1, 2, true, true));
         let sql = diesel::debug_query::<diesel::pg::Pg, _>(&q).to_string();
         assert!(

@@ -46,18 +46,12 @@ fn escape_like(s: &str) -> String {
 macro_rules! filtered {
     ($site_id:expr, $f:expr, $opaque:expr) => {{
         let f: &PostFilter = $f;
-        let mut q = posts::table.into_boxed();
-        q = if $opaque {
-            q.filter(posts::site_id.eq(opaque::<BigInt, _>($site_id)))
-        } else {
-            q.filter(posts::site_id.eq($site_id))
-        };
+        let hidden: bool = $opaque;
+        let mut q = posts::table
+            .filter(posts::site_id.eq(opaque::<BigInt, _>($site_id, hidden)))
+            .into_boxed();
         if let Some(status) = f.status {
-            q = if $opaque {
-                q.filter(posts::status.eq(opaque::<Text, _>(status.as_str())))
-            } else {
-                q.filter(posts::status.eq(status.as_str()))
-            };
+            q = q.filter(posts::status.eq(opaque::<Text, _>(status.as_str(), hidden)));
         }
         if let Some(author) = f.author_id {
             q = q.filter(posts::author_id.eq(author));
@@ -76,11 +70,9 @@ macro_rules! filtered {
             q = q.filter(posts::slug.eq(slug.clone()));
         }
         if let Some(at) = f.visible_at {
-            q = if $opaque {
-                q.filter(posts::published_at.le(opaque::<Nullable<Timestamp>, _>(naive(at))))
-            } else {
-                q.filter(posts::published_at.le(naive(at)))
-            };
+            q = q.filter(
+                posts::published_at.le(opaque::<Nullable<Timestamp>, _>(naive(at), hidden)),
+            );
         }
         if !f.tags.is_empty() {
             q = q.filter(
@@ -143,11 +135,11 @@ macro_rules! unpublished {
     ($q:expr, $after_id:expr, $desc:expr, $opaque:expr) => {{
         let mut q = $q.filter(posts::published_at.is_null());
         if let Some(id) = $after_id {
-            q = match ($desc, $opaque) {
-                (true, true) => q.filter(posts::id.lt(opaque::<BigInt, _>(id))),
-                (true, false) => q.filter(posts::id.lt(id)),
-                (false, true) => q.filter(posts::id.gt(opaque::<BigInt, _>(id))),
-                (false, false) => q.filter(posts::id.gt(id)),
+            let id = opaque::<BigInt, _>(id, $opaque);
+            q = if $desc {
+                q.filter(posts::id.lt(id))
+            } else {
+                q.filter(posts::id.gt(id))
             };
         }
         if $desc {
@@ -242,12 +234,8 @@ pub(super) fn list_posts(
                     };
                     let mut rows: Vec<PostRow> = Vec::new();
                     if !in_unpublished {
-                        let q = filtered!(site_id, f, plain);
-                        let q = if plain {
-                            q.filter(posts::published_at.ge(opaque::<Nullable<Timestamp>, _>(min_time())))
-                        } else {
-                            q.filter(posts::published_at.ge(min_time()))
-                        };
+                        let q = filtered!(site_id, f, plain)
+                            .filter(posts::published_at.ge(opaque::<Nullable<Timestamp>, _>(min_time(), plain)));
                         let q = keyset!(q, posts::published_at, bound, desc, plain);
                         rows = conn.load_first(q.select(list_columns!(query.omit_body)).limit_literal(want).planned_with_values(by_values)).await.map_err(StoreError::from)?;
                     }
