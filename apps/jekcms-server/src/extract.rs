@@ -434,35 +434,27 @@ impl McpBearer {
         Ok(McpCaller(principal))
     }
 
-    /// Whether [`read`](Self::read) would send the token's check with the read's first
-    /// query: on PostgreSQL, for a token this instance has accepted before.
-    pub fn pipelines(&self, state: &AppState) -> bool {
-        state.store.backend() == jekcms_store::Backend::Postgres && self.known(state).is_some()
-    }
-
-    fn known(&self, state: &AppState) -> Option<KeyPrincipal> {
+    /// What this instance knows of the token when [`read`](Self::read) may send its check
+    /// with the read's first query: on PostgreSQL, the principal of a token it has accepted
+    /// before. `None`: check first ([`check`](Self::check)).
+    pub fn pipelined(&self, state: &AppState) -> Option<KeyPrincipal> {
+        if state.store.backend() != jekcms_store::Backend::Postgres {
+            return None;
+        }
         state.mcp_tokens.0.get(&self.0.0)
     }
 
-    /// Runs `read` for the token's caller and checks the token with it, as
-    /// [`ReadCaller::read`] does a session: on PostgreSQL, for a token seen before, the check
-    /// rides with the read's first query (one round trip); otherwise the token is checked
-    /// first. `read` is given the caller as a viewer, the least a role may do, and must only
-    /// read. A refused token's read is dropped unseen, and its refusal (then the quotas' and
-    /// the license's) comes before any outcome of the read.
+    /// Runs `read` for the token's `known` caller ([`pipelined`](Self::pipelined)) and checks
+    /// the token with it, as [`ReadCaller::read`] does a session: the check rides with the
+    /// read's first query (one round trip). `read` is given the caller as a viewer, the
+    /// least a role may do, and must only read. A refused token's read is dropped unseen, and
+    /// its refusal (then the quotas' and the license's) comes before any outcome of the read.
     pub async fn read<T>(
         self,
         state: &AppState,
+        known: KeyPrincipal,
         read: impl AsyncFn(&McpCaller) -> T,
     ) -> Result<(McpCaller, T), AppError> {
-        let known = match self.known(state) {
-            Some(known) if state.store.backend() == jekcms_store::Backend::Postgres => known,
-            _ => {
-                let caller = self.check(state).await?;
-                let out = read(&caller).await;
-                return Ok((caller, out));
-            }
-        };
         let as_viewer = McpCaller(KeyPrincipal {
             role: jekcms_auth::Role::Viewer,
             ..known

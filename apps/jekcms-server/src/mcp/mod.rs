@@ -67,7 +67,9 @@ async fn post_mcp(
     req: HttpRequest,
     body: JsonPayload,
 ) -> Result<HttpResponse, AppError> {
-    if bearer.pipelines(&state) && refusal(&req, &state).is_none() {
+    if let Some(known) = bearer.pipelined(&state)
+        && refusal(&req, &state).is_none()
+    {
         let message = read_message(body).await;
         if let Ok(Ok(Message::Request(request, id))) = &message
             && let ClientRequest::CallToolRequest(call) = &**request
@@ -80,7 +82,7 @@ async fn post_mcp(
                 .clone()
                 .map_or(Value::Null, Value::Object);
             let (_, outcome) = bearer
-                .read(&state, async |caller: &McpCaller| {
+                .read(&state, known, async |caller: &McpCaller| {
                     tools::call(&state, caller, name, arguments.clone()).await
                 })
                 .await?;
