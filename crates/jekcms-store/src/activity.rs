@@ -8,7 +8,7 @@
 //! connection) and one hop to the writer thread on SQLite, so a write pays a small, fixed
 //! cost for its events however many there are, and with webhooks one small row more.
 
-use crate::schema::{events, webhook_fanout};
+use crate::schema::{events, webhook_fanout, webhooks};
 use crate::stored_time::StoredTime;
 use crate::{Store, StoreError, naive, utc, with_conn, with_write_txn};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -230,14 +230,14 @@ struct EventGroup {
     kind: &'static str,
     /// Their subjects, in order.
     subjects: Vec<i64>,
-    /// `subjects` as a JSON array, when there are several.
-    subjects_json: String,
 }
 
-/// One group's insert; `MANY`: `json_each` over its subjects, else `VALUES` for its one.
+/// One group's insert; `MANY`: `json_each` over its subjects (`subjects_json`, their JSON
+/// array), else `VALUES` for its one.
 struct GroupInsert<'a, const MANY: bool> {
     rows: &'a NewEventRows,
     group: &'a EventGroup,
+    subjects_json: String,
 }
 
 impl<const MANY: bool> QueryId for GroupInsert<'_, MANY> {
@@ -282,7 +282,7 @@ impl<const MANY: bool> QueryFragment<diesel::sqlite::Sqlite> for GroupInsert<'_,
         out.push_bind_param::<Timestamp, _>(&rows.at)?;
         if MANY {
             out.push_sql(" FROM json_each(");
-            out.push_bind_param::<Text, _>(&group.subjects_json)?;
+            out.push_bind_param::<Text, _>(&self.subjects_json)?;
             out.push_sql(") AS e");
         } else {
             out.push_sql(")");
@@ -291,51 +291,9 @@ impl<const MANY: bool> QueryFragment<diesel::sqlite::Sqlite> for GroupInsert<'_,
     }
 }
 
-/// Whether a site has an enabled webhook, as a statement with a static id (a `sql`
-/// literal or a boxed query would be prepared again on every write).
-struct Hooked {
-    site_id: i64,
-}
-
-impl QueryId for Hooked {
-    type QueryId = Self;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl diesel::query_builder::Query for Hooked {
-    type SqlType = diesel::sql_types::Bool;
-}
-
-impl<Conn> diesel::RunQueryDsl<Conn> for Hooked {}
-
-impl QueryFragment<diesel::sqlite::Sqlite> for Hooked {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
-        out.push_sql("SELECT EXISTS (SELECT 1 FROM webhooks WHERE site_id = ");
-        out.push_bind_param::<BigInt, _>(&self.site_id)?;
-        out.push_sql(" AND enabled)");
-        Ok(())
-    }
-}
-
-/// The id of the last row inserted on this connection, as a statement with a static id.
-struct LastInsertId;
-
-impl QueryId for LastInsertId {
-    type QueryId = Self;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl diesel::query_builder::Query for LastInsertId {
-    type SqlType = BigInt;
-}
-
-impl<Conn> diesel::RunQueryDsl<Conn> for LastInsertId {}
-
-impl QueryFragment<diesel::sqlite::Sqlite> for LastInsertId {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, diesel::sqlite::Sqlite>) -> QueryResult<()> {
-        out.push_sql("SELECT last_insert_rowid()");
-        Ok(())
-    }
+diesel::define_sql_function! {
+    /// SQLite's id of the last row inserted on this connection.
+    fn last_insert_rowid() -> BigInt;
 }
 
 impl NewEventRows {
@@ -353,14 +311,7 @@ impl NewEventRows {
                     event_type,
                     kind: e.event_type.subject_kind().as_str(),
                     subjects: vec![e.subject_id],
-                    subjects_json: String::new(),
                 }),
-            }
-        }
-        for group in &mut groups {
-            if group.subjects.len() > 1 {
-                // Integers: serialising them cannot fail.
-                group.subjects_json = serde_json::to_string(&group.subjects).unwrap_or_default();
             }
         }
         Some(Self {
@@ -389,20 +340,44 @@ impl NewEventRows {
     pub(crate) fn record(self, c: &mut diesel::SqliteConnection) -> QueryResult<()> {
         use diesel::RunQueryDsl as Sync;
         let (site_id, at) = (self.actor.site_id, self.at);
-        let hooked: bool = Sync::get_result(Hooked { site_id }, c)?;
+        let hooked: bool = Sync::get_result(
+            diesel::select(diesel::dsl::exists(
+                webhooks::table
+                    .filter(webhooks::site_id.eq(site_id))
+                    .filter(webhooks::enabled.eq(true)),
+            )),
+            c,
+        )?;
         let mut ids: Vec<i64> = Vec::new();
         for group in &self.groups {
-            let insert = |c: &mut diesel::SqliteConnection| match group.subjects.len() {
-                1 => Sync::execute(GroupInsert::<false> { rows: &self, group }, c),
-                _ => Sync::execute(GroupInsert::<true> { rows: &self, group }, c),
+            let (rows, subjects_json) = (&self, String::new());
+            let inserted = if group.subjects.len() == 1 {
+                Sync::execute(
+                    GroupInsert::<false> {
+                        rows,
+                        group,
+                        subjects_json,
+                    },
+                    c,
+                )?
+            } else {
+                // Integers: serialising them cannot fail.
+                let subjects_json = serde_json::to_string(&group.subjects).unwrap_or_default();
+                Sync::execute(
+                    GroupInsert::<true> {
+                        rows,
+                        group,
+                        subjects_json,
+                    },
+                    c,
+                )?
             };
-            let inserted = insert(c)?;
             if hooked && inserted > 0 {
                 // The ids of the rows one INSERT made follow each other and end at the
                 // last: on SQLite's single writer an `AUTOINCREMENT` key gives each new row
                 // one more than the largest id the table ever had (and fails rather than
                 // reuse one).
-                let last: i64 = Sync::get_result(LastInsertId, c)?;
+                let last: i64 = Sync::get_result(diesel::select(last_insert_rowid()), c)?;
                 ids.extend(last - (inserted as i64 - 1)..=last);
             }
         }
