@@ -24,8 +24,10 @@ cg_mcp_token=$("$bin" keys create --user "callgrind-$$@example.com" --role admin
 cg_mcp_body=$(mktemp)
 echo '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_posts","arguments":{"limit":20}}}' > "$cg_mcp_body"
 
-callgrind_requests() {
-  local requests=$1 concurrency=$2; shift 2
+# Starts the server under callgrind with the extra environment (`VAR=value …`, JEKCMS_LOG=warn
+# unless given) [-- valgrind options …]; its profile goes to $cg_work/cg.out.*. Sets cg_pid,
+# cg_base and cg_token (an access token of cg_creds). Also used by scripts/events-cost.sh.
+cg_serve() {
   local env_vars=() valgrind_opts=()
   while [ $# -gt 0 ] && [ "$1" != -- ]; do env_vars+=("$1"); shift; done
   [ "${1:-}" = -- ] && shift
@@ -36,15 +38,29 @@ callgrind_requests() {
   env JEKCMS_LOG=warn "${env_vars[@]}" JEKCMS_BIND=127.0.0.1:0 \
     valgrind -q --tool=callgrind --callgrind-out-file="$cg_work/cg.out" "${valgrind_opts[@]}" "$bin" serve \
     > "$cg_work/out" 2>/dev/null &
-  local pid=$!
+  cg_pid=$!
   until grep -q listening "$cg_work/out" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }
+    kill -0 "$cg_pid" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }
     sleep 0.1
   done
-  local base token
-  base=$(sed -n 's|^listening on ||p' "$cg_work/out" | head -1)
-  token=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
+  cg_base=$(sed -n 's|^listening on ||p' "$cg_work/out" | head -1)
+  cg_token=$(curl -sf -X POST "$cg_base/api/v2/auth/token" -H 'Content-Type: application/json' \
     -d "$(echo "$cg_creds" | jq -c '{api_key, api_secret}')" | jq -r .data.access_token)
+}
+
+# Dumps the server's profile, stops the server (waiting for it) and sets cg_dump to the
+# dump's path.
+cg_stop() {
+  callgrind_control -d "$cg_pid" > /dev/null
+  kill -INT "$cg_pid"; wait "$cg_pid" 2>/dev/null || true
+  cg_dump=$(ls "$cg_work"/cg.out.* 2>/dev/null | sort -V | head -1)
+  [ -n "$cg_dump" ] || { echo "callgrind wrote no dump" >&2; exit 1; }
+}
+
+callgrind_requests() {
+  local requests=$1 concurrency=$2; shift 2
+  cg_serve "$@"
+  local pid=$cg_pid base=$cg_base token=$cg_token
   # Only the requests' window is counted: the counters are zeroed once the server is up and
   # dumped when the last answer is in, so start-up, shutdown and whatever the background jobs
   # do at either end are not charged to the requests.
@@ -67,12 +83,8 @@ callgrind_requests() {
     fi
     if grep -q "Non-2xx" "$cg_work/ab.txt"; then echo "non-2xx answers" >&2; exit 1; fi
   fi
-  callgrind_control -d "$pid" > /dev/null
-  kill -INT "$pid"; wait "$pid" 2>/dev/null || true
-  local dump
-  dump=$(ls "$cg_work"/cg.out.* 2>/dev/null | sort -V | head -1)
-  [ -n "$dump" ] || { echo "callgrind wrote no dump" >&2; exit 1; }
+  cg_stop
   # CG_KEEP=FILE keeps the profile (for callgrind_annotate).
-  [ -n "${CG_KEEP:-}" ] && cp "$dump" "$CG_KEEP"
-  grep -E '^(summary|totals):' "$dump" | head -1 | awk '{print $2}'
+  [ -n "${CG_KEEP:-}" ] && cp "$cg_dump" "$CG_KEEP"
+  grep -E '^(summary|totals):' "$cg_dump" | head -1 | awk '{print $2}'
 }

@@ -12,34 +12,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200}
-command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
 command -v sqlite3 >/dev/null || apt-get install -y -qq sqlite3 >/dev/null
-cargo build -q --release -p jekcms-server
-bin="${CARGO_TARGET_DIR:-$(pwd)/target}/release/jekcms"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 export JEKCMS_DATABASE_URL="sqlite://$work/events.db"
+# The release build, cg_serve and cg_stop (and its own cleanup of $cg_work).
+. scripts/callgrind-requests.sh
+trap 'rm -rf "$work" "$cg_work" "${cg_mcp_body:-}"' EXIT
 "$bin" seed --posts 2000 > /dev/null
-creds=$("$bin" keys create --user "events-cost@example.com" --role admin --json)
 
 # One round: the server under callgrind, KIND (create|bulk) requests or none, WEBHOOK (0|1);
 # prints "instructions recording-instructions requests".
 round() {
   local kind=$1 webhook=$2 count=$3
-  : > "$work/out"
-  JEKCMS_BIND=127.0.0.1:0 JEKCMS_LOG=info JEKCMS_WEBHOOK_CONCURRENCY=0 JEKCMS_WEBHOOK_ALLOW_HTTP=1 \
-    JEKCMS_RATE_LIMIT_STANDARD=1000000000/s JEKCMS_RATE_LIMIT_ADMIN=1000000000/s \
-    valgrind -q --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" serve \
-    > "$work/out" 2>/dev/null &
-  local pid=$!
-  until grep -q listening "$work/out" 2>/dev/null; do
-    kill -0 "$pid" 2>/dev/null || { echo "the server did not start" >&2; exit 1; }
-    sleep 0.1
-  done
-  local base token
-  base=$(sed -n 's|^listening on ||p' "$work/out" | head -1)
-  token=$(curl -sf -X POST "$base/api/v2/auth/token" -H 'Content-Type: application/json' \
-    -d "$(echo "$creds" | jq -c '{api_key, api_secret}')" | jq -r .data.access_token)
+  cg_serve JEKCMS_LOG=info JEKCMS_WEBHOOK_CONCURRENCY=0 JEKCMS_WEBHOOK_ALLOW_HTTP=1 \
+    JEKCMS_RATE_LIMIT_STANDARD=1000000000/s JEKCMS_RATE_LIMIT_ADMIN=1000000000/s
+  local pid=$cg_pid base=$cg_base token=$cg_token
   sqlite3 -cmd ".timeout 5000" "$work/events.db" "DELETE FROM webhooks"
   if [ "$webhook" = 1 ]; then
     sqlite3 -cmd ".timeout 5000" "$work/events.db" \
@@ -80,10 +67,8 @@ PY
     sleep "$4"
   fi
   local seconds; seconds=$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN{printf "%.1f", a-b}')
-  callgrind_control -d "$pid" > /dev/null
-  kill -INT "$pid"; wait "$pid" 2>/dev/null || true
-  local dump total recording
-  dump=$(ls "$work"/cg.out.* | sort -V | head -1)
+  cg_stop
+  local dump=$cg_dump total recording
   total=$(grep -E '^(summary|totals):' "$dump" | head -1 | awk '{print $2}')
   recording=$(callgrind_annotate --inclusive=yes --threshold=100 "$dump" 2>/dev/null | awk '
     /^ *[0-9,]+ / && /jekcms_store::activity::NewEventRows::(of|record)/ {
@@ -96,7 +81,7 @@ PY
   if [ -n "${EVENTS_COST_KEEP:-}" ] && [ "$count" -gt 0 ]; then
     cp "$dump" "$EVENTS_COST_KEEP/$kind-webhook$webhook.callgrind"
   fi
-  rm -f "$work"/cg.out*
+  rm -f "$cg_work"/cg.out*
   echo "$total $recording $seconds"
 }
 
